@@ -1,0 +1,533 @@
+"""Build the bundled tables from the raw public releases and the hand-entered tables.
+
+Raw in (``--from DIR``: ``geopolrisk/`` with World Mining Data, WGI, BACI; ``usgs/`` with the
+Mineral Commodity Summaries data release), plus ``data-src/`` kept in the repo (mappings from
+raw commodity names to critmin ids, and hand-entered figures with their sources). Validated
+tables out. The output is written to a temporary folder, checked with the same loader users
+meet, and only then moved into place, so a failed build leaves the old tables untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from critmin.data.load import collect
+from critmin.schema.tables import TABLES
+from critmin.schema.validate import DataError
+from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
+
+USGS = "USGS_MCS2026_DR"
+WMD = "WMD_2026"
+WGI = "WB_WGI_2025"
+BACI = "CEPII_BACI_V202401b"
+EOL = "EU_CRM_2023_EOLRIR"
+DEFAULT_PRIORITY = 2
+
+#: USGS unit strings -> (critmin unit, factor to that unit).
+USGS_UNITS: dict[str, tuple[str, float]] = {
+    "metric tons": ("t", 1.0),
+    "tons": ("t", 1.0),
+    "thousand metric tons": ("t", 1e3),
+    "thousand metric dry tons": ("t", 1e3),
+    "million metric tons": ("t", 1e6),
+    "kilograms": ("t", 1e-3),
+    "percent": ("fraction", 0.01),
+    "dollars per metric ton": ("USD/t", 1.0),
+    "dollars per ton": ("USD/t", 1.0),
+    "dollars per short ton": ("USD/short_t", 1.0),
+    "dollars per kilogram": ("USD/kg", 1.0),
+    "dollars per gram": ("USD/g", 1.0),
+    "dollars per 10-grams": ("USD/10g", 1.0),
+    "dollars per 25 grams": ("USD/25g", 1.0),
+    "dollars per 50 grams": ("USD/50g", 1.0),
+    "dollars per pound": ("USD/lb", 1.0),
+    "cents per pound": ("USc/lb", 1.0),
+    "dollars per troy ounce": ("USD/ozt", 1.0),
+    "dollars per carat": ("USD/carat", 1.0),
+    "dollars per dry metric ton unit": ("USD/dmtu", 1.0),
+    "dollars per 100 mililiters": ("USD/100mL", 1.0),
+    "dollars per 100 milliliters": ("USD/100mL", 1.0),
+    "index": ("index", 1.0),
+}
+
+US_STATISTIC = {
+    "Production": "production",
+    "Import": "imports",
+    "Export": "exports",
+    "Consumption": "consumption",
+    "Stock": "stocks",
+    "Net import reliance": "net_import_reliance",
+}
+
+#: USGS symbols that carry no number (withheld, not available, ...).
+NO_VALUE = {"W", "NA", "XX", "s", "", "--"}
+
+
+@dataclass
+class BuildLog:
+    """What the build did and what it could not map (printed at the end)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, set[str]] = field(default_factory=dict)
+
+    def skip(self, what: str, label: str) -> None:
+        self.unmapped.setdefault(what, set()).add(label)
+
+    def lines(self) -> list[str]:
+        out = [f"{name}: {n:,} rows" for name, n in self.counts.items()]
+        for what, labels in sorted(self.unmapped.items()):
+            shown = ", ".join(sorted(labels)[:40])
+            more = f" (+{len(labels) - 40} more)" if len(labels) > 40 else ""
+            out.append(f"not mapped ({what}): {shown}{more}")
+        return out
+
+
+def _csv(path: Path, **kw: object) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, **kw)  # type: ignore[call-overload]
+
+
+def _concat_manual(folder: Path, pattern: str) -> pd.DataFrame:
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no {pattern} in {folder}")
+    return pd.concat([_csv(f) for f in files], ignore_index=True)
+
+
+def parse_usgs_value(text: str) -> tuple[float | None, str]:
+    """Parse a USGS cell: ``'1,234'`` -> (1234, exact); ``'>95'`` -> (95, gt); ``'E'`` -> net
+    exporter; an em dash is zero; withheld or unavailable -> (None, exact)."""
+    s = text.strip().replace(",", "")
+    if s == "E":
+        return None, "net_exporter"
+    if s in {"—", "–", "-"}:
+        return 0.0, "exact"
+    if s in NO_VALUE:
+        return None, "exact"
+    qualifier = "exact"
+    if s[:1] in "<>":
+        qualifier = "gt" if s[0] == ">" else "lt"
+        s = s[1:].strip()
+    try:
+        return float(s), qualifier
+    except ValueError:
+        return None, "exact"
+
+
+def snake(name: str) -> str:
+    """A USGS commodity name as a critmin id: ``'Graphite (Natural)'`` -> ``graphite_natural``."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+class Builder:
+    """Reads the raw releases and the repo's data-src folder; makes every bundled table."""
+
+    def __init__(self, raw: Path, src: Path) -> None:
+        self.raw = raw
+        self.src = src
+        self.log = BuildLog()
+        self.usgs = _csv(raw / "usgs" / "MCS2026_Commodities_Data.csv", encoding="cp1252")
+        self.usgs["Section"] = self.usgs["Section"].str.replace("\u2014", "-")
+        self.minerals = _csv(src / "manual" / "minerals.csv")
+        self.mineral_ids = set(self.minerals["id"])
+        self.usgs_names = _csv(src / "mappings" / "usgs_commodities.csv").set_index(
+            "usgs_commodity"
+        )["mineral"]
+        self.aliases: dict[str, str] = {}
+        self.countries = self._countries()
+        self.country_ids = set(self.countries["iso3"])
+
+    # ---- labels -------------------------------------------------------------------------
+    def _countries(self) -> pd.DataFrame:
+        geo = self.raw / "geopolrisk"
+        frames = [
+            _csv(geo / "baci_countries.csv")[["iso3", "country"]],
+            _csv(geo / "wgi_political_stability.csv")[["country_iso3", "country"]].rename(
+                columns={"country_iso3": "iso3"}
+            ),
+            _csv(geo / "wmd_production.csv")[["country_iso3", "country"]].rename(
+                columns={"country_iso3": "iso3"}
+            ),
+        ]
+        names = pd.concat(frames).rename(columns={"country": "name"})
+        names = names[names["iso3"].str.fullmatch(r"[A-Z]{3}")]
+        for _, row in names.iterrows():
+            self.aliases.setdefault(row["name"].lower(), row["iso3"])
+        self.fixes = _csv(self.src / "mappings" / "country_aliases.csv")
+        for _, row in self.fixes.iterrows():
+            self.aliases[row["name"].lower()] = row["iso3"]
+        self.codes = dict(
+            _csv(self.src / "mappings" / "country_codes.csv")[["raw_code", "iso3"]].itertuples(
+                index=False
+            )
+        )
+        fixed = self.fixes[self.fixes["iso3"].str.fullmatch(r"[A-Z]{3}")]
+        names = pd.concat([fixed[["iso3", "name"]], names]).drop_duplicates("iso3")
+        extra = pd.DataFrame(
+            {
+                "iso3": [OTHER_COUNTRIES, WORLD],
+                "name": ["Other countries (not attributed)", "World"],
+            }
+        )
+        out = pd.concat([names, extra]).drop_duplicates("iso3").sort_values("iso3")
+        return out.reset_index(drop=True)
+
+    def iso3(self, name: str) -> str | None:
+        code = self.aliases.get(name.strip().lower())
+        if code is None:
+            self.log.skip("country", name)
+        return code
+
+    def mineral_of(self, commodity: str) -> str | None:
+        mineral = self.usgs_names.get(commodity, snake(commodity))
+        if mineral not in self.mineral_ids:
+            self.log.skip("USGS commodity", commodity)
+            return None
+        return str(mineral)
+
+    # ---- tables ---------------------------------------------------------------------------
+    def sources(self) -> pd.DataFrame:
+        frames = [_csv(self.src / "sources_raw.csv")]
+        frames += [_csv(f) for f in sorted((self.src / "manual").glob("*sources*.csv"))]
+        out = pd.concat(frames, ignore_index=True).drop_duplicates("id", keep="first")
+        if "priority" not in out.columns:
+            out["priority"] = ""
+        out["priority"] = out["priority"].replace("", str(DEFAULT_PRIORITY))
+        return out[[c.name for c in TABLES["sources"].columns]]
+
+    def stages(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": list(STAGE_ORDER),
+                "name": [STAGE_NAMES[s] for s in STAGE_ORDER],
+                "position": list(STAGE_ORDER.values()),
+            }
+        )
+
+    def commodity_map(self) -> pd.DataFrame:
+        wmd = _csv(self.src / "mappings" / "wmd_commodities.csv")
+        wmd = wmd[wmd["mineral"] != ""]
+        usgs = _csv(self.src / "mappings" / "usgs_world.csv")
+        hs = _csv(self.src / "mappings" / "hs6.csv")
+        frames = [
+            pd.DataFrame(
+                {
+                    "source_id": WMD,
+                    "raw_commodity": wmd["wmd_commodity"],
+                    "raw_detail": "",
+                    "mineral": wmd["mineral"],
+                    "stage": wmd["stage"],
+                    "basis": wmd["basis"],
+                    "note": wmd["note"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "source_id": USGS,
+                    "raw_commodity": usgs["usgs_commodity"],
+                    "raw_detail": usgs["statistic"] + ": " + usgs["detail"],
+                    "mineral": usgs["mineral"],
+                    "stage": usgs["stage"],
+                    "basis": usgs["basis"],
+                    "note": usgs["note"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "source_id": BACI,
+                    "raw_commodity": "HS " + hs["hs6"],
+                    "raw_detail": "",
+                    "mineral": hs["mineral"],
+                    "stage": hs["stage"],
+                    "basis": "gross weight of the traded product",
+                    "note": hs["note"],
+                }
+            ),
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def _wmd_production(self) -> pd.DataFrame:
+        geo = self.raw / "geopolrisk"
+        raw = _csv(geo / "wmd_production.csv")
+        cmap = _csv(self.src / "mappings" / "wmd_commodities.csv").set_index("wmd_commodity")
+        for name in sorted(set(raw["commodity"]) - set(cmap.index)):
+            self.log.skip("WMD commodity", name)
+        raw = raw[raw["commodity"].isin(cmap.index)]
+        m = cmap.loc[raw["commodity"]].reset_index(drop=True)
+        raw = raw.reset_index(drop=True)
+        keep = m["mineral"] != ""
+        for name in sorted(set(raw.loc[~keep, "commodity"])):
+            self.log.skip("WMD commodity (not a tonnage of a mineral)", name)
+        raw, m = raw[keep], m[keep]
+        # The raw table's ISO3 codes win unless the alias table corrects a country by name.
+        fixes = dict(zip(self.fixes["name"], self.fixes["iso3"], strict=True))
+        raw["country_iso3"] = [
+            fixes.get(name, self.codes.get(code, code))
+            for name, code in zip(raw["country"], raw["country_iso3"], strict=True)
+        ]
+        factor = raw["unit"].map({"metr. t": 1.0, "kg": 1e-3})
+        value = pd.to_numeric(raw["value"]) * factor
+        flag = raw["flag"].map({"e": "WMD flag: estimated", "r": "WMD flag: reported"})
+        return pd.DataFrame(
+            {
+                "mineral": m["mineral"].to_numpy(),
+                "stage": m["stage"].to_numpy(),
+                "country": raw["country_iso3"].to_numpy(),
+                "year": raw["year"].to_numpy(),
+                "value": value.to_numpy(),
+                "unit": "t",
+                "basis": m["basis"].to_numpy(),
+                "source_id": WMD,
+                "estimated": "false",
+                "note": flag.fillna("").to_numpy(),
+            }
+        )
+
+    def _usgs_world(self, statistic: str) -> pd.DataFrame:
+        rows = self.usgs[
+            self.usgs["Section"].str.startswith("World") & (self.usgs["Statistics"] == statistic)
+        ].copy()
+        rows["detail"] = rows["Statistics_detail"].str.replace(r"[:,] rounded$", "", regex=True)
+        cmap = _csv(self.src / "mappings" / "usgs_world.csv")
+        cmap = cmap[cmap["statistic"] == statistic]
+        merged = rows.merge(
+            cmap,
+            left_on=["Commodity", "detail"],
+            right_on=["usgs_commodity", "detail"],
+            how="left",
+        )
+        unmapped = merged[merged["mineral"].isna()].drop_duplicates(["Commodity", "detail"])
+        for _, r in unmapped.iterrows():
+            self.log.skip(f"USGS world {statistic.lower()}", f"{r['Commodity']} [{r['detail']}]")
+        merged = merged[merged["mineral"].notna() & (merged["Country"] != "World total")]
+        parsed = merged["Value"].map(parse_usgs_value)
+        merged["num"] = [v for v, _ in parsed]
+        merged = merged[merged["num"].notna()]
+        unit = merged["Unit"].map(lambda u: USGS_UNITS[u.strip()])
+        merged["value"] = merged["num"] * unit.map(lambda x: x[1])
+        merged["unit"] = unit.map(lambda x: x[0])
+        merged["country"] = merged["Country"].map(self.iso3)
+        merged = merged[merged["country"].notna()]
+        merged["year"] = merged["Year"].str[:4]
+        merged["estimated"] = "false"
+        merged["note"] = merged["Notes"].str.slice(0, 200)
+        keys = ["mineral", "stage", "country", "year", "unit", "basis"]
+        out = merged.groupby(keys, as_index=False).agg(
+            value=("value", "sum"), note=("note", "first")
+        )
+        out["source_id"] = USGS
+        out["estimated"] = "false"
+        return out
+
+    def production(self) -> pd.DataFrame:
+        usgs = self._usgs_world("Production")
+        manual = _concat_manual(self.src / "manual", "stage_production*.csv")
+        cols = [c.name for c in TABLES["production"].columns]
+        out = pd.concat([self._wmd_production(), usgs[cols], manual[cols]], ignore_index=True)
+        out["value"] = out["value"].astype(str)
+        return out[cols]
+
+    def reserves(self) -> pd.DataFrame:
+        res = self._usgs_world("Reserves")
+        return res[[c.name for c in TABLES["reserves"].columns]]
+
+    def trade(self) -> pd.DataFrame:
+        geo = self.raw / "geopolrisk"
+        raw = pd.read_csv(geo / "baci_trade.csv", dtype={"hs6": str})
+        hs = _csv(self.src / "mappings" / "hs6.csv")
+        for code in sorted(set(raw["hs6"]) - set(hs["hs6"])):
+            self.log.skip("HS-6 code", code)
+        out = raw.merge(hs[["hs6", "mineral", "stage"]], on="hs6", how="inner")
+        for col in ("exporter_iso3", "importer_iso3"):
+            out[col] = out[col].replace(self.codes)
+        known = out["exporter_iso3"].isin(self.country_ids) & out["importer_iso3"].isin(
+            self.country_ids
+        )
+        for code in sorted(
+            set(out.loc[~known, "exporter_iso3"]) | set(out.loc[~known, "importer_iso3"])
+        ):
+            if code not in self.country_ids:
+                self.log.skip("BACI country code", str(code))
+        out = out[known]
+        return pd.DataFrame(
+            {
+                "year": out["year"],
+                "exporter": out["exporter_iso3"],
+                "importer": out["importer_iso3"],
+                "hs6": out["hs6"],
+                "mineral": out["mineral"],
+                "stage": out["stage"],
+                "value_kusd": out["value_kusd"],
+                "quantity_t": out["quantity_t"],
+                "source_id": BACI,
+            }
+        )
+
+    def _salient(self) -> pd.DataFrame:
+        rows = self.usgs[self.usgs["Section"].str.startswith("Salient")].copy()
+        rows["mineral"] = rows["Commodity"].map(self.mineral_of)
+        return rows[rows["mineral"].notna()]
+
+    def us_supply(self) -> pd.DataFrame:
+        rows = self._salient()
+        rows = rows[rows["Statistics"].isin(US_STATISTIC)].copy()
+        parsed = rows["Value"].map(parse_usgs_value)
+        rows["num"] = [v for v, _ in parsed]
+        rows["qualifier"] = [q for _, q in parsed]
+        usable = rows["num"].notna() | (rows["qualifier"] == "net_exporter")
+        rows = rows[usable & rows["Unit"].str.strip().isin(USGS_UNITS)]
+        unit = rows["Unit"].map(lambda u: USGS_UNITS[u.strip()])
+        rows["value"] = rows["num"] * unit.map(lambda x: x[1])
+        rows["unit"] = unit.map(lambda x: x[0])
+        rows["statistic"] = rows["Statistics"].map(US_STATISTIC)
+        rows["detail"] = rows["Commodity"] + ": " + rows["Statistics_detail"]
+        rows["estimated"] = "false"
+        rows["note"] = rows["Notes"].str.slice(0, 200)
+        rows["year"] = rows["Year"].str[:4]
+        rows["source_id"] = USGS
+        rows = rows.drop_duplicates(["mineral", "year", "statistic", "detail"])
+        return rows[[c.name for c in TABLES["us_supply"].columns]]
+
+    def import_sources(self) -> pd.DataFrame:
+        rows = self.usgs[self.usgs["Section"] == "Import Sources"].copy()
+        rows["mineral"] = rows["Commodity"].map(self.mineral_of)
+        rows = rows[rows["mineral"].notna()]
+        rows["share"] = rows["Value"].map(lambda v: parse_usgs_value(v)[0])
+        rows = rows[rows["share"].notna()]
+        rows["share"] = rows["share"] / 100.0
+        rows["country"] = rows["Country"].map(self.iso3)
+        rows = rows[rows["country"].notna()]
+        out = pd.DataFrame(
+            {
+                "mineral": rows["mineral"],
+                "period": rows["Year"].str.replace("\u2013", "-"),
+                "category": rows["Commodity"] + ": " + rows["Statistics_detail"],
+                "country": rows["country"],
+                "share": rows["share"],
+                "source_id": USGS,
+            }
+        )
+        return out.drop_duplicates(["mineral", "period", "category", "country"])
+
+    def governance(self) -> pd.DataFrame:
+        raw = _csv(self.raw / "geopolrisk" / "wgi_political_stability.csv")
+        raw = raw[~raw["estimate"].isin(["", "None"]) & raw["country_iso3"].isin(self.country_ids)]
+        est = pd.to_numeric(raw["estimate"])
+        return pd.DataFrame(
+            {
+                "country": raw["country_iso3"],
+                "year": raw["year"],
+                "estimate": est,
+                "score": (2.5 - est) * 2.0,
+                "source_id": WGI,
+            }
+        )
+
+    def prices(self) -> pd.DataFrame:
+        rows = self._salient()
+        rows = rows[rows["Statistics"] == "Price"].copy()
+        rows["num"] = rows["Value"].map(lambda v: parse_usgs_value(v)[0])
+        rows = rows[rows["num"].notna() & rows["Unit"].str.strip().isin(USGS_UNITS)]
+        unit = rows["Unit"].map(lambda u: USGS_UNITS[u.strip()])
+        rows["note"] = rows["Notes"].str.slice(0, 200)
+        out = pd.DataFrame(
+            {
+                "mineral": rows["mineral"],
+                "year": rows["Year"].str[:4],
+                "detail": rows["Commodity"] + ": " + rows["Statistics_detail"],
+                "value": rows["num"] * unit.map(lambda x: x[1]),
+                "unit": unit.map(lambda x: x[0]),
+                "source_id": USGS,
+                "estimated": "false",
+                "note": rows["note"],
+            }
+        )
+        return out.drop_duplicates(["mineral", "year", "detail"])
+
+    def recycling(self) -> pd.DataFrame:
+        raw = _csv(self.raw / "geopolrisk" / "wmd_commodities.csv")
+        cmap = _csv(self.src / "mappings" / "wmd_commodities.csv").set_index("wmd_commodity")
+        raw = raw[raw["commodity"].isin(cmap.index) & (raw["eol_rir_2023"] != "")]
+        mineral = cmap.loc[raw["commodity"], "mineral"].to_numpy()
+        out = pd.DataFrame(
+            {
+                "mineral": mineral,
+                "eol_rir": raw["eol_rir_2023"].to_numpy(),
+                "year": "2023",
+                "source_id": EOL,
+                "note": "EU 2023 CRM study EoL-RIR for WMD commodity " + raw["commodity"],
+            }
+        )
+        out = out[out["mineral"] != ""]
+        return out.drop_duplicates(["mineral", "source_id"])
+
+    def manual(self, name: str) -> Callable[[], pd.DataFrame]:
+        return lambda: _csv(self.src / "manual" / f"{name}.csv")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        makers: dict[str, Callable[[], pd.DataFrame]] = {
+            "sources": self.sources,
+            "minerals": lambda: self.minerals,
+            "stages": self.stages,
+            "countries": lambda: self.countries,
+            "country_groups": self.manual("country_groups"),
+            "commodity_map": self.commodity_map,
+            "production": self.production,
+            "reserves": self.reserves,
+            "trade": self.trade,
+            "us_supply": self.us_supply,
+            "import_sources": self.import_sources,
+            "governance": self.governance,
+            "prices": self.prices,
+            "end_uses": self.manual("end_uses"),
+            "recycling": self.recycling,
+            "trade_parameters": self.manual("trade_parameters"),
+        }
+        out = {}
+        for name, make in makers.items():
+            frame = make()
+            self.log.counts[name] = len(frame)
+            out[name] = frame
+        return out
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
+    """Write each table under its declared file name (gzip for compressed tables)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        table = TABLES[name]
+        cols = [c.name for c in table.columns]
+        data = frame[cols].replace({np.nan: ""})
+        if table.compressed:
+            data.to_csv(
+                out / table.file,
+                index=False,
+                compression={"method": "gzip", "mtime": 0, "compresslevel": 9},
+                float_format="%.6g",
+            )
+        else:
+            data.to_csv(out / table.file, index=False, float_format="%.10g")
+
+
+def build(raw: Path, src: Path, out: Path) -> BuildLog:
+    """Build every table, validate them all together, then replace ``out`` atomically."""
+    builder = Builder(raw, src)
+    tables = builder.tables()
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        staging = Path(tmp) / "bundled"
+        write_tables(tables, staging)
+        dataset, problems = collect(base_dir=staging, include_lazy=True)
+        if dataset is None:
+            raise DataError(problems)
+        backup = Path(tmp) / "previous"
+        if out.exists():
+            out.rename(backup)
+        shutil.move(str(staging), str(out))
+    return builder.log

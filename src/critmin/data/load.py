@@ -1,0 +1,157 @@
+"""Load the bundled tables, overlay a user's data folder, validate everything, or refuse.
+
+A user folder may hold, per table, ``<table>.csv`` (replaces the bundled table) or
+``<table>.extend.csv`` (adds rows; a row with the key of a bundled row replaces it).
+Nothing half-loaded is returned: a dataset either checks completely or raises DataError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from critmin.schema.tables import LOAD_ORDER, TABLES
+from critmin.schema.validate import DataError, Problem, check_references, check_table
+
+EXTEND = ".extend"
+
+
+def bundled_dir() -> Path:
+    """The folder of tables shipped inside the package."""
+    return Path(str(resources.files("critmin.data") / "bundled"))
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """Where one table's rows come from: a base file and optional extension files."""
+
+    base: Path
+    extensions: tuple[Path, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return " + ".join(str(p) for p in (self.base, *self.extensions))
+
+
+def _locate(
+    user_dir: Path | None, base: Path
+) -> tuple[dict[str, TableFiles], list[Problem]]:
+    found = {name: TableFiles(base / t.file) for name, t in TABLES.items()}
+    problems: list[Problem] = []
+    if user_dir is None:
+        return found, problems
+    if not user_dir.is_dir():
+        return found, [Problem(str(user_dir), None, None, "data folder does not exist")]
+    extensions: dict[str, list[Path]] = {}
+    for path in sorted(user_dir.iterdir()):
+        if path.name.startswith(".") or path.suffix.lower() in {".md", ".txt"}:
+            continue
+        stem = path.name.removesuffix(".gz").removesuffix(".csv")
+        is_ext = stem.endswith(EXTEND)
+        name = stem.removesuffix(EXTEND)
+        if name not in TABLES or not path.name.endswith((".csv", ".csv.gz")):
+            known = ", ".join(TABLES)
+            problems.append(
+                Problem(str(path), None, None, f"not a critmin table file (tables: {known})")
+            )
+            continue
+        if is_ext:
+            extensions.setdefault(name, []).append(path)
+        else:
+            found[name] = TableFiles(path)
+    for name, paths in extensions.items():
+        found[name] = TableFiles(found[name].base, tuple(paths))
+    return found, problems
+
+
+def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame, list[Problem]]:
+    table = TABLES[name]
+    parts: list[pd.DataFrame] = []
+    problems: list[Problem] = []
+    for path in (files.base, *files.extensions):
+        if not path.exists():
+            problems.append(Problem(str(path), None, None, "table file is missing"))
+            continue
+        try:
+            raw = _read(path)
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+            problems.append(Problem(str(path), None, None, f"cannot be read as CSV: {exc}"))
+            continue
+        typed, found = check_table(table, raw, str(path))
+        problems.extend(found)
+        parts.append(typed)
+    if problems:
+        return pd.DataFrame(), problems
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        frame = frame.drop_duplicates(subset=list(table.key), keep="last").reset_index(drop=True)
+    return frame, problems
+
+
+@dataclass
+class Dataset:
+    """The validated tables, keyed by table name; trade is loaded on first use."""
+
+    tables: dict[str, pd.DataFrame]
+    files: dict[str, TableFiles]
+    _lazy: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name in self.tables:
+            return self.tables[name]
+        if name not in self._lazy:
+            label = self.files[name].label
+            frame, problems = _load_one(name, self.files[name])
+            if not problems:
+                data = {**self.tables, name: frame}
+                problems = check_references(TABLES, data, {name: label}, only=(name,))
+            if problems:
+                raise DataError(problems)
+            self._lazy[name] = frame
+        return self._lazy[name]
+
+    @property
+    def source(self) -> str:
+        """Where the tables came from (for run records)."""
+        dirs = sorted({str(f.base.parent) for f in self.files.values()})
+        return "; ".join(dirs)
+
+
+def collect(
+    user_dir: Path | None = None, *, base_dir: Path | None = None, include_lazy: bool = False
+) -> tuple[Dataset | None, list[Problem]]:
+    """Load and check every table; return the dataset (None if any problem) and all problems.
+
+    ``base_dir`` holds a complete set of tables (the bundled ones by default); ``user_dir``
+    overrides or extends it table by table.
+    """
+    files, problems = _locate(user_dir, base_dir or bundled_dir())
+    data: dict[str, pd.DataFrame] = {}
+    for name in LOAD_ORDER:
+        if TABLES[name].lazy and not include_lazy:
+            continue
+        frame, found = _load_one(name, files[name])
+        problems += found
+        if not found:
+            data[name] = frame
+    problems += check_references(TABLES, data, {n: files[n].label for n in data})
+    if problems:
+        return None, problems
+    eager = {n: f for n, f in data.items() if not TABLES[n].lazy}
+    lazy = {n: f for n, f in data.items() if TABLES[n].lazy}
+    return Dataset(eager, files, lazy), problems
+
+
+def load(user_dir: Path | None = None) -> Dataset:
+    """Load the bundled data (overlaid by ``user_dir``); raise DataError naming every problem."""
+    dataset, problems = collect(user_dir)
+    if dataset is None:
+        raise DataError(problems)
+    return dataset

@@ -1,0 +1,333 @@
+"""The declared tables of the critmin dataset: columns, types, units, labels, cross-references.
+
+The declarations drive validation, loading and the documentation of the data (as PyPSA's
+component attribute tables do): a table is data about data, never a code path of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from critmin.schema.vocabulary import FAMILIES, QUALIFIERS, STAGE_ORDER, UNITS, US_STATISTICS
+
+Kind = Literal["str", "int", "float", "bool"]
+
+SNAKE = r"^[a-z][a-z0-9_]*$"
+ISO3 = r"^[A-Z]{3}$"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column: its type, whether it may be empty, and the rule its values keep."""
+
+    name: str
+    kind: Kind = "str"
+    required: bool = True
+    unit: str | None = None
+    allowed: frozenset[str] | None = None
+    references: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A declared table: file name, columns, and the columns that identify a row."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    description: str
+    compressed: bool = False
+    lazy: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.csv.gz" if self.compressed else f"{self.name}.csv"
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+STAGES = frozenset(STAGE_ORDER)
+UNIT_NAMES = frozenset(UNITS)
+
+
+def _source() -> Column:
+    return Column("source_id", references="sources.id", description="row of sources.csv")
+
+
+def _estimated() -> Column:
+    return Column("estimated", "bool", description="true where critmin split or derived the figure")
+
+
+def _note() -> Column:
+    return Column("note", required=False, description="how the figure was derived")
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "sources",
+            (
+                Column("id", pattern=r"^[A-Za-z0-9_.\-]+$"),
+                Column("title"),
+                Column("publisher"),
+                Column("year", "int", minimum=1900, maximum=2100),
+                Column("address", description="URL, DOI or document id"),
+                Column("licence"),
+                Column(
+                    "priority",
+                    "int",
+                    minimum=1,
+                    maximum=9,
+                    description="1 = preferred when sources overlap",
+                ),
+            ),
+            key=("id",),
+            description="Where every figure comes from.",
+        ),
+        Table(
+            "minerals",
+            (
+                Column("id", pattern=SNAKE),
+                Column("name"),
+                Column("family", allowed=FAMILIES),
+                Column("symbol", required=False),
+                Column("parent", required=False, references="minerals.id"),
+                Column("usgs_2025", "bool", required=False),
+                Column("doe_2023", "bool", required=False),
+                Column("eu_2023", "bool", required=False),
+                _note(),
+            ),
+            key=("id",),
+            description="Minerals and their critical-list memberships (empty = unknown).",
+        ),
+        Table(
+            "stages",
+            (
+                Column("id", allowed=STAGES),
+                Column("name"),
+                Column("position", "int", minimum=0),
+            ),
+            key=("id",),
+            description="Supply-chain stages in chain order.",
+        ),
+        Table(
+            "countries",
+            (
+                Column("iso3", pattern=ISO3),
+                Column("name"),
+            ),
+            key=("iso3",),
+            description="Countries (ISO 3166-1 alpha-3); OTH = unattributed rest of world.",
+        ),
+        Table(
+            "country_groups",
+            (
+                Column("group", pattern=SNAKE),
+                Column("country", references="countries.iso3"),
+                _source(),
+                _note(),
+            ),
+            key=("group", "country"),
+            description="Country groups as data: feoc, msp, fta_us, allied, ...",
+        ),
+        Table(
+            "commodity_map",
+            (
+                Column("source_id", references="sources.id"),
+                Column("raw_commodity"),
+                Column("raw_detail", required=False),
+                Column("mineral", references="minerals.id"),
+                Column("stage", allowed=STAGES),
+                Column("basis"),
+                _note(),
+            ),
+            key=("source_id", "raw_commodity", "raw_detail"),
+            description="Which raw commodity of which release is which mineral, stage and basis.",
+        ),
+        Table(
+            "production",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("stage", allowed=STAGES),
+                Column("country", references="countries.iso3"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("value", "float", minimum=0.0),
+                Column("unit", allowed=frozenset({"t", "GWh", "fraction"})),
+                Column("basis"),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "stage", "country", "year", "source_id"),
+            description="Production (or capacity) by mineral, stage, country and year.",
+        ),
+        Table(
+            "reserves",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("country", references="countries.iso3"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("value", "float", minimum=0.0),
+                Column("unit", allowed=frozenset({"t"})),
+                Column("basis"),
+                _source(),
+                _note(),
+            ),
+            key=("mineral", "country", "year", "source_id"),
+            description="Reserves by mineral and country (USGS).",
+        ),
+        Table(
+            "trade",
+            (
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("exporter", references="countries.iso3"),
+                Column("importer", references="countries.iso3"),
+                Column("hs6", pattern=r"^\d{6}$"),
+                Column("mineral", references="minerals.id"),
+                Column("stage", allowed=STAGES),
+                Column("value_kusd", "float", minimum=0.0, unit="kUSD"),
+                Column("quantity_t", "float", required=False, minimum=0.0, unit="t"),
+                _source(),
+            ),
+            key=("year", "exporter", "importer", "hs6"),
+            description="Bilateral trade (CEPII BACI), HS-6 mapped to mineral and stage; "
+            "quantity is gross weight of the traded product.",
+            compressed=True,
+            lazy=True,
+        ),
+        Table(
+            "us_supply",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("statistic", allowed=US_STATISTICS),
+                Column("detail"),
+                Column("value", "float", required=False),
+                Column("unit", allowed=UNIT_NAMES),
+                Column("qualifier", allowed=QUALIFIERS),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "year", "statistic", "detail"),
+            description="U.S. production, imports, exports, consumption, stocks and net import "
+            "reliance (USGS salient statistics); NIR as a fraction, empty for a net exporter.",
+        ),
+        Table(
+            "import_sources",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("period"),
+                Column("category"),
+                Column("country", references="countries.iso3"),
+                Column("share", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                _source(),
+            ),
+            key=("mineral", "period", "category", "country"),
+            description="Main U.S. import sources with shares (USGS).",
+        ),
+        Table(
+            "governance",
+            (
+                Column("country", references="countries.iso3"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("estimate", "float", minimum=-3.5, maximum=3.5, unit="wgi_estimate"),
+                Column("score", "float", minimum=0.0, maximum=12.0, unit="score_0_10"),
+                _source(),
+            ),
+            key=("country", "year"),
+            description="WGI political stability and the EU governance score (2.5 - WGI) x 2.",
+        ),
+        Table(
+            "prices",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("detail"),
+                Column("value", "float", minimum=0.0),
+                Column("unit", allowed=UNIT_NAMES),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "year", "detail"),
+            description="Annual average prices as USGS publishes them.",
+        ),
+        Table(
+            "end_uses",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("region", pattern=ISO3),
+                Column("sector", pattern=SNAKE),
+                Column("share", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "region", "sector", "year", "source_id"),
+            description="End-use sector shares (U.S. = USA, world = WLD).",
+        ),
+        Table(
+            "recycling",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("eol_rir", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                _source(),
+                _note(),
+            ),
+            key=("mineral", "source_id"),
+            description="End-of-life recycling input rates.",
+        ),
+        Table(
+            "trade_parameters",
+            (
+                Column("country", references="countries.iso3"),
+                Column("mineral", references="minerals.id"),
+                Column("t_param", "float", minimum=0.5, maximum=2.0),
+                Column("reason"),
+                _source(),
+                _note(),
+            ),
+            key=("country", "mineral"),
+            description="EU trade parameter t_c for the governance-weighted HHI "
+            "(1 default, 1.1-1.5 export restrictions, 0.8 trade-agreement partner).",
+        ),
+    )
+}
+
+#: Table names in an order where every reference points to a table loaded earlier.
+LOAD_ORDER: tuple[str, ...] = tuple(TABLES)
+
+
+def check_declarations() -> None:
+    """Fail fast if a declaration names a unit or a reference that does not exist."""
+    for table in TABLES.values():
+        names = {c.name for c in table.columns}
+        missing = set(table.key) - names
+        if missing:
+            raise ValueError(f"{table.name}: key columns {sorted(missing)} are not declared")
+        for col in table.columns:
+            if col.unit is not None and col.unit not in UNITS:
+                raise ValueError(f"{table.name}.{col.name}: unknown unit {col.unit!r}")
+            if col.references is not None:
+                ref_table, _, ref_col = col.references.partition(".")
+                if ref_table not in TABLES or ref_col not in {
+                    c.name for c in TABLES[ref_table].columns
+                }:
+                    raise ValueError(f"{table.name}.{col.name}: bad reference {col.references}")
+
+
+check_declarations()

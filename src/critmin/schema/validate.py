@@ -1,0 +1,152 @@
+"""Check raw tables against their declarations; collect every problem with file, row and column.
+
+Rows are numbered as a spreadsheet shows them: the header is line 1, the first record line 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from critmin.schema.tables import Column, Table
+
+TRUE = frozenset({"true", "1", "yes"})
+FALSE = frozenset({"false", "0", "no"})
+MAX_PER_RULE = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule, located precisely enough to fix."""
+
+    file: str
+    line: int | None
+    column: str | None
+    rule: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}, row {self.line}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.rule}"
+
+
+class DataError(Exception):
+    """Raised when a dataset does not check; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        head = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{len(problems)} problem(s) in the data:\n{head}{more}")
+
+
+def _lines(mask: np.ndarray | pd.Series) -> list[int]:
+    idx = np.flatnonzero(np.asarray(mask))
+    return [int(i) + 2 for i in idx]
+
+
+def _report(
+    problems: list[Problem], file: str, column: str, mask: pd.Series, rule: str, values: pd.Series
+) -> None:
+    """Add one problem per offending row (at most MAX_PER_RULE, then a count)."""
+    lines = _lines(mask)
+    shown = values[np.asarray(mask)]
+    for line, value in list(zip(lines, shown, strict=True))[:MAX_PER_RULE]:
+        problems.append(Problem(file, line, column, f"{rule} (got {value!r})"))
+    if len(lines) > MAX_PER_RULE:
+        problems.append(
+            Problem(file, None, column, f"{rule}: {len(lines) - MAX_PER_RULE} more rows")
+        )
+
+
+def _convert(col: Column, raw: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
+    empty = raw.str.strip() == ""
+    if col.required:
+        _report(problems, file, col.name, empty, "a value is required", raw)
+    if col.kind == "str":
+        return raw.where(~empty, None)
+    if col.kind == "bool":
+        low = raw.str.strip().str.lower()
+        bad = ~empty & ~low.isin(TRUE | FALSE)
+        _report(problems, file, col.name, bad, "expected true or false", raw)
+        return low.map(lambda v: True if v in TRUE else (False if v in FALSE else None))
+    num = pd.to_numeric(raw.where(~empty, None), errors="coerce")
+    bad = ~empty & num.isna()
+    _report(problems, file, col.name, bad, f"expected a number ({col.kind})", raw)
+    if col.kind == "int":
+        frac = num.notna() & (num != np.round(num))
+        _report(problems, file, col.name, frac, "expected a whole number", raw)
+        return num.astype("Int64") if num.notna().all() else num
+    return num.astype(float)
+
+
+def check_table(table: Table, raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Validate one table's cells (types, ranges, labels, patterns, key); return typed data.
+
+    Cross-references to other tables are checked by :func:`check_references`.
+    """
+    problems: list[Problem] = []
+    declared = [c.name for c in table.columns]
+    missing = [c for c in declared if c not in raw.columns]
+    for c in missing:
+        problems.append(Problem(file, 1, c, "column is missing from the header"))
+    for c in raw.columns:
+        if c not in declared:
+            problems.append(Problem(file, 1, str(c), "column is not declared for this table"))
+    if missing:
+        return raw, problems
+    out = pd.DataFrame(index=raw.index)
+    for col in table.columns:
+        s = raw[col.name].astype(str)
+        values = _convert(col, s, file, problems)
+        present = values.notna()
+        if col.allowed is not None:
+            bad = present & ~s.str.strip().isin(col.allowed)
+            allowed = ", ".join(sorted(col.allowed))
+            _report(problems, file, col.name, bad, f"not one of the allowed values [{allowed}]", s)
+        if col.pattern is not None:
+            rx = re.compile(col.pattern)
+            bad = present & ~s.map(lambda v, rx=rx: bool(rx.match(v)))
+            _report(problems, file, col.name, bad, f"does not match {col.pattern}", s)
+        if col.minimum is not None:
+            bad = present & (values.astype(float) < col.minimum)
+            _report(problems, file, col.name, bad, f"must be >= {col.minimum:g}", s)
+        if col.maximum is not None:
+            bad = present & (values.astype(float) > col.maximum)
+            _report(problems, file, col.name, bad, f"must be <= {col.maximum:g}", s)
+        out[col.name] = values
+    dup = raw.duplicated(subset=list(table.key), keep="first")
+    key = raw[list(table.key)].astype(str).agg("|".join, axis=1)
+    _report(problems, file, ",".join(table.key), dup, "duplicate key", key)
+    return out, problems
+
+
+def check_references(
+    tables: Mapping[str, Table],
+    data: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str],
+    only: tuple[str, ...] | None = None,
+) -> list[Problem]:
+    """Check every declared cross-reference: a label must exist in the table it names."""
+    problems: list[Problem] = []
+    for name, frame in data.items():
+        if only is not None and name not in only:
+            continue
+        for col in tables[name].columns:
+            if col.references is None:
+                continue
+            ref_table, _, ref_col = col.references.partition(".")
+            if ref_table not in data:
+                continue
+            known = set(data[ref_table][ref_col].dropna().astype(str))
+            values = frame[col.name]
+            bad = values.notna() & ~values.astype(str).isin(known)
+            _report(
+                problems, files[name], col.name, bad, f"unknown label, not in {ref_table}", values
+            )
+    return problems

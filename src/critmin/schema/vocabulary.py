@@ -1,0 +1,88 @@
+"""Controlled vocabularies: the units, stages and labels every table may use."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """Supply-chain stages, in chain order (mine to component)."""
+
+    MINING = "mining"
+    REFINING = "refining"
+    METAL = "metal"
+    MAGNETS = "magnets"
+    CATHODE = "cathode"
+    ANODE = "anode"
+    CELLS = "cells"
+
+
+STAGE_ORDER: dict[str, int] = {s.value: i for i, s in enumerate(Stage)}
+
+STAGE_NAMES: dict[str, str] = {
+    "mining": "Mine production (ore, concentrate)",
+    "refining": "Separation, refining, chemicals (oxides, refined metal, battery chemicals)",
+    "metal": "Metal and alloy",
+    "magnets": "Sintered NdFeB permanent magnets",
+    "cathode": "Battery cathode active material",
+    "anode": "Battery anode active material",
+    "cells": "Lithium-ion battery cells",
+}
+
+#: Units a table may name, with what they mean. Mass is stored in metric tons.
+UNITS: dict[str, str] = {
+    "t": "metric tons",
+    "kg": "kilograms",
+    "GWh": "gigawatt-hours (battery cell output or capacity)",
+    "fraction": "share, 0 to 1",
+    "score_0_10": "governance risk score, 0 (best) to 10 (worst)",
+    "wgi_estimate": "World Bank WGI estimate, -2.5 (worst) to 2.5 (best)",
+    "kUSD": "thousand U.S. dollars",
+    "USD/t": "U.S. dollars per metric ton",
+    "USD/short_t": "U.S. dollars per short ton",
+    "USD/kg": "U.S. dollars per kilogram",
+    "USD/g": "U.S. dollars per gram",
+    "USD/10g": "U.S. dollars per 10 grams",
+    "USD/25g": "U.S. dollars per 25 grams",
+    "USD/50g": "U.S. dollars per 50 grams",
+    "USD/lb": "U.S. dollars per pound",
+    "USc/lb": "U.S. cents per pound",
+    "USD/ozt": "U.S. dollars per troy ounce",
+    "USD/carat": "U.S. dollars per carat",
+    "USD/dmtu": "U.S. dollars per dry metric ton unit",
+    "USD/100mL": "U.S. dollars per 100 millilitres",
+    "index": "price index",
+    "carat": "carats",
+    "m3": "cubic metres",
+    "L": "litres",
+}
+
+#: Mineral families.
+FAMILIES: frozenset[str] = frozenset(
+    {
+        "light_rare_earth",
+        "heavy_rare_earth",
+        "rare_earth_aggregate",
+        "pgm",
+        "battery_metal",
+        "base_metal",
+        "precious_metal",
+        "minor_metal",
+        "industrial_mineral",
+        "energy",
+        "ferroalloy",
+        "other",
+    }
+)
+
+#: Pseudo-countries: the unattributed remainder and the world total.
+OTHER_COUNTRIES = "OTH"
+WORLD = "WLD"
+
+#: U.S. supply statistics (USGS salient statistics, normalised).
+US_STATISTICS: frozenset[str] = frozenset(
+    {"production", "imports", "exports", "consumption", "stocks", "net_import_reliance"}
+)
+
+#: How a USGS figure qualifies its value: exact, a bound, or "net exporter".
+QUALIFIERS: frozenset[str] = frozenset({"exact", "gt", "lt", "net_exporter"})
