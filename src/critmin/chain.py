@@ -1,0 +1,184 @@
+"""SupplyChain: the labelled arrays every analysis reads, built once from a validated Dataset.
+
+Dimensions are named, never positional: ``mineral``, ``stage``, ``country``, ``year``, ``group``.
+Where several sources report the same mineral, stage and year, one source is chosen per
+(mineral, stage, year): the lowest ``priority`` in sources.csv, then the one naming the most
+countries (fewest lumped into OTH), then the source id. The choice is kept in ``source``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from critmin.data.load import Dataset, load
+from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_ORDER, WORLD
+
+NIR_STAT = "net_import_reliance"
+
+
+def _select_sources(production: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per (mineral, stage, year), the rows of the one preferred source."""
+    keys = ["mineral", "stage", "year"]
+    named = production["country"] != OTHER_COUNTRIES
+    cover = (
+        production.assign(named=named)
+        .groupby([*keys, "source_id"], as_index=False)["named"]
+        .sum()
+        .merge(sources[["id", "priority"]], left_on="source_id", right_on="id")
+        .sort_values([*keys, "priority", "named", "source_id"], ascending=[True] * 4 + [False, True])
+        .drop_duplicates(keys)
+    )
+    chosen = cover[[*keys, "source_id"]]
+    return production.merge(chosen, on=[*keys, "source_id"])
+
+
+@dataclass(frozen=True)
+class SupplyChain:
+    """Production by stage and country, governance, groups and U.S. reliance as labelled arrays."""
+
+    production: xr.DataArray
+    """Output by (mineral, stage, country, year) in the unit of ``unit``; NaN = not reported."""
+    unit: xr.DataArray
+    """Unit per (mineral, stage, year): t, GWh or fraction."""
+    basis: xr.DataArray
+    """What is counted per (mineral, stage, year): contained metal, REO, gross weight, ..."""
+    source: xr.DataArray
+    """The source_id chosen per (mineral, stage, year)."""
+    governance: xr.DataArray
+    """EU governance risk score 0 (best) - 10 (worst) by (country, year)."""
+    groups: xr.DataArray
+    """Membership (bool) by (group, country)."""
+    us_nir: xr.DataArray
+    """U.S. net import reliance (fraction; 0 for a net exporter) by (mineral, year)."""
+    trade_param: xr.DataArray
+    """EU trade parameter t_c by (mineral, country); 1 where no restriction is recorded."""
+    dataset: Dataset
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> SupplyChain:
+        prod = _select_sources(ds["production"], ds["sources"])
+        prod = prod[prod["country"] != WORLD]
+        stages = [s for s in STAGE_ORDER if s in set(prod["stage"])]
+        minerals = sorted(set(prod["mineral"]))
+        countries = sorted(set(prod["country"]))
+        years = sorted(int(y) for y in set(prod["year"]))
+        idx = pd.MultiIndex.from_frame(prod[["mineral", "stage", "country", "year"]])
+        full = pd.MultiIndex.from_product(
+            [minerals, stages, countries, years], names=["mineral", "stage", "country", "year"]
+        )
+        values = pd.Series(prod["value"].to_numpy(float), index=idx).groupby(level=[0, 1, 2, 3])
+        production = xr.DataArray(
+            values.sum().reindex(full).to_numpy().reshape(
+                len(minerals), len(stages), len(countries), len(years)
+            ),
+            coords={"mineral": minerals, "stage": stages, "country": countries, "year": years},
+            dims=("mineral", "stage", "country", "year"),
+            name="production",
+        )
+        meta = prod.drop_duplicates(["mineral", "stage", "year"]).set_index(
+            ["mineral", "stage", "year"]
+        )
+        triple = pd.MultiIndex.from_product(
+            [minerals, stages, years], names=["mineral", "stage", "year"]
+        )
+
+        def per_msy(col: str) -> xr.DataArray:
+            arr = meta[col].reindex(triple).to_numpy(dtype=object)
+            return xr.DataArray(
+                arr.reshape(len(minerals), len(stages), len(years)),
+                coords={"mineral": minerals, "stage": stages, "year": years},
+                dims=("mineral", "stage", "year"),
+                name=col,
+            )
+
+        gov = ds["governance"]
+        gov_years = sorted(set(years) | {int(y) for y in gov["year"]})
+        score = (
+            gov.pivot_table(index="country", columns="year", values="score")
+            .reindex(index=countries, columns=gov_years)
+            .ffill(axis=1)
+        )
+        # A country the WGI does not cover (or OTH) gets the median score of that year.
+        score = score.fillna(score.median(axis=0), axis=0)[years]
+        governance = xr.DataArray(
+            score.to_numpy(float),
+            coords={"country": countries, "year": years},
+            dims=("country", "year"),
+            name="governance",
+        )
+
+        cg = ds["country_groups"]
+        group_ids = sorted(set(cg["group"]))
+        member = np.zeros((len(group_ids), len(countries)), dtype=bool)
+        cidx = {c: i for i, c in enumerate(countries)}
+        gidx = {g: i for i, g in enumerate(group_ids)}
+        for g, c in zip(cg["group"], cg["country"], strict=True):
+            if c in cidx:
+                member[gidx[g], cidx[c]] = True
+        groups = xr.DataArray(
+            member, coords={"group": group_ids, "country": countries}, dims=("group", "country")
+        )
+
+        us_nir = _nir(ds["us_supply"], minerals, years)
+
+        tp = ds["trade_parameters"]
+        tparr = xr.DataArray(
+            np.ones((len(minerals), len(countries))),
+            coords={"mineral": minerals, "country": countries},
+            dims=("mineral", "country"),
+        )
+        for m, c, t in zip(tp["mineral"], tp["country"], tp["t_param"], strict=True):
+            if m in tparr.mineral and c in tparr.country:
+                tparr.loc[{"mineral": m, "country": c}] = float(t)
+
+        return cls(
+            production=production,
+            unit=per_msy("unit"),
+            basis=per_msy("basis"),
+            source=per_msy("source_id"),
+            governance=governance,
+            groups=groups,
+            us_nir=us_nir,
+            trade_param=tparr,
+            dataset=ds,
+        )
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> SupplyChain:
+        """Load the bundled data (overlaid by ``data_dir``) and build the chain."""
+        return cls.from_dataset(load(data_dir))
+
+    def shares(self) -> xr.DataArray:
+        """Country shares of each (mineral, stage, year), OTH included in the denominator."""
+        total = self.production.sum("country", min_count=1)
+        out = self.production / total.where(total > 0)
+        out.name = "share"
+        out.attrs["unit"] = "fraction"
+        return out
+
+    def stages_of(self, mineral: str) -> list[str]:
+        """The stages with any data for ``mineral``, in chain order."""
+        has = self.production.sel(mineral=mineral).notnull().any(("country", "year"))
+        return [str(s) for s in has.stage.values[has.values]]
+
+
+def _nir(us: pd.DataFrame, minerals: list[str], years: list[int]) -> xr.DataArray:
+    """U.S. net import reliance per mineral and year: the largest NIR USGS reports for any form
+    of the mineral (a net exporter counts as 0; a bound such as >95% counts as its bound)."""
+    nir = us[us["statistic"] == NIR_STAT].copy()
+    nir["value"] = nir["value"].where(nir["qualifier"] != "net_exporter", 0.0)
+    table = nir.groupby(["mineral", "year"])["value"].max().unstack("year")
+    all_years = sorted(set(years) | {int(y) for y in table.columns})
+    table = table.reindex(index=sorted(set(minerals) | set(table.index)), columns=all_years)
+    return xr.DataArray(
+        table.to_numpy(float),
+        coords={"mineral": list(table.index), "year": all_years},
+        dims=("mineral", "year"),
+        name="us_nir",
+        attrs={"unit": "fraction"},
+    )
