@@ -2,8 +2,9 @@
 
 Dimensions are named, never positional: ``mineral``, ``stage``, ``country``, ``year``, ``group``.
 Where several sources report the same mineral, stage and year, one source is chosen per
-(mineral, stage, year): the lowest ``priority`` in sources.csv, then the one naming the most
-countries (fewest lumped into OTH), then the source id. The choice is kept in ``source``.
+(mineral, stage, year): the lowest ``priority`` in sources.csv, then the one leaving the
+smallest share unattributed (OTH), then the one naming the most producers, then the source id.
+The choice is kept in ``source``.
 """
 
 from __future__ import annotations
@@ -22,19 +23,27 @@ NIR_STAT = "net_import_reliance"
 
 
 def _select_sources(production: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
-    """Keep, per (mineral, stage, year), the rows of the one preferred source."""
+    """Keep, per (mineral, stage, year), the rows of the one preferred source: lowest priority
+    number, then the smallest share left unattributed (OTH), then most named producers."""
     keys = ["mineral", "stage", "year"]
-    named = production["country"] != OTHER_COUNTRIES
+    other = production["country"] == OTHER_COUNTRIES
+    frame = production.assign(
+        named=(~other & (production["value"] > 0)).astype(int),
+        other=production["value"].where(other, 0.0),
+    )
+    cover = frame.groupby([*keys, "source_id"], as_index=False).agg(
+        named=("named", "sum"), other=("other", "sum"), total=("value", "sum")
+    )
+    cover["unattributed"] = cover["other"] / cover["total"].where(cover["total"] > 0, 1.0)
     cover = (
-        production.assign(named=named)
-        .groupby([*keys, "source_id"], as_index=False)["named"]
-        .sum()
-        .merge(sources[["id", "priority"]], left_on="source_id", right_on="id")
-        .sort_values([*keys, "priority", "named", "source_id"], ascending=[True] * 4 + [False, True])
+        cover.merge(sources[["id", "priority"]], left_on="source_id", right_on="id")
+        .sort_values(
+            [*keys, "priority", "unattributed", "named", "source_id"],
+            ascending=[True, True, True, True, True, False, True],
+        )
         .drop_duplicates(keys)
     )
-    chosen = cover[[*keys, "source_id"]]
-    return production.merge(chosen, on=[*keys, "source_id"])
+    return production.merge(cover[[*keys, "source_id"]], on=[*keys, "source_id"])
 
 
 @dataclass(frozen=True)
@@ -73,9 +82,10 @@ class SupplyChain:
         )
         values = pd.Series(prod["value"].to_numpy(float), index=idx).groupby(level=[0, 1, 2, 3])
         production = xr.DataArray(
-            values.sum().reindex(full).to_numpy().reshape(
-                len(minerals), len(stages), len(countries), len(years)
-            ),
+            values.sum()
+            .reindex(full)
+            .to_numpy()
+            .reshape(len(minerals), len(stages), len(countries), len(years)),
             coords={"mineral": minerals, "stage": stages, "country": countries, "year": years},
             dims=("mineral", "stage", "country", "year"),
             name="production",

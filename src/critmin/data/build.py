@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from critmin.data.load import collect
@@ -91,7 +90,8 @@ class BuildLog:
 
 
 def _csv(path: Path, **kw: object) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False, **kw)  # type: ignore[call-overload]
+    frame: pd.DataFrame = pd.read_csv(path, dtype=str, keep_default_na=False, **kw)  # type: ignore[call-overload]
+    return frame
 
 
 def _concat_manual(folder: Path, pattern: str) -> pd.DataFrame:
@@ -107,7 +107,7 @@ def parse_usgs_value(text: str) -> tuple[float | None, str]:
     s = text.strip().replace(",", "")
     if s == "E":
         return None, "net_exporter"
-    if s in {"—", "–", "-"}:
+    if s in {"\u2014", "\u2013", "-"}:
         return 0.0, "exact"
     if s in NO_VALUE:
         return None, "exact"
@@ -163,7 +163,7 @@ class Builder:
         self.fixes = _csv(self.src / "mappings" / "country_aliases.csv")
         for _, row in self.fixes.iterrows():
             self.aliases[row["name"].lower()] = row["iso3"]
-        self.codes = dict(
+        self.codes: dict[str, str] = dict(
             _csv(self.src / "mappings" / "country_codes.csv")[["raw_code", "iso3"]].itertuples(
                 index=False
             )
@@ -476,6 +476,7 @@ class Builder:
             "sources": self.sources,
             "minerals": lambda: self.minerals,
             "stages": self.stages,
+            "chains": self.manual("chains"),
             "countries": lambda: self.countries,
             "country_groups": self.manual("country_groups"),
             "commodity_map": self.commodity_map,
@@ -504,16 +505,20 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
     for name, frame in tables.items():
         table = TABLES[name]
         cols = [c.name for c in table.columns]
-        data = frame[cols].replace({np.nan: ""})
+        data = frame[cols].copy()
+        for col in table.columns:
+            if col.kind == "float":
+                data[col.name] = pd.to_numeric(data[col.name], errors="coerce")
         if table.compressed:
             data.to_csv(
                 out / table.file,
                 index=False,
+                na_rep="",
                 compression={"method": "gzip", "mtime": 0, "compresslevel": 9},
                 float_format="%.6g",
             )
         else:
-            data.to_csv(out / table.file, index=False, float_format="%.10g")
+            data.to_csv(out / table.file, index=False, na_rep="", float_format="%.10g")
 
 
 def build(raw: Path, src: Path, out: Path) -> BuildLog:

@@ -40,9 +40,7 @@ class TableFiles:
         return " + ".join(str(p) for p in (self.base, *self.extensions))
 
 
-def _locate(
-    user_dir: Path | None, base: Path
-) -> tuple[dict[str, TableFiles], list[Problem]]:
+def _locate(user_dir: Path | None, base: Path) -> tuple[dict[str, TableFiles], list[Problem]]:
     found = {name: TableFiles(base / t.file) for name, t in TABLES.items()}
     problems: list[Problem] = []
     if user_dir is None:
@@ -71,7 +69,9 @@ def _locate(
     return found, problems
 
 
-def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame, list[Problem]]:
+def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read and check one table; the frame comes back (for cross-reference checks) whenever
+    its columns could be read, even if some cells broke a rule."""
     table = TABLES[name]
     parts: list[pd.DataFrame] = []
     problems: list[Problem] = []
@@ -86,9 +86,10 @@ def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame, list[Problem]
             continue
         typed, found = check_table(table, raw, str(path))
         problems.extend(found)
-        parts.append(typed)
-    if problems:
-        return pd.DataFrame(), problems
+        if all(c.name in typed.columns for c in table.columns):
+            parts.append(typed)
+    if not parts:
+        return None, problems
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     if len(parts) > 1:
         frame = frame.drop_duplicates(subset=list(table.key), keep="last").reset_index(drop=True)
@@ -109,10 +110,10 @@ class Dataset:
         if name not in self._lazy:
             label = self.files[name].label
             frame, problems = _load_one(name, self.files[name])
-            if not problems:
+            if frame is not None:
                 data = {**self.tables, name: frame}
-                problems = check_references(TABLES, data, {name: label}, only=(name,))
-            if problems:
+                problems += check_references(TABLES, data, {name: label}, only=(name,))
+            if problems or frame is None:
                 raise DataError(problems)
             self._lazy[name] = frame
         return self._lazy[name]
@@ -139,7 +140,7 @@ def collect(
             continue
         frame, found = _load_one(name, files[name])
         problems += found
-        if not found:
+        if frame is not None:
             data[name] = frame
     problems += check_references(TABLES, data, {n: files[n].label for n in data})
     if problems:

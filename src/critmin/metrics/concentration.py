@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
@@ -56,26 +57,32 @@ def select(
 ) -> Selection:
     """Filter the chain's shares; unknown minerals or stages raise KeyError naming them."""
     shares = chain.shares()
+    declared = {
+        "mineral": set(chain.dataset["minerals"]["id"]),
+        "stage": set(chain.dataset["stages"]["id"]),
+    }
     for dim, wanted in (("mineral", mineral), ("stage", stage)):
         if wanted:
-            known = set(shares[dim].values.tolist())
-            missing = [w for w in wanted if w not in known]
-            if missing:
-                raise KeyError(f"unknown {dim}(s) with data: {', '.join(missing)}")
-            shares = shares.sel({dim: list(wanted)})
+            unknown = [w for w in wanted if w not in declared[dim]]
+            if unknown:
+                raise KeyError(f"unknown {dim}: {', '.join(unknown)} (see `critmin minerals`)")
+            have = set(shares[dim].values.tolist())
+            if not any(w in have for w in wanted):
+                raise KeyError(f"no production data for {dim}: {', '.join(wanted)}")
+            shares = shares.sel({dim: [w for w in wanted if w in have]})
     has = shares.notnull().any("country")
     if year is not None:
         if year not in shares.year.values:
             raise KeyError(f"no data for year {year}")
         picked = shares.sel(year=year)
-        years = xr.where(has.sel(year=year), year, -1)
+        years = xr.full_like(has.sel(year=year), year, dtype=int).where(has.sel(year=year), -1)
     else:
         # index of the last year with data, per (mineral, stage)
         rev = has.isel(year=slice(None, None, -1))
         last = has.sizes["year"] - 1 - rev.argmax("year")
         any_data = has.any("year")
         picked = shares.isel(year=last.where(any_data, 0))
-        years = xr.where(any_data, shares.year.values[last], -1)
+        years = last.copy(data=shares.year.values[last.values]).where(any_data, -1)
     picked = picked.drop_vars("year", errors="ignore")
     return Selection(shares=picked.assign_coords(year=years), chain=chain)
 
@@ -97,8 +104,10 @@ def _trade_param(sel: Selection) -> xr.DataArray:
     tp = chain.trade_param.reindex(mineral=sel.shares.mineral, country=sel.shares.country)
     tp = tp.fillna(1.0)
     if FTA_GROUP in chain.groups.group:
-        fta = chain.groups.sel(group=FTA_GROUP).reindex(country=sel.shares.country, fill_value=False)
-        tp = xr.where(fta & (tp == 1.0), FTA_TRADE_PARAM, tp)
+        fta = chain.groups.sel(group=FTA_GROUP).reindex(
+            country=sel.shares.country, fill_value=False
+        )
+        tp = tp.where(~(fta & (tp == 1.0)), FTA_TRADE_PARAM)
     return tp
 
 
@@ -154,7 +163,7 @@ def country_share(sel: Selection, country: str, name: str) -> xr.DataArray:
 def us_nir(sel: Selection) -> xr.DataArray:
     """U.S. net import reliance of the mineral in the row's year (latest earlier year if none)."""
     nir = sel.chain.us_nir.reindex(mineral=sel.shares.mineral)
-    filled = nir.copy(data=nir.to_pandas().ffill(axis=1).to_numpy())
+    filled = nir.copy(data=pd.DataFrame(nir.values).ffill(axis=1).to_numpy())
     yrs = sel.shares.year.clip(min=int(nir.year.min()), max=int(nir.year.max()))
     out = filled.sel(year=yrs).drop_vars("year")
     return _unit(out.broadcast_like(sel.shares.isel(country=0, drop=True)), "us_nir")

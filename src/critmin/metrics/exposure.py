@@ -74,7 +74,9 @@ def exposure_table(
         frame["source_id" if meta == "source" else meta] = arr.reindex(key).to_numpy()
     frame["bottleneck"] = frame["bottleneck"].astype(bool)
     order = {s: i for i, s in enumerate(chain.production.stage.values.tolist())}
-    frame = frame.sort_values(["mineral", "stage"], key=lambda s: s.map(order) if s.name == "stage" else s)
+    frame = frame.sort_values(
+        ["mineral", "stage"], key=lambda s: s.map(order) if s.name == "stage" else s
+    )
     frame = frame[list(COLUMNS)].reset_index(drop=True)
     frame.attrs["units"] = dict(c.UNITS)
     return frame

@@ -122,6 +122,18 @@ TABLES: dict[str, Table] = {
             description="Supply-chain stages in chain order.",
         ),
         Table(
+            "chains",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("stage", allowed=STAGES),
+                Column("position", "int", minimum=0),
+                Column("description"),
+                _note(),
+            ),
+            key=("mineral", "stage"),
+            description="Each chain mineral's ordered stages, whether or not data cover them.",
+        ),
+        Table(
             "countries",
             (
                 Column("iso3", pattern=ISO3),

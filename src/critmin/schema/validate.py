@@ -5,7 +5,6 @@ Rows are numbered as a spreadsheet shows them: the header is line 1, the first r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -74,7 +73,7 @@ def _convert(col: Column, raw: pd.Series, file: str, problems: list[Problem]) ->
         low = raw.str.strip().str.lower()
         bad = ~empty & ~low.isin(TRUE | FALSE)
         _report(problems, file, col.name, bad, "expected true or false", raw)
-        return low.map(lambda v: True if v in TRUE else (False if v in FALSE else None))
+        return low.isin(TRUE).astype(object).where(~empty & ~bad, None)
     num = pd.to_numeric(raw.where(~empty, None), errors="coerce")
     bad = ~empty & num.isna()
     _report(problems, file, col.name, bad, f"expected a number ({col.kind})", raw)
@@ -110,8 +109,7 @@ def check_table(table: Table, raw: pd.DataFrame, file: str) -> tuple[pd.DataFram
             allowed = ", ".join(sorted(col.allowed))
             _report(problems, file, col.name, bad, f"not one of the allowed values [{allowed}]", s)
         if col.pattern is not None:
-            rx = re.compile(col.pattern)
-            bad = present & ~s.map(lambda v, rx=rx: bool(rx.match(v)))
+            bad = present & ~s.str.match(col.pattern)
             _report(problems, file, col.name, bad, f"does not match {col.pattern}", s)
         if col.minimum is not None:
             bad = present & (values.astype(float) < col.minimum)
@@ -121,8 +119,9 @@ def check_table(table: Table, raw: pd.DataFrame, file: str) -> tuple[pd.DataFram
             _report(problems, file, col.name, bad, f"must be <= {col.maximum:g}", s)
         out[col.name] = values
     dup = raw.duplicated(subset=list(table.key), keep="first")
-    key = raw[list(table.key)].astype(str).agg("|".join, axis=1)
-    _report(problems, file, ",".join(table.key), dup, "duplicate key", key)
+    if dup.any():
+        key = raw[list(table.key)].astype(str).agg("|".join, axis=1)
+        _report(problems, file, ",".join(table.key), dup, "duplicate key", key)
     return out, problems
 
 

@@ -1,0 +1,230 @@
+"""The ``critmin`` command line: map, measure and report on critical-mineral supply chains."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from critmin.chain import SupplyChain
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+def _split(values: Iterable[str]) -> list[str]:
+    """Accept ``--mineral a --mineral b`` and ``--mineral a,b``."""
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"critmin: {message}", err=True)
+    sys.exit(code)
+
+
+def _chain(ctx: click.Context) -> SupplyChain:
+    from critmin.chain import SupplyChain
+    from critmin.schema.validate import DataError
+
+    try:
+        return SupplyChain.load(ctx.obj.get("data"))
+    except DataError as exc:
+        _fail(str(exc))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for k, v in row.items():
+            if isinstance(v, float) and math.isnan(v):
+                clean[str(k)] = None
+            elif hasattr(v, "item"):
+                clean[str(k)] = v.item()
+            else:
+                clean[str(k)] = v
+        out.append(clean)
+    return out
+
+
+def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | None = None) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(_records(frame), indent=1))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        caption = "; ".join(f"{k}: {v}" for k, v in (units or {}).items()) or None
+        table = Table(title=title, caption=caption, header_style="bold")
+        for col in frame.columns:
+            table.add_column(str(col), overflow="fold")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        Console().print(table)
+
+
+def _cell(v: object) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else ""
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    return str(v)
+
+
+@click.group()
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A data folder whose tables override or extend the bundled ones.",
+)
+@click.version_option(package_name="critmin")
+@click.pass_context
+def main(ctx: click.Context, data: Path | None) -> None:
+    """critmin: critical-mineral supply-chain security on sourced data."""
+    ctx.ensure_object(dict)
+    ctx.obj["data"] = data
+
+
+@main.command()
+@click.option("--mineral", multiple=True, help="Mineral id(s), e.g. rare_earths,cobalt.")
+@click.option("--stage", multiple=True, help="Stage id(s): mining, refining, metal, magnets, ...")
+@click.option("--year", type=int, default=None, help="Year (default: latest with data per stage).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def exposure(
+    ctx: click.Context, mineral: Sequence[str], stage: Sequence[str], year: int | None, fmt: str
+) -> None:
+    """Concentration and dependence per mineral and stage (shares as fractions 0-1)."""
+    from critmin.metrics.exposure import exposure_table
+
+    chain = _chain(ctx)
+    try:
+        frame = exposure_table(chain, mineral=_split(mineral), stage=_split(stage), year=year)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    if fmt == "table":
+        frame = frame.drop(columns=["basis"])
+    _emit(frame, fmt, "Exposure by mineral and stage", frame.attrs.get("units"))
+
+
+@main.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def minerals(ctx: click.Context, fmt: str) -> None:
+    """The bundled minerals, their list memberships and the chain stages with data."""
+    chain = _chain(ctx)
+    table = chain.dataset["minerals"].copy()
+    table["stages"] = [
+        " > ".join(chain.stages_of(m)) if m in chain.production.mineral else "" for m in table["id"]
+    ]
+    cols = ["id", "name", "family", "parent", "usgs_2025", "doe_2023", "eu_2023", "stages"]
+    _emit(table[cols], fmt, f"{len(table)} minerals")
+
+
+@main.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def sources(ctx: click.Context, fmt: str) -> None:
+    """Where every bundled figure comes from, and how many rows each source supports."""
+    chain = _chain(ctx)
+    ds = chain.dataset
+    table = ds["sources"].copy()
+    counts: dict[str, int] = {}
+    for name in ds.tables:
+        frame = ds[name]
+        if "source_id" in frame.columns:
+            for sid, n in frame["source_id"].value_counts().items():
+                counts[str(sid)] = counts.get(str(sid), 0) + int(n)
+    table["rows"] = table["id"].map(counts).fillna(0).astype(int)
+    cols = ["id", "title", "publisher", "year", "address", "licence", "rows"]
+    _emit(table[cols], fmt, f"{len(table)} sources")
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("review"),
+    show_default=True,
+)
+@click.option("--year", type=int, default=None, help="Year (default: latest per stage).")
+@click.pass_context
+def review(ctx: click.Context, out: Path, year: int | None) -> None:
+    """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
+    from critmin.report.review import write_review
+
+    chain = _chain(ctx)
+    summary = write_review(chain, out, year=year)
+    for line in summary:
+        click.echo(line)
+    click.echo(f"Review written to {out / 'index.html'}")
+
+
+@main.group()
+def data() -> None:
+    """Build and check datasets."""
+
+
+@data.command("check")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+def data_check(folder: Path | None) -> None:
+    """Validate FOLDER (overlaid on the bundled tables) and print every problem found."""
+    from critmin.data.load import collect
+
+    dataset, problems = collect(folder, include_lazy=True)
+    for p in problems:
+        click.echo(str(p), err=True)
+    if dataset is None:
+        _fail(f"{len(problems)} problem(s) found", code=1)
+    n = sum(len(dataset[name]) for name in dataset.files)
+    click.echo(f"ok: {len(dataset.files)} tables, {n:,} rows checked")
+
+
+@data.command("build")
+@click.option(
+    "--from",
+    "raw",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of raw releases (geopolrisk/, usgs/).",
+)
+@click.option(
+    "--src",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("data-src"),
+    show_default=True,
+    help="The repo's mappings and hand-entered tables.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: the package's bundled tables).",
+)
+def data_build(raw: Path, src: Path, out: Path | None) -> None:
+    """Rebuild the bundled tables from the raw releases; refuse if anything does not check."""
+    from critmin.data.build import build
+    from critmin.data.load import bundled_dir
+    from critmin.schema.validate import DataError
+
+    target = out or bundled_dir()
+    try:
+        log = build(raw, src, target)
+    except (DataError, FileNotFoundError, KeyError) as exc:
+        _fail(f"build refused, nothing written: {exc}", code=1)
+    for line in log.lines():
+        click.echo(line)
+    click.echo(f"built into {target}")

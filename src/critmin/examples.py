@@ -1,0 +1,267 @@
+"""A small world for tests, docs and bug reports: two minerals, six countries, known answers.
+
+Cobalt mining 2024: COD 70 t, AUS 20 t, OTH 10 t (shares 0.7, 0.2, 0.1).
+Cobalt refining 2024: CHN 80 t, JPN 20 t. Rare-earth mining 2024: CHN 60 t, USA 40 t.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from critmin.data.build import write_tables
+from critmin.schema.vocabulary import STAGE_NAMES, STAGE_ORDER
+
+SRC = "EXAMPLE"
+
+
+def small_world_tables() -> dict[str, pd.DataFrame]:
+    """Every declared table, small and valid."""
+    countries = ["AUS", "CHN", "COD", "JPN", "USA", "OTH"]
+
+    def prod(mineral: str, stage: str, year: int, values: dict[str, float]) -> list[dict]:  # type: ignore[type-arg]
+        return [
+            {
+                "mineral": mineral,
+                "stage": stage,
+                "country": c,
+                "year": year,
+                "value": v,
+                "unit": "t",
+                "basis": "contained metal",
+                "source_id": SRC,
+                "estimated": False,
+                "note": "",
+            }
+            for c, v in values.items()
+        ]
+
+    production = (
+        prod("cobalt", "mining", 2024, {"COD": 70, "AUS": 20, "OTH": 10})
+        + prod("cobalt", "mining", 2023, {"COD": 50, "AUS": 50})
+        + prod("cobalt", "refining", 2024, {"CHN": 80, "JPN": 20})
+        + prod("rare_earths", "mining", 2024, {"CHN": 60, "USA": 40})
+    )
+    return {
+        "sources": pd.DataFrame(
+            [
+                {
+                    "id": SRC,
+                    "title": "critmin small world (made-up numbers for tests)",
+                    "publisher": "critmin",
+                    "year": 2026,
+                    "address": "critmin.examples",
+                    "licence": "MIT",
+                    "priority": 2,
+                }
+            ]
+        ),
+        "minerals": pd.DataFrame(
+            [
+                {
+                    "id": "cobalt",
+                    "name": "Cobalt",
+                    "family": "battery_metal",
+                    "symbol": "Co",
+                    "parent": "",
+                    "usgs_2025": True,
+                    "doe_2023": True,
+                    "eu_2023": True,
+                    "note": "",
+                },
+                {
+                    "id": "rare_earths",
+                    "name": "Rare earths",
+                    "family": "rare_earth_aggregate",
+                    "symbol": "",
+                    "parent": "",
+                    "usgs_2025": True,
+                    "doe_2023": "",
+                    "eu_2023": True,
+                    "note": "",
+                },
+            ]
+        ),
+        "stages": pd.DataFrame(
+            {
+                "id": list(STAGE_ORDER),
+                "name": [STAGE_NAMES[s] for s in STAGE_ORDER],
+                "position": list(STAGE_ORDER.values()),
+            }
+        ),
+        "chains": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "stage": "mining",
+                    "position": 0,
+                    "description": "ore",
+                    "note": "",
+                },
+                {
+                    "mineral": "cobalt",
+                    "stage": "refining",
+                    "position": 1,
+                    "description": "refined",
+                    "note": "",
+                },
+            ]
+        ),
+        "countries": pd.DataFrame({"iso3": countries, "name": countries}),
+        "country_groups": pd.DataFrame(
+            [
+                {"group": g, "country": c, "source_id": SRC, "note": ""}
+                for g, cs in {
+                    "feoc": ["CHN"],
+                    "allied": ["AUS", "JPN", "USA"],
+                    "fta_us": ["AUS"],
+                }.items()
+                for c in cs
+            ]
+        ),
+        "commodity_map": pd.DataFrame(
+            [
+                {
+                    "source_id": SRC,
+                    "raw_commodity": "Cobalt",
+                    "raw_detail": "",
+                    "mineral": "cobalt",
+                    "stage": "mining",
+                    "basis": "contained metal",
+                    "note": "",
+                }
+            ]
+        ),
+        "production": pd.DataFrame(production),
+        "reserves": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "country": "COD",
+                    "year": 2024,
+                    "value": 1000,
+                    "unit": "t",
+                    "basis": "contained metal",
+                    "source_id": SRC,
+                    "note": "",
+                }
+            ]
+        ),
+        "trade": pd.DataFrame(
+            [
+                {
+                    "year": 2024,
+                    "exporter": "COD",
+                    "importer": "CHN",
+                    "hs6": "282200",
+                    "mineral": "cobalt",
+                    "stage": "refining",
+                    "value_kusd": 10.0,
+                    "quantity_t": 1.0,
+                    "source_id": SRC,
+                }
+            ]
+        ),
+        "us_supply": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "year": 2024,
+                    "statistic": "net_import_reliance",
+                    "detail": "Cobalt: NIR",
+                    "value": 0.75,
+                    "unit": "fraction",
+                    "qualifier": "exact",
+                    "source_id": SRC,
+                    "estimated": False,
+                    "note": "",
+                },
+                {
+                    "mineral": "rare_earths",
+                    "year": 2024,
+                    "statistic": "net_import_reliance",
+                    "detail": "Rare earths: NIR",
+                    "value": "",
+                    "unit": "fraction",
+                    "qualifier": "net_exporter",
+                    "source_id": SRC,
+                    "estimated": False,
+                    "note": "",
+                },
+            ]
+        ),
+        "import_sources": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "period": "2021-24",
+                    "category": "Cobalt: all",
+                    "country": "JPN",
+                    "share": 0.5,
+                    "source_id": SRC,
+                }
+            ]
+        ),
+        "governance": pd.DataFrame(
+            [
+                {
+                    "country": c,
+                    "year": 2024,
+                    "estimate": e,
+                    "score": (2.5 - e) * 2,
+                    "source_id": SRC,
+                }
+                for c, e in {"AUS": 1.0, "CHN": -0.5, "COD": -2.0, "JPN": 1.0, "USA": 0.0}.items()
+            ]
+        ),
+        "prices": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "year": 2024,
+                    "detail": "Cobalt: spot",
+                    "value": 12.0,
+                    "unit": "USD/lb",
+                    "source_id": SRC,
+                    "estimated": False,
+                    "note": "",
+                }
+            ]
+        ),
+        "end_uses": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "region": "USA",
+                    "sector": "superalloys",
+                    "share": 1.0,
+                    "year": 2024,
+                    "source_id": SRC,
+                    "estimated": False,
+                    "note": "",
+                }
+            ]
+        ),
+        "recycling": pd.DataFrame(
+            [{"mineral": "cobalt", "eol_rir": 0.22, "year": 2023, "source_id": SRC, "note": ""}]
+        ),
+        "trade_parameters": pd.DataFrame(
+            [
+                {
+                    "country": "CHN",
+                    "mineral": "cobalt",
+                    "t_param": 1.5,
+                    "reason": "example",
+                    "source_id": SRC,
+                    "note": "",
+                }
+            ]
+        ),
+    }
+
+
+def write_small_world(folder: Path) -> Path:
+    """Write the small world as a complete data folder and return it."""
+    write_tables(small_world_tables(), folder)
+    return folder

@@ -1,0 +1,88 @@
+"""Charts for the review, rendered to inline SVG so the page opens offline."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+mpl.rcParams["svg.fonttype"] = "none"
+mpl.rcParams["svg.hashsalt"] = "critmin"
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+#: Fixed colours for the countries that recur, so a country looks the same in every chart.
+COUNTRY_COLOURS: dict[str, str] = {
+    "CHN": "#c0392b",
+    "RUS": "#8e44ad",
+    "COD": "#d35400",
+    "IDN": "#e67e22",
+    "AUS": "#2980b9",
+    "USA": "#1f3a93",
+    "CAN": "#3498db",
+    "CHL": "#16a085",
+    "JPN": "#27ae60",
+    "KOR": "#2ecc71",
+    "ZAF": "#f1c40f",
+    "BRA": "#7f8c8d",
+    "MYS": "#9b59b6",
+    "OTH": "#d5d8dc",
+}
+PALETTE = ["#5d6d7e", "#a04000", "#117864", "#b7950b", "#6c3483", "#1b4f72", "#784212"]
+
+
+def _colour(country: str, index: int) -> str:
+    return COUNTRY_COLOURS.get(country, PALETTE[index % len(PALETTE)])
+
+
+def stage_shares_svg(shares: pd.DataFrame, title: str, top_n: int = 5) -> str:
+    """A horizontal stacked bar per stage: the top countries' shares, the rest as 'others'.
+
+    ``shares``: index = stage (chain order), columns = countries, values = fractions.
+    """
+    stages = list(shares.index)
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(stages) + 1.2))
+    left = pd.Series(0.0, index=stages)
+    shown: dict[str, str] = {}
+    for stage in stages:
+        row = shares.loc[stage].dropna().sort_values(ascending=False)
+        named = row.drop("OTH", errors="ignore")
+        for c in named.index[:top_n]:
+            shown.setdefault(str(c), _colour(str(c), len(shown)))
+    for country, colour in shown.items():
+        vals = shares.get(country, pd.Series(0.0, index=stages)).reindex(stages).fillna(0.0)
+        ax.barh(stages, vals, left=left, color=colour, label=country, edgecolor="white")
+        for stage in stages:
+            if vals[stage] >= 0.07:
+                ax.text(
+                    left[stage] + vals[stage] / 2,
+                    stage,
+                    f"{country} {vals[stage]:.0%}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white",
+                )
+        left += vals
+    rest = (1.0 - left).clip(lower=0.0)
+    ax.barh(stages, rest, left=left, color="#d5d8dc", label="others", edgecolor="white")
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.legend(
+        ncol=min(len(shown) + 1, 8),
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18),
+        frameon=False,
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]

@@ -1,0 +1,126 @@
+"""The periodic supply-chain review: a self-contained HTML page plus a terminal summary.
+
+This first edition holds the exposure section: who controls each stage of each chain, the
+concentration and dependence table, and each chain's bottleneck. Later sections (disruptions,
+reserve) plug into the same page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from critmin.chain import SupplyChain
+from critmin.metrics.concentration import UNITS, select
+from critmin.metrics.exposure import exposure_table
+from critmin.report.charts import stage_shares_svg
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """One mineral's chain as the report shows it."""
+
+    mineral: str
+    name: str
+    svg: str
+    bottleneck: str
+    rows: list[dict[Any, Any]]
+    missing: list[str]
+
+
+def _chain_views(chain: SupplyChain, table: pd.DataFrame, year: int | None) -> list[ChainView]:
+    """A view per declared chain (chains.csv), in declaration order; stages without data are
+    listed as missing rather than hidden."""
+    names = chain.dataset["minerals"].set_index("id")["name"]
+    declared = chain.dataset["chains"].sort_values("position", kind="stable")
+    views = []
+    for mineral, stages in declared.groupby("mineral", sort=False)["stage"]:
+        rows = table[table["mineral"] == mineral]
+        missing = [s for s in stages if s not in set(rows["stage"])]
+        svg = ""
+        if len(rows):
+            sel = select(chain, mineral=[str(mineral)], year=year)
+            arr = sel.shares.sel(mineral=mineral).transpose("stage", "country")
+            shares = pd.DataFrame(
+                arr.values, index=arr.stage.values, columns=arr.country.values
+            ).dropna(how="all")
+            labels = {r.stage: f"{r.stage} ({r.year})" for r in rows.itertuples(index=False)}
+            shares.index = [labels[s] for s in shares.index]
+            svg = stage_shares_svg(shares, f"{names.get(mineral, mineral)}: share by stage")
+        worst = rows[rows["bottleneck"]]
+        views.append(
+            ChainView(
+                mineral=str(mineral),
+                name=str(names.get(mineral, mineral)),
+                svg=svg,
+                bottleneck=str(worst["stage"].iloc[0]) if len(worst) else "-",
+                rows=rows.to_dict(orient="records"),
+                missing=missing,
+            )
+        )
+    return views
+
+
+def _env() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(resources.files("critmin.report") / "templates"))
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["pct"] = lambda v: "-" if v is None or pd.isna(v) else f"{v:.0%}"
+    env.filters["num"] = lambda v, d=0: "-" if v is None or pd.isna(v) else f"{v:,.{d}f}"
+    return env
+
+
+def summary_lines(table: pd.DataFrame, views: list[ChainView]) -> list[str]:
+    """The terminal summary: each chain's bottleneck and the most concentrated stages."""
+    lines = [f"critmin review: {table['mineral'].nunique()} minerals, {len(table)} mineral-stages"]
+    for v in views:
+        gaps = f"; no data: {', '.join(v.missing)}" if v.missing else ""
+        row = next((r for r in v.rows if r["stage"] == v.bottleneck), None)
+        if row is None:
+            lines.append(f"  {v.mineral:<12} no stage on record{gaps}")
+            continue
+        lines.append(
+            f"  {v.mineral:<12} bottleneck {v.bottleneck:<9} {row['top_country']} "
+            f"{row['top_share']:.0%} ({row['year']}), HHI {row['hhi']:,.0f}, "
+            f"HHI-WGI {row['hhi_wgi']:.2f}{gaps}"
+        )
+    china = table[(table["stage"] != "mining") & (table["top_country"] == "CHN")]
+    processed = table[table["stage"] != "mining"]
+    lines.append(
+        f"  China leads {china['mineral'].nunique()} of {processed['mineral'].nunique()} "
+        f"minerals with a processing stage on record (refining, metal, components)"
+    )
+    return lines
+
+
+def write_review(chain: SupplyChain, out: Path, *, year: int | None = None) -> list[str]:
+    """Write ``out/index.html`` and return the terminal summary."""
+    table = exposure_table(chain, year=year)
+    views = _chain_views(chain, table, year)
+    sources = chain.dataset["sources"]
+    used = set(table["source_id"])
+    html = (
+        _env()
+        .get_template("review.html.j2")
+        .render(
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            version=version("critmin"),
+            data_source=chain.dataset.source,
+            year=year,
+            views=views,
+            table=table.to_dict(orient="records"),
+            units=UNITS,
+            sources=sources[sources["id"].isin(used)].to_dict(orient="records"),
+        )
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "index.html.tmp"
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out / "index.html")
+    return summary_lines(table, views)

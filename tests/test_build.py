@@ -1,0 +1,209 @@
+"""The build: raw releases in, validated tables out, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from critmin.data.build import build, parse_usgs_value, snake
+from critmin.data.load import collect
+from critmin.schema.validate import DataError
+
+REPO = Path(__file__).resolve().parents[1]
+USGS_COLS = [
+    "MCS chapter",
+    "Section",
+    "Commodity",
+    "Country",
+    "Statistics",
+    "Statistics_detail",
+    "Unit",
+    "Year",
+    "Value",
+    "Notes",
+    "Is critical mineral 2025",
+    "Other notes",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,234", (1234.0, "exact")),
+        (">95", (95.0, "gt")),
+        ("<25", (25.0, "lt")),
+        ("E", (None, "net_exporter")),
+        ("W", (None, "exact")),
+        ("—", (0.0, "exact")),
+        ("NA", (None, "exact")),
+        ("10,000 - 15,000", (None, "exact")),
+    ],
+)
+def test_usgs_cells(text: str, expected: tuple[float | None, str]) -> None:
+    assert parse_usgs_value(text) == expected
+
+
+def test_snake() -> None:
+    assert snake("Graphite (Natural)") == "graphite_natural"
+
+
+def usgs_row(**kw: str) -> dict[str, str]:
+    row = dict.fromkeys(USGS_COLS, "")
+    row.update(kw)
+    return row
+
+
+def tiny_raw(root: Path, cobalt_value: str = "226,000") -> Path:
+    """A raw folder with the real files' columns and a handful of rows."""
+    geo, usgs = root / "geopolrisk", root / "usgs"
+    geo.mkdir(parents=True)
+    usgs.mkdir()
+    rows = [
+        usgs_row(
+            Section="World Mine Production and Reserves",
+            Commodity="Cobalt",
+            Country="Congo (Kinshasa)",
+            Statistics="Production",
+            Statistics_detail="Mine production",
+            Unit="metric tons",
+            Year="2024",
+            Value=cobalt_value,
+        ),
+        usgs_row(
+            Section="World Mine Production and Reserves",
+            Commodity="Cobalt",
+            Country="Other countries",
+            Statistics="Production",
+            Statistics_detail="Mine production",
+            Unit="metric tons",
+            Year="2024",
+            Value="76,000",
+        ),
+        usgs_row(
+            Section="Salient Statistics\u2014United States",
+            Commodity="Cobalt",
+            Country="United States",
+            Statistics="Net import reliance",
+            Statistics_detail="Net import reliance as a percentage of apparent consumption",
+            Unit="percent",
+            Year="2024",
+            Value="74",
+        ),
+        usgs_row(
+            Section="Salient Statistics\u2014United States",
+            Commodity="Cobalt",
+            Country="United States",
+            Statistics="Price",
+            Statistics_detail="Price, average, dollars per pound: LME cash",
+            Unit="dollars per pound",
+            Year="2024",
+            Value="11.84",
+        ),
+        usgs_row(
+            Section="Import Sources",
+            Commodity="Cobalt",
+            Country="Norway",
+            Statistics="Import sources 2021-2024",
+            Statistics_detail="Metal",
+            Unit="percent",
+            Year="2021\u201324",
+            Value="26",
+        ),
+    ]
+    pd.DataFrame(rows, columns=USGS_COLS).to_csv(
+        usgs / "MCS2026_Commodities_Data.csv", index=False, encoding="cp1252"
+    )
+    # every country the repo's hand-entered tables name, as the real BACI list has them
+    named = {"COD", "CHN", "NOR"}
+    for f in (REPO / "data-src" / "manual").glob("*.csv"):
+        frame = pd.read_csv(f, dtype=str, keep_default_na=False)
+        named |= set(frame.get("country", pd.Series(dtype=str)))
+    codes = sorted(c for c in named if len(c) == 3 and c.isupper())
+    names = {"COD": "DR Congo", "CHN": "China", "NOR": "Norway"}
+    pd.DataFrame(
+        {
+            "baci_code": range(len(codes)),
+            "country": [names.get(c, c) for c in codes],
+            "iso2": "",
+            "iso3": codes,
+        }
+    ).to_csv(geo / "baci_countries.csv", index=False)
+    pd.DataFrame(
+        {
+            "country": ["China", "Congo"],
+            "country_iso3": ["CHN", "COD"],
+            "year": [2024, 2024],
+            "estimate": [-0.5, -1.8],
+            "std_error": [0.2, 0.2],
+            "normalized_0_1": [0.6, 0.9],
+        }
+    ).to_csv(geo / "wgi_political_stability.csv", index=False)
+    pd.DataFrame(
+        {
+            "commodity": ["Cobalt"],
+            "country": ["Congo, D.R."],
+            "country_iso3": ["COD"],
+            "year": [2023],
+            "value": [140121.0],
+            "unit": ["metr. t"],
+            "flag": ["r"],
+        }
+    ).to_csv(geo / "wmd_production.csv", index=False)
+    pd.DataFrame(
+        {
+            "commodity": ["Cobalt"],
+            "category": ["Non-Ferrous Metals"],
+            "reference_id": ["Cobalt"],
+            "trade_stage": ["Processing"],
+            "symbol": ["Co"],
+            "factsheet": [""],
+            "eol_rir_2023": ["0.22"],
+            "hs_code": ["282200"],
+            "hs_code_complementary": [""],
+            "hs_description": [""],
+        }
+    ).to_csv(geo / "wmd_commodities.csv", index=False)
+    pd.DataFrame(
+        {
+            "year": [2024],
+            "exporter_iso3": ["COD"],
+            "importer_iso3": ["CHN"],
+            "hs6": ["282200"],
+            "value_kusd": [100.0],
+            "quantity_t": [5.0],
+        }
+    ).to_csv(geo / "baci_trade.csv", index=False)
+    return root
+
+
+def test_build_from_raw_releases(tmp_path: Path) -> None:
+    out = tmp_path / "bundled"
+    log = build(tiny_raw(tmp_path / "raw"), REPO / "data-src", out)
+    assert log.counts["trade"] == 1
+    dataset, problems = collect(base_dir=out, include_lazy=True)
+    assert problems == []
+    assert dataset is not None
+    prod = dataset["production"]
+    cobalt = prod[(prod["mineral"] == "cobalt") & (prod["stage"] == "mining")]
+    assert set(cobalt["source_id"]) == {"WMD_2026", "USGS_MCS2026_DR"}
+    usgs = cobalt[cobalt["source_id"] == "USGS_MCS2026_DR"].set_index("country")["value"]
+    assert usgs.to_dict() == {"COD": 226000.0, "OTH": 76000.0}
+    nir = dataset["us_supply"]
+    assert nir.loc[nir["statistic"] == "net_import_reliance", "value"].tolist() == [0.74]
+    src = dataset["import_sources"]
+    assert src[["country", "share", "period"]].values.tolist() == [["NOR", 0.26, "2021-24"]]
+    assert dataset["prices"]["unit"].tolist() == ["USD/lb"]
+    assert dataset["recycling"].set_index("mineral")["eol_rir"]["cobalt"] == 0.22
+    assert any("Other" not in line for line in log.lines())
+
+
+def test_failed_build_leaves_previous_tables_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "bundled"
+    build(tiny_raw(tmp_path / "raw"), REPO / "data-src", out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = tiny_raw(tmp_path / "raw2", cobalt_value="-5")
+    with pytest.raises(DataError, match="must be >= 0"):
+        build(bad, REPO / "data-src", out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -1,0 +1,128 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from critmin.cli import main
+
+KEYS = {
+    "mineral",
+    "stage",
+    "year",
+    "top_country",
+    "top_share",
+    "top3_share",
+    "hhi",
+    "hhi_wgi",
+    "china_share",
+    "feoc_share",
+    "allied_share",
+    "us_nir",
+    "bottleneck",
+}
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_exposure_json_records() -> None:
+    code, out, _ = run(
+        "exposure", "--mineral", "rare_earths", "--stage", "mining,magnets", "--format", "json"
+    )
+    assert code == 0
+    records = json.loads(out)
+    assert {(r["mineral"], r["stage"]) for r in records} == {
+        ("rare_earths", "mining"),
+        ("rare_earths", "magnets"),
+    }
+    for r in records:
+        assert set(r) >= KEYS
+        assert isinstance(r["bottleneck"], bool)
+        assert 0 <= r["top_share"] <= 1
+        assert 0 <= r["china_share"] <= 1
+        assert r["us_nir"] is None or 0 <= r["us_nir"] <= 1
+
+
+def test_exposure_csv_and_table(small_dir: Path) -> None:
+    code, out, _ = run("--data", str(small_dir), "exposure", "--format", "csv")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("mineral,stage,year,top_country")
+    assert len(lines) == 4
+    code, out, _ = run("--data", str(small_dir), "exposure", "--mineral", "cobalt")
+    assert code == 0
+    assert "COD" in out
+    assert "CHN" in out
+
+
+def test_unknown_mineral_is_a_clear_error() -> None:
+    code, _, err = run("exposure", "--mineral", "unobtainium")
+    assert code == 2
+    assert "unknown mineral: unobtainium" in err
+
+
+def test_bad_data_folder_exits_non_zero_naming_the_problem(tmp_path: Path) -> None:
+    (tmp_path / "recycling.csv").write_text(
+        "mineral,eol_rir,year,source_id,note\ncobalt,1.7,2023,EU_CRM_2023_EOLRIR,\n"
+    )
+    code, _, err = run("--data", str(tmp_path), "exposure")
+    assert code == 2
+    assert re.search(r"recycling\.csv, row 2, column 'eol_rir': must be <= 1", err)
+    code, _, err = run("data", "check", str(tmp_path))
+    assert code == 1
+    assert "eol_rir" in err
+
+
+def test_data_check_passes_on_bundled_and_small_world(small_dir: Path) -> None:
+    code, out, _ = run("data", "check")
+    assert code == 0
+    assert out.startswith("ok:")
+    code, out, _ = run("data", "check", str(small_dir))
+    assert code == 0
+
+
+def test_minerals_and_sources() -> None:
+    code, out, _ = run("minerals", "--format", "json")
+    assert code == 0
+    minerals = {m["id"]: m for m in json.loads(out)}
+    assert (
+        sum(
+            1
+            for m in minerals.values()
+            if m["usgs_2025"] and m["family"] not in ("rare_earth_aggregate",) and m["id"] != "pgm"
+        )
+        == 60
+    )
+    assert minerals["dysprosium"]["parent"] == "rare_earths"
+    assert minerals["rare_earths"]["stages"].startswith("mining > refining")
+    code, out, _ = run("sources", "--format", "json")
+    sources = {s["id"]: s for s in json.loads(out)}
+    assert sources["USGS_MCS2026_DR"]["rows"] > 1000
+    assert all(s["address"] and s["licence"] for s in sources.values())
+
+
+def test_review_writes_a_self_contained_page(tmp_path: Path) -> None:
+    code, out, _ = run("review", "--out", str(tmp_path / "rev"))
+    assert code == 0
+    assert "rare_earths" in out
+    assert "bottleneck" in out
+    html = (tmp_path / "rev" / "index.html").read_text()
+    assert html.count("<svg") >= 10
+    # opens offline: no external scripts, styles, images or fonts
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html)
+    assert "@import" not in html
+    for chain in ("rare_earths", "lithium", "cobalt", "graphite", "gallium", "tungsten"):
+        assert f'id="chain-{chain}"' in html
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_every_format_of_minerals_runs(fmt: str) -> None:
+    assert run("minerals", "--format", fmt)[0] == 0
