@@ -6,6 +6,7 @@ import pytest
 
 from critmin.chain import SupplyChain
 from critmin.metrics.exposure import exposure_table
+from critmin.metrics.imports import import_sources_crosscheck
 
 
 def share(chain: SupplyChain, mineral: str, stage: str, year: int, country: str) -> float:
@@ -43,3 +44,13 @@ def test_china_leads_refining_of_most_refined_minerals(bundled: SupplyChain) -> 
     # the battery midstream: China at least 80% of cathode and anode (METHODS: >= 80%)
     mid = exposure_table(bundled, mineral=["lithium", "graphite"], stage=["cathode", "anode"])
     assert (mid["china_share"] >= 0.80).all()
+
+
+def test_usgs_import_sources_agree_with_baci_for_chain_minerals(bundled: SupplyChain) -> None:
+    check = import_sources_crosscheck(bundled.dataset).set_index("mineral")
+    for mineral in ("cobalt", "lithium", "rare_earths", "graphite", "platinum"):
+        row = check.loc[mineral]
+        assert bool(row["top_agrees"]), (mineral, row["usgs_top"], row["baci_top"])
+    assert check.loc["cobalt", "mean_abs_diff"] < 0.05
+    # overall, the two sources agree on the top supplier more often than not
+    assert check["top_agrees"].mean() > 0.5

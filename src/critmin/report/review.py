@@ -20,6 +20,7 @@ import pandas as pd
 from critmin.chain import SupplyChain
 from critmin.metrics.concentration import UNITS, select
 from critmin.metrics.exposure import exposure_table
+from critmin.metrics.imports import import_sources_crosscheck
 from critmin.report.charts import stage_shares_svg
 
 
@@ -103,8 +104,10 @@ def write_review(chain: SupplyChain, out: Path, *, year: int | None = None) -> l
     """Write ``out/index.html`` and return the terminal summary."""
     table = exposure_table(chain, year=year)
     views = _chain_views(chain, table, year)
+    check = import_sources_crosscheck(chain.dataset)
+    check = check[check["mineral"].isin(set(chain.dataset["chains"]["mineral"]))]
     sources = chain.dataset["sources"]
-    used = set(table["source_id"])
+    used = set(table["source_id"]) | {"USGS_MCS2026_DR", "CEPII_BACI_V202401b"}
     html = (
         _env()
         .get_template("review.html.j2")
@@ -116,6 +119,7 @@ def write_review(chain: SupplyChain, out: Path, *, year: int | None = None) -> l
             views=views,
             table=table.to_dict(orient="records"),
             units=UNITS,
+            imports=check.to_dict(orient="records"),
             sources=sources[sources["id"].isin(used)].to_dict(orient="records"),
         )
     )
