@@ -38,6 +38,9 @@ USGS_UNITS: dict[str, tuple[str, float]] = {
     "thousand metric dry tons": ("t", 1e3),
     "million metric tons": ("t", 1e6),
     "kilograms": ("t", 1e-3),
+    "million carats": ("carat", 1e6),
+    "million cubic meters": ("m3", 1e6),
+    "million liters": ("L", 1e6),
     "percent": ("fraction", 0.01),
     "dollars per metric ton": ("USD/t", 1.0),
     "dollars per ton": ("USD/t", 1.0),
@@ -64,6 +67,14 @@ US_STATISTIC = {
     "Consumption": "consumption",
     "Stock": "stocks",
     "Net import reliance": "net_import_reliance",
+}
+
+#: World Mining Data unit strings -> (critmin unit, factor).
+WMD_UNITS: dict[str, tuple[str, float]] = {
+    "metr. t": ("t", 1.0),
+    "kg": ("t", 1e-3),
+    "ct": ("carat", 1.0),
+    "Mio m3": ("m3", 1e6),
 }
 
 #: USGS symbols that carry no number (withheld, not available, ...).
@@ -272,23 +283,26 @@ class Builder:
             fixes.get(name, self.codes.get(code, code))
             for name, code in zip(raw["country"], raw["country_iso3"], strict=True)
         ]
-        factor = raw["unit"].map({"metr. t": 1.0, "kg": 1e-3})
-        value = pd.to_numeric(raw["value"]) * factor
+        unit = raw["unit"].map(lambda u: WMD_UNITS[u])
+        value = pd.to_numeric(raw["value"]) * unit.map(lambda x: x[1])
         flag = raw["flag"].map({"e": "WMD flag: estimated", "r": "WMD flag: reported"})
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "mineral": m["mineral"].to_numpy(),
                 "stage": m["stage"].to_numpy(),
                 "country": raw["country_iso3"].to_numpy(),
                 "year": raw["year"].to_numpy(),
                 "value": value.to_numpy(),
-                "unit": "t",
+                "unit": unit.map(lambda x: x[0]).to_numpy(),
                 "basis": m["basis"].to_numpy(),
                 "source_id": WMD,
                 "estimated": "false",
                 "note": flag.fillna("").to_numpy(),
             }
         )
+        # two WMD commodities may be one mineral (gem and industrial diamonds): sum them
+        keys = ["mineral", "stage", "country", "year", "unit", "basis", "source_id", "estimated"]
+        return out.groupby(keys, as_index=False).agg(value=("value", "sum"), note=("note", "first"))
 
     def _usgs_world(self, statistic: str) -> pd.DataFrame:
         rows = self.usgs[
