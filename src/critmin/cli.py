@@ -72,8 +72,14 @@ def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | Non
         Console().print(table)
 
 
+def pd_na() -> object:
+    import pandas as pd
+
+    return pd.NA
+
+
 def _cell(v: object) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or v is pd_na() or (isinstance(v, float) and math.isnan(v)):
         return "-"
     if isinstance(v, bool):
         return "yes" if v else ""
@@ -161,13 +167,21 @@ def sources(ctx: click.Context, fmt: str) -> None:
     show_default=True,
 )
 @click.option("--year", type=int, default=None, help="Year (default: latest per stage).")
+@click.option(
+    "--runs",
+    type=click.IntRange(10),
+    default=200,
+    show_default=True,
+    help="Monte Carlo draws per disruption scenario.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
-def review(ctx: click.Context, out: Path, year: int | None) -> None:
+def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int) -> None:
     """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
     from critmin.report.review import write_review
 
     chain = _chain(ctx)
-    summary = write_review(chain, out, year=year)
+    summary = write_review(chain, out, year=year, runs=runs, seed=seed)
     for line in summary:
         click.echo(line)
     click.echo(f"Review written to {out / 'index.html'}")
@@ -228,3 +242,144 @@ def data_build(raw: Path, src: Path, out: Path | None) -> None:
     for line in log.lines():
         click.echo(line)
     click.echo(f"built into {target}")
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--runs", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--period", type=click.Choice(["month", "quarter"]), default="month", show_default=True
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(1, 240),
+    default=12,
+    show_default=True,
+    help="Number of periods.",
+)
+@click.option(
+    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True
+)
+@click.option(
+    "--scheduler", default=None, help="Dask scheduler address (default: a local cluster)."
+)
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--no-reroute", is_flag=True, help="Importers do not turn to other suppliers.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run folder (default: runs/<scenario>-<seed>).",
+)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def simulate(
+    ctx: click.Context,
+    scenario: str,
+    runs: int,
+    seed: int,
+    period: str,
+    horizon: int,
+    executor: str,
+    scheduler: str | None,
+    workers: int,
+    no_reroute: bool,
+    out: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Run SCENARIO (a YAML file or a library name) as a seeded Monte Carlo ensemble."""
+    from rich.progress import Progress
+
+    from critmin.scenarios.load import Labels, ScenarioError, load_scenario
+    from critmin.scenarios.spec import Period
+    from critmin.simulate.output import summary, write_run
+    from critmin.simulate.runner import Executor, RunConfig
+    from critmin.simulate.runner import simulate as run_ensemble
+
+    chain = _chain(ctx)
+    try:
+        spec = load_scenario(scenario, Labels.of(chain.dataset))
+    except ScenarioError as exc:
+        _fail(str(exc))
+    config = RunConfig(
+        runs=runs,
+        seed=seed,
+        period=Period(period),
+        horizon=horizon,
+        executor=Executor(executor),
+        scheduler=scheduler,
+        workers=workers,
+        reroute=not no_reroute,
+    )
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"simulating {spec.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_ensemble(chain, spec, config, progress)
+    folder = write_run(result, chain.dataset, out or Path("runs") / f"{spec.name}-{seed}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary(result)), encoding="utf-8")
+    for mineral, mr in result.minerals.items():
+        worst = mr.results["shortfall"].sum("period").quantile([0.5, 0.95], "scenario")
+        click.echo(
+            f"{mineral}: shortfall over {horizon} {period}s by region (p50 / p95, "
+            f"{mr.model.unit}): "
+            + ", ".join(
+                f"{r} {float(worst.sel(quantile=0.5, region=r)):,.0f} / "
+                f"{float(worst.sel(quantile=0.95, region=r)):,.0f}"
+                for r in mr.results.region.values
+            )
+        )
+    click.echo(f"run folder: {folder}")
+
+
+@main.command("rank")
+@click.option("--runs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--top", type=int, default=25, show_default=True, help="Rows to print.")
+@click.pass_context
+def rank_cmd(
+    ctx: click.Context, runs: int, seed: int, workers: int, json_path: Path | None, top: int
+) -> None:
+    """Rank minerals by expected annual economic loss to the U.S. (USD/yr, p95 beside it)."""
+    import pandas as pd
+    from rich.progress import Progress
+
+    from critmin.simulate.rank import rank, rank_records
+
+    chain = _chain(ctx)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("ranking minerals", total=None)
+        rows = rank(
+            chain,
+            runs=runs,
+            seed=seed,
+            workers=workers,
+            progress=lambda d, t: bar.update(task, completed=d, total=t),
+        )
+    records = rank_records(rows)
+    if json_path is not None:
+        json_path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    frame = pd.DataFrame(records)[
+        ["rank", "mineral", "expected_loss_usd", "p95_loss_usd", "expected_us_shortfall_share"]
+    ].head(top)
+    frame["rank"] = frame["rank"].astype("Int64")
+    _emit(
+        frame,
+        "table",
+        f"Expected annual U.S. loss, {runs} draws, seed {seed}",
+        {
+            "expected_loss_usd": "USD/yr",
+            "p95_loss_usd": "USD/yr",
+            "expected_us_shortfall_share": "fraction of U.S. demand",
+        },
+    )
+    click.echo(
+        "Assumptions: background outage rates, event probabilities, value at risk per tonne "
+        "(10 x price) and default elasticities are critmin assumptions; see the run's JSON."
+    )

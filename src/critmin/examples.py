@@ -246,6 +246,41 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
         "recycling": pd.DataFrame(
             [{"mineral": "cobalt", "eol_rir": 0.22, "year": 2023, "source_id": SRC, "note": ""}]
         ),
+        "demand_shares": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "region": "CHN",
+                    "share": 0.5,
+                    "year": 2024,
+                    "basis": "refined",
+                    "source_id": SRC,
+                    "estimated": False,
+                    "note": "",
+                }
+            ]
+        ),
+        "market_parameters": pd.DataFrame(
+            [
+                {
+                    "mineral": m,
+                    "parameter": p,
+                    "value": v,
+                    "unit": u,
+                    "source_id": SRC,
+                    "estimated": True,
+                    "note": "example",
+                }
+                for m in ("cobalt", "rare_earths")
+                for p, v, u in (
+                    ("price_elasticity_demand", -0.5, "ratio"),
+                    ("commercial_stock_days", 15, "days"),
+                    ("spare_capacity", 0.1, "fraction"),
+                    ("price_cap_ratio", 10, "ratio"),
+                    ("value_at_risk_multiplier", 10, "ratio"),
+                )
+            ]
+        ),
         "trade_parameters": pd.DataFrame(
             [
                 {

@@ -482,6 +482,20 @@ class Builder:
         out = out[out["mineral"] != ""]
         return out.drop_duplicates(["mineral", "source_id"])
 
+    def market_parameters(self) -> pd.DataFrame:
+        """Sourced rows as entered; rows for mineral ``all`` fill every other mineral lacking
+        that parameter (and are marked as the critmin default in their note)."""
+        raw = _csv(self.src / "manual" / "market_parameters.csv")
+        specific = raw[raw["mineral"] != "all"]
+        have = set(zip(specific["mineral"], specific["parameter"], strict=True))
+        fill = [
+            {**row, "mineral": m}
+            for row in raw[raw["mineral"] == "all"].to_dict(orient="records")
+            for m in sorted(self.mineral_ids)
+            if (m, row["parameter"]) not in have
+        ]
+        return pd.concat([specific, pd.DataFrame(fill)], ignore_index=True)
+
     def manual(self, name: str) -> Callable[[], pd.DataFrame]:
         return lambda: _csv(self.src / "manual" / f"{name}.csv")
 
@@ -504,6 +518,8 @@ class Builder:
             "end_uses": self.manual("end_uses"),
             "recycling": self.recycling,
             "trade_parameters": self.manual("trade_parameters"),
+            "demand_shares": self.manual("demand_shares"),
+            "market_parameters": self.market_parameters,
         }
         out = {}
         for name, make in makers.items():

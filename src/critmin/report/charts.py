@@ -11,6 +11,7 @@ mpl.rcParams["svg.fonttype"] = "none"
 mpl.rcParams["svg.hashsalt"] = "critmin"
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 #: Fixed colours for the countries that recur, so a country looks the same in every chart.
@@ -79,6 +80,35 @@ def stage_shares_svg(shares: pd.DataFrame, title: str, top_n: int = 5) -> str:
         bbox_to_anchor=(0.5, -0.18),
         frameon=False,
     )
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def fan_svg(
+    series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    periods: np.ndarray,
+    title: str,
+    ylabel: str,
+    baseline: float | None = 1.0,
+) -> str:
+    """One line per region (median) with its 5-95% band: ``series[name] = (p5, p50, p95)``."""
+    fig, ax = plt.subplots(figsize=(5.2, 2.6))
+    for i, (name, (lo, mid, hi)) in enumerate(series.items()):
+        colour = COUNTRY_COLOURS.get(name, PALETTE[i % len(PALETTE)])
+        ax.fill_between(periods, lo, hi, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(periods, mid, color=colour, label=name, linewidth=1.6)
+    if baseline is not None:
+        ax.axhline(baseline, color="#7f8c8d", linewidth=0.8, linestyle=":")
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_xlabel("period", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     buf = io.StringIO()

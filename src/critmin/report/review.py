@@ -22,6 +22,7 @@ from critmin.metrics.concentration import UNITS, select
 from critmin.metrics.exposure import exposure_table
 from critmin.metrics.imports import import_sources_crosscheck
 from critmin.report.charts import stage_shares_svg
+from critmin.report.disruption import ranking, scenario_views
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,18 @@ def summary_lines(table: pd.DataFrame, views: list[ChainView]) -> list[str]:
     return lines
 
 
-def write_review(chain: SupplyChain, out: Path, *, year: int | None = None) -> list[str]:
+def write_review(
+    chain: SupplyChain,
+    out: Path,
+    *,
+    year: int | None = None,
+    runs: int = 200,
+    seed: int = 0,
+    disruptions: bool = True,
+) -> list[str]:
     """Write ``out/index.html`` and return the terminal summary."""
+    scenarios = scenario_views(chain, runs=runs, seed=seed) if disruptions else []
+    ranked = ranking(chain, runs=max(50, runs // 2), seed=seed) if disruptions else []
     table = exposure_table(chain, year=year)
     views = _chain_views(chain, table, year)
     check = import_sources_crosscheck(chain.dataset)
@@ -120,6 +131,10 @@ def write_review(chain: SupplyChain, out: Path, *, year: int | None = None) -> l
             table=table.to_dict(orient="records"),
             units=UNITS,
             imports=check.to_dict(orient="records"),
+            scenarios=scenarios,
+            ranked=ranked,
+            runs=runs,
+            seed=seed,
             sources=sources[sources["id"].isin(used)].to_dict(orient="records"),
         )
     )
@@ -127,4 +142,19 @@ def write_review(chain: SupplyChain, out: Path, *, year: int | None = None) -> l
     tmp = out / "index.html.tmp"
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out / "index.html")
-    return summary_lines(table, views)
+    lines = summary_lines(table, views)
+    for s in scenarios:
+        worst = max(s.table, key=lambda r: r["loss_mean"], default=None)
+        if worst is not None:
+            lines.append(
+                f"  scenario {s.name}: largest expected loss {worst['mineral']} in "
+                f"{worst['region']}, ${worst['loss_mean'] / 1e9:,.2f}B (p95 "
+                f"${worst['loss_p95'] / 1e9:,.2f}B) over 12 months"
+            )
+    top = [r for r in ranked if r["rank"] is not None][:5]
+    if top:
+        lines.append(
+            "  highest expected annual U.S. loss: "
+            + ", ".join(f"{r['mineral']} ${r['expected_loss_usd'] / 1e6:,.0f}M" for r in top)
+        )
+    return lines

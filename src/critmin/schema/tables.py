@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from critmin.schema.vocabulary import FAMILIES, QUALIFIERS, STAGE_ORDER, UNITS, US_STATISTICS
+from critmin.schema.vocabulary import (
+    FAMILIES,
+    MARKET_PARAMETERS,
+    QUALIFIERS,
+    STAGE_ORDER,
+    UNITS,
+    US_STATISTICS,
+)
 
 Kind = Literal["str", "int", "float", "bool"]
 
@@ -302,6 +309,37 @@ TABLES: dict[str, Table] = {
             ),
             key=("mineral", "source_id"),
             description="End-of-life recycling input rates.",
+        ),
+        Table(
+            "demand_shares",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("region", pattern=ISO3),
+                Column("share", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("basis"),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "region", "source_id"),
+            description="A region's share of world consumption of a mineral (China; the U.S. "
+            "share comes from USGS apparent consumption).",
+        ),
+        Table(
+            "market_parameters",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("parameter", allowed=MARKET_PARAMETERS),
+                Column("value", "float"),
+                Column("unit", allowed=frozenset({"ratio", "days", "fraction"})),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "parameter"),
+            description="Market parameters of the disruption engine; critmin defaults "
+            "(source CRITMIN_ASSUMPTION) fill every mineral without a sourced value.",
         ),
         Table(
             "trade_parameters",

@@ -52,6 +52,8 @@ UNITS: dict[str, str] = {
     "USD/dmtu": "U.S. dollars per dry metric ton unit",
     "USD/100mL": "U.S. dollars per 100 millilitres",
     "index": "price index",
+    "ratio": "dimensionless ratio",
+    "days": "days",
     "carat": "carats",
     "m3": "cubic metres",
     "L": "litres",
@@ -72,6 +74,18 @@ FAMILIES: frozenset[str] = frozenset(
         "energy",
         "ferroalloy",
         "other",
+    }
+)
+
+#: Market parameters the disruption engine reads (market_parameters.csv).
+MARKET_PARAMETERS: frozenset[str] = frozenset(
+    {
+        "price_elasticity_demand",
+        "supply_elasticity",
+        "commercial_stock_days",
+        "spare_capacity",
+        "price_cap_ratio",
+        "value_at_risk_multiplier",
     }
 )
 

@@ -1,0 +1,88 @@
+"""The review's disruption section: library scenarios as ensembles, and the ranking in dollars."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from critmin.chain import SupplyChain
+from critmin.report.charts import fan_svg
+from critmin.scenarios.load import Labels, load_scenario
+from critmin.scenarios.spec import Period
+from critmin.simulate.rank import rank, rank_records
+from critmin.simulate.runner import RunConfig, simulate
+
+SCENARIOS = ("china-2025-04", "china-2025-10")
+
+
+@dataclass(frozen=True)
+class ScenarioView:
+    name: str
+    description: str
+    runs: int
+    seed: int
+    charts: list[str]
+    table: list[dict[str, Any]]
+    assumptions: dict[str, list[str]]
+
+
+def _bands(arr: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    q = arr.quantile([0.05, 0.5, 0.95], dim="scenario", skipna=False).values
+    return q[0], q[1], q[2]
+
+
+def scenario_views(
+    chain: SupplyChain, *, runs: int, seed: int, horizon: int = 12
+) -> list[ScenarioView]:
+    views = []
+    labels = Labels.of(chain.dataset)
+    for name in SCENARIOS:
+        spec = load_scenario(name, labels)
+        config = RunConfig(runs=runs, seed=seed, period=Period.MONTH, horizon=horizon)
+        result = simulate(chain, spec, config)
+        charts, table, notes = [], [], {}
+        for mineral, mr in result.minerals.items():
+            res, base = mr.results, mr.baseline
+            b = base["receipts"].isel(scenario=0, drop=True)
+            supply = res["receipts"] / b.where(b > 0)
+            periods = res.period.values
+            charts.append(
+                fan_svg(
+                    {str(r): _bands(supply.sel(region=r)) for r in res.region.values},
+                    periods,
+                    f"{mineral}: supply to each region (÷ baseline)",
+                    "ratio",
+                )
+            )
+            charts.append(
+                fan_svg(
+                    {str(r): _bands(res["price_ratio"].sel(region=r)) for r in res.region.values},
+                    periods,
+                    f"{mineral}: price (÷ baseline)",
+                    "ratio",
+                )
+            )
+            short = res["shortfall"].sum("period")
+            loss = res["loss_usd"].sum("period")
+            for r in res.region.values:
+                table.append(
+                    {
+                        "mineral": mineral,
+                        "region": str(r),
+                        "unit": mr.model.unit,
+                        "short_mean": float(short.sel(region=r).mean()),
+                        "short_p95": float(short.sel(region=r).quantile(0.95)),
+                        "loss_mean": float(loss.sel(region=r).mean()),
+                        "loss_p95": float(loss.sel(region=r).quantile(0.95)),
+                    }
+                )
+            notes[mineral] = list(mr.model.assumptions)
+        views.append(ScenarioView(name, spec.description, runs, seed, charts, table, notes))
+    return views
+
+
+def ranking(chain: SupplyChain, *, runs: int, seed: int) -> list[dict[str, Any]]:
+    return rank_records(rank(chain, runs=runs, seed=seed))

@@ -1,0 +1,221 @@
+"""Scenario files as validated data: named events, declared uncertainties, background hazards.
+
+A scenario is a list of small, named events (calliope-style overrides of a library), plus the
+distributions that make it an ensemble. Every field is checked before anything is computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+class Regime(StrEnum):
+    """How an export control works: no exports, or exports as licences are approved."""
+
+    BAN = "ban"
+    LICENSING = "licensing"
+
+
+class Period(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def month_index(month: str) -> int:
+    """Months since year 0 for a 'YYYY-MM' string (for period arithmetic)."""
+    d = dt.date.fromisoformat(f"{month}-01")
+    return d.year * 12 + d.month - 1
+
+
+class EventBase(Strict):
+    """Fields every event has: when it starts and, optionally, how long it lasts."""
+
+    start: Month
+    duration_months: Annotated[int, Field(ge=1, le=600)] | None = None
+    probability: Share = Field(
+        default=1.0, description="annual probability, used when ranking minerals by risk"
+    )
+    note: str = ""
+
+
+class ExportControl(EventBase):
+    """A country restricts exports of minerals at some stages, to all or some destinations."""
+
+    kind: Literal["export_control"]
+    country: str
+    minerals: list[str] = Field(min_length=1)
+    stages: list[str] = Field(min_length=1)
+    destinations: list[str] | Literal["all"] = "all"
+    regime: Regime
+    approval: list[Share] = Field(
+        default_factory=list,
+        description="monthly licence approval rate from the start; the last value persists",
+    )
+    coverage: Share = Field(default=1.0, description="share of the flow the control reaches")
+
+    @model_validator(mode="after")
+    def _approval_matches_regime(self) -> ExportControl:
+        if self.regime is Regime.LICENSING and not self.approval:
+            raise ValueError("a licensing regime needs an approval path (monthly rates)")
+        if self.regime is Regime.BAN and self.approval:
+            raise ValueError("a ban has no approval path (use regime: licensing)")
+        return self
+
+
+class ContentRule(EventBase):
+    """Extraterritorial rule: third-country output whose traced content from ``country``
+    exceeds ``threshold`` falls under that country's regime for the same minerals."""
+
+    kind: Literal["content_rule"]
+    country: str
+    minerals: list[str] = Field(min_length=1)
+    stages: list[str] = Field(min_length=1)
+    threshold: Share = 0.001
+    regime: Regime = Regime.LICENSING
+    approval: list[Share] = Field(default_factory=list)
+
+
+class Outage(EventBase):
+    """Lost capacity of a country at a stage (share of capacity, for a duration)."""
+
+    kind: Literal["outage"]
+    country: str
+    minerals: list[str] = Field(min_length=1)
+    stage: str
+    share: Share
+
+
+class DemandSurge(EventBase):
+    """Demand for a mineral rises by ``factor`` in some regions (e.g. defense mobilisation)."""
+
+    kind: Literal["demand_surge"]
+    minerals: list[str] = Field(min_length=1)
+    regions: list[str] | Literal["all"] = "all"
+    sector: str = "all"
+    factor: Annotated[float, Field(gt=0.0, le=10.0)]
+
+
+class Logistics(EventBase):
+    """Shipping between two countries cut by ``share`` (both directions)."""
+
+    kind: Literal["logistics"]
+    minerals: list[str] = Field(min_length=1)
+    between: tuple[str, str]
+    share: Share
+
+
+class Release(EventBase):
+    """A holder releases stock into a region: tonnes per month."""
+
+    kind: Literal["release"]
+    mineral: str
+    region: str
+    holder: str = "reserve"
+    tonnes_per_month: Annotated[float, Field(ge=0.0)]
+
+
+Event = Annotated[
+    ExportControl | ContentRule | Outage | DemandSurge | Logistics | Release,
+    Field(discriminator="kind"),
+]
+
+
+class Distribution(Strict):
+    """A declared distribution; parameters as scipy.stats names them."""
+
+    dist: Literal["uniform", "triangular", "normal", "lognormal", "beta", "choice"]
+    low: float | None = None
+    high: float | None = None
+    mode: float | None = None
+    mean: float | None = None
+    sd: Annotated[float, Field(gt=0.0)] | None = None
+    a: Annotated[float, Field(gt=0.0)] | None = None
+    b: Annotated[float, Field(gt=0.0)] | None = None
+    values: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Distribution:
+        need = {
+            "uniform": ("low", "high"),
+            "triangular": ("low", "mode", "high"),
+            "normal": ("mean", "sd"),
+            "lognormal": ("mean", "sd"),
+            "beta": ("a", "b"),
+            "choice": ("values",),
+        }[self.dist]
+        missing = [n for n in need if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"{self.dist} needs {', '.join(missing)}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError("low must not exceed high")
+        return self
+
+
+class Uncertainty(Strict):
+    """A distribution for one numeric field of one event: ``event.field`` (``scale`` multiplies
+    an approval path; ``start_shift_months`` moves the start)."""
+
+    target: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+\.[a-z_]+$")]
+    distribution: Distribution
+
+
+class Hazard(Strict):
+    """Random background outages per supplier and stage: yearly probability, duration, severity."""
+
+    minerals: list[str] | Literal["all"] = "all"
+    stages: list[str] | Literal["all"] = "all"
+    annual_probability: Share
+    duration_months: Distribution
+    severity: Distribution
+
+
+class Scenario(Strict):
+    """A named list of events (library names with overrides, or inline), an ensemble set-up."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
+    description: str = ""
+    start: Month
+    minerals: list[str] | None = Field(
+        default=None, description="chains to simulate (default: every mineral an event names)"
+    )
+    events: dict[str, Event] = Field(default_factory=dict)
+    uncertainties: list[Uncertainty] = Field(default_factory=list)
+    hazards: list[Hazard] = Field(default_factory=list)
+
+    @field_validator("events")
+    @classmethod
+    def _names(cls, v: dict[str, Event]) -> dict[str, Event]:
+        for name in v:
+            if not name or any(ch.isspace() for ch in name):
+                raise ValueError(f"event name {name!r} must be a non-empty word")
+        return v
+
+    @model_validator(mode="after")
+    def _targets_exist(self) -> Scenario:
+        for u in self.uncertainties:
+            event, _, fieldname = u.target.rpartition(".")
+            if event not in self.events:
+                raise ValueError(f"uncertainty target {u.target!r}: no event named {event!r}")
+            allowed = set(type(self.events[event]).model_fields) | {"scale", "start_shift_months"}
+            if fieldname not in allowed:
+                raise ValueError(f"uncertainty target {u.target!r}: no field {fieldname!r}")
+        return self
+
+    def event_minerals(self) -> list[str]:
+        """Every mineral an event names, in first-mention order."""
+        out: list[str] = []
+        for e in self.events.values():
+            names = [e.mineral] if isinstance(e, Release) else list(e.minerals)
+            out.extend(m for m in names if m not in out)
+        return out

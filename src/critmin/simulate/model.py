@@ -1,0 +1,309 @@
+"""ChainModel: one mineral's chain as arrays the engine propagates shocks through.
+
+Built once from the SupplyChain, in the chain's reference basis (tonnes of the first stage's
+basis, e.g. t REO): every stage is assumed to pass the same content on (no losses), so a
+stage's capacity is its country shares times the world total. Flows between stages, and from
+the last stage to the consuming regions, follow bilateral trade: a prior from CEPII BACI
+(exports by value of the HS codes mapped to the mineral and stage, 2021-2024) plus an equal
+home-market weight, scaled to the stage's supply and the next stage's need by iterative
+proportional fitting (RAS). Where BACI has no code for a stage the prior is the home weight
+plus a pooled world market, and the model says so in ``assumptions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from critmin.chain import SupplyChain
+from critmin.metrics.concentration import select
+from critmin.schema.vocabulary import OTHER_COUNTRIES
+
+REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
+MONTHS_PER_YEAR = 12
+TRADE_YEARS = (2021, 2024)
+POOLED_WEIGHT = 1e-3
+
+#: Price conversions to USD per metric ton.
+TO_USD_PER_T: dict[str, float] = {
+    "USD/t": 1.0,
+    "USD/short_t": 1.0 / 0.90718474,
+    "USD/kg": 1e3,
+    "USD/g": 1e6,
+    "USD/10g": 1e5,
+    "USD/25g": 4e4,
+    "USD/50g": 2e4,
+    "USD/lb": 2204.62262,
+    "USc/lb": 22.0462262,
+    "USD/ozt": 32150.7466,
+}
+
+
+def region_of(country: str) -> str:
+    """The consuming region a country belongs to (CHN, USA, or ROW for every other)."""
+    return country if country in ("CHN", "USA") else "ROW"
+
+
+def ras(prior: np.ndarray, rows: np.ndarray, cols: np.ndarray, iters: int = 5000) -> np.ndarray:
+    """Scale ``prior`` so its row sums are ``rows`` and column sums ``cols`` (RAS / IPF)."""
+    x = prior.astype(float).copy()
+    for _ in range(iters):
+        r = x.sum(axis=1)
+        x *= np.divide(rows, r, out=np.zeros_like(rows), where=r > 0)[:, None]
+        c = x.sum(axis=0)
+        x *= np.divide(cols, c, out=np.zeros_like(cols), where=c > 0)[None, :]
+        if np.allclose(x.sum(axis=1), rows, rtol=1e-12, atol=1e-9):
+            break
+    return x
+
+
+@dataclass(frozen=True)
+class ChainModel:
+    """Arrays for one mineral: K stages, N countries (union of producers), R regions."""
+
+    mineral: str
+    stages: tuple[str, ...]
+    countries: tuple[str, ...]
+    capacity: np.ndarray  # (K, N) t per month at baseline
+    flows: np.ndarray  # (K-1, N, N) t per month from stage k producers to stage k+1
+    final: np.ndarray  # (N, R) t per month from last-stage producers to regions
+    demand: np.ndarray  # (R,) t per month
+    content: np.ndarray  # (K, N, N): share of c's stage-k output originating in mine country o
+    node_stock_days: float
+    region_stock_days: float
+    elasticity: float
+    spare: float
+    price_cap: float
+    loss_per_t: float  # USD per t short
+    price_usd_t: float
+    unit: str
+    world_t_per_year: float
+    regions: tuple[str, ...] = REGIONS
+    assumptions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    region_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    @property
+    def K(self) -> int:
+        return len(self.stages)
+
+    @property
+    def N(self) -> int:
+        return len(self.countries)
+
+    def country_index(self, iso3: str) -> int | None:
+        return self.countries.index(iso3) if iso3 in self.countries else None
+
+
+def _param(ds_params: pd.DataFrame, mineral: str, name: str) -> tuple[float, str, bool]:
+    row = ds_params[(ds_params["mineral"] == mineral) & (ds_params["parameter"] == name)]
+    if row.empty:
+        raise KeyError(f"market_parameters has no {name} for {mineral}")
+    r = row.iloc[0]
+    return float(r["value"]), str(r["source_id"]), bool(r["estimated"])
+
+
+def _price(chain: SupplyChain, mineral: str) -> tuple[float, str]:
+    prices = chain.dataset["prices"]
+    rows = prices[(prices["mineral"] == mineral) & prices["unit"].isin(TO_USD_PER_T)]
+    if rows.empty:
+        return float("nan"), "no USGS price"
+    latest = rows[rows["year"] == rows["year"].max()]
+    usd = latest["value"].astype(float) * latest["unit"].map(TO_USD_PER_T)
+    i = int(np.argmax(usd.to_numpy()))
+    return float(usd.iloc[i]), f"{latest['detail'].iloc[i]} ({int(latest['year'].iloc[i])})"
+
+
+def _trade_prior(
+    chain: SupplyChain, mineral: str, stage: str, origins: list[str], dests: list[str]
+) -> np.ndarray | None:
+    trade = chain.dataset["trade"]
+    rows = trade[
+        (trade["mineral"] == mineral)
+        & (trade["stage"] == stage)
+        & trade["year"].between(*TRADE_YEARS)
+    ]
+    if rows.empty:
+        return None
+    value = rows.groupby(["exporter", "importer"], as_index=False).agg(v=("value_kusd", "sum"))
+    prior = np.zeros((len(origins), len(dests)))
+    oi = {c: i for i, c in enumerate(origins)}
+    di = {c: i for i, c in enumerate(dests)}
+    for exp, imp, v in zip(value["exporter"], value["importer"], value["v"], strict=True):
+        # an exporter that is not a producer at this stage trades for the rest of the world
+        o = oi.get(str(exp), oi.get(OTHER_COUNTRIES))
+        d = di.get(str(imp), di.get(region_of(str(imp))))
+        if o is not None and d is not None:
+            prior[o, d] += float(v)
+    tot = prior.sum(axis=1, keepdims=True)
+    out: np.ndarray = np.divide(prior, tot, out=np.zeros_like(prior), where=tot > 0)
+    return out
+
+
+def _route(
+    supply: np.ndarray,
+    need: np.ndarray,
+    prior: np.ndarray | None,
+    home: np.ndarray,
+) -> np.ndarray:
+    """Baseline flows: normalised trade prior + equal home weight + a small pooled market."""
+    base = home.astype(float)
+    if prior is not None:
+        base = base + prior
+    pooled = np.outer(supply > 0, need > 0) * POOLED_WEIGHT
+    return ras(base + pooled, supply, need)
+
+
+def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = None) -> ChainModel:
+    """The chain of ``mineral`` over its stages with data (latest year per stage)."""
+    sel = select(chain, mineral=[mineral])
+    shares = sel.shares.sel(mineral=mineral)
+    have = [str(s) for s in shares.stage.values if bool(shares.sel(stage=s).notnull().any())]
+    use = [s for s in (stages or have) if s in have]
+    if not use:
+        raise KeyError(f"no production data for {mineral}")
+    assumptions: list[str] = []
+    sources: set[str] = set()
+
+    # reference world total: the first stage reported in tonnes, latest year
+    world, unit = float("nan"), "t"
+    prod = chain.production.sel(mineral=mineral)
+    for s in use:
+        year = int(sel.shares.year.sel(mineral=mineral, stage=s))
+        u = str(chain.unit.sel(mineral=mineral, stage=s, year=year).item())
+        if u == "t":
+            world = float(prod.sel(stage=s, year=year).sum())
+            basis = str(chain.basis.sel(mineral=mineral, stage=s, year=year).item())
+            unit = f"t ({basis})"
+            sources.add(str(chain.source.sel(mineral=mineral, stage=s, year=year).item()))
+            break
+    if not np.isfinite(world) or world <= 0:
+        world, unit = 1.0, "index (world output = 1 per year)"
+        assumptions.append("no stage in tonnes: quantities are an index, world output = 1/yr")
+
+    countries = sorted(
+        {str(c) for s in use for c in shares.country.values if shares.sel(stage=s, country=c) > 0}
+    )
+    K, N, R = len(use), len(countries), len(REGIONS)
+    cap = np.zeros((K, N))
+    for k, s in enumerate(use):
+        col = shares.sel(stage=s).to_series().reindex(countries).fillna(0.0).to_numpy()
+        cap[k] = col * world / MONTHS_PER_YEAR
+        year = int(sel.shares.year.sel(mineral=mineral, stage=s))
+        sources.add(str(chain.source.sel(mineral=mineral, stage=s, year=year).item()))
+    if K > 1:
+        assumptions.append("every stage passes the same content on (no yield losses)")
+
+    # demand by region
+    ds = chain.dataset
+    d_usa, note_usa = _us_share(chain, mineral, world)
+    dem = ds["demand_shares"]
+    row = dem[(dem["mineral"] == mineral) & (dem["region"] == "CHN")]
+    if len(row):
+        d_chn = float(row.iloc[0]["share"])
+        sources.add(str(row.iloc[0]["source_id"]))
+    else:
+        d_chn = (
+            float(cap[-1][countries.index("CHN")] / cap[-1].sum()) if "CHN" in countries else 0.0
+        )
+        assumptions.append(
+            "China's consumption share unknown: taken as its share of the last stage's output"
+        )
+    if note_usa:
+        assumptions.append(note_usa)
+    d_usa = min(d_usa, 1.0 - d_chn)
+    shares_r = np.array([d_chn, d_usa, max(0.0, 1.0 - d_chn - d_usa)])
+    demand = shares_r * world / MONTHS_PER_YEAR
+
+    idx_region = np.array([REGIONS.index(region_of(c)) for c in countries])
+    flows = np.zeros((max(K - 1, 0), N, N))
+    for k in range(K - 1):
+        prior = _trade_prior(chain, mineral, use[k], countries, countries)
+        if prior is None:
+            assumptions.append(f"no BACI code for {use[k]}: home market plus pooled world market")
+        else:
+            sources.add("CEPII_BACI_V202401b")
+        flows[k] = _route(cap[k], cap[k + 1], prior, np.eye(N))
+    prior_f = _trade_prior(chain, mineral, use[-1], countries, list(REGIONS))
+    if prior_f is None:
+        assumptions.append(f"no BACI code for {use[-1]}: home region plus pooled world market")
+    else:
+        sources.add("CEPII_BACI_V202401b")
+    home_f = np.zeros((N, R))
+    home_f[np.arange(N), idx_region] = 1.0
+    final = _route(cap[-1], demand, prior_f, home_f)
+    # what leaves a node is what the baseline ships: align capacities with the fitted flows
+    for k in range(K - 1):
+        cap[k] = flows[k].sum(axis=1)
+    cap[-1] = final.sum(axis=1)
+
+    # traced origin content: mine-stage countries are their own origin
+    content = np.zeros((K, N, N))
+    content[0] = np.eye(N)
+    for k in range(1, K):
+        inflow = flows[k - 1]
+        tot = inflow.sum(axis=0)
+        share_in = np.divide(inflow, tot[None, :], out=np.zeros_like(inflow), where=tot > 0)
+        content[k] = share_in.T @ content[k - 1]
+
+    params = ds["market_parameters"]
+    values: dict[str, float] = {}
+    for name in (
+        "price_elasticity_demand",
+        "commercial_stock_days",
+        "spare_capacity",
+        "price_cap_ratio",
+        "value_at_risk_multiplier",
+    ):
+        v, src, _ = _param(params, mineral, name)
+        values[name] = v
+        sources.add(src)
+        if src == "CRITMIN_ASSUMPTION":
+            assumptions.append(f"{name} = {v:g} (critmin default)")
+    price, price_note = _price(chain, mineral)
+    if not np.isfinite(price):
+        assumptions.append("no USGS price: losses in dollars are not computed")
+    else:
+        sources.add("USGS_MCS2026_DR")
+        assumptions.append(f"price: highest-valued USGS form, {price_note}")
+    return ChainModel(
+        mineral=mineral,
+        stages=tuple(use),
+        countries=tuple(countries),
+        capacity=cap,
+        flows=flows,
+        final=final,
+        demand=demand,
+        content=content,
+        node_stock_days=values["commercial_stock_days"],
+        region_stock_days=values["commercial_stock_days"],
+        elasticity=values["price_elasticity_demand"],
+        spare=values["spare_capacity"],
+        price_cap=values["price_cap_ratio"],
+        loss_per_t=price * values["value_at_risk_multiplier"] if np.isfinite(price) else 0.0,
+        price_usd_t=price,
+        unit=unit,
+        world_t_per_year=world,
+        assumptions=tuple(assumptions),
+        sources=tuple(sorted(sources)),
+        region_index=idx_region,
+    )
+
+
+def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, str]:
+    """U.S. share of world consumption: USGS apparent consumption / world output, latest year."""
+    us = chain.dataset["us_supply"]
+    rows = us[
+        (us["mineral"] == mineral)
+        & (us["statistic"] == "consumption")
+        & (us["unit"] == "t")
+        & us["value"].notna()
+    ]
+    if rows.empty or world <= 1.0:
+        return 0.0, "no USGS apparent consumption: U.S. demand share taken as 0"
+    latest = rows[rows["year"] == rows["year"].max()]
+    apparent = latest[latest["detail"].str.contains("pparent")]
+    pick = apparent if len(apparent) else latest
+    return float(pick["value"].max()) / world, ""

@@ -1,0 +1,293 @@
+"""Turn a scenario (events, uncertainties, hazards) into per-month factor arrays for a model.
+
+All draws come from the ``numpy.random.Generator`` passed in, in a fixed order (uncertainties,
+then hazards), so a chunk's numbers depend only on its seed.
+
+Arrays, for S scenarios and M months:
+- ``avail`` (S, M, K, N): capacity available (outages, hazards)
+- ``ship`` (S, M, K-1, N, N): share of a baseline flow between stages allowed through
+- ``ship_final`` (S, M, N, R): the same for flows to consuming regions
+- ``demand`` (S, M, R): demand multiplier; ``release`` (S, M, R): t released into a region
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from critmin.scenarios.spec import (
+    ContentRule,
+    DemandSurge,
+    Distribution,
+    Event,
+    ExportControl,
+    Hazard,
+    Logistics,
+    Outage,
+    Regime,
+    Release,
+    Scenario,
+    month_index,
+)
+from critmin.simulate.model import REGIONS, ChainModel
+
+
+@dataclass
+class Shocks:
+    avail: np.ndarray
+    ship: np.ndarray
+    ship_final: np.ndarray
+    demand: np.ndarray
+    release: np.ndarray
+
+    @classmethod
+    def neutral(cls, model: ChainModel, scenarios: int, months: int) -> Shocks:
+        K, N, R = model.K, model.N, len(model.regions)
+        return cls(
+            avail=np.ones((scenarios, months, K, N)),
+            ship=np.ones((scenarios, months, max(K - 1, 0), N, N)),
+            ship_final=np.ones((scenarios, months, N, R)),
+            demand=np.ones((scenarios, months, R)),
+            release=np.zeros((scenarios, months, R)),
+        )
+
+    def scenario(self, s: int) -> Shocks:
+        """One scenario's arrays (leading axis kept, length 1)."""
+        return Shocks(*(a[s : s + 1] for a in self.as_tuple()))
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        return (self.avail, self.ship, self.ship_final, self.demand, self.release)
+
+
+def _p(x: float | None) -> float:
+    if x is None:  # pragma: no cover - the spec requires the distribution's parameters
+        raise ValueError("missing distribution parameter")
+    return float(x)
+
+
+def draw(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` draws from a declared distribution."""
+    match dist.dist:
+        case "uniform":
+            return rng.uniform(_p(dist.low), _p(dist.high), n)
+        case "triangular":
+            return rng.triangular(_p(dist.low), _p(dist.mode), _p(dist.high), n)
+        case "normal":
+            return rng.normal(_p(dist.mean), _p(dist.sd), n)
+        case "lognormal":
+            return rng.lognormal(_p(dist.mean), _p(dist.sd), n)
+        case "beta":
+            return rng.beta(_p(dist.a), _p(dist.b), n)
+        case "choice":
+            return rng.choice(np.asarray(dist.values, dtype=float), n)
+    raise ValueError(dist.dist)  # pragma: no cover - the spec forbids other names
+
+
+def _event_minerals(event: Event) -> list[str]:
+    return [event.mineral] if isinstance(event, Release) else list(event.minerals)
+
+
+def applies(event: Event, mineral: str, parents: dict[str, str]) -> bool:
+    """An event names the chain's mineral, or an element whose parent chain it is."""
+    return any(m == mineral or parents.get(m) == mineral for m in _event_minerals(event))
+
+
+def _window(
+    event: Event, start: np.ndarray, months: int, first_month: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per scenario: months since the event started (-1 before) and whether it is active."""
+    t = np.arange(months)[None, :] + first_month
+    since = t - start[:, None]
+    active = since >= 0
+    if event.duration_months is not None:
+        active &= since < event.duration_months
+    return since, active
+
+
+def _approval(path: list[float], since: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    arr = np.asarray(path, dtype=float)
+    idx = np.clip(since, 0, len(arr) - 1)
+    out: np.ndarray = np.clip(arr[idx] * scale[:, None], 0.0, 1.0)
+    return out
+
+
+def build_shocks(
+    scenario: Scenario,
+    model: ChainModel,
+    parents: dict[str, str],
+    scenarios: int,
+    months: int,
+    rng: np.random.Generator,
+    *,
+    sample_occurrence: bool = False,
+) -> Shocks:
+    """Factor arrays for ``scenarios`` draws of ``scenario`` on ``model``'s chain.
+
+    With ``sample_occurrence`` each event happens in a draw with its annual ``probability``
+    (for ranking minerals by expected annual loss); otherwise every event happens.
+    """
+    out = Shocks.neutral(model, scenarios, months)
+    first = month_index(scenario.start)
+    S = scenarios
+    # uncertainties: one draw per scenario per target, in declaration order
+    drawn: dict[tuple[str, str], np.ndarray] = {}
+    for u in scenario.uncertainties:
+        event, _, name = u.target.rpartition(".")
+        drawn[(event, name)] = draw(u.distribution, rng, S)
+
+    def value(event: str, name: str, default: float) -> np.ndarray:
+        return drawn.get((event, name), np.full(S, float(default)))
+
+    occurs = {
+        name: (rng.random(S) < e.probability) if sample_occurrence else np.ones(S, dtype=bool)
+        for name, e in scenario.events.items()
+    }
+    stage_of = {s: k for k, s in enumerate(model.stages)}
+    region_of_country = model.region_index
+    R = len(model.regions)
+    for name, declared in scenario.events.items():
+        if not applies(declared, model.mineral, parents):
+            continue
+        shift = np.round(value(name, "start_shift_months", 0)).astype(int)
+        start = month_index(declared.start) + shift
+        e = declared
+        if (name, "duration_months") in drawn:
+            months_drawn = max(1, int(drawn[(name, "duration_months")].mean()))
+            e = declared.model_copy(update={"duration_months": months_drawn})
+        since, active = _window(e, start, months, first)
+        active &= occurs[name][:, None]
+        if isinstance(e, ExportControl):
+            _export_control(out, e, name, model, since, active, value, stage_of, region_of_country)
+        elif isinstance(e, ContentRule):
+            _content_rule(out, e, name, model, since, active, value, stage_of)
+        elif isinstance(e, Outage):
+            c = model.country_index(e.country)
+            if c is not None and e.stage in stage_of:
+                share = np.clip(value(name, "share", e.share), 0.0, 1.0)
+                cut = np.where(active, 1.0 - share[:, None], 1.0)
+                out.avail[:, :, stage_of[e.stage], c] *= cut
+        elif isinstance(e, DemandSurge):
+            factor = value(name, "factor", e.factor)
+            regions = range(R) if e.regions == "all" else [REGIONS.index(r) for r in e.regions]
+            for r in regions:
+                out.demand[:, :, r] *= np.where(active, factor[:, None], 1.0)
+        elif isinstance(e, Logistics):
+            a, b = (model.country_index(c) for c in e.between)
+            share = np.clip(value(name, "share", e.share), 0.0, 1.0)
+            cut = np.where(active, 1.0 - share[:, None], 1.0)
+            for x, y in ((a, b), (b, a)):
+                if x is not None and y is not None:
+                    out.ship[:, :, :, x, y] *= cut[:, :, None]
+                    out.ship_final[:, :, x, region_of_country[y]] *= cut
+        elif isinstance(e, Release):
+            r = REGIONS.index(e.region)
+            tonnes = value(name, "tonnes_per_month", e.tonnes_per_month)
+            out.release[:, :, r] += np.where(active, tonnes[:, None], 0.0)
+    for h in scenario.hazards:
+        _hazard(out, h, model, rng)
+    return out
+
+
+Value = Callable[[str, str, float], np.ndarray]
+
+
+def _export_control(
+    out: Shocks,
+    e: ExportControl,
+    name: str,
+    model: ChainModel,
+    since: np.ndarray,
+    active: np.ndarray,
+    value: Value,
+    stage_of: dict[str, int],
+    region_of_country: np.ndarray,
+) -> None:
+    o = model.country_index(e.country)
+    if o is None:
+        return
+    if e.regime is Regime.BAN:
+        rate = np.zeros(since.shape)
+    else:
+        rate = _approval(e.approval, since, value(name, "scale", 1.0))
+    coverage = np.clip(value(name, "coverage", e.coverage), 0.0, 1.0)[:, None]
+    factor = np.where(active, 1.0 - coverage * (1.0 - rate), 1.0)  # (S, M)
+    N = model.N
+    dest = np.ones(N, dtype=bool)
+    dest[o] = False
+    if e.destinations != "all":
+        dest = np.array([c in e.destinations for c in model.countries])
+    dest_r = np.zeros(len(model.regions), dtype=bool)
+    home = model.regions.index(model.regions[region_of_country[o]])
+    if e.destinations == "all":
+        dest_r[:] = True
+        dest_r[home] = False
+    else:
+        for r, region in enumerate(model.regions):
+            dest_r[r] = region in e.destinations and r != home
+    for s in e.stages:
+        k = stage_of.get(s)
+        if k is None:
+            continue
+        if k < model.K - 1:
+            out.ship[:, :, k, o, dest] *= factor[:, :, None]
+        else:
+            out.ship_final[:, :, o, dest_r] *= factor[:, :, None]
+
+
+def _content_rule(
+    out: Shocks,
+    e: ContentRule,
+    name: str,
+    model: ChainModel,
+    since: np.ndarray,
+    active: np.ndarray,
+    value: Value,
+    stage_of: dict[str, int],
+) -> None:
+    ctrl = model.country_index(e.country)
+    if ctrl is None:
+        return
+    if e.regime is Regime.BAN:
+        rate = np.zeros(since.shape)
+    else:
+        rate = _approval(e.approval or [0.0], since, value(name, "scale", 1.0))
+    factor = np.where(active, rate, 1.0)
+    threshold = float(value(name, "threshold", e.threshold).mean())
+    for s in e.stages:
+        k = stage_of.get(s)
+        if k is None:
+            continue
+        reached = model.content[k, :, ctrl] >= threshold
+        reached[ctrl] = False
+        for c in np.flatnonzero(reached):
+            home_r = model.region_index[c]
+            if k < model.K - 1:
+                mask = np.ones(model.N, dtype=bool)
+                mask[c] = False
+                out.ship[:, :, k, c, mask] *= factor[:, :, None]
+            else:
+                mask_r = np.ones(len(model.regions), dtype=bool)
+                mask_r[home_r] = False
+                out.ship_final[:, :, c, mask_r] *= factor[:, :, None]
+
+
+def _hazard(out: Shocks, h: Hazard, model: ChainModel, rng: np.random.Generator) -> None:
+    if h.minerals != "all" and model.mineral not in h.minerals:
+        return
+    S, M, K, N = out.avail.shape
+    stages = np.array([h.stages == "all" or s in h.stages for s in model.stages])
+    present = (model.capacity > 0) & stages[:, None]
+    p_month = 1.0 - (1.0 - h.annual_probability) ** (1.0 / 12.0)
+    remaining = np.zeros((S, K, N))
+    severity = np.zeros((S, K, N))
+    for t in range(M):
+        starts = (remaining <= 0) & (rng.random((S, K, N)) < p_month) & present[None]
+        n = int(starts.sum())
+        if n:
+            remaining[starts] = np.maximum(1, np.round(draw(h.duration_months, rng, n)))
+            severity[starts] = np.clip(draw(h.severity, rng, n), 0.0, 1.0)
+        on = remaining > 0
+        out.avail[:, t] *= np.where(on, 1.0 - severity, 1.0)
+        remaining = np.maximum(remaining - 1, 0)

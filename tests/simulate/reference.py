@@ -1,0 +1,98 @@
+"""A plain, one-scenario-at-a-time implementation of the engine, kept to prove the vectorised
+engine gives the same numbers. Loops over nodes with Python floats; no broadcasting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from critmin.simulate.engine import DAYS_PER_MONTH
+from critmin.simulate.model import ChainModel
+from critmin.simulate.shocks import Shocks
+
+
+def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) -> dict:
+    K, N, R = model.K, model.N, len(model.regions)
+    M = shocks.demand.shape[1]
+    cap = model.capacity
+    base_in = [[0.0] * N for _ in range(K)]
+    for k in range(1, K):
+        for d in range(N):
+            base_in[k][d] = sum(model.flows[k - 1][o][d] for o in range(N))
+    stock = [
+        [base_in[k][c] * model.node_stock_days / DAYS_PER_MONTH for c in range(N)] for k in range(K)
+    ]
+    rstock = [model.demand[r] * model.region_stock_days / DAYS_PER_MONTH for r in range(R)]
+    out = {
+        "shortfall": np.zeros((M, R)),
+        "price_ratio": np.zeros((M, R)),
+        "exports": np.zeros((M, K, N)),
+        "receipts": np.zeros((M, R)),
+        "output": np.zeros((M, K, N)),
+    }
+    for t in range(M):
+        received = [0.0] * N
+        for k in range(K):
+            last = k == K - 1
+            D = R if last else N
+            produced = [0.0] * N
+            for c in range(N):
+                a = cap[k][c] * shocks.avail[s, t, k, c]
+                if k == 0:
+                    produced[c] = a
+                else:
+                    target = min(a, base_in[k][c])
+                    draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
+                    produced[c] = min(a, received[c] + draw)
+                    stock[k][c] += received[c] - produced[c]
+            flows = model.final if last else model.flows[k]
+            allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
+            shipped = [[0.0] * D for _ in range(N)]
+            lost = [[0.0] * D for _ in range(N)]
+            for o in range(N):
+                ratio = produced[o] / cap[k][o] if cap[k][o] > 0 else 0.0
+                for d in range(D):
+                    b = flows[o][d] * ratio
+                    shipped[o][d] = b * allow[o][d]
+                    lost[o][d] = b - shipped[o][d]
+            extra = [[0.0] * D for _ in range(N)]
+            if reroute:
+                room = [model.spare * cap[k][o] * shocks.avail[s, t, k, o] for o in range(N)]
+                if k > 0:
+                    room = [min(max(room[o], 0.0), max(stock[k][o], 0.0)) for o in range(N)]
+                for d in range(D):
+                    need = sum(lost[o][d] for o in range(N))
+                    weights = [room[o] if allow[o][d] >= 1.0 - 1e-12 else 0.0 for o in range(N)]
+                    total = sum(weights)
+                    for o in range(N):
+                        extra[o][d] = need * weights[o] / total if total > 0 else 0.0
+                for o in range(N):
+                    asked = sum(extra[o])
+                    if asked > room[o]:
+                        f = room[o] / asked
+                        extra[o] = [x * f for x in extra[o]]
+                    if k > 0:
+                        stock[k][o] -= sum(extra[o])
+            home = [model.region_index[o] for o in range(N)] if last else list(range(N))
+            for o in range(N):
+                out["output"][t, k, o] = produced[o] + sum(extra[o])
+                out["exports"][t, k, o] = sum(
+                    shipped[o][d] + extra[o][d] for d in range(D) if d != home[o]
+                )
+            if not last:
+                received = [sum(shipped[o][d] + extra[o][d] for o in range(N)) for d in range(N)]
+            else:
+                received_r = [
+                    sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
+                    for r in range(R)
+                ]
+        for r in range(R):
+            demand = model.demand[r] * shocks.demand[s, t, r]
+            draw = min(max(demand - received_r[r], 0.0), rstock[r])
+            consumed = min(demand, received_r[r] + draw)
+            rstock[r] += received_r[r] - consumed
+            out["shortfall"][t, r] = demand - consumed
+            out["receipts"][t, r] = received_r[r]
+            ratio = received_r[r] / demand if demand > 0 else 1.0
+            price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
+            out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
+    return out

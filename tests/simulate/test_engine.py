@@ -1,0 +1,142 @@
+"""The vectorised engine against the plain reference, conservation, and the switches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from critmin.chain import SupplyChain
+from critmin.scenarios.load import Labels, parse_scenario
+from critmin.simulate.engine import BalanceError, check_balance, run
+from critmin.simulate.model import build_model
+from critmin.simulate.runner import _parents
+from critmin.simulate.shocks import Shocks, build_shocks
+
+from .reference import run_one
+
+STRESS = {
+    "name": "stress",
+    "start": "2025-01",
+    "events": {
+        "oct": {"use": "china-2025-10-controls", "start": "2025-02"},
+        "content": {"use": "china-2025-10-content", "start": "2025-03"},
+        "battery": {"use": "china-2025-11-battery", "start": "2025-02"},
+        "surge": {
+            "kind": "demand_surge",
+            "minerals": ["rare_earths", "lithium", "cobalt"],
+            "regions": ["USA"],
+            "factor": 1.5,
+            "start": "2025-04",
+            "duration_months": 3,
+        },
+        "cut": {
+            "kind": "logistics",
+            "minerals": ["cobalt"],
+            "between": ["COD", "CHN"],
+            "share": 0.5,
+            "start": "2025-02",
+            "duration_months": 2,
+        },
+        "outage": {
+            "kind": "outage",
+            "minerals": ["lithium"],
+            "country": "AUS",
+            "stage": "mining",
+            "share": 0.6,
+            "start": "2025-05",
+            "duration_months": 4,
+        },
+        "release": {
+            "kind": "release",
+            "mineral": "rare_earths",
+            "region": "USA",
+            "tonnes_per_month": 500,
+            "start": "2025-03",
+            "duration_months": 2,
+        },
+    },
+    "uncertainties": [
+        {"target": "oct.scale", "distribution": {"dist": "uniform", "low": 0.3, "high": 1.0}},
+        {
+            "target": "surge.factor",
+            "distribution": {"dist": "triangular", "low": 1.1, "mode": 1.5, "high": 2.0},
+        },
+    ],
+    "hazards": [
+        {
+            "annual_probability": 0.5,
+            "duration_months": {"dist": "uniform", "low": 1, "high": 4},
+            "severity": {"dist": "uniform", "low": 0.2, "high": 0.9},
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def stress(bundled: SupplyChain):  # type: ignore[no-untyped-def]
+    return parse_scenario(STRESS, "stress", Labels.of(bundled.dataset))
+
+
+@pytest.mark.parametrize("mineral", ["rare_earths", "lithium", "cobalt", "graphite"])
+@pytest.mark.parametrize("reroute", [True, False])
+def test_vectorised_engine_equals_reference(bundled, stress, mineral, reroute) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(bundled, mineral)
+    shocks = build_shocks(stress, model, _parents(bundled), 4, 10, np.random.default_rng(11))
+    trace = run(model, shocks, reroute=reroute)
+    check_balance(model, trace)
+    for s in range(4):
+        ref = run_one(model, shocks, s, reroute=reroute)
+        for name in ("shortfall", "price_ratio", "exports", "receipts", "output"):
+            np.testing.assert_allclose(
+                getattr(trace, name)[s], ref[name], rtol=1e-9, atol=1e-7, err_msg=name
+            )
+    # the shocks did bite somewhere (the comparison is not between two idle runs)
+    assert trace.shortfall.sum() > 0 or mineral == "cobalt"
+    assert (trace.output < model.capacity[None, None] * (1 - 1e-9)).any()
+
+
+def test_baseline_is_a_steady_state(bundled) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(bundled, "rare_earths")
+    trace = run(model, Shocks.neutral(model, 1, 6))
+    check_balance(model, trace)
+    assert trace.shortfall.max() < 1e-6
+    np.testing.assert_allclose(trace.price_ratio, 1.0)
+    np.testing.assert_allclose(trace.output[0, -1], model.capacity, rtol=1e-9)
+
+
+def test_balance_check_names_the_failing_node(bundled) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(bundled, "lithium")
+    trace = run(model, Shocks.neutral(model, 2, 3))
+    trace.node_balance[1, 2, 1, model.country_index("CHN")] = 5.0
+    with pytest.raises(BalanceError, match=r"node refining in CHN .* month 3 of scenario 1"):
+        check_balance(model, trace)
+
+
+def test_rerouting_reduces_shortfall(bundled, stress) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(bundled, "rare_earths")
+    shocks = build_shocks(stress, model, _parents(bundled), 8, 10, np.random.default_rng(2))
+    on, off = run(model, shocks, reroute=True), run(model, shocks, reroute=False)
+    assert on.shortfall.sum() <= off.shortfall.sum() + 1e-6
+
+
+def test_content_rule_reaches_third_country_output(bundled) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(bundled, "rare_earths")
+    chn = model.country_index("CHN")
+    k = model.stages.index("magnets")
+    third = [c for c in range(model.N) if c != chn and model.content[k, c, chn] >= 0.001]
+    assert third, "some non-Chinese magnet output carries Chinese-origin content"
+    rule = parse_scenario(
+        {
+            "name": "rule",
+            "start": "2025-12",
+            "events": {"r": {"use": "china-2025-10-content", "approval": [0.0]}},
+        },
+        "rule",
+        Labels.of(bundled.dataset),
+    )
+    shocks = build_shocks(rule, model, _parents(bundled), 1, 3, np.random.default_rng(0))
+    for c in third:
+        home = model.region_index[c]
+        others = [r for r in range(3) if r != home]
+        assert (shocks.ship_final[0, :, c, others] == 0.0).all()
+        assert (shocks.ship_final[0, :, c, home] == 1.0).all()

@@ -1,0 +1,119 @@
+"""Monte Carlo: seeds, executors (a real two-worker Dask cluster), run folders, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from critmin.chain import SupplyChain
+from critmin.cli import main
+from critmin.scenarios.load import Labels, load_scenario
+from critmin.scenarios.spec import Period
+from critmin.simulate.runner import Executor, RunConfig, simulate
+
+
+@pytest.fixture(scope="module")
+def october(bundled: SupplyChain):  # type: ignore[no-untyped-def]
+    return load_scenario("china-2025-10", Labels.of(bundled.dataset))
+
+
+def arrays(result) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    return {
+        f"{m}/{v}": r.results[v].values
+        for m, r in result.minerals.items()
+        for v in ("shortfall", "price_ratio", "exports")
+    }
+
+
+def test_same_seed_same_numbers_on_local_pool_and_dask(bundled, october) -> None:  # type: ignore[no-untyped-def]
+    base = {"runs": 40, "seed": 99, "horizon": 12, "chunk": 10, "period": Period.MONTH}
+    local = simulate(bundled, october, RunConfig(**base, workers=2))
+    inproc = simulate(bundled, october, RunConfig(**base, workers=1))
+    dask = simulate(bundled, october, RunConfig(**base, workers=2, executor=Executor.DASK))
+    a, b, c = arrays(local), arrays(inproc), arrays(dask)
+    assert a.keys() == c.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        np.testing.assert_array_equal(a[key], c[key], err_msg=key)
+    other = arrays(simulate(bundled, october, RunConfig(**{**base, "seed": 100}, workers=1)))
+    assert any(not np.array_equal(a[k], other[k]) for k in a)
+
+
+def test_quarters_aggregate_months(bundled, october) -> None:  # type: ignore[no-untyped-def]
+    months = simulate(bundled, october, RunConfig(runs=20, seed=5, horizon=12, workers=1))
+    quarters = simulate(
+        bundled, october, RunConfig(runs=20, seed=5, horizon=4, period=Period.QUARTER, workers=1)
+    )
+    m = months.minerals["rare_earths"].results["shortfall"]
+    q = quarters.minerals["rare_earths"].results["shortfall"]
+    np.testing.assert_allclose(
+        m.values.reshape(20, 4, 3, 3).sum(axis=2), q.values, rtol=1e-9, atol=1e-6
+    )
+
+
+def test_cli_writes_run_folder_and_json(tmp_path: Path) -> None:
+    out, js = tmp_path / "run", tmp_path / "s.json"
+    result = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "china-2025-04",
+            "--runs",
+            "30",
+            "--seed",
+            "4",
+            "--horizon",
+            "5",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            "--json",
+            str(js),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(js.read_text())
+    assert {"scenario", "runs", "seed", "period", "flows", "regions"} <= set(data)
+    assert (data["scenario"], data["runs"], data["seed"], data["period"]) == (
+        "china-2025-04",
+        30,
+        4,
+        "month",
+    )
+    assert {"mineral", "stage", "origin", "destination", "period", "supply_ratio_p50"} <= set(
+        data["flows"][0]
+    )
+    assert {
+        "mineral",
+        "stage",
+        "region",
+        "period",
+        "supply_ratio_p50",
+        "shortfall_t_p50",
+        "shortfall_t_p95",
+        "price_ratio_p50",
+        "loss_usd_p50",
+    } <= set(data["regions"][0])
+    assert min(r["period"] for r in data["regions"]) == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 4
+    assert len(manifest["data_version"]) == 16
+    assert (out / "scenario.yaml").exists()
+    ds = xr.open_dataset(out / "rare_earths.nc", engine="scipy")
+    assert ds["shortfall"].dims == ("scenario", "period", "region")
+    assert ds.sizes["scenario"] == 30
+    ds.close()
+
+
+def test_cli_refuses_a_bad_scenario(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nstart: 2025-04\nevents:\n  x: {use: china-2025-04, country: ZZZ}\n")
+    result = CliRunner().invoke(main, ["simulate", str(bad), "--runs", "5"])
+    assert result.exit_code == 2
+    assert f"{bad}: events.x.country: unknown country 'ZZZ'" in result.stderr
