@@ -8,7 +8,7 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.engine import BalanceError, check_balance, run
-from critmin.simulate.model import build_model
+from critmin.simulate.model import build_model, origin_content
 from critmin.simulate.runner import _parents
 from critmin.simulate.shocks import Shocks, build_shocks
 
@@ -140,3 +140,41 @@ def test_content_rule_reaches_third_country_output(bundled) -> None:  # type: ig
         others = [r for r in range(3) if r != home]
         assert (shocks.ship_final[0, :, c, others] == 0.0).all()
         assert (shocks.ship_final[0, :, c, home] == 1.0).all()
+
+
+def test_origin_content_is_a_lookup_and_sums_to_one(bundled) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(bundled, "rare_earths")
+    k = model.stages.index("magnets")
+    producing = model.capacity[k] > 0
+    np.testing.assert_allclose(model.content[k][producing].sum(axis=1), 1.0, rtol=1e-9)
+    assert 0.0 < origin_content(model, "magnets", "OTH", "CHN") <= 1.0
+    assert origin_content(model, "mining", "CHN", "CHN") == 1.0
+    assert origin_content(model, "magnets", "ATA", "CHN") == 0.0
+
+
+def test_sector_surge_and_sector_split(bundled) -> None:  # type: ignore[no-untyped-def]
+    model = build_model(bundled, "cobalt")
+    np.testing.assert_allclose(model.sector_share.sum(axis=1), 1.0)
+    j = model.sectors.index("superalloys")
+    surge = parse_scenario(
+        {
+            "name": "mob",
+            "start": "2026-01",
+            "events": {
+                "m": {
+                    "kind": "demand_surge",
+                    "minerals": ["cobalt"],
+                    "regions": ["USA"],
+                    "sector": "superalloys",
+                    "factor": 3.0,
+                    "start": "2026-01",
+                }
+            },
+        },
+        "mob",
+        Labels.of(bundled.dataset),
+    )
+    shocks = build_shocks(surge, model, _parents(bundled), 1, 2, np.random.default_rng(0))
+    expected = 1.0 + model.sector_share[1, j] * 2.0
+    np.testing.assert_allclose(shocks.demand[0, :, 1], expected)
+    np.testing.assert_allclose(shocks.demand[0, :, [0, 2]], 1.0)

@@ -81,6 +81,8 @@ class ChainModel:
     unit: str
     world_t_per_year: float
     regions: tuple[str, ...] = REGIONS
+    sectors: tuple[str, ...] = ("all",)
+    sector_share: np.ndarray = field(default_factory=lambda: np.ones((len(REGIONS), 1)))
     assumptions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     region_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
@@ -262,6 +264,9 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         sources.add(src)
         if src == "CRITMIN_ASSUMPTION":
             assumptions.append(f"{name} = {v:g} (critmin default)")
+    sectors, sector_share, sector_notes, sector_sources = _sectors(chain, mineral)
+    assumptions += sector_notes
+    sources |= sector_sources
     price, price_note = _price(chain, mineral)
     if not np.isfinite(price):
         assumptions.append("no USGS price: losses in dollars are not computed")
@@ -289,7 +294,39 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         assumptions=tuple(assumptions),
         sources=tuple(sorted(sources)),
         region_index=idx_region,
+        sectors=sectors,
+        sector_share=sector_share,
     )
+
+
+def _sectors(
+    chain: SupplyChain, mineral: str
+) -> tuple[tuple[str, ...], np.ndarray, list[str], set[str]]:
+    """End-use shares per region: the region's own (USA), else world (WLD), else U.S. shares;
+    with none at all, one sector 'all'. Shortfall is split over sectors in these shares."""
+    uses = chain.dataset["end_uses"]
+    rows = uses[uses["mineral"] == mineral]
+    if rows.empty:
+        return (
+            ("all",),
+            np.ones((len(REGIONS), 1)),
+            ["no end-use shares: shortfall is not split by sector"],
+            set(),
+        )
+    latest = rows.sort_values("year").groupby("region").tail(10_000)
+    by_region = {str(r): g.groupby("sector")["share"].sum() for r, g in latest.groupby("region")}
+    sectors = tuple(sorted({str(s) for g in by_region.values() for s in g.index}))
+    share = np.zeros((len(REGIONS), len(sectors)))
+    notes: list[str] = []
+    for i, region in enumerate(REGIONS):
+        pick = by_region.get(region) if region == "USA" else by_region.get("WLD")
+        if pick is None:
+            fallback = "WLD" if "WLD" in by_region else "USA"
+            pick = by_region[fallback]
+            notes.append(f"{region} end-use shares taken from {fallback}")
+        col = pick.reindex(sectors).fillna(0.0).to_numpy()
+        share[i] = col / col.sum() if col.sum() > 0 else 1.0 / len(sectors)
+    return sectors, share, notes, {str(s) for s in rows["source_id"]}
 
 
 def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, str]:
@@ -307,3 +344,13 @@ def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, st
     apparent = latest[latest["detail"].str.contains("pparent")]
     pick = apparent if len(apparent) else latest
     return float(pick["value"].max()) / world, ""
+
+
+def origin_content(model: ChainModel, stage: str, country: str, origin: str) -> float:
+    """Share of ``country``'s output at ``stage`` that was mined in ``origin`` (baseline flows):
+    e.g. the Chinese-origin content of Japan's magnets."""
+    k = model.stages.index(stage)
+    c, o = model.country_index(country), model.country_index(origin)
+    if c is None or o is None:
+        return 0.0
+    return float(model.content[k, c, o])

@@ -109,15 +109,44 @@ def region_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
     return out
 
 
+def sector_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
+    """Per region and end-use sector: shortfall and loss over the whole horizon (p50, p95).
+    The region's shortfall is split over sectors in its end-use shares."""
+    res = mr.results
+    short = res["shortfall_sector"].sum("period")
+    loss = res["loss_sector"].sum("period")
+    s50, s95, l50 = _q(short, 0.5), _q(short, 0.95), _q(loss, 0.5)
+    return [
+        {
+            "mineral": mineral,
+            "region": str(r),
+            "sector": str(s),
+            "shortfall_t_p50": _num(s50.sel(region=r, sector=s)),
+            "shortfall_t_p95": _num(s95.sel(region=r, sector=s)),
+            "loss_usd_p50": _num(l50.sel(region=r, sector=s)),
+        }
+        for r in res.region.values
+        for s in res.sector.values
+        if float(
+            mr.model.sector_share[
+                list(res.region.values).index(r), list(res.sector.values).index(s)
+            ]
+        )
+        > 0
+    ]
+
+
 def summary(result: RunResult) -> dict[str, Any]:
     """The JSON the CLI writes: scenario, runs, seed, period, flows, regions (+ units, notes)."""
     flows: list[dict[str, Any]] = []
     regions: list[dict[str, Any]] = []
+    sectors: list[dict[str, Any]] = []
     units: dict[str, str] = {}
     assumptions: dict[str, list[str]] = {}
     for mineral, mr in result.minerals.items():
         flows += flow_records(mineral, mr)
         regions += region_records(mineral, mr)
+        sectors += sector_records(mineral, mr)
         units[mineral] = mr.model.unit
         assumptions[mineral] = list(mr.model.assumptions)
     return {
@@ -129,6 +158,7 @@ def summary(result: RunResult) -> dict[str, Any]:
         "start": result.scenario.start,
         "flows": flows,
         "regions": regions,
+        "sectors": sectors,
         "quantity_units": units,
         "money_unit": "USD",
         "assumptions": assumptions,

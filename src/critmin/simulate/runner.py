@@ -128,6 +128,7 @@ def _labelled(model: ChainModel, arrays: dict[str, np.ndarray]) -> xr.Dataset:
         "stage": list(model.stages),
         "origin": list(model.countries),
         "region": list(model.regions),
+        "sector": list(model.sectors),
     }
     units = {
         "exports": "t",
@@ -148,6 +149,10 @@ def _labelled(model: ChainModel, arrays: dict[str, np.ndarray]) -> xr.Dataset:
         },
         coords=coords,
     )
+    split = xr.DataArray(model.sector_share, dims=("region", "sector"))
+    ds["shortfall_sector"] = ds["shortfall"] * split
+    ds["loss_sector"] = ds["loss_usd"] * split
+    units |= {"shortfall_sector": "t", "loss_sector": "USD"}
     for name, unit in units.items():
         ds[name].attrs["unit"] = unit
     ds.attrs.update({"mineral": model.mineral, "quantity_unit": model.unit})

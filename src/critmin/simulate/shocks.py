@@ -172,7 +172,13 @@ def build_shocks(
             factor = value(name, "factor", e.factor)
             regions = range(R) if e.regions == "all" else [REGIONS.index(r) for r in e.regions]
             for r in regions:
-                out.demand[:, :, r] *= np.where(active, factor[:, None], 1.0)
+                # a sector's surge lifts the region's demand by that sector's share of it
+                weight = 1.0
+                if e.sector != "all":
+                    j = model.sectors.index(e.sector) if e.sector in model.sectors else None
+                    weight = float(model.sector_share[r, j]) if j is not None else 0.0
+                lift = 1.0 + weight * (factor - 1.0)
+                out.demand[:, :, r] *= np.where(active, lift[:, None], 1.0)
         elif isinstance(e, Logistics):
             a, b = (model.country_index(c) for c in e.between)
             share = np.clip(value(name, "share", e.share), 0.0, 1.0)
