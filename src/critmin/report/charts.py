@@ -104,6 +104,9 @@ def fan_svg(
         ax.plot(periods, mid, color=colour, label=name, linewidth=1.6)
     if baseline is not None:
         ax.axhline(baseline, color="#7f8c8d", linewidth=0.8, linestyle=":")
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(min(lo, baseline * 0.9), max(hi, baseline * 1.1))
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.set_title(title, fontsize=9, loc="left")
     ax.set_ylabel(ylabel, fontsize=8)
     ax.set_xlabel("period", fontsize=8)
