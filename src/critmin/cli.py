@@ -244,6 +244,12 @@ def data_build(raw: Path, src: Path, out: Path | None) -> None:
     click.echo(f"built into {target}")
 
 
+from critmin.ledger.cli import COMMANDS  # noqa: E402
+
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
 @main.command()
 @click.argument("scenario")
 @click.option("--runs", type=click.IntRange(1), default=500, show_default=True)

@@ -278,7 +278,41 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     ("spare_capacity", 0.1, "fraction"),
                     ("price_cap_ratio", 10, "ratio"),
                     ("value_at_risk_multiplier", 10, "ratio"),
+                    ("price_to_basis_factor", 1, "ratio"),
                 )
+            ]
+        ),
+        "reserve_forms": pd.DataFrame(
+            [
+                {
+                    "mineral": "cobalt",
+                    "form": "metal",
+                    "stage": "refining",
+                    "price_multiplier": 1.0,
+                    "holding_cost_per_year": 0.02,
+                    "drawdown_per_month": 0.33,
+                    "source_id": SRC,
+                    "estimated": True,
+                    "note": "example",
+                }
+            ]
+        ),
+        "reserve_candidates": pd.DataFrame(
+            [
+                {
+                    "id": "example-offtake",
+                    "kind": "offtake",
+                    "mineral": "cobalt",
+                    "counterparty": "AUS",
+                    "max_volume_t_per_year": 10.0,
+                    "contract_price_usd_per_t": 30000.0,
+                    "floor_usd_per_t": None,
+                    "tenor_years": 5,
+                    "lead_time_years": 1,
+                    "source_id": SRC,
+                    "estimated": True,
+                    "note": "example",
+                }
             ]
         ),
         "trade_parameters": pd.DataFrame(

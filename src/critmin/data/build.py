@@ -520,6 +520,8 @@ class Builder:
             "trade_parameters": self.manual("trade_parameters"),
             "demand_shares": self.manual("demand_shares"),
             "market_parameters": self.market_parameters,
+            "reserve_forms": self.manual("reserve_forms"),
+            "reserve_candidates": self.manual("reserve_candidates"),
         }
         out = {}
         for name, make in makers.items():

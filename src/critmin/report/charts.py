@@ -104,8 +104,8 @@ def fan_svg(
         ax.plot(periods, mid, color=colour, label=name, linewidth=1.6)
     if baseline is not None:
         ax.axhline(baseline, color="#7f8c8d", linewidth=0.8, linestyle=":")
-        lo, hi = ax.get_ylim()
-        ax.set_ylim(min(lo, baseline * 0.9), max(hi, baseline * 1.1))
+        y0, y1 = ax.get_ylim()
+        ax.set_ylim(min(y0, baseline * 0.9), max(y1, baseline * 1.1))
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.set_title(title, fontsize=9, loc="left")
     ax.set_ylabel(ylabel, fontsize=8)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from critmin.schema.vocabulary import (
+    AGREEMENT_KINDS,
     FAMILIES,
     MARKET_PARAMETERS,
     QUALIFIERS,
@@ -340,6 +341,45 @@ TABLES: dict[str, Table] = {
             key=("mineral", "parameter"),
             description="Market parameters of the disruption engine; critmin defaults "
             "(source CRITMIN_ASSUMPTION) fill every mineral without a sourced value.",
+        ),
+        Table(
+            "reserve_forms",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("form", pattern=SNAKE),
+                Column("stage", allowed=STAGES),
+                Column("price_multiplier", "float", minimum=0.0, unit="ratio"),
+                Column("holding_cost_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("drawdown_per_month", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "form"),
+            description="Forms the reserve can hold: price relative to the chain's price, holding "
+            "cost, and the largest share of the stock released in a month.",
+        ),
+        Table(
+            "reserve_candidates",
+            (
+                Column("id", pattern=r"^[a-z0-9][a-z0-9\-]*$"),
+                Column("kind", allowed=AGREEMENT_KINDS),
+                Column("mineral", references="minerals.id"),
+                Column("counterparty", references="countries.iso3"),
+                Column("max_volume_t_per_year", "float", minimum=0.0, unit="t"),
+                Column(
+                    "contract_price_usd_per_t", "float", required=False, minimum=0.0, unit="USD/t"
+                ),
+                Column("floor_usd_per_t", "float", required=False, minimum=0.0, unit="USD/t"),
+                Column("tenor_years", "float", minimum=0.0),
+                Column("lead_time_years", "float", minimum=0.0),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("id",),
+            description="Candidate offtake agreements and price floors (volumes in the chain's "
+            "reference basis).",
         ),
         Table(
             "trade_parameters",

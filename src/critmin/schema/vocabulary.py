@@ -86,8 +86,12 @@ MARKET_PARAMETERS: frozenset[str] = frozenset(
         "spare_capacity",
         "price_cap_ratio",
         "value_at_risk_multiplier",
+        "price_to_basis_factor",
     }
 )
+
+#: Kinds of reserve agreement a candidate can be.
+AGREEMENT_KINDS: frozenset[str] = frozenset({"offtake", "price_floor"})
 
 #: Pseudo-countries: the unattributed remainder and the world total.
 OTHER_COUNTRIES = "OTH"

@@ -258,6 +258,7 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         "spare_capacity",
         "price_cap_ratio",
         "value_at_risk_multiplier",
+        "price_to_basis_factor",
     ):
         v, src, _ = _param(params, mineral, name)
         values[name] = v
@@ -268,6 +269,7 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
     assumptions += sector_notes
     sources |= sector_sources
     price, price_note = _price(chain, mineral)
+    price *= values["price_to_basis_factor"]
     if not np.isfinite(price):
         assumptions.append("no USGS price: losses in dollars are not computed")
     else:

@@ -1,0 +1,251 @@
+"""The FastAPI application: reads of the projections, and one endpoint per operation.
+
+Writes take an optional ``Idempotency-Key`` header: a retry with the same key returns the
+first answer and writes nothing. The actor recorded is the token's user.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Path, Query
+from pydantic import BaseModel, ConfigDict
+
+from critmin.api import errors
+from critmin.api.auth import (
+    Board,
+    ContributionReader,
+    LedgerDep,
+    Operator,
+    Partner,
+    Reader,
+)
+from critmin.ledger import events as ev
+from critmin.ledger.public import public_transactions
+from critmin.ledger.service import Ledger, Receipt
+from critmin.ledger.valuation import valuation
+from critmin.ledger.vocabulary import FundKind, Projection, Role, Vote
+
+KeyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9._:-]{1,200}$"),
+]
+IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+
+
+class EventOut(BaseModel):
+    seq: int
+    id: str
+    idempotency_key: str
+    type: str
+    actor: str
+    recorded_at: str
+    hash: str
+
+
+class Written(BaseModel):
+    """The event a write appended (or, for a retry, the event the first attempt appended)."""
+
+    event: EventOut
+    replayed: bool
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MotionIn(Request):
+    motion_id: ev.Ident
+    motion: ev.Motion
+
+
+class VoteIn(Request):
+    vote: Vote
+
+
+class ContributionIn(Request):
+    contribution_id: ev.Ident
+    amount_usd: ev.PositiveMoney
+    earmark: Annotated[list[ev.MineralId], ev.Field(max_length=50, default_factory=list)]
+    conditions: ev.NoteText = ""
+
+
+class ReturnIn(Request):
+    quantity_t: ev.Quantity
+    lot_id: ev.Ident | None = None
+
+
+def _written(receipt: Receipt) -> Written:
+    return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
+
+
+def create_app(ledger: Ledger) -> FastAPI:
+    app = FastAPI(
+        title="critmin reserve operations",
+        version="0.1.0",
+        description="The reserve's append-only ledger: holdings, funds, board, public view.",
+    )
+    app.state.ledger = ledger
+    errors.install(app)
+    created: dict[str, Any] = {"status_code": 201, "response_model": Written}
+
+    # -- public -----------------------------------------------------------------------------
+    @app.get("/public/transactions", tags=["public"])
+    def transactions(
+        db: LedgerDep,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> list[dict[str, Any]]:
+        """Acquisitions, releases, loans and contracts without confidential fields."""
+        return public_transactions(db.events(after, limit))
+
+    # -- reads ------------------------------------------------------------------------------
+    @app.get("/holdings", tags=["read"])
+    def holdings(db: LedgerDep, user: Reader) -> list[dict[str, Any]]:
+        """Lots: mineral, form, location, quantity (t), cost basis (USD)."""
+        return db.projection(Projection.LOT)
+
+    @app.get("/funds", tags=["read"])
+    def funds(db: LedgerDep, user: Reader) -> list[dict[str, Any]]:
+        """Appropriation, partner contributions (pending, accepted, rejected), proceeds."""
+        return db.projection(Projection.FUND)
+
+    @app.get("/contracts", tags=["read"])
+    def contracts(db: LedgerDep, user: Reader) -> list[dict[str, Any]]:
+        return db.projection(Projection.CONTRACT)
+
+    @app.get("/loans", tags=["read"])
+    def loans(db: LedgerDep, user: Reader) -> list[dict[str, Any]]:
+        return db.projection(Projection.LOAN)
+
+    @app.get("/board", tags=["read"])
+    def board(db: LedgerDep, user: Reader) -> dict[str, list[dict[str, Any]]]:
+        """Seats, motions, resolutions, price bands, supply shocks, thresholds, prices."""
+        kinds = (
+            Projection.SEAT,
+            Projection.MOTION,
+            Projection.RESOLUTION,
+            Projection.PRICE_BAND,
+            Projection.SHOCK,
+            Projection.SETTINGS,
+            Projection.PRICE,
+        )
+        return {k.value: db.projection(k) for k in kinds}
+
+    @app.get("/events", tags=["read"])
+    def events(
+        db: LedgerDep,
+        user: Reader,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> list[dict[str, Any]]:
+        """The full log, confidential fields included."""
+        return [
+            {**e.summary(), "prev_hash": e.prev_hash, "payload": e.payload.model_dump(mode="json")}
+            for e in db.events(after, limit)
+        ]
+
+    @app.get("/valuation", tags=["read"])
+    def value(db: LedgerDep, user: Reader) -> dict[str, Any]:
+        """Holdings at market prices; realised gains; funds available."""
+        db.require_genesis()
+        return db.read(lambda s: valuation(s, db.reference))
+
+    @app.get("/contributions", tags=["funds"])
+    def contributions(db: LedgerDep, user: ContributionReader) -> list[dict[str, Any]]:
+        """Partner contributions; a partner sees only its own."""
+        rows = [f for f in db.projection(Projection.FUND) if f["kind"] == FundKind.CONTRIBUTION]
+        if user.role is Role.PARTNER:
+            rows = [f for f in rows if f["partner"] == user.country]
+        return rows
+
+    # -- partner ----------------------------------------------------------------------------
+    @app.post("/contributions", tags=["funds"], **created)
+    def contribute(
+        body: ContributionIn, db: LedgerDep, user: Partner, key: KeyHeader = None
+    ) -> Written:
+        """Propose a contribution; it stays pending until a board resolution."""
+        payload = ev.ContributionProposed(partner=user.country or "", **body.model_dump())
+        return _written(db.submit(payload, user.name, key))
+
+    # -- board ------------------------------------------------------------------------------
+    @app.post("/board/seats", tags=["board"], **created)
+    def seat(body: ev.SeatFilled, db: LedgerDep, user: Board, key: KeyHeader = None) -> Written:
+        """Record a member's seat and term (as appointed and confirmed)."""
+        return _written(db.submit(body, user.name, key))
+
+    @app.post("/board/motions", tags=["board"], **created)
+    def propose(body: MotionIn, db: LedgerDep, user: Board, key: KeyHeader = None) -> Written:
+        payload = ev.MotionProposed(
+            motion_id=body.motion_id, motion=body.motion, proposer=user.name
+        )
+        return _written(db.submit(payload, user.name, key))
+
+    @app.post("/board/motions/{motion_id}/votes", tags=["board"], **created)
+    def vote(
+        motion_id: IdPath, body: VoteIn, db: LedgerDep, user: Board, key: KeyHeader = None
+    ) -> Written:
+        """Vote as the member the token belongs to."""
+        payload = ev.VoteCast(motion_id=motion_id, member=user.name, vote=body.vote)
+        return _written(db.submit(payload, user.name, key))
+
+    @app.post("/board/motions/{motion_id}/close", tags=["board"], **created)
+    def close(motion_id: IdPath, db: LedgerDep, user: Board, key: KeyHeader = None) -> Written:
+        """Count the votes: quorum four, majority of votes cast; a pass makes a resolution."""
+        return _written(db.submit(close_motion(motion_id), user.name, key))
+
+    # -- operator ---------------------------------------------------------------------------
+    @app.post("/acquisitions", tags=["operations"], **created)
+    def acquire(
+        body: ev.Acquisition, db: LedgerDep, user: Operator, key: KeyHeader = None
+    ) -> Written:
+        """Buy into a lot (new or existing); paid from accepted funds, earmarks first."""
+        return _written(db.submit(body, user.name, key))
+
+    @app.post("/releases", tags=["operations"], **created)
+    def release(body: ev.Release, db: LedgerDep, user: Operator, key: KeyHeader = None) -> Written:
+        """Sell from a lot, citing a declared supply shock or a price above the band."""
+        return _written(db.submit(body, user.name, key))
+
+    @app.post("/loans", tags=["operations"], **created)
+    def lend(body: ev.Loan, db: LedgerDep, user: Operator, key: KeyHeader = None) -> Written:
+        return _written(db.submit(body, user.name, key))
+
+    @app.post("/loans/{loan_id}/return", tags=["operations"], **created)
+    def give_back(
+        loan_id: IdPath, body: ReturnIn, db: LedgerDep, user: Operator, key: KeyHeader = None
+    ) -> Written:
+        payload = ev.LoanReturned(loan_id=loan_id, **body.model_dump())
+        return _written(db.submit(payload, user.name, key))
+
+    @app.post("/transfers", tags=["operations"], **created)
+    def transfer(
+        body: ev.Transfer, db: LedgerDep, user: Operator, key: KeyHeader = None
+    ) -> Written:
+        return _written(db.submit(body, user.name, key))
+
+    @app.post("/write-downs", tags=["operations"], **created)
+    def write_down(
+        body: ev.WriteDown, db: LedgerDep, user: Operator, key: KeyHeader = None
+    ) -> Written:
+        return _written(db.submit(body, user.name, key))
+
+    @app.post("/prices", tags=["operations"], **created)
+    def price(
+        body: ev.PriceRecorded, db: LedgerDep, user: Operator, key: KeyHeader = None
+    ) -> Written:
+        """Enter a market price (USD/t); it wins over the bundled one from its date."""
+        return _written(db.submit(body, user.name, key))
+
+    @app.post("/contracts", tags=["operations"], **created)
+    def contract(
+        body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader = None
+    ) -> Written:
+        return _written(db.submit(body, user.name, key))
+
+    return app
+
+
+def close_motion(motion_id: str) -> ev.MotionClosed:
+    """A closing command; the ledger fills in the tally inside the append transaction."""
+    return ev.MotionClosed(motion_id=motion_id, passed=False, yes=0, no=0, abstain=0, recused=0)

@@ -1,0 +1,76 @@
+"""Admission: check a command against reference data and fill in what the ledger looked up.
+
+Minerals must be bundled ids; sellers, buyers, counterparties and partners from a foreign
+entity of concern are refused; acquisitions and releases record the market price found.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from critmin.ledger import events as ev
+from critmin.ledger.errors import Refused
+from critmin.ledger.reference import Reference
+from critmin.ledger.state import MotionState, Price, State, tally
+from critmin.ledger.vocabulary import Projection
+
+COUNTERPARTIES = {
+    ev.Acquisition: "seller_country",
+    ev.Release: "buyer_country",
+    ev.Loan: "counterparty_country",
+    ev.ContractSigned: "counterparty_country",
+    ev.ContributionProposed: "partner",
+}
+
+
+def market_price(state: State, ref: Reference, mineral: str) -> Decimal | None:
+    """An entered price (latest ``as_of``) wins over the bundled one."""
+    entered = state.get(Projection.PRICE, mineral, Price)
+    if entered is not None:
+        return entered.usd_per_t
+    found = ref.market_price(mineral)
+    return None if found is None else found[0]
+
+
+def _minerals(payload: ev.Payload) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    mineral = getattr(payload, "mineral", None)
+    if isinstance(mineral, str):
+        out.append(("mineral", mineral))
+    if isinstance(payload, ev.ContributionProposed):
+        out += [(f"earmark[{i}]", m) for i, m in enumerate(payload.earmark)]
+    if isinstance(payload, ev.MotionProposed):
+        motion = payload.motion
+        if isinstance(motion, ev.DeclareSupplyShock):
+            out += [(f"motion.minerals[{i}]", m) for i, m in enumerate(motion.minerals)]
+        inner = getattr(motion, "mineral", None)
+        if isinstance(inner, str):
+            out.append(("motion.mineral", inner))
+    return out
+
+
+def admit(state: State, ref: Reference, payload: ev.Payload) -> ev.Payload:
+    """The payload to append, or Refused naming the field at fault."""
+    for field, mineral in _minerals(payload):
+        if mineral not in ref.minerals:
+            raise Refused(f"unknown mineral {mineral!r}", field, status=422)
+    party = COUNTERPARTIES.get(type(payload))
+    if party is not None:
+        country = getattr(payload, party)
+        if country in ref.feoc:
+            raise Refused(
+                f"{country} is a foreign entity of concern; the reserve does not deal with it",
+                party,
+                status=422,
+            )
+    if isinstance(payload, ev.MotionClosed):
+        return tally(state.need(Projection.MOTION, payload.motion_id, MotionState, "motion_id"))
+    if isinstance(payload, ev.Acquisition):
+        market = market_price(state, ref, payload.mineral)
+        return payload.model_copy(update={"market_usd_per_t": market})
+    if isinstance(payload, ev.Release):
+        lot = state.tables[Projection.LOT].get(payload.lot_id)
+        held = getattr(lot, "mineral", None)
+        market = market_price(state, ref, held) if isinstance(held, str) else None
+        return payload.model_copy(update={"market_usd_per_t": market})
+    return payload

@@ -1,0 +1,246 @@
+"""The ledger: submit commands (admit, apply, append in one serialised transaction), read
+projections, replay the log.
+
+A process keeps the state in memory and, inside each write transaction, first catches up on
+events other processes appended. Invariants are checked by ``state.apply`` before the insert,
+within the same transaction; a retry with the same idempotency key returns the first event and
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import OperationalError
+
+from critmin.ledger import events as ev
+from critmin.ledger.admit import admit
+from critmin.ledger.chain import digest, event_hash
+from critmin.ledger.errors import IdempotencyConflict, NotInitialised, Refused
+from critmin.ledger.reference import Reference, bundled
+from critmin.ledger.state import State, apply, canonical
+from critmin.ledger.store import (
+    WRITE,
+    events_table,
+    lock_for_write,
+    make_engine,
+    migrate,
+    projections_table,
+)
+from critmin.ledger.vocabulary import EventType, Projection
+
+RETRIES = 5
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an append returns: the event, and whether it was a retry of an earlier request."""
+
+    event: ev.Event
+    replayed: bool
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def parse_row(row: Any) -> ev.Event:
+    t = EventType(row.type)
+    payload = ev.PAYLOADS[t].model_validate_json(row.payload)
+    return ev.Event(
+        seq=int(row.seq),
+        event_id=row.event_id,
+        key=row.idempotency_key,
+        type=t,
+        payload=payload,
+        actor=row.actor,
+        recorded_at=row.recorded_at,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class Ledger:
+    """One database's ledger. Thread-safe; several processes may share the database."""
+
+    def __init__(self, engine: Engine, reference: Reference | None = None) -> None:
+        self.engine = engine
+        self._reference = reference
+        self._lock = threading.Lock()
+        self._state: State | None = None
+
+    @classmethod
+    def open(cls, url: str | None = None, *, create: bool = False) -> Ledger:
+        engine = make_engine(url)
+        if create:
+            migrate(engine)
+        return cls(engine)
+
+    @property
+    def reference(self) -> Reference:
+        if self._reference is None:
+            self._reference = bundled()
+        return self._reference
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def submit(self, payload: ev.Payload, actor: str, key: str | None = None) -> Receipt:
+        """Admit, check and append ``payload``; Refused (nothing written) if a rule is broken."""
+        key = key or uuid.uuid4().hex
+        request = digest(
+            canonical([ev.event_type(payload).value, actor, payload.model_dump(mode="json")])
+        )
+        for attempt in range(RETRIES):
+            try:
+                with self._lock:
+                    return self._append(payload, actor, key, request)
+            except OperationalError as exc:  # serialisation failure or lock time-out: retry
+                self._state = None
+                if attempt == RETRIES - 1 or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _append(self, payload: ev.Payload, actor: str, key: str, request: str) -> Receipt:
+        try:
+            with self.engine.connect() as plain:
+                conn = plain.execution_options(**{WRITE: True})
+                with conn.begin():
+                    lock_for_write(conn)
+                    found = conn.execute(
+                        select(events_table).where(events_table.c.idempotency_key == key)
+                    ).first()
+                    if found is not None:
+                        if found.request_digest != request:
+                            raise IdempotencyConflict(key)
+                        return Receipt(parse_row(found), replayed=True)
+                    state = self._catch_up(conn)
+                    event = self._event(state, admit(state, self.reference, payload), actor, key)
+                    touched = apply(state, event)  # checks every invariant, then changes
+                    conn.execute(events_table.insert().values(**_row(event, request)))
+                    self._write_projections(conn, state, touched)
+        except Refused:
+            raise  # refused before anything changed: the cached state is still good
+        except BaseException:
+            self._state = None  # the transaction may not have committed: rebuild next time
+            raise
+        return Receipt(event, replayed=False)
+
+    @staticmethod
+    def _event(state: State, payload: ev.Payload, actor: str, key: str) -> ev.Event:
+        seq, event_id, at = state.seq + 1, uuid.uuid4().hex, now()
+        body = canonical(payload.model_dump(mode="json"))
+        t = ev.event_type(payload)
+        h = event_hash(seq, event_id, key, t.value, actor, at, state.head, body)
+        return ev.Event(seq, event_id, key, t, payload, actor, at, state.head, h)
+
+    def _catch_up(self, conn: Connection) -> State:
+        """The state as of the database's head, applying events appended elsewhere."""
+        state = self._state or State()
+        if state.seq:
+            at = conn.execute(
+                select(events_table.c.hash).where(events_table.c.seq == state.seq)
+            ).scalar()
+            if at != state.head:  # the database is not the one this state came from
+                state = State()
+        rows = conn.execute(
+            select(events_table).where(events_table.c.seq > state.seq).order_by(events_table.c.seq)
+        )
+        for row in rows:
+            apply(state, parse_row(row))
+        self._state = state
+        return state
+
+    def _write_projections(
+        self, conn: Connection, state: State, touched: set[tuple[Projection, str]]
+    ) -> None:
+        p = projections_table
+        for kind, key in sorted(touched):
+            data = state.row(kind, key)
+            done = conn.execute(
+                update(p).where(p.c.kind == kind.value, p.c.key == key).values(data=data)
+            )
+            if done.rowcount == 0:
+                conn.execute(p.insert().values(kind=kind.value, key=key, data=data))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def events(self, after: int = 0, limit: int | None = None) -> Iterator[ev.Event]:
+        query = select(events_table).where(events_table.c.seq > after).order_by(events_table.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield parse_row(row)
+
+    def head(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.coalesce(func.max(events_table.c.seq), 0))).one()[0]
+            )
+
+    def projection(self, kind: Projection) -> list[dict[str, Any]]:
+        """The stored rows of one projection, as JSON objects ordered by key."""
+        p = projections_table
+        query = select(p.c.key, p.c.data).where(p.c.kind == kind.value).order_by(p.c.key)
+        with self.engine.connect() as conn:
+            return [json.loads(row.data) for row in conn.execute(query)]
+
+    def stored_projections(self) -> dict[tuple[str, str], str]:
+        p = projections_table
+        with self.engine.connect() as conn:
+            return {(r.kind, r.key): r.data for r in conn.execute(select(p))}
+
+    def read(self, fn: Callable[[State], T]) -> T:
+        """Run ``fn`` on the current state (caught up with the database) under the lock."""
+        with self._lock, self.engine.connect() as conn, conn.begin():
+            return fn(self._catch_up(conn))
+
+    def replay(self) -> State:
+        """A fresh state folded from the whole log (the projections must equal it)."""
+        state = State()
+        for event in self.events():
+            apply(state, event)
+        return state
+
+    def require_genesis(self) -> None:
+        if self.head() == 0:
+            raise NotInitialised("the ledger has no events; run `critmin ledger init`")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+
+def _retryable(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    if code in {"40001", "40P01"}:
+        return True
+    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+
+
+def _row(event: ev.Event, request: str) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "event_id": event.event_id,
+        "idempotency_key": event.key,
+        "request_digest": request,
+        "type": event.type.value,
+        "payload": canonical(event.payload.model_dump(mode="json")),
+        "actor": event.actor,
+        "recorded_at": event.recorded_at,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }

@@ -1,0 +1,116 @@
+"""The ledger's controlled words: event types, roles, motion kinds, votes, statuses."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """What happened; one pydantic payload model per type (see ``events.PAYLOADS``)."""
+
+    GENESIS = "genesis"
+    SEAT_FILLED = "seat_filled"
+    MOTION_PROPOSED = "motion_proposed"
+    VOTE_CAST = "vote_cast"
+    MOTION_CLOSED = "motion_closed"
+    CONTRIBUTION_PROPOSED = "contribution_proposed"
+    PRICE_RECORDED = "price_recorded"
+    ACQUISITION = "acquisition"
+    RELEASE = "release"
+    LOAN = "loan"
+    LOAN_RETURNED = "loan_returned"
+    TRANSFER = "transfer"
+    WRITE_DOWN = "write_down"
+    CONTRACT_SIGNED = "contract_signed"
+
+
+class Role(StrEnum):
+    """Who may do what through the API (``public`` needs no token)."""
+
+    BOARD = "board"
+    OPERATOR = "operator"
+    ANALYST = "analyst"
+    PARTNER = "partner"
+    PUBLIC = "public"
+
+
+class MotionKind(StrEnum):
+    """What a board resolution does once passed."""
+
+    ACCEPT_CONTRIBUTION = "accept_contribution"
+    REJECT_CONTRIBUTION = "reject_contribution"
+    DECLARE_SUPPLY_SHOCK = "declare_supply_shock"
+    SET_PRICE_BAND = "set_price_band"
+    SET_THRESHOLD = "set_threshold"
+    AUTHORISE_ACQUISITION = "authorise_acquisition"
+    AUTHORISE_RELEASE = "authorise_release"
+    GENERAL = "general"
+
+
+class Vote(StrEnum):
+    YES = "yes"
+    NO = "no"
+    ABSTAIN = "abstain"
+    RECUSED = "recused"
+
+
+class MotionStatus(StrEnum):
+    OPEN = "open"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+class FundKind(StrEnum):
+    APPROPRIATION = "appropriation"
+    CONTRIBUTION = "contribution"
+    PROCEEDS = "proceeds"
+
+
+class FundStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class AcquisitionKind(StrEnum):
+    PHYSICAL = "physical"
+    FINANCIAL = "financial"
+
+
+class Trigger(StrEnum):
+    """Why material may leave the reserve: a declared shock, or a price above the band."""
+
+    SUPPLY_SHOCK = "supply_shock"
+    PRICE_ABOVE_BAND = "price_above_band"
+
+
+class LoanKind(StrEnum):
+    LOAN = "loan"
+    SWAP = "swap"
+
+
+class LoanStatus(StrEnum):
+    OUTSTANDING = "outstanding"
+    RETURNED = "returned"
+
+
+class ContractKind(StrEnum):
+    OFFTAKE = "offtake"
+    PRICE_FLOOR = "price_floor"
+    STORAGE = "storage"
+
+
+class Projection(StrEnum):
+    """The kinds of projected entity (rows of the ``projections`` table)."""
+
+    LOT = "lot"
+    FUND = "fund"
+    CONTRACT = "contract"
+    SEAT = "seat"
+    MOTION = "motion"
+    RESOLUTION = "resolution"
+    PRICE_BAND = "price_band"
+    SHOCK = "shock"
+    LOAN = "loan"
+    PRICE = "price"
+    SETTINGS = "settings"
