@@ -389,3 +389,132 @@ def rank_cmd(
         "Assumptions: background outage rates, event probabilities, value at risk per tonne "
         "(10 x price) and default elasticities are critmin assumptions; see the run's JSON."
     )
+
+
+@main.command()
+@click.option("--budget", type=float, default=2.5e9, show_default=True, help="USD.")
+@click.option(
+    "--partner-funds",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Approved partner-government contributions, USD.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    help="Scenario name or file (repeatable); default: the planning ensemble.",
+)
+@click.option("--runs", type=click.IntRange(10), default=500, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--period", type=click.Choice(["month", "quarter"]), default="quarter", show_default=True
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(1, 120),
+    default=20,
+    show_default=True,
+    help="Number of periods.",
+)
+@click.option("--risk", default=None, help="cvar:ALPHA:LAMBDA, e.g. cvar:0.95:0.5")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for plan.json and the ensemble (netCDF).",
+)
+@click.pass_context
+def optimize(
+    ctx: click.Context,
+    budget: float,
+    partner_funds: float,
+    scenarios: Sequence[str],
+    runs: int,
+    seed: int,
+    period: str,
+    horizon: int,
+    risk: str | None,
+    json_path: Path | None,
+    out: Path | None,
+) -> None:
+    """Size the reserve and choose offtakes and price floors (two-stage stochastic LP, HiGHS)."""
+    import pandas as pd
+    from rich.progress import Progress
+
+    from critmin.optimize.ensemble import build_ensemble
+    from critmin.optimize.plan import optimise
+    from critmin.optimize.problem import Infeasible, Risk
+    from critmin.scenarios.load import ScenarioError
+
+    if budget < 0 or partner_funds < 0:
+        _fail("--budget and --partner-funds must not be negative")
+    try:
+        risk_spec = Risk.parse(risk)
+    except ValueError as exc:
+        _fail(str(exc))
+    chain = _chain(ctx)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("simulating the scenario ensemble", total=None)
+        try:
+            ens = build_ensemble(
+                chain,
+                scenarios=list(scenarios) or None,
+                runs=runs,
+                seed=seed,
+                months_per_period=1 if period == "month" else 3,
+                horizon=horizon,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
+        except ScenarioError as exc:
+            _fail(str(exc))
+        bar.update(task, description="optimising", total=None)
+        try:
+            plan = optimise(
+                chain,
+                ens,
+                budget=budget + partner_funds,
+                risk=risk_spec,
+                progress=lambda msg: bar.update(task, description=msg),
+            )
+        except Infeasible as exc:
+            _fail(str(exc))
+    data = plan.as_json()
+    data["seed"] = seed
+    if json_path is not None:
+        json_path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "plan.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+        ens.shortfall.to_dataset(name="us_shortfall_t").assign(us_price_usd_t=ens.price).to_netcdf(
+            out / "ensemble.nc", engine="scipy"
+        )
+    held = pd.DataFrame(data["holdings"])
+    held = held[held["tonnes"] > 1e-6][
+        [
+            "mineral",
+            "form",
+            "tonnes",
+            "usd",
+            "days_of_cover",
+            "expected_loss_avoided_usd",
+            "avoided_loss_per_usd",
+        ]
+    ]
+    _emit(
+        held,
+        "table",
+        f"Reserve plan: ${data['spent_usd'] / 1e9:,.2f}B of "
+        f"${data['budget_usd'] / 1e9:,.2f}B, {ens.scenarios} scenarios x {ens.periods} "
+        f"{period}s",
+        {"tonnes": "t (chain basis)", "usd": "USD"},
+    )
+    _emit(pd.DataFrame(data["policies"]), "table", "Policies on the same scenarios (USD)")
+    signed = [a["id"] for a in data["agreements"] if a["signed"]]
+    click.echo(f"agreements signed: {', '.join(signed) or 'none'}")
+    click.echo(
+        f"marginal value of budget: {data['marginal_value_of_budget']:.2f} USD of loss "
+        "and holding cost avoided per extra USD"
+    )

@@ -9,6 +9,9 @@ import numpy as np
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.optimize.ensemble import build_ensemble
+from critmin.optimize.plan import optimise
+from critmin.optimize.problem import DEFAULT_BUDGET, Risk
 from critmin.report.charts import fan_svg
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period
@@ -82,6 +85,12 @@ def scenario_views(
             notes[mineral] = list(mr.model.assumptions)
         views.append(ScenarioView(name, spec.description, runs, seed, charts, table, notes))
     return views
+
+
+def reserve_plan(chain: SupplyChain, *, runs: int, seed: int) -> dict[str, Any]:
+    """The optimised reserve (default budget, planning ensemble) and the policy comparison."""
+    ens = build_ensemble(chain, runs=runs, seed=seed)
+    return optimise(chain, ens, budget=DEFAULT_BUDGET, risk=Risk()).as_json()
 
 
 def ranking(chain: SupplyChain, *, runs: int, seed: int) -> list[dict[str, Any]]:

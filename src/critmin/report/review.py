@@ -22,7 +22,7 @@ from critmin.metrics.concentration import UNITS, select
 from critmin.metrics.exposure import exposure_table
 from critmin.metrics.imports import import_sources_crosscheck
 from critmin.report.charts import stage_shares_svg
-from critmin.report.disruption import ranking, scenario_views
+from critmin.report.disruption import ranking, reserve_plan, scenario_views
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ def write_review(
     """Write ``out/index.html`` and return the terminal summary."""
     scenarios = scenario_views(chain, runs=runs, seed=seed) if disruptions else []
     ranked = ranking(chain, runs=max(50, runs // 2), seed=seed) if disruptions else []
+    reserve = reserve_plan(chain, runs=max(50, runs), seed=seed) if disruptions else None
     table = exposure_table(chain, year=year)
     views = _chain_views(chain, table, year)
     check = import_sources_crosscheck(chain.dataset)
@@ -133,6 +134,7 @@ def write_review(
             imports=check.to_dict(orient="records"),
             scenarios=scenarios,
             ranked=ranked,
+            reserve=reserve,
             runs=runs,
             seed=seed,
             sources=sources[sources["id"].isin(used)].to_dict(orient="records"),
@@ -151,6 +153,14 @@ def write_review(
                 f"{worst['region']}, ${worst['loss_mean'] / 1e9:,.2f}B (p95 "
                 f"${worst['loss_p95'] / 1e9:,.2f}B) over 12 months"
             )
+    if reserve is not None:
+        held = [h for h in reserve["holdings"] if h["tonnes"] > 1e-6]
+        lines.append(
+            f"  reserve plan: ${reserve['spent_usd'] / 1e9:,.2f}B in "
+            + ", ".join(f"{h['mineral']} {h['tonnes']:,.0f} t" for h in held)
+            + f"; expected loss ${reserve['expected_loss_usd'] / 1e9:,.2f}B vs "
+            f"${reserve['policies'][0]['expected_loss_usd'] / 1e9:,.2f}B with no reserve"
+        )
     top = [r for r in ranked if r["rank"] is not None][:5]
     if top:
         lines.append(

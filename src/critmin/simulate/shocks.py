@@ -122,11 +122,14 @@ def build_shocks(
     rng: np.random.Generator,
     *,
     sample_occurrence: bool = False,
+    timing: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Shocks:
     """Factor arrays for ``scenarios`` draws of ``scenario`` on ``model``'s chain.
 
     With ``sample_occurrence`` each event happens in a draw with its annual ``probability``
     (for ranking minerals by expected annual loss); otherwise every event happens.
+    ``timing`` gives, per event name, whether it happens in each draw and its start (months
+    since year 0), so several chains can share one draw of the world.
     """
     out = Shocks.neutral(model, scenarios, months)
     first = month_index(scenario.start)
@@ -152,6 +155,9 @@ def build_shocks(
             continue
         shift = np.round(value(name, "start_shift_months", 0)).astype(int)
         start = month_index(declared.start) + shift
+        if timing is not None and name in timing:
+            happens, start = timing[name]
+            occurs[name] = occurs[name] & happens
         e = declared
         if (name, "duration_months") in drawn:
             months_drawn = max(1, int(drawn[(name, "duration_months")].mean()))

@@ -1,0 +1,179 @@
+"""The scenario ensemble the reserve is sized against: U.S. shortfall and price paths per chain.
+
+By default, the planning ensemble: over the horizon, every library event happens at most once,
+with probability 1 - (1 - p)^years from its annual probability, at a uniformly drawn month,
+together with background supplier outages. Occurrence and timing are drawn once per scenario
+and shared by every chain, so an event that hits several minerals hits them together. Named
+scenarios (library names or files) can be used instead; their draws are pooled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from critmin.chain import SupplyChain
+from critmin.scenarios.load import Labels, library_events, load_scenario, parse_scenario
+from critmin.scenarios.spec import Scenario, month_index
+from critmin.simulate.engine import run
+from critmin.simulate.model import REGIONS, ChainModel, build_model
+from critmin.simulate.runner import _parents, _to_periods
+from critmin.simulate.shocks import build_shocks
+
+USA = REGIONS.index("USA")
+PLAN_START = "2026-01"
+CHUNK = 250
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Per scenario, period and mineral: U.S. shortfall (t) and U.S. price (USD/t)."""
+
+    shortfall: xr.DataArray  # (scenario, period, mineral)
+    price: xr.DataArray  # (scenario, period, mineral)
+    base_price: xr.DataArray  # (mineral) USD/t
+    loss_per_t: xr.DataArray  # (mineral) USD/t
+    consumption: xr.DataArray  # (mineral) U.S. baseline demand, t per period
+    months_per_period: int
+    units: dict[str, str] = field(default_factory=dict)
+    assumptions: dict[str, list[str]] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def scenarios(self) -> int:
+        return int(self.shortfall.sizes["scenario"])
+
+    @property
+    def periods(self) -> int:
+        return int(self.shortfall.sizes["period"])
+
+    @property
+    def periods_per_year(self) -> float:
+        return 12 / self.months_per_period
+
+    def loss(self) -> xr.DataArray:
+        """Loss without any reserve, USD, by (scenario, period, mineral)."""
+        return self.shortfall * self.loss_per_t
+
+
+def planning_scenario(minerals: Sequence[str]) -> Scenario:
+    """Background hazards plus every library event naming a chain mineral or its elements."""
+    background = load_scenario("background")
+    raw: dict[str, Any] = {
+        "name": "planning",
+        "description": "library events at their annual probabilities, random timing, plus "
+        "background supplier outages",
+        "start": PLAN_START,
+        "minerals": list(minerals),
+        "events": dict(library_events()),
+        "hazards": [h.model_dump() for h in background.hazards],
+    }
+    return parse_scenario(raw, "planning")
+
+
+def _timing(
+    scenario: Scenario, runs: int, months: int, rng: np.random.Generator
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    years = months / 12
+    first = month_index(scenario.start)
+    out = {}
+    for name, e in scenario.events.items():
+        p = 1.0 - (1.0 - e.probability) ** years
+        happens = rng.random(runs) < p
+        start = first + rng.integers(0, months, runs)
+        out[name] = (happens, start)
+    return out
+
+
+def _chain_run(
+    model: ChainModel,
+    scenario: Scenario,
+    parents: dict[str, str],
+    runs: int,
+    months: int,
+    per: int,
+    rng: np.random.Generator,
+    timing: dict[str, tuple[np.ndarray, np.ndarray]] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    shorts, prices = [], []
+    for lo in range(0, runs, CHUNK):
+        hi = min(runs, lo + CHUNK)
+        part = {k: (v[0][lo:hi], v[1][lo:hi]) for k, v in timing.items()} if timing else None
+        shocks = build_shocks(scenario, model, parents, hi - lo, months, rng, timing=part)
+        trace = run(model, shocks)
+        shorts.append(_to_periods(trace.shortfall[:, :, USA], 1, per, "sum"))
+        prices.append(_to_periods(trace.price_ratio[:, :, USA], 1, per, "mean"))
+    return np.concatenate(shorts), np.concatenate(prices)
+
+
+def build_ensemble(
+    chain: SupplyChain,
+    *,
+    minerals: Sequence[str] | None = None,
+    scenarios: Sequence[str] | None = None,
+    runs: int = 500,
+    seed: int = 0,
+    months_per_period: int = 3,
+    horizon: int = 20,
+    progress: Callable[[int, int], None] | None = None,
+) -> Ensemble:
+    """Simulate the ensemble for the reserve's minerals (those with a reserve form)."""
+    forms = chain.dataset["reserve_forms"]
+    use = list(minerals) if minerals else sorted(set(forms["mineral"]))
+    parents = _parents(chain)
+    months = horizon * months_per_period
+    labels = Labels.of(chain.dataset)
+    specs = [load_scenario(s, labels) for s in scenarios] if scenarios else [planning_scenario(use)]
+    shares = [runs // len(specs) + (1 if i < runs % len(specs) else 0) for i in range(len(specs))]
+    root = np.random.SeedSequence(seed)
+    spec_seeds = root.spawn(len(specs))
+    short = np.zeros((runs, horizon, len(use)))
+    price = np.ones((runs, horizon, len(use)))
+    base_price, loss, cons, units, notes = [], [], [], {}, {}
+    models = {m: build_model(chain, m) for m in use}
+    done, total = 0, len(specs) * len(use)
+    offset = 0
+    for spec, n, ss in zip(specs, shares, spec_seeds, strict=True):
+        timing_seed, *chain_seeds = ss.spawn(1 + len(use))
+        timing = _timing(spec, n, months, np.random.default_rng(timing_seed))
+        for j, (m, cs) in enumerate(zip(use, chain_seeds, strict=True)):
+            s, p = _chain_run(
+                models[m],
+                spec,
+                parents,
+                n,
+                months,
+                months_per_period,
+                np.random.default_rng(cs),
+                timing,
+            )
+            short[offset : offset + n, :, j] = s
+            price[offset : offset + n, :, j] = p
+            done += 1
+            if progress:
+                progress(done, total)
+        offset += n
+    for m in use:
+        model = models[m]
+        base_price.append(model.price_usd_t)
+        loss.append(model.loss_per_t)
+        cons.append(model.demand[USA] * months_per_period)
+        units[m] = model.unit
+        notes[m] = list(model.assumptions)
+    coords = {"scenario": np.arange(runs), "period": np.arange(1, horizon + 1), "mineral": use}
+    bp = xr.DataArray(np.asarray(base_price), coords={"mineral": use}, dims="mineral")
+    return Ensemble(
+        shortfall=xr.DataArray(short, coords=coords, dims=("scenario", "period", "mineral")),
+        price=xr.DataArray(price, coords=coords, dims=("scenario", "period", "mineral")) * bp,
+        base_price=bp,
+        loss_per_t=xr.DataArray(np.asarray(loss), coords={"mineral": use}, dims="mineral"),
+        consumption=xr.DataArray(np.asarray(cons), coords={"mineral": use}, dims="mineral"),
+        months_per_period=months_per_period,
+        units=units,
+        assumptions=notes,
+        description=", ".join(s.name for s in specs),
+    )

@@ -1,0 +1,291 @@
+"""The reserve plan: the optimised stock and agreements, their value, release rules, and the
+comparison with simple policies on the same scenarios."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from critmin.chain import SupplyChain
+from critmin.optimize.ensemble import Ensemble
+from critmin.optimize.floors import value_floor
+from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk, Solution
+
+DAYS_PER_MONTH = 365.25 / 12
+COVER_DAYS = 60
+
+
+@dataclass
+class Plan:
+    budget_usd: float
+    solution: Solution
+    holdings: pd.DataFrame
+    agreements: pd.DataFrame
+    policies: pd.DataFrame
+    rules: pd.DataFrame
+    ensemble: Ensemble
+    risk: Risk
+
+    @property
+    def marginal_value_of_budget(self) -> float:
+        """Dollars of expected loss and holding cost avoided per extra dollar of budget:
+        1 - (dual of the budget constraint), since the extra dollar is itself spent."""
+        return 1.0 - self.solution.budget_dual
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.solution
+        return {
+            "budget_usd": self.budget_usd,
+            "spent_usd": s.spent_usd,
+            "objective": s.objective,
+            "expected_loss_usd": s.expected_loss_usd,
+            "cvar_loss_usd": s.cvar_loss_usd,
+            "marginal_value_of_budget": self.marginal_value_of_budget,
+            "budget_dual": s.budget_dual,
+            "holding_cost_usd": s.holding_usd,
+            "risk": {"alpha": self.risk.alpha, "lambda": self.risk.weight},
+            "scenarios": self.ensemble.scenarios,
+            "periods": self.ensemble.periods,
+            "months_per_period": self.ensemble.months_per_period,
+            "ensemble": self.ensemble.description,
+            "holdings": _records(self.holdings),
+            "agreements": _records(self.agreements),
+            "policies": _records(self.policies),
+            "release_rules": _records(self.rules),
+            "units": {
+                "tonnes": "t in each chain's reference basis",
+                "usd": "USD",
+                "days_of_cover": "days of U.S. baseline consumption",
+            },
+            "assumptions": self.ensemble.assumptions,
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append(
+            {
+                str(k): (
+                    None
+                    if isinstance(v, float) and not np.isfinite(v)
+                    else (v.item() if hasattr(v, "item") else v)
+                )
+                for k, v in row.items()
+            }
+        )
+    return out
+
+
+def heuristic_stocks(
+    chain: SupplyChain, ens: Ensemble, lots: Lots, budget: float
+) -> dict[str, xr.DataArray]:
+    """The comparison policies' stocks (t per lot): import-reliance-weighted and 60-day cover,
+    each scaled down to the budget if it would overspend."""
+    frame = lots.frame.drop_duplicates("mineral")
+    price = frame["price_usd_t"].to_numpy()
+    per_day = ens.consumption.sel(mineral=frame["mineral"].to_numpy()).to_numpy() / (
+        ens.months_per_period * DAYS_PER_MONTH
+    )
+    nir = chain.us_nir.reindex(mineral=frame["mineral"].to_numpy())
+    latest = pd.DataFrame(nir.values).ffill(axis=1).iloc[:, -1].fillna(0.0).to_numpy()
+    weight = latest * per_day * 365.25  # t/yr of imports net of exports
+    spend = (weight * price).sum()
+    nir_t = weight * (budget / spend) if spend > 0 else weight * 0
+    cover = per_day * COVER_DAYS
+    cost = (cover * price).sum()
+    if cost > budget:
+        cover = cover * budget / cost
+
+    def lots_of(values: np.ndarray) -> xr.DataArray:
+        return xr.DataArray(values, coords={"lot": pd.Index(frame["lot"], name="lot")}, dims="lot")
+
+    return {"import reliance": lots_of(nir_t), f"{COVER_DAYS}-day cover": lots_of(cover)}
+
+
+def _rules(ens: Ensemble, lots: Lots, agreements: Agreements, sol: Solution) -> pd.DataFrame:
+    """Per mineral: release rules simulated on the same scenarios with the optimised stock and
+    agreements, without foresight: a declared shock (any U.S. shortfall) or a price band (the
+    lowest price ratio at which the optimum released)."""
+    rows = []
+    price_ratio = ens.price / ens.base_price
+    delivered = (
+        (sol.volume * agreements.delivers(ens)).sum("agreement")
+        if len(agreements.frame)
+        else xr.zeros_like(ens.base_price)
+    )
+    for _, lot in lots.frame.iterrows():
+        m, x = lot["mineral"], float(sol.stock.sel(lot=lot["lot"]))
+        net = ens.shortfall.sel(mineral=m) - delivered.sel(mineral=m)
+        short = np.maximum(net.values, 0.0)
+        ratio = price_ratio.sel(mineral=m).values
+        rel = sol.releases.sel(lot=lot["lot"]).values
+        band = float(ratio[rel > 1e-6].min()) if (rel > 1e-6).any() else float("nan")
+        loss_t = float(ens.loss_per_t.sel(mineral=m))
+        for trigger, fire in (
+            ("declared supply shock (U.S. shortfall)", short > 1e-9),
+            ("price above band", ratio >= (band if np.isfinite(band) else np.inf)),
+        ):
+            left = np.full(short.shape[0], x)
+            unmet = np.zeros_like(short)
+            for t in range(short.shape[1]):
+                give = np.where(
+                    fire[:, t],
+                    np.minimum.reduce(
+                        [left, np.full_like(left, lot["drawdown_per_period"] * x), short[:, t]]
+                    ),
+                    0.0,
+                )
+                left -= give
+                unmet[:, t] = short[:, t] - give
+            loss = unmet.sum(axis=1) * loss_t
+            rows.append(
+                {
+                    "mineral": m,
+                    "form": lot["form"],
+                    "trigger": trigger,
+                    "price_band_ratio": band if trigger.startswith("price") else None,
+                    "expected_loss_usd": float(loss.mean()),
+                    "p95_loss_usd": float(np.quantile(loss, 0.95)),
+                    "optimal_expected_loss_usd": float(
+                        (sol.unmet.sel(mineral=m) * loss_t).sum("period").mean()
+                    ),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def optimise(
+    chain: SupplyChain,
+    ens: Ensemble,
+    *,
+    budget: float,
+    risk: Risk,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Solve the reserve problem and the comparison policies on the same scenarios."""
+    lots = Lots.from_table(chain.dataset["reserve_forms"], ens)
+    agreements = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
+    say = progress or (lambda _msg: None)
+    say("building the optimisation model")
+    problem = ReserveProblem(ens, lots, agreements, budget=budget, risk=risk)
+    problem.build()
+    say("solving with HiGHS")
+    sol = problem.solve()
+
+    base_loss = ens.loss()  # (scenario, period, mineral) without a reserve
+    loss_with = sol.unmet * ens.loss_per_t
+    rows = []
+    for _, lot in lots.frame.iterrows():
+        m = lot["mineral"]
+        t = float(sol.stock.sel(lot=lot["lot"]))
+        usd = t * lot["price_usd_t"]
+        per_day = float(ens.consumption.sel(mineral=m)) / (ens.months_per_period * DAYS_PER_MONTH)
+        before = base_loss.sel(mineral=m).sum("period")
+        after = loss_with.sel(mineral=m).sum("period")
+        avoided = float((before - after).mean())
+        holding = usd * lot["holding_per_year"] * ens.periods / ens.periods_per_year
+        rows.append(
+            {
+                "mineral": m,
+                "form": lot["form"],
+                "tonnes": t,
+                "usd": usd,
+                "days_of_cover": t / per_day if per_day > 0 else None,
+                "expected_loss_avoided_usd": avoided,
+                "tail_loss_avoided_usd": float(before.quantile(0.95) - after.quantile(0.95)),
+                "avoided_loss_per_usd": avoided / (usd + holding) if usd > 0 else None,
+                "unit": ens.units.get(m, "t"),
+            }
+        )
+    holdings = pd.DataFrame(rows)
+
+    agr = []
+    active = agreements.active(ens)
+    unit_cost = agreements.unit_cost(ens)
+    for _, a in agreements.frame.iterrows():
+        vol = float(sol.volume.sel(agreement=a["id"]))
+        entry = {
+            "id": a["id"],
+            "kind": a["kind"],
+            "mineral": a["mineral"],
+            "counterparty": a["counterparty"],
+            "volume_t_per_year": vol,
+            "max_volume_t_per_year": float(a["max_volume_t_per_year"]),
+            "floor_usd_per_t": a["floor_usd_per_t"],
+            "contract_price_usd_per_t": a["contract_price_usd_per_t"],
+            "tenor_years": float(a["tenor_years"]),
+            "start_after_years": float(a["lead_time_years"]),
+            "expected_cost_usd": float(unit_cost.sel(agreement=a["id"])) * vol,
+            "signed": vol > 1e-6,
+        }
+        if a["kind"] == "price_floor":
+            fv = value_floor(
+                ens.price.sel(mineral=a["mineral"]),
+                float(a["floor_usd_per_t"]),
+                float(a["max_volume_t_per_year"]),
+                ens.periods_per_year,
+                active.sel(agreement=a["id"]),
+            )
+            entry |= {
+                "floor_expected_cost_at_max_volume_usd": fv.expected_usd,
+                "floor_p95_cost_at_max_volume_usd": fv.p95_usd,
+                "floor_probability_paid": fv.probability_paid,
+            }
+        agr.append(entry)
+
+    say("evaluating the comparison policies")
+    policies = [{"name": "no reserve", **_evaluate(problem, lots, xr.zeros_like(sol.stock))}]
+    for name, stock in heuristic_stocks(chain, ens, lots, budget).items():
+        policies.append({"name": name, **_evaluate(problem, lots, stock)})
+    policies.append(
+        {
+            "name": "optimised",
+            "expected_loss_usd": sol.expected_loss_usd,
+            "cvar_loss_usd": sol.cvar_loss_usd,
+            "spent_usd": sol.spent_usd,
+            "total_cost_usd": sol.spent_usd
+            + sol.holding_usd
+            + sol.agreement_cost_usd
+            + sol.expected_loss_usd,
+        }
+    )
+    return Plan(
+        budget,
+        sol,
+        holdings,
+        pd.DataFrame(agr),
+        pd.DataFrame(policies),
+        _rules(ens, lots, agreements, sol),
+        ens,
+        risk,
+    )
+
+
+def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:
+    """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal."""
+    fixed = ReserveProblem(
+        problem.ensemble,
+        lots,
+        Agreements(problem.agreements.frame.iloc[0:0]),
+        budget=max(
+            problem.budget,
+            float((lots.column("price_usd_t") * stock.reindex(lot=lots.index).fillna(0.0)).sum())
+            + 1.0,
+        ),
+        risk=problem.risk,
+        fixed_stock=stock,
+    )
+    fixed.build()
+    sol = fixed.solve()
+    return {
+        "expected_loss_usd": sol.expected_loss_usd,
+        "cvar_loss_usd": sol.cvar_loss_usd,
+        "spent_usd": sol.spent_usd,
+        "total_cost_usd": sol.spent_usd + sol.holding_usd + sol.expected_loss_usd,
+    }

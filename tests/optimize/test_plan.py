@@ -1,0 +1,96 @@
+"""The plan on the bundled data: budget, comparison with simple policies, the CLI's JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from critmin.chain import SupplyChain
+from critmin.cli import main
+from critmin.optimize.ensemble import build_ensemble
+from critmin.optimize.plan import optimise
+from critmin.optimize.problem import Risk
+
+
+@pytest.fixture(scope="module")
+def plan(bundled: SupplyChain):  # type: ignore[no-untyped-def]
+    ens = build_ensemble(bundled, runs=80, seed=11, horizon=12)
+    return optimise(bundled, ens, budget=2.5e9, risk=Risk())
+
+
+def test_spending_stays_within_budget(plan) -> None:  # type: ignore[no-untyped-def]
+    assert plan.solution.spent_usd <= 2.5e9 * (1 + 1e-9)
+    assert plan.holdings["usd"].sum() == pytest.approx(plan.solution.spent_usd, rel=1e-6)
+    assert (plan.holdings["tonnes"] >= 0).all()
+
+
+def test_optimised_plan_beats_every_simple_policy(plan) -> None:  # type: ignore[no-untyped-def]
+    policies = plan.policies.set_index("name")
+    best = policies.loc["optimised"]
+    for name in ("no reserve", "import reliance", "60-day cover"):
+        assert best["total_cost_usd"] <= policies.loc[name, "total_cost_usd"] + 1.0, name
+        assert best["expected_loss_usd"] <= policies.loc[name, "expected_loss_usd"] + 1.0, name
+    assert policies.loc["no reserve", "spent_usd"] == 0.0
+
+
+def test_plan_reports_cover_and_value(plan) -> None:  # type: ignore[no-untyped-def]
+    held = plan.holdings[plan.holdings["tonnes"] > 0]
+    assert len(held) > 0
+    assert (held["days_of_cover"] > 0).all()
+    assert (held["expected_loss_avoided_usd"] >= -1e-6).all()
+    assert plan.marginal_value_of_budget >= 1.0  # a binding budget is worth more than a dollar
+    rules = plan.rules
+    assert set(rules["trigger"].str.split(" ").str[0]) == {"declared", "price"}
+    # rules have no foresight: never better than the optimal releases on the same scenarios
+    assert (rules["expected_loss_usd"] >= rules["optimal_expected_loss_usd"] - 1e-3).all()
+
+
+def test_cli_optimize_json(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(
+        main,
+        [
+            "optimize",
+            "--runs",
+            "40",
+            "--horizon",
+            "8",
+            "--seed",
+            "2",
+            "--json",
+            str(out),
+            "--risk",
+            "cvar:0.9:0.2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert {
+        "budget_usd",
+        "spent_usd",
+        "objective",
+        "expected_loss_usd",
+        "cvar_loss_usd",
+        "marginal_value_of_budget",
+        "holdings",
+        "agreements",
+        "policies",
+    } <= set(data)
+    assert {"mineral", "form", "tonnes", "usd", "days_of_cover"} <= set(data["holdings"][0])
+    assert {p["name"] for p in data["policies"]} == {
+        "no reserve",
+        "import reliance",
+        "60-day cover",
+        "optimised",
+    }
+    assert {"name", "expected_loss_usd", "cvar_loss_usd", "spent_usd"} <= set(data["policies"][0])
+    assert data["spent_usd"] <= data["budget_usd"] + 1e-3
+
+
+def test_cli_rejects_bad_risk() -> None:
+    result = CliRunner().invoke(main, ["optimize", "--risk", "var:2"])
+    assert result.exit_code == 2
+    assert "cvar:ALPHA:LAMBDA" in result.stderr
