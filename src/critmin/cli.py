@@ -391,6 +391,20 @@ def rank_cmd(
     )
 
 
+def _ledger_funds(url: str) -> float:
+    """Accepted, unspent funds in the reserve ledger, USD."""
+    from critmin.ledger.service import Ledger
+    from critmin.ledger.state import Fund, State
+    from critmin.ledger.vocabulary import Projection
+
+    def available(state: State) -> float:
+        return float(sum(f.available for f in state.all(Projection.FUND, Fund)))
+
+    with Ledger.open(url) as ledger:
+        ledger.require_genesis()
+        return ledger.read(available)
+
+
 @main.command()
 @click.option("--budget", type=float, default=2.5e9, show_default=True, help="USD.")
 @click.option(
@@ -399,6 +413,12 @@ def rank_cmd(
     default=0.0,
     show_default=True,
     help="Approved partner-government contributions, USD.",
+)
+@click.option(
+    "--database",
+    default=None,
+    help="Take the budget from the reserve ledger: its accepted, unspent funds "
+    "(appropriation and accepted partner contributions).",
 )
 @click.option(
     "--scenario",
@@ -431,6 +451,7 @@ def optimize(
     ctx: click.Context,
     budget: float,
     partner_funds: float,
+    database: str | None,
     scenarios: Sequence[str],
     runs: int,
     seed: int,
@@ -451,6 +472,8 @@ def optimize(
 
     if budget < 0 or partner_funds < 0:
         _fail("--budget and --partner-funds must not be negative")
+    if database is not None:
+        budget, partner_funds = _ledger_funds(database), 0.0
     try:
         risk_spec = Risk.parse(risk)
     except ValueError as exc:

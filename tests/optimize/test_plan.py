@@ -94,3 +94,20 @@ def test_cli_rejects_bad_risk() -> None:
     result = CliRunner().invoke(main, ["optimize", "--risk", "var:2"])
     assert result.exit_code == 2
     assert "cvar:ALPHA:LAMBDA" in result.stderr
+
+
+def test_budget_from_the_reserve_ledger(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    runner = CliRunner()
+    init = runner.invoke(
+        main, ["ledger", "init", "--appropriation", "1000000000", "--database", url]
+    )
+    assert init.exit_code == 0, init.output
+    out = tmp_path / "plan.json"
+    result = runner.invoke(
+        main, ["optimize", "--database", url, "--runs", "20", "--horizon", "4", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["budget_usd"] == pytest.approx(1e9)
+    assert data["spent_usd"] <= 1e9 + 1e-3
