@@ -13,6 +13,7 @@ mpl.rcParams["svg.hashsalt"] = "critmin"
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 #: Fixed colours for the countries that recur, so a country looks the same in every chart.
 COUNTRY_COLOURS: dict[str, str] = {
@@ -32,6 +33,16 @@ COUNTRY_COLOURS: dict[str, str] = {
     "OTH": "#d5d8dc",
 }
 PALETTE = ["#5d6d7e", "#a04000", "#117864", "#b7950b", "#6c3483", "#1b4f72", "#784212"]
+
+
+def _svg(fig: Figure) -> str:
+    """The figure as an inline <svg> element (no XML prolog), then closed."""
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
 
 
 def _colour(country: str, index: int) -> str:
@@ -81,12 +92,7 @@ def stage_shares_svg(shares: pd.DataFrame, title: str, top_n: int = 5) -> str:
         frameon=False,
     )
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+    return _svg(fig)
 
 
 def fan_svg(
@@ -113,9 +119,4 @@ def fan_svg(
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+    return _svg(fig)

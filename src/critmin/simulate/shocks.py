@@ -205,6 +205,17 @@ def build_shocks(
 Value = Callable[[str, str, float], np.ndarray]
 
 
+def _regime_rate(
+    e: ExportControl | ContentRule, name: str, since: np.ndarray, value: Value
+) -> np.ndarray:
+    """Share of controlled shipments let through each month: 0 under a ban, else the
+    approval path (scaled by its drawn ``scale``; a licensing rule without a path approves
+    nothing)."""
+    if e.regime is Regime.BAN:
+        return np.zeros(since.shape)
+    return _approval(e.approval or [0.0], since, value(name, "scale", 1.0))
+
+
 def _export_control(
     out: Shocks,
     e: ExportControl,
@@ -219,10 +230,7 @@ def _export_control(
     o = model.country_index(e.country)
     if o is None:
         return
-    if e.regime is Regime.BAN:
-        rate = np.zeros(since.shape)
-    else:
-        rate = _approval(e.approval, since, value(name, "scale", 1.0))
+    rate = _regime_rate(e, name, since, value)
     coverage = np.clip(value(name, "coverage", e.coverage), 0.0, 1.0)[:, None]
     factor = np.where(active, 1.0 - coverage * (1.0 - rate), 1.0)  # (S, M)
     N = model.N
@@ -261,10 +269,7 @@ def _content_rule(
     ctrl = model.country_index(e.country)
     if ctrl is None:
         return
-    if e.regime is Regime.BAN:
-        rate = np.zeros(since.shape)
-    else:
-        rate = _approval(e.approval or [0.0], since, value(name, "scale", 1.0))
+    rate = _regime_rate(e, name, since, value)
     factor = np.where(active, rate, 1.0)
     threshold = float(value(name, "threshold", e.threshold).mean())
     for s in e.stages:
