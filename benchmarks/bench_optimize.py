@@ -44,23 +44,26 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
     prob = 1.0 / ens.scenarios
     mi = {m: j for j, m in enumerate(M)}
 
+    need = short > 0  # (scenario, period, mineral)
+    RT = [(s, t, lot) for s in S for t in T for lot in L if need[s, t, mi[lot_min[lot]]]]
+    UT = [(s, t, m) for s in S for t in T for m in M if need[s, t, mi[m]]]
+    SL = sorted({(s, lot) for s, _, lot in RT})
+    by_sl: dict[tuple[int, str], list[int]] = {}
+    for s, t, lot in RT:
+        by_sl.setdefault((s, lot), []).append(t)
+
     mdl = pyo.ConcreteModel()
     mdl.x = pyo.Var(L, domain=pyo.NonNegativeReals)
     mdl.v = pyo.Var(range(len(A)), domain=pyo.NonNegativeReals)
-    mdl.r = pyo.Var(S, T, L, domain=pyo.NonNegativeReals)
-    mdl.h = pyo.Var(S, T, L, domain=pyo.NonNegativeReals)
-    mdl.u = pyo.Var(S, T, M, domain=pyo.NonNegativeReals)
+    mdl.r = pyo.Var(RT, domain=pyo.NonNegativeReals)
+    mdl.u = pyo.Var(UT, domain=pyo.NonNegativeReals)
     mdl.budget = pyo.Constraint(expr=sum(price[lot] * mdl.x[lot] for lot in L) <= problem.budget)
     mdl.vmax = pyo.Constraint(range(len(A)), rule=lambda m, a: m.v[a] <= vmax[a])
-
-    def flow(m, s, t, lot):  # type: ignore[no-untyped-def]
-        if t == 0:
-            return m.h[s, t, lot] + m.r[s, t, lot] - m.x[lot] == 0
-        return m.h[s, t, lot] - m.h[s, t - 1, lot] + m.r[s, t, lot] == 0
-
-    mdl.flow = pyo.Constraint(S, T, L, rule=flow)
+    mdl.stock = pyo.Constraint(
+        SL, rule=lambda m, s, lot: sum(m.r[s, t, lot] for t in by_sl[s, lot]) - m.x[lot] <= 0
+    )
     mdl.drawdown = pyo.Constraint(
-        S, T, L, rule=lambda m, s, t, lot: m.r[s, t, lot] - draw[lot] * m.x[lot] <= 0
+        RT, rule=lambda m, s, t, lot: m.r[s, t, lot] - draw[lot] * m.x[lot] <= 0
     )
 
     def cover(m, s, t, mineral):  # type: ignore[no-untyped-def]
@@ -72,11 +75,11 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
         )
         return m.u[s, t, mineral] + released + delivered >= short[s, t, mi[mineral]]
 
-    mdl.cover = pyo.Constraint(S, T, M, rule=cover)
+    mdl.cover = pyo.Constraint(UT, rule=cover)
     mdl.obj = pyo.Objective(
         expr=sum(price[lot] * (1 + hold[lot] * years) * mdl.x[lot] for lot in L)
         + sum(cost[a] * mdl.v[a] for a in range(len(A)))
-        + prob * sum(loss[m] * mdl.u[s, t, m] for s in S for t in T for m in M)
+        + prob * sum(loss[m] * mdl.u[s, t, m] for s, t, m in UT)
     )
     return mdl
 

@@ -240,22 +240,29 @@ class ReserveProblem:
             coords=[agr_idx],
             name="volume",
         )
-        r = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="release")
-        h = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="left")
-        u = m.add_variables(lower=0, coords=[scen, per, minerals], name="unmet")
+        # second-stage variables exist only where there is a shortfall to cover (masked
+        # elsewhere, as linopy masks sparse combinations instead of filling them)
+        need = ens.shortfall > 0  # (scenario, period, mineral)
+        member = lots.membership(minerals)  # (lot, mineral)
+        lot_need = ((need.astype(float) * member).sum("mineral") > 0).transpose(
+            "scenario", "period", "lot"
+        )
+        r = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="release", mask=lot_need)
+        u = m.add_variables(lower=0, coords=[scen, per, minerals], name="unmet", mask=need)
 
         m.add_constraints((price * x).sum() <= self.budget, name="budget")
-        first = per[0]
-        m.add_constraints(h.sel(period=first) + r.sel(period=first) - x == 0, name="stock_start")
-        later = xr.DataArray(per != first, coords=[per])
-        m.add_constraints(h - h.shift(period=1) + r == 0, name="stock_flow", mask=later)
-        m.add_constraints(r - lots.column("drawdown_per_period") * x <= 0, name="drawdown")
-        member = lots.membership(minerals)
-        released = (r * member).sum("lot")
+        # the stock is never refilled and only releases draw on it, so the running total of
+        # releases peaks at the horizon: one constraint per scenario and lot bounds them all
+        m.add_constraints(r.sum("period") - x <= 0, name="stock", mask=lot_need.any("period"))
+        m.add_constraints(
+            r - lots.column("drawdown_per_period") * x <= 0, name="drawdown", mask=lot_need
+        )
+        mineral_of_lot = lots.column("mineral").rename("mineral")
+        released = r.groupby(mineral_of_lot).sum().reindex(mineral=minerals)
         supplied = released
         if len(agr_idx):
             supplied = supplied + (v * self.agreements.delivers(ens)).sum("agreement")
-        m.add_constraints(u + supplied >= ens.shortfall, name="shortfall")
+        m.add_constraints(u + supplied >= ens.shortfall, name="shortfall", mask=need)
         if self.fixed_stock is not None:
             m.add_constraints(
                 x == self.fixed_stock.reindex(lot=lot_idx).fillna(0.0), name="fixed_stock"
@@ -318,7 +325,7 @@ class ReserveProblem:
         m, ens, lots = self.model, self.ensemble, self.lots
         x = m.variables["stock"].solution.clip(min=0.0)
         v = m.variables["volume"].solution
-        u = m.variables["unmet"].solution
+        u = m.variables["unmet"].solution.fillna(0.0)
         price = lots.column("price_usd_t")
         loss = (u * ens.loss_per_t).sum(("period", "mineral"))
         years = ens.periods / ens.periods_per_year
@@ -330,7 +337,7 @@ class ReserveProblem:
         return Solution(
             stock=x,
             volume=v,
-            releases=m.variables["release"].solution,
+            releases=m.variables["release"].solution.fillna(0.0),
             unmet=u,
             scenario_loss=loss,
             objective=float(m.objective.value or 0.0),
