@@ -147,6 +147,7 @@ def rank_records(rows: list[RankRow]) -> list[dict[str, Any]]:
                 "chain": r.chain,
                 "expected_us_shortfall_share": r.expected_shortfall_share,
                 "events": list(r.events),
+            "assumptions": list(r.assumptions),
                 "note": None
                 if ranked
                 else (
