@@ -21,7 +21,7 @@ from critmin.scenarios.load import Labels, library_events, load_scenario, parse_
 from critmin.scenarios.spec import Scenario, month_index
 from critmin.simulate.engine import run
 from critmin.simulate.model import REGIONS, ChainModel, build_model
-from critmin.simulate.runner import _parents, _to_periods
+from critmin.simulate.runner import parents_of, to_periods
 from critmin.simulate.shocks import build_shocks
 
 USA = REGIONS.index("USA")
@@ -105,8 +105,8 @@ def _chain_run(
         part = {k: (v[0][lo:hi], v[1][lo:hi]) for k, v in timing.items()} if timing else None
         shocks = build_shocks(scenario, model, parents, hi - lo, months, rng, timing=part)
         trace = run(model, shocks)
-        shorts.append(_to_periods(trace.shortfall[:, :, USA], 1, per, "sum"))
-        prices.append(_to_periods(trace.price_ratio[:, :, USA], 1, per, "mean"))
+        shorts.append(to_periods(trace.shortfall[:, :, USA], 1, per, "sum"))
+        prices.append(to_periods(trace.price_ratio[:, :, USA], 1, per, "mean"))
     return np.concatenate(shorts), np.concatenate(prices)
 
 
@@ -124,7 +124,7 @@ def build_ensemble(
     """Simulate the ensemble for the reserve's minerals (those with a reserve form)."""
     forms = chain.dataset["reserve_forms"]
     use = list(minerals) if minerals else sorted(set(forms["mineral"]))
-    parents = _parents(chain)
+    parents = parents_of(chain)
     months = horizon * months_per_period
     labels = Labels.of(chain.dataset)
     specs = [load_scenario(s, labels) for s in scenarios] if scenarios else [planning_scenario(use)]

@@ -23,7 +23,7 @@ from critmin.chain import SupplyChain
 from critmin.scenarios.load import library_events, load_scenario, parse_scenario
 from critmin.scenarios.spec import Scenario
 from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.runner import ChunkTask, _parents, run_chunk
+from critmin.simulate.runner import ChunkTask, parents_of, run_chunk
 
 RANK_START = "2026-01"
 MONTHS = 12
@@ -85,7 +85,7 @@ def rank(
 ) -> list[RankRow]:
     """Every mineral with production data, and every element of a chain, ranked by expected
     annual U.S. loss (rows without a dollar figure come last)."""
-    parents = _parents(chain)
+    parents = parents_of(chain)
     have = sorted(str(m) for m in chain.production.mineral.values)
     elements = sorted(m for m, p in parents.items() if p in have and m not in have)
     plan = [(m, m) for m in have] + [(e, parents[e]) for e in elements]
@@ -147,7 +147,7 @@ def rank_records(rows: list[RankRow]) -> list[dict[str, Any]]:
                 "chain": r.chain,
                 "expected_us_shortfall_share": r.expected_shortfall_share,
                 "events": list(r.events),
-            "assumptions": list(r.assumptions),
+                "assumptions": list(r.assumptions),
                 "note": None
                 if ranked
                 else (

@@ -67,7 +67,7 @@ class ChunkTask:
     sample_occurrence: bool = False
 
 
-def _to_periods(arr: np.ndarray, axis: int, per: int, how: str) -> np.ndarray:
+def to_periods(arr: np.ndarray, axis: int, per: int, how: str) -> np.ndarray:
     shape = list(arr.shape)
     shape[axis : axis + 1] = [shape[axis] // per, per]
     grouped = arr.reshape(shape)
@@ -95,12 +95,12 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
 def summarise(trace: Trace, per: int) -> dict[str, np.ndarray]:
     """Monthly trace -> per-period sums (flows, shortfall, loss) and means (price)."""
     return {
-        "exports": _to_periods(trace.exports, 1, per, "sum"),
-        "final": _to_periods(trace.final, 1, per, "sum"),
-        "receipts": _to_periods(trace.receipts, 1, per, "sum"),
-        "shortfall": _to_periods(trace.shortfall, 1, per, "sum"),
-        "loss_usd": _to_periods(trace.loss_usd, 1, per, "sum"),
-        "price_ratio": _to_periods(trace.price_ratio, 1, per, "mean"),
+        "exports": to_periods(trace.exports, 1, per, "sum"),
+        "final": to_periods(trace.final, 1, per, "sum"),
+        "receipts": to_periods(trace.receipts, 1, per, "sum"),
+        "shortfall": to_periods(trace.shortfall, 1, per, "sum"),
+        "loss_usd": to_periods(trace.loss_usd, 1, per, "sum"),
+        "price_ratio": to_periods(trace.price_ratio, 1, per, "mean"),
     }
 
 
@@ -161,7 +161,7 @@ def _labelled(model: ChainModel, arrays: dict[str, np.ndarray]) -> xr.Dataset:
 
 def chain_minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
     """The chains a scenario touches: named minerals with data, or their parent chains."""
-    parents = _parents(chain)
+    parents = parents_of(chain)
     have = set(chain.production.mineral.values.tolist())
     out: list[str] = []
     for m in scenario.minerals or scenario.event_minerals():
@@ -171,7 +171,7 @@ def chain_minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
     return out
 
 
-def _parents(chain: SupplyChain) -> dict[str, str]:
+def parents_of(chain: SupplyChain) -> dict[str, str]:
     minerals = chain.dataset["minerals"]
     return {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
 
@@ -185,7 +185,7 @@ def tasks(
         if scenario.events
         else sorted({str(m) for m in chain.dataset["chains"]["mineral"]})
     )
-    parents = _parents(chain)
+    parents = parents_of(chain)
     per_mineral = np.random.SeedSequence(config.seed).spawn(len(minerals))
     n_chunks = max(1, math.ceil(config.runs / config.chunk))
     for mineral, ss in zip(minerals, per_mineral, strict=True):
