@@ -72,22 +72,27 @@ class SupplyChain:
     def from_dataset(cls, ds: Dataset) -> SupplyChain:
         prod = _select_sources(ds["production"], ds["sources"])
         prod = prod[prod["country"] != WORLD]
-        stages = [s for s in STAGE_ORDER if s in set(prod["stage"])]
+        present = set(prod["stage"])
+        stages = [s for s in STAGE_ORDER if s in present]
         minerals = sorted(set(prod["mineral"]))
         countries = sorted(set(prod["country"]))
         years = sorted(int(y) for y in set(prod["year"]))
-        idx = pd.MultiIndex.from_frame(prod[["mineral", "stage", "country", "year"]])
-        full = pd.MultiIndex.from_product(
-            [minerals, stages, countries, years], names=["mineral", "stage", "country", "year"]
+        labels = {"mineral": minerals, "stage": stages, "country": countries, "year": years}
+        # place each row by its labels' positions; rows that share a cell are summed
+        codes = tuple(
+            pd.Categorical(
+                prod[dim].astype(int) if dim == "year" else prod[dim], categories=cats
+            ).codes
+            for dim, cats in labels.items()
         )
-        values = pd.Series(prod["value"].to_numpy(float), index=idx).groupby(level=[0, 1, 2, 3])
+        grid = np.zeros(tuple(len(c) for c in labels.values()))
+        seen = np.zeros(grid.shape, dtype=bool)
+        np.add.at(grid, codes, prod["value"].to_numpy(float))
+        seen[codes] = True
         production = xr.DataArray(
-            values.sum()
-            .reindex(full)
-            .to_numpy()
-            .reshape(len(minerals), len(stages), len(countries), len(years)),
-            coords={"mineral": minerals, "stage": stages, "country": countries, "year": years},
-            dims=("mineral", "stage", "country", "year"),
+            np.where(seen, grid, np.nan),
+            coords=labels,
+            dims=tuple(labels),
             name="production",
         )
         meta = prod.drop_duplicates(["mineral", "stage", "year"]).set_index(

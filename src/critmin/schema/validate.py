@@ -64,13 +64,13 @@ def _report(
 
 
 def _convert(col: Column, raw: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
-    empty = raw.str.strip() == ""
+    empty = raw == ""
     if col.required:
         _report(problems, file, col.name, empty, "a value is required", raw)
     if col.kind == "str":
         return raw.where(~empty, None)
     if col.kind == "bool":
-        low = raw.str.strip().str.lower()
+        low = raw.str.lower()
         bad = ~empty & ~low.isin(TRUE | FALSE)
         _report(problems, file, col.name, bad, "expected true or false", raw)
         return low.isin(TRUE).astype(object).where(~empty & ~bad, None)
@@ -105,7 +105,7 @@ def check_table(table: Table, raw: pd.DataFrame, file: str) -> tuple[pd.DataFram
         values = _convert(col, s, file, problems)
         present = values.notna()
         if col.allowed is not None:
-            bad = present & ~s.str.strip().isin(col.allowed)
+            bad = present & ~s.isin(col.allowed)
             allowed = ", ".join(sorted(col.allowed))
             _report(problems, file, col.name, bad, f"not one of the allowed values [{allowed}]", s)
         if col.pattern is not None:
