@@ -7,7 +7,7 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -39,24 +39,11 @@ def _chain(ctx: click.Context) -> SupplyChain:
         _fail(str(exc))
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        clean: dict[str, Any] = {}
-        for k, v in row.items():
-            if isinstance(v, float) and math.isnan(v):
-                clean[str(k)] = None
-            elif hasattr(v, "item"):
-                clean[str(k)] = v.item()
-            else:
-                clean[str(k)] = v
-        out.append(clean)
-    return out
-
-
 def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | None = None) -> None:
     if fmt == "json":
-        click.echo(json.dumps(_records(frame), indent=1))
+        from critmin.records import json_records
+
+        click.echo(json.dumps(json_records(frame), indent=1))
     elif fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
     else:

@@ -12,17 +12,10 @@ from decimal import Decimal
 from functools import cache
 
 from critmin.data.load import load
+from critmin.schema.vocabulary import USD_PER_T
 
 #: Factors from a price unit to U.S. dollars per metric ton.
-TO_USD_PER_T: dict[str, Decimal] = {
-    "USD/t": Decimal(1),
-    "USD/kg": Decimal(1000),
-    "USD/g": Decimal(1_000_000),
-    "USD/lb": Decimal("2204.62262"),
-    "USc/lb": Decimal("22.0462262"),
-    "USD/short_t": Decimal("1.10231131"),
-    "USD/ozt": Decimal("32150.7466"),
-}
+TO_USD_PER_T: dict[str, Decimal] = {unit: Decimal(f) for unit, f in USD_PER_T.items()}
 FEOC_GROUP = "feoc"
 
 

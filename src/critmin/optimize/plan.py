@@ -15,6 +15,7 @@ from critmin.chain import SupplyChain
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
 from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk, Solution
+from critmin.records import json_records
 
 DAYS_PER_MONTH = 365.25 / 12
 COVER_DAYS = 60
@@ -53,10 +54,10 @@ class Plan:
             "periods": self.ensemble.periods,
             "months_per_period": self.ensemble.months_per_period,
             "ensemble": self.ensemble.description,
-            "holdings": _records(self.holdings),
-            "agreements": _records(self.agreements),
-            "policies": _records(self.policies),
-            "release_rules": _records(self.rules),
+            "holdings": json_records(self.holdings),
+            "agreements": json_records(self.agreements),
+            "policies": json_records(self.policies),
+            "release_rules": json_records(self.rules),
             "units": {
                 "tonnes": "t in each chain's reference basis",
                 "usd": "USD",
@@ -64,22 +65,6 @@ class Plan:
             },
             "assumptions": self.ensemble.assumptions,
         }
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append(
-            {
-                str(k): (
-                    None
-                    if isinstance(v, float) and not np.isfinite(v)
-                    else (v.item() if hasattr(v, "item") else v)
-                )
-                for k, v in row.items()
-            }
-        )
-    return out
 
 
 def heuristic_stocks(

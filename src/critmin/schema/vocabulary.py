@@ -59,6 +59,18 @@ UNITS: dict[str, str] = {
     "L": "litres",
 }
 
+#: Exact factors from a mass-price unit to U.S. dollars per metric ton (as decimal strings, so
+#: the ledger can keep them exact and analytics can take them as floats).
+USD_PER_T: dict[str, str] = {
+    "USD/t": "1",
+    "USD/kg": "1000",
+    "USD/g": "1000000",
+    "USD/lb": "2204.62262",
+    "USc/lb": "22.0462262",
+    "USD/short_t": "1.10231131",
+    "USD/ozt": "32150.7466",
+}
+
 #: Mineral families.
 FAMILIES: frozenset[str] = frozenset(
     {

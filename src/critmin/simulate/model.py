@@ -19,7 +19,7 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.metrics.concentration import select
-from critmin.schema.vocabulary import OTHER_COUNTRIES
+from critmin.schema.vocabulary import OTHER_COUNTRIES, USD_PER_T
 
 REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
 MONTHS_PER_YEAR = 12
@@ -27,18 +27,7 @@ TRADE_YEARS = (2021, 2024)
 POOLED_WEIGHT = 1e-3
 
 #: Price conversions to USD per metric ton.
-TO_USD_PER_T: dict[str, float] = {
-    "USD/t": 1.0,
-    "USD/short_t": 1.0 / 0.90718474,
-    "USD/kg": 1e3,
-    "USD/g": 1e6,
-    "USD/10g": 1e5,
-    "USD/25g": 4e4,
-    "USD/50g": 2e4,
-    "USD/lb": 2204.62262,
-    "USc/lb": 22.0462262,
-    "USD/ozt": 32150.7466,
-}
+TO_USD_PER_T: dict[str, float] = {unit: float(f) for unit, f in USD_PER_T.items()}
 
 
 def region_of(country: str) -> str:
