@@ -41,11 +41,16 @@ class RankRow:
     assumptions: tuple[str, ...]
 
 
-def rank_scenario(mineral: str, chain_mineral: str, parents: dict[str, str]) -> Scenario:
-    """Background hazards plus the library events naming ``mineral``, moved to the rank year."""
-    background = load_scenario("background")
+def rank_scenario(
+    mineral: str,
+    chain_mineral: str,
+    parents: dict[str, str],
+    library: dict[str, dict[str, Any]],
+    hazards: list[dict[str, Any]],
+) -> Scenario:
+    """``hazards`` plus the ``library`` events naming ``mineral``, moved to the rank year."""
     events: dict[str, Any] = {}
-    for name, body in library_events().items():
+    for name, body in library.items():
         minerals = body.get("minerals", [body.get("mineral")])
         if mineral in minerals or (
             mineral == chain_mineral and any(parents.get(m) == chain_mineral for m in minerals)
@@ -55,7 +60,7 @@ def rank_scenario(mineral: str, chain_mineral: str, parents: dict[str, str]) -> 
         "name": f"rank-{mineral}",
         "start": RANK_START,
         "events": events,
-        "hazards": [h.model_dump() for h in background.hazards],
+        "hazards": hazards,
     }
     return parse_scenario(raw, f"rank:{mineral}")
 
@@ -89,13 +94,15 @@ def rank(
     have = sorted(str(m) for m in chain.production.mineral.values)
     elements = sorted(m for m, p in parents.items() if p in have and m not in have)
     plan = [(m, m) for m in have] + [(e, parents[e]) for e in elements]
+    library = library_events()
+    hazards = [h.model_dump() for h in load_scenario("background").hazards]
     seeds = np.random.SeedSequence(seed).spawn(len(plan))
     models: dict[str, ChainModel] = {}
     jobs = []
     for (mineral, chain_mineral), ss in zip(plan, seeds, strict=True):
         if chain_mineral not in models:
             models[chain_mineral] = build_model(chain, chain_mineral)
-        scenario = rank_scenario(mineral, chain_mineral, parents)
+        scenario = rank_scenario(mineral, chain_mineral, parents, library, hazards)
         jobs.append((models[chain_mineral], scenario, parents, runs, ss))
     rows: list[RankRow] = []
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
