@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -24,6 +24,8 @@ PG_ENV = "CRITMIN_TEST_POSTGRES_URL"
 MEMBERS = [f"member{i}" for i in range(1, 8)]
 MINERAL = "cobalt"
 PRICE = Decimal("30000")
+#: A loan's return date inside the maximum term (two years).
+SOON = str(date.today() + timedelta(days=365))
 
 
 def postgres_url() -> str | None:
@@ -87,7 +89,7 @@ def release(lot: str = "lot1", quantity: str = "1", rid: str = "r1") -> ev.Relea
             "release_id": rid,
             "lot_id": lot,
             "quantity_t": quantity,
-            "price_usd_per_t": "35000",
+            "price_usd_per_t": "38000",
             "buyer": "Factory",
             "buyer_country": "USA",
             "trigger": "supply_shock",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from ledger_world import MEMBERS
+from ledger_world import MEMBERS, SOON, resolve
 
 from critmin.api.app import create_app
 from critmin.ledger import events as ev
@@ -45,12 +45,21 @@ def loan(db: Ledger, n: int) -> str:
                 "quantity_t": "0.1",
                 "counterparty": "Ally",
                 "counterparty_country": "JPN",
-                "return_date": "2099-01-01",
+                "return_date": SOON,
             }
         ),
         "op",
     )
     return f"l{n}"
+
+
+SEAT7 = {"seat": 7, "member": MEMBERS[6], "term_start": "2025-01-01", "term_end": "2035-01-01"}
+
+
+def refill(db: Ledger, n: int) -> str:
+    """A passed ``fill_seat`` resolution re-appointing seat 7 (seats change only this way)."""
+    resolve(db, f"fill{n}", ev.FillSeat.model_validate(SEAT7))
+    return f"fill{n}"
 
 
 READS = ("/holdings", "/funds", "/contracts", "/loans", "/board", "/events", "/valuation")
@@ -89,10 +98,7 @@ ENDPOINTS: list[tuple[str, str, set[Role], Setup]] = [
         "POST",
         "/board/seats",
         {BOARD},
-        lambda db, n: (
-            "/board/seats",
-            {"seat": 7, "member": MEMBERS[6], "term_start": "2025-01-01", "term_end": "2035-01-01"},
-        ),
+        lambda db, n: ("/board/seats", {**SEAT7, "resolution_id": refill(db, n)}),
     ),
     (
         "POST",
@@ -131,7 +137,7 @@ ENDPOINTS: list[tuple[str, str, set[Role], Setup]] = [
                 "release_id": f"r{n}",
                 "lot_id": "lot1",
                 "quantity_t": "0.1",
-                "price_usd_per_t": "31000",
+                "price_usd_per_t": "39000",
                 "buyer": "Plant",
                 "buyer_country": "USA",
                 "trigger": "supply_shock",
@@ -151,7 +157,7 @@ ENDPOINTS: list[tuple[str, str, set[Role], Setup]] = [
                 "quantity_t": "0.1",
                 "counterparty": "Ally",
                 "counterparty_country": "KOR",
-                "return_date": "2099-01-01",
+                "return_date": SOON,
                 "kind": "swap",
             },
         ),
@@ -180,7 +186,7 @@ ENDPOINTS: list[tuple[str, str, set[Role], Setup]] = [
     (
         "POST",
         "/prices",
-        {OPERATOR},
+        {ANALYST},
         lambda db, n: (
             "/prices",
             {
@@ -244,6 +250,7 @@ def test_every_endpoint_and_role(
             ("GET", "/docs"),
             ("GET", "/docs/oauth2-redirect"),
             ("GET", "/redoc"),
+            ("GET", "/public/checkpoint"),  # tested in tests/hardening/test_anchor.py
         }
         == declared
     )
@@ -254,7 +261,8 @@ def test_every_endpoint_and_role(
             n += 1
             path, body = setup(world, n)
             before_head, before = world.head(), world.stored_projections()
-            response = client.request(method, path, json=body, headers=headers[role])
+            sent = {**headers[role], "Idempotency-Key": f"k{n}"}
+            response = client.request(method, path, json=body, headers=sent)
             code = response.status_code
             if role in allowed:
                 if code not in {200, 201}:
@@ -276,14 +284,16 @@ def test_bad_token_errors_name_the_field_and_retries(
     client, headers = api
     assert client.get("/holdings", headers={"Authorization": "Bearer nope"}).status_code == 401
     bad = client.post(
-        "/acquisitions", json={**ACQ, "lot_id": "x", "quantity_t": "-1"}, headers=headers[OPERATOR]
+        "/acquisitions",
+        json={**ACQ, "lot_id": "x", "quantity_t": "-1"},
+        headers={**headers[OPERATOR], "Idempotency-Key": "bad"},
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "quantity_t"
     feoc = client.post(
         "/acquisitions",
         json={**ACQ, "lot_id": "x", "seller_country": "PRK"},
-        headers=headers[OPERATOR],
+        headers={**headers[OPERATOR], "Idempotency-Key": "feoc"},
     )
     assert feoc.status_code == 422
     assert feoc.json()["error"]["field"] == "seller_country"
@@ -309,7 +319,7 @@ def test_bad_token_errors_name_the_field_and_retries(
             "trigger": "supply_shock",
             "shock_id": "shock1",
         },
-        headers=headers[OPERATOR],
+        headers={**headers[OPERATOR], "Idempotency-Key": "spent"},
     )
     assert spent.status_code == 409
     assert spent.json()["error"]["field"] == "quantity_t"

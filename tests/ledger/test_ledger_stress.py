@@ -52,7 +52,8 @@ RELEASE = {
 def keys_in_log(db: Ledger) -> dict[str, int]:
     counts: dict[str, int] = {}
     with db.engine.connect() as conn:
-        for (key,) in conn.execute(select(events_table.c.idempotency_key)):
+        for (scoped,) in conn.execute(select(events_table.c.idempotency_key)):
+            key = scoped.split("/", 1)[1]  # keys are stored per actor: "actor/key"
             counts[key] = counts.get(key, 0) + 1
     return counts
 

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from ledger_world import MEMBERS, MINERAL, acquisition, release, resolve, seat_board
+from ledger_world import MEMBERS, MINERAL, SOON, acquisition, release, resolve, seat_board
 
 from critmin.ledger import events as ev
 from critmin.ledger.errors import IdempotencyConflict, Refused
@@ -62,7 +62,7 @@ def test_replay_rebuilds_every_projection_exactly(world: Ledger) -> None:
             quantity_t=Decimal(1),
             counterparty="Ally",
             counterparty_country="JPN",
-            return_date=date(2099, 1, 1),
+            return_date=date.fromisoformat(SOON),
             fee_usd=Decimal(500),
         ),
         "operator",
@@ -78,11 +78,12 @@ def test_replay_rebuilds_every_projection_exactly(world: Ledger) -> None:
         ),
         "operator",
     )
+    resolve(db, "src", ev.DesignatePriceSource(source="analyst"))
     db.submit(
         ev.PriceRecorded(
             mineral=MINERAL, usd_per_t=Decimal(50000), as_of=date(2025, 6, 1), source="LME"
         ),
-        "operator",
+        "analyst",
     )
     db.submit(
         release(quantity="1", rid="r2").model_copy(
@@ -115,7 +116,7 @@ def test_replay_rebuilds_every_projection_exactly(world: Ledger) -> None:
     assert jpn.spent_usd == Decimal(150000)
     assert lot(db).quantity_t == Decimal("6.5")  # 10 - 2 - 1 (loan) + 0.5 - 1 (sold above band)
     value = db.read(lambda s: valuation(s, db.reference))
-    assert value["realised_gain_usd"] == "15500.00"  # 2 x 5,000 + 500 fee + 5,000
+    assert value["realised_gain_usd"] == "24500.00"  # 2 x 8,000 + 500 fee + 8,000
     assert Decimal(value["total_market_value_usd"]) > 0
 
 

@@ -1,18 +1,21 @@
 """The FastAPI application: reads of the projections, and one endpoint per operation.
 
-Writes take an optional ``Idempotency-Key`` header: a retry with the same key returns the
-first answer and writes nothing. The actor recorded is the token's user.
+Writes require an ``Idempotency-Key`` header (keys belong to the token's user): a retry with
+the same key returns the first answer and writes nothing. The actor recorded is the token's
+user. Requests pass ``guard.Guard`` first: writes without a valid token are refused before
+their body is read, and bodies over the size limit get 413.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Path, Query
+from fastapi import FastAPI, Header, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from critmin.api import errors
 from critmin.api.auth import (
+    Analyst,
     Board,
     ContributionReader,
     LedgerDep,
@@ -20,15 +23,22 @@ from critmin.api.auth import (
     Partner,
     Reader,
 )
+from critmin.api.guard import MAX_BODY, Guard
 from critmin.ledger import events as ev
+from critmin.ledger.anchor import anchor_document, chain_hashes
 from critmin.ledger.public import public_transactions
 from critmin.ledger.service import Ledger, Receipt
 from critmin.ledger.valuation import valuation
 from critmin.ledger.vocabulary import FundKind, Projection, Role, Vote
 
 KeyHeader = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9._:-]{1,200}$"),
+    str,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        description="Required on every write; a retry with the same key is answered, not "
+        "repeated. Keys are per user.",
+    ),
 ]
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 
@@ -79,7 +89,7 @@ def _written(receipt: Receipt) -> Written:
     return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
 
 
-def create_app(ledger: Ledger) -> FastAPI:
+def create_app(ledger: Ledger, max_body: int = MAX_BODY) -> FastAPI:
     app = FastAPI(
         title="critmin reserve operations",
         version="0.1.0",
@@ -87,6 +97,7 @@ def create_app(ledger: Ledger) -> FastAPI:
     )
     app.state.ledger = ledger
     errors.install(app)
+    app.add_middleware(Guard, ledger=ledger, max_body=max_body)
     created: dict[str, Any] = {"status_code": 201, "response_model": Written}
 
     # -- public -----------------------------------------------------------------------------
@@ -98,6 +109,16 @@ def create_app(ledger: Ledger) -> FastAPI:
     ) -> list[dict[str, Any]]:
         """Acquisitions, releases, loans and contracts without confidential fields."""
         return public_transactions(db.events(after, limit))
+
+    @app.get("/public/checkpoint", tags=["public"])
+    def checkpoint(db: LedgerDep) -> dict[str, Any]:
+        """The latest signed checkpoint as an anchor document (for `ledger verify --anchor`)."""
+        found = db.projection(Projection.CHECKPOINT)
+        if not found:
+            raise HTTPException(404, "the board has published no checkpoint yet")
+        payload = ev.Checkpoint.model_validate(found[0])
+        hashes = [h for _, h, _, _ in chain_hashes(db, payload.seq)]
+        return anchor_document(payload, hashes)
 
     # -- reads ------------------------------------------------------------------------------
     @app.get("/holdings", tags=["read"])
@@ -162,7 +183,7 @@ def create_app(ledger: Ledger) -> FastAPI:
     # -- partner ----------------------------------------------------------------------------
     @app.post("/contributions", tags=["funds"], **created)
     def contribute(
-        body: ContributionIn, db: LedgerDep, user: Partner, key: KeyHeader = None
+        body: ContributionIn, db: LedgerDep, user: Partner, key: KeyHeader
     ) -> Written:
         """Propose a contribution; it stays pending until a board resolution."""
         payload = ev.ContributionProposed(partner=user.country or "", **body.model_dump())
@@ -170,12 +191,12 @@ def create_app(ledger: Ledger) -> FastAPI:
 
     # -- board ------------------------------------------------------------------------------
     @app.post("/board/seats", tags=["board"], **created)
-    def seat(body: ev.SeatFilled, db: LedgerDep, user: Board, key: KeyHeader = None) -> Written:
+    def seat(body: ev.SeatFilled, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
         """Record a member's seat and term (as appointed and confirmed)."""
         return _written(db.submit(body, user.name, key))
 
     @app.post("/board/motions", tags=["board"], **created)
-    def propose(body: MotionIn, db: LedgerDep, user: Board, key: KeyHeader = None) -> Written:
+    def propose(body: MotionIn, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
         payload = ev.MotionProposed(
             motion_id=body.motion_id, motion=body.motion, proposer=user.name
         )
@@ -183,63 +204,64 @@ def create_app(ledger: Ledger) -> FastAPI:
 
     @app.post("/board/motions/{motion_id}/votes", tags=["board"], **created)
     def vote(
-        motion_id: IdPath, body: VoteIn, db: LedgerDep, user: Board, key: KeyHeader = None
+        motion_id: IdPath, body: VoteIn, db: LedgerDep, user: Board, key: KeyHeader
     ) -> Written:
         """Vote as the member the token belongs to."""
         payload = ev.VoteCast(motion_id=motion_id, member=user.name, vote=body.vote)
         return _written(db.submit(payload, user.name, key))
 
     @app.post("/board/motions/{motion_id}/close", tags=["board"], **created)
-    def close(motion_id: IdPath, db: LedgerDep, user: Board, key: KeyHeader = None) -> Written:
+    def close(motion_id: IdPath, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
         """Count the votes: quorum four, majority of votes cast; a pass makes a resolution."""
         return _written(db.submit(close_motion(motion_id), user.name, key))
 
     # -- operator ---------------------------------------------------------------------------
     @app.post("/acquisitions", tags=["operations"], **created)
     def acquire(
-        body: ev.Acquisition, db: LedgerDep, user: Operator, key: KeyHeader = None
+        body: ev.Acquisition, db: LedgerDep, user: Operator, key: KeyHeader
     ) -> Written:
         """Buy into a lot (new or existing); paid from accepted funds, earmarks first."""
         return _written(db.submit(body, user.name, key))
 
     @app.post("/releases", tags=["operations"], **created)
-    def release(body: ev.Release, db: LedgerDep, user: Operator, key: KeyHeader = None) -> Written:
+    def release(body: ev.Release, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         """Sell from a lot, citing a declared supply shock or a price above the band."""
         return _written(db.submit(body, user.name, key))
 
     @app.post("/loans", tags=["operations"], **created)
-    def lend(body: ev.Loan, db: LedgerDep, user: Operator, key: KeyHeader = None) -> Written:
+    def lend(body: ev.Loan, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         return _written(db.submit(body, user.name, key))
 
     @app.post("/loans/{loan_id}/return", tags=["operations"], **created)
     def give_back(
-        loan_id: IdPath, body: ReturnIn, db: LedgerDep, user: Operator, key: KeyHeader = None
+        loan_id: IdPath, body: ReturnIn, db: LedgerDep, user: Operator, key: KeyHeader
     ) -> Written:
         payload = ev.LoanReturned(loan_id=loan_id, **body.model_dump())
         return _written(db.submit(payload, user.name, key))
 
     @app.post("/transfers", tags=["operations"], **created)
     def transfer(
-        body: ev.Transfer, db: LedgerDep, user: Operator, key: KeyHeader = None
+        body: ev.Transfer, db: LedgerDep, user: Operator, key: KeyHeader
     ) -> Written:
         return _written(db.submit(body, user.name, key))
 
     @app.post("/write-downs", tags=["operations"], **created)
     def write_down(
-        body: ev.WriteDown, db: LedgerDep, user: Operator, key: KeyHeader = None
+        body: ev.WriteDown, db: LedgerDep, user: Operator, key: KeyHeader
     ) -> Written:
         return _written(db.submit(body, user.name, key))
 
-    @app.post("/prices", tags=["operations"], **created)
+    @app.post("/prices", tags=["analysis"], **created)
     def price(
-        body: ev.PriceRecorded, db: LedgerDep, user: Operator, key: KeyHeader = None
+        body: ev.PriceRecorded, db: LedgerDep, user: Analyst, key: KeyHeader
     ) -> Written:
-        """Enter a market price (USD/t); it wins over the bundled one from its date."""
+        """Enter a market price (USD/t). The checks use it only if the board designated the
+        analyst price source; ``as_of`` may not be in the future."""
         return _written(db.submit(body, user.name, key))
 
     @app.post("/contracts", tags=["operations"], **created)
     def contract(
-        body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader = None
+        body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader
     ) -> Written:
         return _written(db.submit(body, user.name, key))
 

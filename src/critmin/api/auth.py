@@ -52,6 +52,7 @@ def allow(*roles: Role) -> Callable[..., User]:
 READERS = (Role.BOARD, Role.OPERATOR, Role.ANALYST)
 Board = Annotated[User, Depends(allow(Role.BOARD))]
 Operator = Annotated[User, Depends(allow(Role.OPERATOR))]
+Analyst = Annotated[User, Depends(allow(Role.ANALYST))]
 Partner = Annotated[User, Depends(allow(Role.PARTNER))]
 Reader = Annotated[User, Depends(allow(*READERS))]
 ContributionReader = Annotated[User, Depends(allow(*READERS, Role.PARTNER))]

@@ -9,7 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from critmin.ledger.errors import NotInitialised, Refused
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, IntegrityError
+
+from critmin.ledger.errors import DatabaseProblem, NotInitialised, Refused
 
 
 def body(message: str, field: str | None, **extra: Any) -> dict[str, Any]:
@@ -24,7 +27,27 @@ def _where(loc: tuple[int | str, ...] | list[int | str]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(body(exc.message, exc.field), status_code=exc.status)
+        extra = {"rule": exc.rule} if exc.rule else {}
+        return JSONResponse(body(exc.message, exc.field, **extra), status_code=exc.status)
+
+    @app.exception_handler(ValidationError)
+    async def invalid_model(_: Request, exc: ValidationError) -> JSONResponse:
+        # a payload built inside a handler (e.g. from the token's user) that does not validate
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        field = _where(first.get("loc", ()))
+        return JSONResponse(body(f"{field}: {first['msg']}", field), status_code=422)
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse(body("a value does not fit the database", "body"), status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        return JSONResponse(body("conflicts with a stored record", "body"), status_code=409)
+
+    @app.exception_handler(DatabaseProblem)
+    async def unusable(_: Request, exc: DatabaseProblem) -> JSONResponse:
+        return JSONResponse(body(str(exc), None), status_code=503)
 
     @app.exception_handler(NotInitialised)
     async def not_initialised(_: Request, exc: NotInitialised) -> JSONResponse:

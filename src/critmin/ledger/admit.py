@@ -6,13 +6,14 @@ entity of concern are refused; acquisitions and releases record the market price
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from critmin.ledger import events as ev
 from critmin.ledger.errors import Refused
 from critmin.ledger.reference import Reference
-from critmin.ledger.state import MotionState, Price, State, tally
-from critmin.ledger.vocabulary import Projection
+from critmin.ledger.state import MotionState, State, tally
+from critmin.ledger.vocabulary import Projection, Rule
 
 COUNTERPARTIES = {
     ev.Acquisition: "seller_country",
@@ -24,12 +25,10 @@ COUNTERPARTIES = {
 
 
 def market_price(state: State, ref: Reference, mineral: str) -> Decimal | None:
-    """An entered price (latest ``as_of``) wins over the bundled one."""
-    entered = state.get(Projection.PRICE, mineral, Price)
-    if entered is not None:
-        return entered.usd_per_t
+    """The price from the source the board designated: the bundled reference (default), or
+    the latest price an analyst entered (falling back to the bundled one)."""
     found = ref.market_price(mineral)
-    return None if found is None else found[0]
+    return state.market(mineral, None if found is None else found[0])
 
 
 def _minerals(payload: ev.Payload) -> list[tuple[str, str]]:
@@ -49,11 +48,11 @@ def _minerals(payload: ev.Payload) -> list[tuple[str, str]]:
     return out
 
 
-def admit(state: State, ref: Reference, payload: ev.Payload) -> ev.Payload:
-    """The payload to append, or Refused naming the field at fault."""
+def admit(state: State, ref: Reference, payload: ev.Payload, day: date) -> ev.Payload:
+    """The payload to append on ``day``, or Refused naming the field at fault."""
     for field, mineral in _minerals(payload):
         if mineral not in ref.minerals:
-            raise Refused(f"unknown mineral {mineral!r}", field, status=422)
+            raise Refused(f"unknown mineral {mineral!r}", field, 422, Rule.KNOWN_MINERAL)
     party = COUNTERPARTIES.get(type(payload))
     if party is not None:
         country = getattr(payload, party)
@@ -61,10 +60,16 @@ def admit(state: State, ref: Reference, payload: ev.Payload) -> ev.Payload:
             raise Refused(
                 f"{country} is a foreign entity of concern; the reserve does not deal with it",
                 party,
-                status=422,
+                422,
+                Rule.NO_FEOC,
             )
     if isinstance(payload, ev.MotionClosed):
-        return tally(state.need(Projection.MOTION, payload.motion_id, MotionState, "motion_id"))
+        motion = state.need(Projection.MOTION, payload.motion_id, MotionState, "motion_id")
+        return tally(motion, state, day)
+    if isinstance(payload, ev.Checkpoint):
+        from critmin.ledger.anchor import check_signature
+
+        check_signature(payload)
     if isinstance(payload, ev.Acquisition):
         market = market_price(state, ref, payload.mineral)
         return payload.model_copy(update={"market_usd_per_t": market})

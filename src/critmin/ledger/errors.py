@@ -8,13 +8,21 @@ class LedgerError(Exception):
 
 
 class Refused(LedgerError):
-    """A command broke a rule; nothing was written. ``field`` names the input at fault."""
+    """A command broke a rule; nothing was written. ``field`` names the input at fault and
+    ``rule`` the control that refused it (see ``docs/ledger-controls.md``)."""
 
-    def __init__(self, message: str, field: str | None = None, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        status: int = 409,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__(f"[{rule}] {message}" if rule else message)
+        self.message = f"{message} (rule {rule})" if rule else message
         self.field = field
         self.status = status
+        self.rule = rule
 
 
 class NotFound(Refused):
@@ -35,3 +43,7 @@ class IdempotencyConflict(Refused):
 
 class NotInitialised(LedgerError):
     """The database has no ledger yet (run ``critmin ledger init``)."""
+
+
+class DatabaseProblem(LedgerError):
+    """The database cannot be used: unreachable, not a database, or not a critmin ledger."""

@@ -19,6 +19,7 @@ from critmin.ledger.vocabulary import (
     EventType,
     LoanKind,
     MotionKind,
+    PriceSource,
     Trigger,
     Vote,
 )
@@ -65,10 +66,15 @@ class Genesis(Payload):
 
 
 class SeatFilled(Payload):
+    """A seat filled for a term: by the founding appointment (before the board's first motion,
+    each seat once) or by a passed ``fill_seat`` resolution naming the same seat, member and
+    term."""
+
     seat: Annotated[int, Field(ge=1, le=7)]
     member: Ident
     term_start: date
     term_end: date
+    resolution_id: Ident | None = None
 
 
 class AcceptContribution(Payload):
@@ -113,6 +119,19 @@ class AuthoriseRelease(Payload):
     max_usd: PositiveMoney
 
 
+class FillSeat(Payload):
+    kind: Literal[MotionKind.FILL_SEAT] = MotionKind.FILL_SEAT
+    seat: Annotated[int, Field(ge=1, le=7)]
+    member: Ident
+    term_start: date
+    term_end: date
+
+
+class DesignatePriceSource(Payload):
+    kind: Literal[MotionKind.DESIGNATE_PRICE_SOURCE] = MotionKind.DESIGNATE_PRICE_SOURCE
+    source: PriceSource
+
+
 class General(Payload):
     kind: Literal[MotionKind.GENERAL] = MotionKind.GENERAL
     text: Text
@@ -126,6 +145,8 @@ Motion = Annotated[
     | SetThreshold
     | AuthoriseAcquisition
     | AuthoriseRelease
+    | FillSeat
+    | DesignatePriceSource
     | General,
     Field(discriminator="kind"),
 ]
@@ -212,6 +233,7 @@ class Loan(Payload):
     counterparty_country: Country
     return_date: date
     fee_usd: Money = Decimal(0)
+    resolution_id: Ident | None = None
 
 
 class LoanReturned(Payload):
@@ -225,6 +247,7 @@ class Transfer(Payload):
     quantity_t: Quantity
     to_lot_id: Ident
     to_location: Ident = confidential()
+    resolution_id: Ident | None = None
 
 
 class WriteDown(Payload):
@@ -247,6 +270,17 @@ class ContractSigned(Payload):
     resolution_id: Ident | None = None
 
 
+class Checkpoint(Payload):
+    """The board's signature (Ed25519) over the head of the chain at ``seq``; published in the
+    public view. The anchor file written beside it carries every event hash up to ``seq``."""
+
+    seq: Annotated[int, Field(ge=1)]
+    head: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    hashes_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    public_key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    signature: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+
 PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.GENESIS: Genesis,
     EventType.SEAT_FILLED: SeatFilled,
@@ -262,6 +296,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.TRANSFER: Transfer,
     EventType.WRITE_DOWN: WriteDown,
     EventType.CONTRACT_SIGNED: ContractSigned,
+    EventType.CHECKPOINT: Checkpoint,
 }
 
 TYPES: dict[type[Payload], EventType] = {model: t for t, model in PAYLOADS.items()}

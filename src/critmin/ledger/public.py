@@ -16,6 +16,7 @@ PUBLIC_TYPES = frozenset(
         EventType.LOAN,
         EventType.LOAN_RETURNED,
         EventType.CONTRACT_SIGNED,
+        EventType.CHECKPOINT,
     }
 )
 

@@ -26,6 +26,7 @@ class Reference:
     minerals: frozenset[str]
     feoc: frozenset[str]
     prices: dict[str, tuple[Decimal, int]]
+    countries: frozenset[str] = frozenset()
 
     def market_price(self, mineral: str) -> tuple[Decimal, int] | None:
         """The bundled price (USD/t) and its year: the median of the latest year's quotes."""
@@ -52,4 +53,5 @@ def bundled() -> Reference:
     prices: dict[str, tuple[Decimal, int]] = {}
     for (mineral, year), values in sorted(quotes.items()):
         prices[mineral] = (statistics.median(values).quantize(Decimal("0.01")), year)
-    return Reference(frozenset(data["minerals"]["id"].astype(str)), feoc, prices)
+    countries = frozenset(data["countries"]["iso3"].astype(str))
+    return Reference(frozenset(data["minerals"]["id"].astype(str)), feoc, prices, countries)

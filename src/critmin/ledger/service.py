@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select, update
@@ -23,11 +24,15 @@ from sqlalchemy.exc import OperationalError
 from critmin.ledger import events as ev
 from critmin.ledger.admit import admit
 from critmin.ledger.chain import digest, event_hash
-from critmin.ledger.errors import IdempotencyConflict, NotInitialised, Refused
+from critmin.ledger.errors import DatabaseProblem, IdempotencyConflict, NotInitialised, Refused
 from critmin.ledger.reference import Reference, bundled
 from critmin.ledger.state import State, apply, canonical
 from critmin.ledger.store import (
+    KEY_LENGTH,
     WRITE,
+    check_schema,
+    database_url,
+    sqlite_path,
     events_table,
     lock_for_write,
     make_engine,
@@ -79,9 +84,30 @@ class Ledger:
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = False) -> Ledger:
-        engine = make_engine(url)
-        if create:
-            migrate(engine)
+        """Open a ledger database. Without ``create`` a missing, empty or foreign database is
+        refused (NotInitialised / DatabaseProblem) and no file is created; with it, a new
+        SQLite file that cannot be migrated is removed again."""
+        full = database_url(url)
+        path = sqlite_path(full)
+        existed = path is None or path.exists()
+        if not create and not existed:
+            raise NotInitialised(
+                f"no ledger database at {path}; run `critmin ledger init --database {url or full}`"
+            )
+        if path is not None and not path.parent.is_dir():
+            raise DatabaseProblem(f"{path.parent}: no such folder for the database")
+        engine = make_engine(full)
+        try:
+            if create:
+                migrate(engine)
+            else:
+                check_schema(engine)
+        except BaseException:
+            engine.dispose()
+            if not existed and path is not None:
+                for extra in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{path}{extra}").unlink(missing_ok=True)
+            raise
         return cls(engine)
 
     @property
@@ -93,8 +119,18 @@ class Ledger:
     # -- writing ----------------------------------------------------------------------------
 
     def submit(self, payload: ev.Payload, actor: str, key: str | None = None) -> Receipt:
-        """Admit, check and append ``payload``; Refused (nothing written) if a rule is broken."""
-        key = key or uuid.uuid4().hex
+        """Admit, check and append ``payload``; Refused (nothing written) if a rule is broken.
+
+        Idempotency keys belong to their actor (stored as ``actor/key``), so one user cannot
+        take another's key. Without a key the request gets a fresh one and is not retry-safe:
+        the API therefore requires the ``Idempotency-Key`` header on every write."""
+        key = f"{actor}/{key or uuid.uuid4().hex}"
+        if len(key) > KEY_LENGTH:
+            raise Refused(
+                f"actor and idempotency key together exceed {KEY_LENGTH} characters",
+                "idempotency_key",
+                422,
+            )
         request = digest(
             canonical([ev.event_type(payload).value, actor, payload.model_dump(mode="json")])
         )
@@ -122,7 +158,10 @@ class Ledger:
                             raise IdempotencyConflict(key)
                         return Receipt(parse_row(found), replayed=True)
                     state = self._catch_up(conn)
-                    event = self._event(state, admit(state, self.reference, payload), actor, key)
+                    at = now()
+                    day = date.fromisoformat(at[:10])
+                    admitted = admit(state, self.reference, payload, day)
+                    event = self._event(state, admitted, actor, key, at)
                     touched = apply(state, event)  # checks every invariant, then changes
                     conn.execute(events_table.insert().values(**_row(event, request)))
                     self._write_projections(conn, state, touched)
@@ -134,8 +173,8 @@ class Ledger:
         return Receipt(event, replayed=False)
 
     @staticmethod
-    def _event(state: State, payload: ev.Payload, actor: str, key: str) -> ev.Event:
-        seq, event_id, at = state.seq + 1, uuid.uuid4().hex, now()
+    def _event(state: State, payload: ev.Payload, actor: str, key: str, at: str) -> ev.Event:
+        seq, event_id = state.seq + 1, uuid.uuid4().hex
         body = canonical(payload.model_dump(mode="json"))
         t = ev.event_type(payload)
         h = event_hash(seq, event_id, key, t.value, actor, at, state.head, body)

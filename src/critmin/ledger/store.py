@@ -14,6 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    inspect,
     BigInteger,
     Column,
     Connection,
@@ -24,12 +25,17 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    exc,
     text,
 )
 
 DATABASE_ENV = "CRITMIN_DATABASE_URL"
 DEFAULT_FILE = "critmin-ledger.db"
 WRITE = "critmin_write"
+#: The longest stored idempotency key (``actor/key``).
+KEY_LENGTH = 200
+#: The tables a ledger database must hold.
+TABLES = frozenset({"events", "projections", "users"})
 #: Key of the PostgreSQL advisory lock that serialises appends ("critmin" in ASCII).
 ADVISORY_KEY = 0x637269746D696E
 
@@ -66,6 +72,7 @@ users_table = Table(
     Column("country", String(3), nullable=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40), nullable=True),
 )
 
 
@@ -76,6 +83,35 @@ def database_url(url: str | None = None) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other backends and in-memory databases)."""
+    if not url.startswith("sqlite"):
+        return None
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    rest = rest.split("?", 1)[0]
+    return None if rest in {"", ":memory:"} else Path(rest)
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database that is unreachable, not a database, or holds no critmin ledger."""
+    from critmin.ledger.errors import DatabaseProblem, NotInitialised
+
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+    except exc.SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise DatabaseProblem(f"cannot use the database {url}: {reason}") from err
+    if not names:
+        raise NotInitialised(f"{url} holds no ledger; run `critmin ledger init`")
+    if not TABLES <= names:
+        raise DatabaseProblem(
+            f"{url} is not a critmin ledger (it lacks the tables "
+            f"{', '.join(sorted(TABLES - names))})"
+        )
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -115,11 +151,23 @@ def lock_for_write(conn: Connection) -> None:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest Alembic revision (the scripts ship in the package)."""
+    from critmin.ledger.errors import DatabaseProblem
+
     cfg = Config()
     cfg.set_main_option("script_location", "critmin.ledger:migrations")
-    with engine.connect() as plain:
-        conn = plain.execution_options(**{WRITE: True})
-        with conn.begin():
-            lock_for_write(conn)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+    try:
+        with engine.connect() as probe:
+            names = set(inspect(probe).get_table_names())
+        with engine.connect() as plain:
+            if names and not (TABLES <= names or "alembic_version" in names):
+                url = engine.url.render_as_string(hide_password=True)
+                raise DatabaseProblem(f"{url} holds other tables; it is not a critmin ledger")
+            conn = plain.execution_options(**{WRITE: True})
+            with conn.begin():
+                lock_for_write(conn)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+    except exc.SQLAlchemyError as err:
+        url = engine.url.render_as_string(hide_password=True)
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise DatabaseProblem(f"cannot use the database {url}: {reason}") from err

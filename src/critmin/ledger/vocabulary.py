@@ -22,6 +22,7 @@ class EventType(StrEnum):
     TRANSFER = "transfer"
     WRITE_DOWN = "write_down"
     CONTRACT_SIGNED = "contract_signed"
+    CHECKPOINT = "checkpoint"
 
 
 class Role(StrEnum):
@@ -44,7 +45,47 @@ class MotionKind(StrEnum):
     SET_THRESHOLD = "set_threshold"
     AUTHORISE_ACQUISITION = "authorise_acquisition"
     AUTHORISE_RELEASE = "authorise_release"
+    FILL_SEAT = "fill_seat"
+    DESIGNATE_PRICE_SOURCE = "designate_price_source"
     GENERAL = "general"
+
+
+class PriceSource(StrEnum):
+    """Where the prices the ledger's checks use come from (designated by the board)."""
+
+    BUNDLED = "bundled"  # the bundled reference price (median of the latest year's quotes)
+    ANALYST = "analyst"  # the latest price an analyst entered (``PriceRecorded``)
+
+
+class Rule(StrEnum):
+    """The named controls; every refusal by one of them names it."""
+
+    LEDGER_STARTED = "ledger_started"
+    BOARD_SEAT_HOLDER = "board_seat_holder"
+    SEAT_BY_RESOLUTION = "seat_by_resolution"
+    ONE_SEAT_PER_MEMBER = "one_seat_per_member"
+    VOTE_AS_SELF = "vote_as_self"
+    ONE_VOTE = "one_vote"
+    TALLY_AT_CLOSE = "tally_at_close"
+    MOTION_OPEN = "motion_open"
+    RESERVED_FUND_ID = "reserved_fund_id"
+    UNIQUE_ID = "unique_id"
+    PROCEEDS_TO_OWN_FUND = "proceeds_to_own_fund"
+    PRICE_NOT_FUTURE = "price_not_future"
+    PRICE_SOURCE = "price_source"
+    ABOVE_MARKET = "above_market"
+    SALE_BELOW_MARKET = "sale_below_market"
+    RESOLUTION_REQUIRED = "resolution_required"
+    RESOLUTION_MATCHES = "resolution_matches"
+    FUNDS_AVAILABLE = "funds_available"
+    STOCK_NON_NEGATIVE = "stock_non_negative"
+    MAX_LOAN_TERM = "max_loan_term"
+    SAME_FORM = "same_form"
+    RELEASE_TRIGGER = "release_trigger"
+    KNOWN_MINERAL = "known_mineral"
+    NO_FEOC = "no_feoc"
+    DATES_IN_ORDER = "dates_in_order"
+    CHECKPOINT_HEAD = "checkpoint_head"
 
 
 class Vote(StrEnum):
@@ -114,3 +155,4 @@ class Projection(StrEnum):
     LOAN = "loan"
     PRICE = "price"
     SETTINGS = "settings"
+    CHECKPOINT = "checkpoint"

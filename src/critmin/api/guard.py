@@ -1,0 +1,105 @@
+"""The first thing every request meets (pure ASGI, before FastAPI reads anything):
+
+- a write (any method but GET, HEAD, OPTIONS) must carry a known, unrevoked bearer token, or
+  it is refused with 401 before one byte of its body is read;
+- a body larger than ``max_body`` bytes is refused with 413: at once from ``Content-Length``,
+  or, for a chunked body, as soon as the bytes received pass the limit.
+
+Role checks stay in the endpoints (``auth.allow``); this layer only keeps unauthenticated and
+oversized bodies out of memory.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from critmin.ledger.users import authenticate
+
+#: The default request-size limit: 1 MiB (the largest write, a motion or an acquisition, is
+#: under 4 KiB).
+MAX_BODY = 2**20
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def _reply(send: Send, status: int, message: str, field: str | None, **headers: str) -> None:
+    body = json.dumps({"error": {"message": message, "field": field}}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    def __init__(self, app: ASGIApp, ledger: Any, max_body: int = MAX_BODY) -> None:
+        self.app = app
+        self.ledger = ledger
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if scope.get("method", "GET") not in READS:
+            auth = headers.get(b"authorization", b"").decode("latin-1")
+            scheme, _, token = auth.partition(" ")
+            user = None
+            if scheme.lower() == "bearer" and 0 < len(token) <= 512:
+                user = await run_in_threadpool(authenticate, self.ledger.engine, token.strip())
+            if user is None:
+                await _reply(
+                    send,
+                    401,
+                    "a valid bearer token is required (the body was not read)",
+                    "Authorization",
+                    **{"WWW-Authenticate": "Bearer"},
+                )
+                return
+        length = headers.get(b"content-length")
+        if length is not None:
+            text = length.decode("latin-1").strip()
+            if not text.isdigit():
+                await _reply(send, 400, "Content-Length is not a number", "Content-Length")
+                return
+            if int(text) > self.max_body:
+                await _reply(
+                    send,
+                    413,
+                    f"request body of {int(text)} bytes exceeds the limit of {self.max_body}",
+                    "body",
+                )
+                return
+        seen = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise TooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracked)
+        except TooLarge:
+            if not started:
+                await _reply(
+                    send, 413, f"request body exceeds the limit of {self.max_body} bytes", "body"
+                )
