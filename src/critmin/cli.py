@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from critmin import cli_checks as checks
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -25,8 +27,7 @@ def _split(values: Iterable[str]) -> list[str]:
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"critmin: {message}", err=True)
-    sys.exit(code)
+    checks.fail(message, code)
 
 
 def _chain(ctx: click.Context) -> SupplyChain:
@@ -37,6 +38,20 @@ def _chain(ctx: click.Context) -> SupplyChain:
         return SupplyChain.load(ctx.obj.get("data"))
     except DataError as exc:
         _fail(str(exc))
+
+
+def _chain_minerals(chain: SupplyChain) -> int:
+    return int(chain.dataset["chains"]["mineral"].nunique())
+
+
+def _check_year(chain: SupplyChain, year: int | None) -> None:
+    """A --year must be one the production table covers."""
+    if year is None:
+        return
+    years = chain.dataset["production"]["year"]
+    low, high = int(years.min()), int(years.max())
+    if not low <= year <= high:
+        _fail(f"--year {year}: the data cover {low}-{high}; choose a year in that range")
 
 
 def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | None = None) -> None:
@@ -75,7 +90,7 @@ def _cell(v: object) -> str:
     return str(v)
 
 
-@click.group()
+@click.group(cls=checks.Guarded)
 @click.option(
     "--data",
     "data",
@@ -94,7 +109,9 @@ def main(ctx: click.Context, data: Path | None) -> None:
 @main.command()
 @click.option("--mineral", multiple=True, help="Mineral id(s), e.g. rare_earths,cobalt.")
 @click.option("--stage", multiple=True, help="Stage id(s): mining, refining, metal, magnets, ...")
-@click.option("--year", type=int, default=None, help="Year (default: latest with data per stage).")
+@click.option(
+    "--year", type=checks.YEAR, default=None, help="Year (default: latest with data per stage)."
+)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_context
 def exposure(
@@ -153,24 +170,28 @@ def sources(ctx: click.Context, fmt: str) -> None:
     default=Path("review"),
     show_default=True,
 )
-@click.option("--year", type=int, default=None, help="Year (default: latest per stage).")
+@click.option("--year", type=checks.YEAR, default=None, help="Year (default: latest per stage).")
 @click.option(
     "--runs",
-    type=click.IntRange(10),
+    type=click.IntRange(10, checks.MAX_RUNS),
     default=200,
     show_default=True,
     help="Monte Carlo draws per disruption scenario.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @click.pass_context
 def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int) -> None:
     """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
     from critmin.report.review import write_review
 
+    checks.check_dir_out(out, "--out")
     chain = _chain(ctx)
-    summary = write_review(chain, out, year=year, runs=runs, seed=seed)
+    _check_year(chain, year)
+    checks.check_memory(runs, 12, _chain_minerals(chain))
+    with checks.staged_dir(out) as staged:
+        summary = write_review(chain, staged, year=year, runs=runs, seed=seed)
     for line in summary:
-        click.echo(line)
+        click.echo(line.replace(str(staged), str(out)))
     click.echo(f"Review written to {out / 'index.html'}")
 
 
@@ -185,6 +206,8 @@ def data_check(folder: Path | None) -> None:
     """Validate FOLDER (overlaid on the bundled tables) and print every problem found."""
     from critmin.data.load import collect
 
+    if folder is not None and not folder.is_dir():
+        _fail(f"FOLDER {folder}: no such folder", code=1)
     dataset, problems = collect(folder, include_lazy=True)
     for p in problems:
         click.echo(str(p), err=True)
@@ -222,6 +245,7 @@ def data_build(raw: Path, src: Path, out: Path | None) -> None:
     from critmin.schema.validate import DataError
 
     target = out or bundled_dir()
+    checks.check_dir_out(target, "--out")
     try:
         log = build(raw, src, target)
     except (DataError, FileNotFoundError, KeyError) as exc:
@@ -239,8 +263,8 @@ for _command in COMMANDS:
 
 @main.command()
 @click.argument("scenario")
-@click.option("--runs", type=click.IntRange(1), default=500, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--runs", type=checks.RUNS, default=500, show_default=True)
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @click.option(
     "--period", type=click.Choice(["month", "quarter"]), default="month", show_default=True
 )
@@ -257,7 +281,13 @@ for _command in COMMANDS:
 @click.option(
     "--scheduler", default=None, help="Dask scheduler address (default: a local cluster)."
 )
-@click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=min(2, checks.cores()),
+    show_default=True,
+    help="Local worker processes (at most the number of cores unless --scheduler is given).",
+)
 @click.option("--no-reroute", is_flag=True, help="Importers do not turn to other suppliers.")
 @click.option(
     "--out",
@@ -290,11 +320,18 @@ def simulate(
     from critmin.simulate.runner import Executor, RunConfig
     from critmin.simulate.runner import simulate as run_ensemble
 
+    checks.check_workers(workers, scheduler if executor == "dask" else None)
+    if scheduler is not None and executor != "dask":
+        _fail("--scheduler is used only with --executor dask")
+    checks.check_dir_out(out, "--out")
+    checks.check_file_out(json_path, "--json")
     chain = _chain(ctx)
     try:
         spec = load_scenario(scenario, Labels.of(chain.dataset))
     except ScenarioError as exc:
         _fail(str(exc))
+    months = horizon * (1 if period == "month" else 3)
+    checks.check_memory(runs, months, len(spec.minerals or spec.event_minerals()))
     config = RunConfig(
         runs=runs,
         seed=seed,
@@ -312,9 +349,12 @@ def simulate(
             bar.update(task, completed=done, total=total)
 
         result = run_ensemble(chain, spec, config, progress)
-    folder = write_run(result, chain.dataset, out or Path("runs") / f"{spec.name}-{seed}")
+    folder = out or Path("runs") / f"{spec.name}-{seed}"
+    checks.check_dir_out(folder, "--out")
+    with checks.staged_dir(folder) as staged:
+        write_run(result, chain.dataset, staged)
     if json_path is not None:
-        json_path.write_text(json.dumps(summary(result)), encoding="utf-8")
+        checks.write_text(json_path, json.dumps(summary(result)))
     for mineral, mr in result.minerals.items():
         worst = mr.results["shortfall"].sum("period").quantile([0.5, 0.95], "scenario")
         click.echo(
@@ -330,11 +370,19 @@ def simulate(
 
 
 @main.command("rank")
-@click.option("--runs", type=click.IntRange(1), default=200, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--runs", type=checks.RUNS, default=200, show_default=True)
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=min(2, checks.cores()),
+    show_default=True,
+    help="Local worker processes (at most the number of cores).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--top", type=int, default=25, show_default=True, help="Rows to print.")
+@click.option(
+    "--top", type=click.IntRange(1, 10_000), default=25, show_default=True, help="Rows to print."
+)
 @click.pass_context
 def rank_cmd(
     ctx: click.Context, runs: int, seed: int, workers: int, json_path: Path | None, top: int
@@ -345,7 +393,10 @@ def rank_cmd(
 
     from critmin.simulate.rank import rank, rank_records
 
+    checks.check_workers(workers)
+    checks.check_file_out(json_path, "--json")
     chain = _chain(ctx)
+    checks.check_memory(runs, 12, _chain_minerals(chain))
     with Progress(transient=True) as bar:
         task = bar.add_task("ranking minerals", total=None)
         rows = rank(
@@ -357,7 +408,7 @@ def rank_cmd(
         )
     records = rank_records(rows)
     if json_path is not None:
-        json_path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+        checks.write_text(json_path, json.dumps(records, indent=1))
     frame = pd.DataFrame(records)[
         ["rank", "mineral", "expected_loss_usd", "p95_loss_usd", "expected_us_shortfall_share"]
     ].head(top)
@@ -387,16 +438,18 @@ def _ledger_funds(url: str) -> float:
     def available(state: State) -> float:
         return float(sum(f.available for f in state.all(Projection.FUND, Fund)))
 
-    with Ledger.open(url) as ledger:
+    with Ledger.open(url) as ledger:  # never creates a database
         ledger.require_genesis()
         return ledger.read(available)
 
 
 @main.command()
-@click.option("--budget", type=float, default=2.5e9, show_default=True, help="USD.")
+@click.option(
+    "--budget", type=checks.FiniteFloat(0, 1e13), default=2.5e9, show_default=True, help="USD."
+)
 @click.option(
     "--partner-funds",
-    type=float,
+    type=checks.FiniteFloat(0, 1e13),
     default=0.0,
     show_default=True,
     help="Approved partner-government contributions, USD.",
@@ -413,8 +466,8 @@ def _ledger_funds(url: str) -> float:
     multiple=True,
     help="Scenario name or file (repeatable); default: the planning ensemble.",
 )
-@click.option("--runs", type=click.IntRange(10), default=500, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--runs", type=click.IntRange(10, checks.MAX_RUNS), default=500, show_default=True)
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @click.option(
     "--period", type=click.Choice(["month", "quarter"]), default="quarter", show_default=True
 )
@@ -457,15 +510,17 @@ def optimize(
     from critmin.optimize.problem import Infeasible, Risk
     from critmin.scenarios.load import ScenarioError
 
-    if budget < 0 or partner_funds < 0:
-        _fail("--budget and --partner-funds must not be negative")
-    if database is not None:
-        budget, partner_funds = _ledger_funds(database), 0.0
+    checks.check_file_out(json_path, "--json")
+    checks.check_dir_out(out, "--out")
     try:
         risk_spec = Risk.parse(risk)
     except ValueError as exc:
-        _fail(str(exc))
+        _fail(f"--risk {risk}: {exc}")
+    if database is not None:
+        budget, partner_funds = _ledger_funds(database), 0.0
     chain = _chain(ctx)
+    months = horizon * (1 if period == "month" else 3)
+    checks.check_memory(runs, months, len(chain.dataset["reserve_forms"]))
     with Progress(transient=True) as bar:
         task = bar.add_task("simulating the scenario ensemble", total=None)
         try:
@@ -494,13 +549,13 @@ def optimize(
     data = plan.as_json()
     data["seed"] = seed
     if json_path is not None:
-        json_path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        checks.write_text(json_path, json.dumps(data, indent=1))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "plan.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
-        ens.shortfall.to_dataset(name="us_shortfall_t").assign(us_price_usd_t=ens.price).to_netcdf(
-            out / "ensemble.nc", engine="scipy"
-        )
+        with checks.staged_dir(out) as staged:
+            (staged / "plan.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+            ens.shortfall.to_dataset(name="us_shortfall_t").assign(
+                us_price_usd_t=ens.price
+            ).to_netcdf(staged / "ensemble.nc", engine="scipy")
     held = pd.DataFrame(data["holdings"])
     held = held[held["tonnes"] > 1e-6][
         [

@@ -87,7 +87,11 @@ def test_replay_rebuilds_every_projection_exactly(world: Ledger) -> None:
     )
     db.submit(
         release(quantity="1", rid="r2").model_copy(
-            update={"trigger": Trigger.PRICE_ABOVE_BAND, "shock_id": None}
+            update={
+                "trigger": Trigger.PRICE_ABOVE_BAND,
+                "shock_id": None,
+                "price_usd_per_t": Decimal(50000),
+            }
         ),
         "operator",
     )
@@ -116,7 +120,7 @@ def test_replay_rebuilds_every_projection_exactly(world: Ledger) -> None:
     assert jpn.spent_usd == Decimal(150000)
     assert lot(db).quantity_t == Decimal("6.5")  # 10 - 2 - 1 (loan) + 0.5 - 1 (sold above band)
     value = db.read(lambda s: valuation(s, db.reference))
-    assert value["realised_gain_usd"] == "24500.00"  # 2 x 8,000 + 500 fee + 8,000
+    assert value["realised_gain_usd"] == "36500.00"  # 2 x 8,000 + 500 fee + 20,000
     assert Decimal(value["total_market_value_usd"]) > 0
 
 

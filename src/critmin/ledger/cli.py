@@ -7,11 +7,13 @@ CLI and the API accept the same fields and refuse the same mistakes, naming the 
 from __future__ import annotations
 
 import json
-import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NoReturn, get_args, get_origin
 
 import click
+
+from critmin import cli_checks as checks
 
 DatabaseOption = click.option(
     "--database",
@@ -22,16 +24,47 @@ DatabaseOption = click.option(
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"critmin: {message}", err=True)
-    sys.exit(code)
+    checks.fail(message, code)
 
 
 def _open(database: str | None, *, create: bool = False) -> Any:
+    """Open the ledger; without ``create`` (every read) a missing database is refused and no
+    file is made."""
+    from critmin.ledger.errors import DatabaseProblem, NotInitialised
     from critmin.ledger.service import Ledger
 
-    db = Ledger.open(database, create=create)
+    try:
+        db = Ledger.open(database, create=create)
+    except (NotInitialised, DatabaseProblem) as exc:
+        _fail(str(exc))
     click.get_current_context().call_on_close(db.dispose)
     return db
+
+
+#: The role a user must hold to record each verb (the same as the API's).
+VERB_ROLES: dict[str, str] = {
+    "seat": "board",
+    "vote": "board",
+    "propose": "board",
+    "close": "board",
+    "contribute": "partner",
+    "price": "analyst",
+}
+
+
+def _actor(db: Any, actor: str, verb: str, option: str = "--actor") -> Any:
+    """The known, unrevoked user ``actor`` with the role ``verb`` needs."""
+    from critmin.ledger.users import find_user
+
+    user = find_user(db.engine, actor)
+    if user is None:
+        _fail(f"{option} {actor[:80]!r}: no such user; add one with `critmin users add`", 2)
+    if user.revoked:
+        _fail(f"{option} {actor!r}: the user was revoked", 2)
+    role = VERB_ROLES.get(verb, "operator")
+    if user.role.value != role:
+        _fail(f"{option} {actor!r} is a {user.role.value}; `{verb}` needs a {role} user", 2)
+    return user
 
 
 #: Operation verbs built from event models on first use (keeps ``critmin --help`` fast).
@@ -73,14 +106,14 @@ def ledger() -> None:
 @ledger.command("init")
 @click.option(
     "--appropriation",
-    type=Decimal,
+    type=checks.FiniteDecimal("0.01", "1e13"),
     default=Decimal("2.5e9"),
     show_default=True,
     help="The appropriation, USD.",
 )
 @click.option(
     "--threshold",
-    type=Decimal,
+    type=checks.FiniteDecimal("0", "1e13"),
     default=Decimal("25e6"),
     show_default=True,
     help="Acquisitions/releases above this (USD) need a board resolution.",
@@ -94,12 +127,13 @@ def init(appropriation: Decimal, threshold: Decimal, database: str | None) -> No
     from critmin.ledger.errors import IdempotencyConflict
     from critmin.ledger.events import Genesis
 
-    db = _open(database, create=True)
-    try:
+    try:  # checked before the database is touched: a refused init creates nothing
         genesis = Genesis(appropriation_usd=appropriation, threshold_usd=threshold)
-        receipt = db.submit(genesis, "init", key="genesis")
     except ValidationError as exc:
         _fail(_problem(exc), code=2)
+    db = _open(database, create=True)
+    try:
+        receipt = db.submit(genesis, "init", key="genesis")
     except IdempotencyConflict:
         click.echo("ledger already initialised (with other figures); nothing changed")
         return
@@ -111,17 +145,90 @@ def init(appropriation: Decimal, threshold: Decimal, database: str | None) -> No
 
 
 @ledger.command("verify")
+@click.option(
+    "--anchor",
+    default=None,
+    help="A published checkpoint (file or http(s) URL): the chain must still match it.",
+)
+@click.option(
+    "--public-key", default=None, help="The board's public key (hex) the anchor must carry."
+)
 @DatabaseOption
-def verify_cmd(database: str | None) -> None:
-    """Walk the hash chain and compare the projections with a replay; exit 1 on any problem."""
+def verify_cmd(anchor: str | None, public_key: str | None, database: str | None) -> None:
+    """Walk the hash chain and compare the projections with a replay; with --anchor, also
+    check the chain against a signed checkpoint kept outside the database. Exit 1 on any
+    problem."""
+    from critmin.ledger.anchor import check_anchor, read_anchor
     from critmin.ledger.verify import verify
 
-    report = verify(_open(database))
-    for problem in report.problems:
+    doc = read_anchor(anchor) if anchor is not None else None
+    db = _open(database)
+    report = verify(db)
+    problems = list(report.problems)
+    if doc is not None:
+        problems = check_anchor(db, doc, public_key) + problems
+    for problem in problems:
         click.echo(problem, err=True)
-    if not report.ok:
-        _fail(f"{len(report.problems)} problem(s) in {report.events} events")
-    click.echo(f"ok: {report.events} events, chain and projections verified; head {report.head}")
+    if problems:
+        _fail(f"{len(problems)} problem(s) in {report.events} events; first: {problems[0]}")
+    anchored = f"; matches the checkpoint at event {doc['seq']}" if doc is not None else ""
+    click.echo(
+        f"ok: {report.events} events, chain and projections verified; head {report.head}"
+        + anchored
+    )
+
+
+@ledger.command("keygen")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def keygen(out: Path) -> None:
+    """Make the board's Ed25519 signing key (PEM, readable by its owner only)."""
+    from critmin.ledger.anchor import generate_key
+
+    checks.check_file_out(out, "--out")
+    click.echo(f"public key: {generate_key(out)}")
+
+
+@ledger.command("checkpoint")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The board's private key (from `ledger keygen`).",
+)
+@click.option(
+    "--anchor",
+    "anchor_out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the anchor to publish (keep a copy outside the database).",
+)
+@DatabaseOption
+def checkpoint(key_path: Path, anchor_out: Path, database: str | None) -> None:
+    """Sign the head of the chain and publish it (public view and an anchor file)."""
+    from critmin.ledger.anchor import chain_hashes, load_private, sign, write_anchor
+    from critmin.ledger.errors import Refused
+
+    checks.check_file_out(anchor_out, "--anchor")
+    key = load_private(key_path)
+    db = _open(database)
+    db.require_genesis()
+    for _ in range(5):  # another writer may append between reading the head and signing
+        hashes = [h for _, h, _, _ in chain_hashes(db)]
+        payload, doc = sign(key, hashes)
+        try:
+            receipt = db.submit(payload, "board-checkpoint", key=f"checkpoint-{payload.head}")
+        except Refused as exc:
+            if exc.field == "head":
+                continue
+            raise
+        write_anchor(doc, anchor_out)
+        click.echo(
+            f"checkpoint of event {payload.seq} (head {payload.head}) signed by "
+            f"{payload.public_key}; recorded as event {receipt.event.seq}; anchor {anchor_out}"
+        )
+        return
+    _fail("the ledger kept changing while signing; try again")
 
 
 SHOWN = (
@@ -177,6 +284,7 @@ def _submit(
     fields: dict[str, Any],
     actor: str,
     key: str | None,
+    verb: str,
 ) -> None:
     from pydantic import ValidationError
 
@@ -186,8 +294,13 @@ def _submit(
         payload = payload_type.model_validate(fields)
     except ValidationError as exc:
         _fail(_problem(exc), code=2)
+    db = _open(database)
+    user = _actor(db, actor, verb, "--proposer" if verb == "propose" else "--actor")
+    partner = getattr(payload, "partner", None)
+    if verb == "contribute" and partner != user.country:
+        _fail(f"--partner {partner}: user {actor!r} is the partner for {user.country}", 2)
     try:
-        receipt = _open(database).submit(payload, actor, key)
+        receipt = db.submit(payload, actor, key)
     except Refused as exc:
         _fail(f"refused: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""))
     click.echo(json.dumps({**receipt.event.summary(), "replayed": receipt.replayed}))
@@ -218,7 +331,7 @@ def _verb(name: str, model: type[Any], doc: str) -> click.Command:
                 fields[k] = [x.strip() for item in v for x in item.split(",") if x.strip()]
             elif v is not None:
                 fields[k] = v
-        _submit(database, model, fields, actor, idempotency_key)
+        _submit(database, model, fields, actor, idempotency_key, name)
 
     params: list[click.Parameter] = [
         click.Option(["--database"], default=None, help="Database URL."),
@@ -252,7 +365,7 @@ def propose(
         k, _, v = item.partition("=")
         motion[k.strip()] = [x for x in v.split(",") if x] if k.strip() == "minerals" else v
     fields = {"motion_id": motion_id, "proposer": proposer, "motion": motion}
-    _submit(database, MotionProposed, fields, proposer, idempotency_key)
+    _submit(database, MotionProposed, fields, proposer, idempotency_key, "propose")
 
 
 @ledger.command("close")
@@ -272,7 +385,7 @@ def close(motion_id: str, actor: str, idempotency_key: str | None, database: str
         "abstain": 0,
         "recused": 0,
     }
-    _submit(database, MotionClosed, fields, actor, idempotency_key)
+    _submit(database, MotionClosed, fields, actor, idempotency_key, "close")
 
 
 @click.group()
@@ -290,16 +403,33 @@ def users() -> None:
 def users_add(name: str, role: str, country: str | None, database: str | None) -> None:
     """Create NAME (or re-issue its token) and print the token once; only its hash is kept."""
     from critmin.ledger.errors import Refused
-    from critmin.ledger.users import add_user
+    from critmin.ledger.reference import bundled
+    from critmin.ledger.users import add_user, check_user
     from critmin.ledger.vocabulary import Role
 
-    db = _open(database, create=True)
-    try:
-        token = add_user(db.engine, name, Role(role), country)
+    try:  # checked before the database is touched
+        check_user(name, Role(role), country, bundled())
     except Refused as exc:
-        _fail(exc.message, code=2)
+        _fail(f"{'NAME' if exc.field == 'name' else '--' + str(exc.field)}: {exc.message}", 2)
+    db = _open(database, create=True)
+    token = add_user(db.engine, name, Role(role), country)
     click.echo(token)
     click.echo(f"token for {name} ({role}); store it now, it is not shown again", err=True)
+
+
+@users.command("revoke")
+@click.argument("name")
+@DatabaseOption
+def users_revoke(name: str, database: str | None) -> None:
+    """Revoke NAME's token at once (the user stays on record as an actor)."""
+    from critmin.ledger.errors import Refused
+    from critmin.ledger.users import revoke_user
+
+    try:
+        revoke_user(_open(database).engine, name)
+    except Refused as exc:
+        _fail(f"NAME: {exc.message}", 2)
+    click.echo(f"revoked {name}; its token no longer works")
 
 
 @users.command("list")
@@ -309,20 +439,36 @@ def users_list(database: str | None) -> None:
     from critmin.ledger.users import list_users
 
     for user in list_users(_open(database).engine):
-        click.echo(f"{user.name}\t{user.role.value}\t{user.country or ''}")
+        state = "revoked" if user.revoked else ""
+        click.echo(f"{user.name}\t{user.role.value}\t{user.country or ''}\t{state}".rstrip())
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=checks.PORT)
+@click.option(
+    "--max-body",
+    default=2**20,
+    show_default=True,
+    type=click.IntRange(1024, 2**30),
+    help="Largest request body in bytes (larger: 413, before it is read).",
+)
 @DatabaseOption
-def serve(host: str, port: int, database: str | None) -> None:
+def serve(host: str, port: int, max_body: int, database: str | None) -> None:
     """Serve the reserve-operations API (OpenAPI at /docs and /openapi.json)."""
+    import socket
+
     import uvicorn
 
     from critmin.api.app import create_app
 
-    uvicorn.run(create_app(_open(database, create=True)), host=host, port=port, log_level="warning")
+    try:  # fail in one line before the database is touched if the port is taken
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        _fail(f"--host {host} --port {port}: cannot listen ({exc.strerror or exc})")
+    app = create_app(_open(database, create=True), max_body=max_body)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 COMMANDS = (ledger, users, serve)
