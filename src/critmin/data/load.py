@@ -7,6 +7,9 @@ Nothing half-loaded is returned: a dataset either checks completely or raises Da
 
 from __future__ import annotations
 
+import gzip
+import io
+import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,8 +27,40 @@ def bundled_dir() -> Path:
     return Path(str(resources.files("critmin.data") / "bundled"))
 
 
+#: The largest table file read, once decompressed (the bundled trade table is about 20 MB).
+MAX_TABLE_BYTES = 256 * 2**20
+#: The most rows one table file may hold (the bundled trade table has about 300,000).
+MAX_TABLE_ROWS = 1_000_000
+
+
+class TooLarge(ValueError):
+    pass
+
+
+def _bytes(path: Path) -> bytes:
+    """The file's bytes (decompressed for .gz), refused past ``MAX_TABLE_BYTES`` or
+    ``MAX_TABLE_ROWS`` before any parsing."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        raw = handle.read(MAX_TABLE_BYTES + 1)
+    if len(raw) > MAX_TABLE_BYTES:
+        raise TooLarge(
+            f"larger than {MAX_TABLE_BYTES // 2**20} MiB once decompressed; split it or "
+            "filter it to the minerals you need"
+        )
+    rows = raw.count(b"\n")
+    if rows > MAX_TABLE_ROWS:
+        raise TooLarge(f"more than {MAX_TABLE_ROWS:,} rows ({rows:,} lines)")
+    return raw
+
+
 def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
+    raw = _bytes(path)
+    if not raw.strip():
+        raise TooLarge("the file is empty (a table needs at least its header line)")
+    return pd.read_csv(
+        io.BytesIO(raw), dtype=str, keep_default_na=False, na_values=[], encoding="utf-8"
+    )
 
 
 @dataclass(frozen=True)
@@ -81,8 +116,12 @@ def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, list[P
             continue
         try:
             raw = _read(path)
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-            problems.append(Problem(str(path), None, None, f"cannot be read as CSV: {exc}"))
+        except TooLarge as exc:
+            problems.append(Problem(str(path), None, None, f"refused: {exc}"))
+            continue
+        except (ValueError, UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
+            why = " ".join(str(exc).split())[:200]
+            problems.append(Problem(str(path), None, None, f"cannot be read as CSV: {why}"))
             continue
         typed, found = check_table(table, raw, str(path))
         problems.extend(found)

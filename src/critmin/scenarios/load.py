@@ -54,13 +54,62 @@ def library_scenarios() -> list[str]:
     return sorted(p.stem for p in (_library() / "scenarios").glob("*.yaml"))
 
 
+#: The largest scenario file read, and the deepest nesting it may have.
+MAX_SCENARIO_BYTES = 2**20
+MAX_DEPTH = 20
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that also refuses duplicate keys and nesting deeper than ``MAX_DEPTH``."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: the base constructor refuses it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(str(path), [f"larger than {MAX_SCENARIO_BYTES // 1024} KiB"])
+        text = path.read_bytes().decode("utf-8")
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ScenarioError(str(path), [f"{where}not valid YAML ({exc.problem})"]) from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(str(path), [f"not valid YAML ({exc})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            str(path), [f"byte {exc.start}: not UTF-8 text; save the file as UTF-8"]
+        ) from exc
+    except RecursionError as exc:
+        raise ScenarioError(str(path), ["nested too deeply"]) from exc
     except OSError as exc:
         raise ScenarioError(str(path), [f"cannot be read: {exc.strerror}"]) from exc
 
@@ -162,6 +211,8 @@ def parse_scenario(raw: Any, source: str, labels: Labels | None = None) -> Scena
 def load_scenario(name_or_path: str | Path, labels: Labels | None = None) -> Scenario:
     """A scenario from a YAML file, or a bundled one by name (see :func:`library_scenarios`)."""
     path = Path(name_or_path)
+    if path.is_dir():
+        raise ScenarioError(str(path), ["is a folder, not a scenario file"])
     if not path.exists():
         bundled = _library() / "scenarios" / f"{name_or_path}.yaml"
         if not bundled.exists():

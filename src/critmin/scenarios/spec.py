@@ -13,7 +13,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+Month = Annotated[
+    str, Field(pattern=r"^(19|2[0-1])\d{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, 1900-2199")
+]
+#: The longest event or outage, in months (50 years).
+MAX_MONTHS = 600
+#: Bounds on any number in a distribution (far beyond any tonnage, price or factor used).
+LIMIT = 1e12
 
 
 class Regime(StrEnum):
@@ -29,7 +35,9 @@ class Period(StrEnum):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No unknown fields; no NaN or infinity in any number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def month_index(month: str) -> int:
@@ -42,7 +50,7 @@ class EventBase(Strict):
     """Fields every event has: when it starts and, optionally, how long it lasts."""
 
     start: Month
-    duration_months: Annotated[int, Field(ge=1, le=600)] | None = None
+    duration_months: Annotated[int, Field(ge=1, le=MAX_MONTHS)] | None = None
     probability: Share = Field(
         default=1.0, description="annual probability, used when ranking minerals by risk"
     )
@@ -122,7 +130,7 @@ class Release(EventBase):
     mineral: str
     region: str
     holder: str = "reserve"
-    tonnes_per_month: Annotated[float, Field(ge=0.0)]
+    tonnes_per_month: Annotated[float, Field(ge=0.0, le=LIMIT)]
 
 
 Event = Annotated[
@@ -135,14 +143,33 @@ class Distribution(Strict):
     """A declared distribution; parameters as scipy.stats names them."""
 
     dist: Literal["uniform", "triangular", "normal", "lognormal", "beta", "choice"]
-    low: float | None = None
-    high: float | None = None
-    mode: float | None = None
-    mean: float | None = None
-    sd: Annotated[float, Field(gt=0.0)] | None = None
-    a: Annotated[float, Field(gt=0.0)] | None = None
-    b: Annotated[float, Field(gt=0.0)] | None = None
-    values: list[float] | None = None
+    low: Annotated[float, Field(ge=-LIMIT, le=LIMIT)] | None = None
+    high: Annotated[float, Field(ge=-LIMIT, le=LIMIT)] | None = None
+    mode: Annotated[float, Field(ge=-LIMIT, le=LIMIT)] | None = None
+    mean: Annotated[float, Field(ge=-LIMIT, le=LIMIT)] | None = None
+    sd: Annotated[float, Field(gt=0.0, le=LIMIT)] | None = None
+    a: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
+    b: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
+    values: (
+        Annotated[list[Annotated[float, Field(ge=-LIMIT, le=LIMIT)]], Field(min_length=1)] | None
+    ) = None
+
+    def support(self) -> tuple[float, float] | None:
+        """The range of values drawn, where the parameters bound it."""
+        if self.dist in {"uniform", "triangular"} and self.low is not None:
+            return (self.low, self.high if self.high is not None else self.low)
+        if self.dist == "choice" and self.values:
+            return (min(self.values), max(self.values))
+        if self.dist == "beta":
+            return (0.0, 1.0)
+        if self.mean is not None:  # normal, lognormal: at least the centre must be in range
+            return (self.mean, self.mean)
+        return None
+
+    def within(self, low: float, high: float, what: str) -> None:
+        span = self.support()
+        if span is not None and (span[0] < low or span[1] > high):
+            raise ValueError(f"{what} draws from {span[0]:g}..{span[1]:g}, outside {low:g}..{high:g}")
 
     @model_validator(mode="after")
     def _parameters(self) -> Distribution:
@@ -179,6 +206,26 @@ class Hazard(Strict):
     duration_months: Distribution
     severity: Distribution
 
+    @model_validator(mode="after")
+    def _ranges(self) -> Hazard:
+        self.duration_months.within(0.0, MAX_MONTHS, "duration_months")
+        self.severity.within(0.0, 1.0, "severity")
+        return self
+
+
+#: The range a drawn value of each field must stay in.
+RANGES: dict[str, tuple[float, float]] = {
+    "duration_months": (1.0, MAX_MONTHS),
+    "start_shift_months": (-MAX_MONTHS, MAX_MONTHS),
+    "share": (0.0, 1.0),
+    "severity": (0.0, 1.0),
+    "probability": (0.0, 1.0),
+    "threshold": (0.0, 1.0),
+    "scale": (0.0, 100.0),
+    "factor": (0.0, 10.0),
+    "tonnes_per_month": (0.0, LIMIT),
+}
+
 
 class Scenario(Strict):
     """A named list of events (library names with overrides, or inline), an ensemble set-up."""
@@ -210,6 +257,9 @@ class Scenario(Strict):
             allowed = set(type(self.events[event]).model_fields) | {"scale", "start_shift_months"}
             if fieldname not in allowed:
                 raise ValueError(f"uncertainty target {u.target!r}: no field {fieldname!r}")
+            bounds = RANGES.get(fieldname)
+            if bounds is not None:
+                u.distribution.within(*bounds, f"uncertainty target {u.target!r}")
         return self
 
     def event_minerals(self) -> list[str]:

@@ -74,14 +74,18 @@ def _convert(col: Column, raw: pd.Series, file: str, problems: list[Problem]) ->
         bad = ~empty & ~low.isin(TRUE | FALSE)
         _report(problems, file, col.name, bad, "expected true or false", raw)
         return low.isin(TRUE).astype(object).where(~empty & ~bad, None)
-    num = pd.to_numeric(raw.where(~empty, None), errors="coerce")
+    num = pd.to_numeric(raw.where(~empty, None), errors="coerce").astype(float)
     bad = ~empty & num.isna()
     _report(problems, file, col.name, bad, f"expected a number ({col.kind})", raw)
+    infinite = num.notna() & ~np.isfinite(num.fillna(0.0))
+    _report(problems, file, col.name, infinite, "must be a finite number (not inf or 1e309)", raw)
+    if infinite.any():
+        num = num.where(~infinite)
     if col.kind == "int":
         frac = num.notna() & (num != np.round(num))
         _report(problems, file, col.name, frac, "expected a whole number", raw)
-        return num.astype("Int64") if num.notna().all() else num
-    return num.astype(float)
+        return num.astype("Int64") if num.notna().all() and not frac.any() else num
+    return num
 
 
 def check_table(table: Table, raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Problem]]:
