@@ -312,6 +312,11 @@ def simulate(
     json_path: Path | None,
 ) -> None:
     """Run SCENARIO (a YAML file or a library name) as a seeded Monte Carlo ensemble."""
+    checks.check_workers(workers, scheduler if executor == "dask" else None)
+    if scheduler is not None and executor != "dask":
+        _fail("--scheduler is used only with --executor dask")
+    checks.check_dir_out(out, "--out")
+    checks.check_file_out(json_path, "--json")
     from rich.progress import Progress
 
     from critmin.scenarios.load import Labels, ScenarioError, load_scenario
@@ -320,11 +325,10 @@ def simulate(
     from critmin.simulate.runner import Executor, RunConfig
     from critmin.simulate.runner import simulate as run_ensemble
 
-    checks.check_workers(workers, scheduler if executor == "dask" else None)
-    if scheduler is not None and executor != "dask":
-        _fail("--scheduler is used only with --executor dask")
-    checks.check_dir_out(out, "--out")
-    checks.check_file_out(json_path, "--json")
+    try:
+        load_scenario(scenario)  # the file's structure first: refused before the data load
+    except ScenarioError as exc:
+        _fail(str(exc))
     chain = _chain(ctx)
     try:
         spec = load_scenario(scenario, Labels.of(chain.dataset))
@@ -388,13 +392,13 @@ def rank_cmd(
     ctx: click.Context, runs: int, seed: int, workers: int, json_path: Path | None, top: int
 ) -> None:
     """Rank minerals by expected annual economic loss to the U.S. (USD/yr, p95 beside it)."""
+    checks.check_workers(workers)
+    checks.check_file_out(json_path, "--json")
     import pandas as pd
     from rich.progress import Progress
 
     from critmin.simulate.rank import rank, rank_records
 
-    checks.check_workers(workers)
-    checks.check_file_out(json_path, "--json")
     chain = _chain(ctx)
     checks.check_memory(runs, 12, _chain_minerals(chain))
     with Progress(transient=True) as bar:
@@ -502,6 +506,10 @@ def optimize(
     out: Path | None,
 ) -> None:
     """Size the reserve and choose offtakes and price floors (two-stage stochastic LP, HiGHS)."""
+    checks.check_file_out(json_path, "--json")
+    checks.check_dir_out(out, "--out")
+    if database is not None:
+        budget, partner_funds = _ledger_funds(database), 0.0
     import pandas as pd
     from rich.progress import Progress
 
@@ -510,14 +518,12 @@ def optimize(
     from critmin.optimize.problem import Infeasible, Risk
     from critmin.scenarios.load import ScenarioError
 
-    checks.check_file_out(json_path, "--json")
-    checks.check_dir_out(out, "--out")
     try:
         risk_spec = Risk.parse(risk)
     except ValueError as exc:
         _fail(f"--risk {risk}: {exc}")
-    if database is not None:
-        budget, partner_funds = _ledger_funds(database), 0.0
+    if not (math.isfinite(risk_spec.alpha) and math.isfinite(risk_spec.weight)):
+        _fail(f"--risk {risk}: ALPHA and LAMBDA must be finite numbers")
     chain = _chain(ctx)
     months = horizon * (1 if period == "month" else 3)
     checks.check_memory(runs, months, len(chain.dataset["reserve_forms"]))

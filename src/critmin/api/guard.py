@@ -25,10 +25,6 @@ MAX_BODY = 2**20
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class TooLarge(Exception):
-    pass
-
-
 async def _reply(send: Send, status: int, message: str, field: str | None, **headers: str) -> None:
     body = json.dumps({"error": {"message": message, "field": field}}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -79,27 +75,33 @@ class Guard:
                 )
                 return
         seen = 0
-        started = False
+        replied = False
 
         async def limited() -> Message:
-            nonlocal seen
+            # past the limit, answer 413 at once and tell the app the client has gone
+            nonlocal seen, replied
+            if replied:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise TooLarge
+                    replied = True
+                    await _reply(
+                        send,
+                        413,
+                        f"request body exceeds the limit of {self.max_body} bytes",
+                        "body",
+                    )
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            if not replied:  # once the guard has answered, the app's answer is dropped
+                await send(message)
 
         try:
             await self.app(scope, limited, tracked)
-        except TooLarge:
-            if not started:
-                await _reply(
-                    send, 413, f"request body exceeds the limit of {self.max_body} bytes", "body"
-                )
+        except Exception:
+            if not replied:
+                raise

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from critmin.ledger import events as ev
 from critmin.ledger.admit import admit
@@ -96,7 +96,13 @@ class Ledger:
             )
         if path is not None and not path.parent.is_dir():
             raise DatabaseProblem(f"{path.parent}: no such folder for the database")
-        engine = make_engine(full)
+        try:
+            engine = make_engine(full)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise DatabaseProblem(
+                f"--database {url or full}: not a usable database URL (sqlite:///FILE or "
+                f"postgresql://USER:PASSWORD@HOST/DB): {str(exc).splitlines()[0]}"
+            ) from exc
         try:
             if create:
                 migrate(engine)

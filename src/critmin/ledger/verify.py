@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from critmin.ledger.anchor import check_signature
 from critmin.ledger.chain import event_hash
 from critmin.ledger.errors import Refused
 from critmin.ledger.service import Ledger, parse_row
 from critmin.ledger.state import GENESIS_HASH, State, apply
 from critmin.ledger.store import events_table
+from critmin.ledger.vocabulary import EventType
 
 
 @dataclass
@@ -73,6 +75,11 @@ def verify(ledger: Ledger) -> Report:
                     "is missing or was edited"
                 )
         prev, expected_seq = row.hash, row.seq + 1
+        if row.type == EventType.CHECKPOINT.value:
+            try:
+                check_signature(parse_row(row).payload)  # type: ignore[arg-type]
+            except (Refused, ValidationError, ValueError):
+                report.problems.append(f"{name} carries a signature that does not verify")
         if state is not None:
             try:
                 apply(state, parse_row(row))
