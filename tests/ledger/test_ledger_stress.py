@@ -133,7 +133,9 @@ def test_kill_9_while_clients_write(world: Ledger, database_url: str) -> None:
     try:
         for t in threads:
             t.start()
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60  # kill mid-stream, once writes are flowing
+        while len(acked) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
         server.kill()
     finally:
         stop.set()

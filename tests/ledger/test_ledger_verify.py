@@ -72,6 +72,7 @@ def test_cli_init_is_idempotent_and_operators_can_work(database_url: str) -> Non
     assert "nothing changed" in out
     code, out = run("ledger", "show", "fund", *db)
     assert json.loads(out)[0]["amount_usd"] == "2500000000.00"
+    assert run("users", "add", "op", "--role", "operator", *db)[0] == 0  # --actor is a user
     acquire = [
         "ledger",
         "acquire",
