@@ -43,7 +43,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-class FiniteFloat(click.ParamType):
+class FiniteFloat(click.ParamType):  # type: ignore[type-arg]
     """A float that is finite and within [low, high]."""
 
     name = "number"
@@ -51,7 +51,9 @@ class FiniteFloat(click.ParamType):
     def __init__(self, low: float = 0.0, high: float = 1e15) -> None:
         self.low, self.high = low, high
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         if isinstance(value, float | int) and not isinstance(value, bool):
             x = float(value)
         else:
@@ -66,7 +68,7 @@ class FiniteFloat(click.ParamType):
         return x
 
 
-class FiniteDecimal(click.ParamType):
+class FiniteDecimal(click.ParamType):  # type: ignore[type-arg]
     """A decimal amount (USD) that is finite and within [low, high]."""
 
     name = "amount"
@@ -172,7 +174,9 @@ def check_dir_out(path: Path | None, option: str) -> None:
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and move it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", dir=path.parent if str(path.parent) else "."
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
@@ -221,7 +225,7 @@ class Guarded(click.Group):
     """A group whose usage errors are one line, and that turns an exception escaping a
     command into one line (exit 70)."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Any = None,
         prog_name: str | None = None,
@@ -251,7 +255,7 @@ class Guarded(click.Group):
             fail("interrupted; nothing was written", 130)
         except MemoryError:
             fail("out of memory: use fewer --runs or a smaller horizon", 1)
-        except Exception as exc:  # noqa: BLE001 - the last net of the CLI contract
+        except Exception as exc:
             known = _known(exc)
             if known is not None:
                 fail(*known)

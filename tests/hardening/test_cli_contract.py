@@ -9,10 +9,13 @@ group draws at least 500 cases (``CASES``).
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import os
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,8 +25,11 @@ from hypothesis import strategies as st
 
 from critmin.cli import main
 from critmin.cli_checks import cores
-from critmin.data.load import bundled_dir
+from critmin.data.load import MAX_TABLE_ROWS, bundled_dir
+from critmin.ledger import events as ev
 from critmin.ledger.service import Ledger
+from critmin.ledger.users import add_user
+from critmin.ledger.vocabulary import Role
 from critmin.schema.tables import TABLES
 
 CASES = 500
@@ -65,7 +71,8 @@ def run(args: list[str], where: Path, *also: Path) -> str:
     assert "Traceback" not in text, f"{args}: {text[-800:]}"
     assert "internal error" not in text, f"{args}: {text[-800:]}"
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines and lines[-1].startswith("critmin: "), f"{args}: {text[-500:]}"
+    assert lines, f"{args}: nothing on stderr"
+    assert lines[-1].startswith("critmin: "), f"{args}: {text[-500:]}"
     assert took < SECONDS, f"{args} took {took:.1f} s"
     assert listing(where, *also) == before, f"{args} created or removed files"
     return lines[-1]
@@ -75,7 +82,7 @@ def run(args: list[str], where: Path, *also: Path) -> str:
 def work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("cli")
     (folder / "a-file").write_text("not a folder\n")
-    yield folder
+    return folder
 
 
 # -- analysis commands: hostile options ----------------------------------------------------
@@ -111,11 +118,24 @@ def analysis_args(draw: st.DrawFn) -> list[str]:
         ],
         "optimize": [
             ("--budget", st.one_of(st.sampled_from(BAD_FLOATS), st.just("-1"), st.just("1e14"))),
-            ("--partner-funds", st.sampled_from(BAD_FLOATS + ["-5"])),
+            ("--partner-funds", st.sampled_from([*BAD_FLOATS, "-5"])),
             ("--runs", st.one_of(st.integers(max_value=9).map(str), runs_bad)),
             ("--seed", bad_int),
             ("--horizon", st.one_of(st.integers(max_value=0).map(str), st.integers(121).map(str))),
-            ("--risk", st.sampled_from(["cvar", "cvar:x:y", "cvar:2:0.5", "var:0.9:1", "cvar:nan:1", "cvar:0.5:inf", "cvar:0.5:nan"])),
+            (
+                "--risk",
+                st.sampled_from(
+                    [
+                        "cvar",
+                        "cvar:x:y",
+                        "cvar:2:0.5",
+                        "var:0.9:1",
+                        "cvar:nan:1",
+                        "cvar:0.5:inf",
+                        "cvar:0.5:nan",
+                    ]
+                ),
+            ),
             ("--database", st.sampled_from(["sqlite:///missing.db", "sqlite:///a-file"])),
             ("--json", files),
             ("--out", st.just("a-file")),
@@ -159,7 +179,7 @@ def hostile_table(draw: st.DrawFn) -> tuple[str, bytes]:
     if kind == "empty":
         return f"{name}.csv", b""
     if kind == "bytes":
-        junk = draw(st.binary(min_size=1, max_size=64).filter(lambda b: _not_utf8(b)))
+        junk = draw(st.binary(min_size=1, max_size=64).filter(_not_utf8))
         return f"{name}.extend.csv", (header + "\n").encode() + junk
     if kind == "gz":
         return f"{name}.extend.csv.gz", draw(st.binary(min_size=0, max_size=64))
@@ -170,12 +190,9 @@ def hostile_table(draw: st.DrawFn) -> tuple[str, bytes]:
     if table.columns[col].kind == "int":
         bad = draw(st.sampled_from([*BAD_FLOATS[:-2], "2024.5", "1e400", "12.25"]))
     else:
-        bad = draw(st.sampled_from(BAD_FLOATS[:-2] + ["1e400", "-1e999"]))
+        bad = draw(st.sampled_from([*BAD_FLOATS[:-2], "1e400", "-1e999"]))
     if bad == "" and not table.columns[col].required:
         bad = "nan"
-    import csv
-    import io
-
     parsed = list(csv.reader(io.StringIO("\n".join([header, *rows]))))
     at = draw(st.integers(1, len(parsed) - 1))
     parsed[at][col] = bad
@@ -204,8 +221,6 @@ def test_data_check_refuses_hostile_tables(tmp_path: Path, table: tuple[str, byt
 
 
 def test_gz_bomb_and_row_limit_are_refused_without_parsing(tmp_path: Path) -> None:
-    from critmin.data.load import MAX_TABLE_ROWS
-
     row = b"cobalt,2024,USA,1.0,USGS_MCS2026_DR,false,\n"
     bomb = tmp_path / "recycling.extend.csv.gz"
     with gzip.open(bomb, "wb") as out:
@@ -290,7 +305,9 @@ def hostile_scenario(draw: st.DrawFn) -> bytes:
         return BASE.format(**fields).encode()
     good = BASE.format(**OK)
     if kind == "dupe":
-        key = draw(st.sampled_from(["    share: 0.4\n", "    kind: outage\n", "    country: AUS\n"]))
+        key = draw(
+            st.sampled_from(["    share: 0.4\n", "    kind: outage\n", "    country: AUS\n"])
+        )
         return good.replace("    stage: mining\n", "    stage: mining\n" + key).encode()
     if kind == "deep":
         depth = draw(st.integers(25, 3000))
@@ -325,12 +342,6 @@ def ledger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ledger")
     url = f"sqlite:///{folder / 'ok.db'}"
     db = Ledger.open(url, create=True)
-    from decimal import Decimal
-
-    from critmin.ledger import events as ev
-    from critmin.ledger.users import add_user
-    from critmin.ledger.vocabulary import Role
-
     db.submit(ev.Genesis(appropriation_usd=Decimal("1e9")), "init", "genesis")
     add_user(db.engine, "op", Role.OPERATOR)
     db.dispose()
@@ -372,8 +383,9 @@ def ledger_args(draw: st.DrawFn) -> list[str]:
                     "--location", "d", "--seller", "s", "--seller-country", "AUS",
                     "--price-usd-per-t", "30000", "--quantity-t", qty]  # fmt: skip
         if verb == "price":  # op is an operator: never allowed to enter prices
-            return [*base, "--mineral", "cobalt", "--usd-per-t", "5", "--as-of",
-                    draw(st.sampled_from(["2025-01-01", "9999-12-31", "x"])), "--source", "s"]  # fmt: skip
+            as_of = draw(st.sampled_from(["2025-01-01", "9999-12-31", "x"]))
+            return [*base, "--mineral", "cobalt", "--usd-per-t", "5", "--as-of", as_of,
+                    "--source", "s"]  # fmt: skip
         if verb == "loan":
             return [*base, "--loan-id", "L", "--lot-id", "nope", "--quantity-t", "1",
                     "--counterparty", "c", "--counterparty-country", "JPN", "--return-date",

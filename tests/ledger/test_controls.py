@@ -61,9 +61,7 @@ def test_seats_change_only_by_resolution_and_only_members_act(world: Ledger) -> 
         ev.MotionProposed(motion_id="m", motion=ev.General(text="x"), proposer=MEMBERS[0]),
         MEMBERS[0],
     )
-    refused(
-        world, ev.VoteCast(motion_id="m", member=MEMBERS[1], vote=Vote.YES), Rule.VOTE_AS_SELF
-    )
+    refused(world, ev.VoteCast(motion_id="m", member=MEMBERS[1], vote=Vote.YES), Rule.VOTE_AS_SELF)
     closing = ev.MotionClosed(motion_id="m", passed=False, yes=0, no=0, abstain=0, recused=0)
     refused(world, closing, Rule.BOARD_SEAT_HOLDER, actor=MEMBERS[5])  # seat 6 was refilled
 
@@ -90,9 +88,7 @@ def test_reseating_adds_no_votes_to_an_open_motion(ledger: Ledger) -> None:
 
 def test_reserved_fund_ids_and_proceeds_land_in_the_ledgers_fund(world: Ledger) -> None:
     for name in (PROCEEDS, "appropriation", "Proceeds"):
-        squat = ev.ContributionProposed(
-            contribution_id=name, partner="JPN", amount_usd=Decimal(1)
-        )
+        squat = ev.ContributionProposed(contribution_id=name, partner="JPN", amount_usd=Decimal(1))
         refused(world, squat, Rule.RESERVED_FUND_ID, actor="jp")
     world.submit(release(), "operator")
     fund = state(world).get(Projection.FUND, PROCEEDS, Fund)
@@ -114,7 +110,9 @@ def test_an_operator_price_unlocks_nothing_and_cannot_be_in_the_future(world: Le
         ev.PriceRecorded(mineral=MINERAL, usd_per_t=Decimal("1e6"), as_of=TODAY, source="me"),
         "operator",
     )
-    above_band = release().model_copy(update={"trigger": Trigger.PRICE_ABOVE_BAND, "shock_id": None})
+    above_band = release().model_copy(
+        update={"trigger": Trigger.PRICE_ABOVE_BAND, "shock_id": None}
+    )
     refused(world, above_band, Rule.RELEASE_TRIGGER)
     dear = acquisition("dear", "1", price_usd_per_t="3000000")
     refused(world, dear, Rule.ABOVE_MARKET)

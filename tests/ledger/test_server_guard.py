@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from ledger_world import Server
 
+from critmin.api.app import create_app
 from critmin.ledger.errors import Refused
 from critmin.ledger.service import Ledger
 from critmin.ledger.users import add_user, revoke_user
@@ -63,7 +65,9 @@ def test_large_bodies_are_refused_before_they_are_read(world: Ledger, database_u
                 pass
             time.sleep(0.5)
             grown = rss_mb(pid) - before
-            print(f"server RSS before {before:.1f} MB, growth after 4 x 50 MB bodies {grown:.1f} MB")
+            print(
+                f"server RSS before {before:.1f} MB, growth after 4 x 50 MB bodies {grown:.1f} MB"
+            )
             assert grown < 20
             assert http.get("/public/transactions").status_code == 200
     finally:
@@ -71,10 +75,6 @@ def test_large_bodies_are_refused_before_they_are_read(world: Ledger, database_u
 
 
 def test_revoked_tokens_and_refused_users(world: Ledger, database_url: str) -> None:
-    from fastapi.testclient import TestClient
-
-    from critmin.api.app import create_app
-
     token = add_user(world.engine, "ana", Role.ANALYST)
     with TestClient(create_app(world)) as client:
         auth = {"Authorization": f"Bearer {token}"}

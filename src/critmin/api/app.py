@@ -182,9 +182,7 @@ def create_app(ledger: Ledger, max_body: int = MAX_BODY) -> FastAPI:
 
     # -- partner ----------------------------------------------------------------------------
     @app.post("/contributions", tags=["funds"], **created)
-    def contribute(
-        body: ContributionIn, db: LedgerDep, user: Partner, key: KeyHeader
-    ) -> Written:
+    def contribute(body: ContributionIn, db: LedgerDep, user: Partner, key: KeyHeader) -> Written:
         """Propose a contribution; it stays pending until a board resolution."""
         payload = ev.ContributionProposed(partner=user.country or "", **body.model_dump())
         return _written(db.submit(payload, user.name, key))
@@ -217,9 +215,7 @@ def create_app(ledger: Ledger, max_body: int = MAX_BODY) -> FastAPI:
 
     # -- operator ---------------------------------------------------------------------------
     @app.post("/acquisitions", tags=["operations"], **created)
-    def acquire(
-        body: ev.Acquisition, db: LedgerDep, user: Operator, key: KeyHeader
-    ) -> Written:
+    def acquire(body: ev.Acquisition, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         """Buy into a lot (new or existing); paid from accepted funds, earmarks first."""
         return _written(db.submit(body, user.name, key))
 
@@ -240,29 +236,21 @@ def create_app(ledger: Ledger, max_body: int = MAX_BODY) -> FastAPI:
         return _written(db.submit(payload, user.name, key))
 
     @app.post("/transfers", tags=["operations"], **created)
-    def transfer(
-        body: ev.Transfer, db: LedgerDep, user: Operator, key: KeyHeader
-    ) -> Written:
+    def transfer(body: ev.Transfer, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         return _written(db.submit(body, user.name, key))
 
     @app.post("/write-downs", tags=["operations"], **created)
-    def write_down(
-        body: ev.WriteDown, db: LedgerDep, user: Operator, key: KeyHeader
-    ) -> Written:
+    def write_down(body: ev.WriteDown, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         return _written(db.submit(body, user.name, key))
 
     @app.post("/prices", tags=["analysis"], **created)
-    def price(
-        body: ev.PriceRecorded, db: LedgerDep, user: Analyst, key: KeyHeader
-    ) -> Written:
+    def price(body: ev.PriceRecorded, db: LedgerDep, user: Analyst, key: KeyHeader) -> Written:
         """Enter a market price (USD/t). The checks use it only if the board designated the
         analyst price source; ``as_of`` may not be in the future."""
         return _written(db.submit(body, user.name, key))
 
     @app.post("/contracts", tags=["operations"], **created)
-    def contract(
-        body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader
-    ) -> Written:
+    def contract(body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         return _written(db.submit(body, user.name, key))
 
     return app

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
-
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
+from starlette.exceptions import HTTPException
 
 from critmin.ledger.errors import DatabaseProblem, NotInitialised, Refused
 
@@ -19,7 +19,7 @@ def body(message: str, field: str | None, **extra: Any) -> dict[str, Any]:
     return {"error": {"message": message, "field": field, **extra}}
 
 
-def _where(loc: tuple[int | str, ...] | list[int | str]) -> str:
+def _where(loc: Sequence[int | str]) -> str:
     parts = [str(p) for p in loc if p not in {"body"}]
     return ".".join(parts) or "body"
 

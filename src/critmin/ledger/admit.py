@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from critmin.ledger import events as ev
+from critmin.ledger.anchor import check_signature
 from critmin.ledger.errors import Refused
 from critmin.ledger.reference import Reference
 from critmin.ledger.state import MotionState, State, tally
@@ -67,8 +68,6 @@ def admit(state: State, ref: Reference, payload: ev.Payload, day: date) -> ev.Pa
         motion = state.need(Projection.MOTION, payload.motion_id, MotionState, "motion_id")
         return tally(motion, state, day)
     if isinstance(payload, ev.Checkpoint):
-        from critmin.ledger.anchor import check_signature
-
         check_signature(payload)
     if isinstance(payload, ev.Acquisition):
         market = market_price(state, ref, payload.mineral)

@@ -173,8 +173,7 @@ def verify_cmd(anchor: str | None, public_key: str | None, database: str | None)
         _fail(f"{len(problems)} problem(s) in {report.events} events; first: {problems[0]}")
     anchored = f"; matches the checkpoint at event {doc['seq']}" if doc is not None else ""
     click.echo(
-        f"ok: {report.events} events, chain and projections verified; head {report.head}"
-        + anchored
+        f"ok: {report.events} events, chain and projections verified; head {report.head}" + anchored
     )
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select, update
@@ -32,12 +32,12 @@ from critmin.ledger.store import (
     WRITE,
     check_schema,
     database_url,
-    sqlite_path,
     events_table,
     lock_for_write,
     make_engine,
     migrate,
     projections_table,
+    sqlite_path,
 )
 from critmin.ledger.vocabulary import EventType, Projection
 

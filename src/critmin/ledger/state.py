@@ -556,9 +556,7 @@ def _open_motion(state: State, motion_id: str) -> MotionState:
 def _vote(state: State, p: ev.VoteCast, e: ev.Event) -> None:
     motion = _open_motion(state, p.motion_id)
     if p.member != e.actor:
-        raise Refused(
-            f"{e.actor!r} cannot vote for {p.member!r}", "member", 403, Rule.VOTE_AS_SELF
-        )
+        raise Refused(f"{e.actor!r} cannot vote for {p.member!r}", "member", 403, Rule.VOTE_AS_SELF)
     state.active_member(p.member, e.day, "member")
     if p.member in motion.votes:
         raise Refused(
@@ -650,9 +648,7 @@ def _contribution(state: State, p: ev.ContributionProposed, e: ev.Event) -> None
             Rule.RESERVED_FUND_ID,
         )
     if p.contribution_id in state.tables[Projection.FUND]:
-        raise Refused(
-            f"fund {p.contribution_id!r} exists", "contribution_id", rule=Rule.UNIQUE_ID
-        )
+        raise Refused(f"fund {p.contribution_id!r} exists", "contribution_id", rule=Rule.UNIQUE_ID)
     fund = Fund(
         fund_id=p.contribution_id,
         kind=FundKind.CONTRIBUTION,

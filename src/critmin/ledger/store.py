@@ -14,7 +14,6 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
-    inspect,
     BigInteger,
     Column,
     Connection,
@@ -26,8 +25,11 @@ from sqlalchemy import (
     create_engine,
     event,
     exc,
+    inspect,
     text,
 )
+
+from critmin.ledger.errors import DatabaseProblem, NotInitialised
 
 DATABASE_ENV = "CRITMIN_DATABASE_URL"
 DEFAULT_FILE = "critmin-ledger.db"
@@ -96,8 +98,6 @@ def sqlite_path(url: str) -> Path | None:
 
 def check_schema(engine: Engine) -> None:
     """Refuse a database that is unreachable, not a database, or holds no critmin ledger."""
-    from critmin.ledger.errors import DatabaseProblem, NotInitialised
-
     url = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as conn:
@@ -107,7 +107,7 @@ def check_schema(engine: Engine) -> None:
         raise DatabaseProblem(f"cannot use the database {url}: {reason}") from err
     if not names:
         raise NotInitialised(f"{url} holds no ledger; run `critmin ledger init`")
-    if not TABLES <= names:
+    if not names >= TABLES:
         raise DatabaseProblem(
             f"{url} is not a critmin ledger (it lacks the tables "
             f"{', '.join(sorted(TABLES - names))})"
@@ -151,15 +151,13 @@ def lock_for_write(conn: Connection) -> None:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest Alembic revision (the scripts ship in the package)."""
-    from critmin.ledger.errors import DatabaseProblem
-
     cfg = Config()
     cfg.set_main_option("script_location", "critmin.ledger:migrations")
     try:
         with engine.connect() as probe:
             names = set(inspect(probe).get_table_names())
         with engine.connect() as plain:
-            if names and not (TABLES <= names or "alembic_version" in names):
+            if names and not (names >= TABLES or "alembic_version" in names):
                 url = engine.url.render_as_string(hide_password=True)
                 raise DatabaseProblem(f"{url} holds other tables; it is not a critmin ledger")
             conn = plain.execution_options(**{WRITE: True})

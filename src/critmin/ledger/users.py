@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select, update
 
 from critmin.ledger.errors import NotFound, Refused
-from critmin.ledger.reference import Reference
+from critmin.ledger.reference import Reference, bundled
 from critmin.ledger.service import now
 from critmin.ledger.store import users_table
 from critmin.ledger.vocabulary import Role
@@ -76,8 +76,6 @@ def add_user(
     ref: Reference | None = None,
 ) -> str:
     """Create (or re-issue the token of) a user; return the token, which is not stored."""
-    from critmin.ledger.reference import bundled
-
     check_user(name, role, country, ref or bundled())
     token = secrets.token_urlsafe(32)
     row = {

@@ -169,7 +169,9 @@ class Distribution(Strict):
     def within(self, low: float, high: float, what: str) -> None:
         span = self.support()
         if span is not None and (span[0] < low or span[1] > high):
-            raise ValueError(f"{what} draws from {span[0]:g}..{span[1]:g}, outside {low:g}..{high:g}")
+            raise ValueError(
+                f"{what} draws from {span[0]:g}..{span[1]:g}, outside {low:g}..{high:g}"
+            )
 
     @model_validator(mode="after")
     def _parameters(self) -> Distribution:
