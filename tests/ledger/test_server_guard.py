@@ -23,7 +23,7 @@ MB = 2**20
 
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("VmHWM:"):  # peak resident memory
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
 
