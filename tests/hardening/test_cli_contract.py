@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import os
+import signal
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -47,6 +48,10 @@ HUGE = st.integers(min_value=2**63, max_value=2**80).map(str)
 JUNK = st.text(min_size=0, max_size=12).filter(lambda s: not s.strip().lstrip("-").isdigit())
 
 
+def _too_slow(signum: int, frame: object) -> None:
+    raise TimeoutError(f"no answer within {SECONDS} s")
+
+
 def listing(*folders: Path) -> set[str]:
     return {str(p) for f in folders for p in f.rglob("*")}
 
@@ -57,9 +62,13 @@ def run(args: list[str], where: Path, *also: Path) -> str:
     start = time.monotonic()
     old = Path.cwd()
     os.chdir(where)
+    previous = signal.signal(signal.SIGALRM, _too_slow)
+    signal.setitimer(signal.ITIMER_REAL, SECONDS)  # a hang fails the case instead of the run
     try:
         result = CliRunner().invoke(main, args)
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
         os.chdir(old)
     took = time.monotonic() - start
     text = result.output  # stdout and stderr as the terminal shows them
@@ -410,10 +419,11 @@ def ledger_args(draw: st.DrawFn) -> list[str]:
         return [*args, "--", name] if name.startswith("-") else [*args, name]
     if kind == "serve":
         option = draw(st.sampled_from(["--port", "--max-body"]))
+        low, high = (0, 65536) if option == "--port" else (1023, 2**30 + 1)
         value = draw(
             st.one_of(
-                st.integers(65536, 10**9).map(str),
-                st.integers(max_value=0).map(str),
+                st.integers(high, 10**12).map(str),
+                st.integers(max_value=low).map(str),
                 JUNK,
             )
         )
