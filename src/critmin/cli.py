@@ -314,6 +314,7 @@ def simulate(
     checks.check_workers(workers, scheduler if executor == "dask" else None)
     if scheduler is not None and executor != "dask":
         _fail("--scheduler is used only with --executor dask")
+    checks.check_scheduler(scheduler)
     checks.check_dir_out(out, "--out")
     checks.check_file_out(json_path, "--json")
     from rich.progress import Progress

@@ -113,6 +113,27 @@ def check_workers(workers: int, scheduler: str | None = None) -> None:
         )
 
 
+def check_scheduler(address: str | None) -> None:
+    """A Dask scheduler address must answer (checked in 5 s, before any data is loaded)."""
+    if address is None:
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        fail(f"--scheduler {address}: expected tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except OSError as exc:
+        fail(f"--scheduler {address}: cannot connect ({exc.strerror or exc}); is it running?")
+
+
 def memory_limit() -> int:
     """Bytes an ensemble may use: $CRITMIN_MAX_MEMORY_MB, else half the available memory."""
     given = os.environ.get(MEMORY_ENV)

@@ -117,6 +117,7 @@ def analysis_args(draw: st.DrawFn) -> list[str]:
             ("--executor", JUNK.filter(lambda s: s not in {"local", "dask"})),
             ("--json", files),
             ("--out", st.just("a-file")),
+            ("--scheduler", st.sampled_from(["tcp://127.0.0.1:1", "nonsense", "tcp://:99"])),
         ],
         "rank": [
             ("--runs", runs_bad),
@@ -164,6 +165,8 @@ def analysis_args(draw: st.DrawFn) -> list[str]:
     args = [command]
     if command == "simulate":
         args.append("china-2025-04")
+    if option == "--scheduler":
+        args += ["--executor", "dask"]
     return [*args, option, draw(values)]
 
 

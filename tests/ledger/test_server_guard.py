@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from ledger_world import Server
+from ledger_world import MEMBERS, Server
 
 from critmin.api.app import create_app
 from critmin.ledger.errors import Refused
@@ -104,3 +104,27 @@ def test_revoked_tokens_and_refused_users(world: Ledger, database_url: str) -> N
         assert info.value.field == field
     with pytest.raises(Refused):
         revoke_user(world.engine, "nobody")
+
+
+def test_an_unseated_board_token_cannot_seat_or_close(world: Ledger) -> None:
+    """The world's board is seated; ``intruder`` has a board token but no seat."""
+    token = add_user(world.engine, "intruder", Role.BOARD)
+    member = add_user(world.engine, MEMBERS[0], Role.BOARD)
+    seat = {"seat": 7, "member": "intruder", "term_start": "2025-01-01", "term_end": "2035-01-01"}
+    with TestClient(create_app(world)) as client:
+        auth = {"Authorization": f"Bearer {token}", "Idempotency-Key": "s"}
+        r = client.post("/board/seats", json=seat, headers=auth)
+        assert r.status_code == 403
+        assert r.json()["error"]["rule"] == "board_seat_holder"
+        # a seated member cannot simply hand out a seat either
+        mine = {"Authorization": f"Bearer {member}", "Idempotency-Key": "s"}
+        r = client.post("/board/seats", json=seat, headers=mine)
+        assert r.status_code == 403
+        assert r.json()["error"]["rule"] == "seat_by_resolution"
+        motion = {"motion_id": "m", "motion": {"kind": "general", "text": "x"}}
+        mine["Idempotency-Key"] = "m"
+        assert client.post("/board/motions", json=motion, headers=mine).status_code == 201
+        auth["Idempotency-Key"] = "c"
+        r = client.post("/board/motions/m/close", headers=auth)
+        assert r.status_code == 403
+        assert r.json()["error"]["field"] == "actor"
