@@ -277,7 +277,8 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     ("commercial_stock_days", 15, "days"),
                     ("spare_capacity", 0.1, "fraction"),
                     ("price_cap_ratio", 10, "ratio"),
-                    ("value_at_risk_multiplier", 10, "ratio"),
+                    ("supply_elasticity", 0.3, "ratio"),
+                    ("substitution_elasticity", 0.2, "ratio"),
                     ("price_to_basis_factor", 1, "ratio"),
                 )
             ]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from critmin.data.load import collect
+from critmin.data.bea import io_tables
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
 from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
@@ -450,7 +451,22 @@ class Builder:
         rows["num"] = rows["Value"].map(lambda v: parse_usgs_value(v)[0])
         rows = rows[rows["num"].notna() & rows["Unit"].str.strip().isin(USGS_UNITS)]
         unit = rows["Unit"].map(lambda u: USGS_UNITS[u.strip()])
+        # USGS gives the unit column as "dollars per metric ton" where the quote is per metric
+        # ton UNIT (manganese): the detail says so, and the vocabulary converts USD/mtu
+        detail = rows["Statistics_detail"].fillna("")
+        unit = pd.Series(
+            [
+                ("USD/mtu", 1.0)
+                if "per metric ton unit" in d and u[0] == "USD/t"
+                else ("USD/flask", 1.0)
+                if "per flask" in d
+                else u
+                for u, d in zip(unit, detail, strict=True)
+            ],
+            index=rows.index,
+        )
         rows["note"] = rows["Notes"].str.slice(0, 200)
+        estimated = rows["Notes"].fillna("").str.startswith("Estimated")
         out = pd.DataFrame(
             {
                 "mineral": rows["mineral"],
@@ -459,7 +475,7 @@ class Builder:
                 "value": rows["num"] * unit.map(lambda x: x[1]),
                 "unit": unit.map(lambda x: x[0]),
                 "source_id": USGS,
-                "estimated": "false",
+                "estimated": estimated.map({True: "true", False: "false"}),
                 "note": rows["note"],
             }
         )
@@ -523,6 +539,10 @@ class Builder:
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),
         }
+        io, dropped = io_tables(self.raw, self.src)
+        for label in dropped:
+            self.log.skip("BEA bridge code", label)
+        makers |= {name: (lambda f=f: f) for name, f in io.items()}
         out = {}
         for name, make in makers.items():
             frame = make()

@@ -22,6 +22,7 @@ from critmin.schema.vocabulary import (
 Kind = Literal["str", "int", "float", "bool"]
 
 SNAKE = r"^[a-z][a-z0-9_]*$"
+BEA_CODE = r"^[0-9A-Z]{4,6}$"
 ISO3 = r"^[A-Z]{3}$"
 
 
@@ -394,6 +395,49 @@ TABLES: dict[str, Table] = {
             key=("country", "mineral"),
             description="EU trade parameter t_c for the governance-weighted HHI "
             "(1 default, 1.1-1.5 export restrictions, 0.8 trade-agreement partner).",
+        ),
+        Table(
+            "io_industries",
+            (
+                Column("code", pattern=BEA_CODE),
+                Column("name"),
+                Column("gross_output", "float", minimum=0.0, unit="MUSD"),
+                Column("value_added", "float", unit="MUSD"),
+                Column("gross_output_2023", "float", required=False, minimum=0.0, unit="MUSD"),
+                _source(),
+            ),
+            key=("code",),
+            description="BEA 2017 benchmark detail industries (402): total industry output and "
+            "value added, 2017, and gross output 2023 (current dollars).",
+        ),
+        Table(
+            "io_flows",
+            (
+                Column("table", allowed=frozenset({"use", "make", "imports"})),
+                Column("row", pattern=BEA_CODE),
+                Column("col", pattern=BEA_CODE),
+                Column("value", "float", unit="MUSD"),
+                _source(),
+            ),
+            key=("table", "row", "col"),
+            description="BEA 2017 benchmark detail tables before redefinitions, non-zero cells: "
+            "use (commodity x industry, producers' prices), make (industry x commodity), "
+            "imports (imported part of each use).",
+            compressed=True,
+            lazy=True,
+        ),
+        Table(
+            "io_bridge",
+            (
+                Column("kind", allowed=frozenset({"mineral", "sector"})),
+                Column("key", pattern=SNAKE),
+                Column("code", references="io_industries.code"),
+                _source(),
+                _note(),
+            ),
+            key=("kind", "key", "code"),
+            description="The bridge to the BEA tables: the commodity a mineral is sold in "
+            "(kind mineral) and the industries an end-use sector is (kind sector).",
         ),
     )
 }
