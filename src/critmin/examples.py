@@ -328,6 +328,35 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 }
             ]
         ),
+        # a two-industry economy: cobalt is refined (331410) and used in semiconductors
+        "io_industries": pd.DataFrame(
+            {
+                "code": ["331410", "334413"],
+                "name": ["Nonferrous smelting and refining", "Semiconductors"],
+                "gross_output": [30_000.0, 80_000.0],
+                "value_added": [8_000.0, 50_000.0],
+                "gross_output_2023": [35_000.0, 90_000.0],
+                "source_id": SRC,
+            }
+        ),
+        "io_flows": pd.DataFrame(
+            [
+                ("use", "331410", "331410", 3_000.0),
+                ("use", "331410", "334413", 1_200.0),
+                ("use", "334413", "334413", 10_000.0),
+                ("make", "331410", "331410", 30_000.0),
+                ("make", "334413", "334413", 80_000.0),
+                ("imports", "331410", "334413", 400.0),
+            ],
+            columns=["table", "row", "col", "value"],
+        ).assign(source_id=SRC),
+        "io_bridge": pd.DataFrame(
+            [
+                ("mineral", "cobalt", "331410", "refined cobalt"),
+                ("mineral", "rare_earths", "331410", "example"),
+            ],
+            columns=["kind", "key", "code", "note"],
+        ).assign(source_id=SRC),
     }
 
 
