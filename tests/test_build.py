@@ -195,7 +195,9 @@ def tiny_bea(bea: Path) -> None:
         columns=codes,
     )
     use.to_csv(bea / "use_2017_detail_producer_prices.csv")
-    make = pd.DataFrame([[100.0, 0.0], [0.0, 150.0]], index=pd.Index(codes, name="code"), columns=codes)
+    make = pd.DataFrame(
+        [[100.0, 0.0], [0.0, 150.0]], index=pd.Index(codes, name="code"), columns=codes
+    )
     make.to_csv(bea / "make_2017_detail.csv")
     (make * 0.1).to_csv(bea / "import_matrix_2017_detail.csv")
     pd.DataFrame({"code": codes, "2023": [120.0, 200.0]}).to_csv(

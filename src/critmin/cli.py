@@ -330,51 +330,88 @@ def simulate(
 
 
 @main.command("rank")
-@click.option("--runs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per mineral.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--all", "include_all", is_flag=True, help="Rank every mineral, not only U.S.-list.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--top", type=int, default=25, show_default=True, help="Rows to print.")
+@click.option("--top", type=click.IntRange(1), default=25, show_default=True, help="Rows to print.")
 @click.pass_context
 def rank_cmd(
-    ctx: click.Context, runs: int, seed: int, workers: int, json_path: Path | None, top: int
+    ctx: click.Context,
+    runs: int | None,
+    seed: int,
+    workers: int,
+    include_all: bool,
+    json_path: Path | None,
+    top: int,
 ) -> None:
-    """Rank minerals by expected annual economic loss to the U.S. (USD/yr, p95 beside it)."""
+    """Rank minerals by expected annual U.S. GDP loss from foreign disruptions (USD/yr)."""
+    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table")
+
+
+def _rank(
+    ctx: click.Context,
+    runs: int | None,
+    seed: int,
+    workers: int,
+    include_all: bool,
+    json_path: Path | None,
+    top: int,
+    fmt: str,
+) -> None:
     import pandas as pd
     from rich.progress import Progress
 
-    from critmin.simulate.rank import rank, rank_records
+    from critmin.simulate.rank import DEFAULT_RUNS, rank, rank_records
 
     chain = _chain(ctx)
-    with Progress(transient=True) as bar:
+    n = runs or DEFAULT_RUNS
+    with Progress(transient=True, disable=fmt == "json") as bar:
         task = bar.add_task("ranking minerals", total=None)
         rows = rank(
             chain,
-            runs=runs,
+            runs=n,
             seed=seed,
             workers=workers,
+            include_all=include_all,
             progress=lambda d, t: bar.update(task, completed=d, total=t),
         )
     records = rank_records(rows)
     if json_path is not None:
         json_path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=1))
+        return
     frame = pd.DataFrame(records)[
-        ["rank", "mineral", "expected_loss_usd", "p95_loss_usd", "expected_us_shortfall_share"]
+        [
+            "rank",
+            "mineral",
+            "expected_loss_usd",
+            "expected_loss_se_usd",
+            "p95_loss_usd",
+            "welfare_loss_usd",
+            "domestic_outage_loss_usd",
+            "on_us_list",
+        ]
     ].head(top)
     frame["rank"] = frame["rank"].astype("Int64")
     _emit(
         frame,
         "table",
-        f"Expected annual U.S. loss, {runs} draws, seed {seed}",
+        f"Expected annual U.S. GDP loss from foreign disruptions, {n} draws, seed {seed}",
         {
             "expected_loss_usd": "USD/yr",
+            "expected_loss_se_usd": "USD/yr (Monte Carlo SE)",
             "p95_loss_usd": "USD/yr",
-            "expected_us_shortfall_share": "fraction of U.S. demand",
+            "welfare_loss_usd": "USD/yr",
+            "domestic_outage_loss_usd": "USD/yr",
         },
     )
     click.echo(
-        "Assumptions: background outage rates, event probabilities, value at risk per tonne "
-        "(10 x price) and default elasticities are critmin assumptions; see the run's JSON."
+        "Assumptions: default elasticities, spare capacity, the short-run substitution elasticity "
+        "and background outage rates are critmin assumptions; see docs/criticality.md and the "
+        "JSON's assumptions."
     )
 
 

@@ -25,8 +25,8 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _long(block: pd.DataFrame, table: str) -> pd.DataFrame:
-    stacked = block.stack()
-    stacked = stacked[stacked != 0]
+    stacked = pd.Series(block.stack())
+    stacked = stacked[stacked.to_numpy() != 0]
     out = stacked.reset_index()
     out.columns = ["row", "col", "value"]
     out.insert(0, "table", table)
@@ -51,7 +51,9 @@ def io_tables(raw: Path, src: Path) -> tuple[dict[str, pd.DataFrame], list[str]]
         [
             _long(use.loc[coms, inds].astype(float), "use"),
             _long(make.loc[inds, [c for c in coms if c in make.columns]].astype(float), "make"),
-            _long(imports.loc[[c for c in coms if c in imports.index], inds].astype(float), "imports"),
+            _long(
+                imports.loc[[c for c in coms if c in imports.index], inds].astype(float), "imports"
+            ),
         ],
         ignore_index=True,
     )
@@ -90,5 +92,7 @@ def io_tables(raw: Path, src: Path) -> tuple[dict[str, pd.DataFrame], list[str]]
     )
     bridge["source_id"] = BRIDGE
     known = bridge["code"].isin(set(inds))
-    dropped = sorted(f"{k} -> {c}" for k, c in zip(bridge["key"][~known], bridge["code"][~known], strict=True))
+    dropped = sorted(
+        f"{k} -> {c}" for k, c in zip(bridge["key"][~known], bridge["code"][~known], strict=True)
+    )
     return {"io_industries": table, "io_flows": flows, "io_bridge": bridge[known]}, dropped

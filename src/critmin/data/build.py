@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from critmin.data.load import collect
 from critmin.data.bea import io_tables
+from critmin.data.load import collect
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
 from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
@@ -538,17 +538,23 @@ class Builder:
             "market_parameters": self.market_parameters,
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),
+            "export_restrictions": self.manual("export_restrictions"),
         }
         io, dropped = io_tables(self.raw, self.src)
         for label in dropped:
             self.log.skip("BEA bridge code", label)
-        makers |= {name: (lambda f=f: f) for name, f in io.items()}
+        for name, frame in io.items():
+            makers[name] = _const(frame)
         out = {}
         for name, make in makers.items():
             frame = make()
             self.log.counts[name] = len(frame)
             out[name] = frame
         return out
+
+
+def _const(frame: pd.DataFrame) -> Callable[[], pd.DataFrame]:
+    return lambda: frame
 
 
 def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:

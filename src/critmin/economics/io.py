@@ -5,8 +5,8 @@ Method (docs/criticality.md has the derivation and limits):
 1. **Domestic requirements.** From the Use (U, commodity x industry), Import (M) and Make (V,
    industry x commodity) tables, under the industry-technology assumption: market shares
    ``D = V·diag(q)^-1`` (q commodity output), domestic input coefficients
-   ``B = (U − M)·diag(x)^-1`` (x industry output), ``A = D·B`` (industry x industry), the Leontief
-   inverse ``L = (I − A)^-1`` and value-added coefficients ``v = VA/x``. The value-added
+   ``B = (U - M)·diag(x)^-1`` (x industry output), ``A = D·B`` (industry x industry), the Leontief
+   inverse ``L = (I - A)^-1`` and value-added coefficients ``v = VA/x``. The value-added
    multiplier of an industry, ``μ = v·L``, is the U.S. GDP a dollar of its output carries,
    including its domestic suppliers (Miller & Blair 2009, ch. 2 and 6).
 2. **Where the mineral goes.** Each mineral is sold in one BEA commodity h (the bridge). Its
@@ -18,7 +18,8 @@ Method (docs/criticality.md has the derivation and limits):
    ``c_j = value of the mineral j uses / x_j``) with its other inputs in a CES technology with a
    short-run elasticity of substitution s (``substitution_elasticity`` in
    ``market_parameters``); in the short run the other inputs stay as they were, so a shortfall
-   share φ of the mineral cuts j's output to ``[c_j·(1 − φ)^ρ + 1 − c_j]^(1/ρ)``, ρ = (s − 1)/s.
+   share φ of the mineral cuts j's output to ``[c_j·(1 - φ)^rho + 1 - c_j]^(1/rho)``,
+   rho = (s - 1)/s.
    With s → 0 this is the fixed-proportions (Leontief) bound of the supply-constrained and
    inoperability input-output models (Miller & Blair 2009, ch. 13; Haimes & Jiang 2001; Santos &
    Haimes 2004); with s > 0 small shortfalls are absorbed and large ones are not, and a
@@ -126,7 +127,7 @@ class Exposure:
     def output_lost(self, short: np.ndarray) -> np.ndarray:
         """Share of each user's output lost when a share ``short`` of the mineral is missing
         (CES in the mineral and the other inputs, the other inputs fixed in the short run):
-        ``1 − [c·(1 − φ)^ρ + 1 − c]^(1/ρ)``, ρ = (s − 1)/s; shape ``short.shape + (J,)``."""
+        ``1 - [c·(1 - φ)^rho + 1 - c]^(1/rho)``, rho = (s - 1)/s; shape ``short.shape + (J,)``."""
         phi = np.clip(np.asarray(short, dtype=float), 0.0, 1.0)[..., None]
         c = self.cost_share
         s = max(self.substitution, 1e-3)

@@ -2,7 +2,7 @@
 
 Demand ``D(P) = D0·(P/P0)^ε_d`` (ε_d < 0). Undisrupted suppliers respond to the price with
 ``S(P) = S0·(P/P0)^ε_s``, bounded by their spare capacity: the extra output a supplier offers
-is ``min(spare, (P/P0)^ε_s − 1)`` of its capacity. The response is to the previous month's
+is ``min(spare, (P/P0)^ε_s - 1)`` of its capacity. The response is to the previous month's
 price (partial adjustment: output cannot answer a price it has not yet seen), so the month a
 disruption starts has no response and the next months do. What the disrupted region receives
 (shipments, rerouted supply, releases, stock drawn) clears against demand: the clearing price

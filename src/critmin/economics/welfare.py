@@ -1,11 +1,11 @@
 """Who gains and who loses when a price moves from P0 to P1 = r·P0 (METHODS §6).
 
 - U.S. consumer surplus lost under constant-elasticity demand ``D0·r^ε``:
-  ``ΔCS = P0·D0·(r^(1+ε) − 1)/(1 + ε)`` (ε ≠ −1; ``P0·D0·ln r`` at ε = −1).
-- U.S. producer gain: domestic output sold at the higher price, ``q_us·(r − 1)·P0``.
+  ``ΔCS = P0·D0·(r^(1+ε) - 1)/(1 + ε)`` (ε ≠ -1; ``P0·D0·ln r`` at ε = -1).
+- U.S. producer gain: domestic output sold at the higher price, ``q_us·(r - 1)·P0``.
 - Terms-of-trade transfer to foreign sellers: imports bought at the higher price,
-  ``m_us·(r − 1)·P0`` (a national loss).
-- National welfare loss = ΔCS − producer gain (the deadweight loss plus the transfer abroad).
+  ``m_us·(r - 1)·P0`` (a national loss).
+- National welfare loss = ΔCS - producer gain (the deadweight loss plus the transfer abroad).
 Quantities are per period, in the same tonnes as D0; prices in USD per tonne.
 """
 

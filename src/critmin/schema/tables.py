@@ -397,6 +397,20 @@ TABLES: dict[str, Table] = {
             "(1 default, 1.1-1.5 export restrictions, 0.8 trade-agreement partner).",
         ),
         Table(
+            "export_restrictions",
+            (
+                Column("country", references="countries.iso3"),
+                Column("mineral", references="minerals.id"),
+                Column("start", pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
+                Column("measure", allowed=frozenset({"ban", "quota", "licensing", "duty"})),
+                _source(),
+                _note(),
+            ),
+            key=("country", "mineral", "start"),
+            description="Historical export restrictions on minerals by their major suppliers "
+            "(2010-2025), the record the disruption probabilities are calibrated on.",
+        ),
+        Table(
             "io_industries",
             (
                 Column("code", pattern=BEA_CODE),

@@ -151,17 +151,13 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         tr.consumption[:, t] = consumed
         tr.shortfall[:, t] = demand - consumed
         tr.region_balance[:, t] = received_r + (rbefore - rstock) - consumed
-        tr.price_ratio[:, t] = clearing_price(
-            received_r, demand, model.elasticity, model.price_cap
-        )
+        tr.price_ratio[:, t] = clearing_price(received_r, demand, model.elasticity, model.price_cap)
         if weights is not None:
             world_price = tr.price_ratio[:, t] @ weights
             response = supply_response(world_price, model.supply_elasticity, model.spare)
         if model.exposure is not None:
             base_us = model.demand[us]
-            short = np.divide(
-                tr.shortfall[:, t, us], base_us, out=np.zeros(S), where=base_us > 0
-            )
+            short = np.divide(tr.shortfall[:, t, us], base_us, out=np.zeros(S), where=base_us > 0)
             tr.loss_usd[:, t, us] = model.exposure.gdp_lost(short)
     return tr
 

@@ -59,12 +59,12 @@ def region_of(country: str) -> str:
 def ras(prior: np.ndarray, rows: np.ndarray, cols: np.ndarray, iters: int = 5000) -> np.ndarray:
     """Scale ``prior`` so its row sums are ``rows`` and column sums ``cols`` (RAS / IPF)."""
     x = prior.astype(float).copy()
-    for _ in range(iters):
+    for i in range(iters):
         r = x.sum(axis=1)
         x *= np.divide(rows, r, out=np.zeros_like(rows), where=r > 0)[:, None]
         c = x.sum(axis=0)
         x *= np.divide(cols, c, out=np.zeros_like(cols), where=c > 0)[None, :]
-        if np.allclose(x.sum(axis=1), rows, rtol=1e-12, atol=1e-9):
+        if i % 10 == 9 and np.allclose(x.sum(axis=1), rows, rtol=1e-12, atol=1e-9):
             break
     return x
 
@@ -134,15 +134,29 @@ def _price(chain: SupplyChain, mineral: str) -> tuple[float, str]:
     return ref.usd_per_t, ref.note
 
 
+_TRADE: dict[int, tuple[Dataset, dict[tuple[str, str], pd.DataFrame]]] = {}
+
+
+def _trade_of(ds: Dataset) -> dict[tuple[str, str], pd.DataFrame]:
+    """BACI rows of the trade years, split by (mineral, stage) once per dataset."""
+    hit = _TRADE.get(id(ds))
+    if hit is not None and hit[0] is ds:
+        return hit[1]
+    trade = ds["trade"]
+    trade = trade[trade["year"].between(*TRADE_YEARS)]
+    split = {
+        (str(m), str(st)): g for (m, st), g in trade.groupby(["mineral", "stage"], observed=True)
+    }
+    _TRADE[id(ds)] = (ds, split)
+    return split
+
+
 def _trade_prior(
     chain: SupplyChain, mineral: str, stage: str, origins: list[str], dests: list[str]
 ) -> np.ndarray | None:
-    trade = chain.dataset["trade"]
-    rows = trade[
-        (trade["mineral"] == mineral)
-        & (trade["stage"] == stage)
-        & trade["year"].between(*TRADE_YEARS)
-    ]
+    rows = _trade_of(chain.dataset).get((mineral, stage))
+    if rows is None:
+        return None
     if rows.empty:
         return None
     value = rows.groupby(["exporter", "importer"], as_index=False).agg(v=("value_kusd", "sum"))
@@ -201,9 +215,8 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         world, unit = 1.0, "index (world output = 1 per year)"
         assumptions.append("no stage in tonnes: quantities are an index, world output = 1/yr")
 
-    countries = sorted(
-        {str(c) for s in use for c in shares.country.values if shares.sel(stage=s, country=c) > 0}
-    )
+    positive = (shares.sel(stage=use) > 0).any("stage")
+    countries = sorted(str(c) for c in shares.country.values[positive.values])
     K, N, R = len(use), len(countries), len(REGIONS)
     cap = np.zeros((K, N))
     for k, s in enumerate(use):
@@ -393,8 +406,7 @@ def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, st
         derived = _net_supply(us, mineral)
         if derived is not None:
             return derived / world, (
-                "USGS withholds U.S. consumption: demand = production + imports - exports "
-                "(flagged)"
+                "USGS withholds U.S. consumption: demand = production + imports - exports (flagged)"
             )
     if rows.empty or world <= 1.0:
         return 0.0, "no USGS apparent consumption: U.S. demand share taken as 0"

@@ -306,8 +306,15 @@ def _hazard(out: Shocks, h: Hazard, model: ChainModel, rng: np.random.Generator)
         return
     S, M, K, N = out.avail.shape
     stages = np.array([h.stages == "all" or s in h.stages for s in model.stages])
-    present = (model.capacity > 0) & stages[:, None]
-    p_month = 1.0 - (1.0 - h.annual_probability) ** (1.0 / 12.0)
+    countries = np.array(
+        [
+            (h.countries == "all" or c in h.countries) and c not in h.exclude_countries
+            for c in model.countries
+        ]
+    )
+    present = (model.capacity > 0) & stages[:, None] & countries[None, :]
+    annual = np.array([h.country_probability.get(c, h.annual_probability) for c in model.countries])
+    p_month = (1.0 - (1.0 - annual) ** (1.0 / 12.0))[None, None, :]  # (1, 1, N)
     remaining = np.zeros((S, K, N))
     severity = np.zeros((S, K, N))
     for t in range(M):

@@ -1,0 +1,149 @@
+"""How likely a supplier-country disruption is: one event-rate convention for rank, simulate and
+optimize.
+
+**Convention.** Every disruption has an annual *rate* λ (events per year, Poisson). Over a
+horizon of T years it happens at least once with probability ``1 - exp(-λ·T)``, at a month drawn
+uniformly in the horizon (:func:`occurrence_probability`); a one-year ranking and a five-year
+planning ensemble therefore imply the same λ.
+
+**Export restrictions.** The rate at which supplier country c restricts exports of mineral m is
+
+    λ_cm = alpha · g_c · t_cm
+
+with g_c the country's governance risk (the EU JRC score ``(2.5 - WGI)·2`` over 10, 0 best to
+1 worst; the bundled WGI dimension(s), latest year), t_cm the EU trade parameter (1.5 for a
+recorded export-restriction regime, 0.8 for a U.S. free-trade partner, 1 otherwise;
+``trade_parameters``), and alpha calibrated on the historical record: the number of export
+restrictions imposed by major suppliers (``export_restrictions``, 2010-2025, WTO panel reports
+and official announcements) equals ``alpha · Σ g_c·t_cm · years`` over every (country, mineral) pair
+in which the country holds at least ``MAJOR_SHARE`` of a stage (latest year). The standard error
+of alpha is Poisson, ``alpha/√n``. The trade parameters of the restricting countries record the same
+episodes the calibration counts, so t_cm is in-sample (said in the report).
+
+**Background outages** (accidents, strikes, weather, unrest) keep the library's order of
+magnitude (5% a year, ASSUMPTION) but differ by country in proportion to governance risk:
+``p_c = p̄ · g_c / mean(g)``, clipped to [1%, 15%].
+
+**Regime states.** A regime in the event library is in one of four states: ``in_force``,
+``tightened``, ``suspended`` or ``lifted``. A regime in force has already shocked the market (its
+approval path has run its course); what can happen next is a new tightening, at the country's
+restriction rate above. A suspended regime returns at ``REINSTATE_RATE`` a year (ASSUMPTION: the
+October 2025 package is suspended for one year, so its return is an even chance within the
+year). A lifted regime has rate 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from critmin.data.load import Dataset
+
+MAJOR_SHARE = 0.10
+WINDOW = (2010, 2025)
+BACKGROUND_RATE = 0.05
+BACKGROUND_BOUNDS = (0.01, 0.15)
+REINSTATE_RATE = float(-np.log(0.5))  # an even chance within a year
+
+
+class RegimeState(StrEnum):
+    IN_FORCE = "in_force"
+    TIGHTENED = "tightened"
+    SUSPENDED = "suspended"
+    LIFTED = "lifted"
+
+
+def occurrence_probability(rate: float, years: float = 1.0) -> float:
+    """Probability that an event with annual ``rate`` happens at least once in ``years``."""
+    return float(1.0 - np.exp(-max(rate, 0.0) * years))
+
+
+def rate_of_probability(p: float, years: float = 1.0) -> float:
+    """The annual rate that gives probability ``p`` over ``years``."""
+    return float(-np.log(max(1.0 - p, 1e-12)) / years)
+
+
+def governance_risk(ds: Dataset) -> dict[str, float]:
+    """Governance risk per country, 0 (best) to 1 (worst): the bundled EU-style score / 10,
+    latest year."""
+    gov = ds["governance"]
+    latest = gov.sort_values("year").groupby("country").tail(1)
+    return {
+        str(c): float(np.clip(s / 10.0, 0.0, 1.0))
+        for c, s in zip(latest["country"], latest["score"], strict=True)
+    }
+
+
+def trade_parameter(ds: Dataset, country: str, mineral: str, parent: str = "") -> float:
+    tp = ds["trade_parameters"]
+    rows = tp[(tp["country"] == country) & tp["mineral"].isin([mineral, parent, "all"])]
+    return float(rows["t_param"].max()) if len(rows) else 1.0
+
+
+def major_suppliers(shares: pd.DataFrame) -> pd.DataFrame:
+    """(mineral, country, stage, share) where the country holds at least MAJOR_SHARE."""
+    return shares[(shares["share"] >= MAJOR_SHARE) & (shares["country"] != "OTH")]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    alpha: float
+    alpha_se: float
+    events: int
+    exposure: float  # Σ g·t·years over major-supplier pairs
+    pairs: int
+    years: int
+
+    def describe(self) -> str:
+        return (
+            f"alpha = {self.alpha:.4f} +/- {self.alpha_se:.4f} (Poisson) per unit of g*t per "
+            f"year, from {self.events} recorded export restrictions {WINDOW[0]}-{WINDOW[1]} "
+            f"over {self.pairs} major-supplier pairs"
+        )
+
+
+def calibrate(ds: Dataset, shares: pd.DataFrame, parents: dict[str, str]) -> Calibration:
+    """Fit alpha on the recorded export restrictions (see the module docstring)."""
+    g = governance_risk(ds)
+    major = major_suppliers(shares)[["mineral", "country"]].drop_duplicates()
+    years = WINDOW[1] - WINDOW[0] + 1
+    weight = sum(
+        g.get(c, 0.5) * trade_parameter(ds, c, m, parents.get(m, ""))
+        for m, c in zip(major["mineral"], major["country"], strict=True)
+    )
+    record = ds["export_restrictions"]
+    n = int(record["start"].str[:4].astype(int).between(*WINDOW).sum())
+    exposure = weight * years
+    alpha = n / exposure if exposure > 0 else 0.0
+    se = alpha / np.sqrt(n) if n > 0 else alpha
+    return Calibration(alpha, float(se), n, float(exposure), len(major), years)
+
+
+def restriction_rate(
+    ds: Dataset, calibration: Calibration, country: str, mineral: str, parent: str = ""
+) -> float:
+    """λ_cm: annual rate of an export restriction of ``mineral`` by ``country``."""
+    g = governance_risk(ds).get(country, 0.5)
+    return calibration.alpha * g * trade_parameter(ds, country, mineral, parent)
+
+
+def background_rates(ds: Dataset, countries: list[str]) -> dict[str, float]:
+    """Annual probability of a background outage per country (governance-scaled)."""
+    g = governance_risk(ds)
+    mean = float(np.mean(list(g.values()))) if g else 0.5
+    lo, hi = BACKGROUND_BOUNDS
+    return {c: float(np.clip(BACKGROUND_RATE * g.get(c, mean) / mean, lo, hi)) for c in countries}
+
+
+def regime_rate(state: RegimeState, country_rate: float) -> float:
+    """Annual rate of a new shock from a library regime in ``state``."""
+    match state:
+        case RegimeState.IN_FORCE | RegimeState.TIGHTENED:
+            return country_rate
+        case RegimeState.SUSPENDED:
+            return REINSTATE_RATE
+        case RegimeState.LIFTED:
+            return 0.0
