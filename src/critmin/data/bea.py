@@ -27,8 +27,13 @@ def _read(path: Path) -> pd.DataFrame:
 def _long(block: pd.DataFrame, table: str) -> pd.DataFrame:
     stacked = pd.Series(block.stack())
     stacked = stacked[stacked.to_numpy() != 0]
-    out = stacked.reset_index()
-    out.columns = ["row", "col", "value"]
+    out = pd.DataFrame(
+        {
+            "row": stacked.index.get_level_values(0).astype(str),
+            "col": stacked.index.get_level_values(1).astype(str),
+            "value": stacked.to_numpy(dtype=float),
+        }
+    )
     out.insert(0, "table", table)
     out["source_id"] = BEA
     return out
