@@ -86,7 +86,7 @@ class DisruptionSet:
             if c == USA:
                 continue
             rate = restriction_rate(chain.dataset, self.calibration, c, mineral)
-            out[f"restriction-{c}"] = {
+            out[f"restriction-{c}-{mineral}"] = {
                 "kind": "export_control",
                 "country": c,
                 "minerals": [mineral],
@@ -127,7 +127,7 @@ class DisruptionSet:
             c, st = str(country), str(stage)
             if (c == USA) != (countries == "domestic"):
                 continue
-            name = f"outage-{c}-{st}"
+            name = f"outage-{c}-{st}-{mineral}"
             rate = self.rates.get(c, self.background["annual_probability"])
             events[name] = {
                 "kind": "outage",
@@ -149,12 +149,35 @@ class DisruptionSet:
             ]
         return events, uncertain
 
-    def foreign(self, chain: SupplyChain, mineral: str, chain_mineral: str) -> Scenario:
+    def foreign_events(
+        self, chain: SupplyChain, mineral: str, chain_mineral: str
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """The foreign events of a mineral's chain and their uncertainties."""
         events = self.restriction_events(chain, chain_mineral)
         events |= self.library_events_for(mineral, chain_mineral)
         outages, uncertain = self.outage_events(chain_mineral, "foreign")
-        events |= outages
+        return events | outages, uncertain
+
+    def foreign(self, chain: SupplyChain, mineral: str, chain_mineral: str) -> Scenario:
+        events, uncertain = self.foreign_events(chain, mineral, chain_mineral)
         return self._scenario(f"foreign-{mineral}", events, uncertain)
+
+    def planning(self, chain: SupplyChain, minerals: list[str]) -> Scenario:
+        """Every listed chain's foreign events in one scenario (the reserve's ensemble)."""
+        events: dict[str, Any] = {}
+        uncertain: list[Any] = []
+        for m in minerals:
+            e, u = self.foreign_events(chain, m, m)
+            events |= e
+            uncertain += u
+        scenario = self._scenario("planning", events, uncertain)
+        return scenario.model_copy(
+            update={
+                "minerals": list(minerals),
+                "description": "foreign export restrictions, library regimes and supplier "
+                "outages at their annual rates, random timing",
+            }
+        )
 
     def domestic(self, mineral: str) -> Scenario:
         events, uncertain = self.outage_events(mineral, "domestic")
