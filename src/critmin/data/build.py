@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from critmin.data import elements
 from critmin.data.load import collect
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
@@ -345,8 +346,38 @@ class Builder:
         manual = _concat_manual(self.src / "manual", "stage_production*.csv")
         cols = [c.name for c in TABLES["production"].columns]
         out = pd.concat([self._wmd_production(), usgs[cols], manual[cols]], ignore_index=True)
+        out = pd.concat([out, self._ree_elements(out)[cols]], ignore_index=True)
         out["value"] = out["value"].astype(str)
         return out[cols]
+
+    def _ree_elements(self, prod: pd.DataFrame) -> pd.DataFrame:
+        """Rare earths by element: mine output, separation of Nd/Pr/La/Ce, magnets (see
+        ``critmin.data.elements``); rows of elements entered by hand are left alone."""
+        inputs = elements.ReeInputs.read(self.src / "elements")
+        ree = prod[prod["mineral"] == "rare_earths"].copy()
+        ree["value"] = pd.to_numeric(ree["value"])
+        ree["year"] = ree["year"].astype(int)
+        reo = ree[(ree["stage"] == "mining") & (ree["country"] != WORLD)]
+        # WMD for the years it covers, USGS for the years after (one split per country-year)
+        wmd_years = set(reo.loc[reo["source_id"] == WMD, "year"])
+        reo = reo[(reo["source_id"] == WMD) | ~reo["year"].isin(wmd_years)]
+        mine = elements.ree_mining(reo, inputs)
+        if mine.empty:
+            return mine.reindex(columns=[c.name for c in TABLES["production"].columns])
+        magnet_reo = ree[
+            (ree["stage"] == "refining") & ree["basis"].str.contains("magnet REE", regex=False)
+        ]
+        separated = elements.ree_separation(magnet_reo, mine, inputs)
+        magnets = elements.inherit(
+            ree[ree["stage"] == "magnets"],
+            elements.MAGNET_REE,
+            "critmin: the element's magnet content is taken to follow the country shares of "
+            "sintered NdFeB magnet output (rare_earths magnets rows, same source)",
+        )
+        frames = [mine, separated, magnets]
+        out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        out["year"] = out["year"].astype(str)
+        return out
 
     def reserves(self) -> pd.DataFrame:
         res = self._usgs_world("Reserves")
@@ -407,7 +438,29 @@ class Builder:
         rows["year"] = rows["Year"].str[:4]
         rows["source_id"] = USGS
         rows = rows.drop_duplicates(["mineral", "year", "statistic", "detail"])
-        return rows[[c.name for c in TABLES["us_supply"].columns]]
+        cols = [c.name for c in TABLES["us_supply"].columns]
+        out = pd.concat([rows[cols], self._inherited("us_supply", rows[cols])], ignore_index=True)
+        return out.drop_duplicates(["mineral", "year", "statistic", "detail"])
+
+    def _inherited(self, table: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """Rows an element takes from its aggregate (data-src/elements/inherit.csv), marked
+        estimated, for elements USGS does not report on their own."""
+        rules = _csv(self.src / "elements" / "inherit.csv")
+        rules = rules[rules["table"] == table]
+        have = set(rows["mineral"])
+        frames = []
+        for rule in rules.to_dict(orient="records"):
+            if rule["to_mineral"] in have:
+                continue
+            match = rows[
+                (rows["mineral"] == rule["from_mineral"])
+                & rows["detail"].str.contains(str(rule["detail_contains"]), regex=False)
+            ].copy()
+            match["mineral"] = str(rule["to_mineral"])
+            match["estimated"] = "true"
+            match["note"] = str(rule["note"])
+            frames.append(match)
+        return pd.concat(frames, ignore_index=True) if frames else rows.iloc[0:0]
 
     def import_sources(self) -> pd.DataFrame:
         rows = self.usgs[self.usgs["Section"] == "Import Sources"].copy()
@@ -463,7 +516,9 @@ class Builder:
                 "note": rows["note"],
             }
         )
-        return out.drop_duplicates(["mineral", "year", "detail"])
+        out = out.drop_duplicates(["mineral", "year", "detail"])
+        manual = _concat_manual(self.src / "manual", "prices*.csv")
+        return pd.concat([out, self._inherited("prices", out), manual], ignore_index=True)
 
     def recycling(self) -> pd.DataFrame:
         raw = _csv(self.raw / "geopolrisk" / "wmd_commodities.csv")
