@@ -20,6 +20,7 @@ import pandas as pd
 
 from critmin.data import elements
 from critmin.data.load import collect
+from critmin.metrics import governance as gov
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
 from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
@@ -27,6 +28,7 @@ from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER,
 USGS = "USGS_MCS2026_DR"
 WMD = "WMD_2026"
 WGI = "WB_WGI_2025"
+WGI6 = "WB_WGI6_2024"
 BACI = "CEPII_BACI_V202401b"
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
@@ -483,19 +485,47 @@ class Builder:
         )
         return out.drop_duplicates(["mineral", "period", "category", "country"])
 
-    def governance(self) -> pd.DataFrame:
-        raw = _csv(self.raw / "geopolrisk" / "wgi_political_stability.csv")
-        raw = raw[~raw["estimate"].isin(["", "None"]) & raw["country_iso3"].isin(self.country_ids)]
-        est = pd.to_numeric(raw["estimate"])
+    def governance_indicators(self) -> pd.DataFrame:
+        """The six WGI estimates (``wgi/wgi_six_dimensions_1996_2023.csv``), long format."""
+        path = self.raw / "wgi" / "wgi_six_dimensions_1996_2023.csv"
+        if not path.exists():
+            self.log.skip("raw file", str(path.relative_to(self.raw)))
+            return pd.DataFrame(columns=[c.name for c in TABLES["governance_indicators"].columns])
+        raw = _csv(path)
+        raw["iso3c"] = raw["iso3c"].replace(self.codes)
+        for code in sorted(set(raw["iso3c"]) - self.country_ids):
+            self.log.skip("WGI country code", code)
+        raw = raw[raw["iso3c"].isin(self.country_ids)]
+        dims = [c for c in raw.columns if c.endswith(".EST")]
+        long = raw.melt(id_vars=["iso3c", "year"], value_vars=dims, var_name="indicator")
+        long = long[~long["value"].isin(["", "NA", "None"])]
         return pd.DataFrame(
             {
-                "country": raw["country_iso3"],
-                "year": raw["year"],
-                "estimate": est,
-                "score": (2.5 - est) * 2.0,
-                "source_id": WGI,
+                "country": long["iso3c"],
+                "year": long["year"],
+                "indicator": long["indicator"].str.removesuffix(".EST"),
+                "estimate": pd.to_numeric(long["value"]),
+                "source_id": WGI6,
             }
-        )
+        ).drop_duplicates(["country", "year", "indicator"])
+
+    def governance(self) -> pd.DataFrame:
+        """EU governance scores: mean of the six WGI (to 2023) and political stability alone
+        (the geopolrisk series, to 2024)."""
+        raw = _csv(self.raw / "geopolrisk" / "wgi_political_stability.csv")
+        raw = raw[~raw["estimate"].isin(["", "None"]) & raw["country_iso3"].isin(self.country_ids)]
+        ps = gov.political_stability(
+            pd.DataFrame(
+                {
+                    "country": raw["country_iso3"],
+                    "year": raw["year"],
+                    "estimate": pd.to_numeric(raw["estimate"]),
+                }
+            )
+        ).assign(source_id=WGI)
+        six = self.governance_indicators()
+        mean = gov.mean_of_six(six).assign(source_id=WGI6)
+        return pd.concat([mean, ps], ignore_index=True)
 
     def prices(self) -> pd.DataFrame:
         rows = self._salient()
@@ -568,6 +598,7 @@ class Builder:
             "trade": self.trade,
             "us_supply": self.us_supply,
             "import_sources": self.import_sources,
+            "governance_indicators": self.governance_indicators,
             "governance": self.governance,
             "prices": self.prices,
             "end_uses": self.manual("end_uses"),

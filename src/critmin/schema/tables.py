@@ -12,11 +12,13 @@ from typing import Literal
 from critmin.schema.vocabulary import (
     AGREEMENT_KINDS,
     FAMILIES,
+    GOVERNANCE_VARIANTS,
     MARKET_PARAMETERS,
     QUALIFIERS,
     STAGE_ORDER,
     UNITS,
     US_STATISTICS,
+    WGI_INDICATORS,
 )
 
 Kind = Literal["str", "int", "float", "bool"]
@@ -258,16 +260,31 @@ TABLES: dict[str, Table] = {
             description="Main U.S. import sources with shares (USGS).",
         ),
         Table(
+            "governance_indicators",
+            (
+                Column("country", references="countries.iso3"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("indicator", allowed=WGI_INDICATORS),
+                Column("estimate", "float", minimum=-3.5, maximum=3.5, unit="wgi_estimate"),
+                _source(),
+            ),
+            key=("country", "year", "indicator"),
+            description="The six World Governance Indicators (estimates) by country and year.",
+            lazy=True,
+        ),
+        Table(
             "governance",
             (
                 Column("country", references="countries.iso3"),
                 Column("year", "int", minimum=1990, maximum=2100),
+                Column("variant", allowed=GOVERNANCE_VARIANTS),
                 Column("estimate", "float", minimum=-3.5, maximum=3.5, unit="wgi_estimate"),
                 Column("score", "float", minimum=0.0, maximum=12.0, unit="score_0_10"),
                 _source(),
             ),
-            key=("country", "year"),
-            description="WGI political stability and the EU governance score (2.5 - WGI) x 2.",
+            key=("country", "year", "variant"),
+            description="EU governance score (2.5 - WGI) x 2 per variant: the mean of the six "
+            "WGI estimates (EU method, default) or political stability alone.",
         ),
         Table(
             "prices",
