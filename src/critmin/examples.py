@@ -342,6 +342,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 }
             ]
         ),
+        "data_gaps": pd.DataFrame(columns=["mineral", "stage", "item", "reason"]),
     }
 
 

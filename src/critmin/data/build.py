@@ -442,7 +442,58 @@ class Builder:
         rows = rows.drop_duplicates(["mineral", "year", "statistic", "detail"])
         cols = [c.name for c in TABLES["us_supply"].columns]
         out = pd.concat([rows[cols], self._inherited("us_supply", rows[cols])], ignore_index=True)
+        out = pd.concat([out, self._apparent_consumption(out)[cols]], ignore_index=True)
         return out.drop_duplicates(["mineral", "year", "statistic", "detail"])
+
+    def _apparent_consumption(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Apparent consumption = production + imports - exports, for the minerals whose
+        consumption USGS withholds (``data-src/mappings/us_demand.csv`` names the rows summed);
+        marked estimated, and the note says which terms were missing."""
+        rules = _csv(self.src / "mappings" / "us_demand.csv")
+        out = []
+        for rule in rules.to_dict(orient="records"):
+            mineral = str(rule["mineral"])
+            mine = rows[(rows["mineral"] == mineral) & (rows["unit"] == "t")]
+            if (mine["statistic"] == "consumption").any():
+                continue
+            for year, group in mine.groupby("year"):
+                terms: dict[str, float] = {}
+                for stat, sign in (("production", 1.0), ("imports", 1.0), ("exports", -1.0)):
+                    prefix = str(rule[stat])
+                    if not prefix:
+                        continue
+                    picked = group[
+                        (group["statistic"] == stat)
+                        & group["detail"].str.startswith(prefix)
+                        & group["value"].notna()
+                    ]
+                    if not picked.empty:
+                        terms[stat] = sign * float(picked["value"].sum())
+                if "imports" not in terms:
+                    continue
+                value = sum(terms.values())
+                missing = [s for s in ("production", "imports", "exports") if s not in terms]
+                out.append(
+                    {
+                        "mineral": mineral,
+                        "year": year,
+                        "statistic": "consumption",
+                        "detail": f"{mineral}: apparent consumption (critmin: production + "
+                        "imports - exports)",
+                        "value": max(value, 0.0),
+                        "unit": "t",
+                        "qualifier": "exact",
+                        "source_id": USGS,
+                        "estimated": "true",
+                        "note": (
+                            f"derived from USGS salient statistics; terms used: "
+                            f"{', '.join(sorted(terms))}"
+                            + (f"; not reported: {', '.join(missing)}" if missing else "")
+                            + f". {rule['note']}"
+                        )[:400],
+                    }
+                )
+        return pd.DataFrame(out, columns=[c.name for c in TABLES["us_supply"].columns])
 
     def _inherited(self, table: str, rows: pd.DataFrame) -> pd.DataFrame:
         """Rows an element takes from its aggregate (data-src/elements/inherit.csv), marked
@@ -483,7 +534,13 @@ class Builder:
                 "source_id": USGS,
             }
         )
-        return out.drop_duplicates(["mineral", "period", "category", "country"])
+        out = out.drop_duplicates(["mineral", "period", "category", "country"])
+        # elements USGS does not report take their aggregate's sources, labelled as such
+        inherited = self._inherited("import_sources", out.rename(columns={"category": "detail"}))
+        inherited = inherited.rename(columns={"detail": "category"})
+        inherited["category"] = "critmin (aggregate's sources): " + inherited["category"]
+        cols = [c.name for c in TABLES["import_sources"].columns]
+        return pd.concat([out, inherited[cols]], ignore_index=True)
 
     def governance_indicators(self) -> pd.DataFrame:
         """The six WGI estimates (``wgi/wgi_six_dimensions_1996_2023.csv``), long format."""
@@ -608,6 +665,7 @@ class Builder:
             "market_parameters": self.market_parameters,
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),
+            "data_gaps": self.manual("data_gaps"),
         }
         out = {}
         for name, make in makers.items():

@@ -12,6 +12,7 @@ from typing import Literal
 from critmin.schema.vocabulary import (
     AGREEMENT_KINDS,
     FAMILIES,
+    GAP_ITEMS,
     GOVERNANCE_VARIANTS,
     MARKET_PARAMETERS,
     QUALIFIERS,
@@ -411,6 +412,18 @@ TABLES: dict[str, Table] = {
             key=("country", "mineral"),
             description="EU trade parameter t_c for the governance-weighted HHI "
             "(1 default, 1.1-1.5 export restrictions, 0.8 trade-agreement partner).",
+        ),
+        Table(
+            "data_gaps",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("stage", required=False, allowed=STAGES),
+                Column("item", allowed=GAP_ITEMS),
+                Column("reason"),
+            ),
+            key=("mineral", "stage", "item"),
+            description="Why an item of a critical mineral has no bundled rows (no public "
+            "source found after a search, or a source that is still to be entered).",
         ),
     )
 }

@@ -126,3 +126,8 @@ GOVERNANCE_VARIANTS: frozenset[str] = frozenset({"mean_of_six", "political_stabi
 
 #: The variant the exposure metrics use unless told otherwise.
 DEFAULT_GOVERNANCE_VARIANT = "mean_of_six"
+
+#: Items the coverage report (``critmin sources --gaps``) checks per critical mineral.
+GAP_ITEMS: frozenset[str] = frozenset(
+    {"production_shares", "us_nir", "import_sources", "price", "end_uses", "us_demand"}
+)
