@@ -221,7 +221,8 @@ def test_build_from_raw_releases(tmp_path: Path) -> None:
     assert nir.loc[nir["statistic"] == "net_import_reliance", "value"].tolist() == [0.74]
     src = dataset["import_sources"]
     assert src[["country", "share", "period"]].values.tolist() == [["NOR", 0.26, "2021-24"]]
-    assert dataset["prices"]["unit"].tolist() == ["USD/lb"]
+    prices = dataset["prices"]
+    assert prices.loc[prices["source_id"] == "USGS_MCS2026_DR", "unit"].tolist() == ["USD/lb"]
     assert dataset["recycling"].set_index("mineral")["eol_rir"]["cobalt"] == 0.22
     assert any("Other" not in line for line in log.lines())
     io = dataset["io_industries"].set_index("code")

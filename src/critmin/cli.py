@@ -129,9 +129,25 @@ def minerals(ctx: click.Context, fmt: str) -> None:
 
 @main.command()
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option(
+    "--gaps",
+    is_flag=True,
+    help="List every hole instead: mineral, stage, item, reason (final 2025 U.S. list).",
+)
 @click.pass_context
-def sources(ctx: click.Context, fmt: str) -> None:
+def sources(ctx: click.Context, fmt: str, gaps: bool) -> None:
     """Where every bundled figure comes from, and how many rows each source supports."""
+    if gaps:
+        from critmin.data.load import load
+        from critmin.metrics.coverage import gaps as find_gaps
+        from critmin.schema.validate import DataError
+
+        try:
+            holes = find_gaps(load(ctx.obj.get("data")))
+        except DataError as exc:
+            _fail(str(exc))
+        _emit(holes, fmt, f"{len(holes)} gaps (critical minerals of the final 2025 U.S. list)")
+        return
     chain = _chain(ctx)
     ds = chain.dataset
     table = ds["sources"].copy()

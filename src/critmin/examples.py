@@ -203,16 +203,31 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 }
             ]
         ),
+        "governance_indicators": pd.DataFrame(
+            [
+                {
+                    "country": c,
+                    "year": 2024,
+                    "indicator": ind,
+                    "estimate": e,
+                    "source_id": SRC,
+                }
+                for c, e in {"AUS": 1.0, "CHN": -0.5, "COD": -2.0, "JPN": 1.0, "USA": 0.0}.items()
+                for ind in ("CC", "GE", "PV", "RQ", "RL", "VA")
+            ]
+        ),
         "governance": pd.DataFrame(
             [
                 {
                     "country": c,
                     "year": 2024,
+                    "variant": variant,
                     "estimate": e,
                     "score": (2.5 - e) * 2,
                     "source_id": SRC,
                 }
                 for c, e in {"AUS": 1.0, "CHN": -0.5, "COD": -2.0, "JPN": 1.0, "USA": 0.0}.items()
+                for variant in ("mean_of_six", "political_stability")
             ]
         ),
         "prices": pd.DataFrame(
@@ -357,6 +372,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
             ],
             columns=["kind", "key", "code", "note"],
         ).assign(source_id=SRC),
+        "data_gaps": pd.DataFrame(columns=["mineral", "stage", "item", "reason"]),
     }
 
 

@@ -70,6 +70,9 @@ def governance_risk(ds: Dataset) -> dict[str, float]:
     """Governance risk per country, 0 (best) to 1 (worst): the bundled EU-style score / 10,
     latest year."""
     gov = ds["governance"]
+    if "variant" in gov.columns:  # the EU mean of the six WGI dimensions where bundled
+        variants = set(gov["variant"])
+        gov = gov[gov["variant"] == ("mean_of_six" if "mean_of_six" in variants else min(variants))]
     latest = gov.sort_values("year").groupby("country").tail(1)
     return {
         str(c): float(np.clip(s / 10.0, 0.0, 1.0))

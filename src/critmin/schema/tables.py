@@ -12,11 +12,14 @@ from typing import Literal
 from critmin.schema.vocabulary import (
     AGREEMENT_KINDS,
     FAMILIES,
+    GAP_ITEMS,
+    GOVERNANCE_VARIANTS,
     MARKET_PARAMETERS,
     QUALIFIERS,
     STAGE_ORDER,
     UNITS,
     US_STATISTICS,
+    WGI_INDICATORS,
 )
 
 Kind = Literal["str", "int", "float", "bool"]
@@ -259,16 +262,31 @@ TABLES: dict[str, Table] = {
             description="Main U.S. import sources with shares (USGS).",
         ),
         Table(
+            "governance_indicators",
+            (
+                Column("country", references="countries.iso3"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("indicator", allowed=WGI_INDICATORS),
+                Column("estimate", "float", minimum=-3.5, maximum=3.5, unit="wgi_estimate"),
+                _source(),
+            ),
+            key=("country", "year", "indicator"),
+            description="The six World Governance Indicators (estimates) by country and year.",
+            lazy=True,
+        ),
+        Table(
             "governance",
             (
                 Column("country", references="countries.iso3"),
                 Column("year", "int", minimum=1990, maximum=2100),
+                Column("variant", allowed=GOVERNANCE_VARIANTS),
                 Column("estimate", "float", minimum=-3.5, maximum=3.5, unit="wgi_estimate"),
                 Column("score", "float", minimum=0.0, maximum=12.0, unit="score_0_10"),
                 _source(),
             ),
-            key=("country", "year"),
-            description="WGI political stability and the EU governance score (2.5 - WGI) x 2.",
+            key=("country", "year", "variant"),
+            description="EU governance score (2.5 - WGI) x 2 per variant: the mean of the six "
+            "WGI estimates (EU method, default) or political stability alone.",
         ),
         Table(
             "prices",
@@ -452,6 +470,18 @@ TABLES: dict[str, Table] = {
             key=("kind", "key", "code"),
             description="The bridge to the BEA tables: the commodity a mineral is sold in "
             "(kind mineral) and the industries an end-use sector is (kind sector).",
+        ),
+        Table(
+            "data_gaps",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("stage", required=False, allowed=STAGES),
+                Column("item", allowed=GAP_ITEMS),
+                Column("reason"),
+            ),
+            key=("mineral", "stage", "item"),
+            description="Why an item of a critical mineral has no bundled rows (no public "
+            "source found after a search, or a source that is still to be entered).",
         ),
     )
 }

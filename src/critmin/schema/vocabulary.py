@@ -129,3 +129,18 @@ US_STATISTICS: frozenset[str] = frozenset(
 
 #: How a USGS figure qualifies its value: exact, a bound, or "net exporter".
 QUALIFIERS: frozenset[str] = frozenset({"exact", "gt", "lt", "net_exporter"})
+
+#: The six World Governance Indicators (World Bank codes without ``.EST``).
+WGI_INDICATORS: frozenset[str] = frozenset({"CC", "GE", "PV", "RQ", "RL", "VA"})
+
+#: How the EU governance score is formed: the mean of the six WGI estimates (the EU CRM
+#: method) or political stability (PV) alone.
+GOVERNANCE_VARIANTS: frozenset[str] = frozenset({"mean_of_six", "political_stability"})
+
+#: The variant the exposure metrics use unless told otherwise.
+DEFAULT_GOVERNANCE_VARIANT = "mean_of_six"
+
+#: Items the coverage report (``critmin sources --gaps``) checks per critical mineral.
+GAP_ITEMS: frozenset[str] = frozenset(
+    {"production_shares", "us_nir", "import_sources", "price", "end_uses", "us_demand"}
+)

@@ -408,12 +408,43 @@ def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, st
             return derived / world, (
                 "USGS withholds U.S. consumption: demand = production + imports - exports (flagged)"
             )
+    if rows.empty and world > 1.0:
+        parent = parents_of_dataset(chain.dataset).get(mineral)
+        if parent:
+            parent_world = _first_stage_world(chain, parent)
+            share, note = (
+                _us_share(chain, parent, parent_world) if parent_world > 1.0 else (0.0, "")
+            )
+            if share > 0:
+                # the element's U.S. demand = the parent's U.S. demand x the element's share of
+                # the parent's world output: the U.S. takes the same share of each element
+                return share, (
+                    f"U.S. demand of {mineral} = U.S. {parent} demand x {mineral}'s share of "
+                    f"world {parent} output (estimated: USGS publishes no element consumption)"
+                    + (f"; {note}" if note else "")
+                )
     if rows.empty or world <= 1.0:
         return 0.0, "no USGS apparent consumption: U.S. demand share taken as 0"
     latest = rows[rows["year"] == rows["year"].max()]
     apparent = latest[latest["detail"].str.contains("pparent")]
     pick = apparent if len(apparent) else latest
     return float(pick["value"].max()) / world, ""
+
+
+def _first_stage_world(chain: SupplyChain, mineral: str) -> float:
+    """World output (t) of the first stage reported in tonnes, latest year (0 if none)."""
+    if mineral not in chain.production.mineral.values:
+        return 0.0
+    sel = select(chain, mineral=[mineral])
+    shares = sel.shares.sel(mineral=mineral)
+    prod = chain.production.sel(mineral=mineral)
+    for s in shares.stage.values:
+        if not bool(shares.sel(stage=s).notnull().any()):
+            continue
+        year = int(sel.shares.year.sel(mineral=mineral, stage=s))
+        if str(chain.unit.sel(mineral=mineral, stage=s, year=year).item()) == "t":
+            return float(prod.sel(stage=s, year=year).sum())
+    return 0.0
 
 
 def _net_supply(us: pd.DataFrame, mineral: str) -> float | None:

@@ -43,7 +43,7 @@ from critmin.simulate.shocks import build_shocks
 
 MONTHS = 12
 USA = 1  # index of the U.S. in REGIONS
-DEFAULT_RUNS = 100  # draws per stratum (no event; each event alone)
+DEFAULT_RUNS = 200  # draws per stratum (no event; each event alone)
 
 
 @dataclass(frozen=True)
