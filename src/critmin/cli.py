@@ -362,7 +362,8 @@ def rank_cmd(
     json_path: Path | None,
     top: int,
 ) -> None:
-    """Rank minerals by expected annual U.S. GDP loss from foreign disruptions (USD/yr)."""
+    """Rank minerals by expected annual U.S. loss from foreign disruptions (USD/yr): GDP lost
+    through the BEA input-output tables plus the terms-of-trade transfer."""
     _rank(ctx, runs, seed, workers, include_all, json_path, top, "table")
 
 
@@ -406,6 +407,7 @@ def _rank(
             "expected_loss_usd",
             "expected_loss_se_usd",
             "p95_loss_usd",
+            "gdp_loss_usd",
             "welfare_loss_usd",
             "domestic_outage_loss_usd",
             "on_us_list",
@@ -415,11 +417,13 @@ def _rank(
     _emit(
         frame,
         "table",
-        f"Expected annual U.S. GDP loss from foreign disruptions, {n} draws, seed {seed}",
+        f"Expected annual U.S. loss (GDP + terms of trade) from foreign disruptions, "
+        f"{n} draws per scenario, seed {seed}",
         {
             "expected_loss_usd": "USD/yr",
             "expected_loss_se_usd": "USD/yr (Monte Carlo SE)",
             "p95_loss_usd": "USD/yr",
+            "gdp_loss_usd": "USD/yr",
             "welfare_loss_usd": "USD/yr",
             "domestic_outage_loss_usd": "USD/yr",
         },

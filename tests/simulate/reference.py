@@ -87,6 +87,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
                     for r in range(R)
                 ]
+                notional_r = [received_r[r] - sum(extra[o][r] for o in range(N)) for r in range(R)]
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
             draw = min(max(demand - received_r[r], 0.0), rstock[r])
@@ -97,7 +98,13 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             ratio = received_r[r] / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
-        world = sum(out["price_ratio"][t, r] * model.demand[r] / total_demand for r in range(R))
+        notional = []
+        for r in range(R):
+            demand = model.demand[r] * shocks.demand[s, t, r]
+            ratio = notional_r[r] / demand if demand > 0 else 1.0
+            price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
+            notional.append(min(max(price, 1.0 / model.price_cap), model.price_cap))
+        world = sum(notional[r] * model.demand[r] / total_demand for r in range(R))
         lifted = max(world, 1.0) ** model.supply_elasticity - 1.0
         response = min(max(lifted, 0.0), model.spare)
     return out

@@ -11,7 +11,9 @@ Per month and stage (METHODS §3, DESIGN §3):
    that fell alike) from suppliers they may still buy from, in proportion to those suppliers'
    supply response: the share of capacity they add at last month's (demand-weighted) price
    under the supply elasticity, bounded by their spare capacity (critmin.economics.market),
-   drawn from their input stock.
+   drawn from their input stock. The price they answer is the one the month's scarcity would
+   set without their response (so the response lasts as long as the disruption, rather than
+   collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short;
    unmet demand is shortfall. The market clears each month: the price moves through the demand
    elasticity on the flow supplied against demand, capped at a choke multiple; a regional
@@ -142,6 +144,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
             else:
                 tr.final[:, t] = out_flow
                 received_r = out_flow.sum(axis=1) + shocks.release[:, t]
+                # what buyers would have had without the suppliers' response: the scarcity
+                # that keeps the response going while the disruption lasts
+                notional_r = received_r - extra.sum(axis=1)
         demand = model.demand * shocks.demand[:, t]
         rbefore = rstock.copy()
         draw_r = np.clip(demand - received_r, 0.0, rstock)
@@ -153,8 +158,8 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         tr.region_balance[:, t] = received_r + (rbefore - rstock) - consumed
         tr.price_ratio[:, t] = clearing_price(received_r, demand, model.elasticity, model.price_cap)
         if weights is not None:
-            world_price = tr.price_ratio[:, t] @ weights
-            response = supply_response(world_price, model.supply_elasticity, model.spare)
+            notional = clearing_price(notional_r, demand, model.elasticity, model.price_cap)
+            response = supply_response(notional @ weights, model.supply_elasticity, model.spare)
         if model.exposure is not None:
             base_us = model.demand[us]
             short = np.divide(tr.shortfall[:, t, us], base_us, out=np.zeros(S), where=base_us > 0)

@@ -1,5 +1,7 @@
-"""Criticality in dollars: rank minerals by expected annual U.S. GDP loss from foreign supply
-disruptions (the USGS 2025 idea, METHODS §1, on critmin's engine and economics).
+"""Criticality in dollars: rank minerals by the expected annual U.S. loss from foreign supply
+disruptions (the USGS 2025 idea, METHODS §1, on critmin's engine and economics). The loss is
+U.S. national income: GDP lost through the BEA input-output model plus the terms-of-trade
+transfer (what the disrupted price makes the U.S. pay foreign sellers on its imports).
 
 For each mineral of the universe (default: the minerals on a U.S. list plus every individual
 rare earth and platinum-group metal; ``include_all`` adds the rest, marked), a year of foreign
@@ -51,7 +53,8 @@ class RankRow:
     mineral: str
     chain: str
     on_us_list: bool
-    expected_loss_usd: float | None  # U.S. GDP lost, foreign disruptions, USD/yr
+    expected_loss_usd: float | None  # U.S. GDP lost + terms-of-trade transfer, USD/yr
+    gdp_loss_usd: float | None  # U.S. GDP lost through the BEA input-output model, USD/yr
     expected_loss_se_usd: float | None
     p95_loss_usd: float | None
     welfare_loss_usd: float | None  # consumer surplus lost - U.S. producer gain
@@ -64,10 +67,6 @@ class RankRow:
     leverage_basis: str
     events: tuple[str, ...]
     assumptions: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def gdp_loss_usd(self) -> float | None:
-        return self.expected_loss_usd
 
 
 @dataclass(frozen=True)
@@ -194,6 +193,22 @@ def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[order][min(i, len(x) - 1)])
 
 
+def _chain_of(chain: SupplyChain, mineral: str, parents: dict[str, str], have: set[str]) -> str:
+    """The chain a mineral is simulated on: its own; else its parent's; else, for a co-product
+    without either (ruthenium: no mine data of its own, no PGM aggregate), the sibling with the
+    largest output (the same mines produce both)."""
+    if mineral in have:
+        return mineral
+    parent = parents.get(mineral, "")
+    if parent in have:
+        return parent
+    siblings = [m for m, p in parents.items() if p == parent and m in have and m != mineral]
+    if not siblings:
+        raise KeyError(f"no chain for {mineral}")
+    size = chain.production.sel(mineral=siblings).sum(("stage", "country")).max("year")
+    return str(size.mineral.values[int(np.argmax(size.values))])
+
+
 def universe(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str, bool]]:
     """(mineral, on a U.S. list) to rank: U.S.-list minerals and every rare-earth and PGM
     element by default; every mineral with ``include_all``."""
@@ -206,8 +221,9 @@ def universe(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str
     element = {m for m, p in parents.items() if p in ("rare_earths", "pgm")}
     have = set(chain.production.mineral.values.tolist())
     out = []
+    siblings = {p for m, p in parents.items() if m in have}
     for m in sorted(on):
-        chainable = m in have or parents.get(m) in have
+        chainable = m in have or parents.get(m) in have or parents.get(m) in siblings
         if not chainable:
             continue
         if include_all or on[m] or m in element:
@@ -244,13 +260,16 @@ def rank(
     seed: int = 0,
     workers: int = 2,
     include_all: bool = False,
+    minerals: list[str] | None = None,
     domestic: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[RankRow]:
-    """The criticality ranking (see the module docstring)."""
+    """The criticality ranking (see the module docstring); ``minerals`` keeps a subset."""
     parents = parents_of(chain)
     have = set(chain.production.mineral.values.tolist())
-    plan = universe(chain, include_all=include_all)
+    plan = universe(chain, include_all=include_all or bool(minerals))
+    if minerals:
+        plan = [(m, on) for m, on in plan if m in minerals]
     disruptions = DisruptionSet.of(chain, parents)
     prices = reference_prices_of(chain)
     params = chain.dataset["market_parameters"]
@@ -258,7 +277,7 @@ def rank(
     priced: dict[str, list[_Priced]] = {}
     notes: dict[str, list[str]] = {}
     for mineral, _ in plan:
-        chain_mineral = mineral if mineral in have else parents[mineral]
+        chain_mineral = _chain_of(chain, mineral, parents, have)
         if chain_mineral not in models:
             models[chain_mineral] = build_model(chain, chain_mineral)
         model = models[chain_mineral]
@@ -281,8 +300,8 @@ def rank(
                 )
             item = _Priced(mineral, expo, price, demand / MONTHS if demand else 0.0)
             note.append(
-                f"assessed on the {chain_mineral} chain: its U.S. shortfall share applied to "
-                f"{mineral}'s own U.S. demand and price"
+                f"assessed on the {chain_mineral} chain (co-product or parent): its U.S. "
+                f"shortfall share applied to {mineral}'s own U.S. demand and price"
                 + ("" if expo is not None else " (none bundled: no dollar figure)")
             )
         notes[mineral] = note
@@ -349,17 +368,21 @@ def _row(
     def mean(x: np.ndarray | None) -> float | None:
         return None if x is None else _weighted(x, w)
 
+    tot = out.get("tot")
+    # U.S. national income lost: GDP lost plus what the higher price transfers abroad
+    loss = None if gdp is None or tot is None else gdp + tot
     return RankRow(
         mineral=mineral,
         chain=job.model.mineral,
         on_us_list=listed,
-        expected_loss_usd=mean(gdp),
-        expected_loss_se_usd=None if gdp is None else _stratified_se(gdp, w, stratum),
-        p95_loss_usd=None if gdp is None else _weighted_quantile(gdp, w, 0.95),
+        expected_loss_usd=mean(loss),
+        gdp_loss_usd=mean(gdp),
+        expected_loss_se_usd=None if loss is None else _stratified_se(loss, w, stratum),
+        p95_loss_usd=None if loss is None else _weighted_quantile(loss, w, 0.95),
         welfare_loss_usd=None if cs is None or pg is None else _weighted(cs - pg, w),
         consumer_surplus_lost_usd=mean(cs),
         producer_gain_usd=mean(pg),
-        terms_of_trade_usd=mean(out.get("tot")),
+        terms_of_trade_usd=mean(tot),
         domestic_outage_loss_usd=float(dom[0])
         if dom is not None
         else (0.0 if gdp is not None else None),
