@@ -367,6 +367,65 @@ def rank_cmd(
     _rank(ctx, runs, seed, workers, include_all, json_path, top, "table")
 
 
+@main.command("criticality")
+@click.option(
+    "--method",
+    type=click.Choice(["eu", "usgs"]),
+    default="usgs",
+    show_default=True,
+    help="eu: JRC supply risk and economic importance; usgs: the equilibrium/GDP ranking.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="usgs: draws.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.pass_context
+def criticality_cmd(
+    ctx: click.Context, method: str, fmt: str, runs: int | None, seed: int, workers: int
+) -> None:
+    """Criticality by the EU (JRC) method or the USGS-style equilibrium/GDP ranking."""
+    if method == "usgs":
+        _rank(ctx, runs, seed, workers, False, None, 25, "json" if fmt == "json" else "table")
+        return
+    import pandas as pd
+
+    from critmin.metrics.criticality import eu_criticality, eu_records
+
+    records = eu_records(eu_criticality(_chain(ctx)))
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=1))
+        return
+    frame = pd.DataFrame(records)[
+        ["mineral", "sr", "ei", "bottleneck_stage", "critical", "eu_import_reliance", "eol_rir"]
+    ]
+    _emit(
+        frame.sort_values(["critical", "sr"], ascending=False),
+        fmt,
+        "EU criticality (JRC method): supply risk and economic importance",
+        {"sr": "critical at >= 1", "ei": "critical at >= 2.8"},
+    )
+
+
+@main.command("backtest")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.pass_context
+def backtest_cmd(ctx: click.Context, fmt: str) -> None:
+    """Replay historical episodes: modelled against observed changes, each with its source."""
+    import pandas as pd
+
+    from critmin.simulate.backtest import backtest, backtest_records
+
+    records = backtest_records(backtest(_chain(ctx)))
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=1))
+        return
+    _emit(
+        pd.DataFrame(records),
+        fmt,
+        "Back-tests (in_sample rows were fitted on or are the scenario's input: not scored)",
+    )
+
+
 def _rank(
     ctx: click.Context,
     runs: int | None,

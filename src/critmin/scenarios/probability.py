@@ -81,9 +81,27 @@ def governance_risk(ds: Dataset) -> dict[str, float]:
 
 
 def trade_parameter(ds: Dataset, country: str, mineral: str, parent: str = "") -> float:
+    """The EU trade parameter t_c of ``country`` for ``mineral`` (its own row, its parent's,
+    or the country's 'all' row; 1 without one)."""
+    table = _trade_parameters(ds)
+    values = [table[(country, m)] for m in (mineral, parent, "all") if (country, m) in table]
+    return max(values) if values else 1.0
+
+
+_TP: dict[int, tuple[Dataset, dict[tuple[str, str], float]]] = {}
+
+
+def _trade_parameters(ds: Dataset) -> dict[tuple[str, str], float]:
+    hit = _TP.get(id(ds))
+    if hit is not None and hit[0] is ds:
+        return hit[1]
     tp = ds["trade_parameters"]
-    rows = tp[(tp["country"] == country) & tp["mineral"].isin([mineral, parent, "all"])]
-    return float(rows["t_param"].max()) if len(rows) else 1.0
+    table: dict[tuple[str, str], float] = {}
+    for c, m, v in zip(tp["country"], tp["mineral"], tp["t_param"], strict=True):
+        key = (str(c), str(m))
+        table[key] = max(table.get(key, float("-inf")), float(v))
+    _TP[id(ds)] = (ds, table)
+    return table
 
 
 def major_suppliers(shares: pd.DataFrame) -> pd.DataFrame:

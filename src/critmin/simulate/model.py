@@ -137,7 +137,7 @@ def _price(chain: SupplyChain, mineral: str) -> tuple[float, str]:
 _TRADE: dict[int, tuple[Dataset, dict[tuple[str, str], pd.DataFrame]]] = {}
 
 
-def _trade_of(ds: Dataset) -> dict[tuple[str, str], pd.DataFrame]:
+def trade_by_stage(ds: Dataset) -> dict[tuple[str, str], pd.DataFrame]:
     """BACI rows of the trade years, split by (mineral, stage) once per dataset."""
     hit = _TRADE.get(id(ds))
     if hit is not None and hit[0] is ds:
@@ -154,7 +154,7 @@ def _trade_of(ds: Dataset) -> dict[tuple[str, str], pd.DataFrame]:
 def _trade_prior(
     chain: SupplyChain, mineral: str, stage: str, origins: list[str], dests: list[str]
 ) -> np.ndarray | None:
-    rows = _trade_of(chain.dataset).get((mineral, stage))
+    rows = trade_by_stage(chain.dataset).get((mineral, stage))
     if rows is None:
         return None
     if rows.empty:
