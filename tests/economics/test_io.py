@@ -16,7 +16,8 @@ def test_value_added_multipliers_are_shares_of_output(bundled: SupplyChain) -> N
     assert len(model.codes) == 402
     mu = model.va_multiplier
     # with imports leaking, a dollar of output carries at most a dollar of U.S. GDP
-    assert (mu > 0.3).all() and (mu <= 1.0 + 1e-9).all()
+    assert (mu > 0.3).all()
+    assert (mu <= 1.0 + 1e-9).all()
     # semiconductors carry less domestic value added per dollar than housing services do
     assert mu[model.index("334413")] < mu[model.index("531HSO")]
 
@@ -40,14 +41,16 @@ def test_loss_grows_faster_than_the_shortfall(bundled: SupplyChain) -> None:
         value_usd=ga.value_usd,
         substitution=0.05,
     )
-    assert leontief is not None and leontief.leverage(0.5) > ga.leverage(0.5)
+    assert leontief is not None
+    assert leontief.leverage(0.5) > ga.leverage(0.5)
 
 
 def test_no_industry_loses_more_than_its_output(bundled: SupplyChain) -> None:
     ga = build_model(bundled, "gallium").exposure
     assert ga is not None
     lost = ga.output_lost(np.array([0.0, 0.5, 1.0]))
-    assert (lost >= 0).all() and (lost <= 1).all()
+    assert (lost >= 0).all()
+    assert (lost <= 1).all()
     assert lost[0].max() == 0.0
 
 
@@ -60,5 +63,6 @@ def test_no_industry_loses_more_than_its_output(bundled: SupplyChain) -> None:
 def test_gallium_leverage_is_ten_times_industrial_sand(bundled: SupplyChain) -> None:
     ga = build_model(bundled, "gallium").exposure
     sand = build_model(bundled, "sand_gravel_industrial").exposure
-    assert ga is not None and sand is not None
+    assert ga is not None
+    assert sand is not None
     assert ga.leverage(0.5) >= 10 * sand.leverage(0.5)

@@ -27,7 +27,8 @@ def test_clearing_price_solves_demand_equals_supply() -> None:
 def test_supply_response_is_bounded_by_spare_capacity() -> None:
     price = np.array([0.5, 1.0, 1.2, 10.0])
     out = supply_response(price, 0.3, spare=0.1)
-    assert out[0] == 0.0 and out[1] == 0.0
+    assert out[0] == 0.0
+    assert out[1] == 0.0
     assert out[2] == pytest.approx(1.2**0.3 - 1.0)
     assert out[3] == 0.1
 

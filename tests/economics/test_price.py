@@ -19,7 +19,8 @@ def test_every_usgs_mass_price_unit_converts(bundled: SupplyChain) -> None:
     units = set(bundled.dataset["prices"]["unit"]) - NOT_MASS
     assert units <= set(TO_USD_PER_T), units - set(TO_USD_PER_T)
     # metric ton units: 1 mtu = 10 kg of the contained substance; a mercury flask is 34.47 kg
-    assert TO_USD_PER_T["USD/mtu"] == 100 and TO_USD_PER_T["USD/dmtu"] == 100
+    assert TO_USD_PER_T["USD/mtu"] == 100
+    assert TO_USD_PER_T["USD/dmtu"] == 100
     assert TO_USD_PER_T["USD/flask"] == pytest.approx(1000 / 34.473, rel=1e-3)
     assert TO_USD_PER_T["USD/ozt"] == pytest.approx(1e6 / 31.1034768, rel=1e-6)
 

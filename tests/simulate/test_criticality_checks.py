@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -107,7 +106,9 @@ def test_us_demand_matches_usgs_or_says_why(bundled: SupplyChain) -> None:
     assert unexplained == []
 
 
-@pytest.mark.parametrize("mineral", ["fluorspar", "potash", "silicon", "palladium", "barite"])
+@pytest.mark.parametrize(
+    "mineral", ["fluorspar", "potash", "palladium", "barite", "chromium", "phosphate", "samarium"]
+)
 def test_us_imports_follow_usgs_import_sources(bundled: SupplyChain, mineral: str) -> None:
     """The top three USGS import sources, within 10 points (minerals whose sources are
     producers at the chain's last stage; see docs/criticality.md for the rest)."""

@@ -132,13 +132,13 @@ class Exposure:
         c = self.cost_share
         s = max(self.substitution, 1e-3)
         if abs(s - 1.0) < 1e-9:  # Cobb-Douglas
-            out: np.ndarray = 1.0 - np.power(1.0 - phi, c)
+            out: np.ndarray = np.clip(1.0 - np.power(1.0 - phi, c), 0.0, 1.0)
             return out
         rho = (s - 1.0) / s
         with np.errstate(divide="ignore", over="ignore"):
             kept = np.power(np.maximum(1.0 - phi, 0.0), rho)
             level = np.power(c * kept + 1.0 - c, 1.0 / rho)
-        out = 1.0 - np.nan_to_num(level, nan=0.0, posinf=0.0)
+        out = np.clip(1.0 - np.nan_to_num(level, nan=0.0, posinf=0.0), 0.0, 1.0)
         return out
 
     def gdp_lost(self, short: np.ndarray, months: float = 1.0) -> np.ndarray:
