@@ -373,6 +373,10 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
             columns=["kind", "key", "code", "note"],
         ).assign(source_id=SRC),
         "data_gaps": pd.DataFrame(columns=["mineral", "stage", "item", "reason"]),
+        "export_restrictions": pd.DataFrame(
+            [("COD", "cobalt", "2025-02", "ban", SRC, "example")],
+            columns=["country", "mineral", "start", "measure", "source_id", "note"],
+        ),
     }
 
 

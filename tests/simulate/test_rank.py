@@ -57,7 +57,8 @@ def test_rank_json(tmp_path: Path) -> None:
     for r in ranked:
         assert 0 <= r["gdp_loss_usd"] <= r["expected_loss_usd"] + 1e-6
         assert r["expected_loss_se_usd"] >= 0
-        assert r["p95_loss_usd"] >= 0
+        # a price dip below the reference can make the transfer a (tiny) gain, never a large one
+        assert r["p95_loss_usd"] >= -1.0
         assert r["domestic_outage_loss_usd"] >= 0
 
 
