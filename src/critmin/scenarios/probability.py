@@ -8,17 +8,20 @@ planning ensemble therefore imply the same λ.
 
 **Export restrictions.** The rate at which supplier country c restricts exports of mineral m is
 
-    λ_cm = alpha · g_c · t_cm
+    λ_cm = alpha · g_c · t_cm · R_c
 
 with g_c the country's governance risk (the EU JRC score ``(2.5 - WGI)·2`` over 10, 0 best to
 1 worst; the bundled WGI dimension(s), latest year), t_cm the EU trade parameter (1.5 for a
 recorded export-restriction regime, 0.8 for a U.S. free-trade partner, 1 otherwise;
-``trade_parameters``), and alpha calibrated on the historical record: the number of export
-restrictions imposed by major suppliers (``export_restrictions``, 2010-2025, WTO panel reports
-and official announcements) equals ``alpha · Σ g_c·t_cm · years`` over every (country, mineral) pair
-in which the country holds at least ``MAJOR_SHARE`` of a stage (latest year). The standard error
-of alpha is Poisson, ``alpha/√n``. The trade parameters of the restricting countries record the same
-episodes the calibration counts, so t_cm is in-sample (said in the report).
+``trade_parameters``), R_c = 1 + the number of export restrictions country c imposed in the
+window (its record; the OECD inventory of export restrictions on industrial raw materials is
+the public register of such measures), and alpha calibrated on the historical record: the
+number of export restrictions imposed by major suppliers (``export_restrictions``, 2010-2025,
+WTO panel reports and official announcements) equals ``alpha · Σ g_c·t_cm·R_c · years`` over
+every (country, mineral) pair in which the country holds at least ``MAJOR_SHARE`` of a stage
+(latest year). The standard error of alpha is Poisson, ``alpha/√n``. The trade parameters and
+R_c record the same episodes the calibration counts, so they are in-sample; the out-of-sample
+check fits on 2010-2019 and predicts the count of 2020-2025 (docs/criticality.md).
 
 **Background outages** (accidents, strikes, weather, unrest) keep the library's order of
 magnitude (5% a year, ASSUMPTION) but differ by country in proportion to governance risk:
@@ -34,7 +37,7 @@ year). A lifted regime has rate 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -114,33 +117,51 @@ class Calibration:
     alpha: float
     alpha_se: float
     events: int
-    exposure: float  # Σ g·t·years over major-supplier pairs
+    exposure: float  # Σ g·t·R·years over major-supplier pairs
     pairs: int
     years: int
+    record: dict[str, float] = field(default_factory=dict)  # R_c = 1 + restrictions recorded
+    window: tuple[int, int] = WINDOW
 
     def describe(self) -> str:
         return (
             f"alpha = {self.alpha:.4f} +/- {self.alpha_se:.4f} (Poisson) per unit of g*t per "
-            f"year, from {self.events} recorded export restrictions {WINDOW[0]}-{WINDOW[1]} "
+            f"year, from {self.events} recorded export restrictions "
+            f"{self.window[0]}-{self.window[1]} "
             f"over {self.pairs} major-supplier pairs"
         )
 
 
-def calibrate(ds: Dataset, shares: pd.DataFrame, parents: dict[str, str]) -> Calibration:
-    """Fit alpha on the recorded export restrictions (see the module docstring)."""
+def record_factor(ds: Dataset, window: tuple[int, int] = WINDOW) -> dict[str, float]:
+    """R_c = 1 + the number of export restrictions country c imposed in ``window`` (its
+    record, the OECD-inventory idea; Laplace-smoothed so a clean record is 1, not 0)."""
+    record = ds["export_restrictions"]
+    years = record["start"].str[:4].astype(int)
+    counts = record[years.between(*window)]["country"].value_counts()
+    return {str(c): 1.0 + float(n) for c, n in counts.items()}
+
+
+def calibrate(
+    ds: Dataset,
+    shares: pd.DataFrame,
+    parents: dict[str, str],
+    window: tuple[int, int] = WINDOW,
+) -> Calibration:
+    """Fit alpha on the restrictions recorded in ``window`` (see the module docstring)."""
     g = governance_risk(ds)
+    record = record_factor(ds, window)
     major = major_suppliers(shares)[["mineral", "country"]].drop_duplicates()
-    years = WINDOW[1] - WINDOW[0] + 1
+    years = window[1] - window[0] + 1
     weight = sum(
-        g.get(c, 0.5) * trade_parameter(ds, c, m, parents.get(m, ""))
+        g.get(c, 0.5) * trade_parameter(ds, c, m, parents.get(m, "")) * record.get(c, 1.0)
         for m, c in zip(major["mineral"], major["country"], strict=True)
     )
-    record = ds["export_restrictions"]
-    n = int(record["start"].str[:4].astype(int).between(*WINDOW).sum())
+    table = ds["export_restrictions"]
+    n = int(table["start"].str[:4].astype(int).between(*window).sum())
     exposure = weight * years
     alpha = n / exposure if exposure > 0 else 0.0
     se = alpha / np.sqrt(n) if n > 0 else alpha
-    return Calibration(alpha, float(se), n, float(exposure), len(major), years)
+    return Calibration(alpha, float(se), n, float(exposure), len(major), years, record, window)
 
 
 def restriction_rate(
@@ -148,7 +169,8 @@ def restriction_rate(
 ) -> float:
     """λ_cm: annual rate of an export restriction of ``mineral`` by ``country``."""
     g = governance_risk(ds).get(country, 0.5)
-    return calibration.alpha * g * trade_parameter(ds, country, mineral, parent)
+    record = calibration.record.get(country, 1.0)
+    return calibration.alpha * g * trade_parameter(ds, country, mineral, parent) * record
 
 
 def background_rates(ds: Dataset, countries: list[str]) -> dict[str, float]:
