@@ -26,6 +26,7 @@ test: lint
 
 bench: $(BIN)/critmin
 	$(BIN)/python benchmarks/bench_exposure.py
+	$(BIN)/python benchmarks/bench_rank.py
 
 # Rebuild the bundled tables from the raw public releases (needs RAW, e.g. ../shared/data).
 data: $(BIN)/critmin

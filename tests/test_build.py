@@ -175,7 +175,34 @@ def tiny_raw(root: Path, cobalt_value: str = "226,000") -> Path:
             "quantity_t": [5.0],
         }
     ).to_csv(geo / "baci_trade.csv", index=False)
+    tiny_bea(root / "bea")
     return root
+
+
+def tiny_bea(bea: Path) -> None:
+    """A two-industry BEA release with the real files' layout (codes as rows and columns)."""
+    bea.mkdir()
+    codes = ["331410", "334413"]
+    names = ["Nonferrous metal smelting and refining", "Semiconductor manufacturing"]
+    for kind in ("industry", "commodity"):
+        col = f"BEA_2017_Detail_{kind.title()}_Code"
+        pd.DataFrame({col: codes, col.replace("Code", "Name"): names}).to_csv(
+            bea / f"{kind}_codes_2017.csv", index=False
+        )
+    use = pd.DataFrame(
+        [[10.0, 5.0], [0.0, 20.0], [40.0, 60.0], [100.0, 150.0]],
+        index=pd.Index(["331410", "334413", "T006", "T008"], name="code"),
+        columns=codes,
+    )
+    use.to_csv(bea / "use_2017_detail_producer_prices.csv")
+    make = pd.DataFrame(
+        [[100.0, 0.0], [0.0, 150.0]], index=pd.Index(codes, name="code"), columns=codes
+    )
+    make.to_csv(bea / "make_2017_detail.csv")
+    (make * 0.1).to_csv(bea / "import_matrix_2017_detail.csv")
+    pd.DataFrame({"code": codes, "2023": [120.0, 200.0]}).to_csv(
+        bea / "gross_output_1997_2023_detail.csv", index=False
+    )
 
 
 def test_build_from_raw_releases(tmp_path: Path) -> None:
@@ -194,9 +221,15 @@ def test_build_from_raw_releases(tmp_path: Path) -> None:
     assert nir.loc[nir["statistic"] == "net_import_reliance", "value"].tolist() == [0.74]
     src = dataset["import_sources"]
     assert src[["country", "share", "period"]].values.tolist() == [["NOR", 0.26, "2021-24"]]
-    assert dataset["prices"]["unit"].tolist() == ["USD/lb"]
+    prices = dataset["prices"]
+    assert prices.loc[prices["source_id"] == "USGS_MCS2026_DR", "unit"].tolist() == ["USD/lb"]
     assert dataset["recycling"].set_index("mineral")["eol_rir"]["cobalt"] == 0.22
     assert any("Other" not in line for line in log.lines())
+    io = dataset["io_industries"].set_index("code")
+    assert io.loc["334413", "gross_output"] == 150.0
+    flows = dataset["io_flows"]
+    assert len(flows[flows["table"] == "use"]) == 3  # zero cells are left out
+    assert set(dataset["io_bridge"]["code"]) <= set(io.index)
 
 
 def test_failed_build_leaves_previous_tables_untouched(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_override_replaces_and_extend_adds(tmp_path: Path) -> None:
     extra = pd.DataFrame(
         [
             {
-                "mineral": "neodymium",
+                "mineral": "rubidium",
                 "stage": "magnets",
                 "country": c,
                 "year": 2024,
@@ -118,7 +118,7 @@ def test_override_replaces_and_extend_adds(tmp_path: Path) -> None:
     extra.to_csv(tmp_path / "production.extend.csv", index=False)
     chain = SupplyChain.load(tmp_path)
     assert float(
-        chain.shares().sel(mineral="neodymium", stage="magnets", year=2024, country="DEU")
+        chain.shares().sel(mineral="rubidium", stage="magnets", year=2024, country="DEU")
     ) == pytest.approx(0.7)
     assert chain.production.sizes["mineral"] == base.production.sizes["mineral"] + 1
     # a full replacement of one table leaves the others bundled

@@ -17,7 +17,13 @@ import pandas as pd
 import xarray as xr
 
 from critmin.data.load import Dataset, load
-from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_ORDER, WORLD
+from critmin.metrics.governance import scores
+from critmin.schema.vocabulary import (
+    DEFAULT_GOVERNANCE_VARIANT,
+    OTHER_COUNTRIES,
+    STAGE_ORDER,
+    WORLD,
+)
 
 NIR_STAT = "net_import_reliance"
 
@@ -69,7 +75,11 @@ class SupplyChain:
     dataset: Dataset
 
     @classmethod
-    def from_dataset(cls, ds: Dataset) -> SupplyChain:
+    def from_dataset(
+        cls, ds: Dataset, *, governance_variant: str = DEFAULT_GOVERNANCE_VARIANT
+    ) -> SupplyChain:
+        """Build the arrays; ``governance_variant`` picks the WGI variant of the EU governance score
+        (``mean_of_six``, the EU method, or ``political_stability``)."""
         prod = _select_sources(ds["production"], ds["sources"])
         prod = prod[prod["country"] != WORLD]
         present = set(prod["stage"])
@@ -111,7 +121,7 @@ class SupplyChain:
                 name=col,
             )
 
-        gov = ds["governance"]
+        gov = scores(ds["governance"], governance_variant)
         gov_years = sorted(set(years) | {int(y) for y in gov["year"]})
         score = (
             gov.pivot_table(index="country", columns="year", values="score")
@@ -164,9 +174,11 @@ class SupplyChain:
         )
 
     @classmethod
-    def load(cls, data_dir: Path | None = None) -> SupplyChain:
+    def load(
+        cls, data_dir: Path | None = None, *, governance_variant: str = DEFAULT_GOVERNANCE_VARIANT
+    ) -> SupplyChain:
         """Load the bundled data (overlaid by ``data_dir``) and build the chain."""
-        return cls.from_dataset(load(data_dir))
+        return cls.from_dataset(load(data_dir), governance_variant=governance_variant)
 
     def shares(self) -> xr.DataArray:
         """Country shares of each (mineral, stage, year), OTH included in the denominator."""

@@ -145,9 +145,25 @@ def minerals(ctx: click.Context, fmt: str) -> None:
 
 @main.command()
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option(
+    "--gaps",
+    is_flag=True,
+    help="List every hole instead: mineral, stage, item, reason (final 2025 U.S. list).",
+)
 @click.pass_context
-def sources(ctx: click.Context, fmt: str) -> None:
+def sources(ctx: click.Context, fmt: str, gaps: bool) -> None:
     """Where every bundled figure comes from, and how many rows each source supports."""
+    if gaps:
+        from critmin.data.load import load
+        from critmin.metrics.coverage import gaps as find_gaps
+        from critmin.schema.validate import DataError
+
+        try:
+            holes = find_gaps(load(ctx.obj.get("data")))
+        except DataError as exc:
+            _fail(str(exc))
+        _emit(holes, fmt, f"{len(holes)} gaps (critical minerals of the final 2025 U.S. list)")
+        return
     chain = _chain(ctx)
     ds = chain.dataset
     table = ds["sources"].copy()
@@ -374,7 +390,7 @@ def simulate(
 
 
 @main.command("rank")
-@click.option("--runs", type=checks.RUNS, default=200, show_default=True)
+@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per stratum.")
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @click.option(
     "--workers",
@@ -383,53 +399,159 @@ def simulate(
     show_default=True,
     help="Local worker processes (at most the number of cores).",
 )
+@click.option("--all", "include_all", is_flag=True, help="Rank every mineral, not only U.S.-list.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
     "--top", type=click.IntRange(1, 10_000), default=25, show_default=True, help="Rows to print."
 )
 @click.pass_context
 def rank_cmd(
-    ctx: click.Context, runs: int, seed: int, workers: int, json_path: Path | None, top: int
+    ctx: click.Context,
+    runs: int | None,
+    seed: int,
+    workers: int,
+    include_all: bool,
+    json_path: Path | None,
+    top: int,
 ) -> None:
-    """Rank minerals by expected annual economic loss to the U.S. (USD/yr, p95 beside it)."""
+    """Rank minerals by expected annual U.S. loss from foreign disruptions (USD/yr): GDP lost
+    through the BEA input-output tables plus the terms-of-trade transfer."""
+    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table")
+
+
+@main.command("criticality")
+@click.option(
+    "--method",
+    type=click.Choice(["eu", "usgs"]),
+    default="usgs",
+    show_default=True,
+    help="eu: JRC supply risk and economic importance; usgs: the equilibrium/GDP ranking.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="usgs: draws.")
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=min(2, checks.cores()),
+    show_default=True,
+    help="Local worker processes (at most the number of cores).",
+)
+@click.pass_context
+def criticality_cmd(
+    ctx: click.Context, method: str, fmt: str, runs: int | None, seed: int, workers: int
+) -> None:
+    """Criticality by the EU (JRC) method or the USGS-style equilibrium/GDP ranking."""
+    if method == "usgs":
+        _rank(ctx, runs, seed, workers, False, None, 25, "json" if fmt == "json" else "table")
+        return
+    import pandas as pd
+
+    from critmin.metrics.criticality import eu_criticality, eu_records
+
+    records = eu_records(eu_criticality(_chain(ctx)))
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=1))
+        return
+    frame = pd.DataFrame(records)[
+        ["mineral", "sr", "ei", "bottleneck_stage", "critical", "eu_import_reliance", "eol_rir"]
+    ]
+    _emit(
+        frame.sort_values(["critical", "sr"], ascending=False),
+        fmt,
+        "EU criticality (JRC method): supply risk and economic importance",
+        {"sr": "critical at >= 1", "ei": "critical at >= 2.8"},
+    )
+
+
+@main.command("backtest")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.pass_context
+def backtest_cmd(ctx: click.Context, fmt: str) -> None:
+    """Replay historical episodes: modelled against observed changes, each with its source."""
+    import pandas as pd
+
+    from critmin.simulate.backtest import backtest, backtest_records
+
+    records = backtest_records(backtest(_chain(ctx)))
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=1))
+        return
+    _emit(
+        pd.DataFrame(records),
+        fmt,
+        "Back-tests (in_sample rows were fitted on or are the scenario's input: not scored)",
+    )
+
+
+def _rank(
+    ctx: click.Context,
+    runs: int | None,
+    seed: int,
+    workers: int,
+    include_all: bool,
+    json_path: Path | None,
+    top: int,
+    fmt: str,
+) -> None:
     checks.check_workers(workers)
     checks.check_file_out(json_path, "--json")
     import pandas as pd
     from rich.progress import Progress
 
-    from critmin.simulate.rank import rank, rank_records
+    from critmin.simulate.rank import DEFAULT_RUNS, rank, rank_records
 
     chain = _chain(ctx)
-    checks.check_memory(runs, 12, _chain_minerals(chain))
-    with Progress(transient=True) as bar:
+    n = runs or DEFAULT_RUNS
+    checks.check_memory(n, 12, _chain_minerals(chain))
+    with Progress(transient=True, disable=fmt == "json") as bar:
         task = bar.add_task("ranking minerals", total=None)
         rows = rank(
             chain,
-            runs=runs,
+            runs=n,
             seed=seed,
             workers=workers,
+            include_all=include_all,
             progress=lambda d, t: bar.update(task, completed=d, total=t),
         )
     records = rank_records(rows)
     if json_path is not None:
         checks.write_text(json_path, json.dumps(records, indent=1))
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=1))
+        return
     frame = pd.DataFrame(records)[
-        ["rank", "mineral", "expected_loss_usd", "p95_loss_usd", "expected_us_shortfall_share"]
+        [
+            "rank",
+            "mineral",
+            "expected_loss_usd",
+            "expected_loss_se_usd",
+            "p95_loss_usd",
+            "gdp_loss_usd",
+            "welfare_loss_usd",
+            "domestic_outage_loss_usd",
+            "on_us_list",
+        ]
     ].head(top)
     frame["rank"] = frame["rank"].astype("Int64")
     _emit(
         frame,
         "table",
-        f"Expected annual U.S. loss, {runs} draws, seed {seed}",
+        f"Expected annual U.S. loss (GDP + terms of trade) from foreign disruptions, "
+        f"{n} draws per scenario, seed {seed}",
         {
             "expected_loss_usd": "USD/yr",
+            "expected_loss_se_usd": "USD/yr (Monte Carlo SE)",
             "p95_loss_usd": "USD/yr",
-            "expected_us_shortfall_share": "fraction of U.S. demand",
+            "gdp_loss_usd": "USD/yr",
+            "welfare_loss_usd": "USD/yr",
+            "domestic_outage_loss_usd": "USD/yr",
         },
     )
     click.echo(
-        "Assumptions: background outage rates, event probabilities, value at risk per tonne "
-        "(10 x price) and default elasticities are critmin assumptions; see the run's JSON."
+        "Assumptions: default elasticities, spare capacity, the short-run substitution elasticity "
+        "and background outage rates are critmin assumptions; see docs/criticality.md and the "
+        "JSON's assumptions."
     )
 
 

@@ -203,16 +203,31 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 }
             ]
         ),
+        "governance_indicators": pd.DataFrame(
+            [
+                {
+                    "country": c,
+                    "year": 2024,
+                    "indicator": ind,
+                    "estimate": e,
+                    "source_id": SRC,
+                }
+                for c, e in {"AUS": 1.0, "CHN": -0.5, "COD": -2.0, "JPN": 1.0, "USA": 0.0}.items()
+                for ind in ("CC", "GE", "PV", "RQ", "RL", "VA")
+            ]
+        ),
         "governance": pd.DataFrame(
             [
                 {
                     "country": c,
                     "year": 2024,
+                    "variant": variant,
                     "estimate": e,
                     "score": (2.5 - e) * 2,
                     "source_id": SRC,
                 }
                 for c, e in {"AUS": 1.0, "CHN": -0.5, "COD": -2.0, "JPN": 1.0, "USA": 0.0}.items()
+                for variant in ("mean_of_six", "political_stability")
             ]
         ),
         "prices": pd.DataFrame(
@@ -277,7 +292,8 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     ("commercial_stock_days", 15, "days"),
                     ("spare_capacity", 0.1, "fraction"),
                     ("price_cap_ratio", 10, "ratio"),
-                    ("value_at_risk_multiplier", 10, "ratio"),
+                    ("supply_elasticity", 0.3, "ratio"),
+                    ("substitution_elasticity", 0.2, "ratio"),
                     ("price_to_basis_factor", 1, "ratio"),
                 )
             ]
@@ -326,6 +342,40 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     "note": "",
                 }
             ]
+        ),
+        # a two-industry economy: cobalt is refined (331410) and used in semiconductors
+        "io_industries": pd.DataFrame(
+            {
+                "code": ["331410", "334413"],
+                "name": ["Nonferrous smelting and refining", "Semiconductors"],
+                "gross_output": [30_000.0, 80_000.0],
+                "value_added": [8_000.0, 50_000.0],
+                "gross_output_2023": [35_000.0, 90_000.0],
+                "source_id": SRC,
+            }
+        ),
+        "io_flows": pd.DataFrame(
+            [
+                ("use", "331410", "331410", 3_000.0),
+                ("use", "331410", "334413", 1_200.0),
+                ("use", "334413", "334413", 10_000.0),
+                ("make", "331410", "331410", 30_000.0),
+                ("make", "334413", "334413", 80_000.0),
+                ("imports", "331410", "334413", 400.0),
+            ],
+            columns=["table", "row", "col", "value"],
+        ).assign(source_id=SRC),
+        "io_bridge": pd.DataFrame(
+            [
+                ("mineral", "cobalt", "331410", "refined cobalt"),
+                ("mineral", "rare_earths", "331410", "example"),
+            ],
+            columns=["kind", "key", "code", "note"],
+        ).assign(source_id=SRC),
+        "data_gaps": pd.DataFrame(columns=["mineral", "stage", "item", "reason"]),
+        "export_restrictions": pd.DataFrame(
+            [("COD", "cobalt", "2025-02", "ban", SRC, "example")],
+            columns=["country", "mineral", "start", "measure", "source_id", "note"],
         ),
     }
 

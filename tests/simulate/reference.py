@@ -29,6 +29,8 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         "receipts": np.zeros((M, R)),
         "output": np.zeros((M, K, N)),
     }
+    response = 0.0
+    total_demand = sum(model.demand)
     for t in range(M):
         received = [0.0] * N
         for k in range(K):
@@ -56,11 +58,11 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     lost[o][d] = b - shipped[o][d]
             extra = [[0.0] * D for _ in range(N)]
             if reroute:
-                room = [model.spare * cap[k][o] * shocks.avail[s, t, k, o] for o in range(N)]
+                room = [response * cap[k][o] * shocks.avail[s, t, k, o] for o in range(N)]
                 if k > 0:
                     room = [min(max(room[o], 0.0), max(stock[k][o], 0.0)) for o in range(N)]
                 for d in range(D):
-                    need = sum(lost[o][d] for o in range(N))
+                    need = max(sum(flows[o][d] - shipped[o][d] for o in range(N)), 0.0)
                     weights = [room[o] if allow[o][d] >= 1.0 - 1e-12 else 0.0 for o in range(N)]
                     total = sum(weights)
                     for o in range(N):
@@ -85,6 +87,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
                     for r in range(R)
                 ]
+                notional_r = [received_r[r] - sum(extra[o][r] for o in range(N)) for r in range(R)]
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
             draw = min(max(demand - received_r[r], 0.0), rstock[r])
@@ -95,4 +98,13 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             ratio = received_r[r] / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
+        notional = []
+        for r in range(R):
+            demand = model.demand[r] * shocks.demand[s, t, r]
+            ratio = notional_r[r] / demand if demand > 0 else 1.0
+            price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
+            notional.append(min(max(price, 1.0 / model.price_cap), model.price_cap))
+        world = sum(notional[r] * model.demand[r] / total_demand for r in range(R))
+        lifted = max(world, 1.0) ** model.supply_elasticity - 1.0
+        response = min(max(lifted, 0.0), model.spare)
     return out

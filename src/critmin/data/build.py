@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from critmin.data import elements
+from critmin.data.bea import io_tables
 from critmin.data.load import collect
+from critmin.metrics import governance as gov
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
 from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
@@ -26,6 +29,7 @@ from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER,
 USGS = "USGS_MCS2026_DR"
 WMD = "WMD_2026"
 WGI = "WB_WGI_2025"
+WGI6 = "WB_WGI6_2024"
 BACI = "CEPII_BACI_V202401b"
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
@@ -345,8 +349,38 @@ class Builder:
         manual = _concat_manual(self.src / "manual", "stage_production*.csv")
         cols = [c.name for c in TABLES["production"].columns]
         out = pd.concat([self._wmd_production(), usgs[cols], manual[cols]], ignore_index=True)
+        out = pd.concat([out, self._ree_elements(out)[cols]], ignore_index=True)
         out["value"] = out["value"].astype(str)
         return out[cols]
+
+    def _ree_elements(self, prod: pd.DataFrame) -> pd.DataFrame:
+        """Rare earths by element: mine output, separation of Nd/Pr/La/Ce, magnets (see
+        ``critmin.data.elements``); rows of elements entered by hand are left alone."""
+        inputs = elements.ReeInputs.read(self.src / "elements")
+        ree = prod[prod["mineral"] == "rare_earths"].copy()
+        ree["value"] = pd.to_numeric(ree["value"])
+        ree["year"] = ree["year"].astype(int)
+        reo = ree[(ree["stage"] == "mining") & (ree["country"] != WORLD)]
+        # WMD for the years it covers, USGS for the years after (one split per country-year)
+        wmd_years = set(reo.loc[reo["source_id"] == WMD, "year"])
+        reo = reo[(reo["source_id"] == WMD) | ~reo["year"].isin(wmd_years)]
+        mine = elements.ree_mining(reo, inputs)
+        if mine.empty:
+            return mine.reindex(columns=[c.name for c in TABLES["production"].columns])
+        magnet_reo = ree[
+            (ree["stage"] == "refining") & ree["basis"].str.contains("magnet REE", regex=False)
+        ]
+        separated = elements.ree_separation(magnet_reo, mine, inputs)
+        magnets = elements.inherit(
+            ree[ree["stage"] == "magnets"],
+            elements.MAGNET_REE,
+            "critmin: the element's magnet content is taken to follow the country shares of "
+            "sintered NdFeB magnet output (rare_earths magnets rows, same source)",
+        )
+        frames = [mine, separated, magnets]
+        out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        out["year"] = out["year"].astype(str)
+        return out
 
     def reserves(self) -> pd.DataFrame:
         res = self._usgs_world("Reserves")
@@ -407,7 +441,80 @@ class Builder:
         rows["year"] = rows["Year"].str[:4]
         rows["source_id"] = USGS
         rows = rows.drop_duplicates(["mineral", "year", "statistic", "detail"])
-        return rows[[c.name for c in TABLES["us_supply"].columns]]
+        cols = [c.name for c in TABLES["us_supply"].columns]
+        out = pd.concat([rows[cols], self._inherited("us_supply", rows[cols])], ignore_index=True)
+        out = pd.concat([out, self._apparent_consumption(out)[cols]], ignore_index=True)
+        return out.drop_duplicates(["mineral", "year", "statistic", "detail"])
+
+    def _apparent_consumption(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Apparent consumption = production + imports - exports, for the minerals whose
+        consumption USGS withholds (``data-src/mappings/us_demand.csv`` names the rows summed);
+        marked estimated, and the note says which terms were missing."""
+        rules = _csv(self.src / "mappings" / "us_demand.csv")
+        out = []
+        for rule in rules.to_dict(orient="records"):
+            mineral = str(rule["mineral"])
+            mine = rows[(rows["mineral"] == mineral) & (rows["unit"] == "t")]
+            if (mine["statistic"] == "consumption").any():
+                continue
+            for year, group in mine.groupby("year"):
+                terms: dict[str, float] = {}
+                for stat, sign in (("production", 1.0), ("imports", 1.0), ("exports", -1.0)):
+                    prefix = str(rule[stat])
+                    if not prefix:
+                        continue
+                    picked = group[
+                        (group["statistic"] == stat)
+                        & group["detail"].str.startswith(prefix)
+                        & group["value"].notna()
+                    ]
+                    if not picked.empty:
+                        terms[stat] = sign * float(picked["value"].sum())
+                if "imports" not in terms:
+                    continue
+                value = sum(terms.values())
+                missing = [s for s in ("production", "imports", "exports") if s not in terms]
+                out.append(
+                    {
+                        "mineral": mineral,
+                        "year": year,
+                        "statistic": "consumption",
+                        "detail": f"{mineral}: apparent consumption (critmin: production + "
+                        "imports - exports)",
+                        "value": max(value, 0.0),
+                        "unit": "t",
+                        "qualifier": "exact",
+                        "source_id": USGS,
+                        "estimated": "true",
+                        "note": (
+                            f"derived from USGS salient statistics; terms used: "
+                            f"{', '.join(sorted(terms))}"
+                            + (f"; not reported: {', '.join(missing)}" if missing else "")
+                            + f". {rule['note']}"
+                        )[:400],
+                    }
+                )
+        return pd.DataFrame(out, columns=[c.name for c in TABLES["us_supply"].columns])
+
+    def _inherited(self, table: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """Rows an element takes from its aggregate (data-src/elements/inherit.csv), marked
+        estimated, for elements USGS does not report on their own."""
+        rules = _csv(self.src / "elements" / "inherit.csv")
+        rules = rules[rules["table"] == table]
+        have = set(rows["mineral"])
+        frames = []
+        for rule in rules.to_dict(orient="records"):
+            if rule["to_mineral"] in have:
+                continue
+            match = rows[
+                (rows["mineral"] == rule["from_mineral"])
+                & rows["detail"].str.contains(str(rule["detail_contains"]), regex=False)
+            ].copy()
+            match["mineral"] = str(rule["to_mineral"])
+            match["estimated"] = "true"
+            match["note"] = str(rule["note"])
+            frames.append(match)
+        return pd.concat(frames, ignore_index=True) if frames else rows.iloc[0:0]
 
     def import_sources(self) -> pd.DataFrame:
         rows = self.usgs[self.usgs["Section"] == "Import Sources"].copy()
@@ -428,21 +535,55 @@ class Builder:
                 "source_id": USGS,
             }
         )
-        return out.drop_duplicates(["mineral", "period", "category", "country"])
+        out = out.drop_duplicates(["mineral", "period", "category", "country"])
+        # elements USGS does not report take their aggregate's sources, labelled as such
+        inherited = self._inherited("import_sources", out.rename(columns={"category": "detail"}))
+        inherited = inherited.rename(columns={"detail": "category"})
+        inherited["category"] = "critmin (aggregate's sources): " + inherited["category"]
+        cols = [c.name for c in TABLES["import_sources"].columns]
+        return pd.concat([out, inherited[cols]], ignore_index=True)
 
-    def governance(self) -> pd.DataFrame:
-        raw = _csv(self.raw / "geopolrisk" / "wgi_political_stability.csv")
-        raw = raw[~raw["estimate"].isin(["", "None"]) & raw["country_iso3"].isin(self.country_ids)]
-        est = pd.to_numeric(raw["estimate"])
+    def governance_indicators(self) -> pd.DataFrame:
+        """The six WGI estimates (``wgi/wgi_six_dimensions_1996_2023.csv``), long format."""
+        path = self.raw / "wgi" / "wgi_six_dimensions_1996_2023.csv"
+        if not path.exists():
+            self.log.skip("raw file", str(path.relative_to(self.raw)))
+            return pd.DataFrame(columns=[c.name for c in TABLES["governance_indicators"].columns])
+        raw = _csv(path)
+        raw["iso3c"] = raw["iso3c"].replace(self.codes)
+        for code in sorted(set(raw["iso3c"]) - self.country_ids):
+            self.log.skip("WGI country code", code)
+        raw = raw[raw["iso3c"].isin(self.country_ids)]
+        dims = [c for c in raw.columns if c.endswith(".EST")]
+        long = raw.melt(id_vars=["iso3c", "year"], value_vars=dims, var_name="indicator")
+        long = long[~long["value"].isin(["", "NA", "None"])]
         return pd.DataFrame(
             {
-                "country": raw["country_iso3"],
-                "year": raw["year"],
-                "estimate": est,
-                "score": (2.5 - est) * 2.0,
-                "source_id": WGI,
+                "country": long["iso3c"],
+                "year": long["year"],
+                "indicator": long["indicator"].str.removesuffix(".EST"),
+                "estimate": pd.to_numeric(long["value"]),
+                "source_id": WGI6,
             }
-        )
+        ).drop_duplicates(["country", "year", "indicator"])
+
+    def governance(self) -> pd.DataFrame:
+        """EU governance scores: mean of the six WGI (to 2023) and political stability alone
+        (the geopolrisk series, to 2024)."""
+        raw = _csv(self.raw / "geopolrisk" / "wgi_political_stability.csv")
+        raw = raw[~raw["estimate"].isin(["", "None"]) & raw["country_iso3"].isin(self.country_ids)]
+        ps = gov.political_stability(
+            pd.DataFrame(
+                {
+                    "country": raw["country_iso3"],
+                    "year": raw["year"],
+                    "estimate": pd.to_numeric(raw["estimate"]),
+                }
+            )
+        ).assign(source_id=WGI)
+        six = self.governance_indicators()
+        mean = gov.mean_of_six(six).assign(source_id=WGI6)
+        return pd.concat([mean, ps], ignore_index=True)
 
     def prices(self) -> pd.DataFrame:
         rows = self._salient()
@@ -450,7 +591,22 @@ class Builder:
         rows["num"] = rows["Value"].map(lambda v: parse_usgs_value(v)[0])
         rows = rows[rows["num"].notna() & rows["Unit"].str.strip().isin(USGS_UNITS)]
         unit = rows["Unit"].map(lambda u: USGS_UNITS[u.strip()])
+        # USGS gives the unit column as "dollars per metric ton" where the quote is per metric
+        # ton UNIT (manganese): the detail says so, and the vocabulary converts USD/mtu
+        detail = rows["Statistics_detail"].fillna("")
+        unit = pd.Series(
+            [
+                ("USD/mtu", 1.0)
+                if "per metric ton unit" in d and u[0] == "USD/t"
+                else ("USD/flask", 1.0)
+                if "per flask" in d
+                else u
+                for u, d in zip(unit, detail, strict=True)
+            ],
+            index=rows.index,
+        )
         rows["note"] = rows["Notes"].str.slice(0, 200)
+        estimated = rows["Notes"].fillna("").str.startswith("Estimated")
         out = pd.DataFrame(
             {
                 "mineral": rows["mineral"],
@@ -459,11 +615,13 @@ class Builder:
                 "value": rows["num"] * unit.map(lambda x: x[1]),
                 "unit": unit.map(lambda x: x[0]),
                 "source_id": USGS,
-                "estimated": "false",
+                "estimated": estimated.map({True: "true", False: "false"}),
                 "note": rows["note"],
             }
         )
-        return out.drop_duplicates(["mineral", "year", "detail"])
+        out = out.drop_duplicates(["mineral", "year", "detail"])
+        manual = _concat_manual(self.src / "manual", "prices*.csv")
+        return pd.concat([out, self._inherited("prices", out), manual], ignore_index=True)
 
     def recycling(self) -> pd.DataFrame:
         raw = _csv(self.raw / "geopolrisk" / "wmd_commodities.csv")
@@ -513,6 +671,7 @@ class Builder:
             "trade": self.trade,
             "us_supply": self.us_supply,
             "import_sources": self.import_sources,
+            "governance_indicators": self.governance_indicators,
             "governance": self.governance,
             "prices": self.prices,
             "end_uses": self.manual("end_uses"),
@@ -522,13 +681,24 @@ class Builder:
             "market_parameters": self.market_parameters,
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),
+            "export_restrictions": self.manual("export_restrictions"),
+            "data_gaps": self.manual("data_gaps"),
         }
+        io, dropped = io_tables(self.raw, self.src)
+        for label in dropped:
+            self.log.skip("BEA bridge code", label)
+        for name, frame in io.items():
+            makers[name] = _const(frame)
         out = {}
         for name, make in makers.items():
             frame = make()
             self.log.counts[name] = len(frame)
             out[name] = frame
         return out
+
+
+def _const(frame: pd.DataFrame) -> Callable[[], pd.DataFrame]:
+    return lambda: frame
 
 
 def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:

@@ -6,16 +6,14 @@ it: what a decision relied on (e.g. the market price) is written into the event 
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
 from critmin.data.load import load
-from critmin.schema.vocabulary import USD_PER_T
+from critmin.economics.price import reference_prices, shock_years
+from critmin.scenarios.load import library_events
 
-#: Factors from a price unit to U.S. dollars per metric ton.
-TO_USD_PER_T: dict[str, Decimal] = {unit: Decimal(f) for unit, f in USD_PER_T.items()}
 FEOC_GROUP = "feoc"
 
 
@@ -29,7 +27,7 @@ class Reference:
     countries: frozenset[str] = frozenset()
 
     def market_price(self, mineral: str) -> tuple[Decimal, int] | None:
-        """The bundled price (USD/t) and its year: the median of the latest year's quotes."""
+        """The reference price (USD/t) and its base year (critmin.economics.price)."""
         return self.prices.get(mineral)
 
 
@@ -38,20 +36,12 @@ def bundled() -> Reference:
     data = load()
     groups = data["country_groups"]
     feoc = frozenset(groups.loc[groups["group"] == FEOC_GROUP, "country"].astype(str))
-    quotes: dict[tuple[str, int], list[Decimal]] = {}
-    prices_table = data["prices"]
-    for mineral, year, value, unit in zip(
-        prices_table["mineral"].astype(str),
-        prices_table["year"].astype(int),
-        prices_table["value"].astype(str),
-        prices_table["unit"].astype(str),
-        strict=True,
-    ):
-        factor = TO_USD_PER_T.get(unit)
-        if factor is not None and Decimal(value) > 0:
-            quotes.setdefault((mineral, int(year)), []).append(Decimal(value) * factor)
-    prices: dict[str, tuple[Decimal, int]] = {}
-    for (mineral, year), values in sorted(quotes.items()):
-        prices[mineral] = (statistics.median(values).quantize(Decimal("0.01")), year)
+    minerals = data["minerals"]
+    parents = {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
+    # the one reference price (critmin.economics.price), shared with the disruption engine
+    refs = reference_prices(data["prices"], shock_years(library_events(), parents))
+    prices = {
+        m: (Decimal(repr(r.usd_per_t)).quantize(Decimal("0.01")), r.year) for m, r in refs.items()
+    }
     countries = frozenset(data["countries"]["iso3"].astype(str))
-    return Reference(frozenset(data["minerals"]["id"].astype(str)), feoc, prices, countries)
+    return Reference(frozenset(minerals["id"].astype(str)), feoc, prices, countries)

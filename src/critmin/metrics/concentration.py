@@ -119,7 +119,8 @@ def hhi(sel: Selection) -> xr.DataArray:
 def hhi_wgi(sel: Selection) -> xr.DataArray:
     """EU governance-weighted HHI: sum of s_c^2 * WGI_c * t_c (s as a fraction).
 
-    WGI_c uses the one governance dimension bundled (political stability): (2.5 - PV) x 2.
+    WGI_c = (2.5 - WGI) x 2 with WGI the mean of the six indicators (the EU method) or political
+    stability alone, as the chain was built (``SupplyChain.load(governance_variant=...)``).
     t_c is 1 by default, from trade_parameters.csv for export restrictions, and 0.8 for a U.S.
     free-trade-agreement partner without a recorded restriction.
     """

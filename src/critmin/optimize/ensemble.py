@@ -1,24 +1,26 @@
 """The scenario ensemble the reserve is sized against: U.S. shortfall and price paths per chain.
 
-By default, the planning ensemble: over the horizon, every library event happens at most once,
-with probability 1 - (1 - p)^years from its annual probability, at a uniformly drawn month,
-together with background supplier outages. Occurrence and timing are drawn once per scenario
-and shared by every chain, so an event that hits several minerals hits them together. Named
-scenarios (library names or files) can be used instead; their draws are pooled.
+By default, the planning ensemble: the foreign disruptions `critmin rank` draws from (one event
+set, critmin.simulate.disruptions), each happening at most once over the horizon with the
+probability 1 - exp(-rate x years) its annual rate implies, at a uniformly drawn month.
+Occurrence and timing are drawn once per scenario and shared by every chain, so an event that
+hits several minerals hits them together. Named scenarios (library names or files) can be used
+instead; their draws are pooled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from critmin.chain import SupplyChain
-from critmin.scenarios.load import Labels, library_events, load_scenario, parse_scenario
+from critmin.scenarios.load import Labels, load_scenario
+from critmin.scenarios.probability import occurrence_probability, rate_of_probability
 from critmin.scenarios.spec import Scenario, month_index
+from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.engine import run
 from critmin.simulate.model import REGIONS, ChainModel, build_model
 from critmin.simulate.runner import parents_of, to_periods
@@ -60,29 +62,22 @@ class Ensemble:
         return self.shortfall * self.loss_per_t
 
 
-def planning_scenario(minerals: Sequence[str]) -> Scenario:
-    """Background hazards plus every library event naming a chain mineral or its elements."""
-    background = load_scenario("background")
-    raw: dict[str, Any] = {
-        "name": "planning",
-        "description": "library events at their annual probabilities, random timing, plus "
-        "background supplier outages",
-        "start": PLAN_START,
-        "minerals": list(minerals),
-        "events": dict(library_events()),
-        "hazards": [h.model_dump() for h in background.hazards],
-    }
-    return parse_scenario(raw, "planning")
+def planning_scenario(chain: SupplyChain, minerals: Sequence[str]) -> Scenario:
+    """The foreign disruptions of every chain mineral, from the one event set `rank` uses
+    (critmin.simulate.disruptions)."""
+    return DisruptionSet.of(chain, parents_of(chain)).planning(chain, list(minerals))
 
 
 def _timing(
     scenario: Scenario, runs: int, months: int, rng: np.random.Generator
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Whether each event happens in each draw, and when: once at most over the horizon, with
+    the probability its annual rate implies (critmin.scenarios.probability)."""
     years = months / 12
     first = month_index(scenario.start)
     out = {}
     for name, e in scenario.events.items():
-        p = 1.0 - (1.0 - e.probability) ** years
+        p = occurrence_probability(rate_of_probability(e.probability), years)
         happens = rng.random(runs) < p
         start = first + rng.integers(0, months, runs)
         out[name] = (happens, start)
@@ -127,7 +122,11 @@ def build_ensemble(
     parents = parents_of(chain)
     months = horizon * months_per_period
     labels = Labels.of(chain.dataset)
-    specs = [load_scenario(s, labels) for s in scenarios] if scenarios else [planning_scenario(use)]
+    specs = (
+        [load_scenario(s, labels) for s in scenarios]
+        if scenarios
+        else [planning_scenario(chain, use)]
+    )
     shares = [runs // len(specs) + (1 if i < runs % len(specs) else 0) for i in range(len(specs))]
     root = np.random.SeedSequence(seed)
     spec_seeds = root.spawn(len(specs))

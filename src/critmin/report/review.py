@@ -23,6 +23,7 @@ from critmin.metrics.exposure import exposure_table
 from critmin.metrics.imports import import_sources_crosscheck
 from critmin.report.charts import stage_shares_svg
 from critmin.report.disruption import ranking, reserve_plan, scenario_views
+from critmin.simulate.backtest import backtest, backtest_records
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def write_review(
     """Write ``out/index.html`` and return the terminal summary."""
     scenarios = scenario_views(chain, runs=runs, seed=seed) if disruptions else []
     ranked = ranking(chain, runs=max(50, runs // 2), seed=seed) if disruptions else []
+    backtests = backtest_records(backtest(chain)) if disruptions else []
     reserve = reserve_plan(chain, runs=max(50, runs), seed=seed) if disruptions else None
     table = exposure_table(chain, year=year)
     views = _chain_views(chain, table, year)
@@ -120,6 +122,7 @@ def write_review(
     check = check[check["mineral"].isin(set(chain.dataset["chains"]["mineral"]))]
     sources = chain.dataset["sources"]
     used = set(table["source_id"]) | {"USGS_MCS2026_DR", "CEPII_BACI_V202401b"}
+    used |= {str(b["source_id"]) for b in backtests} | ({"BEA_IO_2017"} if ranked else set())
     html = (
         _env()
         .get_template("review.html.j2")
@@ -134,6 +137,7 @@ def write_review(
             imports=check.to_dict(orient="records"),
             scenarios=scenarios,
             ranked=ranked,
+            backtests=backtests,
             reserve=reserve,
             runs=runs,
             seed=seed,

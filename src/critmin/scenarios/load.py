@@ -7,8 +7,10 @@ refused with the file, the path to the field and the reason.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,13 @@ def _library() -> Path:
 
 
 def library_events() -> dict[str, dict[str, Any]]:
-    """The event library as raw mappings (validated when a scenario uses them)."""
+    """The event library as raw mappings (validated when a scenario uses them); a fresh copy
+    of the file read once per process."""
+    return copy.deepcopy(_library_events())
+
+
+@cache
+def _library_events() -> dict[str, dict[str, Any]]:
     data = yaml.safe_load((_library() / "events.yaml").read_text(encoding="utf-8"))
     return dict(data)
 

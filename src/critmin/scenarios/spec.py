@@ -54,6 +54,9 @@ class EventBase(Strict):
     probability: Share = Field(
         default=1.0, description="annual probability, used when ranking minerals by risk"
     )
+    state: Literal["in_force", "tightened", "suspended", "lifted"] | None = Field(
+        default=None, description="where a library regime stands (critmin.scenarios.probability)"
+    )
     note: str = ""
 
 
@@ -204,7 +207,15 @@ class Hazard(Strict):
 
     minerals: list[str] | Literal["all"] = "all"
     stages: list[str] | Literal["all"] = "all"
+    countries: list[str] | Literal["all"] = "all"
+    exclude_countries: list[str] = Field(
+        default_factory=list, description="countries the hazard spares (e.g. USA: foreign only)"
+    )
     annual_probability: Share
+    country_probability: dict[str, Share] = Field(
+        default_factory=dict,
+        description="annual probability per country, where it differs from annual_probability",
+    )
     duration_months: Distribution
     severity: Distribution
 

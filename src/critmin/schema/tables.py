@@ -12,16 +12,20 @@ from typing import Literal
 from critmin.schema.vocabulary import (
     AGREEMENT_KINDS,
     FAMILIES,
+    GAP_ITEMS,
+    GOVERNANCE_VARIANTS,
     MARKET_PARAMETERS,
     QUALIFIERS,
     STAGE_ORDER,
     UNITS,
     US_STATISTICS,
+    WGI_INDICATORS,
 )
 
 Kind = Literal["str", "int", "float", "bool"]
 
 SNAKE = r"^[a-z][a-z0-9_]*$"
+BEA_CODE = r"^[0-9A-Z]{4,6}$"
 ISO3 = r"^[A-Z]{3}$"
 
 
@@ -258,16 +262,31 @@ TABLES: dict[str, Table] = {
             description="Main U.S. import sources with shares (USGS).",
         ),
         Table(
+            "governance_indicators",
+            (
+                Column("country", references="countries.iso3"),
+                Column("year", "int", minimum=1990, maximum=2100),
+                Column("indicator", allowed=WGI_INDICATORS),
+                Column("estimate", "float", minimum=-3.5, maximum=3.5, unit="wgi_estimate"),
+                _source(),
+            ),
+            key=("country", "year", "indicator"),
+            description="The six World Governance Indicators (estimates) by country and year.",
+            lazy=True,
+        ),
+        Table(
             "governance",
             (
                 Column("country", references="countries.iso3"),
                 Column("year", "int", minimum=1990, maximum=2100),
+                Column("variant", allowed=GOVERNANCE_VARIANTS),
                 Column("estimate", "float", minimum=-3.5, maximum=3.5, unit="wgi_estimate"),
                 Column("score", "float", minimum=0.0, maximum=12.0, unit="score_0_10"),
                 _source(),
             ),
-            key=("country", "year"),
-            description="WGI political stability and the EU governance score (2.5 - WGI) x 2.",
+            key=("country", "year", "variant"),
+            description="EU governance score (2.5 - WGI) x 2 per variant: the mean of the six "
+            "WGI estimates (EU method, default) or political stability alone.",
         ),
         Table(
             "prices",
@@ -394,6 +413,75 @@ TABLES: dict[str, Table] = {
             key=("country", "mineral"),
             description="EU trade parameter t_c for the governance-weighted HHI "
             "(1 default, 1.1-1.5 export restrictions, 0.8 trade-agreement partner).",
+        ),
+        Table(
+            "export_restrictions",
+            (
+                Column("country", references="countries.iso3"),
+                Column("mineral", references="minerals.id"),
+                Column("start", pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
+                Column("measure", allowed=frozenset({"ban", "quota", "licensing", "duty"})),
+                _source(),
+                _note(),
+            ),
+            key=("country", "mineral", "start"),
+            description="Historical export restrictions on minerals by their major suppliers "
+            "(2010-2025), the record the disruption probabilities are calibrated on.",
+        ),
+        Table(
+            "io_industries",
+            (
+                Column("code", pattern=BEA_CODE),
+                Column("name"),
+                Column("gross_output", "float", minimum=0.0, unit="MUSD"),
+                Column("value_added", "float", unit="MUSD"),
+                Column("gross_output_2023", "float", required=False, minimum=0.0, unit="MUSD"),
+                _source(),
+            ),
+            key=("code",),
+            description="BEA 2017 benchmark detail industries (402): total industry output and "
+            "value added, 2017, and gross output 2023 (current dollars).",
+        ),
+        Table(
+            "io_flows",
+            (
+                Column("table", allowed=frozenset({"use", "make", "imports"})),
+                Column("row", pattern=BEA_CODE),
+                Column("col", pattern=BEA_CODE),
+                Column("value", "float", unit="MUSD"),
+                _source(),
+            ),
+            key=("table", "row", "col"),
+            description="BEA 2017 benchmark detail tables before redefinitions, non-zero cells: "
+            "use (commodity x industry, producers' prices), make (industry x commodity), "
+            "imports (imported part of each use).",
+            compressed=True,
+            lazy=True,
+        ),
+        Table(
+            "io_bridge",
+            (
+                Column("kind", allowed=frozenset({"mineral", "sector"})),
+                Column("key", pattern=SNAKE),
+                Column("code", references="io_industries.code"),
+                _source(),
+                _note(),
+            ),
+            key=("kind", "key", "code"),
+            description="The bridge to the BEA tables: the commodity a mineral is sold in "
+            "(kind mineral) and the industries an end-use sector is (kind sector).",
+        ),
+        Table(
+            "data_gaps",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("stage", required=False, allowed=STAGES),
+                Column("item", allowed=GAP_ITEMS),
+                Column("reason"),
+            ),
+            key=("mineral", "stage", "item"),
+            description="Why an item of a critical mineral has no bundled rows (no public "
+            "source found after a search, or a source that is still to be entered).",
         ),
     )
 }

@@ -38,6 +38,7 @@ UNITS: dict[str, str] = {
     "score_0_10": "governance risk score, 0 (best) to 10 (worst)",
     "wgi_estimate": "World Bank WGI estimate, -2.5 (worst) to 2.5 (best)",
     "kUSD": "thousand U.S. dollars",
+    "MUSD": "million U.S. dollars",
     "USD/t": "U.S. dollars per metric ton",
     "USD/short_t": "U.S. dollars per short ton",
     "USD/kg": "U.S. dollars per kilogram",
@@ -50,6 +51,8 @@ UNITS: dict[str, str] = {
     "USD/ozt": "U.S. dollars per troy ounce",
     "USD/carat": "U.S. dollars per carat",
     "USD/dmtu": "U.S. dollars per dry metric ton unit",
+    "USD/mtu": "U.S. dollars per metric ton unit (10 kg of contained substance)",
+    "USD/flask": "U.S. dollars per 76-lb flask (mercury)",
     "USD/100mL": "U.S. dollars per 100 millilitres",
     "index": "price index",
     "ratio": "dimensionless ratio",
@@ -69,6 +72,16 @@ USD_PER_T: dict[str, str] = {
     "USc/lb": "22.0462262",
     "USD/short_t": "1.10231131",
     "USD/ozt": "32150.7466",
+    # grams: 10 g, 25 g, 50 g lots (USGS quotes for germanium, gallium, indium compounds)
+    "USD/10g": "100000",
+    "USD/25g": "40000",
+    "USD/50g": "20000",
+    # a metric ton unit (mtu) is 1% of a metric ton, i.e. 10 kg of the contained substance
+    # (manganese: Mn content; tungsten: WO3, a "dry" mtu of concentrate); per t of that substance
+    "USD/mtu": "100",
+    "USD/dmtu": "100",
+    # a mercury flask is 76 lb = 34.473 kg (USGS Minerals Yearbook, Mercury)
+    "USD/flask": "29.008035",
 }
 
 #: Mineral families.
@@ -97,7 +110,7 @@ MARKET_PARAMETERS: frozenset[str] = frozenset(
         "commercial_stock_days",
         "spare_capacity",
         "price_cap_ratio",
-        "value_at_risk_multiplier",
+        "substitution_elasticity",
         "price_to_basis_factor",
     }
 )
@@ -116,3 +129,18 @@ US_STATISTICS: frozenset[str] = frozenset(
 
 #: How a USGS figure qualifies its value: exact, a bound, or "net exporter".
 QUALIFIERS: frozenset[str] = frozenset({"exact", "gt", "lt", "net_exporter"})
+
+#: The six World Governance Indicators (World Bank codes without ``.EST``).
+WGI_INDICATORS: frozenset[str] = frozenset({"CC", "GE", "PV", "RQ", "RL", "VA"})
+
+#: How the EU governance score is formed: the mean of the six WGI estimates (the EU CRM
+#: method) or political stability (PV) alone.
+GOVERNANCE_VARIANTS: frozenset[str] = frozenset({"mean_of_six", "political_stability"})
+
+#: The variant the exposure metrics use unless told otherwise.
+DEFAULT_GOVERNANCE_VARIANT = "mean_of_six"
+
+#: Items the coverage report (``critmin sources --gaps``) checks per critical mineral.
+GAP_ITEMS: frozenset[str] = frozenset(
+    {"production_shares", "us_nir", "import_sources", "price", "end_uses", "us_demand"}
+)

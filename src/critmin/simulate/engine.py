@@ -7,12 +7,19 @@ Per month and stage (METHODS §3, DESIGN §3):
 2. Output is shipped along the baseline flows, each scaled by the node's output ratio and by
    the shock's allowance (export controls, content rules, logistics). What may not leave
    stays unsold at the origin.
-3. Rerouting (switchable): importers turn to suppliers they may still buy from, in
-   proportion to those suppliers' spare capacity (a share of capacity, drawn from their input
-   stock), up to what they lost.
+3. Rerouting (switchable): buyers seek every tonne they lost (blocked shipments and output
+   that fell alike) from suppliers they may still buy from, in proportion to those suppliers'
+   supply response: the share of capacity they add at last month's (demand-weighted) price
+   under the supply elasticity, bounded by their spare capacity (critmin.economics.market),
+   drawn from their input stock. The price they answer is the one the month's scarcity would
+   set without their response (so the response lasts as long as the disruption, rather than
+   collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short;
-   unmet demand is shortfall. Price moves through the demand elasticity on the flow supplied
-   against demand, capped at a choke multiple: a regional restriction gives a regional premium.
+   unmet demand is shortfall. The market clears each month: the price moves through the demand
+   elasticity on the flow supplied against demand, capped at a choke multiple; a regional
+   restriction gives a regional premium.
+5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
+   (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
 Conservation holds by construction and is checked (:func:`check_balance`).
 """
 
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from critmin.economics.market import clearing_price, supply_response
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -40,7 +48,7 @@ class Trace:
     consumption: np.ndarray  # (S, M, R)
     shortfall: np.ndarray  # (S, M, R)
     price_ratio: np.ndarray  # (S, M, R)
-    loss_usd: np.ndarray  # (S, M, R)
+    loss_usd: np.ndarray  # (S, M, R) U.S. GDP lost (U.S. column; 0 for other regions)
     node_balance: np.ndarray  # (S, M, K, N) in + stock draw - out - unsold (should be 0)
     region_balance: np.ndarray  # (S, M, R)
 
@@ -55,7 +63,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         base_in[k] = model.flows[k - 1].sum(axis=0)
     stock = np.broadcast_to(base_in * model.node_stock_days / DAYS_PER_MONTH, (S, K, N)).copy()
     rstock = np.broadcast_to(model.demand * model.region_stock_days / DAYS_PER_MONTH, (S, R)).copy()
-    spare = model.spare * cap
+    response = np.zeros(S)  # supply response, share of capacity, set by last month's price
+    weights = model.demand / model.demand.sum() if model.demand.sum() > 0 else None
+    us = model.regions.index("USA")
     tr = Trace(
         output=np.zeros((S, M, K, N)),
         exports=np.zeros((S, M, K, N)),
@@ -96,11 +106,15 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
             lost = base - shipped  # (S, N, D) blocked at the origin
             extra = np.zeros_like(shipped)
             if reroute:
-                # spare output: capacity headroom, limited by input stock for processing stages
-                room = spare[k] * shocks.avail[:, t, k]
+                # undisrupted suppliers answer last month's price, within their spare capacity
+                # (critmin.economics.market), limited by input stock for processing stages
+                room = cap[k][None] * response[:, None] * shocks.avail[:, t, k]
                 if k > 0:
                     room = np.clip(room, 0.0, np.maximum(stock[:, k], 0.0))
-                need = lost.sum(axis=1)  # (S, D)
+                # every kind of lost supply is sought elsewhere: blocked shipments and output
+                # that fell (outages, missing inputs) alike
+                full = model.flows[k] if k < K - 1 else model.final
+                need = np.clip(full[None].sum(axis=1) - shipped.sum(axis=1), 0.0, None)  # (S, D)
                 ok = (allow >= 1.0 - 1e-12) & (base.sum(axis=(0,)) >= 0)  # suppliers allowed
                 weight = room[:, :, None] * ok  # (S, N, D)
                 wsum = weight.sum(axis=1, keepdims=True)
@@ -130,6 +144,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
             else:
                 tr.final[:, t] = out_flow
                 received_r = out_flow.sum(axis=1) + shocks.release[:, t]
+                # what buyers would have had without the suppliers' response: the scarcity
+                # that keeps the response going while the disruption lasts
+                notional_r = received_r - extra.sum(axis=1)
         demand = model.demand * shocks.demand[:, t]
         rbefore = rstock.copy()
         draw_r = np.clip(demand - received_r, 0.0, rstock)
@@ -139,11 +156,14 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         tr.consumption[:, t] = consumed
         tr.shortfall[:, t] = demand - consumed
         tr.region_balance[:, t] = received_r + (rbefore - rstock) - consumed
-        supply_ratio = np.divide(received_r, demand, out=np.ones_like(demand), where=demand > 0)
-        with np.errstate(divide="ignore"):
-            price = np.power(np.maximum(supply_ratio, 1e-12), 1.0 / model.elasticity)
-        tr.price_ratio[:, t] = np.clip(price, 1.0 / model.price_cap, model.price_cap)
-        tr.loss_usd[:, t] = tr.shortfall[:, t] * model.loss_per_t
+        tr.price_ratio[:, t] = clearing_price(received_r, demand, model.elasticity, model.price_cap)
+        if weights is not None:
+            notional = clearing_price(notional_r, demand, model.elasticity, model.price_cap)
+            response = supply_response(notional @ weights, model.supply_elasticity, model.spare)
+        if model.exposure is not None:
+            base_us = model.demand[us]
+            short = np.divide(tr.shortfall[:, t, us], base_us, out=np.zeros(S), where=base_us > 0)
+            tr.loss_usd[:, t, us] = model.exposure.gdp_lost(short)
     return tr
 
 

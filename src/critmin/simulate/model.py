@@ -18,16 +18,37 @@ import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
+from critmin.data.load import Dataset
+from critmin.economics.io import Exposure
+from critmin.economics.io import exposure as io_exposure
+from critmin.economics.price import ReferencePrice, reference_prices, shock_years
 from critmin.metrics.concentration import select
-from critmin.schema.vocabulary import OTHER_COUNTRIES, USD_PER_T
+from critmin.scenarios.load import library_events
+from critmin.schema.vocabulary import OTHER_COUNTRIES
 
 REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
 MONTHS_PER_YEAR = 12
 TRADE_YEARS = (2021, 2024)
 POOLED_WEIGHT = 1e-3
 
-#: Price conversions to USD per metric ton.
-TO_USD_PER_T: dict[str, float] = {unit: float(f) for unit, f in USD_PER_T.items()}
+_PRICES: dict[int, tuple[Dataset, dict[str, ReferencePrice]]] = {}
+
+
+def parents_of_dataset(ds: Dataset) -> dict[str, str]:
+    minerals = ds["minerals"]
+    return {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
+
+
+def reference_prices_of(chain: SupplyChain) -> dict[str, ReferencePrice]:
+    """The reference price of every mineral (one definition: critmin.economics.price), once
+    per dataset."""
+    ds = chain.dataset
+    hit = _PRICES.get(id(ds))
+    if hit is not None and hit[0] is ds:
+        return hit[1]
+    prices = reference_prices(ds["prices"], shock_years(library_events(), parents_of_dataset(ds)))
+    _PRICES[id(ds)] = (ds, prices)
+    return prices
 
 
 def region_of(country: str) -> str:
@@ -38,12 +59,12 @@ def region_of(country: str) -> str:
 def ras(prior: np.ndarray, rows: np.ndarray, cols: np.ndarray, iters: int = 5000) -> np.ndarray:
     """Scale ``prior`` so its row sums are ``rows`` and column sums ``cols`` (RAS / IPF)."""
     x = prior.astype(float).copy()
-    for _ in range(iters):
+    for i in range(iters):
         r = x.sum(axis=1)
         x *= np.divide(rows, r, out=np.zeros_like(rows), where=r > 0)[:, None]
         c = x.sum(axis=0)
         x *= np.divide(cols, c, out=np.zeros_like(cols), where=c > 0)[None, :]
-        if np.allclose(x.sum(axis=1), rows, rtol=1e-12, atol=1e-9):
+        if i % 10 == 9 and np.allclose(x.sum(axis=1), rows, rtol=1e-12, atol=1e-9):
             break
     return x
 
@@ -65,8 +86,7 @@ class ChainModel:
     elasticity: float
     spare: float
     price_cap: float
-    loss_per_t: float  # USD per t short
-    price_usd_t: float
+    price_usd_t: float  # reference price (critmin.economics.price), chain basis
     unit: str
     world_t_per_year: float
     regions: tuple[str, ...] = REGIONS
@@ -75,6 +95,17 @@ class ChainModel:
     assumptions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     region_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    supply_elasticity: float = 0.0
+    exposure: Exposure | None = None  # U.S. industries fed and their GDP at risk
+    us_domestic_share: float = 0.0  # share of U.S. demand met by U.S. producers at baseline
+
+    @property
+    def loss_per_t(self) -> float:
+        """U.S. GDP lost per tonne short (USD), at a 50% shortfall: the linear loss the reserve
+        model prices shortfall at (0 without a price or a bridge to the BEA tables)."""
+        if self.exposure is None or not np.isfinite(self.price_usd_t):
+            return 0.0
+        return self.price_usd_t * self.exposure.leverage(0.5)
 
     @property
     def K(self) -> int:
@@ -97,25 +128,35 @@ def _param(ds_params: pd.DataFrame, mineral: str, name: str) -> tuple[float, str
 
 
 def _price(chain: SupplyChain, mineral: str) -> tuple[float, str]:
-    prices = chain.dataset["prices"]
-    rows = prices[(prices["mineral"] == mineral) & prices["unit"].isin(TO_USD_PER_T)]
-    if rows.empty:
+    ref = reference_prices_of(chain).get(mineral)
+    if ref is None:
         return float("nan"), "no USGS price"
-    latest = rows[rows["year"] == rows["year"].max()]
-    usd = latest["value"].astype(float) * latest["unit"].map(TO_USD_PER_T)
-    i = int(np.argmax(usd.to_numpy()))
-    return float(usd.iloc[i]), f"{latest['detail'].iloc[i]} ({int(latest['year'].iloc[i])})"
+    return ref.usd_per_t, ref.note
+
+
+_TRADE: dict[int, tuple[Dataset, dict[tuple[str, str], pd.DataFrame]]] = {}
+
+
+def trade_by_stage(ds: Dataset) -> dict[tuple[str, str], pd.DataFrame]:
+    """BACI rows of the trade years, split by (mineral, stage) once per dataset."""
+    hit = _TRADE.get(id(ds))
+    if hit is not None and hit[0] is ds:
+        return hit[1]
+    trade = ds["trade"]
+    trade = trade[trade["year"].between(*TRADE_YEARS)]
+    split = {
+        (str(m), str(st)): g for (m, st), g in trade.groupby(["mineral", "stage"], observed=True)
+    }
+    _TRADE[id(ds)] = (ds, split)
+    return split
 
 
 def _trade_prior(
     chain: SupplyChain, mineral: str, stage: str, origins: list[str], dests: list[str]
 ) -> np.ndarray | None:
-    trade = chain.dataset["trade"]
-    rows = trade[
-        (trade["mineral"] == mineral)
-        & (trade["stage"] == stage)
-        & trade["year"].between(*TRADE_YEARS)
-    ]
+    rows = trade_by_stage(chain.dataset).get((mineral, stage))
+    if rows is None:
+        return None
     if rows.empty:
         return None
     value = rows.groupby(["exporter", "importer"], as_index=False).agg(v=("value_kusd", "sum"))
@@ -174,9 +215,8 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         world, unit = 1.0, "index (world output = 1 per year)"
         assumptions.append("no stage in tonnes: quantities are an index, world output = 1/yr")
 
-    countries = sorted(
-        {str(c) for s in use for c in shares.country.values if shares.sel(stage=s, country=c) > 0}
-    )
+    positive = (shares.sel(stage=use) > 0).any("stage")
+    countries = sorted(str(c) for c in shares.country.values[positive.values])
     K, N, R = len(use), len(countries), len(REGIONS)
     cap = np.zeros((K, N))
     for k, s in enumerate(use):
@@ -204,7 +244,13 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         )
     if note_usa:
         assumptions.append(note_usa)
-    d_usa = min(d_usa, 1.0 - d_chn)
+    if d_usa + d_chn > 1.0:
+        # U.S. demand is data (USGS); China's share is the one to give way
+        assumptions.append(
+            f"China's consumption share cut from {d_chn:.3f} to {max(0.0, 1.0 - d_usa):.3f} so "
+            "that the U.S. demand USGS reports fits in world output"
+        )
+        d_chn = max(0.0, 1.0 - d_usa)
     shares_r = np.array([d_chn, d_usa, max(0.0, 1.0 - d_chn - d_usa)])
     demand = shares_r * world / MONTHS_PER_YEAR
 
@@ -225,6 +271,17 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
     home_f = np.zeros((N, R))
     home_f[np.arange(N), idx_region] = 1.0
     final = _route(cap[-1], demand, prior_f, home_f)
+    us_sources = _us_import_shares(chain, mineral, countries)
+    if us_sources is not None:
+        final = _route_us_imports(final, cap[-1], demand, us_sources, countries)
+        sources.add("USGS_MCS2026_DR")
+        assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
+    us = REGIONS.index("USA")
+    us_home = (
+        float(final[countries.index("USA"), us] / demand[us])
+        if "USA" in countries and demand[us] > 0
+        else 0.0
+    )
     # what leaves a node is what the baseline ships: align capacities with the fitted flows
     for k in range(K - 1):
         cap[k] = flows[k].sum(axis=1)
@@ -243,10 +300,11 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
     values: dict[str, float] = {}
     for name in (
         "price_elasticity_demand",
+        "supply_elasticity",
         "commercial_stock_days",
         "spare_capacity",
         "price_cap_ratio",
-        "value_at_risk_multiplier",
+        "substitution_elasticity",
         "price_to_basis_factor",
     ):
         v, src, _ = _param(params, mineral, name)
@@ -259,11 +317,24 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
     sources |= sector_sources
     price, price_note = _price(chain, mineral)
     price *= values["price_to_basis_factor"]
+    exposure = None
     if not np.isfinite(price):
         assumptions.append("no USGS price: losses in dollars are not computed")
     else:
         sources.add("USGS_MCS2026_DR")
-        assumptions.append(f"price: highest-valued USGS form, {price_note}")
+        assumptions.append(f"reference price: {price_note}")
+        us_t_year = float(demand[REGIONS.index("USA")]) * MONTHS_PER_YEAR
+        exposure = io_exposure(
+            ds,
+            mineral,
+            parents_of_dataset(ds),
+            value_usd=us_t_year * price,
+            substitution=values["substitution_elasticity"],
+        )
+        if exposure is None:
+            assumptions.append("no bridge to the BEA tables or no U.S. demand: no GDP figure")
+        else:
+            sources |= {"BEA_IO_2017", "CRITMIN_BEA_BRIDGE"}
     return ChainModel(
         mineral=mineral,
         stages=tuple(use),
@@ -278,8 +349,10 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         elasticity=values["price_elasticity_demand"],
         spare=values["spare_capacity"],
         price_cap=values["price_cap_ratio"],
-        loss_per_t=price * values["value_at_risk_multiplier"] if np.isfinite(price) else 0.0,
         price_usd_t=price,
+        supply_elasticity=values["supply_elasticity"],
+        exposure=exposure,
+        us_domestic_share=us_home,
         unit=unit,
         world_t_per_year=world,
         assumptions=tuple(assumptions),
@@ -329,12 +402,134 @@ def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, st
         & (us["unit"] == "t")
         & us["value"].notna()
     ]
+    if (rows.empty or world <= 1.0) and world > 1.0:
+        derived = _net_supply(us, mineral)
+        if derived is not None:
+            return derived / world, (
+                "USGS withholds U.S. consumption: demand = production + imports - exports (flagged)"
+            )
+    if rows.empty and world > 1.0:
+        parent = parents_of_dataset(chain.dataset).get(mineral)
+        if parent:
+            parent_world = _first_stage_world(chain, parent)
+            share, note = (
+                _us_share(chain, parent, parent_world) if parent_world > 1.0 else (0.0, "")
+            )
+            if share > 0:
+                # the element's U.S. demand = the parent's U.S. demand x the element's share of
+                # the parent's world output: the U.S. takes the same share of each element
+                return share, (
+                    f"U.S. demand of {mineral} = U.S. {parent} demand x {mineral}'s share of "
+                    f"world {parent} output (estimated: USGS publishes no element consumption)"
+                    + (f"; {note}" if note else "")
+                )
     if rows.empty or world <= 1.0:
         return 0.0, "no USGS apparent consumption: U.S. demand share taken as 0"
     latest = rows[rows["year"] == rows["year"].max()]
     apparent = latest[latest["detail"].str.contains("pparent")]
     pick = apparent if len(apparent) else latest
     return float(pick["value"].max()) / world, ""
+
+
+def _first_stage_world(chain: SupplyChain, mineral: str) -> float:
+    """World output (t) of the first stage reported in tonnes, latest year (0 if none)."""
+    if mineral not in chain.production.mineral.values:
+        return 0.0
+    sel = select(chain, mineral=[mineral])
+    shares = sel.shares.sel(mineral=mineral)
+    prod = chain.production.sel(mineral=mineral)
+    for s in shares.stage.values:
+        if not bool(shares.sel(stage=s).notnull().any()):
+            continue
+        year = int(sel.shares.year.sel(mineral=mineral, stage=s))
+        if str(chain.unit.sel(mineral=mineral, stage=s, year=year).item()) == "t":
+            return float(prod.sel(stage=s, year=year).sum())
+    return 0.0
+
+
+def _net_supply(us: pd.DataFrame, mineral: str) -> float | None:
+    """Production + imports - exports (t, latest year with imports), where USGS withholds
+    consumption; None without imports."""
+    rows = us[(us["mineral"] == mineral) & (us["unit"] == "t") & us["value"].notna()]
+    imports = rows[rows["statistic"] == "imports"]
+    if imports.empty:
+        return None
+    year = int(imports["year"].max())
+    at = rows[rows["year"] == year]
+
+    def total(stat: str) -> float:
+        # the largest form reported (forms overlap: ores, concentrates, metal)
+        v = at.loc[at["statistic"] == stat, "value"]
+        return float(v.max()) if len(v) else 0.0
+
+    net = total("production") + total("imports") - total("exports")
+    return net if net > 0 else None
+
+
+def _us_import_shares(
+    chain: SupplyChain, mineral: str, countries: list[str]
+) -> dict[str, float] | None:
+    """USGS import-source shares of the mineral (mean over the forms USGS lists), mapped to the
+    model's countries (a source that is not a producer in the model counts as OTH)."""
+    src = chain.dataset["import_sources"]
+    rows = src[src["mineral"] == mineral]
+    if rows.empty:
+        return None
+    forms = rows["category"].nunique()
+    out: dict[str, float] = {}
+    for country, share in zip(rows["country"], rows["share"], strict=True):
+        c = str(country)
+        key = c if c in countries else OTHER_COUNTRIES
+        if key not in countries or key == "USA":
+            continue
+        out[key] = out.get(key, 0.0) + float(share) / forms
+    total = sum(out.values())
+    return {k: v / total for k, v in out.items()} if total > 0 else None
+
+
+def _route_us_imports(
+    final: np.ndarray,
+    supply: np.ndarray,
+    demand: np.ndarray,
+    shares: dict[str, float],
+    countries: list[str],
+) -> np.ndarray:
+    """Refit the flows so that U.S. imports (U.S. demand less U.S. producers' home deliveries)
+    come from the USGS import sources in their shares, other regions' purchases adjusting."""
+    us = REGIONS.index("USA")
+    home = final[countries.index("USA"), us] if "USA" in countries else 0.0
+    imports = max(demand[us] - home, 0.0)
+    prior = final.copy()
+    col = np.zeros(len(countries))
+    for c, share in shares.items():
+        col[countries.index(c)] = share * imports
+    # no source ships more than its output: the excess goes to the others in their shares
+    room = supply * 0.95
+    if "USA" in countries:
+        room[countries.index("USA")] = 0.0
+    for _ in range(10):
+        over = np.clip(col - room, 0.0, None)
+        if over.sum() <= 1e-12 * max(imports, 1.0):
+            break
+        col -= over
+        free = (col > 0) & (col < room)
+        weight = np.where(free, col, 0.0)
+        if weight.sum() <= 0:
+            weight = np.where(room > col, room - col, 0.0)
+        if weight.sum() <= 0:
+            break
+        col += over.sum() * weight / weight.sum()
+    if "USA" in countries:
+        col[countries.index("USA")] = home
+    prior[:, us] = col
+    # fix the U.S. column; fit the other regions to what is left of each supplier
+    rest = [r for r in range(len(REGIONS)) if r != us]
+    left = np.clip(supply - col, 0.0, None)
+    need = demand[rest]
+    fitted = ras(prior[:, rest] + 1e-9 * np.outer(left > 0, need > 0), left, need)
+    out = prior.copy()
+    out[:, rest] = fitted
+    return out
 
 
 def origin_content(model: ChainModel, stage: str, country: str, origin: str) -> float:

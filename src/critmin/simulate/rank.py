@@ -1,133 +1,343 @@
-"""Criticality in dollars: rank minerals by expected annual economic loss to the U.S.
+"""Criticality in dollars: rank minerals by the expected annual U.S. loss from foreign supply
+disruptions (the USGS 2025 idea, METHODS §1, on critmin's engine and economics). The loss is
+U.S. national income: GDP lost through the BEA input-output model plus the terms-of-trade
+transfer (what the disrupted price makes the U.S. pay foreign sellers on its imports).
 
-The USGS 2025 idea (METHODS §1) with critmin's engine: for each mineral, a year of background
-supplier outages plus every library event that names it (or its parent chain), each happening
-with its annual probability, simulated as a seeded ensemble; the U.S. loss is shortfall x value
-at risk per tonne. Expected (mean) and tail (p95) annual losses are reported side by side.
-Individual elements without production data of their own (most rare earths, iridium,
-ruthenium) are assessed on their parent chain under the events that name them: their U.S.
-shortfall share is reported, but no dollar figure, since the bundled data hold no element-level
-U.S. consumption.
+For each mineral of the universe (default: the minerals on a U.S. list plus every individual
+rare earth and platinum-group metal; ``include_all`` adds the rest, marked), a year of foreign
+disruptions (critmin.simulate.disruptions: export restrictions by every major foreign supplier
+at their calibrated rates, library regimes at their state's rate, governance-scaled foreign
+outages) is simulated as a seeded ensemble. Each month the market clears; the U.S. loses GDP
+through the BEA input-output model (critmin.economics.io) and welfare through the price
+(critmin.economics.welfare). U.S. domestic outages are simulated separately and reported in
+their own column. Every dollar figure comes with its Monte Carlo standard error. All minerals
+draw from the same random stream (common random numbers), so their differences are not noise
+of different draws.
+
+Elements without a chain of their own (e.g. individual rare earths) are assessed on their
+parent chain: the parent's U.S. shortfall share in each draw applied to the element's own U.S.
+demand, price and users; without U.S. demand or a price of their own they get no dollar figure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from critmin.chain import SupplyChain
-from critmin.scenarios.load import library_events, load_scenario, parse_scenario
+from critmin.economics.io import Exposure
+from critmin.economics.io import exposure as io_exposure
+from critmin.economics.welfare import (
+    consumer_surplus_lost,
+    producer_gain,
+    terms_of_trade_transfer,
+)
 from critmin.scenarios.spec import Scenario
-from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.runner import ChunkTask, parents_of, run_chunk
+from critmin.simulate.disruptions import DisruptionSet
+from critmin.simulate.engine import run
+from critmin.simulate.model import ChainModel, build_model, reference_prices_of
+from critmin.simulate.runner import parents_of
+from critmin.simulate.shocks import build_shocks
 
-RANK_START = "2026-01"
 MONTHS = 12
 USA = 1  # index of the U.S. in REGIONS
+DEFAULT_RUNS = 200  # draws per stratum (no event; each event alone)
 
 
 @dataclass(frozen=True)
 class RankRow:
     mineral: str
     chain: str
-    expected_loss_usd: float | None
+    on_us_list: bool
+    expected_loss_usd: float | None  # U.S. GDP lost + terms-of-trade transfer, USD/yr
+    gdp_loss_usd: float | None  # U.S. GDP lost through the BEA input-output model, USD/yr
+    expected_loss_se_usd: float | None
     p95_loss_usd: float | None
+    welfare_loss_usd: float | None  # consumer surplus lost - U.S. producer gain
+    consumer_surplus_lost_usd: float | None
+    producer_gain_usd: float | None
+    terms_of_trade_usd: float | None
+    domestic_outage_loss_usd: float | None
     expected_shortfall_share: float
+    leverage: float | None  # GDP lost per USD short at a 50% shortfall
+    leverage_basis: str
     events: tuple[str, ...]
-    assumptions: tuple[str, ...]
+    assumptions: tuple[str, ...] = field(default_factory=tuple)
 
 
-def rank_scenario(
-    mineral: str,
-    chain_mineral: str,
-    parents: dict[str, str],
-    library: dict[str, dict[str, Any]],
-    hazards: list[dict[str, Any]],
-) -> Scenario:
-    """``hazards`` plus the ``library`` events naming ``mineral``, moved to the rank year."""
-    events: dict[str, Any] = {}
-    for name, body in library.items():
-        minerals = body.get("minerals", [body.get("mineral")])
-        if mineral in minerals or (
-            mineral == chain_mineral and any(parents.get(m) == chain_mineral for m in minerals)
-        ):
-            events[name] = {**body, "start": RANK_START}
-    raw = {
-        "name": f"rank-{mineral}",
-        "start": RANK_START,
-        "events": events,
-        "hazards": hazards,
-    }
-    return parse_scenario(raw, f"rank:{mineral}")
+@dataclass(frozen=True)
+class _Priced:
+    """A mineral priced on a chain's simulation: its own users, price and U.S. demand."""
+
+    mineral: str
+    exposure: Exposure | None
+    price: float
+    demand_t: float  # U.S. demand, t per month
 
 
-def _assess(
-    args: tuple[ChainModel, Scenario, dict[str, str], int, np.random.SeedSequence],
-) -> dict[str, np.ndarray]:
-    model, scenario, parents, runs, seed = args
-    task = ChunkTask(
-        model, scenario, parents, runs, MONTHS, seed, True, MONTHS, sample_occurrence=True
-    )
-    out = run_chunk(task)
-    return {
-        "loss": out["loss_usd"][:, 0, USA],
-        "short": out["shortfall"][:, 0, USA],
-        "demand": np.full(runs, model.demand[USA] * MONTHS),
-    }
+@dataclass(frozen=True)
+class _Job:
+    """One chain's year of foreign (and domestic) disruptions, priced for each of its
+    minerals (the chain mineral itself and the elements assessed on it)."""
+
+    model: ChainModel
+    priced: tuple[_Priced, ...]
+    foreign: Scenario
+    domestic: Scenario | None
+    parents: dict[str, str]
+    runs: int
+    seed: int
+
+
+def _year(
+    job: _Job, scenario: Scenario, rng: np.random.Generator
+) -> dict[str, dict[str, np.ndarray]]:
+    model = job.model
+    shocks = build_shocks(scenario, model, job.parents, job.runs, MONTHS, rng)
+    trace = run(model, shocks)
+    base = model.demand[USA]
+    short = np.divide(
+        trace.shortfall[:, :, USA], base, out=np.zeros((job.runs, MONTHS)), where=base > 0
+    )  # (S, M) share of U.S. demand unmet
+    r = trace.price_ratio[:, :, USA]
+    us_idx = model.country_index("USA")
+    home = trace.final[:, :, us_idx, USA] / base if us_idx is not None and base > 0 else 0.0 * r
+    bought = trace.receipts[:, :, USA] / base if base > 0 else 0.0 * r
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for p in job.priced:
+        res: dict[str, np.ndarray] = {"short": short.mean(axis=1)}
+        if p.exposure is not None and np.isfinite(p.price):
+            d0 = np.full_like(r, p.demand_t)
+            domestic = home * p.demand_t
+            imports = np.clip(bought * p.demand_t - domestic, 0.0, None)
+            res |= {
+                "gdp": p.exposure.gdp_lost(short).sum(axis=1),
+                "cs": consumer_surplus_lost(p.price, d0, r, model.elasticity).sum(axis=1),
+                "pg": producer_gain(p.price, domestic, r).sum(axis=1),
+                "tot": terms_of_trade_transfer(p.price, imports, r).sum(axis=1),
+            }
+        out[p.mineral] = res
+    return out
+
+
+def strata(scenario: Scenario) -> list[tuple[float, Scenario]]:
+    """The year's foreign scenario split by which event happens (probability-weighted
+    scenarios, as the USGS 2025 method weighs its disruption scenarios): no event, weight
+    1 - Σ p_e; event e alone, weight p_e (its annual probability). Background outages run in
+    every stratum. Joint occurrences of two events (second order in p) are left out."""
+    events = scenario.events
+    total = sum(e.probability for e in events.values())
+    out = [(max(0.0, 1.0 - total), scenario.model_copy(update={"events": {}, "uncertainties": []}))]
+    for name, e in events.items():
+        if e.probability <= 0:
+            continue
+        mine = [u for u in scenario.uncertainties if u.target.startswith(f"{name}.")]
+        out.append(
+            (
+                e.probability,
+                scenario.model_copy(update={"events": {name: e}, "uncertainties": mine}),
+            )
+        )
+    norm = sum(w for w, _ in out)
+    return [(w / norm, sc) for w, sc in out]
+
+
+def _assess(job: _Job) -> dict[str, dict[str, np.ndarray]]:
+    """Per mineral: per-draw results of every stratum, and each draw's weight (the stratum's
+    probability over its draws). Every stratum of every chain starts from the same seed
+    (common random numbers)."""
+    parts = [(w, _year(job, sc, np.random.default_rng(job.seed))) for w, sc in strata(job.foreign)]
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for p in job.priced:
+        keys = parts[0][1][p.mineral].keys()
+        res = {k: np.concatenate([r[p.mineral][k] for _, r in parts]) for k in keys}
+        res["weight"] = np.concatenate([np.full(job.runs, w / job.runs) for w, _ in parts])
+        res["stratum"] = np.concatenate([np.full(job.runs, i) for i in range(len(parts))])
+        out[p.mineral] = res
+    if job.domestic is not None and job.domestic.events:
+        dparts = [
+            (w, _year(job, sc, np.random.default_rng(job.seed + 1)))
+            for w, sc in strata(job.domestic)
+        ]
+        for p in job.priced:
+            if "gdp" in dparts[0][1][p.mineral]:
+                out[p.mineral]["domestic"] = np.array(
+                    [sum(w * float(r[p.mineral]["gdp"].mean()) for w, r in dparts)]
+                )
+    return out
+
+
+def _weighted(x: np.ndarray, w: np.ndarray) -> float:
+    return float(np.sum(x * w))
+
+
+def _stratified_se(x: np.ndarray, w: np.ndarray, stratum: np.ndarray) -> float:
+    var = 0.0
+    for s in np.unique(stratum):
+        at = stratum == s
+        n = int(at.sum())
+        weight = float(w[at].sum())
+        if n > 1:
+            var += weight**2 * float(np.var(x[at], ddof=1)) / n
+    return float(np.sqrt(var))
+
+
+def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    order = np.argsort(x)
+    cum = np.cumsum(w[order])
+    i = int(np.searchsorted(cum, q * cum[-1]))
+    return float(x[order][min(i, len(x) - 1)])
+
+
+def _chain_of(chain: SupplyChain, mineral: str, parents: dict[str, str], have: set[str]) -> str:
+    """The chain a mineral is simulated on: its own; else its parent's; else, for a co-product
+    without either (ruthenium: no mine data of its own, no PGM aggregate), the sibling with the
+    largest output (the same mines produce both)."""
+    if mineral in have:
+        return mineral
+    parent = parents.get(mineral, "")
+    if parent in have:
+        return parent
+    siblings = [m for m, p in parents.items() if p == parent and m in have and m != mineral]
+    if not siblings:
+        raise KeyError(f"no chain for {mineral}")
+    size = chain.production.sel(mineral=siblings).sum(("stage", "country")).max("year")
+    return str(size.mineral.values[int(np.argmax(size.values))])
+
+
+def universe(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str, bool]]:
+    """(mineral, on a U.S. list) to rank: U.S.-list minerals and every rare-earth and PGM
+    element by default; every mineral with ``include_all``."""
+    minerals = chain.dataset["minerals"]
+    parents = parents_of(chain)
+    listed = minerals["usgs_2025"].astype(str).str.lower().eq("true") | minerals["doe_2023"].astype(
+        str
+    ).str.lower().eq("true")
+    on = dict(zip(minerals["id"].astype(str), listed, strict=True))
+    element = {m for m, p in parents.items() if p in ("rare_earths", "pgm")}
+    have = set(chain.production.mineral.values.tolist())
+    out = []
+    siblings = {p for m, p in parents.items() if m in have}
+    for m in sorted(on):
+        chainable = m in have or parents.get(m) in have or parents.get(m) in siblings
+        if not chainable:
+            continue
+        if include_all or on[m] or m in element:
+            out.append((m, bool(on[m])))
+    return out
+
+
+def _own_demand(chain: SupplyChain, mineral: str) -> float | None:
+    """U.S. demand (t/yr) of a mineral without a chain of its own: USGS apparent consumption,
+    else production + imports - exports; None without either."""
+    us = chain.dataset["us_supply"]
+    rows = us[(us["mineral"] == mineral) & (us["unit"] == "t") & us["value"].notna()]
+    if rows.empty:
+        return None
+    cons = rows[rows["statistic"] == "consumption"]
+    if len(cons):
+        latest = cons[cons["year"] == cons["year"].max()]
+        return float(latest["value"].max())
+    year = rows["year"].max()
+    at = rows[rows["year"] == year]
+
+    def total(stat: str) -> float:
+        v = at.loc[at["statistic"] == stat, "value"]
+        return float(v.max()) if len(v) else 0.0
+
+    net = total("production") + total("imports") - total("exports")
+    return net if net > 0 else None
 
 
 def rank(
     chain: SupplyChain,
     *,
-    runs: int = 200,
+    runs: int = DEFAULT_RUNS,
     seed: int = 0,
     workers: int = 2,
+    include_all: bool = False,
+    minerals: list[str] | None = None,
+    domestic: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[RankRow]:
-    """Every mineral with production data, and every element of a chain, ranked by expected
-    annual U.S. loss (rows without a dollar figure come last)."""
+    """The criticality ranking (see the module docstring); ``minerals`` keeps a subset."""
     parents = parents_of(chain)
-    have = sorted(str(m) for m in chain.production.mineral.values)
-    elements = sorted(m for m, p in parents.items() if p in have and m not in have)
-    plan = [(m, m) for m in have] + [(e, parents[e]) for e in elements]
-    library = library_events()
-    hazards = [h.model_dump() for h in load_scenario("background").hazards]
-    seeds = np.random.SeedSequence(seed).spawn(len(plan))
+    have = set(chain.production.mineral.values.tolist())
+    plan = universe(chain, include_all=include_all or bool(minerals))
+    if minerals:
+        plan = [(m, on) for m, on in plan if m in minerals]
+    disruptions = DisruptionSet.of(chain, parents)
+    prices = reference_prices_of(chain)
+    params = chain.dataset["market_parameters"]
     models: dict[str, ChainModel] = {}
-    jobs = []
-    for (mineral, chain_mineral), ss in zip(plan, seeds, strict=True):
+    priced: dict[str, list[_Priced]] = {}
+    notes: dict[str, list[str]] = {}
+    for mineral, _ in plan:
+        chain_mineral = _chain_of(chain, mineral, parents, have)
         if chain_mineral not in models:
             models[chain_mineral] = build_model(chain, chain_mineral)
-        scenario = rank_scenario(mineral, chain_mineral, parents, library, hazards)
-        jobs.append((models[chain_mineral], scenario, parents, runs, ss))
-    rows: list[RankRow] = []
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, ((mineral, chain_mineral), job, out) in enumerate(
-            zip(plan, jobs, pool.map(_assess, jobs), strict=True)
-        ):
-            model, scenario = job[0], job[1]
-            own = mineral == chain_mineral
-            priced = own and model.loss_per_t > 0
-            demand = float(out["demand"][0])
-            rows.append(
-                RankRow(
-                    mineral=mineral,
-                    chain=chain_mineral,
-                    expected_loss_usd=float(out["loss"].mean()) if priced else None,
-                    p95_loss_usd=float(np.quantile(out["loss"], 0.95)) if priced else None,
-                    expected_shortfall_share=float(out["short"].mean() / demand)
-                    if demand > 0
-                    else 0.0,
-                    events=tuple(scenario.events),
-                    assumptions=model.assumptions,
+        model = models[chain_mineral]
+        note = list(model.assumptions)
+        if mineral == chain_mineral:
+            item = _Priced(mineral, model.exposure, model.price_usd_t, float(model.demand[USA]))
+        else:
+            ref = prices.get(mineral)
+            demand = _own_demand(chain, mineral)
+            price = ref.usd_per_t if ref is not None else float("nan")
+            expo = None
+            if ref is not None and demand:
+                sub = params[
+                    (params["mineral"] == mineral)
+                    & (params["parameter"] == "substitution_elasticity")
+                ]
+                s = float(sub["value"].iloc[0]) if len(sub) else 0.2
+                expo = io_exposure(
+                    chain.dataset, mineral, parents, value_usd=demand * price, substitution=s
                 )
+            item = _Priced(mineral, expo, price, demand / MONTHS if demand else 0.0)
+            note.append(
+                f"assessed on the {chain_mineral} chain (co-product or parent): its U.S. "
+                f"shortfall share applied to {mineral}'s own U.S. demand and price"
+                + ("" if expo is not None else " (none bundled: no dollar figure)")
             )
+        notes[mineral] = note
+        priced.setdefault(chain_mineral, []).append(item)
+    jobs = [
+        _Job(
+            models[c],
+            tuple(items),
+            disruptions.foreign(chain, c, c),
+            disruptions.domestic(c)
+            if domestic and models[c].country_index("USA") is not None
+            else None,
+            parents,
+            runs,
+            seed,
+        )
+        for c, items in priced.items()
+    ]
+    rows: list[RankRow] = []
+    listed = dict(plan)
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(_assess, jobs) if workers > 1 else map(_assess, jobs)
+        for i, (job, out) in enumerate(zip(jobs, results, strict=True)):
+            for p in job.priced:
+                rows.append(
+                    _row(
+                        p.mineral,
+                        job,
+                        p.exposure,
+                        out[p.mineral],
+                        listed[p.mineral],
+                        notes[p.mineral],
+                    )
+                )
             if progress:
-                progress(i + 1, len(plan))
+                progress(i + 1, len(jobs))
     rows.sort(
         key=lambda r: (
             r.expected_loss_usd is None,
@@ -138,8 +348,54 @@ def rank(
     return rows
 
 
+def _mean(x: np.ndarray | None) -> float | None:
+    return None if x is None else float(np.mean(x))
+
+
+def _row(
+    mineral: str,
+    job: _Job,
+    expo: Exposure | None,
+    out: dict[str, np.ndarray],
+    listed: bool,
+    notes: list[str],
+) -> RankRow:
+    gdp = out.get("gdp")
+    w, stratum = out["weight"], out["stratum"]
+    cs, pg = out.get("cs"), out.get("pg")
+    dom = out.get("domestic")
+
+    def mean(x: np.ndarray | None) -> float | None:
+        return None if x is None else _weighted(x, w)
+
+    tot = out.get("tot")
+    # U.S. national income lost: GDP lost plus what the higher price transfers abroad
+    loss = None if gdp is None or tot is None else gdp + tot
+    return RankRow(
+        mineral=mineral,
+        chain=job.model.mineral,
+        on_us_list=listed,
+        expected_loss_usd=mean(loss),
+        gdp_loss_usd=mean(gdp),
+        expected_loss_se_usd=None if loss is None else _stratified_se(loss, w, stratum),
+        p95_loss_usd=None if loss is None else _weighted_quantile(loss, w, 0.95),
+        welfare_loss_usd=None if cs is None or pg is None else _weighted(cs - pg, w),
+        consumer_surplus_lost_usd=mean(cs),
+        producer_gain_usd=mean(pg),
+        terms_of_trade_usd=mean(tot),
+        domestic_outage_loss_usd=float(dom[0])
+        if dom is not None
+        else (0.0 if gdp is not None else None),
+        expected_shortfall_share=_weighted(out["short"], w),
+        leverage=None if expo is None else expo.leverage(0.5),
+        leverage_basis="" if expo is None else expo.describe(0.5),
+        events=tuple(job.foreign.events),
+        assumptions=tuple(notes),
+    )
+
+
 def rank_records(rows: list[RankRow]) -> list[dict[str, Any]]:
-    """The JSON of ``critmin rank``: mineral, expected and p95 loss (USD/yr), rank."""
+    """The JSON of ``critmin rank``: dollars per year; ``rank`` for every row with a figure."""
     out = []
     n = 0
     for r in rows:
@@ -148,21 +404,26 @@ def rank_records(rows: list[RankRow]) -> list[dict[str, Any]]:
         out.append(
             {
                 "mineral": r.mineral,
-                "expected_loss_usd": r.expected_loss_usd,
-                "p95_loss_usd": r.p95_loss_usd,
                 "rank": n if ranked else None,
+                "expected_loss_usd": r.expected_loss_usd,
+                "expected_loss_se_usd": r.expected_loss_se_usd,
+                "p95_loss_usd": r.p95_loss_usd,
+                "gdp_loss_usd": r.gdp_loss_usd,
+                "welfare_loss_usd": r.welfare_loss_usd,
+                "consumer_surplus_lost_usd": r.consumer_surplus_lost_usd,
+                "producer_gain_usd": r.producer_gain_usd,
+                "terms_of_trade_transfer_usd": r.terms_of_trade_usd,
+                "domestic_outage_loss_usd": r.domestic_outage_loss_usd,
+                "on_us_list": r.on_us_list,
                 "chain": r.chain,
                 "expected_us_shortfall_share": r.expected_shortfall_share,
+                "leverage_gdp_per_usd_short": r.leverage,
+                "leverage_derivation": r.leverage_basis,
                 "events": list(r.events),
                 "assumptions": list(r.assumptions),
                 "note": None
                 if ranked
-                else (
-                    "no dollar figure: no U.S. consumption or price of its own in the bundled data;"
-                    " assessed on its parent chain"
-                    if r.mineral != r.chain
-                    else "no USGS price: loss in dollars not computed"
-                ),
+                else "no dollar figure: no U.S. demand, price or BEA bridge of its own bundled",
             }
         )
     return out

@@ -95,14 +95,15 @@ def applies(event: Event, mineral: str, parents: dict[str, str]) -> bool:
 
 
 def _window(
-    event: Event, start: np.ndarray, months: int, first_month: int
+    start: np.ndarray, duration: np.ndarray | None, months: int, first_month: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per scenario: months since the event started (-1 before) and whether it is active."""
+    """Per scenario: months since the event started (-1 before) and whether it is active
+    (``duration`` per scenario, in months; None for an open-ended event)."""
     t = np.arange(months)[None, :] + first_month
     since = t - start[:, None]
     active = since >= 0
-    if event.duration_months is not None:
-        active &= since < event.duration_months
+    if duration is not None:
+        active &= since < duration[:, None]
     return since, active
 
 
@@ -159,10 +160,13 @@ def build_shocks(
             happens, start = timing[name]
             occurs[name] = occurs[name] & happens
         e = declared
+        # each draw keeps its own duration (an uncertain duration is never averaged)
+        duration: np.ndarray | None = None
         if (name, "duration_months") in drawn:
-            months_drawn = max(1, int(drawn[(name, "duration_months")].mean()))
-            e = declared.model_copy(update={"duration_months": months_drawn})
-        since, active = _window(e, start, months, first)
+            duration = np.maximum(1, np.round(drawn[(name, "duration_months")])).astype(int)
+        elif e.duration_months is not None:
+            duration = np.full(S, int(e.duration_months))
+        since, active = _window(start, duration, months, first)
         active &= occurs[name][:, None]
         if isinstance(e, ExportControl):
             _export_control(out, e, name, model, since, active, value, stage_of, region_of_country)
@@ -271,23 +275,30 @@ def _content_rule(
         return
     rate = _regime_rate(e, name, since, value)
     factor = np.where(active, rate, 1.0)
-    threshold = float(value(name, "threshold", e.threshold).mean())
+    # each draw keeps its own threshold: a country is reached in the draws where its traced
+    # content is at or above that draw's threshold
+    threshold = value(name, "threshold", e.threshold)  # (S,)
     for s in e.stages:
         k = stage_of.get(s)
         if k is None:
             continue
-        reached = model.content[k, :, ctrl] >= threshold
-        reached[ctrl] = False
-        for c in np.flatnonzero(reached):
+        share = model.content[k, :, ctrl]
+        for c in range(model.N):
+            if c == ctrl:
+                continue
+            hit = share[c] >= threshold  # (S,)
+            if not hit.any():
+                continue
+            f = np.where(hit[:, None], factor, 1.0)
             home_r = model.region_index[c]
             if k < model.K - 1:
                 mask = np.ones(model.N, dtype=bool)
                 mask[c] = False
-                out.ship[:, :, k, c, mask] *= factor[:, :, None]
+                out.ship[:, :, k, c, mask] *= f[:, :, None]
             else:
                 mask_r = np.ones(len(model.regions), dtype=bool)
                 mask_r[home_r] = False
-                out.ship_final[:, :, c, mask_r] *= factor[:, :, None]
+                out.ship_final[:, :, c, mask_r] *= f[:, :, None]
 
 
 def _hazard(out: Shocks, h: Hazard, model: ChainModel, rng: np.random.Generator) -> None:
@@ -295,8 +306,15 @@ def _hazard(out: Shocks, h: Hazard, model: ChainModel, rng: np.random.Generator)
         return
     S, M, K, N = out.avail.shape
     stages = np.array([h.stages == "all" or s in h.stages for s in model.stages])
-    present = (model.capacity > 0) & stages[:, None]
-    p_month = 1.0 - (1.0 - h.annual_probability) ** (1.0 / 12.0)
+    countries = np.array(
+        [
+            (h.countries == "all" or c in h.countries) and c not in h.exclude_countries
+            for c in model.countries
+        ]
+    )
+    present = (model.capacity > 0) & stages[:, None] & countries[None, :]
+    annual = np.array([h.country_probability.get(c, h.annual_probability) for c in model.countries])
+    p_month = (1.0 - (1.0 - annual) ** (1.0 / 12.0))[None, None, :]  # (1, 1, N)
     remaining = np.zeros((S, K, N))
     severity = np.zeros((S, K, N))
     for t in range(M):

@@ -1,0 +1,83 @@
+"""The reference price of a mineral: one definition for the disruption engine and the ledger.
+
+Reference price = the median, over the USGS price forms quoted for the mineral, of each form's
+annual average converted to U.S. dollars per metric ton (``USD_PER_T``: every USGS unit,
+$/dmtu, $/mtu, $/flask, $/troy oz, $/lb, $/kg, $/g lots), in the mineral's **base year**:
+
+- the latest year whose USGS figure is an actual, not an estimate (MCS 2026: 2024), and
+- before the first export control of the event library that names the mineral (or its parent
+  chain): a crisis-year average double-counts the shock the model is about to apply
+  (antimony: 2024 averaged $10.24/lb against $5.49 in 2023, after the September 2024 control).
+
+USGS does not publish per-form quantities for most minerals, so the forms cannot be weighted by
+quantity; the median keeps a high-value niche form (vacuum-pan salt, $260/t) from setting the
+price of the bulk (rock salt and brine, $11-54/t). Where a mineral has one quoted form, that form
+is the price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from critmin.schema.vocabulary import USD_PER_T
+
+#: Latest year of actual (not estimated) USGS prices in the bundled release (MCS 2026).
+LATEST_ACTUAL_YEAR = 2024
+
+TO_USD_PER_T: dict[str, float] = {unit: float(f) for unit, f in USD_PER_T.items()}
+
+
+@dataclass(frozen=True)
+class ReferencePrice:
+    mineral: str
+    usd_per_t: float
+    year: int
+    forms: int
+    note: str
+
+
+def shock_years(library: dict[str, dict[str, object]], parents: dict[str, str]) -> dict[str, int]:
+    """Per mineral (and its parent chain), the year the first library event naming it starts."""
+    out: dict[str, int] = {}
+    for body in library.values():
+        names = body.get("minerals") or [body.get("mineral")]
+        start = str(body.get("start", ""))
+        if not start or not isinstance(names, list):
+            continue
+        year = int(start[:4])
+        for m in [str(n) for n in names]:
+            for key in {m, parents.get(m, m)}:
+                out[key] = min(out.get(key, year), year)
+    return out
+
+
+def base_year(mineral: str, shocks: dict[str, int]) -> int:
+    """The pre-shock base year of ``mineral``."""
+    first = shocks.get(mineral)
+    return LATEST_ACTUAL_YEAR if first is None else min(LATEST_ACTUAL_YEAR, first - 1)
+
+
+def reference_prices(prices: pd.DataFrame, shocks: dict[str, int]) -> dict[str, ReferencePrice]:
+    """The reference price of every mineral with a convertible USGS price."""
+    usable = prices[prices["unit"].isin(TO_USD_PER_T)].copy()
+    usable = usable[usable["value"].astype(float) > 0]
+    usable["usd"] = usable["value"].astype(float) * usable["unit"].map(TO_USD_PER_T)
+    if "estimated" in usable:
+        usable = usable[~usable["estimated"].astype(str).str.lower().isin(("true", "1"))]
+    out: dict[str, ReferencePrice] = {}
+    for mineral, rows in usable.groupby("mineral"):
+        m = str(mineral)
+        want = base_year(m, shocks)
+        years = sorted({int(y) for y in rows["year"]})
+        before = [y for y in years if y <= want]
+        year = before[-1] if before else years[0]
+        pick = rows[rows["year"].astype(int) == year]
+        value = float(np.median(pick["usd"].to_numpy()))
+        note = f"median of {len(pick)} USGS form(s), {year}"
+        if year != want:
+            note += f" (base year {want} not quoted)"
+        out[m] = ReferencePrice(m, value, year, len(pick), note)
+    return out

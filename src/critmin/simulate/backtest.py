@@ -1,0 +1,110 @@
+"""Back-tests: replay historical episodes on the engine and set the modelled changes beside the
+observed ones, each observation with its source (``scenarios/library/backtests.yaml``).
+
+The chains and market parameters are today's (the bundled data), not the episode year's; an
+observation marked ``in_sample`` was used to fit a parameter (the April 2025 approval path) or
+is the scenario's own input (the 2010 quota), so it is shown and never scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from critmin.chain import SupplyChain
+from critmin.scenarios.load import Labels, parse_scenario
+from critmin.simulate.engine import Trace, run
+from critmin.simulate.model import ChainModel, build_model
+from critmin.simulate.runner import parents_of
+from critmin.simulate.shocks import Shocks, build_shocks
+
+
+@dataclass(frozen=True)
+class Record:
+    episode: str
+    quantity: str
+    unit: str
+    observed: float
+    modelled: float
+    source_id: str
+    in_sample: bool
+
+    @property
+    def error(self) -> float:
+        return self.modelled - self.observed
+
+
+def episodes() -> dict[str, dict[str, Any]]:
+    path = Path(str(resources.files("critmin.scenarios") / "library" / "backtests.yaml"))
+    data: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _measure(model: ChainModel, trace: Trace, base: Trace, m: dict[str, Any]) -> float:
+    kind = m["kind"]
+    if kind in ("exports", "exports_to"):
+        k = model.stages.index(m["stage"])
+        o = model.countries.index(m["origin"])
+        t = int(m["month"]) - 1
+        if kind == "exports":
+            got, ref = trace.exports[0, t, k, o], base.exports[0, t, k, o]
+        else:
+            r = model.regions.index(m["region"])
+            got, ref = trace.final[0, t, o, r], base.final[0, t, o, r]
+        return float(got / ref) if ref > 0 else float("nan")
+    r = model.regions.index(m["region"])
+    price = trace.price_ratio[0, :, r]
+    if kind == "price_max":
+        return float(price[: int(m["months"])].max())
+    if kind == "price_mean":
+        return float(price[int(m["from"]) - 1 : int(m["to"])].mean())
+    raise ValueError(f"backtests.yaml: unknown measure kind {kind!r}")
+
+
+def backtest(chain: SupplyChain) -> list[Record]:
+    """Every episode's observations against the engine's figures."""
+    parents = parents_of(chain)
+    labels = Labels.of(chain.dataset)
+    out: list[Record] = []
+    for name, ep in episodes().items():
+        raw = {"name": name, **ep["scenario"]}
+        scenario = parse_scenario(raw, f"backtests.yaml:{name}", labels)
+        model = build_model(chain, ep["mineral"])
+        months = max(int(ep["months"]), 12)
+        shocks = build_shocks(scenario, model, parents, 1, months, np.random.default_rng(0))
+        trace = run(model, shocks)
+        base = run(model, Shocks.neutral(model, 1, months))
+        for obs in ep["observations"]:
+            out.append(
+                Record(
+                    episode=name,
+                    quantity=str(obs["quantity"]),
+                    unit=str(obs["unit"]),
+                    observed=float(obs["observed"]),
+                    modelled=_measure(model, trace, base, obs["measure"]),
+                    source_id=str(obs["source_id"]),
+                    in_sample=bool(obs["in_sample"]),
+                )
+            )
+    return out
+
+
+def backtest_records(records: list[Record]) -> list[dict[str, Any]]:
+    return [
+        {
+            "episode": r.episode,
+            "quantity": r.quantity,
+            "unit": r.unit,
+            "observed": r.observed,
+            "modelled": round(r.modelled, 4) if np.isfinite(r.modelled) else None,
+            "error": round(r.error, 4) if np.isfinite(r.error) else None,
+            "source_id": r.source_id,
+            "in_sample": r.in_sample,
+        }
+        for r in records
+    ]

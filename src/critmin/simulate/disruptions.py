@@ -1,0 +1,197 @@
+"""The set of foreign disruptions a mineral faces in a year: what `rank`, `optimize` and
+`backtest` draw from (one event set, one rate convention: critmin.scenarios.probability).
+
+Per chain mineral:
+- an export restriction by every major foreign supplier (≥ 10% of a stage), a licensing regime
+  on the stages it is major in, with the approval path fitted to the April 2025 magnet exports
+  (the library's path), at the annual rate λ_cm of its governance and restriction record,
+  starting in a uniformly drawn month of the year;
+- the library regimes that name the mineral, at the rate their state implies (a suspended
+  regime may return);
+- an outage of every major foreign supplier at each stage it is major in (the background
+  hazard's severity and duration), at governance-scaled rates by country (outages of minor
+  suppliers, below 10% of a stage, are left out: spare capacity and stocks absorb them);
+- separately, the domestic set: outages of U.S. plants only (reported in its own column, never
+  in the criticality ranking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from critmin.chain import SupplyChain
+from critmin.metrics.concentration import select
+from critmin.scenarios.load import library_events, load_scenario, parse_scenario
+from critmin.scenarios.probability import (
+    Calibration,
+    RegimeState,
+    background_rates,
+    calibrate,
+    major_suppliers,
+    occurrence_probability,
+    regime_rate,
+    restriction_rate,
+)
+from critmin.scenarios.spec import Scenario
+
+START = "2026-01"
+USA = "USA"
+#: The approval path of a new licensing regime: the library's fit to the April 2025 magnets.
+FITTED_PATH = "china-2025-04"
+
+
+def stage_shares(chain: SupplyChain) -> pd.DataFrame:
+    """(mineral, stage, country, share) at each mineral's latest year per stage."""
+    shares = select(chain).shares
+    frame = shares.to_dataframe(name="share").reset_index()
+    frame = frame[frame["share"].notna() & (frame["share"] > 0)]
+    return frame[["mineral", "stage", "country", "share"]]
+
+
+@dataclass(frozen=True)
+class DisruptionSet:
+    """Everything needed to write each mineral's foreign and domestic scenarios."""
+
+    shares: pd.DataFrame
+    calibration: Calibration
+    library: dict[str, dict[str, Any]]
+    background: dict[str, Any]
+    rates: dict[str, float]  # background outage probability per country
+    parents: dict[str, str]
+
+    @classmethod
+    def of(cls, chain: SupplyChain, parents: dict[str, str]) -> DisruptionSet:
+        shares = stage_shares(chain)
+        hazard = load_scenario("background").hazards[0].model_dump()
+        countries = sorted(set(shares["country"]))
+        return cls(
+            shares=shares,
+            calibration=calibrate(chain.dataset, shares, parents),
+            library=library_events(),
+            background=hazard,
+            rates=background_rates(chain.dataset, countries),
+            parents=parents,
+        )
+
+    def restriction_events(self, chain: SupplyChain, mineral: str) -> dict[str, Any]:
+        """A licensing restriction per major foreign supplier of ``mineral``'s chain."""
+        path = self.library[FITTED_PATH]["approval"]
+        major = major_suppliers(self.shares[self.shares["mineral"] == mineral])
+        out: dict[str, Any] = {}
+        for country, rows in major.groupby("country"):
+            c = str(country)
+            if c == USA:
+                continue
+            rate = restriction_rate(chain.dataset, self.calibration, c, mineral)
+            out[f"restriction-{c}-{mineral}"] = {
+                "kind": "export_control",
+                "country": c,
+                "minerals": [mineral],
+                "stages": sorted(str(s) for s in rows["stage"]),
+                "regime": "licensing",
+                "approval": list(path),
+                "start": START,
+                "probability": occurrence_probability(rate),
+                "note": f"annual rate {rate:.4f} ({self.calibration.describe()})",
+            }
+        return out
+
+    def library_events_for(self, mineral: str, chain_mineral: str) -> dict[str, Any]:
+        """Library regimes naming the mineral (or its chain), at their state's rate; a regime
+        in force adds nothing here (its tightening is the supplier's restriction event)."""
+        out: dict[str, Any] = {}
+        for name, body in self.library.items():
+            names = body.get("minerals", [body.get("mineral")])
+            if not (mineral in names or chain_mineral in names):
+                continue
+            state = RegimeState(body.get("state", "in_force"))
+            if state in (RegimeState.IN_FORCE, RegimeState.TIGHTENED):
+                continue
+            rate = regime_rate(state, 0.0)
+            if rate <= 0:
+                continue
+            out[name] = {**body, "start": START, "probability": occurrence_probability(rate)}
+        return out
+
+    def outage_events(self, mineral: str, countries: str) -> tuple[dict[str, Any], list[Any]]:
+        """An outage per major supplier and stage (``countries``: 'foreign' or 'domestic'),
+        at its governance-scaled annual probability, with the background hazard's severity and
+        duration distributions as uncertainties."""
+        major = major_suppliers(self.shares[self.shares["mineral"] == mineral])
+        events: dict[str, Any] = {}
+        uncertain: list[Any] = []
+        for country, stage in zip(major["country"], major["stage"], strict=True):
+            c, st = str(country), str(stage)
+            if (c == USA) != (countries == "domestic"):
+                continue
+            name = f"outage-{c}-{st}-{mineral}"
+            rate = self.rates.get(c, self.background["annual_probability"])
+            events[name] = {
+                "kind": "outage",
+                "country": c,
+                "minerals": [mineral],
+                "stage": st,
+                "share": 0.3,
+                "start": START,
+                "probability": rate,
+                "note": "background outage (accident, strike, weather, unrest), "
+                "governance-scaled annual probability",
+            }
+            uncertain += [
+                {"target": f"{name}.share", "distribution": self.background["severity"]},
+                {
+                    "target": f"{name}.duration_months",
+                    "distribution": self.background["duration_months"],
+                },
+            ]
+        return events, uncertain
+
+    def foreign_events(
+        self, chain: SupplyChain, mineral: str, chain_mineral: str
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """The foreign events of a mineral's chain and their uncertainties."""
+        events = self.restriction_events(chain, chain_mineral)
+        events |= self.library_events_for(mineral, chain_mineral)
+        outages, uncertain = self.outage_events(chain_mineral, "foreign")
+        return events | outages, uncertain
+
+    def foreign(self, chain: SupplyChain, mineral: str, chain_mineral: str) -> Scenario:
+        events, uncertain = self.foreign_events(chain, mineral, chain_mineral)
+        return self._scenario(f"foreign-{mineral}", events, uncertain)
+
+    def planning(self, chain: SupplyChain, minerals: list[str]) -> Scenario:
+        """Every listed chain's foreign events in one scenario (the reserve's ensemble)."""
+        events: dict[str, Any] = {}
+        uncertain: list[Any] = []
+        for m in minerals:
+            e, u = self.foreign_events(chain, m, m)
+            events |= e
+            uncertain += u
+        scenario = self._scenario("planning", events, uncertain)
+        return scenario.model_copy(
+            update={
+                "minerals": list(minerals),
+                "description": "foreign export restrictions, library regimes and supplier "
+                "outages at their annual rates, random timing",
+            }
+        )
+
+    def domestic(self, mineral: str) -> Scenario:
+        events, uncertain = self.outage_events(mineral, "domestic")
+        return self._scenario(f"domestic-{mineral}", events, uncertain)
+
+    def _scenario(self, name: str, events: dict[str, Any], uncertain: list[Any]) -> Scenario:
+        shift = {"dist": "uniform", "low": 0.0, "high": 11.49}
+        raw = {
+            "name": name,
+            "start": START,
+            "events": events,
+            "uncertainties": [
+                {"target": f"{e}.start_shift_months", "distribution": shift} for e in events
+            ]
+            + uncertain,
+        }
+        return parse_scenario(raw, f"rank:{name}")
