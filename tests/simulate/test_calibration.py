@@ -23,7 +23,8 @@ def test_magnet_exports_trough_and_recovery(april) -> None:  # type: ignore[no-u
     series = {
         f["period"]: f["supply_ratio_p50"]
         for f in april["flows"]
-        if (f["stage"], f["origin"], f["destination"]) == ("magnets", "CHN", "world_ex_CHN")
+        if (f["mineral"], f["stage"], f["origin"], f["destination"])
+        == ("rare_earths", "magnets", "CHN", "world_ex_CHN")
     }
     assert series[2] == pytest.approx(0.26, abs=0.06)  # May 2025: -74% y/y
     assert series[3] == pytest.approx(0.635, abs=0.12)  # June: 3,188 t
@@ -32,7 +33,11 @@ def test_magnet_exports_trough_and_recovery(april) -> None:  # type: ignore[no-u
 
 
 def test_price_outside_china_rises_several_fold_and_china_does_not(april) -> None:  # type: ignore[no-untyped-def]
-    price = {(r["region"], r["period"]): r["price_ratio_p50"] for r in april["regions"]}
+    price = {
+        (r["region"], r["period"]): r["price_ratio_p50"]
+        for r in april["regions"]
+        if r["mineral"] == "rare_earths"
+    }
     assert max(price[("ROW", p)] for p in (1, 2, 3)) >= 3.0
     assert max(price[("USA", p)] for p in (1, 2, 3)) >= 3.0
     assert max(price[("CHN", p)] for p in range(1, 7)) <= 1.0 + 1e-9

@@ -35,10 +35,12 @@ def test_rank_json(tmp_path: Path) -> None:
     losses = [r["expected_loss_usd"] for r in ranked]
     assert losses == sorted(losses, reverse=True)
     assert all(r["expected_loss_usd"] >= 0 and r["p95_loss_usd"] >= 0 for r in ranked)
-    # an element is assessed on its parent chain under the events that name it
+    # an element is assessed on its own chain where the bundled data have element tables,
+    # else on its parent chain, under the events that name it
     dy = next(r for r in rows if r["mineral"] == "dysprosium")
     nd = next(r for r in rows if r["mineral"] == "neodymium")
-    assert dy["chain"] == "rare_earths"
+    assert dy["chain"] == "dysprosium"
+    assert nd["chain"] == "neodymium"
     assert "china-2025-04" in dy["events"]
     assert "china-2025-04" not in nd["events"]
     assert dy["expected_us_shortfall_share"] >= nd["expected_us_shortfall_share"]
