@@ -115,6 +115,14 @@ def _concat_manual(folder: Path, pattern: str) -> pd.DataFrame:
     return pd.concat([_csv(f) for f in files], ignore_index=True)
 
 
+def _optional_manual(folder: Path, pattern: str, columns: list[str]) -> pd.DataFrame:
+    """The hand-entered files matching ``pattern`` (none is fine), with the given columns."""
+    files = sorted(folder.glob(pattern))
+    if not files:
+        return pd.DataFrame(columns=columns)
+    return pd.concat([_csv(f) for f in files], ignore_index=True)[columns]
+
+
 def parse_usgs_value(text: str) -> tuple[float | None, str]:
     """Parse a USGS cell: ``'1,234'`` -> (1234, exact); ``'>95'`` -> (95, gt); ``'E'`` -> net
     exporter; an em dash is zero; withheld or unavailable -> (None, exact)."""
@@ -449,6 +457,8 @@ class Builder:
         cols = [c.name for c in TABLES["us_supply"].columns]
         out = pd.concat([rows[cols], self._inherited("us_supply", rows[cols])], ignore_index=True)
         out = pd.concat([out, self._apparent_consumption(out)[cols]], ignore_index=True)
+        manual = _optional_manual(self.src / "manual", "us_supply*.csv", cols)
+        out = pd.concat([out, manual], ignore_index=True)
         return out.drop_duplicates(["mineral", "year", "statistic", "detail"])
 
     def _apparent_consumption(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -547,7 +557,8 @@ class Builder:
         inherited["category"] = "critmin (aggregate's sources): " + inherited["category"]
         cols = [c.name for c in TABLES["import_sources"].columns]
         baci = self._baci_import_sources(set(out["mineral"]))
-        return pd.concat([out, inherited[cols], baci[cols]], ignore_index=True)
+        manual = _optional_manual(self.src / "manual", "us_import_shares*.csv", cols)
+        return pd.concat([out, inherited[cols], baci[cols], manual], ignore_index=True)
 
     def _baci_import_sources(self, covered: set[str]) -> pd.DataFrame:
         """U.S. import sources from CEPII BACI (shares of quantity, 2021-2024) for the minerals
