@@ -193,6 +193,7 @@ def test_build_from_raw_releases(tmp_path: Path) -> None:
     nir = dataset["us_supply"]
     assert nir.loc[nir["statistic"] == "net_import_reliance", "value"].tolist() == [0.74]
     src = dataset["import_sources"]
+    src = src[src["source_id"] == "USGS_MCS2026_DR"]
     assert src[["country", "share", "period"]].values.tolist() == [["NOR", 0.26, "2021-24"]]
     prices = dataset["prices"]
     assert prices.loc[prices["source_id"] == "USGS_MCS2026_DR", "unit"].tolist() == ["USD/lb"]
