@@ -32,7 +32,7 @@ WGI6 = "WB_WGI6_2024"
 BACI = "CEPII_BACI_V202401b"
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
-GOVERNANCE_FROM = 2000
+GOVERNANCE_FROM = 2015
 
 #: USGS unit strings -> (critmin unit, factor to that unit).
 USGS_UNITS: dict[str, tuple[str, float]] = {
@@ -639,7 +639,7 @@ class Builder:
         six = self.governance_indicators()
         mean = gov.mean_of_six(six).assign(source_id=WGI6)
         out = pd.concat([mean, ps], ignore_index=True)
-        # the scores the exposure metrics read, from 2000 on (the indicators keep the rest)
+        # the scores the exposure metrics read, from 2015 on (the indicators keep the rest)
         return out[pd.to_numeric(out["year"]) >= GOVERNANCE_FROM]
 
     def prices(self) -> pd.DataFrame:

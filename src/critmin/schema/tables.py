@@ -285,7 +285,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("country", "year", "variant"),
             description="EU governance score (2.5 - WGI) x 2 per variant: the mean of the six "
-            "WGI estimates (EU method, default) or political stability alone; from 2000 on "
+            "WGI estimates (EU method, default) or political stability alone; from 2015 on "
             "(governance_indicators keeps the full series).",
         ),
         Table(
