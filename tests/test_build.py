@@ -220,6 +220,7 @@ def test_build_from_raw_releases(tmp_path: Path) -> None:
     nir = dataset["us_supply"]
     assert nir.loc[nir["statistic"] == "net_import_reliance", "value"].tolist() == [0.74]
     src = dataset["import_sources"]
+    src = src[src["source_id"] == "USGS_MCS2026_DR"]
     assert src[["country", "share", "period"]].values.tolist() == [["NOR", 0.26, "2021-24"]]
     prices = dataset["prices"]
     assert prices.loc[prices["source_id"] == "USGS_MCS2026_DR", "unit"].tolist() == ["USD/lb"]
@@ -240,3 +241,38 @@ def test_failed_build_leaves_previous_tables_untouched(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="must be >= 0"):
         build(bad, REPO / "data-src", out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_build_bundles_six_governance_dimensions(tmp_path: Path) -> None:
+    raw = tiny_raw(tmp_path / "raw")
+    (raw / "wgi").mkdir()
+    pd.DataFrame(
+        {
+            "country": ["China", "Congo, Dem. Rep."],
+            "iso3c": ["CHN", "ZAR"],
+            "year": [2023, 2023],
+            "CC.EST": [-0.1, -1.4],
+            "GE.EST": [0.5, -1.6],
+            "PV.EST": [-0.4, -2.0],
+            "RQ.EST": [-0.2, -1.2],
+            "RL.EST": [-0.1, -1.5],
+            "VA.EST": [-1.6, "NA"],
+        }
+    ).to_csv(raw / "wgi" / "wgi_six_dimensions_1996_2023.csv", index=False)
+    out = tmp_path / "bundled"
+    log = build(raw, REPO / "data-src", out)
+    dataset, problems = collect(base_dir=out, include_lazy=True)
+    assert problems == []
+    assert dataset is not None
+    ind = dataset["governance_indicators"]
+    assert len(ind[ind["country"] == "CHN"]) == 6
+    gov = dataset["governance"].set_index(["country", "variant"])
+    six = gov.loc[("CHN", "mean_of_six")]
+    assert six["estimate"] == pytest.approx((-0.1 + 0.5 - 0.4 - 0.2 - 0.1 - 1.6) / 6)
+    assert six["score"] == pytest.approx((2.5 - six["estimate"]) * 2)
+    # the political-stability variant comes from the geopolrisk series (2024 rows)
+    assert gov.loc[("CHN", "political_stability"), "estimate"] == pytest.approx(-0.5)
+    # ZAR (the old code for DR Congo) is mapped by country_codes.csv or logged, never dropped
+    # silently
+    mapped = ("COD", "mean_of_six") in gov.index
+    assert mapped != any("ZAR" in line for line in log.lines())

@@ -33,6 +33,7 @@ WGI6 = "WB_WGI6_2024"
 BACI = "CEPII_BACI_V202401b"
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
+GOVERNANCE_FROM = 2015
 
 #: USGS unit strings -> (critmin unit, factor to that unit).
 USGS_UNITS: dict[str, tuple[str, float]] = {
@@ -114,6 +115,14 @@ def _concat_manual(folder: Path, pattern: str) -> pd.DataFrame:
     if not files:
         raise FileNotFoundError(f"no {pattern} in {folder}")
     return pd.concat([_csv(f) for f in files], ignore_index=True)
+
+
+def _optional_manual(folder: Path, pattern: str, columns: list[str]) -> pd.DataFrame:
+    """The hand-entered files matching ``pattern`` (none is fine), with the given columns."""
+    files = sorted(folder.glob(pattern))
+    if not files:
+        return pd.DataFrame(columns=columns)
+    return pd.concat([_csv(f) for f in files], ignore_index=True)[columns]
 
 
 def parse_usgs_value(text: str) -> tuple[float | None, str]:
@@ -354,8 +363,9 @@ class Builder:
         return out[cols]
 
     def _ree_elements(self, prod: pd.DataFrame) -> pd.DataFrame:
-        """Rare earths by element: mine output, separation of Nd/Pr/La/Ce, magnets (see
-        ``critmin.data.elements``); rows of elements entered by hand are left alone."""
+        """Element rows derived from aggregates (see ``critmin.data.elements``): rare earths
+        by element (mine output, separation of Nd/Pr/La/Ce, magnets) and PGM refining by
+        country of refining."""
         inputs = elements.ReeInputs.read(self.src / "elements")
         ree = prod[prod["mineral"] == "rare_earths"].copy()
         ree["value"] = pd.to_numeric(ree["value"])
@@ -377,7 +387,12 @@ class Builder:
             "critmin: the element's magnet content is taken to follow the country shares of "
             "sintered NdFeB magnet output (rare_earths magnets rows, same source)",
         )
-        frames = [mine, separated, magnets]
+        pgm = elements.pgm_refining(
+            prod[(prod["source_id"] == WMD) & (prod["stage"] == "mining")],
+            _csv(self.src / "elements" / "pgm_refining.csv"),
+            "JM_PGM_NOTES",
+        )
+        frames = [mine, separated, magnets, pgm]
         out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
         out["year"] = out["year"].astype(str)
         return out
@@ -444,6 +459,8 @@ class Builder:
         cols = [c.name for c in TABLES["us_supply"].columns]
         out = pd.concat([rows[cols], self._inherited("us_supply", rows[cols])], ignore_index=True)
         out = pd.concat([out, self._apparent_consumption(out)[cols]], ignore_index=True)
+        manual = _optional_manual(self.src / "manual", "us_supply*.csv", cols)
+        out = pd.concat([out, manual], ignore_index=True)
         return out.drop_duplicates(["mineral", "year", "statistic", "detail"])
 
     def _apparent_consumption(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -541,7 +558,46 @@ class Builder:
         inherited = inherited.rename(columns={"detail": "category"})
         inherited["category"] = "critmin (aggregate's sources): " + inherited["category"]
         cols = [c.name for c in TABLES["import_sources"].columns]
-        return pd.concat([out, inherited[cols]], ignore_index=True)
+        baci = self._baci_import_sources(set(out["mineral"]))
+        manual = _optional_manual(self.src / "manual", "us_import_shares*.csv", cols)
+        return pd.concat([out, inherited[cols], baci[cols], manual], ignore_index=True)
+
+    def _baci_import_sources(self, covered: set[str]) -> pd.DataFrame:
+        """U.S. import sources from CEPII BACI (shares of quantity, 2021-2024) for the minerals
+        ``data-src/mappings/baci_import_sources.csv`` names and USGS does not cover."""
+        rules = _csv(self.src / "mappings" / "baci_import_sources.csv")
+        rules = rules[~rules["mineral"].isin(covered)]
+        if rules.empty:
+            return pd.DataFrame(columns=[c.name for c in TABLES["import_sources"].columns])
+        raw = pd.read_csv(self.raw / "geopolrisk" / "baci_trade.csv", dtype={"hs6": str})
+        raw = raw[(raw["importer_iso3"] == "USA") & raw["year"].between(2021, 2024)]
+        frames = []
+        for rule in rules.to_dict(orient="records"):
+            codes = str(rule["hs6"]).split()
+            rows = raw[raw["hs6"].isin(codes)].copy()
+            rows["exporter_iso3"] = rows["exporter_iso3"].replace(self.codes)
+            rows = rows[rows["exporter_iso3"].isin(self.country_ids)]
+            by = rows.groupby("exporter_iso3")["quantity_t"].sum()
+            if by.sum() <= 0:
+                continue
+            share = (by / by.sum()).sort_values(ascending=False)
+            share = share[share >= 0.01]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "mineral": rule["mineral"],
+                        "period": "2021-24",
+                        "category": f"critmin from CEPII BACI: U.S. imports of HS "
+                        f"{', '.join(codes)} by quantity (partners with 1% or more)",
+                        "country": share.index,
+                        "share": share.to_numpy(),
+                        "source_id": BACI,
+                    }
+                )
+            )
+        if not frames:
+            return pd.DataFrame(columns=[c.name for c in TABLES["import_sources"].columns])
+        return pd.concat(frames, ignore_index=True)
 
     def governance_indicators(self) -> pd.DataFrame:
         """The six WGI estimates (``wgi/wgi_six_dimensions_1996_2023.csv``), long format."""
@@ -583,7 +639,9 @@ class Builder:
         ).assign(source_id=WGI)
         six = self.governance_indicators()
         mean = gov.mean_of_six(six).assign(source_id=WGI6)
-        return pd.concat([mean, ps], ignore_index=True)
+        out = pd.concat([mean, ps], ignore_index=True)
+        # the scores the exposure metrics read, from 2015 on (the indicators keep the rest)
+        return out[pd.to_numeric(out["year"]) >= GOVERNANCE_FROM]
 
     def prices(self) -> pd.DataFrame:
         rows = self._salient()
@@ -620,8 +678,7 @@ class Builder:
             }
         )
         out = out.drop_duplicates(["mineral", "year", "detail"])
-        manual = _concat_manual(self.src / "manual", "prices*.csv")
-        return pd.concat([out, self._inherited("prices", out), manual], ignore_index=True)
+        return pd.concat([out, self._inherited("prices", out)], ignore_index=True)
 
     def recycling(self) -> pd.DataFrame:
         raw = _csv(self.raw / "geopolrisk" / "wmd_commodities.csv")

@@ -201,3 +201,30 @@ def inherit(rows: pd.DataFrame, members: tuple[str, ...], how: str) -> pd.DataFr
         copy["note"] = how
         frames.append(copy)
     return pd.concat(frames, ignore_index=True) if frames else rows.iloc[0:0]
+
+
+#: Platinum-group metals whose refining is derived from mine output.
+PGM_REFINED: tuple[str, ...] = ("platinum", "palladium", "rhodium")
+
+
+def pgm_refining(mine: pd.DataFrame, moves: pd.DataFrame, source_id: str) -> pd.DataFrame:
+    """Refined PGM output by country = mine output, with the countries whose concentrate and
+    matte are refined abroad moved to their refiner (``moves``: mine_country ->
+    refining_country). ``mine``: WMD mine rows of the PGMs, one source."""
+    move = dict(zip(moves["mine_country"], moves["refining_country"], strict=True))
+    rows = mine[mine["mineral"].isin(PGM_REFINED)].copy()
+    if rows.empty:
+        return rows
+    rows["value"] = pd.to_numeric(rows["value"])
+    rows["country"] = rows["country"].map(lambda c: move.get(str(c), str(c)))
+    out = rows.groupby(["mineral", "country", "year", "unit"], as_index=False)["value"].sum()
+    moved = ", ".join(f"{a} -> {b}" for a, b in move.items())
+    out["stage"] = "refining"
+    out["basis"] = "refined metal (mine output by country of refining)"
+    out["source_id"] = source_id
+    out["estimated"] = "true"
+    out["note"] = (
+        "critmin: WMD_2026 mine output with the mine output of countries without PGM refineries "
+        f"reassigned to their refiner ({moved}); recycling and stock sales not counted"
+    )
+    return pd.DataFrame(out)

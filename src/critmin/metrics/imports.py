@@ -38,7 +38,15 @@ def import_sources_crosscheck(ds: Dataset) -> pd.DataFrame:
     """
     baci = baci_import_shares(ds)
     usgs = ds["import_sources"]
-    usgs = usgs[usgs["country"] != OTHER_COUNTRIES]
+    # USGS's own categories only: not other publishers' rows (magnet import shares), nor the
+    # rows critmin derives (an element taking its aggregate's sources, BACI-based shares)
+    sources = ds["sources"]
+    usgs_ids = set(sources.loc[sources["publisher"].str.contains("U.S. Geological Survey"), "id"])
+    usgs = usgs[
+        usgs["source_id"].isin(usgs_ids)
+        & ~usgs["category"].str.startswith("critmin")
+        & (usgs["country"] != OTHER_COUNTRIES)
+    ]
     out = []
     for (mineral, category), group in usgs.groupby(["mineral", "category"], sort=True):
         b = baci[baci["mineral"] == mineral].set_index("exporter")["share"]

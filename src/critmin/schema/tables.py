@@ -286,7 +286,8 @@ TABLES: dict[str, Table] = {
             ),
             key=("country", "year", "variant"),
             description="EU governance score (2.5 - WGI) x 2 per variant: the mean of the six "
-            "WGI estimates (EU method, default) or political stability alone.",
+            "WGI estimates (EU method, default) or political stability alone; from 2015 on "
+            "(governance_indicators keeps the full series).",
         ),
         Table(
             "prices",
@@ -482,6 +483,7 @@ TABLES: dict[str, Table] = {
             key=("mineral", "stage", "item"),
             description="Why an item of a critical mineral has no bundled rows (no public "
             "source found after a search, or a source that is still to be entered).",
+            lazy=True,
         ),
     )
 }
