@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Query
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
 
 from critmin.api import errors
@@ -25,6 +26,7 @@ from critmin.ledger.public import public_transactions
 from critmin.ledger.service import Ledger, Receipt
 from critmin.ledger.valuation import valuation
 from critmin.ledger.vocabulary import FundKind, Projection, Role, Vote
+from critmin.web import WebSettings, mount
 
 KeyHeader = Annotated[
     str | None,
@@ -79,8 +81,10 @@ def _written(receipt: Receipt) -> Written:
     return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
 
 
-def create_app(ledger: Ledger) -> FastAPI:
-    app = FastAPI(
+def create_app(ledger: Ledger, web: WebSettings | None = None) -> FastAPI:
+    """The ledger API, with the web application mounted on it (``web``: how it computes).
+    Swagger UI and Redoc are served from the installed ``fastapi-offline`` package."""
+    app: FastAPI = FastAPIOffline(
         title="critmin reserve operations",
         version="0.1.0",
         description="The reserve's append-only ledger: holdings, funds, board, public view.",
@@ -243,6 +247,7 @@ def create_app(ledger: Ledger) -> FastAPI:
     ) -> Written:
         return _written(db.submit(body, user.name, key))
 
+    mount(app, web)
     return app
 
 

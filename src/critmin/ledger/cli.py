@@ -315,14 +315,35 @@ def users_list(database: str | None) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--runs",
+    type=click.IntRange(10, 5000),
+    default=200,
+    show_default=True,
+    help="Draws for the web's ranking and reserve plan (computed once per data version).",
+)
 @DatabaseOption
-def serve(host: str, port: int, database: str | None) -> None:
-    """Serve the reserve-operations API (OpenAPI at /docs and /openapi.json)."""
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, runs: int, database: str | None) -> None:
+    """Serve the web application and the reserve-operations API (API docs at /docs)."""
+    from pathlib import Path
+
     import uvicorn
 
     from critmin.api.app import create_app
+    from critmin.web import WebSettings
 
-    uvicorn.run(create_app(_open(database, create=True)), host=host, port=port, log_level="warning")
+    settings = WebSettings(
+        data=(ctx.find_root().obj or {}).get("data"),
+        cache=Path(".critmin-cache"),
+        rank_runs=runs,
+        plan_runs=runs,
+        start_analyses=True,
+    )
+    app = create_app(_open(database, create=True), settings)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"critmin web application on http://{shown}:{port}/ (API docs at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 COMMANDS = (ledger, users, serve)

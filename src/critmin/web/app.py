@@ -1,0 +1,94 @@
+"""Mount the web application on the ledger API's FastAPI app (routes hidden from OpenAPI)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from critmin.report import numbers
+from critmin.web.explorer import Explorer
+from critmin.web.state import WebSettings, WebState
+
+STATIC = Path(str(resources.files("critmin.web") / "static"))
+
+#: The navigation, in order: (path, label).
+NAV = (
+    ("/", "Overview"),
+    ("/chain", "Chains"),
+    ("/lab", "Scenario lab"),
+    ("/criticality", "Criticality"),
+    ("/reserve", "Reserve plan"),
+    ("/transactions", "Transactions"),
+    ("/console", "Operations"),
+    ("/docs", "API"),
+)
+
+
+def plotly_js() -> Path:
+    """plotly.js as the ``plotly`` Python package ships it."""
+    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("critmin.web") / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pct"] = numbers.pct
+    env.filters["usd"] = numbers.usd
+    env.filters["num"] = numbers.num
+    env.filters["header"] = numbers.header
+    env.globals["usd_error"] = numbers.usd_error
+    env.globals["cell"] = numbers.cell
+    env.globals["nav"] = NAV
+    return env
+
+
+class Web:
+    """What the routes share: the state, the explorer and the templates."""
+
+    def __init__(self, app: FastAPI, settings: WebSettings) -> None:
+        self.app = app
+        self.state = WebState(settings)
+        self.explorer = Explorer(self.state)
+        self.env = environment()
+
+    def page(self, request: Request, template: str, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(path=request.url.path, **context)
+        return HTMLResponse(html)
+
+
+def mount(app: FastAPI, settings: WebSettings | None = None) -> Web:
+    """Add the pages, their data endpoints and the static assets to ``app``."""
+    from critmin.web import console, downloads, lab, pages
+
+    web = Web(app, settings or WebSettings())
+    app.state.web = web
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/static/plotly.min.js")
+    def plotly() -> FileResponse:
+        return FileResponse(plotly_js(), media_type="text/javascript", headers=_CACHE)
+
+    @router.get("/static/{name:path}")
+    def static(name: str) -> Response:
+        path = (STATIC / name).resolve()
+        if not path.is_file() or STATIC.resolve() not in path.parents:
+            return Response("not found", status_code=404, media_type="text/plain")
+        return FileResponse(path, headers=_CACHE)
+
+    for module in (pages, lab, console, downloads):
+        router.include_router(module.router(web))
+    app.include_router(router)
+    if web.state.settings.start_analyses:
+        web.state.warm()
+    return web
+
+
+_CACHE = {"Cache-Control": "public, max-age=3600"}
