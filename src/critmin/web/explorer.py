@@ -81,7 +81,8 @@ class Explorer:
         top = [c for c in top if totals[c] > 0][:TOP_N]
         traces: list[dict[str, Any]] = []
         for i, c in enumerate(top):
-            vals = frame.loc[c].reindex(stages).fillna(0.0).astype(float).tolist()
+            row = frame.loc[c].reindex(stages).fillna(0.0)
+            vals: list[float] = [float(v) for v in row.to_numpy(dtype=float)]
             hover = [self._hover(rows, mineral, s, years[s], c) for s in stages]
             traces.append(
                 {
