@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,7 +15,10 @@ if TYPE_CHECKING:
 
     from critmin.chain import SupplyChain
 
-FORMATS = click.Choice(["table", "json", "csv"])
+FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
+
+#: Terminal tables fit this many columns (wider terminals get no wider tables).
+TABLE_WIDTH = 100
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -40,39 +42,74 @@ def _chain(ctx: click.Context) -> SupplyChain:
 
 
 def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | None = None) -> None:
+    """Print ``frame`` as a table (human headers, shares in %, dollars in $M/$B, at most
+    TABLE_WIDTH columns wide), JSON, CSV, or an XLSX workbook on standard output."""
     if fmt == "json":
         from critmin.records import json_records
 
         click.echo(json.dumps(json_records(frame), indent=1))
     elif fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "xlsx":
+        from critmin.report.tables import table_bytes
+
+        out = click.get_binary_stream("stdout")
+        if out.isatty():
+            _fail("--format xlsx writes a workbook: redirect it to a file, e.g. > table.xlsx")
+        out.write(table_bytes(frame, "xlsx", sheet=title))
+        out.flush()
     else:
         from rich.console import Console
         from rich.table import Table
 
-        caption = "; ".join(f"{k}: {v}" for k, v in (units or {}).items()) or None
-        table = Table(title=title, caption=caption, header_style="bold")
-        for col in frame.columns:
-            table.add_column(str(col), overflow="fold")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(v) for v in row))
-        Console().print(table)
+        from critmin.report.numbers import SHARE_COLUMNS, header, is_money
+
+        shown = {
+            k: v
+            for k, v in (units or {}).items()
+            if k not in SHARE_COLUMNS and not is_money(k) and k in frame.columns
+        }
+        notes = [f"{header(k)}: {v}" for k, v in shown.items()]
+        if any(c in SHARE_COLUMNS for c in frame.columns):
+            notes.append("shares in %")
+        if any(is_money(c) for c in frame.columns):
+            notes.append("dollars: US$ (K thousand, M million, B billion)")
+        from rich import box
+
+        table = Table(
+            title=title,
+            caption="; ".join(notes) or None,
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        cells = [
+            [_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True)]
+            for row in frame.itertuples(index=False)
+        ]
+        for i, col in enumerate(frame.columns):
+            numeric = frame[col].dtype.kind in "iuf"
+            longest = max((len(r[i]) for r in cells), default=1)
+            word = max(len(w) for w in header(str(col)).split())
+            table.add_column(
+                header(str(col)),
+                justify="right" if numeric else "left",
+                overflow="fold",
+                min_width=max(word, longest if numeric else min(longest, 12)),
+                max_width=None if numeric else 40,
+            )
+        for r in cells:
+            table.add_row(*r)
+        console = Console()
+        console.width = TABLE_WIDTH
+        console.print(table)
 
 
-def pd_na() -> object:
-    import pandas as pd
+def _cell(column: str, v: object) -> str:
+    from critmin.report.numbers import cell
 
-    return pd.NA
-
-
-def _cell(v: object) -> str:
-    if v is None or v is pd_na() or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else ""
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
-    return str(v)
+    return cell(column, v)
 
 
 @click.group()
@@ -100,7 +137,8 @@ def main(ctx: click.Context, data: Path | None) -> None:
 def exposure(
     ctx: click.Context, mineral: Sequence[str], stage: Sequence[str], year: int | None, fmt: str
 ) -> None:
-    """Concentration and dependence per mineral and stage (shares as fractions 0-1)."""
+    """Concentration and dependence per mineral and stage (shares: % in the table, fractions
+    0-1 in csv, json and xlsx)."""
     from critmin.metrics.exposure import exposure_table
 
     chain = _chain(ctx)
@@ -109,7 +147,9 @@ def exposure(
     except KeyError as exc:
         _fail(str(exc.args[0]))
     if fmt == "table":
-        frame = frame.drop(columns=["basis"])
+        # the bottleneck stage is starred; unit, basis and source are in csv, json and xlsx
+        frame["stage"] = frame["stage"].where(~frame["bottleneck"], frame["stage"] + "*")
+        frame = frame.drop(columns=["basis", "unit", "bottleneck", "source_id"])
     _emit(frame, fmt, "Exposure by mineral and stage", frame.attrs.get("units"))
 
 
@@ -124,7 +164,9 @@ def minerals(ctx: click.Context, fmt: str) -> None:
         " > ".join(chain.stages_of(m)) if m in chain.production.mineral else "" for m in table["id"]
     ]
     cols = ["id", "name", "family", "parent", "usgs_2025", "doe_2023", "eu_2023", "stages"]
-    _emit(table[cols], fmt, f"{len(table)} minerals")
+    from critmin.report.findings import mineral_count
+
+    _emit(table[cols], fmt, mineral_count(chain).sentence())
 
 
 @main.command()
@@ -165,10 +207,20 @@ def sources(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int) -> None:
     """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
+    from rich.console import Console
+
     from critmin.report.review import write_review
 
-    chain = _chain(ctx)
-    summary = write_review(chain, out, year=year, runs=runs, seed=seed)
+    with Console(stderr=True).status("loading the data") as status:
+        chain = _chain(ctx)
+        summary = write_review(
+            chain,
+            out,
+            year=year,
+            runs=runs,
+            seed=seed,
+            progress=lambda step: status.update(f"review: {step}"),
+        )
     for line in summary:
         click.echo(line)
     click.echo(f"Review written to {out / 'index.html'}")

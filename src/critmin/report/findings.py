@@ -97,6 +97,29 @@ def changes(chain: SupplyChain, found: list[Bottleneck]) -> list[Change]:
     return sorted(out, key=lambda c: -abs(c.delta))
 
 
+@dataclass(frozen=True)
+class MineralCount:
+    """One count of minerals everywhere (CLI, review, web), saying what each number counts."""
+
+    declared: int
+    with_production: int
+    chains: int
+
+    def sentence(self) -> str:
+        return (
+            f"{self.declared} minerals declared, {self.with_production} with country "
+            f"production data, {self.chains} mapped as multi-stage chains"
+        )
+
+
+def mineral_count(chain: SupplyChain) -> MineralCount:
+    return MineralCount(
+        declared=len(chain.dataset["minerals"]),
+        with_production=int(chain.production.sizes["mineral"]),
+        chains=len(set(chain.dataset["chains"]["mineral"])),
+    )
+
+
 def top_risks(ranked: list[dict[str, Any]] | None, n: int = 5) -> list[dict[str, Any]]:
     """The ``n`` minerals with the highest expected annual U.S. loss (ranked rows only)."""
     if not ranked:

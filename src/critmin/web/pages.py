@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from critmin.ledger.public import public_transactions
 from critmin.ledger.service import Ledger
 from critmin.ledger.valuation import valuation
-from critmin.report.findings import bottlenecks, changes, top_risks
+from critmin.report.findings import bottlenecks, changes, mineral_count, top_risks
 
 if TYPE_CHECKING:
     from critmin.web.app import Web
@@ -53,7 +53,7 @@ def router(web: Web) -> APIRouter:
             position=reserve_position(request.app.state.ledger),
             names=state.names,
             countries=state.country_names,
-            minerals=_mineral_count(web),
+            minerals=mineral_count(chain),
         )
 
     @r.get("/chain")
@@ -168,16 +168,6 @@ def router(web: Web) -> APIRouter:
         return view
 
     return r
-
-
-def _mineral_count(web: Web) -> dict[str, int]:
-    """One count of minerals, with what it counts (the same numbers the CLI prints)."""
-    chain = web.state.chain()
-    return {
-        "declared": len(chain.dataset["minerals"]),
-        "with_production": int(chain.production.sizes["mineral"]),
-        "chains": len(set(chain.dataset["chains"]["mineral"])),
-    }
 
 
 def _backtest(web: Web) -> list[dict[str, Any]] | None:
