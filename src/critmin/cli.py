@@ -53,7 +53,7 @@ def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | Non
     elif fmt == "xlsx":
         from critmin.report.tables import table_bytes
 
-        out = click.get_binary_stream("stdout")
+        out = sys.stdout.buffer
         if sys.stdout.isatty():
             _fail("--format xlsx writes a workbook: redirect it to a file, e.g. > table.xlsx")
         out.write(table_bytes(frame, "xlsx", sheet=title))
