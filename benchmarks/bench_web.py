@@ -47,8 +47,7 @@ def main() -> None:
             break
         except httpx.HTTPError:
             time.sleep(0.1)
-    for name in ("exposure", "shares", "yearly", "baci"):
-        getattr(web.state, name)
+    web.warm()  # what `critmin serve` does in the background at start
     for name in ("rank", "plan"):
         job = web.state.analysis(name)
         while job.status == "running":

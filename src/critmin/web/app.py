@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,19 @@ class Web:
         self.explorer = Explorer(self.state)
         self.env = environment()
 
+    def warm(self) -> None:
+        """Fill the caches a first visitor would otherwise wait for: the tables, each mineral's
+        explorer figures, then (in the background, one at a time) the ranking and the plan."""
+        for table in ("exposure", "shares", "yearly", "baci"):
+            getattr(self.state, table)
+        declared = list(dict.fromkeys(self.state.chain().dataset["chains"]["mineral"]))
+        others = [
+            m for m in self.state.chain().production.mineral.values.tolist() if m not in declared
+        ]
+        for mineral in [*declared, *others]:
+            self.explorer.figures(str(mineral), None, None)
+        self.state.warm()
+
     def page(self, request: Request, template: str, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(path=request.url.path, **context)
         return HTMLResponse(html)
@@ -87,7 +101,7 @@ def mount(app: FastAPI, settings: WebSettings | None = None) -> Web:
         router.include_router(module.router(web))
     app.include_router(router)
     if web.state.settings.start_analyses:
-        web.state.warm()
+        threading.Thread(target=web.warm, name="critmin-warm", daemon=True).start()
     return web
 
 

@@ -3,6 +3,7 @@ browser) for one mineral, with the source and assumptions of every number in its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -37,12 +38,20 @@ def source_line(state: WebState, source_id: str) -> str:
     return f"source: {s['title']} ({s['publisher']}, {s['year']})"
 
 
+@dataclass(frozen=True)
+class _Lookup:
+    source: dict[tuple[Any, ...], str]
+    share: dict[tuple[Any, ...], float]
+    rows: dict[tuple[str, int, str], dict[str, Any]]
+
+
 class Explorer:
     """Figures and tables for one mineral, memoised per (mineral, year, stage)."""
 
     def __init__(self, state: WebState) -> None:
         self.state = state
-        self.figures = lru_cache(maxsize=256)(self._figures)
+        self.figures = lru_cache(maxsize=512)(self._figures)
+        self.lookup = lru_cache(maxsize=256)(self._lookup)
 
     def _rows(self, mineral: str) -> pd.DataFrame:
         """The production rows the chain chose (its source per mineral, stage and year)."""
@@ -53,10 +62,23 @@ class Explorer:
         chosen.columns = ["stage", "year", "source_id"]
         return rows.merge(chosen, on=["stage", "year", "source_id"])
 
+    def _lookup(self, mineral: str) -> _Lookup:
+        """Dictionaries for one mineral's hover text (built once per mineral)."""
+        chain = self.state.chain()
+        src = chain.source.sel(mineral=mineral).to_series().dropna()
+        share = self.state.shares.sel(mineral=mineral).to_series().dropna()
+        rows = self._rows(mineral)
+        return _Lookup(
+            source={_key(k): str(v) for k, v in src.items()},
+            share={_key(k): float(v) for k, v in share.items()},
+            rows={
+                (str(r["stage"]), int(r["year"]), str(r["country"])): r for r in json_records(rows)
+            },
+        )
+
     def _figures(self, mineral: str, year: int | None, stage: str | None) -> dict[str, Any]:
         chain = self.state.chain()
         names = self.state.country_names
-        rows = self._rows(mineral)
         sel = select(chain, mineral=[mineral], year=year)
         shares = sel.shares.sel(mineral=mineral)
         stages = [
@@ -83,7 +105,7 @@ class Explorer:
         for i, c in enumerate(top):
             row = frame.loc[c].reindex(stages).fillna(0.0)
             vals: list[float] = [float(v) for v in row.to_numpy(dtype=float)]
-            hover = [self._hover(rows, mineral, s, years[s], c) for s in stages]
+            hover = [self._hover(mineral, s, years[s], c) for s in stages]
             traces.append(
                 {
                     "type": "bar",
@@ -111,7 +133,7 @@ class Explorer:
                     f"all other producers: {r:.1f}% (incl. unattributed)<br>"
                     + source_line(
                         self.state,
-                        str(chain.source.sel(mineral=mineral, stage=s, year=years[s]).item()),
+                        self.lookup(mineral).source.get((s, years[s]), ""),
                     )
                     for s, r in zip(stages, rest, strict=True)
                 ],
@@ -149,8 +171,7 @@ class Explorer:
                         "zmax": round(float(col.max()) * 100, 2),
                         "colorbar": {"ticksuffix": "%", "len": 0.8, "thickness": 12},
                         "hovertext": [
-                            self._hover(rows, mineral, focus, years[focus], str(c))
-                            for c in col.index
+                            self._hover(mineral, focus, years[focus], str(c)) for c in col.index
                         ],
                         "hoverinfo": "text",
                     }
@@ -192,17 +213,14 @@ class Explorer:
             "table": json_records(table),
         }
 
-    def _hover(self, rows: pd.DataFrame, mineral: str, stage: str, year: int, country: str) -> str:
-        chain = self.state.chain()
+    def _hover(self, mineral: str, stage: str, year: int, country: str) -> str:
         names = self.state.country_names
-        sid = str(chain.source.sel(mineral=mineral, stage=stage, year=year).item())
-        r = rows[(rows["stage"] == stage) & (rows["year"] == year) & (rows["country"] == country)]
-        share = float(
-            self.state.shares.sel(mineral=mineral, stage=stage, year=year, country=country)
-        )
+        look = self.lookup(mineral)
+        sid = look.source.get((stage, year), "")
+        share = look.share.get((stage, country, year))
         parts = [f"<b>{names.get(country, country)}</b> · {stage} {year}: {pct(share, 1)}"]
-        if len(r):
-            row = r.iloc[0]
+        row = look.rows.get((stage, year, country))
+        if row is not None:
             parts.append(f"{num(row['value'])} {row['unit']} ({row['basis']})")
             if bool(row["estimated"]):
                 parts.append("estimated")
@@ -213,7 +231,6 @@ class Explorer:
         return "<br>".join(parts)
 
     def series(self, mineral: str, stage: str | None) -> dict[str, dict[str, Any]]:
-        chain = self.state.chain()
         names = self.state.country_names
         shares = self.state.shares.sel(mineral=mineral)
         years = [int(y) for y in shares.year.values]
@@ -237,11 +254,7 @@ class Explorer:
                             _wrap(
                                 source_line(
                                     self.state,
-                                    str(
-                                        chain.source.sel(
-                                            mineral=mineral, stage=stage, year=y
-                                        ).item()
-                                    ),
+                                    self.lookup(mineral).source.get((stage, y), ""),
                                 )
                             )
                             for y in has
@@ -383,6 +396,11 @@ class Explorer:
                 "height": 200 + 22 * sum(len(t["y"]) for t in traces),
             },
         }
+
+
+def _key(k: Any) -> tuple[Any, ...]:
+    """A (stage, ..., year) index entry as plain Python values (the year as an int)."""
+    return (*(str(x) for x in k[:-1]), int(k[-1]))
 
 
 def _table(arr: xr.DataArray) -> pd.DataFrame:

@@ -161,8 +161,6 @@ class WebState:
         two-core machine keeps serving pages)."""
 
         def run() -> None:
-            for table in ("exposure", "shares", "yearly", "baci"):
-                getattr(self, table)
             for name in ("rank", "plan"):
                 job = self.analysis(name)
                 while job.status == "running":

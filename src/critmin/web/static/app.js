@@ -21,6 +21,7 @@
     const layout = Object.assign({ autosize: true }, fig.layout || {});
     if (window.innerWidth < 600) {
       layout.font = Object.assign({}, layout.font, { size: 12 });
+      if (layout.xaxis && layout.xaxis.dtick === 1) layout.xaxis = Object.assign({}, layout.xaxis, { dtick: 3 });
       if (layout.title && layout.title.text) layout.title = Object.assign({}, layout.title, { font: { size: 13 } });
     }
     return Plotly.react(el, fig.data || [], layout, CONFIG);
