@@ -233,8 +233,16 @@ def data() -> None:
 
 @data.command("check")
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
-def data_check(folder: Path | None) -> None:
-    """Validate FOLDER (overlaid on the bundled tables) and print every problem found."""
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 100),
+    default=5.0,
+    show_default=True,
+    help="Report shares that move by more than this many percentage points.",
+)
+def data_check(folder: Path | None, threshold: float) -> None:
+    """Validate FOLDER (overlaid on the bundled tables), print every problem found, then what
+    the folder changes: rows added or replaced, shares moved, rows shadowed by priority."""
     from critmin.data.load import collect
 
     dataset, problems = collect(folder, include_lazy=True)
@@ -244,6 +252,14 @@ def data_check(folder: Path | None) -> None:
         _fail(f"{len(problems)} problem(s) found", code=1)
     n = sum(len(dataset[name]) for name in dataset.files)
     click.echo(f"ok: {len(dataset.files)} tables, {n:,} rows checked")
+    if folder is None:
+        return
+    from critmin.data.load import load
+    from critmin.report.overlay import compare
+
+    report = compare(load(None), dataset, folder, threshold=threshold / 100)
+    for line in report.lines(threshold / 100):
+        click.echo(line)
 
 
 @data.command("build")
