@@ -211,16 +211,17 @@ def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int
 
     from critmin.report.review import write_review
 
-    with Console(stderr=True).status("loading the data") as status:
+    console = Console(stderr=True)
+    with console.status("review: loading the data") as status:
+
+        def progress(step: str) -> None:
+            if console.is_terminal:
+                status.update(f"review: {step}")
+            else:
+                click.echo(f"review: {step}", err=True)
+
         chain = _chain(ctx)
-        summary = write_review(
-            chain,
-            out,
-            year=year,
-            runs=runs,
-            seed=seed,
-            progress=lambda step: status.update(f"review: {step}"),
-        )
+        summary = write_review(chain, out, year=year, runs=runs, seed=seed, progress=progress)
     for line in summary:
         click.echo(line)
     click.echo(f"Review written to {out / 'index.html'}")

@@ -157,3 +157,28 @@ def test_public_page_lists_an_api_transaction(watched: Watched, site: Site) -> N
     assert "lot-web-1" in csv
     assert "Acme Mining" not in csv
     watched.check()
+
+
+def test_operator_records_an_acquisition_from_the_console(watched: Watched, site: Site) -> None:
+    page = watched.page
+    page.goto(site.url + "/console", wait_until="networkidle")
+    page.fill("#token", site.tokens["operator"])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#operator-forms:not([hidden])")
+    form = page.locator("form[data-endpoint='/acquisitions']")
+    for name, value in {
+        "lot_id": "lot-console",
+        "mineral": "cobalt",
+        "form": "cathode",
+        "quantity_t": "2",
+        "location": "depot-b",
+        "price_usd_per_t": "30000",
+        "seller": "Console Seller",
+        "seller_country": "CAN",
+    }.items():
+        form.locator(f"input[name={name}]").fill(value)
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.getElementById('op-result').textContent.includes('recorded')")
+    public = site.api("GET", "/public/transactions").json()
+    assert any(t.get("lot_id") == "lot-console" for t in public)
+    watched.check()

@@ -322,9 +322,18 @@ def users_list(database: str | None) -> None:
     show_default=True,
     help="Draws for the web's ranking and reserve plan (computed once per data version).",
 )
+@click.option(
+    "--warm/--lazy",
+    default=False,
+    show_default=True,
+    help="Compute the explorer's figures, the ranking and the reserve plan at start "
+    "(default: when a page first needs them).",
+)
 @DatabaseOption
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, runs: int, database: str | None) -> None:
+def serve(
+    ctx: click.Context, host: str, port: int, runs: int, warm: bool, database: str | None
+) -> None:
     """Serve the web application and the reserve-operations API (API docs at /docs)."""
     from pathlib import Path
 
@@ -338,7 +347,7 @@ def serve(ctx: click.Context, host: str, port: int, runs: int, database: str | N
         cache=Path(".critmin-cache"),
         rank_runs=runs,
         plan_runs=runs,
-        start_analyses=True,
+        start_analyses=warm,
     )
     app = create_app(_open(database, create=True), settings)
     shown = f"[{host}]" if ":" in host else host

@@ -59,8 +59,19 @@ class Web:
         self.state = WebState(settings)
         self.explorer = Explorer(self.state)
         self.env = environment()
+        self._lock = threading.Lock()
+        self._warming = False
 
-    def warm(self) -> None:
+    def warm_explorer(self) -> None:
+        """Once, in the background, when the first page is asked for: the explorer's tables
+        and each mineral's figures (seconds of work that would otherwise fall on a click)."""
+        with self._lock:
+            if self._warming:
+                return
+            self._warming = True
+        threading.Thread(target=self.warm, args=(False,), daemon=True).start()
+
+    def warm(self, analyses: bool = True) -> None:
         """Fill the caches a first visitor would otherwise wait for: the tables, each mineral's
         explorer figures, then (in the background, one at a time) the ranking and the plan."""
         for table in ("exposure", "shares", "yearly", "baci"):
@@ -71,9 +82,11 @@ class Web:
         ]
         for mineral in [*declared, *others]:
             self.explorer.figures(str(mineral), None, None)
-        self.state.warm()
+        if analyses:
+            self.state.warm()
 
     def page(self, request: Request, template: str, **context: Any) -> HTMLResponse:
+        self.warm_explorer()
         html = self.env.get_template(template).render(path=request.url.path, **context)
         return HTMLResponse(html)
 

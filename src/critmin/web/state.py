@@ -141,6 +141,10 @@ class WebState:
             )
         elif name == "plan":
             from critmin.optimize.ensemble import build_ensemble
+
+            ranking = self._analyses.get("rank")
+            while ranking is not None and ranking.status == "running":
+                time.sleep(0.5)  # one heavy job at a time on a small machine
             from critmin.optimize.plan import optimise
             from critmin.optimize.problem import DEFAULT_BUDGET, Risk
 

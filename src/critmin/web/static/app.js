@@ -34,7 +34,11 @@
   async function getJSON(url, opts) {
     const res = await fetch(url, opts);
     const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : res.statusText);
+    if (!res.ok) {
+      const err = body.error || {};
+      const msg = err.message || (typeof body.detail === "string" ? body.detail : res.statusText);
+      throw new Error(err.field ? err.field + ": " + msg : msg);
+    }
     return body;
   }
 
@@ -199,7 +203,28 @@
     const auth = () => ({ Authorization: "Bearer " + sessionStorage.getItem(KEY) });
     const fail = (e) => { const el = document.getElementById("console-error"); el.textContent = e.message; el.hidden = false; };
     const money = (v) => { const x = Number(v); return isFinite(x) ? (Math.abs(x) >= 1e9 ? "$" + (x / 1e9).toFixed(2) + "B" : Math.abs(x) >= 1e6 ? "$" + (x / 1e6).toFixed(2) + "M" : "$" + x.toLocaleString("en-US", { maximumFractionDigits: 0 })) : "-"; };
+    document.querySelectorAll("form.op").forEach((f) => f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      f.querySelectorAll("input, select").forEach((i) => {
+        const v = i.value.trim();
+        if (!v) return;
+        body[i.name] = i.dataset.list ? v.split(",").map((x) => x.trim()).filter(Boolean) : v;
+      });
+      const out = document.getElementById("op-result");
+      try {
+        const r = await getJSON(f.dataset.endpoint, { method: "POST", headers: Object.assign({ "Content-Type": "application/json" }, auth()), body: JSON.stringify(body) });
+        out.textContent = f.dataset.title + " recorded as event #" + r.event.seq + ".";
+        f.reset();
+        const me = await getJSON("/web/console/me", { headers: auth() });
+        await load(me);
+      } catch (e) {
+        out.textContent = f.dataset.title + " refused: " + e.message;
+      }
+    }));
     async function load(me) {
+      document.getElementById("operator-forms").hidden = me.role !== "operator";
+      document.getElementById("partner-forms").hidden = me.role !== "partner";
       document.getElementById("login").hidden = true;
       document.getElementById("console").hidden = false;
       document.getElementById("who").textContent = me.name;
