@@ -72,16 +72,33 @@ def main() -> None:
             f"paint), warm server: median {statistics.median(paints):.0f} ms"
         )
         page.goto(url + "/chain/lithium", wait_until="networkidle")
-        times = []
-        for mineral in ("cobalt", "nickel", "graphite", "gallium", "lithium", "cobalt"):
+        times: list[float] = []
+        fetches: list[float] = []
+        for mineral in ("cobalt", "nickel", "graphite", "gallium", "cobalt", "lithium"):
             page.evaluate("window.critminLastUpdate = 0")
             t0 = page.evaluate("performance.now()")
             page.select_option("#mineral", mineral)
             page.wait_for_function("window.critminLastUpdate > 0")
             times.append(page.evaluate("window.critminLastUpdate") - t0)
+            fetches.append(page.evaluate("window.critminFetchMs"))
         print(
             "chain explorer mineral switch (fetch + redraw of five charts), ms: "
             + ", ".join(f"{x:.0f}" for x in times)
+        )
+        print("  of which the JSON fetch, ms: " + ", ".join(f"{x:.0f}" for x in fetches))
+        times, fetches = [], []
+        for stage in ("refining", "mining", "cells", "cathode"):
+            page.evaluate("window.critminLastUpdate = 0")
+            t0 = page.evaluate("performance.now()")
+            page.select_option("#stage", stage)
+            page.wait_for_function("window.critminLastUpdate > 0")
+            times.append(page.evaluate("window.critminLastUpdate") - t0)
+            fetches.append(page.evaluate("window.critminFetchMs"))
+        print(
+            "chain explorer stage switch on lithium (first time each), ms: "
+            + ", ".join(f"{x:.0f}" for x in times)
+            + "; JSON fetch: "
+            + ", ".join(f"{x:.0f}" for x in fetches)
         )
         page.goto(url + "/lab", wait_until="networkidle")
         page.fill("input[name=runs]", "1000")

@@ -82,6 +82,9 @@ class Web:
         ]
         for mineral in [*declared, *others]:
             self.explorer.figures(str(mineral), None, None)
+        for mineral in declared:  # then each stage of the mapped chains
+            for stage in self.explorer.figures(str(mineral), None, None)["stages"]:
+                self.explorer.figures(str(mineral), None, stage)
         if analyses:
             self.state.warm()
 

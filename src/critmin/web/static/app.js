@@ -92,7 +92,9 @@
       if (!resetStage && stage.value) q.set("stage", stage.value);
       document.body.classList.add("busy");
       try {
+        const t0 = performance.now();
         const data = await getJSON("/web/chain/" + encodeURIComponent(mineral.value) + ".json?" + q);
+        window.critminFetchMs = performance.now() - t0;
         if (resetStage) {
           stage.innerHTML = data.stages.map((s) => "<option" + (s === data.stage ? " selected" : "") + ">" + esc(s) + "</option>").join("");
         }
