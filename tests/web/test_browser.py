@@ -182,3 +182,27 @@ def test_operator_records_an_acquisition_from_the_console(watched: Watched, site
     public = site.api("GET", "/public/transactions").json()
     assert any(t.get("lot_id") == "lot-console" for t in public)
     watched.check()
+
+
+def test_reserve_page_says_why_and_tables_download(watched: Watched, site: Site) -> None:
+    import io
+
+    import openpyxl
+
+    site.wait_for("rank")
+    site.wait_for("plan")
+    page = watched.page
+    page.goto(site.url + "/reserve", wait_until="networkidle")
+    page.wait_for_selector("#fig-per_dollar .main-svg")
+    rows = page.locator("#sensitivity tbody tr")
+    assert rows.count() == 6
+    assert "loss per tonne short" in (page.text_content("#sensitivity") or "")
+    book = page.request.get(site.url + "/web/download/rank.xlsx").body()
+    sheet = openpyxl.load_workbook(io.BytesIO(book)).active
+    header = next(sheet.values)
+    assert "expected_loss_usd" in header
+    ranked = list(sheet.values)[1:]
+    assert len(ranked) > 10
+    csv = page.request.get(site.url + "/web/download/plan-holdings.csv").text()
+    assert csv.startswith("lot,") or "mineral" in csv.splitlines()[0]
+    watched.check()

@@ -151,6 +151,7 @@ class WebState:
             ens = build_ensemble(chain, runs=runs, seed=seed, progress=progress)
             result = optimise(chain, ens, budget=DEFAULT_BUDGET, risk=Risk()).as_json()
             result["seed"] = seed
+            result["sensitivity"] = sensitivity(chain, ens, DEFAULT_BUDGET, result)
         else:
             raise KeyError(name)
         if cached is not None:
@@ -176,3 +177,61 @@ class WebState:
         """The analysis' result if it has finished, else None (and it is started)."""
         job = self.analysis(name)
         return job.result if job.status == "done" else None
+
+
+def sensitivity(
+    chain: SupplyChain, ens: Any, budget: float, base: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The plan re-solved on the same scenarios with one input changed at a time: the loss
+    per tonne short (a critmin assumption, 10 x price by default) halved and doubled, the
+    budget halved and raised by half, and a risk-averse objective (CVaR 95%, weight 0.5)."""
+    import dataclasses
+
+    from critmin.optimize.plan import optimise
+    from critmin.optimize.problem import Risk
+
+    def held(plan: dict[str, Any]) -> str:
+        return ", ".join(
+            f"{h['mineral']} {h['tonnes']:,.0f} t" for h in plan["holdings"] if h["tonnes"] > 1e-6
+        )
+
+    cases: list[tuple[str, str, Any, float, Risk]] = [
+        (
+            "loss per tonne short",
+            "x 0.5",
+            dataclasses.replace(ens, loss_per_t=ens.loss_per_t * 0.5),
+            budget,
+            Risk(),
+        ),
+        (
+            "loss per tonne short",
+            "x 2",
+            dataclasses.replace(ens, loss_per_t=ens.loss_per_t * 2.0),
+            budget,
+            Risk(),
+        ),
+        ("budget", "x 0.5", ens, budget * 0.5, Risk()),
+        ("budget", "x 1.5", ens, budget * 1.5, Risk()),
+        ("risk aversion", "CVaR 95%, weight 0.5", ens, budget, Risk(0.95, 0.5)),
+    ]
+    rows = [
+        {
+            "parameter": "(as planned)",
+            "change": "-",
+            "spent_usd": base["spent_usd"],
+            "expected_loss_usd": base["expected_loss_usd"],
+            "holdings": held(base),
+        }
+    ]
+    for parameter, change, e, b, risk in cases:
+        plan = optimise(chain, e, budget=b, risk=risk).as_json()
+        rows.append(
+            {
+                "parameter": parameter,
+                "change": change,
+                "spent_usd": plan["spent_usd"],
+                "expected_loss_usd": plan["expected_loss_usd"],
+                "holdings": held(plan),
+            }
+        )
+    return rows
