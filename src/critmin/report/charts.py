@@ -15,24 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-#: Fixed colours for the countries that recur, so a country looks the same in every chart.
-COUNTRY_COLOURS: dict[str, str] = {
-    "CHN": "#c0392b",
-    "RUS": "#8e44ad",
-    "COD": "#d35400",
-    "IDN": "#e67e22",
-    "AUS": "#2980b9",
-    "USA": "#1f3a93",
-    "CAN": "#3498db",
-    "CHL": "#16a085",
-    "JPN": "#27ae60",
-    "KOR": "#2ecc71",
-    "ZAF": "#f1c40f",
-    "BRA": "#7f8c8d",
-    "MYS": "#9b59b6",
-    "OTH": "#d5d8dc",
-}
-PALETTE = ["#5d6d7e", "#a04000", "#117864", "#b7950b", "#6c3483", "#1b4f72", "#784212"]
+from critmin.report.colours import COUNTRY_COLOURS, PALETTE  # noqa: E402
 
 
 def _svg(fig: Figure) -> str:

@@ -5,12 +5,14 @@ their error, the reserve's position, and what changed since the previous year on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from critmin.chain import SupplyChain
 from critmin.schema.vocabulary import OTHER_COUNTRIES
+
+if TYPE_CHECKING:
+    from critmin.chain import SupplyChain
 
 
 @dataclass(frozen=True)

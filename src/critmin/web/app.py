@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from critmin.report import numbers
-from critmin.web.explorer import Explorer
 from critmin.web.state import WebSettings, WebState
+
+if TYPE_CHECKING:
+    from critmin.web.explorer import Explorer
 
 STATIC = Path(str(resources.files("critmin.web") / "static"))
 
@@ -57,10 +60,15 @@ class Web:
     def __init__(self, app: FastAPI, settings: WebSettings) -> None:
         self.app = app
         self.state = WebState(settings)
-        self.explorer = Explorer(self.state)
         self.env = environment()
         self._lock = threading.Lock()
         self._warming = False
+
+    @cached_property
+    def explorer(self) -> Explorer:
+        from critmin.web.explorer import Explorer
+
+        return Explorer(self.state)
 
     def warm_explorer(self) -> None:
         """Once, in the background, when the first page is asked for: the explorer's tables

@@ -13,7 +13,7 @@ import xarray as xr
 
 from critmin.metrics.concentration import select
 from critmin.records import json_records
-from critmin.report.charts import COUNTRY_COLOURS, PALETTE
+from critmin.report.colours import COUNTRY_COLOURS, PALETTE
 from critmin.report.numbers import num, pct
 from critmin.schema.vocabulary import OTHER_COUNTRIES
 from critmin.web.state import WebState

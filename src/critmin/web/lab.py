@@ -6,20 +6,17 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import xarray as xr
-import yaml
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from critmin.report.charts import COUNTRY_COLOURS, PALETTE
+from critmin.report.colours import COUNTRY_COLOURS, PALETTE
 from critmin.report.numbers import month_dates, usd
-from critmin.scenarios.load import Labels, ScenarioError, library_events, parse_scenario
-from critmin.scenarios.spec import Period
-from critmin.simulate.runner import RunConfig, RunResult, simulate
 
 if TYPE_CHECKING:
+    import xarray as xr
+
+    from critmin.simulate.runner import RunResult
     from critmin.web.app import Web
     from critmin.web.jobs import Progress
 
@@ -41,6 +38,8 @@ class LabRequest(BaseModel):
 
 def compose(req: LabRequest) -> dict[str, Any]:
     """The scenario as YAML would hold it: library events by name, with any scale override."""
+    from critmin.scenarios.load import ScenarioError, library_events
+
     library = library_events()
     unknown = [e for e in req.events if e not in library]
     if unknown:
@@ -136,6 +135,8 @@ def _alpha(hex_colour: str) -> str:
 
 def summarise(result: RunResult, raw: dict[str, Any]) -> dict[str, Any]:
     """Fan charts and a loss table for a finished run (computed in the job, not per request)."""
+    import numpy as np
+
     spec, config = result.scenario, result.config
     figures, table = [], []
     for mineral, mr in result.minerals.items():
@@ -218,6 +219,8 @@ def router(web: Web) -> APIRouter:
 
     @r.get("/lab", response_class=HTMLResponse)
     def lab_page(request: Request) -> HTMLResponse:
+        from critmin.scenarios.load import library_events
+
         library = library_events()
         events = [
             {
@@ -238,6 +241,10 @@ def router(web: Web) -> APIRouter:
 
     @r.post("/web/lab/run", status_code=202)
     def run(req: LabRequest) -> dict[str, Any]:
+        from critmin.scenarios.load import Labels, ScenarioError, parse_scenario
+        from critmin.scenarios.spec import Period
+        from critmin.simulate.runner import RunConfig, simulate
+
         try:
             raw = compose(req)
             spec = parse_scenario(raw, "lab", Labels.of(state.chain().dataset))
@@ -283,6 +290,8 @@ def router(web: Web) -> APIRouter:
 
     @r.get("/web/lab/{job_id}.yaml")
     def save(job_id: str) -> Response:
+        import yaml
+
         out = finished(job_id)
         name = re.sub(r"[^a-z0-9_.-]", "-", out["name"])
         return Response(

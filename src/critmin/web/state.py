@@ -10,15 +10,16 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import xarray as xr
-
-from critmin.chain import SupplyChain
-from critmin.metrics.exposure import exposure_table
 from critmin.records import json_records
 from critmin.web.jobs import Job, Jobs, Progress
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+
+    from critmin.chain import SupplyChain
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class WebState:
     def chain(self) -> SupplyChain:
         with self._lock:
             if self._chain is None:
+                from critmin.chain import SupplyChain
+
                 self._chain = SupplyChain.load(self.settings.data)
             return self._chain
 
@@ -62,6 +65,8 @@ class WebState:
     @cached_property
     def exposure(self) -> pd.DataFrame:
         """Every mineral and stage, latest year with data per stage."""
+        from critmin.metrics.exposure import exposure_table
+
         return exposure_table(self.chain())
 
     @cached_property
