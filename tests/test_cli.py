@@ -121,6 +121,13 @@ def test_review_writes_a_self_contained_page(tmp_path: Path) -> None:
     assert "@import" not in html
     for chain in ("rare_earths", "lithium", "cobalt", "graphite", "gallium", "tungsten"):
         assert f'id="chain-{chain}"' in html
+    # reads on a phone, opens on the key findings, calendar months, dollars in $M/$B
+    assert 'name="viewport"' in html
+    assert html.index('id="summary"') < html.index('id="chains"')
+    assert re.search(r">(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20\d\d<", html)
+    assert re.search(r"\$\d[\d,]*\.\d\d[MB] ± ", html)
+    assert "Why these lots" in html
+    assert "minerals declared" in out
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])

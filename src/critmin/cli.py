@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
 
     from critmin.chain import SupplyChain
 
-FORMATS = click.Choice(["table", "json", "csv"])
+FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
+
+#: Terminal tables fit this many columns (wider terminals get no wider tables).
+TABLE_WIDTH = 100
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -54,39 +58,74 @@ def _check_year(chain: SupplyChain, year: int | None) -> None:
 
 
 def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | None = None) -> None:
+    """Print ``frame`` as a table (human headers, shares in %, dollars in $M/$B, at most
+    TABLE_WIDTH columns wide), JSON, CSV, or an XLSX workbook on standard output."""
     if fmt == "json":
         from critmin.records import json_records
 
         click.echo(json.dumps(json_records(frame), indent=1))
     elif fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "xlsx":
+        from critmin.report.tables import table_bytes
+
+        out = sys.stdout.buffer
+        if sys.stdout.isatty():
+            _fail("--format xlsx writes a workbook: redirect it to a file, e.g. > table.xlsx")
+        out.write(table_bytes(frame, "xlsx", sheet=title))
+        out.flush()
     else:
         from rich.console import Console
         from rich.table import Table
 
-        caption = "; ".join(f"{k}: {v}" for k, v in (units or {}).items()) or None
-        table = Table(title=title, caption=caption, header_style="bold")
-        for col in frame.columns:
-            table.add_column(str(col), overflow="fold")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(v) for v in row))
-        Console().print(table)
+        from critmin.report.numbers import SHARE_COLUMNS, header, is_money
+
+        shown = {
+            k: v
+            for k, v in (units or {}).items()
+            if k not in SHARE_COLUMNS and not is_money(k) and k in frame.columns
+        }
+        notes = [f"{header(k)}: {v}" for k, v in shown.items()]
+        if any(c in SHARE_COLUMNS for c in frame.columns):
+            notes.append("shares in %")
+        if any(is_money(c) for c in frame.columns):
+            notes.append("dollars: US$ (K thousand, M million, B billion)")
+        from rich import box
+
+        table = Table(
+            title=title,
+            caption="; ".join(notes) or None,
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        cells = [
+            [_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True)]
+            for row in frame.itertuples(index=False)
+        ]
+        for i, col in enumerate(frame.columns):
+            numeric = frame[col].dtype.kind in "iuf"
+            longest = max((len(r[i]) for r in cells), default=1)
+            word = max(len(w) for w in header(str(col)).split())
+            table.add_column(
+                header(str(col)),
+                justify="right" if numeric else "left",
+                overflow="fold",
+                min_width=max(word, longest if numeric else min(longest, 12)),
+                max_width=None if numeric else 40,
+            )
+        for r in cells:
+            table.add_row(*r)
+        console = Console()
+        console.width = TABLE_WIDTH
+        console.print(table)
 
 
-def pd_na() -> object:
-    import pandas as pd
+def _cell(column: str, v: object) -> str:
+    from critmin.report.numbers import cell
 
-    return pd.NA
-
-
-def _cell(v: object) -> str:
-    if v is None or v is pd_na() or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else ""
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
-    return str(v)
+    return cell(column, v)
 
 
 @click.group(cls=checks.Guarded)
@@ -116,7 +155,8 @@ def main(ctx: click.Context, data: Path | None) -> None:
 def exposure(
     ctx: click.Context, mineral: Sequence[str], stage: Sequence[str], year: int | None, fmt: str
 ) -> None:
-    """Concentration and dependence per mineral and stage (shares as fractions 0-1)."""
+    """Concentration and dependence per mineral and stage (shares: % in the table, fractions
+    0-1 in csv, json and xlsx)."""
     from critmin.metrics.exposure import exposure_table
 
     chain = _chain(ctx)
@@ -125,7 +165,9 @@ def exposure(
     except KeyError as exc:
         _fail(str(exc.args[0]))
     if fmt == "table":
-        frame = frame.drop(columns=["basis"])
+        # the bottleneck stage is starred; unit, basis and source are in csv, json and xlsx
+        frame["stage"] = frame["stage"].where(~frame["bottleneck"], frame["stage"] + "*")
+        frame = frame.drop(columns=["basis", "unit", "bottleneck", "source_id"])
     _emit(frame, fmt, "Exposure by mineral and stage", frame.attrs.get("units"))
 
 
@@ -140,7 +182,9 @@ def minerals(ctx: click.Context, fmt: str) -> None:
         " > ".join(chain.stages_of(m)) if m in chain.production.mineral else "" for m in table["id"]
     ]
     cols = ["id", "name", "family", "parent", "usgs_2025", "doe_2023", "eu_2023", "stages"]
-    _emit(table[cols], fmt, f"{len(table)} minerals")
+    from critmin.report.findings import mineral_count
+
+    _emit(table[cols], fmt, mineral_count(chain).sentence())
 
 
 @main.command()
@@ -197,14 +241,27 @@ def sources(ctx: click.Context, fmt: str, gaps: bool) -> None:
 @click.pass_context
 def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int) -> None:
     """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
+    from rich.console import Console
+
     from critmin.report.review import write_review
 
     checks.check_dir_out(out, "--out")
-    chain = _chain(ctx)
-    _check_year(chain, year)
-    checks.check_memory(runs, 12, _chain_minerals(chain))
-    with checks.staged_dir(out) as staged:
-        summary = write_review(chain, staged, year=year, runs=runs, seed=seed)
+    console = Console(stderr=True)
+    with console.status("review: loading the data") as status:
+
+        def progress(step: str) -> None:
+            if console.is_terminal:
+                status.update(f"review: {step}")
+            else:
+                click.echo(f"review: {step}", err=True)
+
+        chain = _chain(ctx)
+        _check_year(chain, year)
+        checks.check_memory(runs, 12, _chain_minerals(chain))
+        with checks.staged_dir(out) as staged:
+            summary = write_review(
+                chain, staged, year=year, runs=runs, seed=seed, progress=progress
+            )
     for line in summary:
         click.echo(line.replace(str(staged), str(out)))
     click.echo(f"Review written to {out / 'index.html'}")
@@ -217,8 +274,16 @@ def data() -> None:
 
 @data.command("check")
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
-def data_check(folder: Path | None) -> None:
-    """Validate FOLDER (overlaid on the bundled tables) and print every problem found."""
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 100),
+    default=5.0,
+    show_default=True,
+    help="Report shares that move by more than this many percentage points.",
+)
+def data_check(folder: Path | None, threshold: float) -> None:
+    """Validate FOLDER (overlaid on the bundled tables), print every problem found, then what
+    the folder changes: rows added or replaced, shares moved, rows shadowed by priority."""
     from critmin.data.load import collect
 
     if folder is not None and not folder.is_dir():
@@ -230,6 +295,14 @@ def data_check(folder: Path | None) -> None:
         _fail(f"{len(problems)} problem(s) found", code=1)
     n = sum(len(dataset[name]) for name in dataset.files)
     click.echo(f"ok: {len(dataset.files)} tables, {n:,} rows checked")
+    if folder is None:
+        return
+    from critmin.data.load import load
+    from critmin.report.overlay import compare
+
+    report = compare(load(None), dataset, folder, threshold=threshold / 100)
+    for line in report.lines(threshold / 100):
+        click.echo(line)
 
 
 @data.command("build")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Path, Query
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
 
 from critmin.api import errors
@@ -30,6 +31,7 @@ from critmin.ledger.public import public_transactions
 from critmin.ledger.service import Ledger, Receipt
 from critmin.ledger.valuation import valuation
 from critmin.ledger.vocabulary import FundKind, Projection, Role, Vote
+from critmin.web import WebSettings, mount
 
 KeyHeader = Annotated[
     str,
@@ -89,8 +91,13 @@ def _written(receipt: Receipt) -> Written:
     return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
 
 
-def create_app(ledger: Ledger, max_body: int = MAX_BODY) -> FastAPI:
-    app = FastAPI(
+def create_app(
+    ledger: Ledger, web: WebSettings | None = None, max_body: int = MAX_BODY
+) -> FastAPI:
+    """The ledger API, with the web application mounted on it (``web``: how it computes).
+    Swagger UI and Redoc are served from the installed ``fastapi-offline`` package; requests
+    pass the guard (token before body, ``max_body`` bytes at most)."""
+    app: FastAPI = FastAPIOffline(
         title="critmin reserve operations",
         version="0.1.0",
         description="The reserve's append-only ledger: holdings, funds, board, public view.",
@@ -253,6 +260,7 @@ def create_app(ledger: Ledger, max_body: int = MAX_BODY) -> FastAPI:
     def contract(body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         return _written(db.submit(body, user.name, key))
 
+    mount(app, web)
     return app
 
 

@@ -1,6 +1,6 @@
 """The first thing every request meets (pure ASGI, before FastAPI reads anything):
 
-- a write (any method but GET, HEAD, OPTIONS) must carry a known, unrevoked bearer token, or
+- a write (any method but GET, HEAD, OPTIONS; the web lab's runs excepted) must carry a known, unrevoked bearer token, or
   it is refused with 401 before one byte of its body is read;
 - a body larger than ``max_body`` bytes is refused with 413: at once from ``Content-Length``,
   or, for a chunked body, as soon as the bytes received pass the limit.
@@ -23,6 +23,9 @@ from critmin.ledger.users import authenticate
 #: under 4 KiB).
 MAX_BODY = 2**20
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Writes open to every visitor: the web scenario lab computes a run and stores nothing in the
+#: ledger (its size limits are the lab's own); the body limit still applies.
+OPEN_WRITES = frozenset({"/web/lab/run"})
 
 
 async def _reply(send: Send, status: int, message: str, field: str | None, **headers: str) -> None:
@@ -45,7 +48,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
-        if scope.get("method", "GET") not in READS:
+        if scope.get("method", "GET") not in READS and scope.get("path") not in OPEN_WRITES:
             auth = headers.get(b"authorization", b"").decode("latin-1")
             scheme, _, token = auth.partition(" ")
             user = None

@@ -452,21 +452,55 @@ def users_list(database: str | None) -> None:
     type=click.IntRange(1024, 2**30),
     help="Largest request body in bytes (larger: 413, before it is read).",
 )
+@click.option(
+    "--runs",
+    type=click.IntRange(10, 5000),
+    default=200,
+    show_default=True,
+    help="Draws for the web's ranking and reserve plan (computed once per data version).",
+)
+@click.option(
+    "--warm/--lazy",
+    default=False,
+    show_default=True,
+    help="Compute the explorer's figures, the ranking and the reserve plan at start "
+    "(default: when a page first needs them).",
+)
 @DatabaseOption
-def serve(host: str, port: int, max_body: int, database: str | None) -> None:
-    """Serve the reserve-operations API (OpenAPI at /docs and /openapi.json)."""
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    max_body: int,
+    runs: int,
+    warm: bool,
+    database: str | None,
+) -> None:
+    """Serve the web application and the reserve-operations API (API docs at /docs)."""
     import socket
+    from pathlib import Path
 
     import uvicorn
 
     from critmin.api.app import create_app
+    from critmin.web import WebSettings
 
     try:  # fail in one line before the database is touched if the port is taken
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
         _fail(f"--host {host} --port {port}: cannot listen ({exc.strerror or exc})")
-    app = create_app(_open(database, create=True), max_body=max_body)
+    settings = WebSettings(
+        data=(ctx.find_root().obj or {}).get("data"),
+        cache=Path(".critmin-cache"),
+        rank_runs=runs,
+        plan_runs=runs,
+        start_analyses=warm,
+    )
+    app = create_app(_open(database, create=True), settings, max_body=max_body)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"critmin web application on http://{shown}:{port}/ (API docs at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

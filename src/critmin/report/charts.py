@@ -15,24 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-#: Fixed colours for the countries that recur, so a country looks the same in every chart.
-COUNTRY_COLOURS: dict[str, str] = {
-    "CHN": "#c0392b",
-    "RUS": "#8e44ad",
-    "COD": "#d35400",
-    "IDN": "#e67e22",
-    "AUS": "#2980b9",
-    "USA": "#1f3a93",
-    "CAN": "#3498db",
-    "CHL": "#16a085",
-    "JPN": "#27ae60",
-    "KOR": "#2ecc71",
-    "ZAF": "#f1c40f",
-    "BRA": "#7f8c8d",
-    "MYS": "#9b59b6",
-    "OTH": "#d5d8dc",
-}
-PALETTE = ["#5d6d7e", "#a04000", "#117864", "#b7950b", "#6c3483", "#1b4f72", "#784212"]
+from critmin.report.colours import COUNTRY_COLOURS, PALETTE  # noqa: E402
 
 
 def _svg(fig: Figure) -> str:
@@ -101,9 +84,12 @@ def fan_svg(
     title: str,
     ylabel: str,
     baseline: float | None = 1.0,
+    labels: list[str] | None = None,
+    cap: float | None = None,
 ) -> str:
-    """One line per region (median) with its 5-95% band: ``series[name] = (p5, p50, p95)``."""
-    fig, ax = plt.subplots(figsize=(5.2, 2.6))
+    """One line per region (median) with its 5-95% band: ``series[name] = (p5, p50, p95)``.
+    ``labels``: calendar months for the periods; ``cap``: a ceiling to draw and name."""
+    fig, ax = plt.subplots(figsize=(5.2, 2.8))
     for i, (name, (lo, mid, hi)) in enumerate(series.items()):
         colour = COUNTRY_COLOURS.get(name, PALETTE[i % len(PALETTE)])
         ax.fill_between(periods, lo, hi, color=colour, alpha=0.2, linewidth=0)
@@ -112,11 +98,40 @@ def fan_svg(
         ax.axhline(baseline, color="#7f8c8d", linewidth=0.8, linestyle=":")
         y0, y1 = ax.get_ylim()
         ax.set_ylim(min(y0, baseline * 0.9), max(y1, baseline * 1.1))
+    if cap is not None and cap > 0 and ax.get_ylim()[1] >= cap * 0.8:
+        ax.axhline(cap, color="#a93226", linewidth=0.8, linestyle="--")
+        ax.text(
+            periods[0],
+            cap,
+            f" price cap: {cap:g} x baseline (model ceiling)",
+            fontsize=8,
+            color="#a93226",
+            va="bottom",
+        )
+        ax.set_ylim(ax.get_ylim()[0], max(ax.get_ylim()[1], cap * 1.12))
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-    ax.set_title(title, fontsize=9, loc="left")
-    ax.set_ylabel(ylabel, fontsize=8)
-    ax.set_xlabel("period", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_ylabel(ylabel, fontsize=9)
+    if labels is not None:
+        step = max(1, len(labels) // 6)
+        ax.set_xticks(periods[::step], labels[::step])
+    else:
+        ax.set_xlabel("period", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)
+
+
+def bars_svg(values: pd.Series, title: str, xlabel: str) -> str:
+    """Horizontal bars, largest at the top (the reserve plan's loss avoided per dollar)."""
+    values = values.sort_values()
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(values) + 1.2))
+    ax.barh([str(i) for i in values.index], values.to_numpy(float), color="#1f3a93")
+    for y, v in enumerate(values.to_numpy(float)):
+        ax.text(v, y, f" {v:,.2f}", va="center", fontsize=8)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.tick_params(labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig)

@@ -13,6 +13,7 @@ from critmin.optimize.ensemble import build_ensemble
 from critmin.optimize.plan import optimise
 from critmin.optimize.problem import DEFAULT_BUDGET, Risk
 from critmin.report.charts import fan_svg
+from critmin.report.numbers import month_labels
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period
 from critmin.simulate.rank import rank, rank_records
@@ -52,12 +53,14 @@ def scenario_views(
             b = base["receipts"].isel(scenario=0, drop=True)
             supply = res["receipts"] / b.where(b > 0)
             periods = res.period.values
+            months = month_labels(spec.start, len(periods), config.months_per_period)
             charts.append(
                 fan_svg(
                     {str(r): _bands(supply.sel(region=r)) for r in res.region.values},
                     periods,
                     f"{mineral}: supply to each region (÷ baseline)",
                     "ratio",
+                    labels=months,
                 )
             )
             charts.append(
@@ -66,6 +69,8 @@ def scenario_views(
                     periods,
                     f"{mineral}: price (÷ baseline)",
                     "ratio",
+                    labels=months,
+                    cap=float(mr.model.price_cap),
                 )
             )
             short = res["shortfall"].sum("period")
@@ -77,8 +82,13 @@ def scenario_views(
                         "region": str(r),
                         "unit": mr.model.unit,
                         "short_mean": float(short.sel(region=r).mean()),
+                        "short_p50": float(short.sel(region=r).median()),
                         "short_p95": float(short.sel(region=r).quantile(0.95)),
                         "loss_mean": float(loss.sel(region=r).mean()),
+                        "loss_se": float(
+                            loss.sel(region=r).std() / np.sqrt(loss.sizes["scenario"])
+                        ),
+                        "loss_p50": float(loss.sel(region=r).median()),
                         "loss_p95": float(loss.sel(region=r).quantile(0.95)),
                     }
                 )

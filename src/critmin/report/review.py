@@ -8,6 +8,7 @@ reserve) plug into the same page.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from importlib.metadata import version
@@ -21,8 +22,16 @@ from critmin.chain import SupplyChain
 from critmin.metrics.concentration import UNITS, select
 from critmin.metrics.exposure import exposure_table
 from critmin.metrics.imports import import_sources_crosscheck
-from critmin.report.charts import stage_shares_svg
+from critmin.report import numbers
+from critmin.report.charts import bars_svg, stage_shares_svg
 from critmin.report.disruption import ranking, reserve_plan, scenario_views
+from critmin.report.findings import (
+    MineralCount,
+    bottlenecks,
+    changes,
+    mineral_count,
+    top_risks,
+)
 from critmin.simulate.backtest import backtest, backtest_records
 
 
@@ -71,17 +80,35 @@ def _chain_views(chain: SupplyChain, table: pd.DataFrame, year: int | None) -> l
     return views
 
 
+def _reserve_chart(reserve: dict[str, Any] | None) -> str:
+    """Expected loss avoided per dollar, by lot the plan buys."""
+    if not reserve:
+        return ""
+    held = [h for h in reserve["holdings"] if h["tonnes"] > 1e-6 and h.get("avoided_loss_per_usd")]
+    if not held:
+        return ""
+    values = pd.Series(
+        {f"{h['mineral']} ({h['form']})": float(h["avoided_loss_per_usd"]) for h in held}
+    )
+    return bars_svg(values, "Why these lots: expected loss avoided per dollar held", "USD per USD")
+
+
 def _env() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(resources.files("critmin.report") / "templates"))
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["pct"] = lambda v: "-" if v is None or pd.isna(v) else f"{v:.0%}"
-    env.filters["num"] = lambda v, d=0: "-" if v is None or pd.isna(v) else f"{v:,.{d}f}"
+    env.filters["pct"] = numbers.pct
+    env.filters["num"] = numbers.num
+    env.filters["usd"] = numbers.usd
+    env.globals["usd_error"] = numbers.usd_error
     return env
 
 
-def summary_lines(table: pd.DataFrame, views: list[ChainView]) -> list[str]:
+def summary_lines(
+    table: pd.DataFrame, views: list[ChainView], count: MineralCount | None = None
+) -> list[str]:
     """The terminal summary: each chain's bottleneck and the most concentrated stages."""
-    lines = [f"critmin review: {table['mineral'].nunique()} minerals, {len(table)} mineral-stages"]
+    counted = count.sentence() if count else f"{table['mineral'].nunique()} minerals"
+    lines = [f"critmin review: {counted}; {len(table)} mineral-stages on record"]
     for v in views:
         gaps = f"; no data: {', '.join(v.missing)}" if v.missing else ""
         row = next((r for r in v.rows if r["stage"] == v.bottleneck), None)
@@ -110,45 +137,30 @@ def write_review(
     runs: int = 200,
     seed: int = 0,
     disruptions: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Write ``out/index.html`` and return the terminal summary."""
+    """Write ``out/index.html`` and return the terminal summary; ``progress(step)`` is called
+    as each step starts."""
+    say = progress or (lambda step: None)
+    say("simulating the library scenarios")
     scenarios = scenario_views(chain, runs=runs, seed=seed) if disruptions else []
-    ranked = ranking(chain, runs=max(50, runs // 2), seed=seed) if disruptions else []
+    say("ranking minerals by expected U.S. loss")
+    # the same draws and seed as `critmin rank --runs RUNS --seed SEED`, so the numbers agree
+    ranked = ranking(chain, runs=runs, seed=seed) if disruptions else []
+    say("replaying historical episodes")
     backtests = backtest_records(backtest(chain)) if disruptions else []
+    say("optimising the reserve")
     reserve = reserve_plan(chain, runs=max(50, runs), seed=seed) if disruptions else None
+    say("writing the page")
     table = exposure_table(chain, year=year)
     views = _chain_views(chain, table, year)
+    found = bottlenecks(chain, table)
     check = import_sources_crosscheck(chain.dataset)
     check = check[check["mineral"].isin(set(chain.dataset["chains"]["mineral"]))]
     sources = chain.dataset["sources"]
     used = set(table["source_id"]) | {"USGS_MCS2026_DR", "CEPII_BACI_V202401b"}
     used |= {str(b["source_id"]) for b in backtests} | ({"BEA_IO_2017"} if ranked else set())
-    html = (
-        _env()
-        .get_template("review.html.j2")
-        .render(
-            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            version=version("critmin"),
-            data_source=chain.dataset.source,
-            year=year,
-            views=views,
-            table=table.to_dict(orient="records"),
-            units=UNITS,
-            imports=check.to_dict(orient="records"),
-            scenarios=scenarios,
-            ranked=ranked,
-            backtests=backtests,
-            reserve=reserve,
-            runs=runs,
-            seed=seed,
-            sources=sources[sources["id"].isin(used)].to_dict(orient="records"),
-        )
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "index.html.tmp"
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out / "index.html")
-    lines = summary_lines(table, views)
+    lines = summary_lines(table, views, mineral_count(chain))
     for s in scenarios:
         worst = max(s.table, key=lambda r: r["loss_mean"], default=None)
         if worst is not None:
@@ -171,4 +183,34 @@ def write_review(
             "  highest expected annual U.S. loss: "
             + ", ".join(f"{r['mineral']} ${r['expected_loss_usd'] / 1e6:,.0f}M" for r in top)
         )
+    html = (
+        _env()
+        .get_template("review.html.j2")
+        .render(
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            version=version("critmin"),
+            data_source=chain.dataset.source,
+            year=year,
+            views=views,
+            table=table.to_dict(orient="records"),
+            units=UNITS,
+            imports=check.to_dict(orient="records"),
+            scenarios=scenarios,
+            ranked=ranked,
+            backtests=backtests,
+            reserve=reserve,
+            runs=runs,
+            seed=seed,
+            sources=sources[sources["id"].isin(used)].to_dict(orient="records"),
+            summary=lines,
+            found=found,
+            changes=changes(chain, found)[:6],
+            risks=top_risks(ranked),
+            reserve_chart=_reserve_chart(reserve),
+        )
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "index.html.tmp"
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out / "index.html")
     return lines

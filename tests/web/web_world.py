@@ -1,0 +1,35 @@
+"""The live test site the browser tests share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from critmin.ledger.service import Ledger
+from critmin.web import WebSettings
+
+
+@dataclass
+class Site:
+    url: str
+    tokens: dict[str, str]
+    ledger: Ledger
+    settings: WebSettings
+    web: Any
+
+    def api(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
+
+    def wait_for(self, name: str, timeout: float = 900) -> None:
+        """Wait until the background analysis ``name`` (rank, plan) has finished."""
+        job = self.web.state.analysis(name)
+        end = time.time() + timeout
+        while job.status == "running" and time.time() < end:
+            time.sleep(1)
+        if job.status != "done":
+            pytest.fail(f"{name}: {job.status} {job.error or ''}")
