@@ -91,9 +91,7 @@ def _written(receipt: Receipt) -> Written:
     return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
 
 
-def create_app(
-    ledger: Ledger, web: WebSettings | None = None, max_body: int = MAX_BODY
-) -> FastAPI:
+def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = MAX_BODY) -> FastAPI:
     """The ledger API, with the web application mounted on it (``web``: how it computes).
     Swagger UI and Redoc are served from the installed ``fastapi-offline`` package; requests
     pass the guard (token before body, ``max_body`` bytes at most)."""

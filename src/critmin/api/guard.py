@@ -1,7 +1,7 @@
 """The first thing every request meets (pure ASGI, before FastAPI reads anything):
 
-- a write (any method but GET, HEAD, OPTIONS; the web lab's runs excepted) must carry a known, unrevoked bearer token, or
-  it is refused with 401 before one byte of its body is read;
+- a write (any method but GET, HEAD, OPTIONS; the web lab's runs excepted) must carry a
+  known, unrevoked bearer token, or it is refused with 401 before one byte of its body is read;
 - a body larger than ``max_body`` bytes is refused with 413: at once from ``Content-Length``,
   or, for a chunked body, as soon as the bytes received pass the limit.
 
