@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ class Site:
 
     def api(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if method != "GET":  # the API requires a key on every write; one per call here
+            headers["Idempotency-Key"] = f"test-{uuid.uuid4().hex}"
         return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
 
     def wait_for(self, name: str, timeout: float = 900) -> None:

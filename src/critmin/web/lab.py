@@ -3,6 +3,7 @@ draw fan charts by calendar month, compare two runs, save the scenario as YAML."
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -58,17 +59,20 @@ def compose(req: LabRequest) -> dict[str, Any]:
     }
 
 
-def _band(arr: xr.DataArray) -> tuple[list[float], list[float], list[float]]:
-    q = arr.quantile([0.05, 0.5, 0.95], dim="scenario").values
-    return (
-        [round(float(v), 4) for v in q[0]],
-        [round(float(v), 4) for v in q[1]],
-        [round(float(v), 4) for v in q[2]],
-    )
+def _band(arr: xr.DataArray) -> tuple[list[float | None], ...]:
+    """p05, p50, p95 over the draws; a period without a baseline (a region that receives
+    nothing at this stage: the ratio is undefined) is a gap (``None``), not NaN."""
+    defined = arr.notnull().any("scenario")
+    q = arr.fillna(0.0).quantile([0.05, 0.5, 0.95], dim="scenario").where(defined).values
+    return tuple([None if math.isnan(v) else round(float(v), 4) for v in row] for row in q)
+
+
+def _defined(band: tuple[list[float | None], ...]) -> bool:
+    return any(v is not None for v in band[1])
 
 
 def fan(
-    title: str, dates: list[str], bands: dict[str, tuple[list[float], ...]], ytitle: str
+    title: str, dates: list[str], bands: dict[str, tuple[list[float | None], ...]], ytitle: str
 ) -> dict[str, Any]:
     """Median lines with their 5-95% bands, one colour per region, by calendar month."""
     data: list[dict[str, Any]] = []
@@ -149,7 +153,7 @@ def summarise(result: RunResult, raw: dict[str, Any]) -> dict[str, Any]:
             fan(
                 f"{mineral}: supply to each region (÷ baseline)",
                 dates,
-                {r: _band(supply.sel(region=r)) for r in regions},
+                {r: band for r in regions if _defined(band := _band(supply.sel(region=r)))},
                 "ratio to baseline",
             )
         )
