@@ -29,6 +29,8 @@ WGI = "WB_WGI_2025"
 BACI = "CEPII_BACI_V202401b"
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
+#: Hand-entered outlook tables (issue 14), each read as is from data-src/manual.
+OUTLOOK_TABLES = ("facilities", "projects", "lead_times", "lead_time_factors")
 
 #: USGS unit strings -> (critmin unit, factor to that unit).
 USGS_UNITS: dict[str, tuple[str, float]] = {
@@ -522,6 +524,7 @@ class Builder:
             "market_parameters": self.market_parameters,
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),
+            **{name: self.manual(name) for name in OUTLOOK_TABLES},
         }
         out = {}
         for name, make in makers.items():
