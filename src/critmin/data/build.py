@@ -30,7 +30,13 @@ BACI = "CEPII_BACI_V202401b"
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
 #: Hand-entered outlook tables (issue 14), each read as is from data-src/manual.
-OUTLOOK_TABLES = ("facilities", "projects", "lead_times", "lead_time_factors")
+OUTLOOK_TABLES = (
+    "facilities",
+    "projects",
+    "lead_times",
+    "lead_time_factors",
+    "outlook_references",
+)
 
 #: USGS unit strings -> (critmin unit, factor to that unit).
 USGS_UNITS: dict[str, tuple[str, float]] = {

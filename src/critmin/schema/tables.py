@@ -525,6 +525,26 @@ TABLES.update(
                 key=("facility_type", "country"),
                 description="A country's pre-construction phases relative to the world average.",
             ),
+            Table(
+                "outlook_references",
+                (
+                    Column(
+                        "mineral",
+                        required=False,
+                        references="minerals.id",
+                        description="empty: the mean over the IEA's six focus minerals",
+                    ),
+                    Column("stage", allowed=STAGES),
+                    Column("year", "int", minimum=1990, maximum=2100),
+                    Column("metric", allowed=frozenset({"china_share", "top3_share_mean"})),
+                    Column("relation", allowed=frozenset({"approx", "gt", "lt"})),
+                    Column("value", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                    _source(),
+                    _note(),
+                ),
+                key=("mineral", "stage", "year", "metric"),
+                description="Published projections the outlook's base case is compared with.",
+            ),
         )
     }
 )
