@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Path, Query
 from pydantic import BaseModel, ConfigDict
 
-from critmin.api import errors
+from critmin.api import errors, security
 from critmin.api.auth import (
     Board,
     ContributionReader,
@@ -87,6 +87,7 @@ def create_app(ledger: Ledger) -> FastAPI:
     )
     app.state.ledger = ledger
     errors.install(app)
+    app.include_router(security.router)
     created: dict[str, Any] = {"status_code": 201, "response_model": Written}
 
     # -- public -----------------------------------------------------------------------------

@@ -36,6 +36,8 @@ OUTLOOK_TABLES = (
     "lead_times",
     "lead_time_factors",
     "outlook_references",
+    "security_incidents",
+    "security_priors",
 )
 
 #: USGS unit strings -> (critmin unit, factor to that unit).

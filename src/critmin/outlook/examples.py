@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from critmin.schema.tables import PROJECT_PHASES, TABLES
+from critmin.schema.tables import PROJECT_PHASES, TABLES, THREAT_TYPES
 
 PHASES = {
     # phase: (median years, p90 years, pass probability), mine then plant
@@ -96,4 +96,11 @@ def small_outlook_tables(source: str) -> dict[str, pd.DataFrame]:
         "lead_times": lead,
         "lead_time_factors": factors,
         "outlook_references": _empty("outlook_references"),
+        "security_incidents": _empty("security_incidents"),
+        "security_priors": pd.DataFrame(
+            [
+                {"threat": t, "rate_per_year": 0.0083, "strength_years": 5.0, **common}
+                for t in sorted(THREAT_TYPES)
+            ]
+        ),
     }

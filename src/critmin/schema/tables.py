@@ -545,6 +545,58 @@ TABLES.update(
                 key=("mineral", "stage", "year", "metric"),
                 description="Published projections the outlook's base case is compared with.",
             ),
+            Table(
+                "security_incidents",
+                (
+                    Column("site_kind", allowed=SITE_KINDS),
+                    Column("site", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"),
+                    Column("country", references="countries.iso3"),
+                    Column("stage", allowed=STAGES),
+                    Column("mineral", required=False, references="minerals.id"),
+                    Column("threat", allowed=THREAT_TYPES),
+                    Column("date", pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                    Column(
+                        "severity",
+                        "float",
+                        required=False,
+                        minimum=0.0,
+                        maximum=1.0,
+                        unit="fraction",
+                        description="share of the site's capacity lost",
+                    ),
+                    Column("duration_days", "float", required=False, minimum=0.0, unit="days"),
+                    _source(),
+                    _note(),
+                ),
+                key=("site", "threat", "date"),
+                description="Public security incidents at mines, plants, depots and routes "
+                "(the bundled part of the security register).",
+            ),
+            Table(
+                "security_priors",
+                (
+                    Column("threat", allowed=THREAT_TYPES),
+                    Column(
+                        "rate_per_year",
+                        "float",
+                        minimum=0.0,
+                        maximum=10.0,
+                        description="prior mean incidents per producing country-stage-year",
+                    ),
+                    Column(
+                        "strength_years",
+                        "float",
+                        minimum=0.01,
+                        maximum=1000.0,
+                        description="prior weight, in country-stage-years of observation",
+                    ),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                key=("threat",),
+                description="Gamma prior of the incident rate of each threat type.",
+            ),
         )
     }
 )
