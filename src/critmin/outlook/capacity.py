@@ -139,16 +139,8 @@ def run_outlook(
     chain_rows: list[pd.DataFrame] = []
     n_years = len(years)
     for mineral, stage in keys:
-        here = projects.index[(projects["mineral"] == mineral) & (projects["stage"] == stage)]
         base_row = base.values.get((mineral, stage), pd.Series(dtype=float))
-        countries = sorted(set(base_row.index) | set(projects.loc[here, "country"]))
-        cap = np.broadcast_to(
-            base_row.reindex(countries).fillna(0.0).to_numpy()[None, :, None],
-            (draws, len(countries), n_years),
-        ).copy()
-        for i in here:
-            c = countries.index(projects.at[i, "country"])
-            cap[:, c, :] += projects.at[i, "chain_capacity"] * frac[:, i, :]
+        countries, cap = stage_capacity(base_row, projects, frac, mineral, stage)
         has_base = not base_row.empty
         total = cap.sum(axis=1)
         q_cap = _quantiles(cap)
@@ -195,6 +187,28 @@ def run_outlook(
     by_country = pd.concat(country_rows, ignore_index=True) if country_rows else pd.DataFrame()
     by_chain = pd.concat(chain_rows, ignore_index=True) if chain_rows else pd.DataFrame()
     return Outlook(by_country, by_chain, pipeline, sampled, policy, years)
+
+
+def stage_capacity(
+    base_row: pd.Series,
+    projects: pd.DataFrame,
+    frac: np.ndarray,
+    mineral: str,
+    stage: str,
+) -> tuple[list[str], np.ndarray]:
+    """Capacity by (draw, country, year) of one chain stage: base plus arriving projects.
+    ``frac`` is each project's online share by (draw, project, year)."""
+    here = projects.index[(projects["mineral"] == mineral) & (projects["stage"] == stage)]
+    countries = sorted(set(base_row.index) | set(projects.loc[here, "country"]))
+    draws, _, n_years = frac.shape
+    start = base_row.reindex(countries).fillna(0.0).to_numpy(float)
+    cap: np.ndarray = np.repeat(np.repeat(start[None, :, None], draws, 0), n_years, 2)
+    capacity = projects["chain_capacity"].to_numpy(float)
+    where = projects["country"].astype(str).to_numpy()
+    for i in here:
+        c = countries.index(str(where[i]))
+        cap[:, c, :] += capacity[i] * frac[:, i, :]
+    return countries, cap
 
 
 def _meta(meta: dict[str, object]) -> dict[str, Any]:

@@ -42,11 +42,12 @@ MAX_DRAWS = 100_000
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--level",
-    type=click.Choice(["country", "chain", "projects", "compare"]),
+    type=click.Choice(["country", "chain", "projects", "compare", "alliance"]),
     default="country",
     show_default=True,
     help="country: capacity and share by country; chain: HHI, China and allied share; "
-    "projects: completion chance and lead time; compare: against IEA projections.",
+    "projects: completion chance and lead time; compare: against IEA projections; "
+    "alliance: U.S. shortfall with and without the policy's alliance acting.",
 )
 @click.option("--group", default="allied", show_default=True, help="Country group for the share.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
@@ -87,9 +88,22 @@ def outlook(
     policy = Policy()
     if policy_file is not None:
         try:
-            policy = load_policy(policy_file, frozenset(ds["countries"]["iso3"]))
+            policy = load_policy(
+                policy_file,
+                frozenset(ds["countries"]["iso3"]),
+                frozenset(ds["country_groups"]["group"]),
+                frozenset(ds["minerals"]["id"]),
+            )
         except PolicyError as exc:
             base._fail(str(exc))
+    if level == "alliance":
+        from critmin.outlook.alliance import alliance_outlook  # noqa: PLC0415
+
+        if policy.alliance is None:
+            base._fail("--level alliance: the policy file has no 'alliance' block")
+        frame = alliance_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals)
+        base._emit(frame, fmt, f"Alliance {policy.alliance.group}: {draws:,} draws, seed {seed}")
+        return
     result = run_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals, group=group)
     if level == "country":
         frame = result.by_country[RECORD_COLUMNS]

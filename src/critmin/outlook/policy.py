@@ -40,9 +40,20 @@ class AllianceAction(Strict):
     United States, and release pooled stocks (in the chain's basis)."""
 
     group: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    cut_off_group: str = Field(
+        default="feoc",
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="the countries whose supply to the United States stops in the shock",
+    )
+    stage: str = Field(default="refining", pattern=r"^[a-z]+$")
     committed_share: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
     pooled_stock_t: dict[str, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] = Field(
-        default_factory=dict, description="pooled stock by mineral, tonnes"
+        default_factory=dict, description="pooled stock released to the U.S. by mineral, t"
+    )
+    us_requirement_t: dict[str, Annotated[float, Field(gt=0.0, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="U.S. yearly requirement by mineral in the stage's basis, t (default: "
+        "USGS apparent consumption)",
     )
 
 
@@ -74,7 +85,13 @@ class Policy(Strict):
         return 1.0 + (change or 0.0)
 
 
-def parse_policy(raw: Any, source: str, countries: frozenset[str]) -> Policy:
+def parse_policy(
+    raw: Any,
+    source: str,
+    countries: frozenset[str],
+    groups: frozenset[str] = frozenset(),
+    minerals: frozenset[str] = frozenset(),
+) -> Policy:
     if not isinstance(raw, dict):
         raise PolicyError(source, ["(top level): must be a mapping of settings"])
     try:
@@ -84,15 +101,33 @@ def parse_policy(raw: Any, source: str, countries: frozenset[str]) -> Policy:
     unknown = sorted(set(policy.permitting_change) - countries - {ALL_COUNTRIES})
     if unknown:
         raise PolicyError(source, [f"permitting_change: unknown country {', '.join(unknown)}"])
+    if policy.alliance is not None:
+        a = policy.alliance
+        for field, group in (("group", a.group), ("cut_off_group", a.cut_off_group)):
+            if group not in groups:
+                known = ", ".join(sorted(groups))
+                raise PolicyError(source, [f"alliance.{field}: unknown group {group!r} ({known})"])
+        for field, keys in (
+            ("pooled_stock_t", a.pooled_stock_t),
+            ("us_requirement_t", a.us_requirement_t),
+        ):
+            bad = sorted(set(keys) - minerals)
+            if bad:
+                raise PolicyError(source, [f"alliance.{field}: unknown mineral {', '.join(bad)}"])
     if policy.end_year < policy.start_year:
         raise PolicyError(source, ["end_year: must not be before start_year"])
     return policy
 
 
-def load_policy(path: Path, countries: frozenset[str]) -> Policy:
-    """Read and validate a policy YAML file."""
+def load_policy(
+    path: Path,
+    countries: frozenset[str],
+    groups: frozenset[str] = frozenset(),
+    minerals: frozenset[str] = frozenset(),
+) -> Policy:
+    """Read and validate a policy YAML file against the labels of the dataset in use."""
     try:
         raw = _read_yaml(path)
     except ScenarioError as exc:
         raise PolicyError(str(path), exc.problems) from exc
-    return parse_policy(raw, str(path), countries)
+    return parse_policy(raw, str(path), countries, groups, minerals)
