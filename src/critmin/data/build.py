@@ -38,6 +38,7 @@ OUTLOOK_TABLES = (
     "outlook_references",
     "security_incidents",
     "security_priors",
+    "recycling_flows",
 )
 
 #: USGS unit strings -> (critmin unit, factor to that unit).

@@ -97,6 +97,7 @@ def small_outlook_tables(source: str) -> dict[str, pd.DataFrame]:
         "lead_time_factors": factors,
         "outlook_references": _empty("outlook_references"),
         "security_incidents": _empty("security_incidents"),
+        "recycling_flows": _empty("recycling_flows"),
         "security_priors": pd.DataFrame(
             [
                 {"threat": t, "rate_per_year": 0.0083, "strength_years": 5.0, **common}

@@ -597,6 +597,29 @@ TABLES.update(
                 key=("threat",),
                 description="Gamma prior of the incident rate of each threat type.",
             ),
+            Table(
+                "recycling_flows",
+                (
+                    Column("mineral", references="minerals.id"),
+                    Column("region", pattern=ISO3, description="USA, or WLD for the world"),
+                    Column("sector", pattern=SNAKE, description="an end_uses sector"),
+                    Column("lifetime_mean_years", "float", minimum=0.1, maximum=100.0),
+                    Column("lifetime_sd_years", "float", minimum=0.0, maximum=50.0),
+                    Column("collection_rate", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                    Column("recovery_rate", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                    Column(
+                        "demand_stage",
+                        allowed=frozenset({"mining", "refining", "consumption"}),
+                        description="past demand: output of a stage, or U.S. consumption",
+                    ),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                key=("mineral", "region", "sector"),
+                description="End-of-life flows: product lifetime, collection and recovery "
+                "rates by mineral, region and end-use sector.",
+            ),
         )
     }
 )
