@@ -40,7 +40,8 @@ def us_requirement(chain: SupplyChain, mineral: str, action: AllianceAction) -> 
     return float(pick["value"].iloc[i]), f"{pick['detail'].iloc[i]} ({int(pick['year'].iloc[i])})"
 
 
-def _members(chain: SupplyChain, group: str) -> set[str]:
+def members(chain: SupplyChain, group: str) -> set[str]:
+    """The countries of a group."""
     return {str(c) for c in chain.groups.country.values[chain.groups.sel(group=group).values]}
 
 
@@ -61,8 +62,8 @@ def alliance_outlook(
     years = list(range(policy.start_year, policy.end_year + 1))
     frac = online_fraction(sampled.online, years).transpose("draw", "project", "year").to_numpy()
     base = base_capacity(chain)
-    members = _members(chain, action.group)
-    cut = _members(chain, action.cut_off_group)
+    allies = members(chain, action.group)
+    cut = members(chain, action.cut_off_group)
     wanted = minerals or sorted({m for m, s in base.values if s == action.stage})
     prices = reference_prices()
     rows = []
@@ -80,7 +81,7 @@ def alliance_outlook(
         share = np.minimum(1.0, need / np.where(world > 0, world, np.inf))
         domestic = cap[:, c == US, :].sum(axis=1)
         open_ = ~np.isin(c, list(cut)) & (c != US)
-        member = open_ & np.isin(c, list(members))
+        member = open_ & np.isin(c, list(allies))
         other = open_ & ~member
         member_cap = cap[:, member, :].sum(axis=1)
         pro_rata_members = share * member_cap

@@ -42,13 +42,16 @@ MAX_DRAWS = 100_000
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--level",
-    type=click.Choice(["country", "chain", "projects", "compare", "alliance", "recycling"]),
+    type=click.Choice(
+        ["country", "chain", "projects", "compare", "alliance", "recycling", "instruments"]
+    ),
     default="country",
     show_default=True,
     help="country: capacity and share by country; chain: HHI, China and allied share; "
     "projects: completion chance and lead time; compare: against IEA projections; "
     "alliance: U.S. shortfall with and without the policy's alliance acting; "
-    "recycling: end-of-life volume, secondary potential and recycled supply.",
+    "recycling: end-of-life volume, secondary potential and recycled supply; "
+    "instruments: what the reserve optimiser can be offered.",
 )
 @click.option("--group", default="allied", show_default=True, help="Country group for the share.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
@@ -112,6 +115,10 @@ def outlook(
         frame = result.by_chain
     elif level == "projects":
         frame = result.projects_table()
+    elif level == "instruments":
+        from critmin.outlook.instruments import instruments  # noqa: PLC0415
+
+        frame = instruments(chain, result)
     elif level == "recycling":
         from critmin.outlook.recycling import recycling_outlook  # noqa: PLC0415
 

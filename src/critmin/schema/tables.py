@@ -478,6 +478,13 @@ TABLES.update(
                         unit="ratio",
                         description="chain-basis tonnes per tonne of capacity (empty: unknown)",
                     ),
+                    Column(
+                        "capex_musd",
+                        "float",
+                        required=False,
+                        minimum=0.0,
+                        description="disclosed capital cost, million U.S. dollars",
+                    ),
                     Column("status", allowed=PROJECT_STATUSES),
                     Column("status_year", "int", minimum=1990, maximum=2100),
                     Column("announced_start", "int", required=False, minimum=1990, maximum=2100),
