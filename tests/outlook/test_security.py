@@ -167,3 +167,14 @@ def test_api_register_roles_and_refusals(db: Ledger) -> None:
         drone = [r for r in rates if r["stage"] == "anode" and r["threat"] == "drone_incursion"]
         assert drone
         assert drone[0]["incidents"] == 1
+
+
+def test_outage_probability_combines_threats(bundled: SupplyChain) -> None:
+    from critmin.security.hazard import annual_outage_probability  # noqa: PLC0415
+
+    until = date(2025, 12, 31)
+    p = annual_outage_probability(bundled, until=until)
+    rates = hazard_rates(bundled, until=until)
+    expected = 1 - np.exp(-float(rates.sel(country="PER", stage="mining").sum()))
+    assert p.dims == ("country", "stage")
+    assert float(p.sel(country="PER", stage="mining")) == pytest.approx(expected)

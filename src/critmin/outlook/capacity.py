@@ -218,3 +218,18 @@ def _meta(meta: dict[str, object]) -> dict[str, Any]:
         "base_year": meta.get("base_year"),
         "base_source": meta.get("base_source"),
     }
+
+
+def outlook_table(
+    chain: SupplyChain | None = None,
+    policy: Policy | None = None,
+    *,
+    draws: int = 2000,
+    seed: int = 0,
+    level: str = "chain",
+) -> pd.DataFrame:
+    """The outlook as one DataFrame for the review and other front ends: ``level="chain"``
+    (HHI, China and allied share by year) or ``"country"`` (capacity and share by country)."""
+    chain = chain if chain is not None else SupplyChain.load()
+    result = run_outlook(chain, policy or Policy(), draws=draws, seed=seed)
+    return result.by_chain if level == "chain" else result.by_country

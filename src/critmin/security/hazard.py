@@ -120,3 +120,20 @@ def hazard_rates(
     out = post["rate"]
     out.attrs = {**post.attrs, "unit": "incidents per country-stage-year"}
     return out
+
+
+def annual_outage_probability(
+    chain: SupplyChain,
+    stored: pd.DataFrame | None = None,
+    *,
+    since: date = DEFAULT_SINCE,
+    until: date | None = None,
+) -> xr.DataArray:
+    """Yearly chance of at least one security incident of any type by (country, stage): the
+    form of the disruption engine's background hazard (``1 - exp(-sum of threat rates)``)."""
+    rates = hazard_rates(chain, stored, since=since, until=until)
+    total = rates.sum("threat", min_count=1)
+    out: xr.DataArray = 1.0 - np.exp(-total)
+    out.name = "annual_probability"
+    out.attrs = {**rates.attrs, "unit": "fraction"}
+    return out
