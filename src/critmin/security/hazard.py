@@ -133,7 +133,7 @@ def annual_outage_probability(
     form of the disruption engine's background hazard (``1 - exp(-sum of threat rates)``)."""
     rates = hazard_rates(chain, stored, since=since, until=until)
     total = rates.sum("threat", min_count=1)
-    out: xr.DataArray = 1.0 - np.exp(-total)
+    out = xr.DataArray(1.0 - np.exp(-total.to_numpy()), coords=total.coords, dims=total.dims)
     out.name = "annual_probability"
     out.attrs = {**rates.attrs, "unit": "fraction"}
     return out
