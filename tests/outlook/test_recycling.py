@@ -78,3 +78,16 @@ def test_lifetime_distribution_sums_to_one_and_peaks_at_the_mean() -> None:
     pmf = lifetime_pmf(15.0, 4.0, 60)
     assert pmf.sum() == pytest.approx(1.0, abs=1e-6)
     assert int(np.argmax(pmf)) == 15
+
+
+def test_recycled_supply_node_sums_sectors(tmp_path: Path) -> None:
+    from critmin.outlook.recycling import recycled_supply  # noqa: PLC0415
+
+    chain = _world(tmp_path, 0.5)
+    result = run_outlook(chain, Policy(), draws=200, seed=2)
+    node = recycled_supply(chain, result)
+    assert node.dims == ("mineral", "region", "year")
+    table = recycling_outlook(chain, result)
+    assert float(node.sel(mineral="cobalt", region="AUS").sum()) == pytest.approx(
+        float(table["recycled_t"].sum())
+    )

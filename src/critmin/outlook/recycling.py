@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from critmin.chain import SupplyChain
 from critmin.outlook.capacity import Outlook
@@ -179,3 +180,21 @@ def recycling_outlook(chain: SupplyChain, result: Outlook) -> pd.DataFrame:
             )
         )
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def recycled_supply(chain: SupplyChain, result: Outlook) -> xr.DataArray:
+    """Recycled supply as a supply node for the chain model: t/yr by (mineral, region, year),
+    summed over sectors (0 where no recycling capacity is declared in the chain's basis)."""
+    table = recycling_outlook(chain, result)
+    if table.empty:
+        return xr.DataArray(
+            np.zeros((0, 0, len(result.years))),
+            coords={"mineral": [], "region": [], "year": result.years},
+            dims=("mineral", "region", "year"),
+            name="recycled_t",
+        )
+    grouped = table.groupby(["mineral", "region", "year"])["recycled_t"].sum()
+    out = xr.DataArray.from_series(grouped).fillna(0.0)
+    out.name = "recycled_t"
+    out.attrs["unit"] = "t/yr (chain basis)"
+    return out
