@@ -178,3 +178,58 @@ def test_outage_probability_combines_threats(bundled: SupplyChain) -> None:
     expected = 1 - np.exp(-float(rates.sel(country="PER", stage="mining").sum()))
     assert p.dims == ("country", "stage")
     assert float(p.sel(country="PER", stage="mining")) == pytest.approx(expected)
+
+
+def test_posture_refuses_unknown_depot_and_posture(db: Ledger) -> None:
+    from critmin.security.store import postures, set_posture  # noqa: PLC0415
+
+    with pytest.raises(Refused) as err:
+        set_posture(db, "nowhere", "high", "", "op")
+    assert err.value.field == "location"
+    with pytest.raises(Refused) as err:
+        set_posture(db, "nowhere", "panic", "", "op")
+    assert err.value.field == "posture"
+    assert postures(db.engine).empty
+
+
+def test_cli_security_add_refuses_in_one_line(db: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from critmin.cli import main  # noqa: PLC0415
+
+    url = str(db.engine.url)
+    add_user(db.engine, "op", Role.OPERATOR)
+    add_user(db.engine, "reader", Role.ANALYST)
+    base = ["security", "add", "--database", url, "--site-kind", "facility"]
+    base += ["--country", "USA", "--stage", "anode", "--threat", "theft", "--source", "test"]
+    future = (date.today() + timedelta(days=10)).isoformat()
+    cases = [
+        (["--site", "ghost", "--date", "2025-01-01", "--actor", "op"], "site: unknown facility"),
+        (["--site", "syrah-vidalia", "--date", future, "--actor", "op"], "date:"),
+        (
+            [
+                "--site",
+                "syrah-vidalia",
+                "--date",
+                "2025-01-01",
+                "--duration-days",
+                "-2",
+                "--actor",
+                "op",
+            ],
+            "duration_days:",
+        ),
+        (["--site", "syrah-vidalia", "--date", "2025-01-01", "--actor", "reader"], "actor:"),
+    ]
+    runner = CliRunner()
+    for extra, needle in cases:
+        res = runner.invoke(main, base + extra)
+        assert res.exit_code == 1, res.output
+        assert needle in res.output
+        assert len(res.output.strip().splitlines()) == 1
+    assert list_incidents(db.engine).empty
+    ok = runner.invoke(
+        main, [*base, "--site", "syrah-vidalia", "--date", "2025-01-01", "--actor", "op"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert len(list_incidents(db.engine)) == 1
