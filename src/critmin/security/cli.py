@@ -69,12 +69,15 @@ def add(ctx: click.Context, /, actor: str, database: str | None, **fields: Any) 
 def list_(fmt: str, database: str | None) -> None:
     """Entries stored in the ledger database."""
     from critmin import cli as base  # noqa: PLC0415
+    from critmin.ledger.errors import Refused  # noqa: PLC0415
     from critmin.ledger.service import Ledger  # noqa: PLC0415
     from critmin.security.store import list_incidents  # noqa: PLC0415
 
     db = Ledger.open(database)
     try:
         frame = list_incidents(db.engine)
+    except Refused as exc:
+        _fail(exc.message)
     finally:
         db.dispose()
     base._emit(frame, fmt, "Security register (stored entries)")
@@ -129,7 +132,12 @@ def rates(
         base._fail(f"--since: {since!r} is not a date (YYYY-MM-DD)")
     if start >= date.today():
         base._fail("--since: must be in the past")
-    stored = stored_incidents(database)
+    from critmin.ledger.errors import Refused  # noqa: PLC0415
+
+    try:
+        stored = stored_incidents(database)
+    except Refused as exc:
+        base._fail(exc.message)
     frame = rate_table(base._chain(ctx), stored, start, base._split(country), base._split(stage))
     base._emit(frame, fmt, f"Hazard rates since {since} (incidents per country-stage-year)")
 

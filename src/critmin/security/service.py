@@ -32,7 +32,9 @@ def known_labels(data_dir: Path | None = None) -> dict[str, Any]:
 
 def operator(engine: Engine, name: str) -> User:
     """The named user, who must hold the operator role (as the API's Operator dependency)."""
-    with engine.connect() as conn:
+    from critmin.security.store import tables_present  # noqa: PLC0415
+
+    with tables_present(), engine.connect() as conn:
         row = conn.execute(select(users_table).where(users_table.c.name == name)).first()
     if row is None:
         raise Refused(f"actor: no user {name!r} (add one with `critmin users add`)", "actor", 403)

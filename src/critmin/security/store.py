@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Column, Engine, Float, MetaData, String, Table, Text, insert, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from critmin.ledger.errors import Refused
 from critmin.ledger.service import Ledger, now
@@ -47,6 +50,19 @@ posture_table = Table(
     Column("recorded_at", String(40), nullable=False),
 )
 COLUMNS = [c.name for c in incidents_table.columns]
+NOT_MIGRATED = (
+    "database: this database has no security register tables; run `critmin ledger init` "
+    "on it to migrate it"
+)
+
+
+@contextmanager
+def tables_present() -> Iterator[None]:
+    """Turn a missing table (a database from before migration 0003) into one clear refusal."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        raise Refused(NOT_MIGRATED, "database", 503) from exc
 
 
 def depots(ledger: Ledger) -> frozenset[str]:
@@ -85,14 +101,14 @@ def record_incident(
         "recorded_by": actor,
         "recorded_at": now(),
     }
-    with ledger.engine.begin() as conn:
+    with tables_present(), ledger.engine.begin() as conn:
         conn.execute(insert(incidents_table).values(**row))
     return incident_id
 
 
 def list_incidents(engine: Engine) -> pd.DataFrame:
     """Every stored entry, oldest first."""
-    with engine.connect() as conn:
+    with tables_present(), engine.connect() as conn:
         rows = conn.execute(select(incidents_table).order_by(incidents_table.c.date)).all()
     return pd.DataFrame([dict(r._mapping) for r in rows], columns=COLUMNS)
 
@@ -110,13 +126,13 @@ def set_posture(ledger: Ledger, location: str, posture: str, note: str, actor: s
         "recorded_by": actor,
         "recorded_at": now(),
     }
-    with ledger.engine.begin() as conn:
+    with tables_present(), ledger.engine.begin() as conn:
         conn.execute(posture_table.delete().where(posture_table.c.location == location))
         conn.execute(insert(posture_table).values(**row))
 
 
 def postures(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
+    with tables_present(), engine.connect() as conn:
         rows = conn.execute(select(posture_table)).all()
     return pd.DataFrame(
         [dict(r._mapping) for r in rows], columns=[c.name for c in posture_table.columns]
