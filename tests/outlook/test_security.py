@@ -233,3 +233,19 @@ def test_cli_security_add_refuses_in_one_line(db: Ledger, monkeypatch: pytest.Mo
     )
     assert ok.exit_code == 0, ok.output
     assert len(list_incidents(db.engine)) == 1
+
+
+def test_unmigrated_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    import sqlite3  # noqa: PLC0415
+
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from critmin.cli import main  # noqa: PLC0415
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table unrelated (a int)")
+    res = CliRunner().invoke(main, ["security", "list", "--database", f"sqlite:///{path}"])
+    assert res.exit_code == 1
+    assert "no security register tables" in res.output
+    assert "Traceback" not in res.output
