@@ -82,6 +82,12 @@ def test_bundled_outlook_reform_never_reverses(bundled: SupplyChain) -> None:
     b = base.by_chain.set_index(["mineral", "stage", "year"])["china_share_p50"]
     r = reform.by_chain.set_index(["mineral", "stage", "year"])["china_share_p50"]
     assert (r <= b + 1e-12).all()
+    # projects failing in half the draws or more have no median online year (and no warning)
+    table = base.projects_table()
+    completes = np.isfinite(base.draws.online).mean("draw").to_numpy()
+    never = completes < 0.5
+    assert table.loc[never, "online_p50"].isna().all()
+    assert table.loc[~never, "online_p50"].notna().all()
     recs = base.by_country
     assert set(recs["year"]) == set(range(2024, 2041))
     assert recs[["capacity_p05", "capacity_p50", "capacity_p95"]].notna().all().all()

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
-from critmin.outlook.montecarlo import Draws, online_fraction, sample
+from critmin.outlook.montecarlo import Draws, median_online, online_fraction, sample
 from critmin.outlook.pipeline import Pipeline, build_pipeline
 from critmin.outlook.policy import Policy
 
@@ -98,7 +98,7 @@ class Outlook:
                 f"p_online_by_{self.years[-1]}": (online < self.years[-1] + 1)
                 .mean("draw")
                 .to_numpy(),
-                "online_p50": online.quantile(0.5, "draw").to_numpy(),
+                "online_p50": median_online(online).to_numpy(),
             }
         )
 

@@ -58,3 +58,14 @@ def online_fraction(online: xr.DataArray, years: list[int]) -> xr.DataArray:
     out = ((year + 1.0) - online).clip(0.0, 1.0)
     out.name = "online_fraction"
     return out
+
+
+#: Stand-in year for "never produces", so quantiles over draws stay finite.
+NEVER = 9999.0
+
+
+def median_online(online: xr.DataArray) -> xr.DataArray:
+    """Median online year over draws; NaN where the project fails in at least half of them."""
+    finite = online.where(np.isfinite(online), NEVER)
+    med = finite.quantile(0.5, "draw")
+    return med.where(med < NEVER)

@@ -26,6 +26,7 @@ import xarray as xr
 
 from critmin.chain import SupplyChain
 from critmin.outlook.capacity import Outlook
+from critmin.outlook.montecarlo import median_online
 
 WORLD = "WLD"
 #: How far back demand is rebuilt for end-of-life flows, years before the first outlook year.
@@ -116,7 +117,7 @@ def recycling_capacity(result: Outlook, mineral: str, region: str, years: list[i
         mask &= p["country"] == region
     if not mask.any():
         return np.full(len(years), np.nan)
-    online = result.draws.online.quantile(0.5, "draw").to_numpy()
+    online = median_online(result.draws.online).fillna(np.inf).to_numpy()
     cap = np.zeros(len(years))
     for i in np.flatnonzero(mask.to_numpy()):
         start = online[i]
