@@ -67,5 +67,5 @@ NEVER = 9999.0
 def median_online(online: xr.DataArray) -> xr.DataArray:
     """Median online year over draws; NaN where the project fails in at least half of them."""
     finite = online.where(np.isfinite(online), NEVER)
-    med = finite.quantile(0.5, "draw")
+    med = finite.quantile(0.5, "draw", method="lower")
     return med.where(med < NEVER)
