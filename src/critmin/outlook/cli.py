@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-from critmin.outlook.policy import HORIZON
-
 RECORD_COLUMNS = [
     "mineral",
     "stage",
@@ -77,7 +75,12 @@ def outlook(
     from critmin import cli as base  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
     from critmin.outlook.capacity import run_outlook  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
     from critmin.outlook.compare import compare_with_references  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
-    from critmin.outlook.policy import Policy, PolicyError, load_policy  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
+    from critmin.outlook.policy import (  # noqa: PLC0415
+        HORIZON,
+        Policy,
+        PolicyError,
+        load_policy,
+    )
     from critmin.records import json_records  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
 
     chain = base._chain(ctx)
