@@ -102,3 +102,17 @@ def test_cli_policy_error_is_one_line(small_dir: Path, tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert len(res.output.strip().splitlines()) == 1
     assert "permitting_change.USA" in res.output
+
+
+def test_project_naming_an_unknown_facility_is_refused(small_dir: Path) -> None:
+    import pandas as pd  # noqa: PLC0415
+
+    path = small_dir / "projects.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[0, "facility"] = "no-such-plant"
+    frame.to_csv(path, index=False)
+    res = CliRunner().invoke(main, ["--data", str(small_dir), "outlook", "--draws", "10"])
+    assert res.exit_code == 2
+    assert "column 'facility'" in res.output
+    assert "no-such-plant" in res.output
+    assert "Traceback" not in res.output

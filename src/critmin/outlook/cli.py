@@ -73,15 +73,12 @@ def outlook(
 ) -> None:
     """Capacity to 2040 by mineral, stage and country: Monte Carlo over the project pipeline."""
     from critmin import cli as base  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
-    from critmin.outlook.capacity import run_outlook  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
-    from critmin.outlook.compare import compare_with_references  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
     from critmin.outlook.policy import (  # noqa: PLC0415
         HORIZON,
         Policy,
         PolicyError,
         load_policy,
     )
-    from critmin.records import json_records  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
 
     chain = base._chain(ctx)
     ds = chain.dataset
@@ -103,6 +100,38 @@ def outlook(
             )
         except PolicyError as exc:
             base._fail(str(exc))
+    from critmin.schema.validate import DataError  # noqa: PLC0415
+
+    try:
+        _run(ctx, chain, policy, minerals, draws, seed, level, group, fmt, out, HORIZON)
+    except DataError as exc:
+        base._fail(str(exc))
+
+
+def _run(
+    ctx: click.Context,
+    chain: object,
+    policy: object,
+    minerals: list[str],
+    draws: int,
+    seed: int,
+    level: str,
+    group: str,
+    fmt: str,
+    out: Path | None,
+    horizon: int,
+) -> None:
+    """The body of ``outlook`` once inputs are checked (a data error is refused by the caller)."""
+    from critmin import cli as base  # noqa: PLC0415
+    from critmin.chain import SupplyChain  # noqa: PLC0415
+    from critmin.outlook.capacity import run_outlook  # noqa: PLC0415
+    from critmin.outlook.compare import compare_with_references  # noqa: PLC0415
+    from critmin.outlook.policy import Policy  # noqa: PLC0415
+    from critmin.records import json_records  # noqa: PLC0415
+
+    assert isinstance(chain, SupplyChain)
+    assert isinstance(policy, Policy)
+    ds = chain.dataset
     if level == "alliance":
         from critmin.outlook.alliance import alliance_outlook  # noqa: PLC0415
 
@@ -135,7 +164,7 @@ def outlook(
             "policy": policy.model_dump(),
             "group": group,
             "data": ds.source,
-            "horizon": HORIZON,
+            "horizon": horizon,
             "projects": json_records(result.projects_table()),
             "skipped": json_records(result.pipeline.skipped),
             "chains": json_records(result.by_chain),

@@ -18,6 +18,7 @@ import xarray as xr
 from critmin.data.load import Dataset
 from critmin.outlook.policy import Policy
 from critmin.schema.tables import PROJECT_PHASES
+from critmin.schema.validate import DataError, Problem
 
 #: z of the 90th percentile of the standard normal.
 Z90 = 1.2815515655446004
@@ -65,9 +66,26 @@ class Pipeline:
         return out
 
 
+def _check_facilities(ds: Dataset, projects: pd.DataFrame) -> None:
+    """``projects.facility`` must name a row of ``facilities`` (both tables load lazily, so the
+    loader's cross-reference check does not see this pair)."""
+    known = set(ds["facilities"]["id"])
+    named = projects["facility"]
+    bad = named.notna() & (named.astype(str) != "") & ~named.astype(str).isin(known)
+    if bad.any():
+        file = ds.files["projects"].label
+        raise DataError(
+            [
+                Problem(file, int(row) + 2, "facility", f"unknown label, not in facilities: {v}")
+                for row, v in zip(np.flatnonzero(bad.to_numpy()), named[bad], strict=True)
+            ]
+        )
+
+
 def build_pipeline(ds: Dataset, policy: Policy) -> Pipeline:
     """Arrays for every project with a chain-basis capacity (others go to ``skipped``)."""
     projects = ds["projects"].copy()
+    _check_facilities(ds, projects)
     projects = projects[~projects["id"].isin(policy.exclude_projects)]
     capacity = projects["capacity"] * projects["chain_factor"]
     usable = capacity.notna() & (capacity > 0)

@@ -399,6 +399,8 @@ TABLES: dict[str, Table] = {
 }
 
 # ---- outlook: facilities, project pipeline, lead times, recycling, security (issue 14) ----
+# Lazy: read and checked on first use (`critmin data check` and the build check them all),
+# so loading the dataset for other commands costs nothing extra.
 #: Statuses of a project, in the order a project passes them (then ``operating``).
 PROJECT_PHASES: tuple[str, ...] = (
     "exploration",
@@ -449,6 +451,7 @@ TABLES.update(
                     _estimated(),
                     _note(),
                 ),
+                lazy=True,
                 key=("id",),
                 description="Operating mines and plants (processing stages and recycling) as "
                 "disclosed by companies and governments; their output is in production already.",
@@ -492,6 +495,7 @@ TABLES.update(
                     _estimated(),
                     _note(),
                 ),
+                lazy=True,
                 key=("id",),
                 description="The project pipeline: planned mines and plants with status, "
                 "announced start and nameplate capacity as disclosed.",
@@ -515,6 +519,7 @@ TABLES.update(
                     _estimated(),
                     _note(),
                 ),
+                lazy=True,
                 key=("facility_type", "phase"),
                 description="Duration of each project phase (lognormal: median and 90th "
                 "percentile) and the chance of passing it, from historical studies.",
@@ -529,6 +534,7 @@ TABLES.update(
                     _estimated(),
                     _note(),
                 ),
+                lazy=True,
                 key=("facility_type", "country"),
                 description="A country's pre-construction phases relative to the world average.",
             ),
@@ -549,6 +555,7 @@ TABLES.update(
                     _source(),
                     _note(),
                 ),
+                lazy=True,
                 key=("mineral", "stage", "year", "metric"),
                 description="Published projections the outlook's base case is compared with.",
             ),
@@ -575,6 +582,7 @@ TABLES.update(
                     _source(),
                     _note(),
                 ),
+                lazy=True,
                 key=("site", "threat", "date"),
                 description="Public security incidents at mines, plants, depots and routes "
                 "(the bundled part of the security register).",
@@ -601,6 +609,7 @@ TABLES.update(
                     _estimated(),
                     _note(),
                 ),
+                lazy=True,
                 key=("threat",),
                 description="Gamma prior of the incident rate of each threat type.",
             ),
@@ -623,6 +632,7 @@ TABLES.update(
                     _estimated(),
                     _note(),
                 ),
+                lazy=True,
                 key=("mineral", "region", "sector"),
                 description="End-of-life flows: product lifetime, collection and recovery "
                 "rates by mineral, region and end-use sector.",
