@@ -344,8 +344,10 @@ def data_build(raw: Path, src: Path, out: Path | None) -> None:
 
 
 from critmin.ledger.cli import COMMANDS  # noqa: E402
+from critmin.outlook.cli import COMMANDS as OUTLOOK_COMMANDS  # noqa: E402
+from critmin.security.cli import COMMANDS as SECURITY_COMMANDS  # noqa: E402
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, *OUTLOOK_COMMANDS, *SECURITY_COMMANDS):
     main.add_command(_command)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from critmin.data.build import write_tables
+from critmin.outlook.examples import small_outlook_tables
 from critmin.schema.vocabulary import STAGE_NAMES, STAGE_ORDER
 
 SRC = "EXAMPLE"
@@ -377,6 +378,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
             [("COD", "cobalt", "2025-02", "ban", SRC, "example")],
             columns=["country", "mineral", "start", "measure", "source_id", "note"],
         ),
+        **small_outlook_tables(SRC),
     }
 
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Header, HTTPException, Path, Query
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
 
-from critmin.api import errors
+from critmin.api import errors, security
 from critmin.api.auth import (
     Analyst,
     Board,
@@ -103,6 +103,7 @@ def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = M
     app.state.ledger = ledger
     errors.install(app)
     app.add_middleware(Guard, ledger=ledger, max_body=max_body)
+    app.include_router(security.router)
     created: dict[str, Any] = {"status_code": 201, "response_model": Written}
 
     # -- public -----------------------------------------------------------------------------

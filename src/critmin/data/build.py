@@ -34,6 +34,17 @@ BACI = "CEPII_BACI_V202401b"
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
 GOVERNANCE_FROM = 2015
+#: Hand-entered outlook tables (issue 14), each read as is from data-src/manual.
+OUTLOOK_TABLES = (
+    "facilities",
+    "projects",
+    "lead_times",
+    "lead_time_factors",
+    "outlook_references",
+    "security_incidents",
+    "security_priors",
+    "recycling_flows",
+)
 
 #: USGS unit strings -> (critmin unit, factor to that unit).
 USGS_UNITS: dict[str, tuple[str, float]] = {
@@ -740,6 +751,7 @@ class Builder:
             "reserve_candidates": self.manual("reserve_candidates"),
             "export_restrictions": self.manual("export_restrictions"),
             "data_gaps": self.manual("data_gaps"),
+            **{name: self.manual(name) for name in OUTLOOK_TABLES},
         }
         io, dropped = io_tables(self.raw, self.src)
         for label in dropped:

@@ -488,6 +488,249 @@ TABLES: dict[str, Table] = {
     )
 }
 
+# ---- outlook: facilities, project pipeline, lead times, recycling, security (issue 14) ----
+# Lazy: read and checked on first use (`critmin data check` and the build check them all),
+# so loading the dataset for other commands costs nothing extra.
+#: Statuses of a project, in the order a project passes them (then ``operating``).
+PROJECT_PHASES: tuple[str, ...] = (
+    "exploration",
+    "feasibility",
+    "permitting",
+    "financing",
+    "construction",
+    "commissioning",
+)
+PROJECT_STATUSES = frozenset(PROJECT_PHASES)
+#: What a project's lead times are taken from: a mine, or a processing plant.
+FACILITY_TYPES = frozenset({"mine", "plant"})
+#: Primary production, or a recycling plant (secondary supply).
+FACILITY_KINDS = frozenset({"primary", "recycling"})
+#: Physical threats the security register records.
+THREAT_TYPES = frozenset(
+    {"theft", "sabotage", "drone_incursion", "cyber_attack", "armed_violence", "blockade"}
+)
+SITE_KINDS = frozenset({"facility", "depot", "route", "country"})
+SLUG = r"^[a-z0-9][a-z0-9\-]*$"
+
+
+def _capacity() -> tuple[Column, ...]:
+    return (
+        Column("capacity", "float", required=False, minimum=0.0, description="nameplate per year"),
+        Column("unit", required=False, allowed=frozenset({"t", "GWh"})),
+        Column("basis", description="what the capacity counts (product, contained metal, ...)"),
+    )
+
+
+TABLES.update(
+    {
+        t.name: t
+        for t in (
+            Table(
+                "facilities",
+                (
+                    Column("id", pattern=SLUG),
+                    Column("name"),
+                    Column("mineral", references="minerals.id"),
+                    Column("stage", allowed=STAGES),
+                    Column("kind", allowed=FACILITY_KINDS),
+                    Column("country", references="countries.iso3"),
+                    Column("owner"),
+                    *_capacity(),
+                    Column("start_year", "int", required=False, minimum=1850, maximum=2100),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("id",),
+                description="Operating mines and plants (processing stages and recycling) as "
+                "disclosed by companies and governments; their output is in production already.",
+            ),
+            Table(
+                "projects",
+                (
+                    Column("id", pattern=SLUG),
+                    Column("name"),
+                    Column(
+                        "facility",
+                        required=False,
+                        references="facilities.id",
+                        description="the operating facility a project expands",
+                    ),
+                    Column("mineral", references="minerals.id"),
+                    Column("stage", allowed=STAGES),
+                    Column("kind", allowed=FACILITY_KINDS),
+                    Column("country", references="countries.iso3"),
+                    Column("owner"),
+                    *_capacity(),
+                    Column(
+                        "chain_factor",
+                        "float",
+                        required=False,
+                        minimum=0.0,
+                        unit="ratio",
+                        description="chain-basis tonnes per tonne of capacity (empty: unknown)",
+                    ),
+                    Column(
+                        "capex_musd",
+                        "float",
+                        required=False,
+                        minimum=0.0,
+                        description="disclosed capital cost, million U.S. dollars",
+                    ),
+                    Column("status", allowed=PROJECT_STATUSES),
+                    Column("status_year", "int", minimum=1990, maximum=2100),
+                    Column("announced_start", "int", required=False, minimum=1990, maximum=2100),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("id",),
+                description="The project pipeline: planned mines and plants with status, "
+                "announced start and nameplate capacity as disclosed.",
+            ),
+            Table(
+                "lead_times",
+                (
+                    Column("facility_type", allowed=FACILITY_TYPES),
+                    Column("phase", allowed=PROJECT_STATUSES),
+                    Column("median_years", "float", minimum=0.0, maximum=50.0),
+                    Column("p90_years", "float", minimum=0.0, maximum=80.0),
+                    Column(
+                        "pass_probability",
+                        "float",
+                        minimum=0.0,
+                        maximum=1.0,
+                        unit="fraction",
+                        description="chance of moving on to the next phase",
+                    ),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("facility_type", "phase"),
+                description="Duration of each project phase (lognormal: median and 90th "
+                "percentile) and the chance of passing it, from historical studies.",
+            ),
+            Table(
+                "lead_time_factors",
+                (
+                    Column("facility_type", allowed=FACILITY_TYPES),
+                    Column("country", references="countries.iso3"),
+                    Column("factor", "float", minimum=0.1, maximum=5.0, unit="ratio"),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("facility_type", "country"),
+                description="A country's pre-construction phases relative to the world average.",
+            ),
+            Table(
+                "outlook_references",
+                (
+                    Column(
+                        "mineral",
+                        required=False,
+                        references="minerals.id",
+                        description="empty: the mean over the IEA's six focus minerals",
+                    ),
+                    Column("stage", allowed=STAGES),
+                    Column("year", "int", minimum=1990, maximum=2100),
+                    Column("metric", allowed=frozenset({"china_share", "top3_share_mean"})),
+                    Column("relation", allowed=frozenset({"approx", "gt", "lt"})),
+                    Column("value", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                    _source(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("mineral", "stage", "year", "metric"),
+                description="Published projections the outlook's base case is compared with.",
+            ),
+            Table(
+                "security_incidents",
+                (
+                    Column("site_kind", allowed=SITE_KINDS),
+                    Column("site", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"),
+                    Column("country", references="countries.iso3"),
+                    Column("stage", allowed=STAGES),
+                    Column("mineral", required=False, references="minerals.id"),
+                    Column("threat", allowed=THREAT_TYPES),
+                    Column("date", pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                    Column(
+                        "severity",
+                        "float",
+                        required=False,
+                        minimum=0.0,
+                        maximum=1.0,
+                        unit="fraction",
+                        description="share of the site's capacity lost",
+                    ),
+                    Column("duration_days", "float", required=False, minimum=0.0, unit="days"),
+                    _source(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("site", "threat", "date"),
+                description="Public security incidents at mines, plants, depots and routes "
+                "(the bundled part of the security register).",
+            ),
+            Table(
+                "security_priors",
+                (
+                    Column("threat", allowed=THREAT_TYPES),
+                    Column(
+                        "rate_per_year",
+                        "float",
+                        minimum=0.0,
+                        maximum=10.0,
+                        description="prior mean incidents per producing country-stage-year",
+                    ),
+                    Column(
+                        "strength_years",
+                        "float",
+                        minimum=0.01,
+                        maximum=1000.0,
+                        description="prior weight, in country-stage-years of observation",
+                    ),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("threat",),
+                description="Gamma prior of the incident rate of each threat type.",
+            ),
+            Table(
+                "recycling_flows",
+                (
+                    Column("mineral", references="minerals.id"),
+                    Column("region", pattern=ISO3, description="USA, or WLD for the world"),
+                    Column("sector", pattern=SNAKE, description="an end_uses sector"),
+                    Column("lifetime_mean_years", "float", minimum=0.1, maximum=100.0),
+                    Column("lifetime_sd_years", "float", minimum=0.0, maximum=50.0),
+                    Column("collection_rate", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                    Column("recovery_rate", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                    Column(
+                        "demand_stage",
+                        allowed=frozenset({"mining", "refining", "consumption"}),
+                        description="past demand: output of a stage, or U.S. consumption",
+                    ),
+                    _source(),
+                    _estimated(),
+                    _note(),
+                ),
+                lazy=True,
+                key=("mineral", "region", "sector"),
+                description="End-of-life flows: product lifetime, collection and recovery "
+                "rates by mineral, region and end-use sector.",
+            ),
+        )
+    }
+)
+
 #: Table names in an order where every reference points to a table loaded earlier.
 LOAD_ORDER: tuple[str, ...] = tuple(TABLES)
 

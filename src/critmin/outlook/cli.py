@@ -1,0 +1,178 @@
+"""The ``outlook`` command: capacity by stage, country and year to 2040 with uncertainty bands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+RECORD_COLUMNS = [
+    "mineral",
+    "stage",
+    "country",
+    "year",
+    "capacity_p05",
+    "capacity_p50",
+    "capacity_p95",
+    "share_p05",
+    "share_p50",
+    "share_p95",
+    "unit",
+    "basis",
+    "base_year",
+    "base_source",
+]
+MAX_DRAWS = 100_000
+
+
+@click.command()
+@click.option("--mineral", multiple=True, help="Mineral id(s) (default: every chain mineral).")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A policy YAML: permitting_change by country, start/end year, exclusions, alliance.",
+)
+@click.option("--draws", type=click.IntRange(1, MAX_DRAWS), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--level",
+    type=click.Choice(
+        ["country", "chain", "projects", "compare", "alliance", "recycling", "instruments"]
+    ),
+    default="country",
+    show_default=True,
+    help="country: capacity and share by country; chain: HHI, China and allied share; "
+    "projects: completion chance and lead time; compare: against IEA projections; "
+    "alliance: U.S. shortfall with and without the policy's alliance acting; "
+    "recycling: end-of-life volume, secondary potential and recycled supply; "
+    "instruments: what the reserve optimiser can be offered.",
+)
+@click.option("--group", default="allied", show_default=True, help="Country group for the share.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the whole run (seed, inputs, records) to this JSON file.",
+)
+@click.pass_context
+def outlook(
+    ctx: click.Context,
+    mineral: Sequence[str],
+    policy_file: Path | None,
+    draws: int,
+    seed: int,
+    level: str,
+    group: str,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """Capacity to 2040 by mineral, stage and country: Monte Carlo over the project pipeline."""
+    from critmin import cli as base  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
+    from critmin.outlook.policy import (  # noqa: PLC0415
+        HORIZON,
+        Policy,
+        PolicyError,
+        load_policy,
+    )
+
+    chain = base._chain(ctx)
+    ds = chain.dataset
+    minerals = base._split(mineral)
+    unknown = sorted(set(minerals) - set(ds["minerals"]["id"]))
+    if unknown:
+        base._fail(f"--mineral: unknown mineral {', '.join(unknown)}")
+    if group not in set(chain.groups.group.values):
+        known = ", ".join(str(g) for g in chain.groups.group.values)
+        base._fail(f"--group: unknown country group {group!r} (groups: {known})")
+    policy = Policy()
+    if policy_file is not None:
+        try:
+            policy = load_policy(
+                policy_file,
+                frozenset(ds["countries"]["iso3"]),
+                frozenset(ds["country_groups"]["group"]),
+                frozenset(ds["minerals"]["id"]),
+            )
+        except PolicyError as exc:
+            base._fail(str(exc))
+    from critmin.schema.validate import DataError  # noqa: PLC0415
+
+    try:
+        _run(ctx, chain, policy, minerals, draws, seed, level, group, fmt, out, HORIZON)
+    except DataError as exc:
+        base._fail(str(exc))
+
+
+def _run(
+    ctx: click.Context,
+    chain: object,
+    policy: object,
+    minerals: list[str],
+    draws: int,
+    seed: int,
+    level: str,
+    group: str,
+    fmt: str,
+    out: Path | None,
+    horizon: int,
+) -> None:
+    """The body of ``outlook`` once inputs are checked (a data error is refused by the caller)."""
+    from critmin import cli as base  # noqa: PLC0415
+    from critmin.chain import SupplyChain  # noqa: PLC0415
+    from critmin.outlook.capacity import run_outlook  # noqa: PLC0415
+    from critmin.outlook.compare import compare_with_references  # noqa: PLC0415
+    from critmin.outlook.policy import Policy  # noqa: PLC0415
+    from critmin.records import json_records  # noqa: PLC0415
+
+    assert isinstance(chain, SupplyChain)
+    assert isinstance(policy, Policy)
+    ds = chain.dataset
+    if level == "alliance":
+        from critmin.outlook.alliance import alliance_outlook  # noqa: PLC0415
+
+        if policy.alliance is None:
+            base._fail("--level alliance: the policy file has no 'alliance' block")
+        frame = alliance_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals)
+        base._emit(frame, fmt, f"Alliance {policy.alliance.group}: {draws:,} draws, seed {seed}")
+        return
+    result = run_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals, group=group)
+    if level == "country":
+        frame = result.by_country[RECORD_COLUMNS]
+    elif level == "chain":
+        frame = result.by_chain
+    elif level == "projects":
+        frame = result.projects_table()
+    elif level == "instruments":
+        from critmin.outlook.instruments import instruments  # noqa: PLC0415
+
+        frame = instruments(chain, result)
+    elif level == "recycling":
+        from critmin.outlook.recycling import recycling_outlook  # noqa: PLC0415
+
+        frame = recycling_outlook(chain, result)
+    else:
+        frame = compare_with_references(result, ds)
+    if out is not None:
+        run = {
+            "seed": seed,
+            "draws": draws,
+            "policy": policy.model_dump(),
+            "group": group,
+            "data": ds.source,
+            "horizon": horizon,
+            "projects": json_records(result.projects_table()),
+            "skipped": json_records(result.pipeline.skipped),
+            "chains": json_records(result.by_chain),
+            "records": json_records(result.by_country[RECORD_COLUMNS]),
+        }
+        out.write_text(json.dumps(run, indent=1), encoding="utf-8")
+    title = f"Outlook {policy.name}: {draws:,} draws, seed {seed}"
+    base._emit(frame, fmt, title, {"capacity": "t/yr (chain basis)", "share": "fraction"})
+
+
+COMMANDS = (outlook,)

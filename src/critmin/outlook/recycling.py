@@ -1,0 +1,201 @@
+"""Recycling as supply: end-of-life flows from past demand and product lifetimes, times the
+collection and recovery rates, capped by the recycling capacity declared in the pipeline.
+
+For each row of ``recycling_flows`` (mineral, region, end-use sector):
+
+* past demand ``D(t)`` = the region's demand proxy (a stage's output, or U.S. apparent
+  consumption) x the sector's share (``end_uses``). Before the first observed year demand is
+  extended backwards at the series' own log-linear trend; after the last it is held flat
+  (critmin has no sourced demand projection);
+* end-of-life volume ``EoL(t) = sum_tau D(tau) P(lifetime in [t - tau - 1/2, t - tau + 1/2))``
+  with a normal lifetime (mean, sd) truncated at zero;
+* secondary potential = EoL x collection x recovery;
+* recycled supply = min(potential, recycling capacity in the region), where the capacity is
+  the chain-basis capacity of recycling projects online in the median draw. A region without
+  declared capacity in the chain's basis recycles nothing in this account (and says so).
+"""
+
+from __future__ import annotations
+
+from math import erf, sqrt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from critmin.chain import SupplyChain
+from critmin.outlook.capacity import Outlook
+from critmin.outlook.montecarlo import median_online
+
+WORLD = "WLD"
+#: How far back demand is rebuilt for end-of-life flows, years before the first outlook year.
+HISTORY_YEARS = 40
+
+
+def _normal_cdf(x: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    if sd <= 0:
+        return (x >= mean).astype(float)
+    z = (x - mean) / (sd * sqrt(2.0))
+    out: np.ndarray = 0.5 * (1.0 + np.vectorize(erf)(z))
+    return out
+
+
+def lifetime_pmf(mean: float, sd: float, max_age: int) -> np.ndarray:
+    """P(product retires at age a), a = 0..max_age (normal, truncated at 0, renormalised)."""
+    edges = np.arange(-0.5, max_age + 1.0, 1.0)
+    cdf = _normal_cdf(edges, mean, sd)
+    pmf = np.diff(cdf)
+    total = 1.0 - _normal_cdf(np.array([-0.5]), mean, sd)[0]
+    out: np.ndarray = pmf / total if total > 0 else pmf
+    return out
+
+
+def demand_history(
+    chain: SupplyChain, mineral: str, region: str, stage: str
+) -> tuple[pd.Series, float]:
+    """Observed demand proxy by year (t) in the latest year's basis, and its log-linear trend
+    per year (fitted on the longest run of years reported in one basis, since the growth rate
+    does not depend on the basis)."""
+    if stage == "consumption":
+        us = chain.dataset["us_supply"]
+        rows = us[
+            (us["mineral"] == mineral)
+            & (us["statistic"] == "consumption")
+            & (us["unit"] == "t")
+            & us["value"].notna()
+        ]
+        apparent = rows[rows["detail"].str.contains("pparent")]
+        rows = apparent if not apparent.empty else rows
+        series = rows.groupby("year")["value"].max().astype(float).sort_index()
+        series.index = series.index.astype(int)
+        return series, _trend(series)
+    prod = chain.production.sel(mineral=mineral, stage=stage)
+    total = prod.sum("country", min_count=1) if region == WORLD else prod.sel(country=region)
+    values = total.to_series().dropna()
+    values = values[values > 0].astype(float)
+    values.index = values.index.astype(int)
+    if values.empty:
+        return values, 0.0
+    basis = chain.basis.sel(mineral=mineral, stage=stage).to_series().reindex(values.index)
+    latest = basis.iloc[-1]
+    runs = [values[basis == b] for b in basis.unique()]
+    longest = max(runs, key=len)
+    return values[basis == latest], _trend(longest)
+
+
+def _trend(series: pd.Series) -> float:
+    if len(series) < 2:
+        return 0.0
+    years = series.index.to_numpy(int)
+    return float(np.polyfit(years, np.log(series.to_numpy(float)), 1)[0])
+
+
+def extend(history: pd.Series, slope: float, first: int, last: int) -> pd.Series:
+    """Demand for every year first..last: the observed values, the trend ``slope`` (log per
+    year) before them, flat after them."""
+    years = np.arange(first, last + 1)
+    if history.empty:
+        return pd.Series(0.0, index=years)
+    y0, v0 = int(history.index.min()), float(history.iloc[0])
+    values = []
+    for y in years:
+        if y in history.index:
+            values.append(float(history[y]))
+        elif y < y0:
+            values.append(v0 * float(np.exp(slope * (y - y0))))
+        else:
+            values.append(float(history[history.index <= y].iloc[-1]))
+    return pd.Series(values, index=years)
+
+
+def recycling_capacity(result: Outlook, mineral: str, region: str, years: list[int]) -> np.ndarray:
+    """Chain-basis capacity of recycling projects online in the median draw, by year."""
+    p = result.pipeline.projects
+    mask = (p["mineral"] == mineral) & (p["kind"] == "recycling")
+    if region != WORLD:
+        mask &= p["country"] == region
+    if not mask.any():
+        return np.full(len(years), np.nan)
+    online = median_online(result.draws.online).fillna(np.inf).to_numpy()
+    cap = np.zeros(len(years))
+    for i in np.flatnonzero(mask.to_numpy()):
+        start = online[i]
+        cap += float(p["chain_capacity"].iloc[i]) * np.clip(np.asarray(years) + 1.0 - start, 0, 1)
+    return cap
+
+
+def recycling_outlook(chain: SupplyChain, result: Outlook) -> pd.DataFrame:
+    """End-of-life volume, secondary potential and recycled supply by year."""
+    years = result.years
+    flows: list[dict[Any, Any]] = chain.dataset["recycling_flows"].to_dict(orient="records")
+    uses = chain.dataset["end_uses"]
+    rows = []
+    for f in flows:
+        mineral, region, sector = str(f["mineral"]), str(f["region"]), str(f["sector"])
+        match = uses[
+            (uses["mineral"] == mineral) & (uses["region"] == region) & (uses["sector"] == sector)
+        ]
+        if match.empty:
+            continue
+        share = float(match.sort_values("year")["share"].iloc[-1])
+        first = years[0] - HISTORY_YEARS
+        history, slope = demand_history(chain, mineral, region, str(f["demand_stage"]))
+        demand = extend(history, slope, first, years[-1]) * share
+        pmf = lifetime_pmf(
+            float(f["lifetime_mean_years"]),
+            float(f["lifetime_sd_years"]),
+            HISTORY_YEARS + len(years),
+        )
+        eol = np.array(
+            [
+                sum(
+                    float(demand[tau]) * pmf[y - tau]
+                    for tau in demand.index
+                    if 0 <= y - tau < len(pmf)
+                )
+                for y in years
+            ]
+        )
+        potential = eol * float(f["collection_rate"]) * float(f["recovery_rate"])
+        capacity = recycling_capacity(result, mineral, region, years)
+        declared = bool(np.isfinite(capacity).all())
+        recycled = np.minimum(potential, capacity) if declared else np.zeros(len(years))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "mineral": mineral,
+                    "region": region,
+                    "sector": sector,
+                    "year": years,
+                    "demand_t": [float(demand[y]) for y in years],
+                    "eol_t": eol,
+                    "collection_rate": float(f["collection_rate"]),
+                    "recovery_rate": float(f["recovery_rate"]),
+                    "secondary_potential_t": potential,
+                    "recycling_capacity_t": capacity,
+                    "recycled_t": recycled,
+                    "capacity_declared": declared,
+                    "source_id": f["source_id"],
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def recycled_supply(chain: SupplyChain, result: Outlook) -> xr.DataArray:
+    """Recycled supply as a supply node for the chain model: t/yr by (mineral, region, year),
+    summed over sectors (0 where no recycling capacity is declared in the chain's basis)."""
+    table = recycling_outlook(chain, result)
+    if table.empty:
+        return xr.DataArray(
+            np.zeros((0, 0, len(result.years))),
+            coords={"mineral": [], "region": [], "year": result.years},
+            dims=("mineral", "region", "year"),
+            name="recycled_t",
+        )
+    grouped = table.groupby(["mineral", "region", "year"])["recycled_t"].sum()
+    out = xr.DataArray.from_series(grouped).fillna(0.0)
+    out.name = "recycled_t"
+    out.attrs["unit"] = "t/yr (chain basis)"
+    return out

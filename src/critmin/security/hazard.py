@@ -1,0 +1,139 @@
+"""Hazard rates by country, stage and threat type: a Gamma-Poisson update of prior rates.
+
+Each producing country-stage is a node observed for ``E`` years (the register window). The
+incidents of threat ``k`` at node ``(c, s)`` are Poisson with rate ``lambda``; the prior is
+``Gamma(alpha0, beta0)`` with mean ``rate_per_year`` and weight ``beta0 = strength_years``
+(``security_priors``). With ``n`` incidents in the window the posterior is
+``Gamma(alpha0 + n, beta0 + E)``, whose mean
+
+    (alpha0 + n) / (beta0 + E) = w * n / E + (1 - w) * alpha0 / beta0,   w = E / (beta0 + E)
+
+moves from the prior towards the observed rate ``n / E`` as observation accumulates. The
+yearly chance of at least one incident is ``1 - exp(-lambda)`` (the posterior mean plugged in).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from critmin.chain import SupplyChain
+from critmin.schema.tables import THREAT_TYPES
+
+DAYS_PER_YEAR = 365.25
+#: Start of the default observation window of the register.
+DEFAULT_SINCE = date(2015, 1, 1)
+
+
+def producing_nodes(chain: SupplyChain) -> pd.DataFrame:
+    """(country, stage) pairs with output in the production table (any mineral, any year)."""
+    prod = chain.production.fillna(0).sum(("mineral", "year")) > 0
+    frame = prod.to_series()
+    nodes = frame[frame].reset_index()[["country", "stage"]]
+    return nodes[nodes["country"] != "OTH"].reset_index(drop=True)
+
+
+def register(chain: SupplyChain, stored: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The bundled public register plus entries stored in the ledger database."""
+    bundled = chain.dataset["security_incidents"][["country", "stage", "threat", "date"]]
+    frames = [bundled]
+    if stored is not None and not stored.empty:
+        frames.append(stored[["country", "stage", "threat", "date"]])
+    out = pd.concat(frames, ignore_index=True)
+    out["date"] = pd.to_datetime(out["date"]).dt.date
+    return out
+
+
+def posterior(
+    chain: SupplyChain,
+    incidents: pd.DataFrame,
+    *,
+    since: date = DEFAULT_SINCE,
+    until: date | None = None,
+) -> xr.Dataset:
+    """Prior, counts, exposure and posterior by (country, stage, threat)."""
+    until = until or date.today()
+    if until <= since:
+        raise ValueError("until: the observation window must end after it starts")
+    exposure = (until - since).days / DAYS_PER_YEAR
+    nodes = producing_nodes(chain)
+    inside = incidents[(incidents["date"] >= since) & (incidents["date"] <= until)]
+    nodes = pd.concat([nodes, inside[["country", "stage"]]]).drop_duplicates()
+    countries = sorted(set(nodes["country"]))
+    stages = [s for s in chain.production.stage.values if s in set(nodes["stage"])]
+    stages += sorted(set(nodes["stage"]) - set(stages))
+    threats = sorted(THREAT_TYPES)
+    coords = {"country": countries, "stage": stages, "threat": threats}
+    shape = (len(countries), len(stages), len(threats))
+    counts = np.zeros(shape)
+    if not inside.empty:
+        idx = (
+            pd.Categorical(inside["country"], countries).codes,
+            pd.Categorical(inside["stage"], stages).codes,
+            pd.Categorical(inside["threat"], threats).codes,
+        )
+        np.add.at(counts, idx, 1.0)
+    node = np.zeros(shape[:2], dtype=bool)
+    node[
+        pd.Categorical(nodes["country"], countries).codes,
+        pd.Categorical(nodes["stage"], stages).codes,
+    ] = True
+    priors = chain.dataset["security_priors"].set_index("threat").reindex(threats)
+    beta0 = priors["strength_years"].to_numpy(float)
+    alpha0 = priors["rate_per_year"].to_numpy(float) * beta0
+    dims = ("country", "stage", "threat")
+    alpha = alpha0[None, None, :] + counts
+    beta = np.broadcast_to(beta0[None, None, :] + exposure, shape)
+    rate = np.where(node[:, :, None], alpha / beta, np.nan)
+    return xr.Dataset(
+        {
+            "incidents": (dims, counts),
+            "alpha": (dims, alpha),
+            "beta": (dims, np.array(beta)),
+            "rate": (dims, rate),
+            "annual_probability": (dims, 1.0 - np.exp(-rate)),
+            "prior_rate": (("threat",), alpha0 / beta0),
+        },
+        coords=coords,
+        attrs={
+            "exposure_years": exposure,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "method": "Gamma-Poisson posterior mean per producing country-stage-year",
+        },
+    )
+
+
+def hazard_rates(
+    chain: SupplyChain,
+    stored: pd.DataFrame | None = None,
+    *,
+    since: date = DEFAULT_SINCE,
+    until: date | None = None,
+) -> xr.DataArray:
+    """Posterior mean incidents per year by (country, stage, threat); NaN where a country has
+    no output at a stage. The disruption engine can read this in place of its flat rate."""
+    post = posterior(chain, register(chain, stored), since=since, until=until)
+    out = post["rate"]
+    out.attrs = {**post.attrs, "unit": "incidents per country-stage-year"}
+    return out
+
+
+def annual_outage_probability(
+    chain: SupplyChain,
+    stored: pd.DataFrame | None = None,
+    *,
+    since: date = DEFAULT_SINCE,
+    until: date | None = None,
+) -> xr.DataArray:
+    """Yearly chance of at least one security incident of any type by (country, stage): the
+    form of the disruption engine's background hazard (``1 - exp(-sum of threat rates)``)."""
+    rates = hazard_rates(chain, stored, since=since, until=until)
+    total = rates.sum("threat", min_count=1)
+    out = xr.DataArray(1.0 - np.exp(-total.to_numpy()), coords=total.coords, dims=total.dims)
+    out.name = "annual_probability"
+    out.attrs = {**rates.attrs, "unit": "fraction"}
+    return out
