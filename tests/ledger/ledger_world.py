@@ -13,11 +13,11 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData
 
 from critmin.ledger import events as ev
 from critmin.ledger.service import Ledger
-from critmin.ledger.store import make_engine, metadata
+from critmin.ledger.store import make_engine
 from critmin.ledger.vocabulary import Vote
 
 PG_ENV = "CRITMIN_TEST_POSTGRES_URL"
@@ -38,8 +38,10 @@ def postgres_url() -> str | None:
 def reset_postgres(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
-        metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        # every table of every migration (the ledger's, the security register's, Alembic's)
+        found = MetaData()
+        found.reflect(conn)
+        found.drop_all(conn)
     engine.dispose()
 
 

@@ -241,10 +241,15 @@ def test_unmigrated_database_is_refused_in_one_line(tmp_path: Path) -> None:
     from click.testing import CliRunner  # noqa: PLC0415
 
     from critmin.cli import main  # noqa: PLC0415
+    from critmin.ledger.service import Ledger  # noqa: PLC0415
 
+    # a ledger from before migration 0003: the ledger's tables, none of the register's
     path = tmp_path / "old.db"
+    Ledger.open(f"sqlite:///{path}", create=True).dispose()
     with sqlite3.connect(path) as conn:
-        conn.execute("create table unrelated (a int)")
+        conn.execute("drop table security_incidents")
+        conn.execute("drop table depot_security")
+        conn.execute("update alembic_version set version_num = '0002'")
     res = CliRunner().invoke(main, ["security", "list", "--database", f"sqlite:///{path}"])
     assert res.exit_code == 1
     assert "no security register tables" in res.output
