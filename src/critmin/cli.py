@@ -464,16 +464,20 @@ def simulate(
     click.echo(f"run folder: {folder}")
 
 
-@main.command("rank")
-@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per stratum.")
-@click.option("--seed", type=checks.SEED, default=0, show_default=True)
-@click.option(
+#: ``--workers`` of the commands that run on the local pool only (rank, criticality).
+LOCAL_WORKERS = click.option(
     "--workers",
     type=click.IntRange(1, 1024),
     default=min(2, checks.cores()),
     show_default=True,
     help="Local worker processes (at most the number of cores).",
 )
+
+
+@main.command("rank")
+@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per stratum.")
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
+@LOCAL_WORKERS
 @click.option("--all", "include_all", is_flag=True, help="Rank every mineral, not only U.S.-list.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
@@ -505,13 +509,7 @@ def rank_cmd(
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="usgs: draws.")
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 1024),
-    default=min(2, checks.cores()),
-    show_default=True,
-    help="Local worker processes (at most the number of cores).",
-)
+@LOCAL_WORKERS
 @click.pass_context
 def criticality_cmd(
     ctx: click.Context, method: str, fmt: str, runs: int | None, seed: int, workers: int
