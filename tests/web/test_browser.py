@@ -98,6 +98,14 @@ def test_chain_explorer_switches_mineral(watched: Watched, site: Site) -> None:
     # the map draws countries from the bundled topojson, and the table follows the mineral
     assert page.locator("#fig-map path.choroplethlocation").count() > 0
     assert "mining" in page.text_content("#exposure-table")
+    # charts below the fold are drawn when scrolled towards, with the mineral now chosen
+    page.locator("#fig-imports").scroll_into_view_if_needed()
+    page.wait_for_selector("#fig-imports .main-svg", timeout=10_000)
+    page.locator("#fig-hhi_series").scroll_into_view_if_needed()
+    page.wait_for_selector("#fig-hhi_series .main-svg", timeout=10_000)
+    want = page.request.get(site.url + "/web/chain/cobalt.json").json()["figures"]["hhi_series"]
+    got = page.evaluate("document.getElementById('fig-hhi_series').data.map((t) => t.y)")
+    assert got == [t.get("y") for t in want["data"]]
     watched.check()
 
 
