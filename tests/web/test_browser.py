@@ -98,6 +98,14 @@ def test_chain_explorer_switches_mineral(watched: Watched, site: Site) -> None:
     # the map draws countries from the bundled topojson, and the table follows the mineral
     assert page.locator("#fig-map path.choroplethlocation").count() > 0
     assert "mining" in page.text_content("#exposure-table")
+    # charts below the fold are drawn when scrolled towards, with the mineral now chosen
+    page.locator("#fig-imports").scroll_into_view_if_needed()
+    page.wait_for_selector("#fig-imports .main-svg", timeout=10_000)
+    page.locator("#fig-hhi_series").scroll_into_view_if_needed()
+    page.wait_for_selector("#fig-hhi_series .main-svg", timeout=10_000)
+    want = page.request.get(site.url + "/web/chain/cobalt.json").json()["figures"]["hhi_series"]
+    got = page.evaluate("document.getElementById('fig-hhi_series').data.map((t) => t.y)")
+    assert got == [t.get("y") for t in want["data"]]
     watched.check()
 
 
@@ -197,6 +205,37 @@ def test_reserve_page_says_why_and_tables_download(watched: Watched, site: Site)
     rows = page.locator("#sensitivity tbody tr")
     assert rows.count() == 6
     assert "loss per tonne short" in (page.text_content("#sensitivity") or "")
+    # every assumed parameter of every held mineral: one row, flagged or not (never missing)
+    from critmin.web.sensitivity import FORMS, MARKET
+
+    plan = site.web.state.analysis("plan").result
+    held = {h["mineral"] for h in plan["holdings"] if h["tonnes"] > 1e-6}
+    ds = site.web.state.chain().dataset
+    params, forms = ds["market_parameters"], ds["reserve_forms"]
+    weak = params[
+        (params["source_id"] == "CRITMIN_ASSUMPTION")
+        | (params["estimated"].astype(str).str.lower() == "true")
+    ]
+    expected = {
+        (p, m) for p, m in zip(weak["parameter"], weak["mineral"], strict=True) if m in held
+    } & {(p, m) for p in MARKET for m in held}
+    weak_forms = forms[forms["source_id"] == "CRITMIN_ASSUMPTION"]
+    expected |= {(c, m) for m in set(weak_forms["mineral"]) & held for c in FORMS}
+    assert expected
+    table = page.locator("#assumed-sensitivity tbody tr")
+    found = {
+        (
+            table.nth(i).get_attribute("data-parameter"),
+            table.nth(i).locator("td").nth(1).text_content(),
+            table.nth(i).get_attribute("data-flagged"),
+        )
+        for i in range(table.count())
+    }
+    names = site.web.state.names
+    for p, m in expected:
+        flags = {f for fp, fm, f in found if fp == p and fm == names.get(m, m)}
+        assert flags & {"yes", "no"}, f"no flagged/unflagged row for {p} ({m})"
+    page.wait_for_selector("#fig-assumed .main-svg")
     book = page.request.get(site.url + "/web/download/rank.xlsx").body()
     sheet = openpyxl.load_workbook(io.BytesIO(book)).active
     header = next(sheet.values)

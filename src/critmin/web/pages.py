@@ -234,4 +234,39 @@ def reserve_figures(plan: dict[str, Any]) -> dict[str, Any]:
             "autosize": True,
         },
     }
-    return {"per_dollar": per_dollar, "policies": policy_fig}
+    out = {"per_dollar": per_dollar, "policies": policy_fig}
+    rows = [r for r in plan.get("parameter_sensitivity", []) if r.get("moved_share") is not None]
+    if rows:
+        rows = sorted(rows, key=lambda r: r["moved_share"])
+        out["assumed"] = {
+            "data": [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "y": [f"{r['parameter']} ({r['mineral']})" for r in rows],
+                    "x": [100 * r["moved_share"] for r in rows],
+                    "marker": {"color": ["#c0392b" if r["flagged"] else "#1f3a93" for r in rows]},
+                    "hovertemplate": "%{y}: %{x:.1f}% of the budget moves at ±50%<extra></extra>",
+                }
+            ],
+            "layout": {
+                "title": {"text": "Share of the budget that moves, each assumption ±50%"},
+                "xaxis": {"ticksuffix": "%", "fixedrange": True, "rangemode": "tozero"},
+                "yaxis": {"automargin": True, "fixedrange": True},
+                "shapes": [
+                    {
+                        "type": "line",
+                        "x0": 25,
+                        "x1": 25,
+                        "yref": "paper",
+                        "y0": 0,
+                        "y1": 1,
+                        "line": {"dash": "dot", "color": "#c0392b"},
+                    }
+                ],
+                "margin": {"l": 10, "r": 10, "t": 40, "b": 40},
+                "height": 160 + 18 * len(rows),
+                "autosize": True,
+            },
+        }
+    return out

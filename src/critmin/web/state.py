@@ -157,6 +157,11 @@ class WebState:
             result = optimise(chain, ens, budget=DEFAULT_BUDGET, risk=Risk()).as_json()
             result["seed"] = seed
             result["sensitivity"] = sensitivity(chain, ens, DEFAULT_BUDGET, result)
+            from critmin.web.sensitivity import parameter_sensitivity
+
+            result["parameter_sensitivity"] = parameter_sensitivity(
+                chain, ens, result, budget=DEFAULT_BUDGET, seed=seed
+            )
         else:
             raise KeyError(name)
         if cached is not None:

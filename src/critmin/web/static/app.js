@@ -78,8 +78,33 @@
   // -- chain explorer -------------------------------------------------------------------------
   const chainData = document.getElementById("chain-data");
   if (chainData) {
+    // Redraw only what changed, and only charts on or near the screen: a chart further down
+    // keeps its figure pending until it is scrolled towards (IntersectionObserver), so a
+    // mineral switch costs one or two plotly redraws instead of five.
+    const drawn = {};    // chart id -> JSON of the figure on screen
+    const pending = {};  // chart id -> figure waiting to come into view
+    const near = (el) => {
+      const r = el.getBoundingClientRect();
+      return r.bottom > -200 && r.top < window.innerHeight + 200;
+    };
+    const show = (id, fig) => {
+      const key = JSON.stringify(fig);
+      delete pending[id];
+      if (drawn[id] === key) return;
+      drawn[id] = key;
+      plot(id, fig);
+    };
+    const seen = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+      entries.forEach((e) => { if (e.isIntersecting && pending[e.target.id]) show(e.target.id, pending[e.target.id]); });
+    }, { rootMargin: "200px 0px" }) : null;
     const draw = (data) => {
-      Object.keys(data.figures).forEach((k) => plot("fig-" + k, data.figures[k]));
+      Object.keys(data.figures).forEach((k) => {
+        const id = "fig-" + k;
+        const el = document.getElementById(id);
+        if (!el) return;
+        if (!seen || near(el)) show(id, data.figures[k]);
+        else { pending[id] = data.figures[k]; seen.observe(el); }
+      });
       document.getElementById("chain-name").textContent = data.name;
     };
     draw(JSON.parse(chainData.textContent));
