@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.optimize.ensemble import _timing, planning_scenario
+from critmin.optimize.ensemble import event_timing, planning_scenario
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.scenarios.probability import (
     calibrate,
@@ -253,7 +253,7 @@ def test_rank_and_optimize_imply_the_same_annual_rates(bundled: SupplyChain) -> 
     spec = planning_scenario(bundled, ["graphite"])
     n = 20_000
     for years in (1, 5):
-        timing = _timing(spec, n, 12 * years, np.random.default_rng(1))
+        timing = event_timing(spec, n, 12 * years, np.random.default_rng(1))
         for name, (happens, _) in timing.items():
             e = spec.events[name]
             want = occurrence_probability(rate_of_probability(e.probability), years)

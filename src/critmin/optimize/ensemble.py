@@ -68,7 +68,19 @@ def planning_scenario(chain: SupplyChain, minerals: Sequence[str]) -> Scenario:
     return DisruptionSet.of(chain, parents_of(chain)).planning(chain, list(minerals))
 
 
-def _timing(
+def seed_streams(
+    seed: int, specs: int, minerals: int
+) -> list[tuple[np.random.SeedSequence, list[np.random.SeedSequence]]]:
+    """The ensemble's random streams: per scenario spec, one for the events' timing and one per
+    mineral's chain (a re-run of one chain with its own stream reproduces it exactly)."""
+    out = []
+    for ss in np.random.SeedSequence(seed).spawn(specs):
+        timing, *chains = ss.spawn(1 + minerals)
+        out.append((timing, chains))
+    return out
+
+
+def event_timing(
     scenario: Scenario, runs: int, months: int, rng: np.random.Generator
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Whether each event happens in each draw, and when: once at most over the horizon, with
@@ -84,7 +96,7 @@ def _timing(
     return out
 
 
-def _chain_run(
+def chain_run(
     model: ChainModel,
     scenario: Scenario,
     parents: dict[str, str],
@@ -128,19 +140,17 @@ def build_ensemble(
         else [planning_scenario(chain, use)]
     )
     shares = [runs // len(specs) + (1 if i < runs % len(specs) else 0) for i in range(len(specs))]
-    root = np.random.SeedSequence(seed)
-    spec_seeds = root.spawn(len(specs))
+    streams = seed_streams(seed, len(specs), len(use))
     short = np.zeros((runs, horizon, len(use)))
     price = np.ones((runs, horizon, len(use)))
     base_price, loss, cons, units, notes = [], [], [], {}, {}
     models = {m: build_model(chain, m) for m in use}
     done, total = 0, len(specs) * len(use)
     offset = 0
-    for spec, n, ss in zip(specs, shares, spec_seeds, strict=True):
-        timing_seed, *chain_seeds = ss.spawn(1 + len(use))
-        timing = _timing(spec, n, months, np.random.default_rng(timing_seed))
+    for spec, n, (timing_seed, chain_seeds) in zip(specs, shares, streams, strict=True):
+        timing = event_timing(spec, n, months, np.random.default_rng(timing_seed))
         for j, (m, cs) in enumerate(zip(use, chain_seeds, strict=True)):
-            s, p = _chain_run(
+            s, p = chain_run(
                 models[m],
                 spec,
                 parents,

@@ -22,7 +22,13 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.economics.io import exposure as io_exposure
-from critmin.optimize.ensemble import Ensemble, _chain_run, _timing, planning_scenario
+from critmin.optimize.ensemble import (
+    Ensemble,
+    chain_run,
+    event_timing,
+    planning_scenario,
+    seed_streams,
+)
 from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk
 from critmin.simulate.model import MONTHS_PER_YEAR, REGIONS, ChainModel, build_model
 from critmin.simulate.runner import parents_of
@@ -124,9 +130,8 @@ class Resimulator:
         self.spec = planning_scenario(chain, self.use)
         self.parents = parents_of(chain)
         self.months = ens.periods * ens.months_per_period
-        (ss,) = np.random.SeedSequence(seed).spawn(1)
-        timing_seed, *self.chain_seeds = ss.spawn(1 + len(self.use))
-        self.timing = _timing(
+        ((timing_seed, self.chain_seeds),) = seed_streams(seed, 1, len(self.use))
+        self.timing = event_timing(
             self.spec, ens.scenarios, self.months, np.random.default_rng(timing_seed)
         )
 
@@ -134,7 +139,7 @@ class Resimulator:
         """The ensemble with ``model``'s mineral re-simulated (others unchanged)."""
         m = model.mineral
         j = self.use.index(m)
-        short, ratio = _chain_run(
+        short, ratio = chain_run(
             model,
             self.spec,
             self.parents,
