@@ -26,3 +26,54 @@ def test_series_has_every_year_with_data(series) -> None:  # type: ignore[no-unt
     assert {2023, 2024} <= set(ree.index)
     assert ree[2023] == pytest.approx(0.98)  # IEA GCMO 2024: China 92%, Malaysia 5%, Australia 1%
     assert (series["top3_share"].between(0.0, 1.0)).all()
+
+
+def _years(series, mineral: str) -> set[int]:  # type: ignore[no-untyped-def]
+    return set(series.loc[series["mineral"] == mineral, "year"].astype(int))
+
+
+def test_copper_refining_is_a_series_from_2020_to_the_latest_year(series) -> None:  # type: ignore[no-untyped-def]
+    """Refined copper by country from the MCS 2022-2024 world tables (2020-2023) and the
+    MCS 2026 release (2024-2025): no year missing between 2020 and the latest."""
+    years = _years(series, "copper")
+    assert set(range(2020, max(years) + 1)) <= years
+    assert max(years) >= 2025
+
+
+def test_each_year_comes_from_the_newest_edition_that_reports_it() -> None:
+    """2021 is in MCS 2022 (estimate) and MCS 2023 (reported): the later edition wins, and
+    the second year of each edition is flagged as a USGS estimate."""
+    chain = SupplyChain.load()
+    src = chain.source.sel(mineral="copper", stage="refining").to_series()
+    assert src[2020] == "USGS_MCS2022_DR"
+    assert src[2021] == "USGS_MCS2023_DR"
+    assert src[2022] == src[2023] == "USGS_MCS2024_DR"
+    prod = chain.dataset["production"]
+    cu = prod[(prod["mineral"] == "copper") & (prod["stage"] == "refining")]
+    flagged = cu.groupby(["source_id", "year"])["estimated"].all()
+    assert flagged[("USGS_MCS2024_DR", 2023)]
+    assert not flagged[("USGS_MCS2023_DR", 2021)]
+
+
+def test_china_leads_copper_refining_every_year_and_gains_share(series) -> None:  # type: ignore[no-untyped-def]
+    """An out-of-sample check of the joined editions: China is the largest refiner in every
+    year, and its share in the latest year exceeds its 2020 share (the IEA: growth came from
+    the single top supplier)."""
+    shares = SupplyChain.load().shares().sel(mineral="copper", stage="refining")
+    by_year = shares.sel(year=slice(2020, None)).dropna("year", how="all")
+    leaders = by_year.fillna(0.0).idxmax("country").values
+    assert set(leaders) == {"CHN"}
+    china = by_year.sel(country="CHN")
+    assert float(china.isel(year=-1)) > float(china.sel(year=2020))
+
+
+def test_lithium_mining_has_one_basis() -> None:
+    """World Mining Data reports Li2O, USGS contained Li: the build converts WMD to Li
+    (x 0.4645), so every year and source counts contained lithium, and the two sources
+    agree within a factor 1.5 where they overlap (2024; USGS excludes withheld U.S. output)."""
+    prod = SupplyChain.load().dataset["production"]
+    li = prod[(prod["mineral"] == "lithium") & (prod["stage"] == "mining")]
+    assert set(li["basis"]) == {"contained lithium"}
+    totals = li[li["year"] == 2024].groupby("source_id")["value"].sum()
+    ratio = totals["WMD_2026"] / totals["USGS_MCS2026_DR"]
+    assert 1 / 1.5 < ratio < 1.5

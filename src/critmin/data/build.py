@@ -93,6 +93,9 @@ WMD_UNITS: dict[str, tuple[str, float]] = {
     "Mio m3": ("m3", 1e6),
 }
 
+#: A production column of the earlier MCS world-data files: ``Prod_kt_2020``, ``Prod_t_est_2023``.
+PROD_COLUMN = re.compile(r"^Prod_(?P<unit>kt|t|kg)_(?P<est>est_)?(?P<year>\d{4})$", re.IGNORECASE)
+
 #: USGS symbols that carry no number (withheld, not available, ...).
 NO_VALUE = {"W", "NA", "XX", "s", "", "--"}
 
@@ -251,7 +254,19 @@ class Builder:
         wmd = wmd[wmd["mineral"] != ""]
         usgs = _csv(self.src / "mappings" / "usgs_world.csv")
         hs = _csv(self.src / "mappings" / "hs6.csv")
+        editions = _csv(self.src / "mappings" / "usgs_world_editions.csv")
         frames = [
+            pd.DataFrame(
+                {
+                    "source_id": editions["source_id"],
+                    "raw_commodity": editions["file"],
+                    "raw_detail": editions["type"],
+                    "mineral": editions["mineral"],
+                    "stage": editions["stage"],
+                    "basis": editions["basis"],
+                    "note": editions["note"],
+                }
+            ),
             pd.DataFrame(
                 {
                     "source_id": WMD,
@@ -308,8 +323,18 @@ class Builder:
             for name, code in zip(raw["country"], raw["country_iso3"], strict=True)
         ]
         unit = raw["unit"].map(lambda u: WMD_UNITS[u])
-        value = pd.to_numeric(raw["value"]) * unit.map(lambda x: x[1])
+        # a basis factor converts a compound basis to the element (Li2O -> Li), so that
+        # every source of a mineral and stage counts the same thing
+        factor = pd.to_numeric(m["factor"].replace("", "1")) if "factor" in m else 1.0
+        value = pd.to_numeric(raw["value"]) * unit.map(lambda x: x[1]) * factor
         flag = raw["flag"].map({"e": "WMD flag: estimated", "r": "WMD flag: reported"})
+        flag = flag.fillna("")
+        if "factor" in m:
+            converted = m["factor"] != ""
+            flag = flag.where(
+                ~converted,
+                flag + "; critmin: WMD basis converted to " + m["basis"] + " x " + m["factor"],
+            )
         out = pd.DataFrame(
             {
                 "mineral": m["mineral"].to_numpy(),
@@ -364,11 +389,78 @@ class Builder:
         out["estimated"] = "false"
         return out
 
+    def _usgs_editions(self, current: pd.DataFrame) -> pd.DataFrame:
+        """Rows from earlier MCS world-data releases (the per-commodity files copied to
+        ``data-src/raw/usgs_mcs_world``, mapped in ``mappings/usgs_world_editions.csv``) for the
+        years the current release does not cover. Per (mineral, stage, year) the newest edition
+        reporting it wins, so a year is never a mix of editions; USGS estimates (the second
+        year of each edition) are marked estimated."""
+        cols = [c.name for c in TABLES["production"].columns]
+        rules = _csv(self.src / "mappings" / "usgs_world_editions.csv")
+        have = set(
+            zip(current["mineral"], current["stage"], current["year"].astype(str), strict=True)
+        )
+        frames = []
+        for rule in rules.to_dict(orient="records"):
+            raw = _csv(
+                self.src / "raw" / "usgs_mcs_world" / str(rule["file"]), encoding="utf-8-sig"
+            )
+            raw = raw[raw["Type"].str.strip() == str(rule["type"])]
+            note_cols = [c for c in raw.columns if re.fullmatch(r"(?i)prod_notes?", c)]
+            notes = raw[note_cols[0]] if note_cols else pd.Series("", index=raw.index)
+            for col in raw.columns:
+                found = PROD_COLUMN.match(col)
+                if found is None:
+                    continue
+                scale = {"kt": 1e3, "t": 1.0, "kg": 1e-3}[found["unit"].lower()]
+                for label, cell, note in zip(raw["Country"], raw[col], notes, strict=True):
+                    value, _ = parse_usgs_value(str(cell))
+                    name = re.sub(r"\d+$", "", str(label)).strip()
+                    if value is None or name.startswith("World total"):
+                        continue
+                    country = self.iso3(name)
+                    if country not in self.country_ids:
+                        continue
+                    est = found["est"] is not None or "also estimated" in str(note)
+                    frames.append(
+                        {
+                            "mineral": rule["mineral"],
+                            "stage": rule["stage"],
+                            "country": country,
+                            "year": found["year"],
+                            "value": value * scale,
+                            "unit": "t",
+                            "basis": rule["basis"],
+                            "source_id": rule["source_id"],
+                            "estimated": "true" if est else "false",
+                            "note": f"{rule['note']}; column {col}"
+                            + ("; USGS estimate" if est else ""),
+                            "edition": int(rule["edition"]),
+                        }
+                    )
+        if not frames:
+            return pd.DataFrame(columns=cols)
+        out = pd.DataFrame(frames)
+        out = out[
+            [
+                (m, s, y) not in have
+                for m, s, y in zip(out["mineral"], out["stage"], out["year"], strict=True)
+            ]
+        ]
+        newest = out.groupby(["mineral", "stage", "year"])["edition"].transform("max")
+        out = out[out["edition"] == newest]
+        keys = [c for c in cols if c != "value"]
+        summed = out.groupby(keys, as_index=False).agg(value=("value", "sum"))
+        return summed[cols]
+
     def production(self) -> pd.DataFrame:
         usgs = self._usgs_world("Production")
         manual = _concat_manual(self.src / "manual", "stage_production*.csv")
         cols = [c.name for c in TABLES["production"].columns]
-        out = pd.concat([self._wmd_production(), usgs[cols], manual[cols]], ignore_index=True)
+        earlier = self._usgs_editions(usgs)
+        out = pd.concat(
+            [self._wmd_production(), usgs[cols], earlier[cols], manual[cols]], ignore_index=True
+        )
         out = pd.concat([out, self._ree_elements(out)[cols]], ignore_index=True)
         out["value"] = out["value"].astype(str)
         return out[cols]
