@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
@@ -32,6 +33,7 @@ from critmin.report.findings import (
     mineral_count,
     top_risks,
 )
+from critmin.report.outlook import OutlookView, outlook_view
 from critmin.simulate.backtest import backtest, backtest_records
 
 
@@ -129,6 +131,23 @@ def summary_lines(
     return lines
 
 
+def outlook_lines(view: OutlookView) -> list[str]:
+    """The outlook in the terminal summary: China's share now and at the end of the horizon
+    at each refining stage, and how the base case compares with the IEA."""
+    last = view.years[-1]
+    parts = [
+        f"{r['mineral']} {r['china_share'][0]:.0%}->{r['china_share'][-1]:.0%}"
+        for r in view.rows
+        if r["stage"] == "refining" and np.isfinite(r["china_share"][-1])
+    ]
+    agree = sum(bool(c["agrees"]) for c in view.compare)
+    return [
+        f"  outlook to {last}, China's refining share (median, {view.draws} draws): "
+        + ", ".join(parts),
+        f"  outlook vs IEA GCMO 2025: {agree} of {len(view.compare)} projections agree",
+    ]
+
+
 def write_review(
     chain: SupplyChain,
     out: Path,
@@ -137,11 +156,17 @@ def write_review(
     runs: int = 200,
     seed: int = 0,
     disruptions: bool = True,
+    outlook: bool = True,
+    outlook_draws: int = 2000,
     progress: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Write ``out/index.html`` and return the terminal summary; ``progress(step)`` is called
-    as each step starts."""
+    as each step starts. The outlook runs ``outlook_draws`` draws with the review's seed."""
     say = progress or (lambda step: None)
+    say("projecting capacity to 2040")
+    ahead: OutlookView | None = (
+        outlook_view(chain, draws=outlook_draws, seed=seed) if outlook else None
+    )
     say("simulating the library scenarios")
     scenarios = scenario_views(chain, runs=runs, seed=seed) if disruptions else []
     say("ranking minerals by expected U.S. loss")
@@ -160,7 +185,10 @@ def write_review(
     sources = chain.dataset["sources"]
     used = set(table["source_id"]) | {"USGS_MCS2026_DR", "CEPII_BACI_V202401b"}
     used |= {str(b["source_id"]) for b in backtests} | ({"BEA_IO_2017"} if ranked else set())
+    used |= ahead.sources if ahead is not None else set()
     lines = summary_lines(table, views, mineral_count(chain))
+    if ahead is not None:
+        lines += outlook_lines(ahead)
     for s in scenarios:
         worst = max(s.table, key=lambda r: r["loss_mean"], default=None)
         if worst is not None:
@@ -207,6 +235,7 @@ def write_review(
             changes=changes(chain, found)[:6],
             risks=top_risks(ranked),
             reserve_chart=_reserve_chart(reserve),
+            outlook=ahead,
         )
     )
     out.mkdir(parents=True, exist_ok=True)
