@@ -17,6 +17,7 @@ For each row of ``recycling_flows`` (mineral, region, end-use sector):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import erf, sqrt
 from typing import Any
 
@@ -199,3 +200,42 @@ def recycled_supply(chain: SupplyChain, result: Outlook) -> xr.DataArray:
     out.name = "recycled_t"
     out.attrs["unit"] = "t/yr (chain basis)"
     return out
+
+
+US = "USA"
+
+
+def with_secondary(
+    chain: SupplyChain, tonnes_per_year: dict[str, float], sources: set[str] | None = None
+) -> SupplyChain:
+    """``chain`` with U.S. secondary supply attached (t/yr by mineral, in the chain model's
+    reference basis): every chain model built from it (simulate, rank, the reserve's ensemble)
+    carries a domestic recycled-supply node (critmin.simulate.model.add_secondary)."""
+    minerals = sorted(tonnes_per_year)
+    arr = xr.DataArray(
+        np.array([float(tonnes_per_year[m]) for m in minerals]),
+        coords={"mineral": minerals},
+        dims=("mineral",),
+        name="secondary_t",
+        attrs={"unit": "t/yr (chain basis)", "sources": sorted(sources or set())},
+    )
+    return replace(chain, secondary=arr)
+
+
+def with_recycling(chain: SupplyChain, result: Outlook, year: int) -> SupplyChain:
+    """``chain`` with the outlook's recycled U.S. supply in ``year`` attached as secondary
+    supply (world rows are not entered: the chain model's secondary node is U.S. only)."""
+    if year not in result.years:
+        raise ValueError(
+            f"year: {year} is outside the outlook ({result.years[0]}-{result.years[-1]})"
+        )
+    table = recycling_outlook(chain, result)
+    if table.empty:
+        return with_secondary(chain, {})
+    here = table[(table["region"] == US) & (table["year"] == year)]
+    by_mineral = here.groupby("mineral")["recycled_t"].sum()
+    return with_secondary(
+        chain,
+        {str(m): float(v) for m, v in by_mineral.items()},
+        {str(s) for s in here["source_id"]},
+    )
