@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
-from critmin.outlook.capacity import CHINA, Outlook, run_outlook
-from critmin.outlook.compare import IEA_FOCUS, compare_with_references
+from critmin.outlook.capacity import Outlook, run_outlook
+from critmin.outlook.compare import compare_with_references
 from critmin.outlook.policy import Policy
 from critmin.report.charts import outlook_svg
 
@@ -62,64 +61,6 @@ def outlook_rows(result: Outlook) -> list[dict[str, Any]]:
     return rows
 
 
-def _projects_at(result: Outlook, mineral: str, stage: str) -> pd.DataFrame:
-    p = result.pipeline.projects
-    return p[(p["mineral"] == mineral) & (p["stage"] == stage)]
-
-
-def why(result: Outlook, ref: dict[str, Any]) -> str:
-    """Where and why critmin's base case differs from a published projection, from what the
-    run holds: the projects in the pipeline, the flat base, the stage's basis."""
-    stage = str(ref["stage"])
-    minerals = list(IEA_FOCUS) if "+" in str(ref["mineral"]) else [str(ref["mineral"])]
-    parts: list[str] = []
-    ours, low, high = ref["critmin_p50"], ref["critmin_p05"], ref["critmin_p95"]
-    target = float(str(ref["reference"]).split()[-1])
-    if np.isfinite(ours):
-        gap = (ours - target) * 100
-        verdict = "agrees" if ref["agrees"] else "differs"
-        band = f" (5-95%: {low:.0%}-{high:.0%})" if np.isfinite(low) else ""
-        parts.append(f"critmin {ours:.0%}{band} {verdict}: {gap:+.0f} points from {target:.0%}.")
-    else:
-        parts.append("critmin has no tonnage base at this stage: not compared.")
-    if int(ref["year"]) > result.years[0]:
-        china = 0
-        counted: dict[str, int] = {}
-        for m in minerals:
-            here = _projects_at(result, m, stage)
-            china += int((here["country"] == CHINA).sum())
-            for c in here["country"]:
-                counted[str(c)] = counted.get(str(c), 0) + 1
-        where = ", ".join(f"{c} {n}" for c, n in sorted(counted.items())) or "none"
-        sk = result.pipeline.skipped
-        skipped = sk[sk["mineral"].isin(minerals) & (sk["stage"] == stage)]
-        unsized = (
-            f" ({len(skipped)} more declared without a capacity in the stage's basis: "
-            + ", ".join(str(i) for i in skipped["id"])
-            + ")"
-            if len(skipped)
-            else ""
-        )
-        parts.append(
-            f"The pipeline adds {sum(counted.values())} projects at this stage ({where}), "
-            f"{china} in China{unsized}; existing output is held flat at its latest year "
-            "(no sourced expansion schedule), so growth the IEA expects at existing or undisclosed "
-            "Chinese and Indonesian sites is missing and China's share falls only as "
-            "ex-China projects arrive."
-        )
-    bases = result.by_chain[
-        result.by_chain["mineral"].isin(minerals) & (result.by_chain["stage"] == stage)
-    ].drop_duplicates("mineral")
-    if len(minerals) == 1 and len(bases):
-        parts.append(f"critmin's basis: {bases['basis'].iloc[0]}.")
-    elif len(minerals) > 1:
-        parts.append(
-            f"Mean over the {len(bases)} of {len(minerals)} IEA focus minerals with a "
-            "tonnage base at this stage."
-        )
-    return " ".join(parts)
-
-
 def _chart_stage(g: pd.DataFrame) -> str:
     """The stage a mineral's chart shows: the most concentrated processing stage in the first
     year (mining if it is the only one)."""
@@ -167,8 +108,6 @@ def outlook_view(
     records: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()} for r in compare.to_dict(orient="records")
     ]
-    for r in records:
-        r["why"] = why(result, r)
     names = {str(k): str(v) for k, v in chain.dataset["minerals"].set_index("id")["name"].items()}
     sources = set(result.by_chain["base_source"].dropna().astype(str))
     sources |= set(compare["source_id"].astype(str))
