@@ -73,6 +73,10 @@ class SupplyChain:
     trade_param: xr.DataArray
     """EU trade parameter t_c by (mineral, country); 1 where no restriction is recorded."""
     dataset: Dataset
+    secondary: xr.DataArray | None = None
+    """U.S. secondary (recycled) supply, t/yr by ``mineral`` in the chain model's reference
+    basis; None = none. Attached by ``critmin.outlook.recycling.with_recycling``; the chain
+    model enters it as a domestic supply node (critmin.simulate.model)."""
 
     @classmethod
     def from_dataset(

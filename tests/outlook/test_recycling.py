@@ -31,6 +31,8 @@ def _world(tmp_path: Path, plant_t: float | None) -> SupplyChain:
                 "collection_rate": 0.5,
                 "recovery_rate": 0.8,
                 "demand_stage": "mining",
+                "demand_share": None,  # from end_uses
+                "demand_growth_per_year": None,  # the series' own trend
                 **common,
             }
         ]

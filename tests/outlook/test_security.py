@@ -56,9 +56,14 @@ def test_rates_move_towards_the_observed_rate_as_incidents_accumulate(
         assert min(prior, n_over_e) - 1e-12 <= rate <= max(prior, n_over_e) + 1e-12
         gaps.append(abs(rate - observed))
     assert all(b < a for a, b in itertools.pairwise(gaps)), gaps
-    # a node with no incidents drifts towards zero from the prior, never above it
-    quiet = float(post["rate"].sel(country="JPN", stage="refining", threat="sabotage"))
+    # a quiet node of an observed country drifts towards zero from the prior, never above it
+    quiet = float(post["rate"].sel(country="CHN", stage="mining", threat="sabotage"))
     assert 0 < quiet < prior
+    # a country the register never reports on is not observed: it keeps the prior
+    unseen = float(post["rate"].sel(country="JPN", stage="refining", threat="sabotage"))
+    assert unseen == pytest.approx(prior)
+    told = posterior(small, _incidents(2, until), since=START, until=until, observed={"JPN"})
+    assert float(told["rate"].sel(country="JPN", stage="refining", threat="sabotage")) < prior
 
 
 def test_hazard_rates_are_labelled_by_country_stage_threat(bundled: SupplyChain) -> None:

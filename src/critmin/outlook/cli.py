@@ -41,7 +41,16 @@ MAX_DRAWS = 100_000
 @click.option(
     "--level",
     type=click.Choice(
-        ["country", "chain", "projects", "compare", "alliance", "recycling", "instruments"]
+        [
+            "country",
+            "chain",
+            "projects",
+            "compare",
+            "alliance",
+            "recycling",
+            "recycling-sensitivity",
+            "instruments",
+        ]
     ),
     default="country",
     show_default=True,
@@ -49,9 +58,18 @@ MAX_DRAWS = 100_000
     "projects: completion chance and lead time; compare: against IEA projections; "
     "alliance: U.S. shortfall with and without the policy's alliance acting; "
     "recycling: end-of-life volume, secondary potential and recycled supply; "
+    "recycling-sensitivity: the secondary potential in --year with each recycling_flows "
+    "figure at x0.5 and x1.5 (one --mineral); "
     "instruments: what the reserve optimiser can be offered.",
 )
 @click.option("--group", default="allied", show_default=True, help="Country group for the share.")
+@click.option(
+    "--year",
+    type=int,
+    default=2035,
+    show_default=True,
+    help="The year --level recycling-sensitivity reports.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option(
     "--out",
@@ -68,6 +86,7 @@ def outlook(
     seed: int,
     level: str,
     group: str,
+    year: int,
     fmt: str,
     out: Path | None,
 ) -> None:
@@ -89,6 +108,8 @@ def outlook(
     if group not in set(chain.groups.group.values):
         known = ", ".join(str(g) for g in chain.groups.group.values)
         base._fail(f"--group: unknown country group {group!r} (groups: {known})")
+    if level == "recycling-sensitivity" and len(minerals) != 1:
+        base._fail("--level recycling-sensitivity: name one --mineral (e.g. --mineral rare_earths)")
     policy = Policy()
     if policy_file is not None:
         try:
@@ -103,7 +124,7 @@ def outlook(
     from critmin.schema.validate import DataError  # noqa: PLC0415
 
     try:
-        _run(ctx, chain, policy, minerals, draws, seed, level, group, fmt, out, HORIZON)
+        _run(ctx, chain, policy, minerals, draws, seed, level, group, fmt, out, HORIZON, year)
     except DataError as exc:
         base._fail(str(exc))
 
@@ -120,6 +141,7 @@ def _run(
     fmt: str,
     out: Path | None,
     horizon: int,
+    year: int = 2035,
 ) -> None:
     """The body of ``outlook`` once inputs are checked (a data error is refused by the caller)."""
     from critmin import cli as base  # noqa: PLC0415
@@ -155,6 +177,13 @@ def _run(
         from critmin.outlook.recycling import recycling_outlook  # noqa: PLC0415
 
         frame = recycling_outlook(chain, result)
+    elif level == "recycling-sensitivity":
+        from critmin.outlook.recycling import recycling_sensitivity  # noqa: PLC0415
+
+        try:
+            frame = recycling_sensitivity(chain, result, mineral=minerals[0], year=year)
+        except ValueError as exc:
+            base._fail(f"--{exc}")
     else:
         frame = compare_with_references(result, ds)
     if out is not None:

@@ -17,6 +17,7 @@ For each row of ``recycling_flows`` (mineral, region, end-use sector):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import erf, sqrt
 from typing import Any
 
@@ -125,23 +126,40 @@ def recycling_capacity(result: Outlook, mineral: str, region: str, years: list[i
     return cap
 
 
-def recycling_outlook(chain: SupplyChain, result: Outlook) -> pd.DataFrame:
-    """End-of-life volume, secondary potential and recycled supply by year."""
+def _declared(value: Any) -> float | None:
+    """An optional float cell: None where empty."""
+    if value is None:
+        return None
+    out = float(value)
+    return None if np.isnan(out) else out
+
+
+def recycling_outlook(
+    chain: SupplyChain, result: Outlook, flows_table: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """End-of-life volume, secondary potential and recycled supply by year (``flows_table``:
+    the ``recycling_flows`` rows to use, default the dataset's)."""
     years = result.years
-    flows: list[dict[Any, Any]] = chain.dataset["recycling_flows"].to_dict(orient="records")
+    table = chain.dataset["recycling_flows"] if flows_table is None else flows_table
+    flows: list[dict[Any, Any]] = table.to_dict(orient="records")
     uses = chain.dataset["end_uses"]
     rows = []
     for f in flows:
         mineral, region, sector = str(f["mineral"]), str(f["region"]), str(f["sector"])
-        match = uses[
-            (uses["mineral"] == mineral) & (uses["region"] == region) & (uses["sector"] == sector)
-        ]
-        if match.empty:
-            continue
-        share = float(match.sort_values("year")["share"].iloc[-1])
+        share = _declared(f.get("demand_share"))
+        if share is None:
+            match = uses[
+                (uses["mineral"] == mineral)
+                & (uses["region"] == region)
+                & (uses["sector"] == sector)
+            ]
+            if match.empty:
+                continue
+            share = float(match.sort_values("year")["share"].iloc[-1])
         first = years[0] - HISTORY_YEARS
         history, slope = demand_history(chain, mineral, region, str(f["demand_stage"]))
-        demand = extend(history, slope, first, years[-1]) * share
+        growth = _declared(f.get("demand_growth_per_year"))
+        demand = extend(history, slope if growth is None else growth, first, years[-1]) * share
         pmf = lifetime_pmf(
             float(f["lifetime_mean_years"]),
             float(f["lifetime_sd_years"]),
@@ -199,3 +217,113 @@ def recycled_supply(chain: SupplyChain, result: Outlook) -> xr.DataArray:
     out.name = "recycled_t"
     out.attrs["unit"] = "t/yr (chain basis)"
     return out
+
+
+US = "USA"
+
+
+def with_secondary(
+    chain: SupplyChain, tonnes_per_year: dict[str, float], sources: set[str] | None = None
+) -> SupplyChain:
+    """``chain`` with U.S. secondary supply attached (t/yr by mineral, in the chain model's
+    reference basis): every chain model built from it (simulate, rank, the reserve's ensemble)
+    carries a domestic recycled-supply node (critmin.simulate.model.add_secondary)."""
+    minerals = sorted(tonnes_per_year)
+    arr = xr.DataArray(
+        np.array([float(tonnes_per_year[m]) for m in minerals]),
+        coords={"mineral": minerals},
+        dims=("mineral",),
+        name="secondary_t",
+        attrs={"unit": "t/yr (chain basis)", "sources": sorted(sources or set())},
+    )
+    return replace(chain, secondary=arr)
+
+
+def with_recycling(chain: SupplyChain, result: Outlook, year: int) -> SupplyChain:
+    """``chain`` with the outlook's recycled U.S. supply in ``year`` attached as secondary
+    supply (world rows are not entered: the chain model's secondary node is U.S. only)."""
+    if year not in result.years:
+        raise ValueError(
+            f"year: {year} is outside the outlook ({result.years[0]}-{result.years[-1]})"
+        )
+    table = recycling_outlook(chain, result)
+    if table.empty:
+        return with_secondary(chain, {})
+    here = table[(table["region"] == US) & (table["year"] == year)]
+    by_mineral = here.groupby("mineral")["recycled_t"].sum()
+    return with_secondary(
+        chain,
+        {str(m): float(v) for m, v in by_mineral.items()},
+        {str(s) for s in here["source_id"]},
+    )
+
+
+#: The fields of ``recycling_flows`` whose sensitivity is reported.
+SENSITIVE = (
+    "lifetime_mean_years",
+    "lifetime_sd_years",
+    "collection_rate",
+    "recovery_rate",
+    "demand_share",
+    "demand_growth_per_year",
+)
+
+
+def recycling_sensitivity(
+    chain: SupplyChain,
+    result: Outlook,
+    *,
+    mineral: str,
+    year: int,
+    factors: tuple[float, float] = (0.5, 1.5),
+) -> pd.DataFrame:
+    """How the secondary potential of ``mineral`` in ``year`` (t/yr, every sector summed)
+    moves when one field of one ``recycling_flows`` row is scaled by each factor (rates capped
+    at 1), the others held: one row per (sector, field) with the base, low and high potential
+    and the relative change. Every assumed or estimated figure can be read off here."""
+    if year not in result.years:
+        raise ValueError(
+            f"year: {year} is outside the outlook ({result.years[0]}-{result.years[-1]})"
+        )
+    table = chain.dataset["recycling_flows"]
+    own = table[table["mineral"] == mineral]
+    if own.empty:
+        raise ValueError(f"mineral: no recycling_flows rows for {mineral!r}")
+
+    def potential(frame: pd.DataFrame) -> float:
+        out = recycling_outlook(chain, result, frame)
+        return float(out.loc[out["year"] == year, "secondary_potential_t"].sum())
+
+    base = potential(own)
+    rows = []
+    for i, row in own.iterrows():
+        for fieldname in SENSITIVE:
+            value = _declared(row.get(fieldname))
+            if value is None:
+                continue
+            moved = []
+            for factor in factors:
+                frame = own.copy()
+                new = value * factor
+                if fieldname in ("collection_rate", "recovery_rate", "demand_share"):
+                    new = min(new, 1.0)
+                frame.loc[i, fieldname] = new
+                moved.append(potential(frame))
+            rows.append(
+                {
+                    "mineral": mineral,
+                    "sector": row["sector"],
+                    "field": fieldname,
+                    "value": value,
+                    "year": year,
+                    "potential_t": base,
+                    "low_t": moved[0],
+                    "high_t": moved[1],
+                    "change_low": moved[0] / base - 1 if base > 0 else np.nan,
+                    "change_high": moved[1] / base - 1 if base > 0 else np.nan,
+                    "row_marks_assumption": bool(row["source_id"] == "CRITMIN_ASSUMPTION")
+                    or "ASSUMPTION" in str(row["note"]),
+                    "source_id": row["source_id"],
+                }
+            )
+    return pd.DataFrame(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib as mpl
 
@@ -133,5 +134,42 @@ def bars_svg(values: pd.Series, title: str, xlabel: str) -> str:
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_xlabel(xlabel, fontsize=9)
     ax.tick_params(labelsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)
+
+
+def outlook_svg(
+    years: list[int],
+    series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    title: str,
+    references: list[tuple[int, float, str]] | None = None,
+) -> str:
+    """Shares by calendar year, one line (median) and 5-95% band per series; ``references``:
+    published projections drawn as labelled points (year, share, label)."""
+    fig, ax = plt.subplots(figsize=(5.2, 2.8))
+    colours = {"China": COUNTRY_COLOURS.get("CHN", PALETTE[0]), "allies": "#1f3a93"}
+    for i, (name, (lo, mid, hi)) in enumerate(series.items()):
+        colour = colours.get(name, PALETTE[i % len(PALETTE)])
+        ax.fill_between(years, lo, hi, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(years, mid, color=colour, label=f"{name} (median, 5-95%)", linewidth=1.6)
+    for year, value, label in references or []:
+        ax.plot([year], [value], marker="D", color="#7f8c8d", markersize=5, linestyle="none")
+        ax.annotate(
+            label,
+            (year, value),
+            fontsize=7,
+            color="#566573",
+            xytext=(-6, -12),
+            ha="right",
+            textcoords="offset points",
+        )
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+    ax.set_ylabel("share of world output", fontsize=9)
+    step = max(1, len(years) // 6)
+    ax.set_xticks(years[::step], [str(y) for y in years[::step]])
+    ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=9, loc="left")
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=7, frameon=False, loc="best")
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig)

@@ -1,6 +1,7 @@
 """The key findings of the review in one screen, shared by the web overview and the review
 page: each chain's bottleneck with China's and the allies' shares, the top risks in dollars with
-their error, the reserve's position, and what changed since the previous year on record."""
+their error, the reserve's position, and what changed (critmin.report.history: since the
+previous stored review, else the previous data year on record)."""
 
 from __future__ import annotations
 

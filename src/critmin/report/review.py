@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
@@ -32,6 +33,16 @@ from critmin.report.findings import (
     mineral_count,
     top_risks,
 )
+from critmin.report.history import (
+    HISTORY_FILE,
+    HistoryError,
+    WhatChanged,
+    append_history,
+    key_numbers,
+    load_history,
+    what_changed,
+)
+from critmin.report.outlook import OutlookView, outlook_view
 from critmin.simulate.backtest import backtest, backtest_records
 
 
@@ -129,6 +140,62 @@ def summary_lines(
     return lines
 
 
+def outlook_lines(view: OutlookView) -> list[str]:
+    """The outlook in the terminal summary: China's share now and at the end of the horizon
+    at each refining stage, and how the base case compares with the IEA."""
+    last = view.years[-1]
+    parts = [
+        f"{r['mineral']} {r['china_share'][0]:.0%}->{r['china_share'][-1]:.0%}"
+        for r in view.rows
+        if r["stage"] == "refining" and np.isfinite(r["china_share"][-1])
+    ]
+    agree = sum(bool(c["agrees"]) for c in view.compare)
+    return [
+        f"  outlook to {last}, China's refining share (median, {view.draws} draws): "
+        + ", ".join(parts),
+        f"  outlook vs IEA GCMO 2025: {agree} of {len(view.compare)} projections agree",
+    ]
+
+
+def outlook_numbers(view: OutlookView | None) -> list[dict[str, Any]]:
+    """The outlook's key numbers for the history: China's refining share at the end."""
+    if view is None:
+        return []
+    return [
+        {
+            "mineral": r["mineral"],
+            "stage": r["stage"],
+            "year": view.years[-1],
+            "china_share": float(r["china_share"][-1]),
+        }
+        for r in view.rows
+        if r["stage"] == "refining" and np.isfinite(r["china_share"][-1])
+    ]
+
+
+def changed_lines(changed: WhatChanged) -> list[str]:
+    """The terminal summary of what changed."""
+    lines = [f"  what changed: {changed.label}"]
+    for m in changed.moved:
+        if m.unit == "share":
+            lines.append(
+                f"    {m.mineral} {m.item}: {m.before:.0%} -> {m.after:.0%} "
+                f"({m.delta * 100:+.0f} pts)"
+            )
+        else:
+            lines.append(
+                f"    {m.mineral} {m.item}: {numbers.usd(m.before)} -> {numbers.usd(m.after)}"
+            )
+    for c in changed.year_changes:
+        lines.append(
+            f"    {c.mineral} {c.stage}: {c.country} {c.before:.0%} ({c.before_year}) -> "
+            f"{c.after:.0%} ({c.after_year})"
+        )
+    if changed.note:
+        lines.append(f"    note: {changed.note}")
+    return lines
+
+
 def write_review(
     chain: SupplyChain,
     out: Path,
@@ -137,11 +204,20 @@ def write_review(
     runs: int = 200,
     seed: int = 0,
     disruptions: bool = True,
+    outlook: bool = True,
+    outlook_draws: int = 2000,
+    record: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Write ``out/index.html`` and return the terminal summary; ``progress(step)`` is called
-    as each step starts."""
+    as each step starts. The outlook runs ``outlook_draws`` draws with the review's seed.
+    The review's key numbers are compared with the previous review stored in
+    ``out/history.json`` and, with ``record``, added to it."""
     say = progress or (lambda step: None)
+    say("projecting capacity to 2040")
+    ahead: OutlookView | None = (
+        outlook_view(chain, draws=outlook_draws, seed=seed) if outlook else None
+    )
     say("simulating the library scenarios")
     scenarios = scenario_views(chain, runs=runs, seed=seed) if disruptions else []
     say("ranking minerals by expected U.S. loss")
@@ -155,12 +231,40 @@ def write_review(
     table = exposure_table(chain, year=year)
     views = _chain_views(chain, table, year)
     found = bottlenecks(chain, table)
+    generated = dt.datetime.now(dt.UTC)
+    risks = top_risks(ranked)
+    current = key_numbers(
+        found,
+        risks,
+        reserve,
+        outlook_numbers(ahead),
+        date=generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        seed=seed,
+        runs=runs,
+        inputs={
+            "year": year,
+            "disruptions": disruptions,
+            "outlook_draws": outlook_draws if outlook else 0,
+            "data": str(chain.dataset.source),
+            "version": version("critmin"),
+        },
+    )
+    history_path = out / HISTORY_FILE
+    try:
+        history = load_history(history_path)
+        unreadable = ""
+    except HistoryError as exc:
+        history, unreadable = [], f"{exc}: left as it is, not compared and not extended"
+    changed = what_changed(history, current, changes(chain, found), note=unreadable)
     check = import_sources_crosscheck(chain.dataset)
     check = check[check["mineral"].isin(set(chain.dataset["chains"]["mineral"]))]
     sources = chain.dataset["sources"]
     used = set(table["source_id"]) | {"USGS_MCS2026_DR", "CEPII_BACI_V202401b"}
     used |= {str(b["source_id"]) for b in backtests} | ({"BEA_IO_2017"} if ranked else set())
+    used |= ahead.sources if ahead is not None else set()
     lines = summary_lines(table, views, mineral_count(chain))
+    if ahead is not None:
+        lines += outlook_lines(ahead)
     for s in scenarios:
         worst = max(s.table, key=lambda r: r["loss_mean"], default=None)
         if worst is not None:
@@ -177,6 +281,7 @@ def write_review(
             + f"; expected loss ${reserve['expected_loss_usd'] / 1e9:,.2f}B vs "
             f"${reserve['policies'][0]['expected_loss_usd'] / 1e9:,.2f}B with no reserve"
         )
+    lines += changed_lines(changed)
     top = [r for r in ranked if r["rank"] is not None][:5]
     if top:
         lines.append(
@@ -187,7 +292,7 @@ def write_review(
         _env()
         .get_template("review.html.j2")
         .render(
-            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            generated=generated.strftime("%Y-%m-%d %H:%M UTC"),
             version=version("critmin"),
             data_source=chain.dataset.source,
             year=year,
@@ -204,13 +309,16 @@ def write_review(
             sources=sources[sources["id"].isin(used)].to_dict(orient="records"),
             summary=lines,
             found=found,
-            changes=changes(chain, found)[:6],
-            risks=top_risks(ranked),
+            changed=changed,
+            risks=risks,
             reserve_chart=_reserve_chart(reserve),
+            outlook=ahead,
         )
     )
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "index.html.tmp"
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out / "index.html")
+    if record and not unreadable:
+        append_history(history_path, current)
     return lines

@@ -718,6 +718,25 @@ TABLES.update(
                         allowed=frozenset({"mining", "refining", "consumption"}),
                         description="past demand: output of a stage, or U.S. consumption",
                     ),
+                    Column(
+                        "demand_share",
+                        "float",
+                        required=False,
+                        minimum=0.0,
+                        maximum=1.0,
+                        unit="fraction",
+                        description="the sector's share of the demand proxy, where end_uses has "
+                        "none (e.g. NdFeB magnet end uses of magnet rare earths)",
+                    ),
+                    Column(
+                        "demand_growth_per_year",
+                        "float",
+                        required=False,
+                        minimum=-1.0,
+                        maximum=1.0,
+                        description="log growth of past demand per year, where the demand "
+                        "series is too short to fit its own trend",
+                    ),
                     _source(),
                     _estimated(),
                     _note(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -140,6 +141,58 @@ def rates(
         base._fail(exc.message)
     frame = rate_table(base._chain(ctx), stored, start, base._split(country), base._split(stage))
     base._emit(frame, fmt, f"Hazard rates since {since} (incidents per country-stage-year)")
+
+
+@security.command("scenario")
+@click.option(
+    "--base",
+    "base_name",
+    default="background",
+    show_default=True,
+    help="Scenario whose flat hazards are replaced (library name or YAML file).",
+)
+@click.option("--since", default="2015-01-01", show_default=True, help="Start of the window.")
+@click.option("--database", default=None, help="Also count entries stored in this database.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def scenario(
+    ctx: click.Context, base_name: str, since: str, database: str | None, out: Path | None
+) -> None:
+    """A scenario whose background outage hazards come from the register: one yearly outage
+    probability per country and stage (Gamma-Poisson posterior) instead of one flat rate.
+    Run it with ``critmin simulate FILE``."""
+    import yaml  # noqa: PLC0415
+
+    from critmin import cli as base  # noqa: PLC0415
+    from critmin.ledger.errors import Refused  # noqa: PLC0415
+    from critmin.scenarios.load import ScenarioError, load_scenario  # noqa: PLC0415
+    from critmin.security.hazard import register_background  # noqa: PLC0415
+    from critmin.security.service import stored_incidents  # noqa: PLC0415
+
+    try:
+        start = date.fromisoformat(since)
+    except ValueError:
+        base._fail(f"--since: {since!r} is not a date (YYYY-MM-DD)")
+    if start >= date.today():
+        base._fail("--since: must be in the past")
+    try:
+        spec = load_scenario(base_name)
+        stored = stored_incidents(database)
+    except ScenarioError as exc:
+        base._fail(f"--base: {exc}")
+    except Refused as exc:
+        base._fail(exc.message)
+    result = register_background(base._chain(ctx), spec, stored, since=start)
+    text = yaml.safe_dump(
+        result.model_dump(mode="json", exclude_defaults=True), sort_keys=False, width=100
+    )
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    click.echo(f"wrote {out} ({len(result.hazards)} hazards by stage)")
 
 
 COMMANDS = (security,)

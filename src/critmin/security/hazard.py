@@ -10,6 +10,11 @@ incidents of threat ``k`` at node ``(c, s)`` are Poisson with rate ``lambda``; t
 
 moves from the prior towards the observed rate ``n / E`` as observation accumulates. The
 yearly chance of at least one incident is ``1 - exp(-lambda)`` (the posterior mean plugged in).
+
+Only countries the register *observes* accrue exposure: by default those with at least one
+entry in the window (a register that has never reported on a country says nothing about it, so
+that country keeps the prior); ``observed=`` names them explicitly (an operator's reporting
+coverage). With no incidents at all every node keeps the prior.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.scenarios.hazards import with_register_hazards
+from critmin.scenarios.spec import Scenario
 from critmin.schema.tables import THREAT_TYPES
 
 DAYS_PER_YEAR = 365.25
@@ -53,8 +60,10 @@ def posterior(
     *,
     since: date = DEFAULT_SINCE,
     until: date | None = None,
+    observed: set[str] | None = None,
 ) -> xr.Dataset:
-    """Prior, counts, exposure and posterior by (country, stage, threat)."""
+    """Prior, counts, exposure and posterior by (country, stage, threat); ``observed``: the
+    countries the register covers (default: those with an entry in the window)."""
     until = until or date.today()
     if until <= since:
         raise ValueError("until: the observation window must end after it starts")
@@ -86,13 +95,16 @@ def posterior(
     alpha0 = priors["rate_per_year"].to_numpy(float) * beta0
     dims = ("country", "stage", "threat")
     alpha = alpha0[None, None, :] + counts
-    beta = np.broadcast_to(beta0[None, None, :] + exposure, shape)
+    covered = set(inside["country"]) if observed is None else set(observed)
+    seen = np.array([c in covered for c in countries], dtype=float)
+    beta = beta0[None, None, :] + exposure * np.broadcast_to(seen[:, None, None], shape)
     rate = np.where(node[:, :, None], alpha / beta, np.nan)
     return xr.Dataset(
         {
             "incidents": (dims, counts),
             "alpha": (dims, alpha),
-            "beta": (dims, np.array(beta)),
+            "beta": (dims, beta),
+            "observed": (("country",), seen.astype(bool)),
             "rate": (dims, rate),
             "annual_probability": (dims, 1.0 - np.exp(-rate)),
             "prior_rate": (("threat",), alpha0 / beta0),
@@ -113,10 +125,11 @@ def hazard_rates(
     *,
     since: date = DEFAULT_SINCE,
     until: date | None = None,
+    observed: set[str] | None = None,
 ) -> xr.DataArray:
     """Posterior mean incidents per year by (country, stage, threat); NaN where a country has
     no output at a stage. The disruption engine can read this in place of its flat rate."""
-    post = posterior(chain, register(chain, stored), since=since, until=until)
+    post = posterior(chain, register(chain, stored), since=since, until=until, observed=observed)
     out = post["rate"]
     out.attrs = {**post.attrs, "unit": "incidents per country-stage-year"}
     return out
@@ -128,12 +141,40 @@ def annual_outage_probability(
     *,
     since: date = DEFAULT_SINCE,
     until: date | None = None,
+    observed: set[str] | None = None,
 ) -> xr.DataArray:
     """Yearly chance of at least one security incident of any type by (country, stage): the
     form of the disruption engine's background hazard (``1 - exp(-sum of threat rates)``)."""
-    rates = hazard_rates(chain, stored, since=since, until=until)
+    rates = hazard_rates(chain, stored, since=since, until=until, observed=observed)
     total = rates.sum("threat", min_count=1)
     out = xr.DataArray(1.0 - np.exp(-total.to_numpy()), coords=total.coords, dims=total.dims)
     out.name = "annual_probability"
     out.attrs = {**rates.attrs, "unit": "fraction"}
     return out
+
+
+def prior_probability(chain: SupplyChain) -> float:
+    """Yearly chance of at least one incident at a node the register does not observe: the
+    priors' rates summed over threat types (``security_priors``)."""
+    priors = chain.dataset["security_priors"]
+    return float(1.0 - np.exp(-priors["rate_per_year"].astype(float).sum()))
+
+
+def register_background(
+    chain: SupplyChain,
+    scenario: Scenario | None = None,
+    stored: pd.DataFrame | None = None,
+    *,
+    since: date = DEFAULT_SINCE,
+    until: date | None = None,
+    observed: set[str] | None = None,
+) -> Scenario:
+    """``scenario`` (default: the library's ``background``) with its flat outage hazards
+    replaced by the register's yearly outage probability per country and stage."""
+    from critmin.scenarios.load import load_scenario  # noqa: PLC0415
+
+    base = scenario if scenario is not None else load_scenario("background")
+    probability = annual_outage_probability(
+        chain, stored, since=since, until=until, observed=observed
+    )
+    return with_register_hazards(base, probability, prior_probability(chain))

@@ -253,6 +253,11 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         d_chn = max(0.0, 1.0 - d_usa)
     shares_r = np.array([d_chn, d_usa, max(0.0, 1.0 - d_chn - d_usa)])
     demand = shares_r * world / MONTHS_PER_YEAR
+    # recycled U.S. supply displaces U.S. purchases of primary output (critmin.simulate.model.
+    # add_secondary); the rest of the world, the residual region, takes the primary it frees
+    secondary = secondary_supply(chain, mineral, float(demand[REGIONS.index("USA")]))
+    demand[REGIONS.index("USA")] -= secondary
+    demand[REGIONS.index("ROW")] += secondary
 
     idx_region = np.array([REGIONS.index(region_of(c)) for c in countries])
     flows = np.zeros((max(K - 1, 0), N, N))
@@ -323,7 +328,7 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
     else:
         sources.add("USGS_MCS2026_DR")
         assumptions.append(f"reference price: {price_note}")
-        us_t_year = float(demand[REGIONS.index("USA")]) * MONTHS_PER_YEAR
+        us_t_year = float(demand[REGIONS.index("USA")] + secondary) * MONTHS_PER_YEAR
         exposure = io_exposure(
             ds,
             mineral,
@@ -335,6 +340,18 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
             assumptions.append("no bridge to the BEA tables or no U.S. demand: no GDP figure")
         else:
             sources |= {"BEA_IO_2017", "CRITMIN_BEA_BRIDGE"}
+    if secondary > 0:
+        countries, cap, flows, final, content, idx_region, demand = add_secondary(
+            countries, cap, flows, final, content, idx_region, demand, secondary
+        )
+        us_home *= (demand[us] - secondary) / demand[us]
+        assumptions.append(
+            f"U.S. recycled supply {secondary * MONTHS_PER_YEAR:,.0f} t/yr enters as the domestic "
+            f"node {SECONDARY_NODE} (own feed, no foreign input) and displaces U.S. purchases "
+            "of primary output one for one"
+        )
+        if chain.secondary is not None:
+            sources |= {str(x) for x in chain.secondary.attrs.get("sources", ())}
     return ChainModel(
         mineral=mineral,
         stages=tuple(use),
@@ -360,6 +377,62 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         region_index=idx_region,
         sectors=sectors,
         sector_share=sector_share,
+    )
+
+
+#: The chain model's node for U.S. secondary (recycled) supply.
+SECONDARY_NODE = "USA-recycled"
+
+
+def secondary_supply(chain: SupplyChain, mineral: str, us_demand: float) -> float:
+    """U.S. recycled supply of ``mineral`` in t per month (``chain.secondary``, t/yr), at most
+    the U.S. demand ``us_demand`` (t per month): recycling cannot displace more than the U.S.
+    buys. 0 without a secondary supply attached."""
+    sec = chain.secondary
+    if sec is None or mineral not in sec.mineral.values:
+        return 0.0
+    value = float(sec.sel(mineral=mineral))
+    if not np.isfinite(value) or value <= 0:
+        return 0.0
+    return min(value / MONTHS_PER_YEAR, us_demand)
+
+
+def add_secondary(
+    countries: list[str],
+    cap: np.ndarray,
+    flows: np.ndarray,
+    final: np.ndarray,
+    content: np.ndarray,
+    idx_region: np.ndarray,
+    demand: np.ndarray,
+    secondary: float,
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Append the U.S. secondary-supply node: ``secondary`` t/month of collected end-of-life
+    material at the first stage (the engine's stage without input), passed through its own
+    column at every later stage (recycled material is processed in the U.S. and needs no
+    foreign input), delivered to the U.S. region. It is its own origin of content. The U.S.
+    demand grows back by ``secondary``, which primary routing had left to it."""
+    K, N = cap.shape
+    us = REGIONS.index("USA")
+    cap = np.concatenate([cap, np.full((K, 1), secondary)], axis=1)
+    grown = np.zeros((flows.shape[0], N + 1, N + 1))
+    grown[:, :N, :N] = flows
+    grown[:, N, N] = secondary
+    out_final = np.concatenate([final, np.zeros((1, final.shape[1]))], axis=0)
+    out_final[N, us] = secondary
+    out_content = np.zeros((K, N + 1, N + 1))
+    out_content[:, :N, :N] = content
+    out_content[:, N, N] = 1.0
+    demand = demand.copy()
+    demand[us] += secondary
+    return (
+        [*countries, SECONDARY_NODE],
+        cap,
+        grown,
+        out_final,
+        out_content,
+        np.append(idx_region, us),
+        demand,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -11,11 +13,57 @@ from critmin.ledger.public import public_transactions
 from critmin.ledger.service import Ledger
 from critmin.ledger.valuation import valuation
 from critmin.report.findings import bottlenecks, changes, mineral_count, top_risks
+from critmin.report.history import (
+    HISTORY_FILE,
+    HistoryError,
+    key_numbers,
+    load_history,
+    what_changed,
+)
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from critmin.chain import SupplyChain
     from critmin.web.app import Web
 
 LISTS = {"usgs_2025": "USGS 2025", "doe_2023": "DOE 2023", "eu_2023": "EU 2023"}
+#: Where the overview looks for stored reviews: ``critmin review``'s default output folder
+#: (relative to where the server runs), unless ``app.state.review_dir`` names another.
+REVIEW_DIR = Path("review")
+
+
+def overview_findings(
+    chain: SupplyChain,
+    exposure: pd.DataFrame,
+    ranked: list[dict[str, Any]] | None,
+    review_dir: Path,
+    *,
+    seed: int,
+    runs: int,
+) -> dict[str, Any]:
+    """The overview's findings: each chain's bottleneck, the top risks, and what changed:
+    today's key numbers against the latest review stored in ``review_dir`` (``critmin
+    review``'s history), or, with none stored, the previous data year (labelled so)."""
+    found = bottlenecks(chain, exposure)
+    risks = top_risks(ranked)
+    try:
+        history = load_history(review_dir / HISTORY_FILE)
+        note = ""
+    except HistoryError as exc:
+        history, note = [], f"{exc}: ignored"
+    now = key_numbers(
+        found,
+        risks,
+        None,
+        [],
+        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        seed=seed,
+        runs=runs,
+        inputs={},
+    )
+    changed = what_changed(history, now, changes(chain, found), note=note)
+    return {"found": found, "risks": risks, "changed": changed}
 
 
 def reserve_position(ledger: Ledger) -> dict[str, Any] | None:
@@ -36,17 +84,23 @@ def router(web: Web) -> APIRouter:
     @r.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
         chain = state.chain()
-        found = bottlenecks(chain, state.exposure)
         rank_job = state.analysis("rank")
         plan_job = state.analysis("plan")
         ranked = rank_job.result if rank_job.status == "done" else None
         plan = plan_job.result if plan_job.status == "done" else None
+        review_dir = getattr(request.app.state, "review_dir", None) or REVIEW_DIR
+        findings = overview_findings(
+            chain,
+            state.exposure,
+            ranked,
+            Path(review_dir),
+            seed=state.settings.seed,
+            runs=state.settings.rank_runs,
+        )
         return web.page(
             request,
             "overview.html.j2",
-            found=found,
-            changes=changes(chain, found)[:6],
-            risks=top_risks(ranked),
+            **findings,
             rank_job=rank_job.view(),
             plan_job=plan_job.view(),
             plan=plan,
