@@ -74,8 +74,9 @@ def main(rows: int = 25) -> None:
     j = model.index("327200")
     x = model.output[j] * 1e6
     glass = model.va_multiplier[j] * x / (0.07 * sand.value_usd)
+    users = ", ".join(sand.codes[i] for i in np.argsort(-sand.weight)[:3])
     print(
-        f"\nindustrial sand: leverage@50% {sand.leverage(0.5):.3g} (CES users: {sand.codes[:3]}); "
+        f"\nindustrial sand: leverage@50% {sand.leverage(0.5):.3g} (largest CES users: {users}); "
         f"bound if essential to all glass output (327200, fixed proportions): {glass:.3g}; "
         f"gallium / that bound = {ga.leverage(0.5) / glass:.1f}"
     )

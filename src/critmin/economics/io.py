@@ -31,7 +31,8 @@ Method (docs/criticality.md has the derivation and limits):
      ``[c_j·(1 - φ)^rho + 1 - c_j]^(1/rho)``, rho = (s - 1)/s. With a small cost share this
      loses about ``c_j·((1-φ)^rho - 1)/rho``: GDP per dollar short is then nearly the same for
      every mineral (≈ 7.5·μ at s = 0.2, φ = 0.5), which is why essential uses are modelled
-     apart. An essential industry loses the larger of the two.
+     apart. An essential industry's use of the mineral all goes to its essential lines, so
+     the whole-industry CES does not apply to it (at large φ it would cut more than d).
 
    GDP lost = Σ_j μ_j·x_j·(output share lost). The cut falls on j's output and, through L, on
    j's domestic suppliers; j's customers are assumed to bridge with imports or inventories of
@@ -136,12 +137,14 @@ class Exposure:
 
     def output_lost(self, short: np.ndarray) -> np.ndarray:
         """Share of each user's output lost when a share ``short`` of the mineral is missing:
-        the CES loss ``1 - [c·(1 - φ)^rho + 1 - c]^(1/rho)``, rho = (s - 1)/s (other inputs
-        fixed), or, for an essential user, ``d·φ`` if larger; shape ``short.shape + (J,)``."""
+        ``d·φ`` for an essential user (its mineral all goes to the essential lines, fixed
+        proportions), else the CES loss ``1 - [c·(1 - φ)^rho + 1 - c]^(1/rho)``,
+        rho = (s - 1)/s (other inputs fixed); shape ``short.shape + (J,)``."""
         phi = np.clip(np.asarray(short, dtype=float), 0.0, 1.0)[..., None]
         out = _ces_loss(phi, self.cost_share, self.substitution)
         if self.essential is not None:
-            out = np.maximum(out, np.clip(self.essential * phi, 0.0, 1.0))
+            d = self.essential
+            out = np.where(d > 0, np.clip(d * phi, 0.0, 1.0), out)
         return out
 
     def gdp_lost(self, short: np.ndarray, months: float = 1.0) -> np.ndarray:
