@@ -373,6 +373,17 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
             ],
             columns=["kind", "key", "code", "note"],
         ).assign(source_id=SRC),
+        "io_dependency": pd.DataFrame(
+            columns=[
+                "mineral",
+                "industry",
+                "dependent_share",
+                "year",
+                "source_id",
+                "estimated",
+                "note",
+            ]
+        ),
         "data_gaps": pd.DataFrame(columns=["mineral", "stage", "item", "reason"]),
         "export_restrictions": pd.DataFrame(
             [("COD", "cobalt", "2025-02", "ban", SRC, "example")],

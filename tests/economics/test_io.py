@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.data.load import bundled_dir, collect
 from critmin.economics.io import exposure, io_model
+from critmin.schema.tables import TABLES
 from critmin.simulate.model import build_model
 from critmin.simulate.runner import parents_of
 
@@ -32,7 +38,8 @@ def test_gallium_goes_to_semiconductors(bundled: SupplyChain) -> None:
 def test_loss_grows_faster_than_the_shortfall(bundled: SupplyChain) -> None:
     ga = build_model(bundled, "gallium").exposure
     assert ga is not None
-    small, large = ga.leverage(0.1), ga.leverage(0.6)
+    ces = dataclasses.replace(ga, essential=None)  # the substitutable (CES) uses alone
+    small, large = ces.leverage(0.1), ces.leverage(0.6)
     assert large > 2 * small  # small shortfalls are absorbed, large ones are not
     leontief = exposure(
         bundled.dataset,
@@ -42,7 +49,8 @@ def test_loss_grows_faster_than_the_shortfall(bundled: SupplyChain) -> None:
         substitution=0.05,
     )
     assert leontief is not None
-    assert leontief.leverage(0.5) > ga.leverage(0.5)
+    # a lower elasticity loses more (the CES uses; the essential lines do not depend on s)
+    assert dataclasses.replace(leontief, essential=None).leverage(0.5) > ces.leverage(0.5)
 
 
 def test_no_industry_loses_more_than_its_output(bundled: SupplyChain) -> None:
@@ -54,15 +62,64 @@ def test_no_industry_loses_more_than_its_output(bundled: SupplyChain) -> None:
     assert lost[0].max() == 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 check not met: with one short-run substitution elasticity for every "
-    "mineral, GDP per dollar short is 6.9 (gallium) vs 5.8 (industrial sand); see "
-    "docs/criticality.md, 'Limits'",
-)
+def test_vanishing_substitution_is_fixed_proportions(bundled: SupplyChain) -> None:
+    """s -> 0 is the Leontief limit: every user loses the shortfall share (no overflow)."""
+    ga = build_model(bundled, "gallium").exposure
+    assert ga is not None
+    rigid = dataclasses.replace(ga, substitution=1e-4, essential=None)
+    lost = rigid.output_lost(np.array([0.25, 0.5]))
+    assert np.allclose(lost[0], 0.25, atol=0.01)
+    assert np.allclose(lost[1], 0.5, atol=0.01)
+
+
+def test_essential_lines_lose_in_fixed_proportion(bundled: SupplyChain) -> None:
+    """Gallium's GaAs/GaN lines (io_dependency) stop with the gallium short: GDP lost per
+    dollar short is their VA multiplier x essential output / value of gallium used, and moves
+    in proportion to the assumed dependent share (its +/-50% sensitivity)."""
+    ga = build_model(bundled, "gallium").exposure
+    assert ga is not None
+    assert ga.essential is not None
+    assert "io_dependency" in ga.basis
+    deps = bundled.dataset["io_dependency"]
+    row = deps[(deps["mineral"] == "gallium") & (deps["industry"] == "334413")]
+    d = float(row["dependent_share"].iloc[0])
+    j = ga.codes.index("334413")
+    closed_form = ga.multiplier[j] * d * ga.output_usd[j] / ga.value_usd
+    assert ga.leverage(0.2) == pytest.approx(closed_form, rel=0.05)
+    for f in (0.5, 1.5):
+        moved = dataclasses.replace(ga, essential=ga.essential * f)
+        assert moved.leverage(0.5) == pytest.approx(f * ga.leverage(0.5), rel=0.05)
+
+
 def test_gallium_leverage_is_ten_times_industrial_sand(bundled: SupplyChain) -> None:
+    """Issue 9: GDP per dollar short separates an essential trace input from a bulk one."""
     ga = build_model(bundled, "gallium").exposure
     sand = build_model(bundled, "sand_gravel_industrial").exposure
     assert ga is not None
     assert sand is not None
     assert ga.leverage(0.5) >= 10 * sand.leverage(0.5)
+    # it still holds at the low end of the dependent share's +/-50% range
+    assert ga.essential is not None
+    low = dataclasses.replace(ga, essential=0.5 * ga.essential)
+    assert low.leverage(0.5) >= 10 * sand.leverage(0.5)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        ("industry", "999999", "unknown label, not in io_industries"),
+        ("dependent_share", "1.5", "must be <= 1"),
+        ("source_id", "NOWHERE_2099", "unknown label, not in sources"),
+    ],
+)
+def test_a_bad_dependency_row_is_named(tmp_path: Path, column: str, value: str, rule: str) -> None:
+    src = bundled_dir() / TABLES["io_dependency"].file
+    frame = pd.read_csv(src, dtype=str, keep_default_na=False)
+    frame.loc[0, column] = value
+    frame.to_csv(tmp_path / TABLES["io_dependency"].file, index=False)
+    dataset, problems = collect(tmp_path, include_lazy=True)
+    assert dataset is None
+    text = "\n".join(str(p) for p in problems)
+    assert "io_dependency.csv, row 2" in text
+    assert f"column '{column}'" in text
+    assert rule in text

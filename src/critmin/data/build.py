@@ -835,6 +835,7 @@ class Builder:
             "governance": self.governance,
             "prices": self.prices,
             "end_uses": self.manual("end_uses"),
+            "io_dependency": self.manual("io_dependency"),
             "recycling": self.recycling,
             "trade_parameters": self.manual("trade_parameters"),
             "demand_shares": self.manual("demand_shares"),

@@ -14,17 +14,26 @@ Method (docs/criticality.md has the derivation and limits):
    within a sector by gross output); without end-use shares, or for a sector the bridge does not
    map ("other"), the mineral follows h's own distribution over using industries in the Use
    table.
-3. **Supply constraint.** Each using industry j combines the mineral (cost share
-   ``c_j = value of the mineral j uses / x_j``) with its other inputs in a CES technology with a
-   short-run elasticity of substitution s (``substitution_elasticity`` in
-   ``market_parameters``); in the short run the other inputs stay as they were, so a shortfall
-   share φ of the mineral cuts j's output to ``[c_j·(1 - φ)^rho + 1 - c_j]^(1/rho)``,
-   rho = (s - 1)/s.
-   With s → 0 this is the fixed-proportions (Leontief) bound of the supply-constrained and
-   inoperability input-output models (Miller & Blair 2009, ch. 13; Haimes & Jiang 2001; Santos &
-   Haimes 2004); with s > 0 small shortfalls are absorbed and large ones are not, and a
-   mineral with a small cost share in its users' output (gallium in semiconductors) loses far
-   more GDP per dollar short than a bulk one (industrial sand in glass and concrete).
+3. **Supply constraint.** A shortfall share φ of the mineral reaches each using industry j
+   (uniform rationing). Two kinds of use:
+
+   - **Essential product lines** (a row of ``io_dependency``): a share ``d_j`` of j's output is
+     made in product lines that cannot be made without the mineral within the year (GaAs and
+     GaN devices in 334413). These lines run in fixed proportions, the short-run technology of
+     the supply-constrained and inoperability input-output models (Miller & Blair 2009,
+     ch. 13; Haimes & Jiang 2001; Santos & Haimes 2004) and of the USGS disruption models
+     (Manley, Alonso & Nassar 2022; Nassar et al. 2024, OFR 2024-1057): they lose ``d_j·φ`` of
+     j's output. Substitution is counted once, upstream, in the demand elasticity of the
+     market clearing that sets φ.
+   - **Other uses**: a CES technology between the mineral (cost share
+     ``c_j = value of the mineral j uses / x_j``) and j's other inputs with a short-run
+     elasticity s (``substitution_elasticity``), the other inputs fixed: output falls to
+     ``[c_j·(1 - φ)^rho + 1 - c_j]^(1/rho)``, rho = (s - 1)/s. With a small cost share this
+     loses about ``c_j·((1-φ)^rho - 1)/rho``: GDP per dollar short is then nearly the same for
+     every mineral (≈ 7.5·μ at s = 0.2, φ = 0.5), which is why essential uses are modelled
+     apart. An essential industry's use of the mineral all goes to its essential lines, so
+     the whole-industry CES does not apply to it (at large φ it would cut more than d).
+
    GDP lost = Σ_j μ_j·x_j·(output share lost). The cut falls on j's output and, through L, on
    j's domestic suppliers; j's customers are assumed to bridge with imports or inventories of
    j's product (the forward effect is left out).
@@ -120,25 +129,22 @@ class Exposure:
     output_usd: np.ndarray  # x_j, USD per year (2023 gross output, else 2017)
     multiplier: np.ndarray  # μ_j, GDP per $ of output
     cost_share: np.ndarray  # c_j = mineral value used by j / x_j
-    substitution: float  # short-run elasticity of substitution s
+    substitution: float  # short-run elasticity of substitution s (other uses)
     value_usd: float  # U.S. consumption x reference price, USD per year
     basis: str
+    #: d_j: share of j's output in essential product lines (fixed proportions); 0 = none
+    essential: np.ndarray | None = None
 
     def output_lost(self, short: np.ndarray) -> np.ndarray:
-        """Share of each user's output lost when a share ``short`` of the mineral is missing
-        (CES in the mineral and the other inputs, the other inputs fixed in the short run):
-        ``1 - [c·(1 - φ)^rho + 1 - c]^(1/rho)``, rho = (s - 1)/s; shape ``short.shape + (J,)``."""
+        """Share of each user's output lost when a share ``short`` of the mineral is missing:
+        ``d·φ`` for an essential user (its mineral all goes to the essential lines, fixed
+        proportions), else the CES loss ``1 - [c·(1 - φ)^rho + 1 - c]^(1/rho)``,
+        rho = (s - 1)/s (other inputs fixed); shape ``short.shape + (J,)``."""
         phi = np.clip(np.asarray(short, dtype=float), 0.0, 1.0)[..., None]
-        c = self.cost_share
-        s = max(self.substitution, 1e-3)
-        if abs(s - 1.0) < 1e-9:  # Cobb-Douglas
-            out: np.ndarray = np.clip(1.0 - np.power(1.0 - phi, c), 0.0, 1.0)
-            return out
-        rho = (s - 1.0) / s
-        with np.errstate(divide="ignore", over="ignore"):
-            kept = np.power(np.maximum(1.0 - phi, 0.0), rho)
-            level = np.power(c * kept + 1.0 - c, 1.0 / rho)
-        out = np.clip(1.0 - np.nan_to_num(level, nan=0.0, posinf=0.0), 0.0, 1.0)
+        out = _ces_loss(phi, self.cost_share, self.substitution)
+        if self.essential is not None:
+            d = self.essential
+            out = np.where(d > 0, np.clip(d * phi, 0.0, 1.0), out)
         return out
 
     def gdp_lost(self, short: np.ndarray, months: float = 1.0) -> np.ndarray:
@@ -154,15 +160,56 @@ class Exposure:
 
     def describe(self, short: float = 0.5) -> str:
         top = np.argsort(-self.weight)[:3]
+        d = self.essential if self.essential is not None else np.zeros(len(self.codes))
         users = ", ".join(
-            f"{self.codes[i]} ({self.weight[i]:.0%}, cost share {self.cost_share[i]:.2g})"
+            f"{self.codes[i]} ({self.weight[i]:.0%}, cost share {self.cost_share[i]:.2g}"
+            + (f", {d[i]:.1%} of output essential" if d[i] > 0 else "")
+            + ")"
             for i in top
+        )
+        how = (
+            "fixed proportions in the essential product lines (io_dependency), else "
+            if d.any()
+            else ""
         )
         return (
             f"{self.leverage(short):.3g} USD of GDP per USD short at a {short:.0%} shortfall: "
-            f"CES output loss of the users of {self.commodity}, s = {self.substitution:g}, "
-            f"times their VA multipliers ({self.basis}; {users})"
+            f"output loss of the users of {self.commodity} ({how}CES, s = "
+            f"{self.substitution:g}) times their VA multipliers ({self.basis}; {users})"
         )
+
+
+def _ces_loss(phi: np.ndarray, c: np.ndarray, s: float) -> np.ndarray:
+    """``1 - [c·(1 - φ)^rho + 1 - c]^(1/rho)``, computed in logs so that s -> 0 tends to the
+    fixed-proportions loss φ instead of overflowing."""
+    s = max(s, 1e-6)
+    c = np.clip(c, 1e-300, 1.0 - 1e-12)
+    with np.errstate(divide="ignore"):
+        log_kept = np.log(np.maximum(1.0 - phi, 0.0))
+    if abs(s - 1.0) < 1e-9:  # Cobb-Douglas
+        level = np.exp(c * log_kept)
+    else:
+        rho = (s - 1.0) / s
+        with np.errstate(invalid="ignore", over="ignore"):
+            log_level = np.logaddexp(np.log(c) + rho * log_kept, np.log1p(-c)) / rho
+        level = np.exp(np.nan_to_num(log_level, nan=-np.inf))
+    out: np.ndarray = np.clip(1.0 - level, 0.0, 1.0)
+    return out
+
+
+def _essential(
+    dataset: Dataset, mineral: str, parents: dict[str, str]
+) -> tuple[dict[str, float], str]:
+    """Dependent output shares by BEA industry (``io_dependency``) of the mineral, else of its
+    parent; and the source ids they rest on."""
+    table = dataset["io_dependency"]
+    for m in (mineral, parents.get(mineral, "")):
+        rows = table[table["mineral"] == m]
+        if len(rows):
+            values = rows["dependent_share"].astype(float).to_numpy()
+            shares = {str(c): float(v) for c, v in zip(rows["industry"], values, strict=True)}
+            return shares, ", ".join(sorted({str(x) for x in rows["source_id"]}))
+    return {}, ""
 
 
 def _host(dataset: Dataset, mineral: str, parents: dict[str, str]) -> str | None:
@@ -261,10 +308,15 @@ def exposure(
     )
     x = x * 1e6  # MUSD -> USD
     cost = np.clip(value_usd * w[keep] / x, 0.0, 0.99)
+    codes = tuple(model.codes[i] for i in keep)
+    shares, sources = _essential(dataset, mineral, parents)
+    essential = np.array([shares.get(c, 0.0) for c in codes])
+    if essential.any():
+        basis += f"; essential product lines from io_dependency ({sources})"
     return Exposure(
         mineral,
         host,
-        tuple(model.codes[i] for i in keep),
+        codes,
         w[keep],
         x,
         model.va_multiplier[keep],
@@ -272,4 +324,5 @@ def exposure(
         substitution,
         value_usd,
         basis,
+        essential if essential.any() else None,
     )

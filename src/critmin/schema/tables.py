@@ -473,6 +473,30 @@ TABLES: dict[str, Table] = {
             "(kind mineral) and the industries an end-use sector is (kind sector).",
         ),
         Table(
+            "io_dependency",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("industry", references="io_industries.code"),
+                Column(
+                    "dependent_share",
+                    "float",
+                    minimum=0.0,
+                    maximum=1.0,
+                    unit="fraction",
+                    description="share of the industry's output made in product lines that "
+                    "cannot be made without the mineral in the short run",
+                ),
+                Column("year", "int", minimum=1990, maximum=2100),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "industry"),
+            description="Essential uses: the output of a BEA industry that stops in fixed "
+            "proportion when the mineral is short (the GDP-loss model, docs/criticality.md).",
+            lazy=True,
+        ),
+        Table(
             "data_gaps",
             (
                 Column("mineral", references="minerals.id"),
