@@ -78,5 +78,5 @@ def defer() -> bool:
     def is_dask_collection(x: object) -> bool:
         return "dask" in sys.modules and bool(check(x))
 
-    utils.is_dask_collection = is_dask_collection
+    utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]
     return True
