@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from critmin.api.guard import USER
 from critmin.ledger.service import Ledger
 from critmin.ledger.users import User, authenticate
 from critmin.ledger.vocabulary import Role
@@ -36,7 +37,9 @@ def allow(*roles: Role) -> Callable[..., User]:
             raise HTTPException(
                 401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
-        user = authenticate(ledger(request).engine, credentials.credentials)
+        user = getattr(request.state, USER, None)  # a write the guard has authenticated
+        if not isinstance(user, User):
+            user = authenticate(ledger(request).engine, credentials.credentials)
         if user is None:
             raise HTTPException(
                 401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
