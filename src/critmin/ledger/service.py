@@ -262,7 +262,7 @@ class Ledger:
         """Admit, check and chain one command onto ``state`` (its row goes to ``rows``)."""
         earlier = seen.get(one.key)
         if earlier is None:
-            found = self._sql.run(conn, self._sql.event_by_key, {"key": one.key}).first()
+            found = next(iter(self._sql.run(conn, self._sql.event_by_key, {"key": one.key})), None)
             if found is not None:
                 earlier = (parse_row(found), found.request_digest)
         if earlier is not None:
@@ -290,7 +290,8 @@ class Ledger:
         state = self._state or State()
         sql = self._sql
         if state.seq:
-            at = sql.run(conn, sql.hash_at, {"seq": state.seq}).scalar()
+            found = sql.run(conn, sql.hash_at, {"seq": state.seq})
+            at = found[0].hash if found else None
             if at != state.head:  # the database is not the one this state came from
                 state = State()
         for row in sql.run(conn, sql.events_after, {"seq": state.seq}):

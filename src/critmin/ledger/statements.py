@@ -1,16 +1,19 @@
-"""The ledger's hot SQL, compiled once per database and run with the driver's own parameters.
+"""The ledger's hot SQL, compiled once per database and run on the driver's own cursor.
 
-Building a SQLAlchemy statement and looking up its compiled form costs more than SQLite takes
-to run it; these statements are compiled when the ledger opens and passed straight to the
-driver (``exec_driver_sql``), positional or named as the driver wants.
+Building a SQLAlchemy statement, looking up its compiled form and wrapping its result costs
+more than SQLite takes to run it; these statements are compiled when the ledger opens and
+executed on the DBAPI cursor of the connection's current transaction, with parameters
+positional or named as the driver wants (sqlite3 and psycopg both cache the prepared
+statement per connection). Rows come back as named tuples.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
@@ -28,8 +31,16 @@ class Compiled:
             list(positions) if engine.dialect.positional and positions is not None else None
         )
 
+        self._row: Any = None
+
     def params(self, values: Mapping[str, Any]) -> Any:
         return values if self.order is None else tuple(values[k] for k in self.order)
+
+    def row_type(self, description: Sequence[Sequence[Any]]) -> Any:
+        """A named tuple of the result's columns (built on first use)."""
+        if self._row is None:
+            self._row = namedtuple("Row", [d[0] for d in description])  # type: ignore[misc]
+        return self._row
 
 
 class Statements:
@@ -62,8 +73,34 @@ class Statements:
         conn: Connection,
         statement: Compiled,
         values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-    ) -> CursorResult[Any]:
-        """Execute ``statement`` with one set of values, or many (executemany)."""
-        if isinstance(values, Mapping):
-            return conn.exec_driver_sql(statement.sql, statement.params(values))
-        return conn.exec_driver_sql(statement.sql, [statement.params(v) for v in values])
+    ) -> list[Any]:
+        """Execute ``statement`` in ``conn``'s transaction with one set of values (its rows
+        come back) or many (executemany; nothing comes back)."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if isinstance(values, Mapping):
+                cursor.execute(statement.sql, statement.params(values))
+            else:
+                cursor.executemany(statement.sql, [statement.params(v) for v in values])
+                return []
+            if cursor.description is None:
+                return []
+            row = statement.row_type(cursor.description)
+            return [row(*r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def lookup(engine: Engine, statement: Compiled, values: Mapping[str, Any]) -> Any | None:
+        """The first row of a one-statement read on a pooled driver connection, outside any
+        SQLAlchemy transaction (the pool rolls the connection back when it is returned)."""
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(statement.sql, statement.params(values))
+            found = cursor.fetchone()
+            row = None if found is None else statement.row_type(cursor.description)(*found)
+            cursor.close()
+        finally:
+            raw.close()
+        return row

@@ -113,8 +113,7 @@ def authenticate(engine: Engine, token: str) -> User | None:
     query = _BY_TOKEN.get(engine)
     if query is None:
         query = _BY_TOKEN[engine] = Statements(engine).user_by_token
-    with engine.connect() as conn:
-        row = Statements.run(conn, query, {"token": token_hash(token)}).first()
+    row = Statements.lookup(engine, query, {"token": token_hash(token)})
     return None if row is None else User(row.name, Role(row.role), row.country)
 
 
