@@ -216,12 +216,12 @@ class Ledger:
                 with conn.begin():
                     lock_for_write(conn)
                     state = self._catch_up(conn)
-                    seen: dict[str, tuple[ev.Event, str]] = {}
+                    seen = self._stored(conn, [one.key for one in group])
                     rows: list[dict[str, Any]] = []
                     touched: set[tuple[Projection, str]] = set()
                     for one in group:
                         try:
-                            receipt = self._append_one(conn, state, one, seen, rows, touched)
+                            receipt = self._append_one(state, one, seen, rows, touched)
                         except Refused as exc:  # nothing changed: the next one goes on
                             outcomes.append((None, exc))
                         else:
@@ -252,7 +252,6 @@ class Ledger:
 
     def _append_one(
         self,
-        conn: Connection,
         state: State,
         one: _Pending,
         seen: dict[str, tuple[ev.Event, str]],
@@ -260,11 +259,7 @@ class Ledger:
         touched: set[tuple[Projection, str]],
     ) -> Receipt:
         """Admit, check and chain one command onto ``state`` (its row goes to ``rows``)."""
-        earlier = seen.get(one.key)
-        if earlier is None:
-            found = next(iter(self._sql.run(conn, self._sql.event_by_key, {"key": one.key})), None)
-            if found is not None:
-                earlier = (parse_row(found), found.request_digest)
+        earlier = seen.get(one.key)  # stored before, or appended earlier in this group
         if earlier is not None:
             if earlier[1] != one.request:
                 raise IdempotencyConflict(one.key)
@@ -276,6 +271,17 @@ class Ledger:
         rows.append(_row(event, one.request))
         seen[one.key] = (event, one.request)
         return Receipt(event, replayed=False)
+
+    def _stored(self, conn: Connection, keys: list[str]) -> dict[str, tuple[ev.Event, str]]:
+        """The events already stored under ``keys``, with their request digests."""
+        sql = self._sql
+        if sql.events_by_keys is not None:
+            rows = sql.run(conn, sql.events_by_keys, {"keys": sorted(set(keys))})
+        else:
+            rows = [
+                r for k in dict.fromkeys(keys) for r in sql.run(conn, sql.event_by_key, {"key": k})
+            ]
+        return {r.idempotency_key: (parse_row(r), r.request_digest) for r in rows}
 
     @staticmethod
     def _event(state: State, payload: ev.Payload, actor: str, key: str, at: str) -> ev.Event:
@@ -289,12 +295,14 @@ class Ledger:
         """The state as of the database's head, applying events appended elsewhere."""
         state = self._state or State()
         sql = self._sql
+        rows = sql.run(conn, sql.events_from, {"seq": state.seq})
         if state.seq:
-            found = sql.run(conn, sql.hash_at, {"seq": state.seq})
-            at = found[0].hash if found else None
-            if at != state.head:  # the database is not the one this state came from
+            if rows and rows[0].seq == state.seq and rows[0].hash == state.head:
+                rows = rows[1:]
+            else:  # the database is not the one this state came from
                 state = State()
-        for row in sql.run(conn, sql.events_after, {"seq": state.seq}):
+                rows = sql.run(conn, sql.events_from, {"seq": 0})
+        for row in rows:
             apply(state, parse_row(row))
         self._state = state
         return state

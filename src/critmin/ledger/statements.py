@@ -13,7 +13,7 @@ from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, String, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
@@ -51,10 +51,18 @@ class Statements:
         self.event_by_key = Compiled(
             select(e).where(e.c.idempotency_key == bindparam("key")), engine
         )
-        self.hash_at = Compiled(select(e.c.hash).where(e.c.seq == bindparam("seq")), engine)
-        self.events_after = Compiled(
-            select(e).where(e.c.seq > bindparam("seq")).order_by(e.c.seq), engine
+        # the event a process last saw (to check it is still there) and every one after it
+        self.events_from = Compiled(
+            select(e).where(e.c.seq >= bindparam("seq")).order_by(e.c.seq), engine
         )
+        # PostgreSQL: a group's idempotency keys in one round trip (SQLite asks key by key,
+        # in-process, which costs less than building a statement per group size)
+        self.events_by_keys: Compiled | None = None
+        if engine.dialect.name == "postgresql":
+            keys = bindparam("keys", type_=postgresql.ARRAY(String))
+            self.events_by_keys = Compiled(
+                select(e).where(e.c.idempotency_key == any_(keys)), engine
+            )
         self.insert_event = Compiled(e.insert(), engine)
         upsert = (sqlite if engine.dialect.name == "sqlite" else postgresql).insert(p)
         self.upsert_projection = Compiled(
