@@ -19,12 +19,15 @@
     const el = typeof id === "string" ? document.getElementById(id) : id;
     if (!el || !fig || !window.Plotly) return Promise.resolve();
     const layout = Object.assign({ autosize: true }, fig.layout || {});
+    let data = fig.data || [];
     if (window.innerWidth < 600) {
+      // narrow bars: let plotly shrink or hide labels that do not fit (slower, but legible)
+      data = data.map((t) => (t.constraintext ? Object.assign({}, t, { constraintext: "both" }) : t));
       layout.font = Object.assign({}, layout.font, { size: 12 });
       if (layout.xaxis && layout.xaxis.dtick === 1) layout.xaxis = Object.assign({}, layout.xaxis, { dtick: 3 });
       if (layout.title && layout.title.text) layout.title = Object.assign({}, layout.title, { font: { size: 13 } });
     }
-    return Plotly.react(el, fig.data || [], layout, CONFIG);
+    return Plotly.react(el, data, layout, CONFIG);
   }
 
   function esc(s) {
