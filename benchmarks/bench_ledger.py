@@ -48,13 +48,25 @@ class Rate:
     per_s: float
     p50_ms: float
     p99_ms: float
+    #: The server process's CPU time (user + system) per write, ms; None where not measured.
+    cpu_ms: float | None = None
 
     def line(self, label: str, base: Rate | None = None) -> str:
         ratio = f"  ({self.per_s / base.per_s:5.1%} of the plain loop)" if base else ""
+        cpu = "" if self.cpu_ms is None else f"  server CPU {self.cpu_ms:4.2f} ms/write"
         return (
             f"{label:<34} {self.per_s:7.0f} events/s  p50 {self.p50_ms:6.2f} ms  "
-            f"p99 {self.p99_ms:6.2f} ms{ratio}"
+            f"p99 {self.p99_ms:6.2f} ms{cpu}{ratio}"
         )
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rate(latencies: list[float], elapsed: float) -> Rate:
@@ -156,7 +168,17 @@ def backend(url: str, seconds: float) -> dict[int, Rate]:
     server = Server(url).start()
     try:
         writes(url, 1.0, 2, server.url, token)  # warm-up: imports, connections, caches
-        return {n: writes(url, seconds, n, server.url, token) for n in CLIENTS}
+        assert server.process is not None
+        out = {}
+        for n in CLIENTS:
+            before = cpu_seconds(server.process.pid)
+            r = writes(url, seconds, n, server.url, token)
+            after = cpu_seconds(server.process.pid)
+            if before is not None and after is not None and r.per_s > 0:
+                spent = (after - before) / (r.per_s * seconds) * 1000
+                r = Rate(r.per_s, r.p50_ms, r.p99_ms, spent)
+            out[n] = r
+        return out
     finally:
         server.stop()
 
