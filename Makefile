@@ -24,9 +24,10 @@ lint: $(BIN)/critmin
 test: lint
 	$(BIN)/pytest
 
+# Every benchmarks/bench_*.py, one after another, each against its own baseline (BENCH_ARGS,
+# e.g. "--only ledger --skip web", passes to benchmarks/run_all.py).
 bench: $(BIN)/critmin
-	$(BIN)/python benchmarks/bench_exposure.py
-	$(BIN)/python benchmarks/bench_rank.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 # Rebuild the bundled tables from the raw public releases (needs RAW, e.g. ../shared/data).
 data: $(BIN)/critmin

@@ -1,6 +1,10 @@
-"""Benchmark the ledger: sustained writes through the API (8 concurrent clients, a real
-uvicorn server) on SQLite and PostgreSQL, and the time to replay 100,000 events.
+"""Benchmark the ledger: sustained writes through the API (a real uvicorn server, 1 and 8
+concurrent clients) on SQLite and PostgreSQL, against a plain SQLite loop of one INSERT + COMMIT
+(WAL, synchronous=FULL) measured in the same run; and the time to replay 100,000 events.
 
+Each write is an acquisition through ``POST /acquisitions`` with a bearer token and an
+Idempotency-Key. The clients are threads with one keep-alive connection each (the standard
+library's http.client: light, so the figures measure the server, not the client).
 PostgreSQL is measured when CRITMIN_TEST_POSTGRES_URL is set (its tables are dropped first).
 Run: .venv/bin/python benchmarks/bench_ledger.py [--seconds 10] [--events 100000]
 """
@@ -8,29 +12,102 @@ Run: .venv/bin/python benchmarks/bench_ledger.py [--seconds 10] [--events 100000
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
+import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "ledger"))
 
 from ledger_world import Server, reset_postgres
 
 from critmin.ledger import events as ev
-from critmin.ledger.service import Ledger, _row
+from critmin.ledger.service import Ledger, _row, now
 from critmin.ledger.state import State, apply, canonical
 from critmin.ledger.store import events_table, projections_table
 from critmin.ledger.users import add_user
 from critmin.ledger.vocabulary import Role
 
-CLIENTS = 8
+CLIENTS = (1, 8)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Events per second and per-write latency percentiles (ms)."""
+
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    #: The server process's CPU time (user + system) per write, ms; None where not measured.
+    cpu_ms: float | None = None
+
+    def line(self, label: str, base: Rate | None = None) -> str:
+        ratio = f"  ({self.per_s / base.per_s:5.1%} of the plain loop)" if base else ""
+        cpu = "" if self.cpu_ms is None else f"  server CPU {self.cpu_ms:4.2f} ms/write"
+        return (
+            f"{label:<34} {self.per_s:7.0f} events/s  p50 {self.p50_ms:6.2f} ms  "
+            f"p99 {self.p99_ms:6.2f} ms{cpu}{ratio}"
+        )
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rate(latencies: list[float], elapsed: float) -> Rate:
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))] if ms else float("nan")
+    return Rate(len(ms) / elapsed, statistics.median(ms) if ms else float("nan"), p99)
+
+
+def plain_sqlite(seconds: float) -> Rate:
+    """The floor: one INSERT + COMMIT per event, WAL, synchronous=FULL, one connection."""
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(Path(tmp) / "plain.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+        payload = json.dumps(BODY)
+        latencies: list[float] = []
+        seq = 0
+        t0 = time.perf_counter()
+        end = t0 + seconds
+        while (t := time.perf_counter()) < end:
+            seq += 1
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO events VALUES (?, ?)", (seq, payload))
+            conn.execute("COMMIT")
+            latencies.append(time.perf_counter() - t)
+        elapsed = time.perf_counter() - t0
+        conn.close()
+    return rate(latencies, elapsed)
+
+
+BODY = {
+    "lot_id": "lot-0",
+    "mineral": "cobalt",
+    "form": "cathode",
+    "quantity_t": "0.001",
+    "location": "depot",
+    "price_usd_per_t": "30000",
+    "seller": "Acme",
+    "seller_country": "AUS",
+}
 
 
 def prepare(url: str) -> str:
@@ -45,41 +122,65 @@ def prepare(url: str) -> str:
         return add_user(db.engine, "op", Role.OPERATOR)
 
 
-def writes(url: str, seconds: float) -> float:
-    token = prepare(url)
-    server = Server(url).start()
-    done = [0] * CLIENTS
-    end = time.monotonic() + seconds
+def writes(url: str, seconds: float, clients: int, server_url: str, token: str) -> Rate:
+    """``clients`` threads posting acquisitions for ``seconds``; every answer must be 201."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failures: list[str] = []
+    where = urlsplit(server_url)
+    start = threading.Barrier(clients + 1)
+    end = [0.0]
 
     def client(i: int) -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
-            j = 0
-            while time.monotonic() < end:
-                body = {
-                    "lot_id": f"lot-{i % 2}",
-                    "mineral": "cobalt",
-                    "form": "cathode",
-                    "quantity_t": "0.001",
-                    "location": "depot",
-                    "price_usd_per_t": "30000",
-                    "seller": "Acme",
-                    "seller_country": "AUS",
-                }
-                r = http.post("/acquisitions", json=body, headers={"Idempotency-Key": f"{i}-{j}"})
-                assert r.status_code == 201, r.text
-                done[i] += 1
-                j += 1
+        conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=60)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = json.dumps({**BODY, "lot_id": f"lot-{i % 2}"})
+        start.wait()
+        j = 0
+        while (t := time.perf_counter()) < end[0]:
+            conn.request(
+                "POST", "/acquisitions", body, {**headers, "Idempotency-Key": f"{clients}-{i}-{j}"}
+            )
+            answer = conn.getresponse()
+            text = answer.read()
+            if answer.status != 201:
+                failures.append(f"{answer.status} {text[:200]!r}")
+                break
+            latencies[i].append(time.perf_counter() - t)
+            j += 1
+        conn.close()
 
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
+    end[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    start.wait()
     for t in threads:
         t.join()
-    elapsed = time.monotonic() - t0
-    server.stop()
-    return sum(done) / elapsed
+    elapsed = time.perf_counter() - t0
+    if failures:
+        raise RuntimeError(f"a write failed: {failures[0]}")
+    return rate([x for each in latencies for x in each], elapsed)
+
+
+def backend(url: str, seconds: float) -> dict[int, Rate]:
+    token = prepare(url)
+    server = Server(url).start()
+    try:
+        writes(url, 1.0, 2, server.url, token)  # warm-up: imports, connections, caches
+        assert server.process is not None
+        out = {}
+        for n in CLIENTS:
+            before = cpu_seconds(server.process.pid)
+            r = writes(url, seconds, n, server.url, token)
+            after = cpu_seconds(server.process.pid)
+            if before is not None and after is not None and r.per_s > 0:
+                spent = (after - before) / (r.per_s * seconds) * 1000
+                r = Rate(r.per_s, r.p50_ms, r.p99_ms, spent)
+            out[n] = r
+        return out
+    finally:
+        server.stop()
 
 
 def replay_time(n: int) -> tuple[float, float]:
@@ -113,7 +214,7 @@ def replay_time(n: int) -> tuple[float, float]:
                     to_lot_id=f"lot-{(seq + 1) % 50}",
                     to_location="depot",
                 )
-            event = Ledger._event(state, payload, "bench", f"k{seq}")
+            event = Ledger._event(state, payload, "bench", f"k{seq}", now())
             apply(state, event)
             rows.append(_row(event, "-"))
         with db.engine.begin() as conn:
@@ -140,21 +241,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
+    base = plain_sqlite(args.seconds)
+    print(base.line("plain SQLite INSERT+COMMIT loop"))
     with tempfile.TemporaryDirectory() as tmp:
-        rate = writes(f"sqlite:///{tmp}/w.db", args.seconds)
-        print(f"SQLite:     {rate:7.0f} events/s through the API, {CLIENTS} clients")
+        for n, r in backend(f"sqlite:///{tmp}/w.db", args.seconds).items():
+            print(r.line(f"SQLite through the API, {n} client{'s' if n > 1 else ''}", base))
     pg = os.environ.get("CRITMIN_TEST_POSTGRES_URL")
     if pg:
         reset_postgres(pg)
-        rate = writes(pg, args.seconds)
-        print(f"PostgreSQL: {rate:7.0f} events/s through the API, {CLIENTS} clients")
+        for n, r in backend(pg, args.seconds).items():
+            print(r.line(f"PostgreSQL through the API, {n} client{'s' if n > 1 else ''}", base))
     else:
         print("PostgreSQL: skipped (set CRITMIN_TEST_POSTGRES_URL)")
-    replay, check = replay_time(args.events)
-    print(
-        f"replay of {args.events:,} events: {replay:.2f} s; full verify (chain + replay + "
-        f"projections): {check:.2f} s"
-    )
+    if args.events:
+        replay, check = replay_time(args.events)
+        print(
+            f"replay of {args.events:,} events: {replay:.2f} s; full verify (chain + replay + "
+            f"projections): {check:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _chain(ctx: click.Context) -> SupplyChain:
+    from critmin import lazydask
+
+    lazydask.defer()  # xarray need not import dask for commands that do not use it
     from critmin.chain import SupplyChain
     from critmin.schema.validate import DataError
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, HTTPException, Path, Query
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from critmin.api import errors, security
 from critmin.api.auth import (
@@ -87,7 +88,10 @@ class ReturnIn(Request):
     lot_id: ev.Ident | None = None
 
 
-def _written(receipt: Receipt) -> Written:
+async def _submit(db: Ledger, payload: ev.Payload, actor: str, key: str) -> Written:
+    """Append in the thread pool (the one thread hop of a write: the endpoints and their
+    dependencies are coroutines, so FastAPI does not hop for them or for the response)."""
+    receipt: Receipt = await run_in_threadpool(db.submit, payload, actor, key)
     return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
 
 
@@ -188,76 +192,86 @@ def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = M
 
     # -- partner ----------------------------------------------------------------------------
     @app.post("/contributions", tags=["funds"], **created)
-    def contribute(body: ContributionIn, db: LedgerDep, user: Partner, key: KeyHeader) -> Written:
+    async def contribute(
+        body: ContributionIn, db: LedgerDep, user: Partner, key: KeyHeader
+    ) -> Written:
         """Propose a contribution; it stays pending until a board resolution."""
         payload = ev.ContributionProposed(partner=user.country or "", **body.model_dump())
-        return _written(db.submit(payload, user.name, key))
+        return await _submit(db, payload, user.name, key)
 
     # -- board ------------------------------------------------------------------------------
     @app.post("/board/seats", tags=["board"], **created)
-    def seat(body: ev.SeatFilled, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
+    async def seat(body: ev.SeatFilled, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
         """Record a member's seat and term (as appointed and confirmed)."""
-        return _written(db.submit(body, user.name, key))
+        return await _submit(db, body, user.name, key)
 
     @app.post("/board/motions", tags=["board"], **created)
-    def propose(body: MotionIn, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
+    async def propose(body: MotionIn, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
         payload = ev.MotionProposed(
             motion_id=body.motion_id, motion=body.motion, proposer=user.name
         )
-        return _written(db.submit(payload, user.name, key))
+        return await _submit(db, payload, user.name, key)
 
     @app.post("/board/motions/{motion_id}/votes", tags=["board"], **created)
-    def vote(
+    async def vote(
         motion_id: IdPath, body: VoteIn, db: LedgerDep, user: Board, key: KeyHeader
     ) -> Written:
         """Vote as the member the token belongs to."""
         payload = ev.VoteCast(motion_id=motion_id, member=user.name, vote=body.vote)
-        return _written(db.submit(payload, user.name, key))
+        return await _submit(db, payload, user.name, key)
 
     @app.post("/board/motions/{motion_id}/close", tags=["board"], **created)
-    def close(motion_id: IdPath, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
+    async def close(motion_id: IdPath, db: LedgerDep, user: Board, key: KeyHeader) -> Written:
         """Count the votes: quorum four, majority of votes cast; a pass makes a resolution."""
-        return _written(db.submit(close_motion(motion_id), user.name, key))
+        return await _submit(db, close_motion(motion_id), user.name, key)
 
     # -- operator ---------------------------------------------------------------------------
     @app.post("/acquisitions", tags=["operations"], **created)
-    def acquire(body: ev.Acquisition, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
+    async def acquire(
+        body: ev.Acquisition, db: LedgerDep, user: Operator, key: KeyHeader
+    ) -> Written:
         """Buy into a lot (new or existing); paid from accepted funds, earmarks first."""
-        return _written(db.submit(body, user.name, key))
+        return await _submit(db, body, user.name, key)
 
     @app.post("/releases", tags=["operations"], **created)
-    def release(body: ev.Release, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
+    async def release(body: ev.Release, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
         """Sell from a lot, citing a declared supply shock or a price above the band."""
-        return _written(db.submit(body, user.name, key))
+        return await _submit(db, body, user.name, key)
 
     @app.post("/loans", tags=["operations"], **created)
-    def lend(body: ev.Loan, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
-        return _written(db.submit(body, user.name, key))
+    async def lend(body: ev.Loan, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
+        return await _submit(db, body, user.name, key)
 
     @app.post("/loans/{loan_id}/return", tags=["operations"], **created)
-    def give_back(
+    async def give_back(
         loan_id: IdPath, body: ReturnIn, db: LedgerDep, user: Operator, key: KeyHeader
     ) -> Written:
         payload = ev.LoanReturned(loan_id=loan_id, **body.model_dump())
-        return _written(db.submit(payload, user.name, key))
+        return await _submit(db, payload, user.name, key)
 
     @app.post("/transfers", tags=["operations"], **created)
-    def transfer(body: ev.Transfer, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
-        return _written(db.submit(body, user.name, key))
+    async def transfer(body: ev.Transfer, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
+        return await _submit(db, body, user.name, key)
 
     @app.post("/write-downs", tags=["operations"], **created)
-    def write_down(body: ev.WriteDown, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
-        return _written(db.submit(body, user.name, key))
+    async def write_down(
+        body: ev.WriteDown, db: LedgerDep, user: Operator, key: KeyHeader
+    ) -> Written:
+        return await _submit(db, body, user.name, key)
 
     @app.post("/prices", tags=["analysis"], **created)
-    def price(body: ev.PriceRecorded, db: LedgerDep, user: Analyst, key: KeyHeader) -> Written:
+    async def price(
+        body: ev.PriceRecorded, db: LedgerDep, user: Analyst, key: KeyHeader
+    ) -> Written:
         """Enter a market price (USD/t). The checks use it only if the board designated the
         analyst price source; ``as_of`` may not be in the future."""
-        return _written(db.submit(body, user.name, key))
+        return await _submit(db, body, user.name, key)
 
     @app.post("/contracts", tags=["operations"], **created)
-    def contract(body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader) -> Written:
-        return _written(db.submit(body, user.name, key))
+    async def contract(
+        body: ev.ContractSigned, db: LedgerDep, user: Operator, key: KeyHeader
+    ) -> Written:
+        return await _submit(db, body, user.name, key)
 
     mount(app, web)
     return app

@@ -26,6 +26,8 @@ READS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Writes open to every visitor: the web scenario lab computes a run and stores nothing in the
 #: ledger (its size limits are the lab's own); the body limit still applies.
 OPEN_WRITES = frozenset({"/web/lab/run"})
+#: Where the guard leaves the user it authenticated (``request.state``).
+USER = "critmin_user"
 
 
 async def _reply(send: Send, status: int, message: str, field: str | None, **headers: str) -> None:
@@ -63,6 +65,7 @@ class Guard:
                     **{"WWW-Authenticate": "Bearer"},
                 )
                 return
+            scope.setdefault("state", {})[USER] = user  # the endpoint need not look it up again
         length = headers.get(b"content-length")
         if length is not None:
             text = length.decode("latin-1").strip()

@@ -5,6 +5,13 @@ A process keeps the state in memory and, inside each write transaction, first ca
 events other processes appended. Invariants are checked by ``state.apply`` before the insert,
 within the same transaction; a retry with the same idempotency key returns the first event and
 writes nothing.
+
+Group commit: appends that arrive while a transaction is running queue up, and the next writer
+takes the whole queue (up to ``GROUP_MAX``) into one transaction and one fsync. Each event is
+still admitted, checked and hash-chained on its own, in arrival order; a refused command writes
+nothing and fails alone (``apply`` leaves the state unchanged when it refuses). An unexpected
+error rolls the group back and its commands are retried one per transaction, so only the
+faulty one fails. The SQL is compiled once per database (``statements.Statements``).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from critmin.ledger import events as ev
@@ -27,6 +34,7 @@ from critmin.ledger.chain import digest, event_hash
 from critmin.ledger.errors import DatabaseProblem, IdempotencyConflict, NotInitialised, Refused
 from critmin.ledger.reference import Reference, bundled
 from critmin.ledger.state import State, apply, canonical
+from critmin.ledger.statements import Statements
 from critmin.ledger.store import (
     KEY_LENGTH,
     WRITE,
@@ -42,6 +50,8 @@ from critmin.ledger.store import (
 from critmin.ledger.vocabulary import EventType, Projection
 
 RETRIES = 5
+#: The most appends one group transaction takes from the queue.
+GROUP_MAX = 64
 T = TypeVar("T")
 
 
@@ -51,6 +61,23 @@ class Receipt:
 
     event: ev.Event
     replayed: bool
+
+
+@dataclass
+class _Pending:
+    """One submitted command waiting for (or holding) its outcome."""
+
+    payload: ev.Payload
+    actor: str
+    key: str
+    request: str
+    receipt: Receipt | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class _Isolate(Exception):
+    """An unexpected error inside a group: roll back, then commit the group one by one."""
 
 
 def now() -> str:
@@ -79,8 +106,11 @@ class Ledger:
     def __init__(self, engine: Engine, reference: Reference | None = None) -> None:
         self.engine = engine
         self._reference = reference
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer; guards the cached state
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
         self._state: State | None = None
+        self._sql = Statements(engine)
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = False) -> Ledger:
@@ -140,43 +170,118 @@ class Ledger:
         request = digest(
             canonical([ev.event_type(payload).value, actor, payload.model_dump(mode="json")])
         )
-        for attempt in range(RETRIES):
-            try:
-                with self._lock:
-                    return self._append(payload, actor, key, request)
-            except OperationalError as exc:  # serialisation failure or lock time-out: retry
-                self._state = None
-                if attempt == RETRIES - 1 or not _retryable(exc):
-                    raise
-        raise AssertionError("unreachable")
+        pending = _Pending(payload, actor, key, request)
+        with self._queue_lock:
+            self._queue.append(pending)
+        while not pending.done:
+            with self._lock:
+                if pending.done:  # a writer before us took it into its group
+                    break
+                with self._queue_lock:
+                    group, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
+                self._commit_group(group)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.receipt is not None
+        return pending.receipt
 
-    def _append(self, payload: ev.Payload, actor: str, key: str, request: str) -> Receipt:
+    def _commit_group(self, group: list[_Pending]) -> None:
+        """Append ``group`` in one transaction (retried on lock time-outs and serialisation
+        failures); every member gets its receipt or its own error."""
+        try:
+            for attempt in range(RETRIES):
+                try:
+                    self._append_group(group)
+                    break
+                except OperationalError as exc:  # serialisation failure or lock time-out
+                    self._state = None
+                    if attempt == RETRIES - 1 or not _retryable(exc):
+                        raise
+        except _Isolate:
+            for one in group:  # the group was rolled back: find the faulty command alone
+                self._commit_group([one])
+        except BaseException as exc:
+            for one in group:
+                one.receipt, one.error = None, exc
+        finally:
+            for one in group:
+                one.done = True
+
+    def _append_group(self, group: list[_Pending]) -> None:
+        sql = self._sql
+        outcomes: list[tuple[Receipt | None, BaseException | None]] = []
         try:
             with self.engine.connect() as plain:
                 conn = plain.execution_options(**{WRITE: True})
                 with conn.begin():
                     lock_for_write(conn)
-                    found = conn.execute(
-                        select(events_table).where(events_table.c.idempotency_key == key)
-                    ).first()
-                    if found is not None:
-                        if found.request_digest != request:
-                            raise IdempotencyConflict(key)
-                        return Receipt(parse_row(found), replayed=True)
                     state = self._catch_up(conn)
-                    at = now()
-                    day = date.fromisoformat(at[:10])
-                    admitted = admit(state, self.reference, payload, day)
-                    event = self._event(state, admitted, actor, key, at)
-                    touched = apply(state, event)  # checks every invariant, then changes
-                    conn.execute(events_table.insert().values(**_row(event, request)))
-                    self._write_projections(conn, state, touched)
-        except Refused:
-            raise  # refused before anything changed: the cached state is still good
-        except BaseException:
+                    seen = self._stored(conn, [one.key for one in group])
+                    rows: list[dict[str, Any]] = []
+                    touched: set[tuple[Projection, str]] = set()
+                    for one in group:
+                        try:
+                            receipt = self._append_one(state, one, seen, rows, touched)
+                        except Refused as exc:  # nothing changed: the next one goes on
+                            outcomes.append((None, exc))
+                        else:
+                            outcomes.append((receipt, None))
+                    if rows:
+                        sql.run(conn, sql.insert_event, rows)
+                        sql.run(
+                            conn,
+                            sql.upsert_projection,
+                            [
+                                {"kind": kind.value, "key": key, "data": state.row(kind, key)}
+                                for kind, key in sorted(touched)
+                            ],
+                        )
+        except OperationalError:
             self._state = None  # the transaction may not have committed: rebuild next time
             raise
+        except Exception as exc:
+            self._state = None
+            if len(group) > 1:
+                raise _Isolate from exc
+            raise
+        except BaseException:
+            self._state = None
+            raise
+        for one, (outcome, error) in zip(group, outcomes, strict=True):
+            one.receipt, one.error = outcome, error
+
+    def _append_one(
+        self,
+        state: State,
+        one: _Pending,
+        seen: dict[str, tuple[ev.Event, str]],
+        rows: list[dict[str, Any]],
+        touched: set[tuple[Projection, str]],
+    ) -> Receipt:
+        """Admit, check and chain one command onto ``state`` (its row goes to ``rows``)."""
+        earlier = seen.get(one.key)  # stored before, or appended earlier in this group
+        if earlier is not None:
+            if earlier[1] != one.request:
+                raise IdempotencyConflict(one.key)
+            return Receipt(earlier[0], replayed=True)
+        at = now()
+        admitted = admit(state, self.reference, one.payload, date.fromisoformat(at[:10]))
+        event = self._event(state, admitted, one.actor, one.key, at)
+        touched |= apply(state, event)  # checks every invariant, then changes
+        rows.append(_row(event, one.request))
+        seen[one.key] = (event, one.request)
         return Receipt(event, replayed=False)
+
+    def _stored(self, conn: Connection, keys: list[str]) -> dict[str, tuple[ev.Event, str]]:
+        """The events already stored under ``keys``, with their request digests."""
+        sql = self._sql
+        if sql.events_by_keys is not None:
+            rows = sql.run(conn, sql.events_by_keys, {"keys": sorted(set(keys))})
+        else:
+            rows = [
+                r for k in dict.fromkeys(keys) for r in sql.run(conn, sql.event_by_key, {"key": k})
+            ]
+        return {r.idempotency_key: (parse_row(r), r.request_digest) for r in rows}
 
     @staticmethod
     def _event(state: State, payload: ev.Payload, actor: str, key: str, at: str) -> ev.Event:
@@ -189,31 +294,18 @@ class Ledger:
     def _catch_up(self, conn: Connection) -> State:
         """The state as of the database's head, applying events appended elsewhere."""
         state = self._state or State()
+        sql = self._sql
+        rows = sql.run(conn, sql.events_from, {"seq": state.seq})
         if state.seq:
-            at = conn.execute(
-                select(events_table.c.hash).where(events_table.c.seq == state.seq)
-            ).scalar()
-            if at != state.head:  # the database is not the one this state came from
+            if rows and rows[0].seq == state.seq and rows[0].hash == state.head:
+                rows = rows[1:]
+            else:  # the database is not the one this state came from
                 state = State()
-        rows = conn.execute(
-            select(events_table).where(events_table.c.seq > state.seq).order_by(events_table.c.seq)
-        )
+                rows = sql.run(conn, sql.events_from, {"seq": 0})
         for row in rows:
             apply(state, parse_row(row))
         self._state = state
         return state
-
-    def _write_projections(
-        self, conn: Connection, state: State, touched: set[tuple[Projection, str]]
-    ) -> None:
-        p = projections_table
-        for kind, key in sorted(touched):
-            data = state.row(kind, key)
-            done = conn.execute(
-                update(p).where(p.c.kind == kind.value, p.c.key == key).values(data=data)
-            )
-            if done.rowcount == 0:
-                conn.execute(p.insert().values(kind=kind.value, key=key, data=data))
 
     # -- reading ----------------------------------------------------------------------------
 

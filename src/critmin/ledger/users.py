@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select, update
 from critmin.ledger.errors import NotFound, Refused
 from critmin.ledger.reference import Reference, bundled
 from critmin.ledger.service import now
+from critmin.ledger.statements import Compiled, Statements
 from critmin.ledger.store import users_table
 from critmin.ledger.vocabulary import Role
 
@@ -104,12 +105,15 @@ def revoke_user(engine: Engine, name: str) -> None:
             raise NotFound(f"no user {name[:80]!r}", "name")
 
 
+#: The token look-up compiled once per engine (it runs on every write request).
+_BY_TOKEN: dict[Engine, Compiled] = {}
+
+
 def authenticate(engine: Engine, token: str) -> User | None:
-    query = select(users_table).where(
-        users_table.c.token_hash == token_hash(token), users_table.c.revoked_at.is_(None)
-    )
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
+    query = _BY_TOKEN.get(engine)
+    if query is None:
+        query = _BY_TOKEN[engine] = Statements(engine).user_by_token
+    row = Statements.lookup(engine, query, {"token": token_hash(token)})
     return None if row is None else User(row.name, Role(row.role), row.country)
 
 

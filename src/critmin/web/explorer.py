@@ -116,6 +116,10 @@ class Explorer:
                     "marker": {"color": colour(c, i)},
                     "text": [f"{c} {v:.0%}" if v >= 0.08 else "" for v in vals],
                     "textposition": "inside",
+                    # fixed, unscaled labels: plotly need not try angles and sizes per bar
+                    "textangle": 0,
+                    "constraintext": "none",
+                    "insidetextanchor": "middle",
                     "hovertext": hover,
                     "hoverinfo": "text",
                 }
@@ -141,14 +145,18 @@ class Explorer:
             }
         )
         mineral_name = self.state.names.get(mineral, mineral)
+        labels = [f"{s} ({years[s]})" for s in stages]
         stage_fig = {
             "data": traces,
             "layout": {
                 **LAYOUT,
+                # a left margin fitted to the labels, not automargin (which lays the chart out
+                # twice on every redraw)
+                "margin": {**LAYOUT["margin"], "l": _label_margin(labels)},
                 "barmode": "stack",
                 "title": {"text": f"{mineral_name}: share of output by stage (%)"},
                 "xaxis": {"range": [0, 100], "ticksuffix": "%", "fixedrange": True},
-                "yaxis": {"autorange": "reversed", "automargin": True, "fixedrange": True},
+                "yaxis": {"autorange": "reversed", "automargin": False, "fixedrange": True},
                 "height": 120 + 48 * max(1, len(stages)),
             },
         }
@@ -185,10 +193,11 @@ class Explorer:
                         "lataxis": {"range": [-58, 85]},
                         "lonaxis": {"range": [-180, 180]},
                         "showframe": False,
+                        # coastlines, and the borders of the countries shaded; the layer of
+                        # every country's border would be redrawn on each update (~50 ms)
                         "showcoastlines": True,
                         "coastlinecolor": "#999",
-                        "showcountries": True,
-                        "countrycolor": "#ccc",
+                        "showcountries": False,
                     },
                     "height": 420,
                 },
@@ -409,6 +418,11 @@ def _table(arr: xr.DataArray) -> pd.DataFrame:
     return pd.DataFrame(
         arr.values, index=arr[rows].values.tolist(), columns=arr[cols].values.tolist()
     )
+
+
+def _label_margin(labels: list[str], font: int = 13) -> int:
+    """Pixels for the longest axis label (about 0.6 em a character) plus a gap."""
+    return int(max((len(x) for x in labels), default=4) * font * 0.6) + 12
 
 
 def _round(v: Any, digits: int = 2) -> float | None:

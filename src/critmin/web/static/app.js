@@ -19,12 +19,15 @@
     const el = typeof id === "string" ? document.getElementById(id) : id;
     if (!el || !fig || !window.Plotly) return Promise.resolve();
     const layout = Object.assign({ autosize: true }, fig.layout || {});
+    let data = fig.data || [];
     if (window.innerWidth < 600) {
+      // narrow bars: let plotly shrink or hide labels that do not fit (slower, but legible)
+      data = data.map((t) => (t.constraintext ? Object.assign({}, t, { constraintext: "both" }) : t));
       layout.font = Object.assign({}, layout.font, { size: 12 });
       if (layout.xaxis && layout.xaxis.dtick === 1) layout.xaxis = Object.assign({}, layout.xaxis, { dtick: 3 });
       if (layout.title && layout.title.text) layout.title = Object.assign({}, layout.title, { font: { size: 13 } });
     }
-    return Plotly.react(el, fig.data || [], layout, CONFIG);
+    return Plotly.react(el, data, layout, CONFIG);
   }
 
   function esc(s) {
@@ -90,28 +93,34 @@
     const show = (id, fig) => {
       const key = JSON.stringify(fig);
       delete pending[id];
-      if (drawn[id] === key) return;
+      if (drawn[id] === key) return Promise.resolve();
       drawn[id] = key;
-      plot(id, fig);
+      return plot(id, fig);
     };
     const seen = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
       entries.forEach((e) => { if (e.isIntersecting && pending[e.target.id]) show(e.target.id, pending[e.target.id]); });
     }, { rootMargin: "200px 0px" }) : null;
+    // the charts on screen are redrawn; resolves when plotly has finished with all of them
     const draw = (data) => {
+      const drawing = [];
       Object.keys(data.figures).forEach((k) => {
         const id = "fig-" + k;
         const el = document.getElementById(id);
         if (!el) return;
-        if (!seen || near(el)) show(id, data.figures[k]);
+        if (!seen || near(el)) drawing.push(show(id, data.figures[k]));
         else { pending[id] = data.figures[k]; seen.observe(el); }
       });
       document.getElementById("chain-name").textContent = data.name;
+      return Promise.all(drawing);
     };
     draw(JSON.parse(chainData.textContent));
     const mineral = document.getElementById("mineral");
     const year = document.getElementById("year");
     const stage = document.getElementById("stage");
-    const refresh = async (resetStage) => {
+    // window.critmin* record the last interaction for the speed benchmark: from the change
+    // event to the last chart redrawn (ms), and the JSON fetch within it
+    const refresh = async (resetStage, ev) => {
+      const start = ev && ev.timeStamp ? ev.timeStamp : performance.now();
       const q = new URLSearchParams();
       if (year.value) q.set("year", year.value);
       if (!resetStage && stage.value) q.set("stage", stage.value);
@@ -123,22 +132,24 @@
         if (resetStage) {
           stage.innerHTML = data.stages.map((s) => "<option" + (s === data.stage ? " selected" : "") + ">" + esc(s) + "</option>").join("");
         }
-        draw(data);
+        const drawing = draw(data);
         document.getElementById("exposure-table").innerHTML = data.table_html;
         document.querySelectorAll("a[download]").forEach((a) => {
           a.href = a.href.replace(/mineral=[^&]*/, "mineral=" + encodeURIComponent(mineral.value));
         });
         history.replaceState(null, "", "/chain/" + encodeURIComponent(mineral.value));
+        await drawing;
         window.critminLastUpdate = performance.now();
+        window.critminInteractionMs = window.critminLastUpdate - start;
       } catch (e) {
         alert(e.message);
       } finally {
         document.body.classList.remove("busy");
       }
     };
-    mineral.addEventListener("change", () => refresh(true));
-    year.addEventListener("change", () => refresh(false));
-    stage.addEventListener("change", () => refresh(false));
+    mineral.addEventListener("change", (ev) => refresh(true, ev));
+    year.addEventListener("change", (ev) => refresh(false, ev));
+    stage.addEventListener("change", (ev) => refresh(false, ev));
   }
 
   // -- scenario lab ----------------------------------------------------------------------------

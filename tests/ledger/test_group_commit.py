@@ -1,0 +1,166 @@
+"""Group commit, on each backend: appends queued behind a running transaction are written in one
+transaction, each admitted, checked and chained on its own; a refusal or a fault fails alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from ledger_world import acquisition
+from sqlalchemy import event
+
+from critmin.ledger import events as ev
+from critmin.ledger import service
+from critmin.ledger.errors import IdempotencyConflict, Refused
+from critmin.ledger.service import Ledger, Receipt
+from critmin.ledger.state import Lot
+from critmin.ledger.verify import verify
+from critmin.ledger.vocabulary import Projection
+
+
+def queued(db: Ledger, commands: list[tuple[ev.Payload, str]]) -> list[Receipt | BaseException]:
+    """Submit ``commands`` from one thread each, queued in order while the writer lock is
+    held, then let them go: the first writer takes them all into one group."""
+    out: list[Receipt | BaseException | None] = [None] * len(commands)
+
+    def run(i: int, payload: ev.Payload, key: str) -> None:
+        try:
+            out[i] = db.submit(payload, "operator", key)
+        except BaseException as exc:
+            out[i] = exc
+
+    threads = []
+    with db._lock:
+        for i, (payload, key) in enumerate(commands):
+            t = threading.Thread(target=run, args=(i, payload, key))
+            t.start()
+            threads.append(t)
+            deadline = time.monotonic() + 10
+            while len(db._queue) <= i and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert len(db._queue) == i + 1
+    for t in threads:
+        t.join(30)
+    assert all(x is not None for x in out)
+    return [x for x in out if x is not None]
+
+
+def commits(db: Ledger) -> list[int]:
+    count = [0]
+
+    def seen(*_: Any) -> None:
+        count[0] += 1
+
+    event.listen(db.engine, "commit", seen)
+    return count
+
+
+def held(db: Ledger, lot_id: str) -> Decimal:
+    found = db.read(lambda s: s.get(Projection.LOT, lot_id, Lot))
+    assert found is not None
+    return found.quantity_t
+
+
+def test_a_group_is_one_transaction_and_a_refusal_fails_alone(world: Ledger) -> None:
+    head = world.head()
+    counted = commits(world)
+    results = queued(
+        world,
+        [
+            (acquisition("lot2", "10"), "a"),
+            # depends on the group's first append (lot2 exists only inside the transaction)
+            (
+                ev.Transfer(
+                    lot_id="lot2", quantity_t=Decimal(4), to_lot_id="lot3", to_location="b"
+                ),
+                "b",
+            ),
+            # breaks "no lot goes negative": refused, nothing written for it
+            (
+                ev.Transfer(lot_id="lot1", quantity_t=Decimal(11), to_lot_id="x", to_location="y"),
+                "c",
+            ),
+            (acquisition("lot2", "10"), "a"),  # a retry of the first: answered, not repeated
+            (acquisition("lot2", "7"), "a"),  # the same key, another body: a conflict
+            (acquisition("lot4", "1"), "d"),
+        ],
+    )
+    assert counted[0] == 1, "the group was not written in one transaction"
+    first, moved, negative, retry, conflict, last = results
+    assert isinstance(first, Receipt)
+    assert isinstance(moved, Receipt)
+    assert isinstance(last, Receipt)
+    assert isinstance(negative, Refused)
+    assert negative.field == "quantity_t"
+    assert isinstance(conflict, IdempotencyConflict)
+    assert isinstance(retry, Receipt)
+    assert retry.replayed
+    assert retry.event == first.event
+    assert [first.event.seq, moved.event.seq, last.event.seq] == [head + 1, head + 2, head + 3]
+    assert moved.event.prev_hash == first.event.hash
+    assert last.event.prev_hash == moved.event.hash
+    assert world.head() == head + 3
+    assert held(world, "lot2") == 6
+    assert held(world, "lot3") == 4
+    assert held(world, "lot4") == 1
+    assert held(world, "lot1") == 10
+    report = verify(world)
+    assert report.ok, report.problems
+
+
+def test_a_fault_in_one_append_rolls_the_group_back_and_only_it_fails(
+    world: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = service.admit
+
+    def faulty(state: Any, ref: Any, payload: ev.Payload, day: Any) -> ev.Payload:
+        if isinstance(payload, ev.Acquisition) and payload.lot_id == "bad":
+            raise RuntimeError("injected fault")
+        return real(state, ref, payload, day)
+
+    monkeypatch.setattr(service, "admit", faulty)
+    head = world.head()
+    results = queued(
+        world,
+        [
+            (acquisition("lot5", "1"), "e"),
+            (acquisition("bad", "1"), "f"),
+            (acquisition("lot6"), "g"),
+        ],
+    )
+    good, bad, other = results
+    assert isinstance(bad, RuntimeError)
+    assert isinstance(good, Receipt)
+    assert isinstance(other, Receipt)
+    assert [good.event.seq, other.event.seq] == [head + 1, head + 2]
+    assert world.head() == head + 2
+    report = verify(world)
+    assert report.ok, report.problems
+
+
+def test_many_concurrent_writers_keep_one_valid_chain(world: Ledger) -> None:
+    head = world.head()
+    counted = commits(world)
+    errors: list[BaseException] = []
+
+    def client(i: int) -> None:
+        for j in range(15):
+            try:
+                world.submit(acquisition(f"c{i}", "0.5"), "operator", f"w{i}-{j}")
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert world.head() == head + 120
+    assert counted[0] <= 120  # never more transactions than appends (usually far fewer)
+    assert all(held(world, f"c{i}") == Decimal("7.5") for i in range(8))
+    report = verify(world)
+    assert report.ok, report.problems
