@@ -178,3 +178,36 @@ def register_background(
         chain, stored, since=since, until=until, observed=observed
     )
     return with_register_hazards(base, probability, prior_probability(chain))
+
+
+def register_window_end(chain: SupplyChain, incidents: pd.DataFrame) -> date:
+    """End of the register's observation window for the ranking's background hazard: the end
+    of the dataset's latest year, or the latest incident if later (never the clock, so that
+    the same data and seed give the same numbers on any day)."""
+    end = date(int(chain.production.year.max()), 12, 31)
+    if not incidents.empty:
+        end = max(end, incidents["date"].max())
+    return end
+
+
+def register_factor(
+    chain: SupplyChain, stored: pd.DataFrame | None = None
+) -> dict[tuple[str, str], float]:
+    """Per observed (country, stage): the register's posterior yearly outage probability over
+    the prior's, the factor the disruption set applies to its governance-scaled background rate.
+    Countries the register does not observe keep a factor of 1 (they are left out)."""
+    incidents = register(chain, stored)
+    if incidents.empty:
+        return {}
+    post = posterior(chain, incidents, until=register_window_end(chain, incidents))
+    prior = prior_probability(chain)
+    if not prior > 0:
+        return {}
+    union = 1.0 - xr.apply_ufunc(np.exp, -post["rate"].sum("threat", min_count=1))
+    out: dict[tuple[str, str], float] = {}
+    for country in post.country.values[post["observed"].values]:
+        for stage in post.stage.values:
+            value = float(union.sel(country=country, stage=stage))
+            if np.isfinite(value):
+                out[(str(country), str(stage))] = value / prior
+    return out

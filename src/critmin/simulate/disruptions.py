@@ -9,7 +9,9 @@ Per chain mineral:
 - the library regimes that name the mineral, at the rate their state implies (a suspended
   regime may return);
 - an outage of every major foreign supplier at each stage it is major in (the background
-  hazard's severity and duration), at governance-scaled rates by country (outages of minor
+  hazard's severity and duration), at governance-scaled rates by country, times the security
+  register's evidence for that country and stage (its Gamma-Poisson posterior over its prior,
+  critmin.security.hazard; 1 where the register has observed nothing) (outages of minor
   suppliers, below 10% of a stage, are left out: spare capacity and stocks absorb them);
 - separately, the domestic set: outages of U.S. plants only (reported in its own column, never
   in the criticality ranking).
@@ -17,7 +19,7 @@ Per chain mineral:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -36,11 +38,14 @@ from critmin.scenarios.probability import (
     restriction_rate,
 )
 from critmin.scenarios.spec import Scenario
+from critmin.security.hazard import register_factor
 
 START = "2026-01"
 USA = "USA"
 #: The approval path of a new licensing regime: the library's fit to the April 2025 magnets.
 FITTED_PATH = "china-2025-04"
+#: Ceiling on a supplier-stage's yearly outage probability after the register's factor.
+MAX_OUTAGE_PROBABILITY = 0.95
 
 
 def stage_shares(chain: SupplyChain) -> pd.DataFrame:
@@ -61,6 +66,8 @@ class DisruptionSet:
     background: dict[str, Any]
     rates: dict[str, float]  # background outage probability per country
     parents: dict[str, str]
+    #: security-register factor on the background rate per (country, stage); 1 when absent
+    security: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, chain: SupplyChain, parents: dict[str, str]) -> DisruptionSet:
@@ -74,6 +81,7 @@ class DisruptionSet:
             background=hazard,
             rates=background_rates(chain.dataset, countries),
             parents=parents,
+            security=register_factor(chain),
         )
 
     def restriction_events(self, chain: SupplyChain, mineral: str) -> dict[str, Any]:
@@ -128,7 +136,9 @@ class DisruptionSet:
             if (c == USA) != (countries == "domestic"):
                 continue
             name = f"outage-{c}-{st}-{mineral}"
-            rate = self.rates.get(c, self.background["annual_probability"])
+            factor = self.security.get((c, st), 1.0)
+            base = self.rates.get(c, self.background["annual_probability"])
+            rate = float(min(base * factor, MAX_OUTAGE_PROBABILITY))
             events[name] = {
                 "kind": "outage",
                 "country": c,
@@ -138,7 +148,8 @@ class DisruptionSet:
                 "start": START,
                 "probability": rate,
                 "note": "background outage (accident, strike, weather, unrest), "
-                "governance-scaled annual probability",
+                "governance-scaled annual probability"
+                + (f" x security-register factor {factor:.2f}" if factor != 1.0 else ""),
             }
             uncertain += [
                 {"target": f"{name}.share", "distribution": self.background["severity"]},
