@@ -678,6 +678,12 @@ def _ledger_funds(url: str) -> float:
     help="Number of periods.",
 )
 @click.option("--risk", default=None, help="cvar:ALPHA:LAMBDA, e.g. cvar:0.95:0.5")
+@click.option(
+    "--eligibility",
+    default=None,
+    help="The board's rule instead of the dataset's reserve_eligibility table: comma-separated "
+    "nir>=X, restriction>=YYYY-MM, listed=NAME NAME, all (any one admits a mineral).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
     "--out",
@@ -697,6 +703,7 @@ def optimize(
     period: str,
     horizon: int,
     risk: str | None,
+    eligibility: str | None,
     json_path: Path | None,
     out: Path | None,
 ) -> None:
@@ -708,6 +715,7 @@ def optimize(
     import pandas as pd
     from rich.progress import Progress
 
+    from critmin.optimize.eligibility import Eligibility
     from critmin.optimize.ensemble import build_ensemble
     from critmin.optimize.plan import optimise
     from critmin.optimize.problem import Infeasible, Risk
@@ -717,16 +725,26 @@ def optimize(
         risk_spec = Risk.parse(risk)
     except ValueError as exc:
         _fail(f"--risk {risk}: {exc}")
+    try:
+        rule = Eligibility.parse(eligibility) if eligibility is not None else None
+    except ValueError as exc:
+        _fail(f"--eligibility {eligibility}: {exc}")
     if not (math.isfinite(risk_spec.alpha) and math.isfinite(risk_spec.weight)):
         _fail(f"--risk {risk}: ALPHA and LAMBDA must be finite numbers")
     chain = _chain(ctx)
+    rule = rule if rule is not None else Eligibility.of(chain)
+    forms = chain.dataset["reserve_forms"]
+    admitted = [m for m, why in rule.admit(chain, sorted(set(forms["mineral"]))).items() if why]
+    if not admitted:
+        _fail(f"--eligibility {eligibility}: the rule admits no mineral with a reserve form")
     months = horizon * (1 if period == "month" else 3)
-    checks.check_memory(runs, months, len(chain.dataset["reserve_forms"]))
+    checks.check_memory(runs, months, len(forms))
     with Progress(transient=True) as bar:
         task = bar.add_task("simulating the scenario ensemble", total=None)
         try:
             ens = build_ensemble(
                 chain,
+                minerals=admitted,
                 scenarios=list(scenarios) or None,
                 runs=runs,
                 seed=seed,
@@ -743,6 +761,7 @@ def optimize(
                 ens,
                 budget=budget + partner_funds,
                 risk=risk_spec,
+                eligibility=rule,
                 progress=lambda msg: bar.update(task, description=msg),
             )
         except Infeasible as exc:

@@ -314,6 +314,19 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 }
             ]
         ),
+        "reserve_eligibility": pd.DataFrame(
+            [
+                {
+                    "rule": "every_mineral",
+                    "kind": "all",
+                    "value": None,
+                    "countries": None,
+                    "source_id": SRC,
+                    "estimated": True,
+                    "note": "example: the board admits every mineral",
+                }
+            ]
+        ),
         "reserve_candidates": pd.DataFrame(
             [
                 {

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
+from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import build_ensemble
 from critmin.optimize.plan import optimise
 from critmin.optimize.problem import Risk
@@ -30,9 +31,9 @@ def test_spending_stays_within_budget(plan) -> None:  # type: ignore[no-untyped-
 def test_optimised_plan_beats_every_simple_policy(plan) -> None:  # type: ignore[no-untyped-def]
     policies = plan.policies.set_index("name")
     best = policies.loc["optimised"]
+    # the optimum minimises total cost; a policy that spends more may leave a smaller loss
     for name in ("no reserve", "import reliance", "60-day cover"):
         assert best["total_cost_usd"] <= policies.loc[name, "total_cost_usd"] + 1.0, name
-        assert best["expected_loss_usd"] <= policies.loc[name, "expected_loss_usd"] + 1.0, name
     assert policies.loc["no reserve", "spent_usd"] == 0.0
 
 
@@ -111,3 +112,25 @@ def test_budget_from_the_reserve_ledger(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["budget_usd"] == pytest.approx(1e9)
     assert data["spent_usd"] <= 1e9 + 1e-3
+
+
+def test_every_holding_meets_the_eligibility_rule(plan, bundled: SupplyChain) -> None:  # type: ignore[no-untyped-def]
+    admitted = Eligibility.of(bundled).admit(bundled, sorted(set(plan.holdings["mineral"])))
+    assert len(plan.holdings) > 0
+    for _, h in plan.holdings.iterrows():
+        assert admitted[h["mineral"]] is not None, h["mineral"]
+        assert h["eligibility_rule"] == admitted[h["mineral"]]
+        assert isinstance(h["why"], str)
+        assert h["why"]
+    # copper (U.S. net import reliance 0.57, no export restriction) is not eligible by default
+    assert "copper" not in set(plan.holdings["mineral"])
+
+
+def test_changing_the_rule_changes_the_plan(plan, bundled: SupplyChain) -> None:  # type: ignore[no-untyped-def]
+    narrow = Eligibility.parse("nir>=0.99")
+    other = optimise(bundled, plan.ensemble, budget=2.5e9, risk=Risk(), eligibility=narrow)
+    nir = bundled.us_nir.to_pandas().ffill(axis=1).iloc[:, -1]
+    assert set(other.holdings["mineral"]) <= set(nir[nir >= 0.99].index)
+    spend = lambda p: p.holdings.set_index(["mineral", "form"])["usd"]  # noqa: E731
+    assert not spend(other).reindex(spend(plan).index).fillna(0).equals(spend(plan))
+    assert set(other.holdings["mineral"]) != set(plan.holdings["mineral"])

@@ -749,6 +749,7 @@ class Builder:
             "market_parameters": self.market_parameters,
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),
+            "reserve_eligibility": self.manual("reserve_eligibility"),
             "export_restrictions": self.manual("export_restrictions"),
             "data_gaps": self.manual("data_gaps"),
             **{name: self.manual(name) for name in OUTLOOK_TABLES},

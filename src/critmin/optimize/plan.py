@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
 from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk, Solution
@@ -151,10 +152,15 @@ def optimise(
     *,
     budget: float,
     risk: Risk,
+    eligibility: Eligibility | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Solve the reserve problem and the comparison policies on the same scenarios."""
-    lots = Lots.from_table(chain.dataset["reserve_forms"], ens)
+    """Solve the reserve problem and the comparison policies on the same scenarios; only the
+    forms of minerals the eligibility rule admits (default: the dataset's board rule) are held."""
+    rule = eligibility if eligibility is not None else Eligibility.of(chain)
+    forms = chain.dataset["reserve_forms"]
+    admitted = rule.admit(chain, sorted(set(forms["mineral"])))
+    lots = Lots.from_table(forms[forms["mineral"].map(admitted).notna()], ens)
     agreements = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
     say = progress or (lambda _msg: None)
     say("building the optimisation model")
@@ -186,6 +192,8 @@ def optimise(
                 "tail_loss_avoided_usd": float(before.quantile(0.95) - after.quantile(0.95)),
                 "avoided_loss_per_usd": avoided / (usd + holding) if usd > 0 else None,
                 "unit": ens.units.get(m, "t"),
+                "eligibility_rule": admitted[m],
+                "why": _why(ens, sol, lot, t, avoided, usd + holding),
             }
         )
     holdings = pd.DataFrame(rows)
@@ -250,6 +258,37 @@ def optimise(
         ens,
         risk,
     )
+
+
+def _why(
+    ens: Ensemble, sol: Solution, lot: pd.Series, tonnes: float, avoided: float, cost: float
+) -> str:
+    """Why a lot is held (or not): the scenarios it covers, loss avoided per dollar, and the
+    constraint that limits it."""
+    m = lot["mineral"]
+    short = (ens.shortfall.sel(mineral=m) > 0).any("period")
+    p_short = float(_expect(ens, short.astype(float)))
+    if tonnes <= 1e-6:
+        return (
+            f"not held: a shortfall in {p_short:.0%} of scenarios; a tonne costs more than the "
+            "expected loss it would avoid at the margin"
+        )
+    used = (sol.releases.sel(lot=lot["lot"]) > 1e-6).any("period")
+    p_used = float(_expect(ens, used.astype(float)))
+    limits = []
+    if sol.budget_dual < -1e-9:
+        limits.append("the budget binds")
+    limits.extend(sol.limits.get(str(lot["lot"]), []))
+    return (
+        f"covers a shortfall in {p_short:.0%} of scenarios and is released in {p_used:.0%}; "
+        f"avoids ${avoided / cost if cost > 0 else 0.0:.2f} of expected loss per dollar; "
+        + ("limited by " + ", ".join(limits) if limits else "bought to the optimum, unconstrained")
+    )
+
+
+def _expect(ens: Ensemble, values: xr.DataArray) -> xr.DataArray:
+    """The scenario-weighted mean over ``scenario``."""
+    return values.mean("scenario")
 
 
 def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:

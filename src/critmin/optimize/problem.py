@@ -206,6 +206,7 @@ class Solution:
     expected_loss_usd: float
     cvar_loss_usd: float
     duals: dict[str, xr.DataArray] = field(default_factory=dict)
+    limits: dict[str, list[str]] = field(default_factory=dict)  # per lot: binding constraints
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Literal
 
 from critmin.schema.vocabulary import (
     AGREEMENT_KINDS,
+    ELIGIBILITY_KINDS,
     FAMILIES,
     GAP_ITEMS,
     GOVERNANCE_VARIANTS,
@@ -400,6 +401,25 @@ TABLES: dict[str, Table] = {
             key=("id",),
             description="Candidate offtake agreements and price floors (volumes in the chain's "
             "reference basis).",
+        ),
+        Table(
+            "reserve_eligibility",
+            (
+                Column("rule", pattern=SNAKE),
+                Column("kind", allowed=ELIGIBILITY_KINDS),
+                Column("value", required=False, description="threshold or start month"),
+                Column(
+                    "countries",
+                    required=False,
+                    description="space-separated ISO3 codes the rule is limited to (empty: any)",
+                ),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("rule",),
+            description="The board's rule for which minerals the reserve may hold: a mineral is "
+            "eligible when any row admits it (an empty table admits none).",
         ),
         Table(
             "trade_parameters",

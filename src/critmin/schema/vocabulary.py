@@ -126,6 +126,11 @@ MARKET_PARAMETERS: frozenset[str] = frozenset(
 #: Kinds of reserve agreement a candidate can be.
 AGREEMENT_KINDS: frozenset[str] = frozenset({"offtake", "price_floor"})
 
+#: Kinds of reserve eligibility rule (reserve_eligibility.csv; critmin.optimize.eligibility).
+ELIGIBILITY_KINDS: frozenset[str] = frozenset(
+    {"net_import_reliance_at_least", "export_restriction_since", "listed", "all"}
+)
+
 #: Pseudo-countries: the unattributed remainder and the world total.
 OTHER_COUNTRIES = "OTH"
 WORLD = "WLD"
