@@ -15,8 +15,19 @@ from critmin.chain import SupplyChain
 from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
-from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk, Solution
+from critmin.optimize.market_impact import impact
+from critmin.optimize.problem import (
+    Accounting,
+    Agreements,
+    Lots,
+    ReserveProblem,
+    Risk,
+    Solution,
+    expect,
+    weights,
+)
 from critmin.records import json_records
+from critmin.simulate.model import reference_prices_of
 
 DAYS_PER_MONTH = 365.25 / 12
 COVER_DAYS = 60
@@ -32,6 +43,7 @@ class Plan:
     rules: pd.DataFrame
     ensemble: Ensemble
     risk: Risk
+    lots: Lots | None = None
 
     @property
     def marginal_value_of_budget(self) -> float:
@@ -50,6 +62,11 @@ class Plan:
             "marginal_value_of_budget": self.marginal_value_of_budget,
             "budget_dual": s.budget_dual,
             "holding_cost_usd": s.holding_usd,
+            "capital_cost_usd": s.capital_usd,
+            "market_impact_usd": s.impact_usd,
+            "release_revenue_usd": s.release_revenue_usd,
+            "terminal_value_usd": s.terminal_value_usd,
+            "total_cost_usd": s.total_cost_usd,
             "risk": {"alpha": self.risk.alpha, "lambda": self.risk.weight},
             "scenarios": self.ensemble.scenarios,
             "periods": self.ensemble.periods,
@@ -94,10 +111,15 @@ def heuristic_stocks(
     return {"import reliance": lots_of(nir_t), f"{COVER_DAYS}-day cover": lots_of(cover)}
 
 
-def _rules(ens: Ensemble, lots: Lots, agreements: Agreements, sol: Solution) -> pd.DataFrame:
+def _rules(problem: ReserveProblem, sol: Solution) -> pd.DataFrame:
     """Per mineral: release rules simulated on the same scenarios with the optimised stock and
     agreements, without foresight: a declared shock (any U.S. shortfall) or a price band (the
-    lowest price ratio at which the optimum released)."""
+    lowest price ratio at which the optimum released). ``*_net_usd`` is the second-stage cost
+    the optimum weighs: loss minus the credit of the tonnes released (their sale price and the
+    carrying cost saved, less the terminal value given up)."""
+    ens, lots, agreements = problem.ensemble, problem.lots, problem.agreements
+    w = weights(ens).values
+    credit_all = problem.unit_costs()["release"]
     rows = []
     price_ratio = ens.price / ens.base_price
     delivered = (
@@ -113,21 +135,36 @@ def _rules(ens: Ensemble, lots: Lots, agreements: Agreements, sol: Solution) -> 
         rel = sol.releases.sel(lot=lot["lot"]).values
         band = float(ratio[rel > 1e-6].min()) if (rel > 1e-6).any() else float("nan")
         loss_t = float(ens.loss_per_t.sel(mineral=m))
+        credit = credit_all.sel(lot=lot["lot"]).transpose("scenario", "period").values
+        opt_loss = (sol.unmet.sel(mineral=m) * loss_t).sum("period").values
+        opt_net = opt_loss - (credit * rel).sum(axis=1)
         for trigger, fire in (
             ("declared supply shock (U.S. shortfall)", short > 1e-9),
             ("price above band", ratio >= (band if np.isfinite(band) else np.inf)),
         ):
-            left = np.full(short.shape[0], x)
+            bought = (
+                np.cumsum(sol.purchases.sel(lot=lot["lot"]).values)
+                if sol.purchases is not None
+                else np.full(short.shape[1], x)
+            )
+            left = np.zeros(short.shape[0])
             unmet = np.zeros_like(short)
+            paid = np.zeros(short.shape[0])
             for t in range(short.shape[1]):
+                left += bought[t] - (bought[t - 1] if t else 0.0)  # stock arrives as bought
                 give = np.where(
                     fire[:, t],
                     np.minimum.reduce(
-                        [left, np.full_like(left, lot["drawdown_per_period"] * x), short[:, t]]
+                        [
+                            left,
+                            np.full_like(left, lot["drawdown_per_period"] * bought[t]),
+                            short[:, t],
+                        ]
                     ),
                     0.0,
                 )
                 left -= give
+                paid += credit[:, t] * give
                 unmet[:, t] = short[:, t] - give
             loss = unmet.sum(axis=1) * loss_t
             rows.append(
@@ -136,11 +173,11 @@ def _rules(ens: Ensemble, lots: Lots, agreements: Agreements, sol: Solution) -> 
                     "form": lot["form"],
                     "trigger": trigger,
                     "price_band_ratio": band if trigger.startswith("price") else None,
-                    "expected_loss_usd": float(loss.mean()),
+                    "expected_loss_usd": float((w * loss).sum()),
                     "p95_loss_usd": float(np.quantile(loss, 0.95)),
-                    "optimal_expected_loss_usd": float(
-                        (sol.unmet.sel(mineral=m) * loss_t).sum("period").mean()
-                    ),
+                    "optimal_expected_loss_usd": float((w * opt_loss).sum()),
+                    "expected_net_usd": float((w * (loss - paid)).sum()),
+                    "optimal_expected_net_usd": float((w * opt_net).sum()),
                 }
             )
     return pd.DataFrame(rows)
@@ -153,6 +190,7 @@ def optimise(
     budget: float,
     risk: Risk,
     eligibility: Eligibility | None = None,
+    accounting: Accounting | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Solve the reserve problem and the comparison policies on the same scenarios; only the
@@ -160,11 +198,13 @@ def optimise(
     rule = eligibility if eligibility is not None else Eligibility.of(chain)
     forms = chain.dataset["reserve_forms"]
     admitted = rule.admit(chain, sorted(set(forms["mineral"])))
-    lots = Lots.from_table(forms[forms["mineral"].map(admitted).notna()], ens)
+    lots = plan_lots(chain, forms[forms["mineral"].map(admitted).notna()], ens)
     agreements = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
     say = progress or (lambda _msg: None)
     say("building the optimisation model")
-    problem = ReserveProblem(ens, lots, agreements, budget=budget, risk=risk)
+    problem = ReserveProblem(
+        ens, lots, agreements, budget=budget, risk=risk, accounting=accounting or Accounting.full()
+    )
     problem.build()
     say("solving with HiGHS")
     sol = problem.solve()
@@ -175,12 +215,12 @@ def optimise(
     for _, lot in lots.frame.iterrows():
         m = lot["mineral"]
         t = float(sol.stock.sel(lot=lot["lot"]))
-        usd = t * lot["price_usd_t"]
+        usd = float(sol.spent_by_lot.sel(lot=lot["lot"])) if sol.spent_by_lot is not None else 0.0
         per_day = float(ens.consumption.sel(mineral=m)) / (ens.months_per_period * DAYS_PER_MONTH)
         before = base_loss.sel(mineral=m).sum("period")
         after = loss_with.sel(mineral=m).sum("period")
         avoided = float((before - after).mean())
-        holding = usd * lot["holding_per_year"] * ens.periods / ens.periods_per_year
+        holding = _carrying(problem, sol, lot)
         rows.append(
             {
                 "mineral": m,
@@ -242,10 +282,7 @@ def optimise(
             "expected_loss_usd": sol.expected_loss_usd,
             "cvar_loss_usd": sol.cvar_loss_usd,
             "spent_usd": sol.spent_usd,
-            "total_cost_usd": sol.spent_usd
-            + sol.holding_usd
-            + sol.agreement_cost_usd
-            + sol.expected_loss_usd,
+            "total_cost_usd": sol.total_cost_usd,
         }
     )
     return Plan(
@@ -254,10 +291,39 @@ def optimise(
         holdings,
         pd.DataFrame(agr),
         pd.DataFrame(policies),
-        _rules(ens, lots, agreements, sol),
+        _rules(problem, sol),
         ens,
         risk,
+        lots,
     )
+
+
+def plan_lots(chain: SupplyChain, forms: pd.DataFrame, ens: Ensemble) -> Lots:
+    """The lots of ``forms`` as the plan prices them: a form with ``price_of`` at that mineral's
+    reference price (x its multiplier), with the market-impact cap and slope of its stage."""
+    forms = forms.copy()
+    if "price_of" in forms:
+        refs = reference_prices_of(chain)
+        base = ens.base_price.to_series()
+        for i, row in forms.iterrows():
+            other = row["price_of"]
+            if isinstance(other, str) and other and other in refs and row["mineral"] in base:
+                ratio = refs[other].usd_per_t / float(base[row["mineral"]])
+                forms.loc[i, "price_multiplier"] = float(row["price_multiplier"]) * ratio
+    return Lots.from_table(forms, ens, impact(chain, forms, ens.months_per_period))
+
+
+def _carrying(problem: ReserveProblem, sol: Solution, lot: pd.Series) -> float:
+    """Expected holding and capital cost of one lot over the horizon, USD."""
+    ens = problem.ensemble
+    if sol.purchases is None:
+        return 0.0
+    years = (ens.periods - np.arange(ens.periods)) / ens.periods_per_year
+    held = float((sol.purchases.sel(lot=lot["lot"]).values * years).sum())
+    after = years - 1.0 / ens.periods_per_year
+    out = float(expect((sol.releases.sel(lot=lot["lot"]) * after).sum("period"), weights(ens)))
+    rate = float(lot["holding_per_year"]) + problem.accounting.capital_per_year
+    return float(lot["price_usd_t"]) * rate * (held - out)
 
 
 def _why(
@@ -288,11 +354,14 @@ def _why(
 
 def _expect(ens: Ensemble, values: xr.DataArray) -> xr.DataArray:
     """The scenario-weighted mean over ``scenario``."""
-    return values.mean("scenario")
+    return expect(values, weights(ens))
 
 
 def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:
-    """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal."""
+    """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal;
+    a stock the purchase caps cannot reach over the horizon is cut to what they allow."""
+    cap = lots.column("cap_t_per_period").fillna(np.inf) * problem.ensemble.periods
+    stock = stock.reindex(lot=lots.index).fillna(0.0).clip(max=cap)
     fixed = ReserveProblem(
         problem.ensemble,
         lots,
@@ -300,10 +369,12 @@ def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[
         budget=max(
             problem.budget,
             float((lots.column("price_usd_t") * stock.reindex(lot=lots.index).fillna(0.0)).sum())
+            * 3.0
             + 1.0,
         ),
         risk=problem.risk,
         fixed_stock=stock,
+        accounting=problem.accounting,
     )
     fixed.build()
     sol = fixed.solve()
@@ -311,5 +382,5 @@ def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[
         "expected_loss_usd": sol.expected_loss_usd,
         "cvar_loss_usd": sol.cvar_loss_usd,
         "spent_usd": sol.spent_usd,
-        "total_cost_usd": sol.spent_usd + sol.holding_usd + sol.expected_loss_usd,
+        "total_cost_usd": sol.total_cost_usd,
     }

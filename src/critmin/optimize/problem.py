@@ -1,9 +1,14 @@
 """The reserve decision as a two-stage stochastic programme (sample-average approximation).
 
-First stage (here and now): stock ``x`` per lot (mineral and form), volume ``v`` per candidate
-agreement. Second stage (per scenario and period): releases ``r`` limited by the stock left
-and by the drawdown rate, deliveries of the agreements that are active, unmet shortfall ``u``
-priced at the loss per tonne. Objective: purchase + holding + expected loss (+ lambda CVaR).
+First stage (here and now): purchases ``b`` per lot (mineral and form), quarter and market-impact
+tranche, and volume ``v`` per candidate agreement; ``stock`` is the total bought. Second stage
+(per scenario and period): releases ``r`` limited by the stock bought so far and by the
+drawdown rate, deliveries of the agreements that are active, unmet shortfall ``u`` priced at
+the loss per tonne. Objective (docs/reserve.md): purchases at the expected market price of their
+quarter, raised by market impact, + carrying cost (storage, insurance, degradation, capital)
+until sold or the horizon ends - release revenue at the scenario's disrupted price - the
+terminal value of the stock left (the horizon-end price) + expected loss (+ lambda CVaR).
+Expectations and the CVaR weigh scenarios by ``Ensemble.weight`` (uniform when None).
 
 Build, then solve, then read back: :meth:`ReserveProblem.build` returns the linopy model (a
 user may add constraints to ``problem.model`` before :meth:`solve`), :meth:`solve` runs HiGHS,
@@ -31,22 +36,46 @@ linopy.options["semantics"] = "v1"
 DEFAULT_BUDGET = 2.5e9
 
 
+#: Holding-cost columns of reserve_forms, each a fraction of the lot's value per year.
+HOLDING_PARTS = ("storage_per_year", "insurance_per_year", "degradation_per_year")
+#: Market-impact tranches per lot and quarter (a convex, piecewise-linear purchase cost).
+TRANCHES = 4
+
+
 @dataclass(frozen=True)
 class Lots:
-    """What the reserve can hold: one row per (mineral, form)."""
+    """What the reserve can hold: one row per (mineral, form).
+
+    ``cap_t_per_period`` caps a lot's purchases per period (NaN: no cap) and ``impact_slope``
+    is the relative price rise per unit share of the capped market bought (0: none); both come
+    from :func:`critmin.optimize.market_impact.impact` in a plan, and are absent in tests that
+    build lots by hand."""
 
     frame: pd.DataFrame  # lot, mineral, form, price_usd_t, holding_per_year, drawdown_per_period
 
     @classmethod
-    def from_table(cls, forms: pd.DataFrame, ens: Ensemble) -> Lots:
+    def from_table(
+        cls, forms: pd.DataFrame, ens: Ensemble, market: pd.DataFrame | None = None
+    ) -> Lots:
         rows = forms[forms["mineral"].isin(ens.shortfall.mineral.values)].copy()
         rows["lot"] = rows["mineral"] + ":" + rows["form"]
         base = ens.base_price.to_series()
         rows["price_usd_t"] = rows["price_multiplier"].astype(float) * rows["mineral"].map(base)
-        rows["holding_per_year"] = rows["holding_cost_per_year"].astype(float)
+        if "holding_cost_per_year" in rows:
+            rows["holding_per_year"] = rows["holding_cost_per_year"].astype(float)
+        else:
+            rows["holding_per_year"] = sum(rows[c].astype(float) for c in HOLDING_PARTS)
         rows["drawdown_per_period"] = np.minimum(
             1.0, rows["drawdown_per_month"].astype(float) * ens.months_per_period
         )
+        rows["cap_t_per_period"] = np.nan
+        rows["cap_share"] = np.nan
+        rows["impact_slope"] = 0.0
+        if market is not None:
+            got = market.reindex(rows["lot"])
+            rows["cap_t_per_period"] = got["cap_t_per_period"].to_numpy(float)
+            rows["cap_share"] = got["cap_share"].to_numpy(float)
+            rows["impact_slope"] = got["impact_slope"].fillna(0.0).to_numpy(float)
         rows = rows[np.isfinite(rows["price_usd_t"]) & (rows["price_usd_t"] > 0)]
         return cls(rows.reset_index(drop=True))
 
@@ -65,6 +94,33 @@ class Lots:
             m.astype(float),
             coords={"lot": self.index, "mineral": minerals},
             dims=("lot", "mineral"),
+        )
+
+    def market_price(self, ens: Ensemble) -> xr.DataArray:
+        """The lot's price in each scenario and period: form multiplier x mineral price."""
+        of = xr.DataArray(self.frame["mineral"].to_numpy(), coords={"lot": self.index}, dims="lot")
+        out: xr.DataArray = ens.price.sel(mineral=of).drop_vars("mineral") * self.column(
+            "price_multiplier"
+        )
+        return out
+
+    def tranches(self) -> tuple[xr.DataArray, xr.DataArray]:
+        """Per (lot, tranche): the tranche's size in t per period (inf where uncapped) and its
+        marginal price multiplier. A purchase q of a capped market Q raises the price paid on
+        all of it by ``slope x q / Q``: cost p q (1 + slope q / Q), whose marginal
+        p (1 + 2 slope q / Q) is taken at each tranche's midpoint."""
+        cap = self.frame["cap_t_per_period"].to_numpy(float)
+        slope = self.frame["impact_slope"].to_numpy(float)
+        mid = (np.arange(TRANCHES) + 0.5) / TRANCHES
+        capped = np.isfinite(cap)
+        size = np.where(capped[:, None], cap[:, None] / TRANCHES, np.inf) * np.ones(TRANCHES)
+        share = np.nan_to_num(self.frame["cap_share"].to_numpy(float), nan=0.0)
+        mult = 1.0 + 2.0 * slope[:, None] * share[:, None] * mid[None, :]
+        mult = np.where(capped[:, None], mult, 1.0)
+        coords = {"lot": self.index, "tranche": np.arange(TRANCHES)}
+        return (
+            xr.DataArray(size, coords=coords, dims=("lot", "tranche")),
+            xr.DataArray(mult, coords=coords, dims=("lot", "tranche")),
         )
 
 
@@ -166,6 +222,27 @@ class Risk:
         return cls(a, w)
 
 
+#: Cost of the money tied up in stock, per year (ASSUMPTION: about the 2025 yield of 5-year
+#: U.S. Treasury notes, not read from a source; docs/reserve.md reports its sensitivity).
+CAPITAL_COST_PER_YEAR = 0.04
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """What the fund's cash flows include besides purchases, holding and loss.
+
+    The default is the textbook stockpile (no capital cost, no release revenue, no terminal
+    value: the newsvendor); :meth:`full` is the plan's accounting (docs/reserve.md)."""
+
+    capital_per_year: float = 0.0  # cost of capital, fraction of purchase value per year
+    release_revenue: bool = False  # releases are sold at the scenario's market price
+    terminal_value: bool = False  # stock left at the horizon is worth its market price then
+
+    @classmethod
+    def full(cls, capital_per_year: float = CAPITAL_COST_PER_YEAR) -> Accounting:
+        return cls(capital_per_year, True, True)
+
+
 @contextlib.contextmanager
 def quiet_stdout() -> Iterator[None]:
     """Silence the solver's banner, which HiGHS prints from C straight to file descriptor 1."""
@@ -207,6 +284,51 @@ class Solution:
     cvar_loss_usd: float
     duals: dict[str, xr.DataArray] = field(default_factory=dict)
     limits: dict[str, list[str]] = field(default_factory=dict)  # per lot: binding constraints
+    purchases: xr.DataArray | None = None  # (lot, period) t bought
+    impact_usd: float = 0.0  # paid above the expected market price because of market impact
+    capital_usd: float = 0.0
+    release_revenue_usd: float = 0.0  # expected
+    terminal_value_usd: float = 0.0  # expected
+    spent_by_lot: xr.DataArray | None = None  # (lot) USD paid, market impact included
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Expected net cost to the fund and the economy: purchases + holding + capital +
+        agreements - release revenue - terminal value + expected loss."""
+        return (
+            self.spent_usd
+            + self.holding_usd
+            + self.capital_usd
+            + self.agreement_cost_usd
+            - self.release_revenue_usd
+            - self.terminal_value_usd
+            + self.expected_loss_usd
+        )
+
+
+def weights(ens: Ensemble) -> xr.DataArray:
+    """Scenario probabilities: ``ens.weight`` normalised, or uniform."""
+    scen = ens.shortfall.scenario
+    if ens.weight is None:
+        return xr.DataArray(
+            np.full(ens.scenarios, 1.0 / ens.scenarios), coords={"scenario": scen}, dims="scenario"
+        )
+    w = ens.weight.astype(float).reindex(scenario=scen)
+    return w / float(w.sum())
+
+
+def expect(values: xr.DataArray, w: xr.DataArray) -> xr.DataArray:
+    """The probability-weighted mean over ``scenario``."""
+    out: xr.DataArray = (values * w).sum("scenario")
+    return out
+
+
+def cvar(loss: xr.DataArray, w: xr.DataArray, alpha: float) -> float:
+    """CVaR_alpha of a (scenario) loss under weights: VaR + E[(loss - VaR)+] / (1 - alpha)."""
+    order = np.argsort(loss.values)
+    x, p = loss.values[order], w.values[order]
+    var = float(x[np.searchsorted(np.cumsum(p), alpha - 1e-12)])
+    return var + float((p * np.maximum(x - var, 0.0)).sum()) / (1.0 - alpha)
 
 
 @dataclass
@@ -220,7 +342,39 @@ class ReserveProblem:
     risk: Risk = field(default_factory=Risk)
     fixed_stock: xr.DataArray | None = None
     fixed_volume: xr.DataArray | None = None
+    accounting: Accounting = field(default_factory=Accounting)
     model: linopy.Model = field(init=False)
+
+    def _carry_years(self) -> xr.DataArray:
+        """Years from the start of each period to the end of the horizon."""
+        ens = self.ensemble
+        per = ens.shortfall.period
+        return (ens.periods - xr.DataArray(np.arange(ens.periods), coords={"period": per})) / (
+            ens.periods_per_year
+        )
+
+    def unit_costs(self) -> dict[str, xr.DataArray]:
+        """Per-tonne coefficients of the objective (USD): ``buy`` (lot, tranche, period) the
+        expected price paid x impact + carrying cost to the horizon, net of the expected
+        terminal value; ``release`` (scenario, period, lot) the credit of a tonne released (its
+        price, the carrying cost it no longer incurs, less the terminal value it gives up)."""
+        ens, lots, acc = self.ensemble, self.lots, self.accounting
+        w = weights(ens)
+        market = lots.market_price(ens)  # (scenario, period, lot)
+        expected = expect(market, w)  # (period, lot)
+        _, mult = lots.tranches()
+        base = lots.column("price_usd_t")
+        rate = lots.column("holding_per_year") + acc.capital_per_year
+        years = self._carry_years()
+        terminal = market.isel(period=-1, drop=True)  # (scenario, lot)
+        buy = expected * mult + base * rate * years
+        release = xr.zeros_like(market)
+        if acc.terminal_value:
+            buy = buy - expect(terminal, w)
+        if acc.release_revenue:
+            after = years - 1.0 / ens.periods_per_year  # from the end of the period
+            release = market + base * rate * after - (terminal if acc.terminal_value else 0.0)
+        return {"buy": buy.transpose("lot", "tranche", "period"), "release": release}
 
     def build(self) -> linopy.Model:
         ens, lots = self.ensemble, self.lots
@@ -229,7 +383,16 @@ class ReserveProblem:
         per = ens.shortfall.period.to_index()
         minerals = ens.shortfall.mineral.to_index()
         lot_idx, agr_idx = lots.index, self.agreements.index
-        price = lots.column("price_usd_t")
+        w = weights(ens)
+        size, _ = lots.tranches()
+        tranche = size.tranche.to_index()
+        upper = size.broadcast_like(xr.DataArray(np.zeros(len(per)), coords={"period": per}))
+        b = m.add_variables(
+            lower=0,
+            upper=upper.transpose("lot", "tranche", "period"),
+            coords=[lot_idx, tranche, per],
+            name="purchase",
+        )
         x = m.add_variables(lower=0, coords=[lot_idx], name="stock")
         v = m.add_variables(
             lower=0,
@@ -251,12 +414,16 @@ class ReserveProblem:
         r = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="release", mask=lot_need)
         u = m.add_variables(lower=0, coords=[scen, per, minerals], name="unmet", mask=need)
 
-        m.add_constraints((price * x).sum() <= self.budget, name="budget")
-        # the stock is never refilled and only releases draw on it, so the running total of
-        # releases peaks at the horizon: one constraint per scenario and lot bounds them all
-        m.add_constraints(r.sum("period") - x <= 0, name="stock", mask=lot_need.any("period"))
+        costs = self.unit_costs()
+        price = expect(lots.market_price(ens), w)  # (period, lot) expected market price
+        _, mult = lots.tranches()
+        m.add_constraints(b.sum(("tranche", "period")) - x == 0, name="bought")
+        m.add_constraints((price * mult * b).sum() <= self.budget, name="budget")
+        bought = b.sum("tranche").cumsum("period")  # (lot, period) t held by each period
+        # releases to date never exceed purchases to date (checked where a release can be)
+        m.add_constraints(r.fillna(0).cumsum("period") - bought <= 0, name="stock", mask=lot_need)
         m.add_constraints(
-            r - lots.column("drawdown_per_period") * x <= 0, name="drawdown", mask=lot_need
+            r - lots.column("drawdown_per_period") * bought <= 0, name="drawdown", mask=lot_need
         )
         mineral_of_lot = lots.column("mineral").rename("mineral")
         released = r.groupby(mineral_of_lot).sum().reindex(mineral=minerals)
@@ -264,6 +431,9 @@ class ReserveProblem:
         if len(agr_idx):
             supplied = supplied + (v * self.agreements.delivers(ens)).sum("agreement")
         m.add_constraints(u + supplied >= ens.shortfall, name="shortfall", mask=need)
+        if self.accounting.release_revenue:
+            # sold releases earn revenue: never release more than the market lacks
+            m.add_constraints(released <= ens.shortfall, name="release_cap", mask=need)
         if self.fixed_stock is not None:
             m.add_constraints(
                 x == self.fixed_stock.reindex(lot=lot_idx).fillna(0.0), name="fixed_stock"
@@ -273,18 +443,17 @@ class ReserveProblem:
                 v == self.fixed_volume.reindex(agreement=agr_idx).fillna(0.0), name="fixed_volume"
             )
 
-        years = ens.periods / ens.periods_per_year
-        holding = price * lots.column("holding_per_year") * years
         loss = (u * ens.loss_per_t).sum(("period", "mineral"))  # per scenario, USD
-        prob = 1.0 / ens.scenarios
-        objective = (price * x).sum() + (holding * x).sum() + (loss * prob).sum()
+        objective = (costs["buy"] * b).sum() + (loss * w).sum()
+        if self.accounting.release_revenue:
+            objective = objective - (costs["release"] * w * r).sum()
         if len(agr_idx):
             objective = objective + (self.agreements.unit_cost(ens) * v).sum()
         if self.risk.weight > 0:
             eta = m.add_variables(name="var_eta")
             z = m.add_variables(lower=0, coords=[scen], name="cvar_excess")
             m.add_constraints(z - loss + eta >= 0, name="cvar")
-            tail = eta + (z * (prob / (1.0 - self.risk.alpha))).sum()
+            tail = eta + (z * (w / (1.0 - self.risk.alpha))).sum()
             objective = objective + self.risk.weight * tail
         m.add_objective(objective)
         self.model = m
@@ -323,30 +492,61 @@ class ReserveProblem:
         return "the model is infeasible; these constraints conflict: " + "; ".join(lines) + more
 
     def read(self) -> Solution:
-        m, ens, lots = self.model, self.ensemble, self.lots
+        m, ens, lots, acc = self.model, self.ensemble, self.lots, self.accounting
+        w = weights(ens)
         x = m.variables["stock"].solution.clip(min=0.0)
+        b = m.variables["purchase"].solution.clip(min=0.0)
         v = m.variables["volume"].solution
         u = m.variables["unmet"].solution.fillna(0.0)
-        price = lots.column("price_usd_t")
+        r = m.variables["release"].solution.fillna(0.0)
+        market = lots.market_price(ens)
+        price = expect(market, w)
+        size, mult = lots.tranches()
+        base = lots.column("price_usd_t")
         loss = (u * ens.loss_per_t).sum(("period", "mineral"))
-        years = ens.periods / ens.periods_per_year
-        holding = float((price * lots.column("holding_per_year") * years * x).sum())
+        years = self._carry_years()
+        after = years - 1.0 / ens.periods_per_year
+        bt = b.sum("tranche")
+        held = (bt * years).sum("period") - expect((r * after).sum("period"), w)
+        holding = float((base * lots.column("holding_per_year") * held).sum())
+        capital = float((base * acc.capital_per_year * held).sum())
+        spent = float((price * mult * b).sum())
         agreement_cost = float((self.agreements.unit_cost(ens) * v).sum()) if v.size else 0.0
-        alpha = self.risk.alpha
-        cutoff = float(loss.quantile(alpha))
-        tail = loss.where(loss >= cutoff)
+        revenue = float(expect((market * r).sum(("period", "lot")), w))
+        left = x - r.sum("period")  # (scenario, lot)
+        terminal = float(expect((market.isel(period=-1, drop=True) * left).sum("lot"), w))
+        limits: dict[str, list[str]] = {}
+        for lot in lots.index:
+            why = []
+            cap = size.sel(lot=lot).sum("tranche").item()
+            if np.isfinite(cap) and cap > 0:
+                full = [
+                    int(t)
+                    for t in bt.period.values
+                    if float(bt.sel(lot=lot, period=t)) >= cap - 1e-6
+                ]
+                if full:
+                    why.append(f"the market-impact cap in periods {full[0]}-{full[-1]}")
+            limits[str(lot)] = why
         return Solution(
             stock=x,
             volume=v,
-            releases=m.variables["release"].solution.fillna(0.0),
+            releases=r,
             unmet=u,
             scenario_loss=loss,
             objective=float(m.objective.value or 0.0),
             budget_dual=float(m.constraints["budget"].dual),
-            spent_usd=float((price * x).sum()),
+            spent_usd=spent,
             holding_usd=holding,
             agreement_cost_usd=agreement_cost,
-            expected_loss_usd=float(loss.mean()),
-            cvar_loss_usd=float(tail.mean()),
+            expected_loss_usd=float(expect(loss, w)),
+            cvar_loss_usd=cvar(loss, w, self.risk.alpha),
             duals={name: m.constraints[name].dual for name in ("budget", "shortfall")},
+            limits=limits,
+            purchases=bt,
+            impact_usd=float((price * (mult - 1.0) * b).sum()),
+            capital_usd=capital,
+            release_revenue_usd=revenue if acc.release_revenue else 0.0,
+            terminal_value_usd=terminal if acc.terminal_value else 0.0,
+            spent_by_lot=(price * mult * b).sum(("tranche", "period")),
         )

@@ -369,16 +369,42 @@ TABLES: dict[str, Table] = {
                 Column("mineral", references="minerals.id"),
                 Column("form", pattern=SNAKE),
                 Column("stage", allowed=STAGES),
+                Column(
+                    "element",
+                    required=False,
+                    pattern=SNAKE,
+                    description="the element (group) of the form, e.g. dysprosium, ndpr; "
+                    "empty: the mineral's mix",
+                ),
+                Column(
+                    "price_of",
+                    required=False,
+                    references="minerals.id",
+                    description="a mineral whose reference price prices the form (x the "
+                    "multiplier); empty: the chain's price",
+                ),
                 Column("price_multiplier", "float", minimum=0.0, unit="ratio"),
-                Column("holding_cost_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("storage_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("insurance_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("degradation_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
                 Column("drawdown_per_month", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column(
+                    "purchase_cap_share",
+                    "float",
+                    minimum=0.0,
+                    maximum=1.0,
+                    unit="fraction",
+                    description="largest share of the supply outside China at the form's stage "
+                    "the reserve buys per quarter",
+                ),
                 _source(),
                 _estimated(),
                 _note(),
             ),
             key=("mineral", "form"),
             description="Forms the reserve can hold: price relative to the chain's price, holding "
-            "cost, and the largest share of the stock released in a month.",
+            "cost (storage, insurance, degradation; fractions of value per year), the largest "
+            "share of the stock released in a month, and the purchase cap per quarter.",
         ),
         Table(
             "reserve_candidates",

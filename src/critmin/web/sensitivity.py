@@ -44,7 +44,13 @@ MARKET = (
     "price_to_basis_factor",
 )
 #: reserve_forms columns the optimiser reads
-FORMS = ("holding_cost_per_year", "drawdown_per_month")
+FORMS = (
+    "storage_per_year",
+    "insurance_per_year",
+    "degradation_per_year",
+    "drawdown_per_month",
+    "purchase_cap_share",
+)
 FACTORS = (0.5, 1.5)
 FLAG = 0.25
 
