@@ -319,6 +319,22 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 }
             ]
         ),
+        "reserve_needs": pd.DataFrame(
+            columns=["mineral", "element", "stage", "share", "source_id", "estimated", "note"]
+        ),
+        "reserve_conversions": pd.DataFrame(
+            columns=[
+                "mineral",
+                "element",
+                "from_stage",
+                "to_stage",
+                "available_share",
+                "lead_time_months",
+                "source_id",
+                "estimated",
+                "note",
+            ]
+        ),
         "reserve_eligibility": pd.DataFrame(
             [
                 {

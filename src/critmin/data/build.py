@@ -750,6 +750,8 @@ class Builder:
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),
             "reserve_eligibility": self.manual("reserve_eligibility"),
+            "reserve_needs": self.manual("reserve_needs"),
+            "reserve_conversions": self.manual("reserve_conversions"),
             "export_restrictions": self.manual("export_restrictions"),
             "data_gaps": self.manual("data_gaps"),
             **{name: self.manual(name) for name in OUTLOOK_TABLES},

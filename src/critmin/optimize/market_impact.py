@@ -2,7 +2,8 @@
 
 Cap: a lot's purchases in a period are at most ``purchase_cap_share`` (reserve_forms; a critmin
 ASSUMPTION, see docs/reserve.md for its sensitivity) of the supply outside China at the form's
-stage (production.csv, latest year with tonnage), per period.
+stage (production.csv, latest year with tonnage; the element's own rows for an element form,
+where recorded), per period.
 
 Price: buying q of a market Q (that same ex-China supply per period) is an extra demand of q/Q;
 in the criticality model's short-run market (critmin.simulate.model, market_parameters.csv) it
@@ -44,7 +45,12 @@ def impact(chain: SupplyChain, forms: pd.DataFrame, months_per_period: int) -> p
     rows = []
     for _, f in forms.iterrows():
         m, stage = str(f["mineral"]), str(f["stage"])
-        supply, note = ex_china_supply(chain, m, stage)
+        element = f.get("element")
+        supply, note = float("nan"), ""
+        if isinstance(element, str) and element:  # an element's own market, where recorded
+            supply, note = ex_china_supply(chain, element, stage)
+        if not np.isfinite(supply):
+            supply, note = ex_china_supply(chain, m, stage)
         share = float(f["purchase_cap_share"])
         e_s = _param(chain, m, "supply_elasticity")
         e_d = _param(chain, m, "price_elasticity_demand")

@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.optimize.conversion import Conversion
 from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
@@ -202,8 +203,17 @@ def optimise(
     agreements = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
     say = progress or (lambda _msg: None)
     say("building the optimisation model")
+    conversion = Conversion.of(
+        chain, lots.frame, [str(m) for m in ens.shortfall.mineral.values], ens.months_per_period
+    )
     problem = ReserveProblem(
-        ens, lots, agreements, budget=budget, risk=risk, accounting=accounting or Accounting.full()
+        ens,
+        lots,
+        agreements,
+        budget=budget,
+        risk=risk,
+        accounting=accounting or Accounting.full(),
+        conversion=conversion,
     )
     problem.build()
     say("solving with HiGHS")
@@ -212,6 +222,7 @@ def optimise(
     base_loss = ens.loss()  # (scenario, period, mineral) without a reserve
     loss_with = sol.unmet * ens.loss_per_t
     rows = []
+    paths = conversion.paths.set_index("lot")
     for _, lot in lots.frame.iterrows():
         m = lot["mineral"]
         t = float(sol.stock.sel(lot=lot["lot"]))
@@ -233,7 +244,9 @@ def optimise(
                 "avoided_loss_per_usd": avoided / (usd + holding) if usd > 0 else None,
                 "unit": ens.units.get(m, "t"),
                 "eligibility_rule": admitted[m],
-                "why": _why(ens, sol, lot, t, avoided, usd + holding),
+                "why": _why(ens, sol, lot, t, avoided, usd + holding, paths.loc[lot["lot"]]),
+                "meets": paths.loc[lot["lot"], "need"],
+                "conversion_route": paths.loc[lot["lot"], "route"] or None,
             }
         )
     holdings = pd.DataFrame(rows)
@@ -327,11 +340,19 @@ def _carrying(problem: ReserveProblem, sol: Solution, lot: pd.Series) -> float:
 
 
 def _why(
-    ens: Ensemble, sol: Solution, lot: pd.Series, tonnes: float, avoided: float, cost: float
+    ens: Ensemble,
+    sol: Solution,
+    lot: pd.Series,
+    tonnes: float,
+    avoided: float,
+    cost: float,
+    path: pd.Series,
 ) -> str:
     """Why a lot is held (or not): the scenarios it covers, loss avoided per dollar, and the
     constraint that limits it."""
     m = lot["mineral"]
+    if not isinstance(path["need"], str):
+        return f"not held: {path['reason']}"
     short = (ens.shortfall.sel(mineral=m) > 0).any("period")
     p_short = float(_expect(ens, short.astype(float)))
     if tonnes <= 1e-6:
@@ -359,8 +380,11 @@ def _expect(ens: Ensemble, values: xr.DataArray) -> xr.DataArray:
 
 def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:
     """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal;
-    a stock the purchase caps cannot reach over the horizon is cut to what they allow."""
+    a stock the purchase caps cannot reach over the horizon, or of a form that meets no need,
+    is cut to what may be bought."""
     cap = lots.column("cap_t_per_period").fillna(np.inf) * problem.ensemble.periods
+    reach = problem.paths().paths.set_index("lot").reindex(lots.index)["need"].notna()
+    cap = cap.where(xr.DataArray(reach.to_numpy(), coords={"lot": lots.index}), 0.0)
     stock = stock.reindex(lot=lots.index).fillna(0.0).clip(max=cap)
     fixed = ReserveProblem(
         problem.ensemble,
@@ -375,6 +399,7 @@ def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[
         risk=problem.risk,
         fixed_stock=stock,
         accounting=problem.accounting,
+        conversion=problem.conversion,
     )
     fixed.build()
     sol = fixed.solve()

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
 
 linopy.options["semantics"] = "v1"
@@ -343,7 +344,26 @@ class ReserveProblem:
     fixed_stock: xr.DataArray | None = None
     fixed_volume: xr.DataArray | None = None
     accounting: Accounting = field(default_factory=Accounting)
+    conversion: Conversion | None = None
     model: linopy.Model = field(init=False)
+
+    def paths(self) -> Conversion:
+        """The conversion in force: as given, or every lot meeting its mineral's shortfall."""
+        if self.conversion is not None:
+            return self.conversion
+        return Conversion.of(
+            None,
+            self.lots.frame,
+            [str(m) for m in self.ensemble.shortfall.mineral.values],
+            self.ensemble.months_per_period,
+            needs=pd.DataFrame(),
+            routes=pd.DataFrame(),
+        )
+
+    def need_loss(self, share: xr.DataArray) -> xr.DataArray:
+        """USD lost per t of each need short: its mineral's loss per t."""
+        out: xr.DataArray = ((share > 0) * self.ensemble.loss_per_t).sum("mineral")
+        return out
 
     def _carry_years(self) -> xr.DataArray:
         """Years from the start of each period to the end of the horizon."""
@@ -387,6 +407,10 @@ class ReserveProblem:
         size, _ = lots.tranches()
         tranche = size.tranche.to_index()
         upper = size.broadcast_like(xr.DataArray(np.zeros(len(per)), coords={"period": per}))
+        # a form that meets no U.S. need is never bought (the reserve does not speculate on a
+        # price rise, which the terminal value would otherwise reward)
+        reach = self.paths().paths.set_index("lot").reindex(lots.index)["need"].notna()
+        upper = upper.where(xr.DataArray(reach.to_numpy(), coords={"lot": lots.index}), 0.0)
         b = m.add_variables(
             lower=0,
             upper=upper.transpose("lot", "tranche", "period"),
@@ -405,14 +429,26 @@ class ReserveProblem:
             name="volume",
         )
         # second-stage variables exist only where there is a shortfall to cover (masked
-        # elsewhere, as linopy masks sparse combinations instead of filling them)
-        need = ens.shortfall > 0  # (scenario, period, mineral)
-        member = lots.membership(minerals)  # (lot, mineral)
-        lot_need = ((need.astype(float) * member).sum("mineral") > 0).transpose(
-            "scenario", "period", "lot"
-        )
+        # elsewhere, as linopy masks sparse combinations instead of filling them); a lot's
+        # release at t meets its need at t + lag (its conversion route's lead time)
+        conv = self.paths()
+        needs = conv.index
+        share = conv.share(minerals)  # (mineral, need)
+        short = (ens.shortfall * share).sum("mineral").transpose("scenario", "period", "need")
+        need = short > 0
+        path = conv.paths.set_index("lot").reindex(lot_idx)
+        lags = path["lag"].fillna(0).astype(int)
+        lot_need = xr.concat(
+            [
+                need.sel(need=n).shift(period=-int(lag), fill_value=False).drop_vars("need")
+                if isinstance(n, str)
+                else xr.zeros_like(need.isel(need=0), dtype=bool).drop_vars("need")
+                for n, lag in zip(path["need"], lags, strict=True)
+            ],
+            dim=lot_idx,
+        ).transpose("scenario", "period", "lot")
         r = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="release", mask=lot_need)
-        u = m.add_variables(lower=0, coords=[scen, per, minerals], name="unmet", mask=need)
+        u = m.add_variables(lower=0, coords=[scen, per, needs], name="unmet", mask=need)
 
         costs = self.unit_costs()
         price = expect(lots.market_price(ens), w)  # (period, lot) expected market price
@@ -425,15 +461,37 @@ class ReserveProblem:
         m.add_constraints(
             r - lots.column("drawdown_per_period") * bought <= 0, name="drawdown", mask=lot_need
         )
-        mineral_of_lot = lots.column("mineral").rename("mineral")
-        released = r.groupby(mineral_of_lot).sum().reindex(mineral=minerals)
+        incidence = xr.DataArray(
+            (path["need"].to_numpy()[:, None] == needs.to_numpy()[None, :]).astype(float),
+            coords={"lot": lot_idx, "need": needs},
+            dims=("lot", "need"),
+        )
+        released = None
+        for lag in sorted(set(lags)):
+            group = lot_idx[(lags == lag).to_numpy()]
+            part = r.sel(lot=group)
+            if lag:
+                part = part.shift(period=lag)
+            term = (part * incidence.sel(lot=group)).sum("lot")
+            released = term if released is None else released + term
+        assert released is not None
         supplied = released
         if len(agr_idx):
-            supplied = supplied + (v * self.agreements.delivers(ens)).sum("agreement")
-        m.add_constraints(u + supplied >= ens.shortfall, name="shortfall", mask=need)
+            delivered = (self.agreements.delivers(ens) * share).sum("mineral")
+            supplied = supplied + (v * delivered).sum("agreement")
+        m.add_constraints(u + supplied >= short, name="shortfall", mask=need)
         if self.accounting.release_revenue:
             # sold releases earn revenue: never release more than the market lacks
-            m.add_constraints(released <= ens.shortfall, name="release_cap", mask=need)
+            m.add_constraints(released <= short, name="release_cap", mask=need)
+        routes = conv.route_capacity(ens.months_per_period)
+        for route, cap in routes.items():
+            on = lot_idx[(path["route"] == route).to_numpy()]
+            if len(on):
+                m.add_constraints(
+                    r.sel(lot=on).sum("lot") <= float(cap),
+                    name=f"conversion_{len(m.constraints)}",
+                    mask=lot_need.sel(lot=on).any("lot"),
+                )
         if self.fixed_stock is not None:
             m.add_constraints(
                 x == self.fixed_stock.reindex(lot=lot_idx).fillna(0.0), name="fixed_stock"
@@ -443,7 +501,7 @@ class ReserveProblem:
                 v == self.fixed_volume.reindex(agreement=agr_idx).fillna(0.0), name="fixed_volume"
             )
 
-        loss = (u * ens.loss_per_t).sum(("period", "mineral"))  # per scenario, USD
+        loss = (u * self.need_loss(share)).sum(("period", "need"))  # per scenario, USD
         objective = (costs["buy"] * b).sum() + (loss * w).sum()
         if self.accounting.release_revenue:
             objective = objective - (costs["release"] * w * r).sum()
@@ -497,13 +555,15 @@ class ReserveProblem:
         x = m.variables["stock"].solution.clip(min=0.0)
         b = m.variables["purchase"].solution.clip(min=0.0)
         v = m.variables["volume"].solution
-        u = m.variables["unmet"].solution.fillna(0.0)
+        share = self.paths().share(ens.shortfall.mineral.to_index())
+        u_need = m.variables["unmet"].solution.fillna(0.0)
+        u = (u_need * (share > 0)).sum("need").transpose("scenario", "period", "mineral")
         r = m.variables["release"].solution.fillna(0.0)
         market = lots.market_price(ens)
         price = expect(market, w)
         size, mult = lots.tranches()
         base = lots.column("price_usd_t")
-        loss = (u * ens.loss_per_t).sum(("period", "mineral"))
+        loss = (u_need * self.need_loss(share)).sum(("period", "need"))
         years = self._carry_years()
         after = years - 1.0 / ens.periods_per_year
         bt = b.sum("tranche")

@@ -429,6 +429,45 @@ TABLES: dict[str, Table] = {
             "reference basis).",
         ),
         Table(
+            "reserve_needs",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("element", required=False, pattern=SNAKE),
+                Column("stage", allowed=STAGES),
+                Column("share", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "element", "stage"),
+            description="A mineral's U.S. shortfall split by element and the stage it is at; a "
+            "reserve form meets a need directly only at that element and stage.",
+        ),
+        Table(
+            "reserve_conversions",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("element", required=False, pattern=SNAKE),
+                Column("from_stage", allowed=STAGES),
+                Column("to_stage", allowed=STAGES),
+                Column(
+                    "available_share",
+                    "float",
+                    minimum=0.0,
+                    maximum=1.0,
+                    unit="fraction",
+                    description="share of the U.S. and allied plants' capacity (facilities.csv, "
+                    "output stage) the reserve may use in a shock",
+                ),
+                Column("lead_time_months", "float", minimum=0.0),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "element", "from_stage", "to_stage"),
+            description="Conversion routes a reserve form takes to meet a need at a later stage.",
+        ),
+        Table(
             "reserve_eligibility",
             (
                 Column("rule", pattern=SNAKE),
