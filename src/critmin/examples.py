@@ -354,6 +354,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     "id": "example-offtake",
                     "kind": "offtake",
                     "mineral": "cobalt",
+                    "form": "metal",
                     "counterparty": "AUS",
                     "max_volume_t_per_year": 10.0,
                     "contract_price_usd_per_t": 30000.0,

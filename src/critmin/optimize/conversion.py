@@ -74,7 +74,8 @@ class Conversion:
         paths = []
         for _, lot in lots.iterrows():
             paths.append(_path(lot, need_frame, routes, months_per_period))
-        return cls(need_frame, routes, pd.DataFrame(paths))
+        columns = ["lot", "need", "lag", "route", "reason"]
+        return cls(need_frame, routes, pd.DataFrame(paths, columns=columns))
 
     @property
     def index(self) -> pd.Index:

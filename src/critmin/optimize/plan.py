@@ -200,7 +200,12 @@ def optimise(
     forms = chain.dataset["reserve_forms"]
     admitted = rule.admit(chain, sorted(set(forms["mineral"])))
     lots = plan_lots(chain, forms[forms["mineral"].map(admitted).notna()], ens)
-    agreements = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
+    agreements = Agreements.from_table(
+        chain.dataset["reserve_candidates"],
+        ens,
+        multipliers=dict(zip(lots.frame["lot"], lots.frame["price_multiplier"], strict=True)),
+        elasticity=supply_elasticities(chain),
+    )
     say = progress or (lambda _msg: None)
     say("building the optimisation model")
     conversion = Conversion.of(
@@ -252,6 +257,10 @@ def optimise(
     holdings = pd.DataFrame(rows)
 
     agr = []
+    w = weights(ens)
+    conv = problem.paths()
+    need_short = (ens.shortfall * conv.share(ens.shortfall.mineral.to_index())).sum("mineral")
+    supply = problem.agreement_supply() if len(agreements.frame) else xr.DataArray(np.zeros(0))
     active = agreements.active(ens)
     unit_cost = agreements.unit_cost(ens)
     for _, a in agreements.frame.iterrows():
@@ -270,9 +279,21 @@ def optimise(
             "expected_cost_usd": float(unit_cost.sel(agreement=a["id"])) * vol,
             "signed": vol > 1e-6,
         }
+        kept = supply.sel(agreement=a["id"]).drop_vars("agreement") * float(
+            a["max_volume_t_per_year"]
+        )
+        spared = kept.where(kept <= need_short, need_short).sum("need") * float(
+            ens.loss_per_t.sel(mineral=a["mineral"])
+        )
+        kept = kept.sum("need")
+        entry |= {
+            "supply_added_t_at_max_volume": float(expect(kept.sum("period"), w)),
+            "expected_loss_avoided_at_max_volume_usd": float(expect(spared.sum("period"), w)),
+            "supply_elasticity": float(a.get("supply_elasticity", 0.0)),
+        }
         if a["kind"] == "price_floor":
             fv = value_floor(
-                ens.price.sel(mineral=a["mineral"]),
+                agreements.contract_price(ens).sel(agreement=a["id"]),
                 float(a["floor_usd_per_t"]),
                 float(a["max_volume_t_per_year"]),
                 ens.periods_per_year,
@@ -309,6 +330,13 @@ def optimise(
         risk,
         lots,
     )
+
+
+def supply_elasticities(chain: SupplyChain) -> dict[str, float]:
+    """Per mineral: the supply elasticity the criticality model uses (market_parameters)."""
+    params = chain.dataset["market_parameters"]
+    rows = params[params["parameter"] == "supply_elasticity"]
+    return {str(m): float(v) for m, v in zip(rows["mineral"], rows["value"], strict=True)}
 
 
 def plan_lots(chain: SupplyChain, forms: pd.DataFrame, ens: Ensemble) -> Lots:

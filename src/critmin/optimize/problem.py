@@ -31,6 +31,7 @@ import xarray as xr
 
 from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
+from critmin.optimize.floors import floor_supply
 
 linopy.options["semantics"] = "v1"
 
@@ -127,19 +128,44 @@ class Lots:
 
 @dataclass(frozen=True)
 class Agreements:
-    """Candidate offtakes and price floors with their per-scenario cost and deliveries."""
+    """Candidate offtakes and price floors with their per-scenario cost and deliveries.
+
+    ``price_multiplier`` (default 1) converts the chain's price to the price the contract
+    refers to (e.g. NdPr oxide against the chain's REO price); ``supply_elasticity`` (default
+    0) is the covered producer's response to price (critmin.optimize.floors.floor_supply)."""
 
     frame: pd.DataFrame
 
     @classmethod
-    def from_table(cls, candidates: pd.DataFrame, ens: Ensemble) -> Agreements:
-        rows = candidates[candidates["mineral"].isin(ens.shortfall.mineral.values)]
+    def from_table(
+        cls,
+        candidates: pd.DataFrame,
+        ens: Ensemble,
+        multipliers: dict[str, float] | None = None,
+        elasticity: dict[str, float] | None = None,
+    ) -> Agreements:
+        """``multipliers`` by ``mineral:form`` (for a candidate's ``form``), ``elasticity``
+        by mineral."""
+        rows = candidates[candidates["mineral"].isin(ens.shortfall.mineral.values)].copy()
+        if multipliers is not None and "form" in rows:
+            key = rows["mineral"] + ":" + rows["form"].fillna("").astype(str)
+            rows["price_multiplier"] = key.map(multipliers).fillna(1.0).astype(float)
+        if elasticity is not None:
+            rows["supply_elasticity"] = rows["mineral"].map(elasticity).fillna(0.0).astype(float)
         return cls(rows.reset_index(drop=True))
 
     @property
     def index(self) -> pd.Index:
         out: pd.Index = pd.Index(self.frame["id"], name="agreement")
         return out
+
+    def _col(self, name: str, default: float) -> xr.DataArray:
+        values = (
+            pd.to_numeric(self.frame[name]).fillna(default).to_numpy(float)
+            if name in self.frame
+            else np.full(len(self.frame), default)
+        )
+        return xr.DataArray(values, coords={"agreement": self.index}, dims="agreement")
 
     def active(self, ens: Ensemble) -> xr.DataArray:
         """1 in the periods an agreement delivers (after its lead time, for its tenor)."""
@@ -154,26 +180,24 @@ class Agreements:
             dims=("agreement", "period"),
         )
 
-    def unit_cost(self, ens: Ensemble) -> xr.DataArray:
-        """Expected cost per t/yr of volume over the horizon (USD): for an offtake, contract
-        price minus market price on delivered tonnes; for a floor, max(0, floor - price)."""
-        if self.frame.empty:
-            return xr.DataArray(np.zeros(0), coords={"agreement": self.index}, dims="agreement")
+    def contract_price(self, ens: Ensemble) -> xr.DataArray:
+        """The market price the contract refers to: (agreement, scenario, period), USD/t."""
         price = ens.price.sel(
             mineral=xr.DataArray(
                 self.frame["mineral"].to_numpy(), coords={"agreement": self.index}, dims="agreement"
             )
-        )
-        contract = xr.DataArray(
-            pd.to_numeric(self.frame["contract_price_usd_per_t"]).fillna(0.0).to_numpy(),
-            coords={"agreement": self.index},
-            dims="agreement",
-        )
-        floor = xr.DataArray(
-            pd.to_numeric(self.frame["floor_usd_per_t"]).fillna(0.0).to_numpy(),
-            coords={"agreement": self.index},
-            dims="agreement",
-        )
+        ).drop_vars("mineral", errors="ignore")
+        out: xr.DataArray = price * self._col("price_multiplier", 1.0)
+        return out
+
+    def unit_cost(self, ens: Ensemble) -> xr.DataArray:
+        """Expected cost per t/yr of volume over the horizon (USD): for an offtake, contract
+        price minus market price on delivered tonnes; for a floor, E[max(0, floor - price)]."""
+        if self.frame.empty:
+            return xr.DataArray(np.zeros(0), coords={"agreement": self.index}, dims="agreement")
+        price = self.contract_price(ens)
+        contract = self._col("contract_price_usd_per_t", 0.0)
+        floor = self._col("floor_usd_per_t", 0.0)
         is_floor = xr.DataArray(
             (self.frame["kind"] == "price_floor").to_numpy(),
             coords={"agreement": self.index},
@@ -182,23 +206,34 @@ class Agreements:
         gap = (floor - price).clip(min=0.0)
         per_t = gap.where(is_floor, contract - price)
         per_period = per_t * self.active(ens) / ens.periods_per_year
-        out: xr.DataArray = (
-            per_period.sum("period").mean("scenario").drop_vars("mineral", errors="ignore")
-        )
+        out: xr.DataArray = expect(per_period.sum("period"), weights(ens))
         return out
 
     def delivers(self, ens: Ensemble) -> xr.DataArray:
-        """t delivered per period per t/yr of volume, by (agreement, period, mineral); a price
-        floor on its own delivers nothing to the U.S. market."""
+        """t delivered per period per t/yr of volume, by (agreement, scenario, period,
+        mineral): an offtake its volume; a price floor the output it keeps running, which
+        is zero when the covered producer cannot respond to price (floors.floor_supply)."""
         minerals = ens.shortfall.mineral.to_index()
         m = self.frame["mineral"].to_numpy()[:, None] == minerals.to_numpy()[None, :]
-        offtake = (self.frame["kind"] == "offtake").to_numpy()[:, None]
         own = xr.DataArray(
-            (m & offtake).astype(float),
+            m.astype(float),
             coords={"agreement": self.index, "mineral": minerals},
             dims=("agreement", "mineral"),
         )
-        return own * self.active(ens) / ens.periods_per_year
+        offtake = xr.DataArray(
+            (self.frame["kind"] == "offtake").to_numpy(float),
+            coords={"agreement": self.index},
+            dims="agreement",
+        )
+        kept = floor_supply(
+            self.contract_price(ens),
+            self._col("floor_usd_per_t", np.inf),
+            self._col("supply_elasticity", 0.0),
+        )
+        is_floor = (self.frame["kind"] == "price_floor").to_numpy()
+        kept = kept * xr.DataArray(is_floor.astype(float), coords={"agreement": self.index})
+        out: xr.DataArray = (offtake + kept) * own * self.active(ens) / ens.periods_per_year
+        return out.transpose("agreement", "scenario", "period", "mineral")
 
 
 @dataclass(frozen=True)
@@ -360,6 +395,34 @@ class ReserveProblem:
             routes=pd.DataFrame(),
         )
 
+    def agreement_supply(self) -> xr.DataArray:
+        """t per period per t/yr of volume reaching each need: (agreement, scenario, period,
+        need). An agreement on a reserve form takes that form's path (its need, after its
+        lead time; nothing if the form has none; the route's capacity is not shared with
+        releases: a simplification); one on the chain's price meets the mineral's needs in
+        their shares."""
+        ens, conv = self.ensemble, self.paths()
+        share = conv.share(ens.shortfall.mineral.to_index())
+        raw = self.agreements.delivers(ens)
+        out = (raw * share).sum("mineral")
+        frame = self.agreements.frame
+        if "form" not in frame:
+            return out.transpose("agreement", "scenario", "period", "need")
+        paths = conv.paths.set_index("lot")
+        for _, a in frame.iterrows():
+            form = a["form"]
+            if not isinstance(form, str) or not form:
+                continue
+            lot = f"{a['mineral']}:{form}"
+            row = out.sel(agreement=a["id"]) * 0.0
+            if lot in paths.index and isinstance(paths.loc[lot, "need"], str):
+                own = raw.sel(agreement=a["id"], mineral=a["mineral"])
+                lag = int(str(paths.loc[lot, "lag"]))
+                moved = own.shift(period=lag, fill_value=0.0) if lag else own
+                row.loc[{"need": paths.loc[lot, "need"]}] = moved.transpose(*row.dims[:-1])
+            out.loc[{"agreement": a["id"]}] = row
+        return out.transpose("agreement", "scenario", "period", "need")
+
     def need_loss(self, share: xr.DataArray) -> xr.DataArray:
         """USD lost per t of each need short: its mineral's loss per t."""
         out: xr.DataArray = ((share > 0) * self.ensemble.loss_per_t).sum("mineral")
@@ -438,15 +501,14 @@ class ReserveProblem:
         need = short > 0
         path = conv.paths.set_index("lot").reindex(lot_idx)
         lags = path["lag"].fillna(0).astype(int)
-        lot_need = xr.concat(
-            [
-                need.sel(need=n).shift(period=-int(lag), fill_value=False).drop_vars("need")
-                if isinstance(n, str)
-                else xr.zeros_like(need.isel(need=0), dtype=bool).drop_vars("need")
-                for n, lag in zip(path["need"], lags, strict=True)
-            ],
-            dim=lot_idx,
-        ).transpose("scenario", "period", "lot")
+        lot_need = xr.DataArray(
+            np.zeros((len(scen), len(per), len(lot_idx)), dtype=bool),
+            coords=[scen, per, lot_idx],
+        )
+        for j, (n, lag) in enumerate(zip(path["need"], lags, strict=True)):
+            if isinstance(n, str):
+                ahead = need.sel(need=n).shift(period=-int(lag), fill_value=False)
+                lot_need[:, :, j] = ahead.transpose("scenario", "period").values
         r = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="release", mask=lot_need)
         u = m.add_variables(lower=0, coords=[scen, per, needs], name="unmet", mask=need)
 
@@ -477,8 +539,7 @@ class ReserveProblem:
         assert released is not None
         supplied = released
         if len(agr_idx):
-            delivered = (self.agreements.delivers(ens) * share).sum("mineral")
-            supplied = supplied + (v * delivered).sum("agreement")
+            supplied = supplied + (v * self.agreement_supply()).sum("agreement")
         m.add_constraints(u + supplied >= short, name="shortfall", mask=need)
         if self.accounting.release_revenue:
             # sold releases earn revenue: never release more than the market lacks

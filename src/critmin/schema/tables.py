@@ -412,6 +412,13 @@ TABLES: dict[str, Table] = {
                 Column("id", pattern=r"^[a-z0-9][a-z0-9\-]*$"),
                 Column("kind", allowed=AGREEMENT_KINDS),
                 Column("mineral", references="minerals.id"),
+                Column(
+                    "form",
+                    required=False,
+                    pattern=SNAKE,
+                    description="the reserve form (reserve_forms) whose price the contract "
+                    "price or floor refers to; empty: the chain's price",
+                ),
                 Column("counterparty", references="countries.iso3"),
                 Column("max_volume_t_per_year", "float", minimum=0.0, unit="t"),
                 Column(
