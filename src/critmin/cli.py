@@ -684,6 +684,15 @@ def _ledger_funds(url: str) -> float:
     help="The board's rule instead of the dataset's reserve_eligibility table: comma-separated "
     "nir>=X, restriction>=YYYY-MM, listed=NAME NAME, all (any one admits a mineral).",
 )
+@click.option(
+    "--sensitivity-seconds",
+    type=checks.FiniteFloat(0, 86400),
+    default=300.0,
+    show_default=True,
+    help="Time for the plan's sensitivity to each assumed parameter (+/-50%%, same scenarios) "
+    "written with --json/--out (planning ensemble only, not with --scenario); cases left are "
+    "listed unsolved; 0 skips it.",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
     "--out",
@@ -704,6 +713,7 @@ def optimize(
     horizon: int,
     risk: str | None,
     eligibility: str | None,
+    sensitivity_seconds: float,
     json_path: Path | None,
     out: Path | None,
 ) -> None:
@@ -766,8 +776,24 @@ def optimize(
             )
         except Infeasible as exc:
             _fail(str(exc))
-    data = plan.as_json()
-    data["seed"] = seed
+        data = plan.as_json()
+        data["seed"] = seed
+        data["sensitivity"] = []
+        # the re-simulation reproduces the planning ensemble's draws, not named scenarios'
+        if sensitivity_seconds > 0 and not scenarios and (json_path is not None or out is not None):
+            from critmin.optimize.sensitivity import parameter_sensitivity
+
+            bar.update(task, description="sensitivity to assumed parameters", total=None)
+            data["sensitivity"] = parameter_sensitivity(
+                chain,
+                ens,
+                data,
+                budget=budget + partner_funds,
+                seed=seed,
+                eligibility=rule,
+                time_limit=sensitivity_seconds,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
     if json_path is not None:
         checks.write_text(json_path, json.dumps(data, indent=1))
     if out is not None:

@@ -68,6 +68,8 @@ def test_cli_optimize_json(tmp_path: Path) -> None:
             str(out),
             "--risk",
             "cvar:0.9:0.2",
+            "--sensitivity-seconds",
+            "20",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -92,6 +94,22 @@ def test_cli_optimize_json(tmp_path: Path) -> None:
     }
     assert {"name", "expected_loss_usd", "cvar_loss_usd", "spent_usd"} <= set(data["policies"][0])
     assert data["spent_usd"] <= data["budget_usd"] + 1e-3
+    for h in data["holdings"]:
+        assert h["eligibility_rule"]
+        assert h["why"]
+    rows = data["sensitivity"]
+    assert rows
+    assert {"parameter", "mineral", "budget_share_moved"} <= set(rows[0])
+    held = {h["mineral"] for h in data["holdings"] if h["tonnes"] > 1e-6}
+    for r in rows:
+        assert r["mineral"] in held | {"all"}
+        moved = r["budget_share_moved"]
+        assert moved is None or 0.0 <= moved <= 2.0
+        assert r["flagged"] == (None if moved is None else moved > 0.25)
+    # copper: the 2-day stock cover no longer matters, as the default board rule
+    # (NIR >= 0.9 or an export restriction since 2020) excludes copper from the reserve
+    assert "copper" not in {h["mineral"] for h in data["holdings"]}
+    assert "copper" not in {r["mineral"] for r in rows}
 
 
 def test_cli_rejects_bad_risk() -> None:
@@ -109,11 +127,25 @@ def test_budget_from_the_reserve_ledger(tmp_path: Path) -> None:
     assert init.exit_code == 0, init.output
     out = tmp_path / "plan.json"
     result = runner.invoke(
-        main, ["optimize", "--database", url, "--runs", "20", "--horizon", "4", "--json", str(out)]
+        main,
+        [
+            "optimize",
+            "--database",
+            url,
+            "--runs",
+            "20",
+            "--horizon",
+            "4",
+            "--sensitivity-seconds",
+            "0",
+            "--json",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["budget_usd"] == pytest.approx(1e9)
+    assert data["sensitivity"] == []  # skipped
     assert data["spent_usd"] <= 1e9 + 1e-3
 
 

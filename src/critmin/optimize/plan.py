@@ -196,30 +196,12 @@ def optimise(
 ) -> Plan:
     """Solve the reserve problem and the comparison policies on the same scenarios; only the
     forms of minerals the eligibility rule admits (default: the dataset's board rule) are held."""
-    rule = eligibility if eligibility is not None else Eligibility.of(chain)
-    forms = chain.dataset["reserve_forms"]
-    admitted = rule.admit(chain, sorted(set(forms["mineral"])))
-    lots = plan_lots(chain, forms[forms["mineral"].map(admitted).notna()], ens)
-    agreements = Agreements.from_table(
-        chain.dataset["reserve_candidates"],
-        ens,
-        multipliers=dict(zip(lots.frame["lot"], lots.frame["price_multiplier"], strict=True)),
-        elasticity=supply_elasticities(chain),
-    )
     say = progress or (lambda _msg: None)
     say("building the optimisation model")
-    conversion = Conversion.of(
-        chain, lots.frame, [str(m) for m in ens.shortfall.mineral.values], ens.months_per_period
+    problem, admitted = reserve_problem(
+        chain, ens, budget=budget, risk=risk, eligibility=eligibility, accounting=accounting
     )
-    problem = ReserveProblem(
-        ens,
-        lots,
-        agreements,
-        budget=budget,
-        risk=risk,
-        accounting=accounting or Accounting.full(),
-        conversion=conversion,
-    )
+    lots, agreements, conversion = problem.lots, problem.agreements, problem.paths()
     problem.build()
     say("solving with HiGHS")
     sol = problem.solve()
@@ -330,6 +312,43 @@ def optimise(
         risk,
         lots,
     )
+
+
+def reserve_problem(
+    chain: SupplyChain,
+    ens: Ensemble,
+    *,
+    budget: float,
+    risk: Risk,
+    eligibility: Eligibility | None = None,
+    accounting: Accounting | None = None,
+    forms: pd.DataFrame | None = None,
+) -> tuple[ReserveProblem, dict[str, str | None]]:
+    """The plan's programme (not yet built) and, per mineral with a form, the eligibility rule
+    that admits it (None: not eligible). ``forms`` replaces the dataset's reserve_forms."""
+    rule = eligibility if eligibility is not None else Eligibility.of(chain)
+    forms = chain.dataset["reserve_forms"] if forms is None else forms
+    admitted = rule.admit(chain, sorted(set(forms["mineral"])))
+    lots = plan_lots(chain, forms[forms["mineral"].map(admitted).notna()], ens)
+    agreements = Agreements.from_table(
+        chain.dataset["reserve_candidates"],
+        ens,
+        multipliers=dict(zip(lots.frame["lot"], lots.frame["price_multiplier"], strict=True)),
+        elasticity=supply_elasticities(chain),
+    )
+    conversion = Conversion.of(
+        chain, lots.frame, [str(m) for m in ens.shortfall.mineral.values], ens.months_per_period
+    )
+    problem = ReserveProblem(
+        ens,
+        lots,
+        agreements,
+        budget=budget,
+        risk=risk,
+        accounting=accounting or Accounting.full(),
+        conversion=conversion,
+    )
+    return problem, admitted
 
 
 def supply_elasticities(chain: SupplyChain) -> dict[str, float]:
