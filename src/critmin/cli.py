@@ -654,6 +654,14 @@ def _ledger_funds(url: str) -> float:
     help="Approved partner-government contributions, USD.",
 )
 @click.option(
+    "--partner",
+    "partner_specs",
+    multiple=True,
+    help="A partner contribution (repeatable): ISO3:USD[:MINERAL+MINERAL][:share=S][:rights=R] "
+    "(earmark, largest share of a lot it pays, share of its tonnes it may draw in a shock); "
+    "foreign entities of concern are refused.",
+)
+@click.option(
     "--database",
     default=None,
     help="Take the budget from the reserve ledger: its accepted, unspent funds "
@@ -705,6 +713,7 @@ def optimize(
     ctx: click.Context,
     budget: float,
     partner_funds: float,
+    partner_specs: Sequence[str],
     database: str | None,
     scenarios: Sequence[str],
     runs: int,
@@ -739,6 +748,14 @@ def optimize(
         rule = Eligibility.parse(eligibility) if eligibility is not None else None
     except ValueError as exc:
         _fail(f"--eligibility {eligibility}: {exc}")
+    from critmin.optimize.partners import Partner
+
+    partners = []
+    for spec in partner_specs:
+        try:
+            partners.append(Partner.parse(spec))
+        except ValueError as exc:
+            _fail(f"--partner {spec}: {exc}")
     if not (math.isfinite(risk_spec.alpha) and math.isfinite(risk_spec.weight)):
         _fail(f"--risk {risk}: ALPHA and LAMBDA must be finite numbers")
     chain = _chain(ctx)
@@ -772,6 +789,7 @@ def optimize(
                 budget=budget + partner_funds,
                 risk=risk_spec,
                 eligibility=rule,
+                partners=partners,
                 progress=lambda msg: bar.update(task, description=msg),
             )
         except Infeasible as exc:

@@ -17,6 +17,7 @@ from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
 from critmin.optimize.market_impact import impact
+from critmin.optimize.partners import Partner, screen
 from critmin.optimize.problem import (
     Accounting,
     Agreements,
@@ -45,6 +46,7 @@ class Plan:
     ensemble: Ensemble
     risk: Risk
     lots: Lots | None = None
+    partners: list[dict[str, Any]] | None = None
 
     @property
     def marginal_value_of_budget(self) -> float:
@@ -77,6 +79,7 @@ class Plan:
             "agreements": json_records(self.agreements),
             "policies": json_records(self.policies),
             "release_rules": json_records(self.rules),
+            "partners": self.partners or [],
             "units": {
                 "tonnes": "t in each chain's reference basis",
                 "usd": "USD",
@@ -192,14 +195,22 @@ def optimise(
     risk: Risk,
     eligibility: Eligibility | None = None,
     accounting: Accounting | None = None,
+    partners: list[Partner] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Solve the reserve problem and the comparison policies on the same scenarios; only the
     forms of minerals the eligibility rule admits (default: the dataset's board rule) are held."""
     say = progress or (lambda _msg: None)
     say("building the optimisation model")
+    accepted, refused = screen(chain, partners or [])
     problem, admitted = reserve_problem(
-        chain, ens, budget=budget, risk=risk, eligibility=eligibility, accounting=accounting
+        chain,
+        ens,
+        budget=budget,
+        risk=risk,
+        eligibility=eligibility,
+        accounting=accounting,
+        partners=tuple(accepted),
     )
     lots, agreements, conversion = problem.lots, problem.agreements, problem.paths()
     problem.build()
@@ -311,6 +322,7 @@ def optimise(
         ens,
         risk,
         lots,
+        _partners(problem, sol, refused),
     )
 
 
@@ -323,6 +335,7 @@ def reserve_problem(
     eligibility: Eligibility | None = None,
     accounting: Accounting | None = None,
     forms: pd.DataFrame | None = None,
+    partners: tuple[Partner, ...] = (),
 ) -> tuple[ReserveProblem, dict[str, str | None]]:
     """The plan's programme (not yet built) and, per mineral with a form, the eligibility rule
     that admits it (None: not eligible). ``forms`` replaces the dataset's reserve_forms."""
@@ -347,6 +360,7 @@ def reserve_problem(
         risk=risk,
         accounting=accounting or Accounting.full(),
         conversion=conversion,
+        partners=partners,
     )
     return problem, admitted
 
@@ -423,6 +437,42 @@ def _why(
 def _expect(ens: Ensemble, values: xr.DataArray) -> xr.DataArray:
     """The scenario-weighted mean over ``scenario``."""
     return expect(values, weights(ens))
+
+
+def _partners(problem: ReserveProblem, sol: Solution, refused: list[str]) -> list[dict[str, Any]]:
+    """What each partner's money buys (USD and tonnes by lot, at the lot's average price paid),
+    the tonnes its release rights hold for it, and the partners refused."""
+    out: list[dict[str, Any]] = []
+    funds = sol.partner_funds
+    for p in problem.partners:
+        buys = []
+        if funds is not None and sol.spent_by_lot is not None:
+            for lot, usd in funds.sel(partner=p.country).to_series().items():
+                paid = float(sol.spent_by_lot.sel(lot=lot))
+                if usd > 1e-6 and paid > 0:
+                    t = float(sol.stock.sel(lot=lot)) * usd / paid
+                    buys.append(
+                        {
+                            "lot": str(lot),
+                            "usd": float(usd),
+                            "tonnes": t,
+                            "held_for_partner_t": t * p.release_right,
+                        }
+                    )
+        out.append(
+            {
+                "partner": p.country,
+                "contribution_usd": p.amount_usd,
+                "earmark": list(p.earmark),
+                "cost_share": p.cost_share,
+                "release_right": p.release_right,
+                "spent_usd": sum(b["usd"] for b in buys),
+                "buys": buys,
+                "status": "accepted",
+            }
+        )
+    out += [{"partner": r.split(":")[0], "status": "refused", "reason": r} for r in refused]
+    return out
 
 
 def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:

@@ -32,6 +32,7 @@ import xarray as xr
 from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import floor_supply
+from critmin.optimize.partners import Partner
 
 linopy.options["semantics"] = "v1"
 
@@ -326,6 +327,7 @@ class Solution:
     release_revenue_usd: float = 0.0  # expected
     terminal_value_usd: float = 0.0  # expected
     spent_by_lot: xr.DataArray | None = None  # (lot) USD paid, market impact included
+    partner_funds: xr.DataArray | None = None  # (partner, lot) USD each partner paid
 
     @property
     def total_cost_usd(self) -> float:
@@ -380,6 +382,7 @@ class ReserveProblem:
     fixed_volume: xr.DataArray | None = None
     accounting: Accounting = field(default_factory=Accounting)
     conversion: Conversion | None = None
+    partners: tuple[Partner, ...] = ()
     model: linopy.Model = field(init=False)
 
     def paths(self) -> Conversion:
@@ -394,6 +397,45 @@ class ReserveProblem:
             needs=pd.DataFrame(),
             routes=pd.DataFrame(),
         )
+
+    def _partner_funding(
+        self, m: linopy.Model, cost: linopy.LinearExpression
+    ) -> linopy.LinearExpression | None:
+        """The budget constraint; with partners, who pays for each lot (``partner_funds``,
+        USD by partner and lot: earmarks, cost shares, amounts) and the tonnes their release
+        rights hold back (returned, by lot)."""
+        if not self.partners:
+            m.add_constraints(cost.sum() <= self.budget, name="budget")
+            return None
+        lots = self.lots
+        src = pd.Index([p.country for p in self.partners], name="partner")
+        minerals = lots.frame["mineral"].to_numpy()
+        allowed = np.array(
+            [[not p.earmark or mi in p.earmark for mi in minerals] for p in self.partners]
+        )
+        f = m.add_variables(
+            lower=0,
+            upper=xr.DataArray(
+                np.where(allowed, np.inf, 0.0), coords=[src, lots.index], dims=("partner", "lot")
+            ),
+            coords=[src, lots.index],
+            name="partner_funds",
+        )
+
+        def per(values: list[float]) -> xr.DataArray:
+            return xr.DataArray(values, coords=[src], dims="partner")
+
+        m.add_constraints(
+            f.sum("lot") <= per([p.amount_usd for p in self.partners]), name="partner_amount"
+        )
+        share = per([p.cost_share for p in self.partners])
+        m.add_constraints(f - share * cost <= 0, name="partner_share")
+        us = cost - f.sum("partner")
+        m.add_constraints(us >= 0, name="partner_cover")
+        m.add_constraints(us.sum() <= self.budget, name="budget")
+        rights = per([p.release_right for p in self.partners])
+        out: linopy.LinearExpression = (f * rights / lots.column("price_usd_t")).sum("partner")
+        return out
 
     def agreement_supply(self) -> xr.DataArray:
         """t per period per t/yr of volume reaching each need: (agreement, scenario, period,
@@ -516,10 +558,14 @@ class ReserveProblem:
         price = expect(lots.market_price(ens), w)  # (period, lot) expected market price
         _, mult = lots.tranches()
         m.add_constraints(b.sum(("tranche", "period")) - x == 0, name="bought")
-        m.add_constraints((price * mult * b).sum() <= self.budget, name="budget")
         bought = b.sum("tranche").cumsum("period")  # (lot, period) t held by each period
-        # releases to date never exceed purchases to date (checked where a release can be)
-        m.add_constraints(r.fillna(0).cumsum("period") - bought <= 0, name="stock", mask=lot_need)
+        reserved = self._partner_funding(m, (price * mult * b).sum(("tranche", "period")))
+        # releases to date never exceed purchases to date (checked where a release can be),
+        # less the tonnes partners may draw
+        held = r.fillna(0).cumsum("period") - bought
+        if reserved is not None:
+            held = held + reserved
+        m.add_constraints(held <= 0, name="stock", mask=lot_need)
         m.add_constraints(
             r - lots.column("drawdown_per_period") * bought <= 0, name="drawdown", mask=lot_need
         )
@@ -670,4 +716,7 @@ class ReserveProblem:
             release_revenue_usd=revenue if acc.release_revenue else 0.0,
             terminal_value_usd=terminal if acc.terminal_value else 0.0,
             spent_by_lot=(price * mult * b).sum(("tranche", "period")),
+            partner_funds=(
+                m.variables["partner_funds"].solution.clip(min=0.0) if self.partners else None
+            ),
         )
