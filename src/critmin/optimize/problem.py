@@ -558,7 +558,10 @@ class ReserveProblem:
         price = expect(lots.market_price(ens), w)  # (period, lot) expected market price
         _, mult = lots.tranches()
         m.add_constraints(b.sum(("tranche", "period")) - x == 0, name="bought")
-        bought = b.sum("tranche").cumsum("period")  # (lot, period) t held by each period
+        # (lot, period) t bought by each period: one variable, so the per-scenario rows below
+        # carry one term for it instead of every earlier purchase
+        bought = m.add_variables(lower=0, coords=[lot_idx, per], name="bought_to_date")
+        m.add_constraints(bought - b.sum("tranche").cumsum("period") == 0, name="bought_to_date")
         reserved = self._partner_funding(m, (price * mult * b).sum(("tranche", "period")))
         # releases to date never exceed purchases to date (checked where a release can be),
         # less the tonnes partners may draw
