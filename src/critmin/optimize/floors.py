@@ -33,17 +33,21 @@ def value_floor(
     volume_t_per_year: float,
     periods_per_year: float,
     active: xr.DataArray | None = None,
+    weight: xr.DataArray | None = None,
 ) -> FloorValue:
-    """``price`` (scenario, period) in USD/t; ``active`` (period) masks the floor's tenor."""
+    """``price`` (scenario, period) in USD/t; ``active`` (period) masks the floor's tenor;
+    ``weight`` (scenario) the scenario probabilities (None: equally likely)."""
     gap = (floor_usd_per_t - price).clip(min=0.0)
     if active is not None:
         gap = gap * active
     cost = (gap * volume_t_per_year / periods_per_year).sum("period")
     return FloorValue(
-        expected_usd=float(cost.mean()),
+        expected_usd=float(cost.mean() if weight is None else (cost * weight).sum()),
         p50_usd=float(cost.quantile(0.5)),
         p95_usd=float(cost.quantile(0.95)),
-        probability_paid=float((cost > 0).mean()),
+        probability_paid=float(
+            (cost > 0).mean() if weight is None else ((cost > 0) * weight).sum()
+        ),
         per_scenario=cost,
     )
 

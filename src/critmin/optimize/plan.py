@@ -228,7 +228,7 @@ def optimise(
         per_day = float(ens.consumption.sel(mineral=m)) / (ens.months_per_period * DAYS_PER_MONTH)
         before = base_loss.sel(mineral=m).sum("period")
         after = loss_with.sel(mineral=m).sum("period")
-        avoided = float((before - after).mean())
+        avoided = float(expect(before - after, weights(ens)))
         holding = _carrying(problem, sol, lot)
         rows.append(
             {
@@ -291,6 +291,7 @@ def optimise(
                 float(a["max_volume_t_per_year"]),
                 ens.periods_per_year,
                 active.sel(agreement=a["id"]),
+                weight=w,
             )
             entry |= {
                 "floor_expected_cost_at_max_volume_usd": fv.expected_usd,
