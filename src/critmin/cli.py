@@ -847,3 +847,13 @@ def optimize(
         f"marginal value of budget: {data['marginal_value_of_budget']:.2f} USD of loss "
         "and holding cost avoided per extra USD"
     )
+    for p in data["partners"]:
+        if p["status"] == "refused":
+            click.echo(f"partner refused: {p['reason']}")
+        else:
+            click.echo(f"partner {p['partner']}: ${p['spent_usd']:,.0f} spent")
+    flagged = [f"{r['parameter']} ({r['mineral']})" for r in data["sensitivity"] if r["flagged"]]
+    if data["sensitivity"]:
+        click.echo(
+            "assumptions moving > 25% of the budget at +/-50%: " + (", ".join(flagged) or "none")
+        )
