@@ -697,7 +697,7 @@ def _ledger_funds(url: str) -> float:
     type=checks.FiniteFloat(0, 86400),
     default=300.0,
     show_default=True,
-    help="Time for the plan's sensitivity to each assumed parameter (+/-50%%, same scenarios) "
+    help="Time for the plan's sensitivity to each assumed parameter (+/-50%, same scenarios) "
     "written with --json/--out (planning ensemble only, not with --scenario); cases left are "
     "listed unsolved; 0 skips it.",
 )
