@@ -1,8 +1,10 @@
 """Benchmark: the reserve programme at full size, linopy/HiGHS against a Pyomo build.
 
-2,000 scenarios x every reserve mineral x 20 quarterly periods. Prints the ensemble time, the
-linopy build and solve times, peak memory, the Pyomo build time and both objectives. Asserts
-nothing. Run with `.venv/bin/python benchmarks/bench_optimize.py [--runs N] [--skip-pyomo]`.
+2,000 scenarios x every eligible reserve form x 20 quarterly periods, with the conversion
+routes, market-impact tranches, release revenue and terminal value of the plan. Prints the
+ensemble time, the linopy build and solve times, peak memory, the Pyomo build time and both
+objectives. Asserts nothing. Run with
+`.venv/bin/python benchmarks/bench_optimize.py [--runs N] [--skip-pyomo]`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ import pyomo.environ as pyo
 from pyomo.contrib.appsi.solvers import Highs
 
 from critmin.chain import SupplyChain
+from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import build_ensemble
-from critmin.optimize.problem import Agreements, Lots, ReserveProblem
+from critmin.optimize.plan import reserve_problem
+from critmin.optimize.problem import (
+    DEFAULT_BUDGET,
+    TRANCHES,
+    ReserveProblem,
+    Risk,
+    expect,
+    weights,
+)
 
 
 def peak_gib() -> float:
@@ -25,61 +36,133 @@ def peak_gib() -> float:
 
 
 def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
-    """The same LP as ReserveProblem.build (risk-neutral), written the Pyomo way."""
+    """The same LP as ReserveProblem.build (risk-neutral), written the Pyomo way, from the same
+    coefficients (unit costs, needs, paths, route capacities, agreement supply)."""
     ens, lots, agr = problem.ensemble, problem.lots, problem.agreements
+    conv = problem.paths()
     S, T = range(ens.scenarios), range(ens.periods)
     L = list(lots.frame["lot"])
-    M = list(ens.shortfall.mineral.values)
+    N = list(conv.needs["need"])
     A = list(agr.frame["id"])
-    price = dict(zip(L, lots.frame["price_usd_t"], strict=True))
+    J = range(TRANCHES)
+    w = weights(ens).values
+    costs = problem.unit_costs()
+    buy = costs["buy"].transpose("lot", "tranche", "period").values
+    credit = costs["release"].transpose("scenario", "period", "lot").values
+    size, mult = lots.tranches()
+    price = expect(lots.market_price(ens), weights(ens)).transpose("period", "lot").values
+    share = conv.share(ens.shortfall.mineral.to_index())
+    short = (ens.shortfall * share).sum("mineral").transpose("scenario", "period", "need").values
+    loss_n = problem.need_loss(share).values
+    paths = conv.paths.set_index("lot").reindex(L)
+    target = {lot: paths.loc[lot, "need"] for lot in L}
+    lag = {lot: int(paths.loc[lot, "lag"] or 0) for lot in L}
+    ni = {n: k for k, n in enumerate(N)}
+    li = {lot: k for k, lot in enumerate(L)}
     draw = dict(zip(L, lots.frame["drawdown_per_period"], strict=True))
-    hold = dict(zip(L, lots.frame["holding_per_year"], strict=True))
-    lot_min = dict(zip(L, lots.frame["mineral"], strict=True))
-    short = ens.shortfall.values
-    loss = dict(zip(M, ens.loss_per_t.values, strict=True))
-    deliver = agr.delivers(ens).transpose("agreement", "period", "mineral").values
-    cost = agr.unit_cost(ens).values
+    supply = (
+        problem.agreement_supply().transpose("agreement", "scenario", "period", "need").values
+        if A
+        else np.zeros((0, ens.scenarios, ens.periods, len(N)))
+    )
+    cost_a = agr.unit_cost(ens).values
     vmax = agr.frame["max_volume_t_per_year"].astype(float).to_numpy()
-    years = ens.periods / ens.periods_per_year
-    prob = 1.0 / ens.scenarios
-    mi = {m: j for j, m in enumerate(M)}
+    caps = conv.route_capacity(ens.months_per_period)
+    route = {lot: paths.loc[lot, "route"] for lot in L}
+    revenue = problem.accounting.release_revenue
 
-    need = short > 0  # (scenario, period, mineral)
-    RT = [(s, t, lot) for s in S for t in T for lot in L if need[s, t, mi[lot_min[lot]]]]
-    UT = [(s, t, m) for s in S for t in T for m in M if need[s, t, mi[m]]]
-    SL = sorted({(s, lot) for s, _, lot in RT})
+    def needed(s: int, t: int, lot: str) -> bool:
+        n, k = target[lot], t + lag[lot]
+        return isinstance(n, str) and k < ens.periods and short[s, k, ni[n]] > 0
+
+    RT = [(s, t, lot) for s in S for t in T for lot in L if needed(s, t, lot)]
+    UT = [(s, t, n) for s in S for t in T for n in N if short[s, t, ni[n]] > 0]
     by_sl: dict[tuple[int, str], list[int]] = {}
     for s, t, lot in RT:
         by_sl.setdefault((s, lot), []).append(t)
+    into: dict[tuple[int, int, str], list[tuple[int, str]]] = {}
+    for s, t, lot in RT:
+        into.setdefault((s, t + lag[lot], str(target[lot])), []).append((t, lot))
 
     mdl = pyo.ConcreteModel()
-    mdl.x = pyo.Var(L, domain=pyo.NonNegativeReals)
+    ub = size.values
+    mdl.b = pyo.Var(
+        L,
+        J,
+        T,
+        domain=pyo.NonNegativeReals,
+        bounds=lambda m, lot, j, t: (
+            0,
+            (None if not np.isfinite(ub[li[lot], j]) else ub[li[lot], j])
+            if isinstance(target[lot], str)
+            else 0,
+        ),
+    )
     mdl.v = pyo.Var(range(len(A)), domain=pyo.NonNegativeReals)
     mdl.r = pyo.Var(RT, domain=pyo.NonNegativeReals)
     mdl.u = pyo.Var(UT, domain=pyo.NonNegativeReals)
-    mdl.budget = pyo.Constraint(expr=sum(price[lot] * mdl.x[lot] for lot in L) <= problem.budget)
+    mdl.budget = pyo.Constraint(
+        expr=sum(
+            price[t, li[lot]] * mult.values[li[lot], j] * mdl.b[lot, j, t]
+            for lot in L
+            for j in J
+            for t in T
+        )
+        <= problem.budget
+    )
     mdl.vmax = pyo.Constraint(range(len(A)), rule=lambda m, a: m.v[a] <= vmax[a])
+
+    def bought(m, lot, t):  # type: ignore[no-untyped-def]
+        return sum(m.b[lot, j, k] for j in J for k in range(t + 1))
+
     mdl.stock = pyo.Constraint(
-        SL, rule=lambda m, s, lot: sum(m.r[s, t, lot] for t in by_sl[s, lot]) - m.x[lot] <= 0
+        RT,
+        rule=lambda m, s, t, lot: (
+            sum(m.r[s, k, lot] for k in by_sl[s, lot] if k <= t) - bought(m, lot, t) <= 0
+        ),
     )
     mdl.drawdown = pyo.Constraint(
-        RT, rule=lambda m, s, t, lot: m.r[s, t, lot] - draw[lot] * m.x[lot] <= 0
+        RT, rule=lambda m, s, t, lot: m.r[s, t, lot] - draw[lot] * bought(m, lot, t) <= 0
     )
 
-    def cover(m, s, t, mineral):  # type: ignore[no-untyped-def]
-        released = sum(m.r[s, t, lot] for lot in L if lot_min[lot] == mineral)
+    def released(m, s, t, n):  # type: ignore[no-untyped-def]
+        return sum(m.r[s, k, lot] for k, lot in into.get((s, t, n), []))
+
+    def cover(m, s, t, n):  # type: ignore[no-untyped-def]
         delivered = sum(
-            deliver[a, t, mi[mineral]] * m.v[a]
-            for a in range(len(A))
-            if deliver[a, t, mi[mineral]] != 0
+            supply[a, s, t, ni[n]] * m.v[a] for a in range(len(A)) if supply[a, s, t, ni[n]] != 0
         )
-        return m.u[s, t, mineral] + released + delivered >= short[s, t, mi[mineral]]
+        return m.u[s, t, n] + released(m, s, t, n) + delivered >= short[s, t, ni[n]]
 
     mdl.cover = pyo.Constraint(UT, rule=cover)
+    if revenue:
+        mdl.release_cap = pyo.Constraint(
+            UT,
+            rule=lambda m, s, t, n: (
+                released(m, s, t, n) <= short[s, t, ni[n]]
+                if (s, t, n) in into
+                else pyo.Constraint.Skip
+            ),
+        )
+    on_route = [(s, t, k) for s in S for t in T for k in caps.index]
+    mdl.route = pyo.Constraint(
+        on_route,
+        rule=lambda m, s, t, k: (
+            sum(m.r[s, t, lot] for lot in L if route[lot] == k and (s, t, lot) in m.r)
+            <= float(caps[k])
+            if any(route[lot] == k and (s, t, lot) in m.r for lot in L)
+            else pyo.Constraint.Skip
+        ),
+    )
     mdl.obj = pyo.Objective(
-        expr=sum(price[lot] * (1 + hold[lot] * years) * mdl.x[lot] for lot in L)
-        + sum(cost[a] * mdl.v[a] for a in range(len(A)))
-        + prob * sum(loss[m] * mdl.u[s, t, m] for s, t, m in UT)
+        expr=sum(buy[li[lot], j, t] * mdl.b[lot, j, t] for lot in L for j in J for t in T)
+        - (
+            sum(w[s] * credit[s, t, li[lot]] * mdl.r[s, t, lot] for s, t, lot in RT)
+            if revenue
+            else 0
+        )
+        + sum(cost_a[a] * mdl.v[a] for a in range(len(A)))
+        + sum(w[s] * loss_n[ni[n]] * mdl.u[s, t, n] for s, t, n in UT)
     )
     return mdl
 
@@ -91,14 +174,22 @@ def main() -> None:
     opts = args.parse_args()
     chain = SupplyChain.load()
     t0 = time.perf_counter()
-    ens = build_ensemble(chain, runs=opts.runs, seed=1, months_per_period=3, horizon=20)
+    forms = chain.dataset["reserve_forms"]
+    admitted = Eligibility.of(chain).admit(chain, sorted(set(forms["mineral"])))
+    eligible = [m for m, why in admitted.items() if why]
+    ens = build_ensemble(
+        chain, minerals=eligible, runs=opts.runs, seed=1, months_per_period=3, horizon=20
+    )
     print(
         f"ensemble: {ens.scenarios} scenarios x {ens.periods} quarters x "
         f"{ens.shortfall.sizes['mineral']} minerals simulated in {time.perf_counter() - t0:.1f} s"
     )
-    lots = Lots.from_table(chain.dataset["reserve_forms"], ens)
-    agr = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
-    problem = ReserveProblem(ens, lots, agr)
+    problem, _ = reserve_problem(chain, ens, budget=DEFAULT_BUDGET, risk=Risk())
+    conv = problem.paths()
+    print(
+        f"lots: {len(problem.lots.index)} eligible forms, {len(conv.needs)} needs, "
+        f"{len(conv.routes)} conversion routes, {len(problem.agreements.index)} agreements"
+    )
     t0 = time.perf_counter()
     model = problem.build()
     build = time.perf_counter() - t0
@@ -110,7 +201,7 @@ def main() -> None:
         f"solve {solve:.2f} s, build+solve {build + solve:.2f} s (target < 60 s)"
     )
     print(f"objective (linopy/HiGHS): {sol.objective:,.2f} USD")
-    print(f"peak memory so far: {peak_gib():.2f} GiB (target < 6 GiB)")
+    print(f"peak memory so far: {peak_gib():.2f} GiB (target < 4 GiB)")
     if opts.skip_pyomo:
         return
     t0 = time.perf_counter()

@@ -657,6 +657,14 @@ def _ledger_funds(url: str) -> float:
     help="Approved partner-government contributions, USD.",
 )
 @click.option(
+    "--partner",
+    "partner_specs",
+    multiple=True,
+    help="A partner contribution (repeatable): ISO3:USD[:MINERAL+MINERAL][:share=S][:rights=R] "
+    "(earmark, largest share of a lot it pays, share of its tonnes it may draw in a shock); "
+    "foreign entities of concern are refused.",
+)
+@click.option(
     "--database",
     default=None,
     help="Take the budget from the reserve ledger: its accepted, unspent funds "
@@ -681,6 +689,21 @@ def _ledger_funds(url: str) -> float:
     help="Number of periods.",
 )
 @click.option("--risk", default=None, help="cvar:ALPHA:LAMBDA, e.g. cvar:0.95:0.5")
+@click.option(
+    "--eligibility",
+    default=None,
+    help="The board's rule instead of the dataset's reserve_eligibility table: comma-separated "
+    "nir>=X, restriction>=YYYY-MM, listed=NAME NAME, all (any one admits a mineral).",
+)
+@click.option(
+    "--sensitivity-seconds",
+    type=checks.FiniteFloat(0, 86400),
+    default=300.0,
+    show_default=True,
+    help="Time for the plan's sensitivity to each assumed parameter (+/-50%, same scenarios) "
+    "written with --json/--out (planning ensemble only, not with --scenario); cases left are "
+    "listed unsolved; 0 skips it.",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
     "--out",
@@ -693,6 +716,7 @@ def optimize(
     ctx: click.Context,
     budget: float,
     partner_funds: float,
+    partner_specs: Sequence[str],
     database: str | None,
     scenarios: Sequence[str],
     runs: int,
@@ -700,6 +724,8 @@ def optimize(
     period: str,
     horizon: int,
     risk: str | None,
+    eligibility: str | None,
+    sensitivity_seconds: float,
     json_path: Path | None,
     out: Path | None,
 ) -> None:
@@ -711,6 +737,7 @@ def optimize(
     import pandas as pd
     from rich.progress import Progress
 
+    from critmin.optimize.eligibility import Eligibility
     from critmin.optimize.ensemble import build_ensemble
     from critmin.optimize.plan import optimise
     from critmin.optimize.problem import Infeasible, Risk
@@ -720,16 +747,34 @@ def optimize(
         risk_spec = Risk.parse(risk)
     except ValueError as exc:
         _fail(f"--risk {risk}: {exc}")
+    try:
+        rule = Eligibility.parse(eligibility) if eligibility is not None else None
+    except ValueError as exc:
+        _fail(f"--eligibility {eligibility}: {exc}")
+    from critmin.optimize.partners import Partner
+
+    partners = []
+    for spec in partner_specs:
+        try:
+            partners.append(Partner.parse(spec))
+        except ValueError as exc:
+            _fail(f"--partner {spec}: {exc}")
     if not (math.isfinite(risk_spec.alpha) and math.isfinite(risk_spec.weight)):
         _fail(f"--risk {risk}: ALPHA and LAMBDA must be finite numbers")
     chain = _chain(ctx)
+    rule = rule if rule is not None else Eligibility.of(chain)
+    forms = chain.dataset["reserve_forms"]
+    admitted = [m for m, why in rule.admit(chain, sorted(set(forms["mineral"]))).items() if why]
+    if not admitted:
+        _fail(f"--eligibility {eligibility}: the rule admits no mineral with a reserve form")
     months = horizon * (1 if period == "month" else 3)
-    checks.check_memory(runs, months, len(chain.dataset["reserve_forms"]))
+    checks.check_memory(runs, months, len(forms))
     with Progress(transient=True) as bar:
         task = bar.add_task("simulating the scenario ensemble", total=None)
         try:
             ens = build_ensemble(
                 chain,
+                minerals=admitted,
                 scenarios=list(scenarios) or None,
                 runs=runs,
                 seed=seed,
@@ -746,12 +791,30 @@ def optimize(
                 ens,
                 budget=budget + partner_funds,
                 risk=risk_spec,
+                eligibility=rule,
+                partners=partners,
                 progress=lambda msg: bar.update(task, description=msg),
             )
         except Infeasible as exc:
             _fail(str(exc))
-    data = plan.as_json()
-    data["seed"] = seed
+        data = plan.as_json()
+        data["seed"] = seed
+        data["sensitivity"] = []
+        # the re-simulation reproduces the planning ensemble's draws, not named scenarios'
+        if sensitivity_seconds > 0 and not scenarios and (json_path is not None or out is not None):
+            from critmin.optimize.sensitivity import parameter_sensitivity
+
+            bar.update(task, description="sensitivity to assumed parameters", total=None)
+            data["sensitivity"] = parameter_sensitivity(
+                chain,
+                ens,
+                data,
+                budget=budget + partner_funds,
+                seed=seed,
+                eligibility=rule,
+                time_limit=sensitivity_seconds,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
     if json_path is not None:
         checks.write_text(json_path, json.dumps(data, indent=1))
     if out is not None:
@@ -787,3 +850,13 @@ def optimize(
         f"marginal value of budget: {data['marginal_value_of_budget']:.2f} USD of loss "
         "and holding cost avoided per extra USD"
     )
+    for p in data["partners"]:
+        if p["status"] == "refused":
+            click.echo(f"partner refused: {p['reason']}")
+        else:
+            click.echo(f"partner {p['partner']}: ${p['spent_usd']:,.0f} spent")
+    flagged = [f"{r['parameter']} ({r['mineral']})" for r in data["sensitivity"] if r["flagged"]]
+    if data["sensitivity"]:
+        click.echo(
+            "assumptions moving > 25% of the budget at +/-50%: " + (", ".join(flagged) or "none")
+        )

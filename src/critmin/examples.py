@@ -305,12 +305,46 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     "mineral": "cobalt",
                     "form": "metal",
                     "stage": "refining",
+                    "element": None,
+                    "price_of": None,
                     "price_multiplier": 1.0,
-                    "holding_cost_per_year": 0.02,
+                    "storage_per_year": 0.01,
+                    "insurance_per_year": 0.005,
+                    "degradation_per_year": 0.0,
                     "drawdown_per_month": 0.33,
+                    "purchase_cap_share": 0.05,
                     "source_id": SRC,
                     "estimated": True,
                     "note": "example",
+                }
+            ]
+        ),
+        "reserve_needs": pd.DataFrame(
+            columns=["mineral", "element", "stage", "share", "source_id", "estimated", "note"]
+        ),
+        "reserve_conversions": pd.DataFrame(
+            columns=[
+                "mineral",
+                "element",
+                "from_stage",
+                "to_stage",
+                "available_share",
+                "lead_time_months",
+                "source_id",
+                "estimated",
+                "note",
+            ]
+        ),
+        "reserve_eligibility": pd.DataFrame(
+            [
+                {
+                    "rule": "every_mineral",
+                    "kind": "all",
+                    "value": None,
+                    "countries": None,
+                    "source_id": SRC,
+                    "estimated": True,
+                    "note": "example: the board admits every mineral",
                 }
             ]
         ),
@@ -320,6 +354,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     "id": "example-offtake",
                     "kind": "offtake",
                     "mineral": "cobalt",
+                    "form": "metal",
                     "counterparty": "AUS",
                     "max_volume_t_per_year": 10.0,
                     "contract_price_usd_per_t": 30000.0,

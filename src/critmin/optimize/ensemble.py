@@ -44,6 +44,8 @@ class Ensemble:
     units: dict[str, str] = field(default_factory=dict)
     assumptions: dict[str, list[str]] = field(default_factory=dict)
     description: str = ""
+    #: scenario probabilities (dim ``scenario``, summing to 1); None = equally likely
+    weight: xr.DataArray | None = None
 
     @property
     def scenarios(self) -> int:

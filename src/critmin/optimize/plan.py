@@ -12,10 +12,24 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.optimize.conversion import Conversion
+from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
-from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk, Solution
+from critmin.optimize.market_impact import impact
+from critmin.optimize.partners import Partner, screen
+from critmin.optimize.problem import (
+    Accounting,
+    Agreements,
+    Lots,
+    ReserveProblem,
+    Risk,
+    Solution,
+    expect,
+    weights,
+)
 from critmin.records import json_records
+from critmin.simulate.model import reference_prices_of
 
 DAYS_PER_MONTH = 365.25 / 12
 COVER_DAYS = 60
@@ -31,6 +45,8 @@ class Plan:
     rules: pd.DataFrame
     ensemble: Ensemble
     risk: Risk
+    lots: Lots | None = None
+    partners: list[dict[str, Any]] | None = None
 
     @property
     def marginal_value_of_budget(self) -> float:
@@ -49,6 +65,11 @@ class Plan:
             "marginal_value_of_budget": self.marginal_value_of_budget,
             "budget_dual": s.budget_dual,
             "holding_cost_usd": s.holding_usd,
+            "capital_cost_usd": s.capital_usd,
+            "market_impact_usd": s.impact_usd,
+            "release_revenue_usd": s.release_revenue_usd,
+            "terminal_value_usd": s.terminal_value_usd,
+            "total_cost_usd": s.total_cost_usd,
             "risk": {"alpha": self.risk.alpha, "lambda": self.risk.weight},
             "scenarios": self.ensemble.scenarios,
             "periods": self.ensemble.periods,
@@ -58,6 +79,7 @@ class Plan:
             "agreements": json_records(self.agreements),
             "policies": json_records(self.policies),
             "release_rules": json_records(self.rules),
+            "partners": self.partners or [],
             "units": {
                 "tonnes": "t in each chain's reference basis",
                 "usd": "USD",
@@ -93,10 +115,15 @@ def heuristic_stocks(
     return {"import reliance": lots_of(nir_t), f"{COVER_DAYS}-day cover": lots_of(cover)}
 
 
-def _rules(ens: Ensemble, lots: Lots, agreements: Agreements, sol: Solution) -> pd.DataFrame:
+def _rules(problem: ReserveProblem, sol: Solution) -> pd.DataFrame:
     """Per mineral: release rules simulated on the same scenarios with the optimised stock and
     agreements, without foresight: a declared shock (any U.S. shortfall) or a price band (the
-    lowest price ratio at which the optimum released)."""
+    lowest price ratio at which the optimum released). ``*_net_usd`` is the second-stage cost
+    the optimum weighs: loss minus the credit of the tonnes released (their sale price and the
+    carrying cost saved, less the terminal value given up)."""
+    ens, lots, agreements = problem.ensemble, problem.lots, problem.agreements
+    w = weights(ens).values
+    credit_all = problem.unit_costs()["release"]
     rows = []
     price_ratio = ens.price / ens.base_price
     delivered = (
@@ -112,21 +139,36 @@ def _rules(ens: Ensemble, lots: Lots, agreements: Agreements, sol: Solution) -> 
         rel = sol.releases.sel(lot=lot["lot"]).values
         band = float(ratio[rel > 1e-6].min()) if (rel > 1e-6).any() else float("nan")
         loss_t = float(ens.loss_per_t.sel(mineral=m))
+        credit = credit_all.sel(lot=lot["lot"]).transpose("scenario", "period").values
+        opt_loss = (sol.unmet.sel(mineral=m) * loss_t).sum("period").values
+        opt_net = opt_loss - (credit * rel).sum(axis=1)
         for trigger, fire in (
             ("declared supply shock (U.S. shortfall)", short > 1e-9),
             ("price above band", ratio >= (band if np.isfinite(band) else np.inf)),
         ):
-            left = np.full(short.shape[0], x)
+            bought = (
+                np.cumsum(sol.purchases.sel(lot=lot["lot"]).values)
+                if sol.purchases is not None
+                else np.full(short.shape[1], x)
+            )
+            left = np.zeros(short.shape[0])
             unmet = np.zeros_like(short)
+            paid = np.zeros(short.shape[0])
             for t in range(short.shape[1]):
+                left += bought[t] - (bought[t - 1] if t else 0.0)  # stock arrives as bought
                 give = np.where(
                     fire[:, t],
                     np.minimum.reduce(
-                        [left, np.full_like(left, lot["drawdown_per_period"] * x), short[:, t]]
+                        [
+                            left,
+                            np.full_like(left, lot["drawdown_per_period"] * bought[t]),
+                            short[:, t],
+                        ]
                     ),
                     0.0,
                 )
                 left -= give
+                paid += credit[:, t] * give
                 unmet[:, t] = short[:, t] - give
             loss = unmet.sum(axis=1) * loss_t
             rows.append(
@@ -135,11 +177,11 @@ def _rules(ens: Ensemble, lots: Lots, agreements: Agreements, sol: Solution) -> 
                     "form": lot["form"],
                     "trigger": trigger,
                     "price_band_ratio": band if trigger.startswith("price") else None,
-                    "expected_loss_usd": float(loss.mean()),
+                    "expected_loss_usd": float((w * loss).sum()),
                     "p95_loss_usd": float(np.quantile(loss, 0.95)),
-                    "optimal_expected_loss_usd": float(
-                        (sol.unmet.sel(mineral=m) * loss_t).sum("period").mean()
-                    ),
+                    "optimal_expected_loss_usd": float((w * opt_loss).sum()),
+                    "expected_net_usd": float((w * (loss - paid)).sum()),
+                    "optimal_expected_net_usd": float((w * opt_net).sum()),
                 }
             )
     return pd.DataFrame(rows)
@@ -151,14 +193,26 @@ def optimise(
     *,
     budget: float,
     risk: Risk,
+    eligibility: Eligibility | None = None,
+    accounting: Accounting | None = None,
+    partners: list[Partner] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Solve the reserve problem and the comparison policies on the same scenarios."""
-    lots = Lots.from_table(chain.dataset["reserve_forms"], ens)
-    agreements = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
+    """Solve the reserve problem and the comparison policies on the same scenarios; only the
+    forms of minerals the eligibility rule admits (default: the dataset's board rule) are held."""
     say = progress or (lambda _msg: None)
     say("building the optimisation model")
-    problem = ReserveProblem(ens, lots, agreements, budget=budget, risk=risk)
+    accepted, refused = screen(chain, partners or [])
+    problem, admitted = reserve_problem(
+        chain,
+        ens,
+        budget=budget,
+        risk=risk,
+        eligibility=eligibility,
+        accounting=accounting,
+        partners=tuple(accepted),
+    )
+    lots, agreements, conversion = problem.lots, problem.agreements, problem.paths()
     problem.build()
     say("solving with HiGHS")
     sol = problem.solve()
@@ -166,15 +220,16 @@ def optimise(
     base_loss = ens.loss()  # (scenario, period, mineral) without a reserve
     loss_with = sol.unmet * ens.loss_per_t
     rows = []
+    paths = conversion.paths.set_index("lot")
     for _, lot in lots.frame.iterrows():
         m = lot["mineral"]
         t = float(sol.stock.sel(lot=lot["lot"]))
-        usd = t * lot["price_usd_t"]
+        usd = float(sol.spent_by_lot.sel(lot=lot["lot"])) if sol.spent_by_lot is not None else 0.0
         per_day = float(ens.consumption.sel(mineral=m)) / (ens.months_per_period * DAYS_PER_MONTH)
         before = base_loss.sel(mineral=m).sum("period")
         after = loss_with.sel(mineral=m).sum("period")
-        avoided = float((before - after).mean())
-        holding = usd * lot["holding_per_year"] * ens.periods / ens.periods_per_year
+        avoided = float(expect(before - after, weights(ens)))
+        holding = _carrying(problem, sol, lot)
         rows.append(
             {
                 "mineral": m,
@@ -186,11 +241,19 @@ def optimise(
                 "tail_loss_avoided_usd": float(before.quantile(0.95) - after.quantile(0.95)),
                 "avoided_loss_per_usd": avoided / (usd + holding) if usd > 0 else None,
                 "unit": ens.units.get(m, "t"),
+                "eligibility_rule": admitted[m],
+                "why": _why(ens, sol, lot, t, avoided, usd + holding, paths.loc[lot["lot"]]),
+                "meets": paths.loc[lot["lot"], "need"],
+                "conversion_route": paths.loc[lot["lot"], "route"] or None,
             }
         )
     holdings = pd.DataFrame(rows)
 
     agr = []
+    w = weights(ens)
+    conv = problem.paths()
+    need_short = (ens.shortfall * conv.share(ens.shortfall.mineral.to_index())).sum("mineral")
+    supply = problem.agreement_supply() if len(agreements.frame) else xr.DataArray(np.zeros(0))
     active = agreements.active(ens)
     unit_cost = agreements.unit_cost(ens)
     for _, a in agreements.frame.iterrows():
@@ -209,13 +272,26 @@ def optimise(
             "expected_cost_usd": float(unit_cost.sel(agreement=a["id"])) * vol,
             "signed": vol > 1e-6,
         }
+        kept = supply.sel(agreement=a["id"]).drop_vars("agreement") * float(
+            a["max_volume_t_per_year"]
+        )
+        spared = kept.where(kept <= need_short, need_short).sum("need") * float(
+            ens.loss_per_t.sel(mineral=a["mineral"])
+        )
+        kept = kept.sum("need")
+        entry |= {
+            "supply_added_t_at_max_volume": float(expect(kept.sum("period"), w)),
+            "expected_loss_avoided_at_max_volume_usd": float(expect(spared.sum("period"), w)),
+            "supply_elasticity": float(a.get("supply_elasticity", 0.0)),
+        }
         if a["kind"] == "price_floor":
             fv = value_floor(
-                ens.price.sel(mineral=a["mineral"]),
+                agreements.contract_price(ens).sel(agreement=a["id"]),
                 float(a["floor_usd_per_t"]),
                 float(a["max_volume_t_per_year"]),
                 ens.periods_per_year,
                 active.sel(agreement=a["id"]),
+                weight=w,
             )
             entry |= {
                 "floor_expected_cost_at_max_volume_usd": fv.expected_usd,
@@ -234,10 +310,7 @@ def optimise(
             "expected_loss_usd": sol.expected_loss_usd,
             "cvar_loss_usd": sol.cvar_loss_usd,
             "spent_usd": sol.spent_usd,
-            "total_cost_usd": sol.spent_usd
-            + sol.holding_usd
-            + sol.agreement_cost_usd
-            + sol.expected_loss_usd,
+            "total_cost_usd": sol.total_cost_usd,
         }
     )
     return Plan(
@@ -246,14 +319,171 @@ def optimise(
         holdings,
         pd.DataFrame(agr),
         pd.DataFrame(policies),
-        _rules(ens, lots, agreements, sol),
+        _rules(problem, sol),
         ens,
         risk,
+        lots,
+        _partners(problem, sol, refused),
     )
 
 
+def reserve_problem(
+    chain: SupplyChain,
+    ens: Ensemble,
+    *,
+    budget: float,
+    risk: Risk,
+    eligibility: Eligibility | None = None,
+    accounting: Accounting | None = None,
+    forms: pd.DataFrame | None = None,
+    partners: tuple[Partner, ...] = (),
+) -> tuple[ReserveProblem, dict[str, str | None]]:
+    """The plan's programme (not yet built) and, per mineral with a form, the eligibility rule
+    that admits it (None: not eligible). ``forms`` replaces the dataset's reserve_forms."""
+    rule = eligibility if eligibility is not None else Eligibility.of(chain)
+    forms = chain.dataset["reserve_forms"] if forms is None else forms
+    admitted = rule.admit(chain, sorted(set(forms["mineral"])))
+    lots = plan_lots(chain, forms[forms["mineral"].map(admitted).notna()], ens)
+    agreements = Agreements.from_table(
+        chain.dataset["reserve_candidates"],
+        ens,
+        multipliers=dict(zip(lots.frame["lot"], lots.frame["price_multiplier"], strict=True)),
+        elasticity=supply_elasticities(chain),
+    )
+    conversion = Conversion.of(
+        chain, lots.frame, [str(m) for m in ens.shortfall.mineral.values], ens.months_per_period
+    )
+    problem = ReserveProblem(
+        ens,
+        lots,
+        agreements,
+        budget=budget,
+        risk=risk,
+        accounting=accounting or Accounting.full(),
+        conversion=conversion,
+        partners=partners,
+    )
+    return problem, admitted
+
+
+def supply_elasticities(chain: SupplyChain) -> dict[str, float]:
+    """Per mineral: the supply elasticity the criticality model uses (market_parameters)."""
+    params = chain.dataset["market_parameters"]
+    rows = params[params["parameter"] == "supply_elasticity"]
+    return {str(m): float(v) for m, v in zip(rows["mineral"], rows["value"], strict=True)}
+
+
+def plan_lots(chain: SupplyChain, forms: pd.DataFrame, ens: Ensemble) -> Lots:
+    """The lots of ``forms`` as the plan prices them: a form with ``price_of`` at that mineral's
+    reference price (x its multiplier), with the market-impact cap and slope of its stage."""
+    forms = forms.copy()
+    if "price_of" in forms:
+        refs = reference_prices_of(chain)
+        base = ens.base_price.to_series()
+        for i, row in forms.iterrows():
+            other = row["price_of"]
+            if isinstance(other, str) and other and other in refs and row["mineral"] in base:
+                ratio = refs[other].usd_per_t / float(base[row["mineral"]])
+                forms.loc[i, "price_multiplier"] = float(row["price_multiplier"]) * ratio
+    return Lots.from_table(forms, ens, impact(chain, forms, ens.months_per_period))
+
+
+def _carrying(problem: ReserveProblem, sol: Solution, lot: pd.Series) -> float:
+    """Expected holding and capital cost of one lot over the horizon, USD."""
+    ens = problem.ensemble
+    if sol.purchases is None:
+        return 0.0
+    years = (ens.periods - np.arange(ens.periods)) / ens.periods_per_year
+    held = float((sol.purchases.sel(lot=lot["lot"]).values * years).sum())
+    after = years - 1.0 / ens.periods_per_year
+    out = float(expect((sol.releases.sel(lot=lot["lot"]) * after).sum("period"), weights(ens)))
+    rate = float(lot["holding_per_year"]) + problem.accounting.capital_per_year
+    return float(lot["price_usd_t"]) * rate * (held - out)
+
+
+def _why(
+    ens: Ensemble,
+    sol: Solution,
+    lot: pd.Series,
+    tonnes: float,
+    avoided: float,
+    cost: float,
+    path: pd.Series,
+) -> str:
+    """Why a lot is held (or not): the scenarios it covers, loss avoided per dollar, and the
+    constraint that limits it."""
+    m = lot["mineral"]
+    if not isinstance(path["need"], str):
+        return f"not held: {path['reason']}"
+    short = (ens.shortfall.sel(mineral=m) > 0).any("period")
+    p_short = float(_expect(ens, short.astype(float)))
+    if tonnes <= 1e-6:
+        return (
+            f"not held: a shortfall in {p_short:.0%} of scenarios; a tonne costs more than the "
+            "expected loss it would avoid at the margin"
+        )
+    used = (sol.releases.sel(lot=lot["lot"]) > 1e-6).any("period")
+    p_used = float(_expect(ens, used.astype(float)))
+    limits = []
+    if sol.budget_dual < -1e-9:
+        limits.append("the budget binds")
+    limits.extend(sol.limits.get(str(lot["lot"]), []))
+    return (
+        f"covers a shortfall in {p_short:.0%} of scenarios and is released in {p_used:.0%}; "
+        f"avoids ${avoided / cost if cost > 0 else 0.0:.2f} of expected loss per dollar; "
+        + ("limited by " + ", ".join(limits) if limits else "bought to the optimum, unconstrained")
+    )
+
+
+def _expect(ens: Ensemble, values: xr.DataArray) -> xr.DataArray:
+    """The scenario-weighted mean over ``scenario``."""
+    return expect(values, weights(ens))
+
+
+def _partners(problem: ReserveProblem, sol: Solution, refused: list[str]) -> list[dict[str, Any]]:
+    """What each partner's money buys (USD and tonnes by lot, at the lot's average price paid),
+    the tonnes its release rights hold for it, and the partners refused."""
+    out: list[dict[str, Any]] = []
+    funds = sol.partner_funds
+    for p in problem.partners:
+        buys = []
+        if funds is not None and sol.spent_by_lot is not None:
+            for lot, usd in funds.sel(partner=p.country).to_series().items():
+                paid = float(sol.spent_by_lot.sel(lot=lot))
+                if usd > 1e-6 and paid > 0:
+                    t = float(sol.stock.sel(lot=lot)) * usd / paid
+                    buys.append(
+                        {
+                            "lot": str(lot),
+                            "usd": float(usd),
+                            "tonnes": t,
+                            "held_for_partner_t": t * p.release_right,
+                        }
+                    )
+        out.append(
+            {
+                "partner": p.country,
+                "contribution_usd": p.amount_usd,
+                "earmark": list(p.earmark),
+                "cost_share": p.cost_share,
+                "release_right": p.release_right,
+                "spent_usd": sum(b["usd"] for b in buys),
+                "buys": buys,
+                "status": "accepted",
+            }
+        )
+    out += [{"partner": r.split(":")[0], "status": "refused", "reason": r} for r in refused]
+    return out
+
+
 def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:
-    """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal."""
+    """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal;
+    a stock the purchase caps cannot reach over the horizon, or of a form that meets no need,
+    is cut to what may be bought."""
+    cap = lots.column("cap_t_per_period").fillna(np.inf) * problem.ensemble.periods
+    reach = problem.paths().paths.set_index("lot").reindex(lots.index)["need"].notna()
+    cap = cap.where(xr.DataArray(reach.to_numpy(), coords={"lot": lots.index}), 0.0)
+    stock = stock.reindex(lot=lots.index).fillna(0.0).clip(max=cap)
     fixed = ReserveProblem(
         problem.ensemble,
         lots,
@@ -261,10 +491,13 @@ def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[
         budget=max(
             problem.budget,
             float((lots.column("price_usd_t") * stock.reindex(lot=lots.index).fillna(0.0)).sum())
+            * 3.0
             + 1.0,
         ),
         risk=problem.risk,
         fixed_stock=stock,
+        accounting=problem.accounting,
+        conversion=problem.conversion,
     )
     fixed.build()
     sol = fixed.solve()
@@ -272,5 +505,5 @@ def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[
         "expected_loss_usd": sol.expected_loss_usd,
         "cvar_loss_usd": sol.cvar_loss_usd,
         "spent_usd": sol.spent_usd,
-        "total_cost_usd": sol.spent_usd + sol.holding_usd + sol.expected_loss_usd,
+        "total_cost_usd": sol.total_cost_usd,
     }

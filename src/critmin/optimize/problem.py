@@ -1,9 +1,14 @@
 """The reserve decision as a two-stage stochastic programme (sample-average approximation).
 
-First stage (here and now): stock ``x`` per lot (mineral and form), volume ``v`` per candidate
-agreement. Second stage (per scenario and period): releases ``r`` limited by the stock left
-and by the drawdown rate, deliveries of the agreements that are active, unmet shortfall ``u``
-priced at the loss per tonne. Objective: purchase + holding + expected loss (+ lambda CVaR).
+First stage (here and now): purchases ``b`` per lot (mineral and form), quarter and market-impact
+tranche, and volume ``v`` per candidate agreement; ``stock`` is the total bought. Second stage
+(per scenario and period): releases ``r`` limited by the stock bought so far and by the
+drawdown rate, deliveries of the agreements that are active, unmet shortfall ``u`` priced at
+the loss per tonne. Objective (docs/reserve.md): purchases at the expected market price of their
+quarter, raised by market impact, + carrying cost (storage, insurance, degradation, capital)
+until sold or the horizon ends - release revenue at the scenario's disrupted price - the
+terminal value of the stock left (the horizon-end price) + expected loss (+ lambda CVaR).
+Expectations and the CVaR weigh scenarios by ``Ensemble.weight`` (uniform when None).
 
 Build, then solve, then read back: :meth:`ReserveProblem.build` returns the linopy model (a
 user may add constraints to ``problem.model`` before :meth:`solve`), :meth:`solve` runs HiGHS,
@@ -24,29 +29,56 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
+from critmin.optimize.floors import floor_supply
+from critmin.optimize.partners import Partner
 
 linopy.options["semantics"] = "v1"
 
 DEFAULT_BUDGET = 2.5e9
 
 
+#: Holding-cost columns of reserve_forms, each a fraction of the lot's value per year.
+HOLDING_PARTS = ("storage_per_year", "insurance_per_year", "degradation_per_year")
+#: Market-impact tranches per lot and quarter (a convex, piecewise-linear purchase cost).
+TRANCHES = 4
+
+
 @dataclass(frozen=True)
 class Lots:
-    """What the reserve can hold: one row per (mineral, form)."""
+    """What the reserve can hold: one row per (mineral, form).
+
+    ``cap_t_per_period`` caps a lot's purchases per period (NaN: no cap) and ``impact_slope``
+    is the relative price rise per unit share of the capped market bought (0: none); both come
+    from :func:`critmin.optimize.market_impact.impact` in a plan, and are absent in tests that
+    build lots by hand."""
 
     frame: pd.DataFrame  # lot, mineral, form, price_usd_t, holding_per_year, drawdown_per_period
 
     @classmethod
-    def from_table(cls, forms: pd.DataFrame, ens: Ensemble) -> Lots:
+    def from_table(
+        cls, forms: pd.DataFrame, ens: Ensemble, market: pd.DataFrame | None = None
+    ) -> Lots:
         rows = forms[forms["mineral"].isin(ens.shortfall.mineral.values)].copy()
         rows["lot"] = rows["mineral"] + ":" + rows["form"]
         base = ens.base_price.to_series()
         rows["price_usd_t"] = rows["price_multiplier"].astype(float) * rows["mineral"].map(base)
-        rows["holding_per_year"] = rows["holding_cost_per_year"].astype(float)
+        if "holding_cost_per_year" in rows:
+            rows["holding_per_year"] = rows["holding_cost_per_year"].astype(float)
+        else:
+            rows["holding_per_year"] = sum(rows[c].astype(float) for c in HOLDING_PARTS)
         rows["drawdown_per_period"] = np.minimum(
             1.0, rows["drawdown_per_month"].astype(float) * ens.months_per_period
         )
+        rows["cap_t_per_period"] = np.nan
+        rows["cap_share"] = np.nan
+        rows["impact_slope"] = 0.0
+        if market is not None:
+            got = market.reindex(rows["lot"])
+            rows["cap_t_per_period"] = got["cap_t_per_period"].to_numpy(float)
+            rows["cap_share"] = got["cap_share"].to_numpy(float)
+            rows["impact_slope"] = got["impact_slope"].fillna(0.0).to_numpy(float)
         rows = rows[np.isfinite(rows["price_usd_t"]) & (rows["price_usd_t"] > 0)]
         return cls(rows.reset_index(drop=True))
 
@@ -67,22 +99,74 @@ class Lots:
             dims=("lot", "mineral"),
         )
 
+    def market_price(self, ens: Ensemble) -> xr.DataArray:
+        """The lot's price in each scenario and period: form multiplier x mineral price."""
+        of = xr.DataArray(self.frame["mineral"].to_numpy(), coords={"lot": self.index}, dims="lot")
+        out: xr.DataArray = ens.price.sel(mineral=of).drop_vars("mineral") * self.column(
+            "price_multiplier"
+        )
+        return out
+
+    def tranches(self) -> tuple[xr.DataArray, xr.DataArray]:
+        """Per (lot, tranche): the tranche's size in t per period (inf where uncapped) and its
+        marginal price multiplier. A purchase q of a capped market Q raises the price paid on
+        all of it by ``slope x q / Q``: cost p q (1 + slope q / Q), whose marginal
+        p (1 + 2 slope q / Q) is taken at each tranche's midpoint."""
+        cap = self.frame["cap_t_per_period"].to_numpy(float)
+        slope = self.frame["impact_slope"].to_numpy(float)
+        mid = (np.arange(TRANCHES) + 0.5) / TRANCHES
+        capped = np.isfinite(cap)
+        size = np.where(capped[:, None], cap[:, None] / TRANCHES, np.inf) * np.ones(TRANCHES)
+        share = np.nan_to_num(self.frame["cap_share"].to_numpy(float), nan=0.0)
+        mult = 1.0 + 2.0 * slope[:, None] * share[:, None] * mid[None, :]
+        mult = np.where(capped[:, None], mult, 1.0)
+        coords = {"lot": self.index, "tranche": np.arange(TRANCHES)}
+        return (
+            xr.DataArray(size, coords=coords, dims=("lot", "tranche")),
+            xr.DataArray(mult, coords=coords, dims=("lot", "tranche")),
+        )
+
 
 @dataclass(frozen=True)
 class Agreements:
-    """Candidate offtakes and price floors with their per-scenario cost and deliveries."""
+    """Candidate offtakes and price floors with their per-scenario cost and deliveries.
+
+    ``price_multiplier`` (default 1) converts the chain's price to the price the contract
+    refers to (e.g. NdPr oxide against the chain's REO price); ``supply_elasticity`` (default
+    0) is the covered producer's response to price (critmin.optimize.floors.floor_supply)."""
 
     frame: pd.DataFrame
 
     @classmethod
-    def from_table(cls, candidates: pd.DataFrame, ens: Ensemble) -> Agreements:
-        rows = candidates[candidates["mineral"].isin(ens.shortfall.mineral.values)]
+    def from_table(
+        cls,
+        candidates: pd.DataFrame,
+        ens: Ensemble,
+        multipliers: dict[str, float] | None = None,
+        elasticity: dict[str, float] | None = None,
+    ) -> Agreements:
+        """``multipliers`` by ``mineral:form`` (for a candidate's ``form``), ``elasticity``
+        by mineral."""
+        rows = candidates[candidates["mineral"].isin(ens.shortfall.mineral.values)].copy()
+        if multipliers is not None and "form" in rows:
+            key = rows["mineral"] + ":" + rows["form"].fillna("").astype(str)
+            rows["price_multiplier"] = key.map(multipliers).fillna(1.0).astype(float)
+        if elasticity is not None:
+            rows["supply_elasticity"] = rows["mineral"].map(elasticity).fillna(0.0).astype(float)
         return cls(rows.reset_index(drop=True))
 
     @property
     def index(self) -> pd.Index:
         out: pd.Index = pd.Index(self.frame["id"], name="agreement")
         return out
+
+    def _col(self, name: str, default: float) -> xr.DataArray:
+        values = (
+            pd.to_numeric(self.frame[name]).fillna(default).to_numpy(float)
+            if name in self.frame
+            else np.full(len(self.frame), default)
+        )
+        return xr.DataArray(values, coords={"agreement": self.index}, dims="agreement")
 
     def active(self, ens: Ensemble) -> xr.DataArray:
         """1 in the periods an agreement delivers (after its lead time, for its tenor)."""
@@ -97,26 +181,24 @@ class Agreements:
             dims=("agreement", "period"),
         )
 
-    def unit_cost(self, ens: Ensemble) -> xr.DataArray:
-        """Expected cost per t/yr of volume over the horizon (USD): for an offtake, contract
-        price minus market price on delivered tonnes; for a floor, max(0, floor - price)."""
-        if self.frame.empty:
-            return xr.DataArray(np.zeros(0), coords={"agreement": self.index}, dims="agreement")
+    def contract_price(self, ens: Ensemble) -> xr.DataArray:
+        """The market price the contract refers to: (agreement, scenario, period), USD/t."""
         price = ens.price.sel(
             mineral=xr.DataArray(
                 self.frame["mineral"].to_numpy(), coords={"agreement": self.index}, dims="agreement"
             )
-        )
-        contract = xr.DataArray(
-            pd.to_numeric(self.frame["contract_price_usd_per_t"]).fillna(0.0).to_numpy(),
-            coords={"agreement": self.index},
-            dims="agreement",
-        )
-        floor = xr.DataArray(
-            pd.to_numeric(self.frame["floor_usd_per_t"]).fillna(0.0).to_numpy(),
-            coords={"agreement": self.index},
-            dims="agreement",
-        )
+        ).drop_vars("mineral", errors="ignore")
+        out: xr.DataArray = price * self._col("price_multiplier", 1.0)
+        return out
+
+    def unit_cost(self, ens: Ensemble) -> xr.DataArray:
+        """Expected cost per t/yr of volume over the horizon (USD): for an offtake, contract
+        price minus market price on delivered tonnes; for a floor, E[max(0, floor - price)]."""
+        if self.frame.empty:
+            return xr.DataArray(np.zeros(0), coords={"agreement": self.index}, dims="agreement")
+        price = self.contract_price(ens)
+        contract = self._col("contract_price_usd_per_t", 0.0)
+        floor = self._col("floor_usd_per_t", 0.0)
         is_floor = xr.DataArray(
             (self.frame["kind"] == "price_floor").to_numpy(),
             coords={"agreement": self.index},
@@ -125,23 +207,34 @@ class Agreements:
         gap = (floor - price).clip(min=0.0)
         per_t = gap.where(is_floor, contract - price)
         per_period = per_t * self.active(ens) / ens.periods_per_year
-        out: xr.DataArray = (
-            per_period.sum("period").mean("scenario").drop_vars("mineral", errors="ignore")
-        )
+        out: xr.DataArray = expect(per_period.sum("period"), weights(ens))
         return out
 
     def delivers(self, ens: Ensemble) -> xr.DataArray:
-        """t delivered per period per t/yr of volume, by (agreement, period, mineral); a price
-        floor on its own delivers nothing to the U.S. market."""
+        """t delivered per period per t/yr of volume, by (agreement, scenario, period,
+        mineral): an offtake its volume; a price floor the output it keeps running, which
+        is zero when the covered producer cannot respond to price (floors.floor_supply)."""
         minerals = ens.shortfall.mineral.to_index()
         m = self.frame["mineral"].to_numpy()[:, None] == minerals.to_numpy()[None, :]
-        offtake = (self.frame["kind"] == "offtake").to_numpy()[:, None]
         own = xr.DataArray(
-            (m & offtake).astype(float),
+            m.astype(float),
             coords={"agreement": self.index, "mineral": minerals},
             dims=("agreement", "mineral"),
         )
-        return own * self.active(ens) / ens.periods_per_year
+        offtake = xr.DataArray(
+            (self.frame["kind"] == "offtake").to_numpy(float),
+            coords={"agreement": self.index},
+            dims="agreement",
+        )
+        kept = floor_supply(
+            self.contract_price(ens),
+            self._col("floor_usd_per_t", np.inf),
+            self._col("supply_elasticity", 0.0),
+        )
+        is_floor = (self.frame["kind"] == "price_floor").to_numpy()
+        kept = kept * xr.DataArray(is_floor.astype(float), coords={"agreement": self.index})
+        out: xr.DataArray = (offtake + kept) * own * self.active(ens) / ens.periods_per_year
+        return out.transpose("agreement", "scenario", "period", "mineral")
 
 
 @dataclass(frozen=True)
@@ -164,6 +257,27 @@ class Risk:
         if not 0.0 < a < 1.0 or w < 0.0:
             raise ValueError("--risk: ALPHA must be in (0, 1) and LAMBDA >= 0")
         return cls(a, w)
+
+
+#: Cost of the money tied up in stock, per year (ASSUMPTION: about the 2025 yield of 5-year
+#: U.S. Treasury notes, not read from a source; docs/reserve.md reports its sensitivity).
+CAPITAL_COST_PER_YEAR = 0.04
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """What the fund's cash flows include besides purchases, holding and loss.
+
+    The default is the textbook stockpile (no capital cost, no release revenue, no terminal
+    value: the newsvendor); :meth:`full` is the plan's accounting (docs/reserve.md)."""
+
+    capital_per_year: float = 0.0  # cost of capital, fraction of purchase value per year
+    release_revenue: bool = False  # releases are sold at the scenario's market price
+    terminal_value: bool = False  # stock left at the horizon is worth its market price then
+
+    @classmethod
+    def full(cls, capital_per_year: float = CAPITAL_COST_PER_YEAR) -> Accounting:
+        return cls(capital_per_year, True, True)
 
 
 @contextlib.contextmanager
@@ -206,6 +320,53 @@ class Solution:
     expected_loss_usd: float
     cvar_loss_usd: float
     duals: dict[str, xr.DataArray] = field(default_factory=dict)
+    limits: dict[str, list[str]] = field(default_factory=dict)  # per lot: binding constraints
+    purchases: xr.DataArray | None = None  # (lot, period) t bought
+    impact_usd: float = 0.0  # paid above the expected market price because of market impact
+    capital_usd: float = 0.0
+    release_revenue_usd: float = 0.0  # expected
+    terminal_value_usd: float = 0.0  # expected
+    spent_by_lot: xr.DataArray | None = None  # (lot) USD paid, market impact included
+    partner_funds: xr.DataArray | None = None  # (partner, lot) USD each partner paid
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Expected net cost to the fund and the economy: purchases + holding + capital +
+        agreements - release revenue - terminal value + expected loss."""
+        return (
+            self.spent_usd
+            + self.holding_usd
+            + self.capital_usd
+            + self.agreement_cost_usd
+            - self.release_revenue_usd
+            - self.terminal_value_usd
+            + self.expected_loss_usd
+        )
+
+
+def weights(ens: Ensemble) -> xr.DataArray:
+    """Scenario probabilities: ``ens.weight`` normalised, or uniform."""
+    scen = ens.shortfall.scenario
+    if ens.weight is None:
+        return xr.DataArray(
+            np.full(ens.scenarios, 1.0 / ens.scenarios), coords={"scenario": scen}, dims="scenario"
+        )
+    w = ens.weight.astype(float).reindex(scenario=scen)
+    return w / float(w.sum())
+
+
+def expect(values: xr.DataArray, w: xr.DataArray) -> xr.DataArray:
+    """The probability-weighted mean over ``scenario``."""
+    out: xr.DataArray = (values * w).sum("scenario")
+    return out
+
+
+def cvar(loss: xr.DataArray, w: xr.DataArray, alpha: float) -> float:
+    """CVaR_alpha of a (scenario) loss under weights: VaR + E[(loss - VaR)+] / (1 - alpha)."""
+    order = np.argsort(loss.values)
+    x, p = loss.values[order], w.values[order]
+    var = float(x[np.searchsorted(np.cumsum(p), alpha - 1e-12)])
+    return var + float((p * np.maximum(x - var, 0.0)).sum()) / (1.0 - alpha)
 
 
 @dataclass
@@ -219,7 +380,126 @@ class ReserveProblem:
     risk: Risk = field(default_factory=Risk)
     fixed_stock: xr.DataArray | None = None
     fixed_volume: xr.DataArray | None = None
+    accounting: Accounting = field(default_factory=Accounting)
+    conversion: Conversion | None = None
+    partners: tuple[Partner, ...] = ()
     model: linopy.Model = field(init=False)
+
+    def paths(self) -> Conversion:
+        """The conversion in force: as given, or every lot meeting its mineral's shortfall."""
+        if self.conversion is not None:
+            return self.conversion
+        return Conversion.of(
+            None,
+            self.lots.frame,
+            [str(m) for m in self.ensemble.shortfall.mineral.values],
+            self.ensemble.months_per_period,
+            needs=pd.DataFrame(),
+            routes=pd.DataFrame(),
+        )
+
+    def _partner_funding(
+        self, m: linopy.Model, cost: linopy.LinearExpression
+    ) -> linopy.LinearExpression | None:
+        """The budget constraint; with partners, who pays for each lot (``partner_funds``,
+        USD by partner and lot: earmarks, cost shares, amounts) and the tonnes their release
+        rights hold back (returned, by lot)."""
+        if not self.partners:
+            m.add_constraints(cost.sum() <= self.budget, name="budget")
+            return None
+        lots = self.lots
+        src = pd.Index([p.country for p in self.partners], name="partner")
+        minerals = lots.frame["mineral"].to_numpy()
+        allowed = np.array(
+            [[not p.earmark or mi in p.earmark for mi in minerals] for p in self.partners]
+        )
+        f = m.add_variables(
+            lower=0,
+            upper=xr.DataArray(
+                np.where(allowed, np.inf, 0.0), coords=[src, lots.index], dims=("partner", "lot")
+            ),
+            coords=[src, lots.index],
+            name="partner_funds",
+        )
+
+        def per(values: list[float]) -> xr.DataArray:
+            return xr.DataArray(values, coords=[src], dims="partner")
+
+        m.add_constraints(
+            f.sum("lot") <= per([p.amount_usd for p in self.partners]), name="partner_amount"
+        )
+        share = per([p.cost_share for p in self.partners])
+        m.add_constraints(f - share * cost <= 0, name="partner_share")
+        us = cost - f.sum("partner")
+        m.add_constraints(us >= 0, name="partner_cover")
+        m.add_constraints(us.sum() <= self.budget, name="budget")
+        rights = per([p.release_right for p in self.partners])
+        out: linopy.LinearExpression = (f * rights / lots.column("price_usd_t")).sum("partner")
+        return out
+
+    def agreement_supply(self) -> xr.DataArray:
+        """t per period per t/yr of volume reaching each need: (agreement, scenario, period,
+        need). An agreement on a reserve form takes that form's path (its need, after its
+        lead time; nothing if the form has none; the route's capacity is not shared with
+        releases: a simplification); one on the chain's price meets the mineral's needs in
+        their shares."""
+        ens, conv = self.ensemble, self.paths()
+        share = conv.share(ens.shortfall.mineral.to_index())
+        raw = self.agreements.delivers(ens)
+        out = (raw * share).sum("mineral")
+        frame = self.agreements.frame
+        if "form" not in frame:
+            return out.transpose("agreement", "scenario", "period", "need")
+        paths = conv.paths.set_index("lot")
+        for _, a in frame.iterrows():
+            form = a["form"]
+            if not isinstance(form, str) or not form:
+                continue
+            lot = f"{a['mineral']}:{form}"
+            row = out.sel(agreement=a["id"]) * 0.0
+            if lot in paths.index and isinstance(paths.loc[lot, "need"], str):
+                own = raw.sel(agreement=a["id"], mineral=a["mineral"])
+                lag = int(str(paths.loc[lot, "lag"]))
+                moved = own.shift(period=lag, fill_value=0.0) if lag else own
+                row.loc[{"need": paths.loc[lot, "need"]}] = moved.transpose(*row.dims[:-1])
+            out.loc[{"agreement": a["id"]}] = row
+        return out.transpose("agreement", "scenario", "period", "need")
+
+    def need_loss(self, share: xr.DataArray) -> xr.DataArray:
+        """USD lost per t of each need short: its mineral's loss per t."""
+        out: xr.DataArray = ((share > 0) * self.ensemble.loss_per_t).sum("mineral")
+        return out
+
+    def _carry_years(self) -> xr.DataArray:
+        """Years from the start of each period to the end of the horizon."""
+        ens = self.ensemble
+        per = ens.shortfall.period
+        return (ens.periods - xr.DataArray(np.arange(ens.periods), coords={"period": per})) / (
+            ens.periods_per_year
+        )
+
+    def unit_costs(self) -> dict[str, xr.DataArray]:
+        """Per-tonne coefficients of the objective (USD): ``buy`` (lot, tranche, period) the
+        expected price paid x impact + carrying cost to the horizon, net of the expected
+        terminal value; ``release`` (scenario, period, lot) the credit of a tonne released (its
+        price, the carrying cost it no longer incurs, less the terminal value it gives up)."""
+        ens, lots, acc = self.ensemble, self.lots, self.accounting
+        w = weights(ens)
+        market = lots.market_price(ens)  # (scenario, period, lot)
+        expected = expect(market, w)  # (period, lot)
+        _, mult = lots.tranches()
+        base = lots.column("price_usd_t")
+        rate = lots.column("holding_per_year") + acc.capital_per_year
+        years = self._carry_years()
+        terminal = market.isel(period=-1, drop=True)  # (scenario, lot)
+        buy = expected * mult + base * rate * years
+        release = xr.zeros_like(market)
+        if acc.terminal_value:
+            buy = buy - expect(terminal, w)
+        if acc.release_revenue:
+            after = years - 1.0 / ens.periods_per_year  # from the end of the period
+            release = market + base * rate * after - (terminal if acc.terminal_value else 0.0)
+        return {"buy": buy.transpose("lot", "tranche", "period"), "release": release}
 
     def build(self) -> linopy.Model:
         ens, lots = self.ensemble, self.lots
@@ -228,7 +508,20 @@ class ReserveProblem:
         per = ens.shortfall.period.to_index()
         minerals = ens.shortfall.mineral.to_index()
         lot_idx, agr_idx = lots.index, self.agreements.index
-        price = lots.column("price_usd_t")
+        w = weights(ens)
+        size, _ = lots.tranches()
+        tranche = size.tranche.to_index()
+        upper = size.broadcast_like(xr.DataArray(np.zeros(len(per)), coords={"period": per}))
+        # a form that meets no U.S. need is never bought (the reserve does not speculate on a
+        # price rise, which the terminal value would otherwise reward)
+        reach = self.paths().paths.set_index("lot").reindex(lots.index)["need"].notna()
+        upper = upper.where(xr.DataArray(reach.to_numpy(), coords={"lot": lots.index}), 0.0)
+        b = m.add_variables(
+            lower=0,
+            upper=upper.transpose("lot", "tranche", "period"),
+            coords=[lot_idx, tranche, per],
+            name="purchase",
+        )
         x = m.add_variables(lower=0, coords=[lot_idx], name="stock")
         v = m.add_variables(
             lower=0,
@@ -241,28 +534,74 @@ class ReserveProblem:
             name="volume",
         )
         # second-stage variables exist only where there is a shortfall to cover (masked
-        # elsewhere, as linopy masks sparse combinations instead of filling them)
-        need = ens.shortfall > 0  # (scenario, period, mineral)
-        member = lots.membership(minerals)  # (lot, mineral)
-        lot_need = ((need.astype(float) * member).sum("mineral") > 0).transpose(
-            "scenario", "period", "lot"
+        # elsewhere, as linopy masks sparse combinations instead of filling them); a lot's
+        # release at t meets its need at t + lag (its conversion route's lead time)
+        conv = self.paths()
+        needs = conv.index
+        share = conv.share(minerals)  # (mineral, need)
+        short = (ens.shortfall * share).sum("mineral").transpose("scenario", "period", "need")
+        need = short > 0
+        path = conv.paths.set_index("lot").reindex(lot_idx)
+        lags = path["lag"].fillna(0).astype(int)
+        lot_need = xr.DataArray(
+            np.zeros((len(scen), len(per), len(lot_idx)), dtype=bool),
+            coords=[scen, per, lot_idx],
         )
+        for j, (n, lag) in enumerate(zip(path["need"], lags, strict=True)):
+            if isinstance(n, str):
+                ahead = need.sel(need=n).shift(period=-int(lag), fill_value=False)
+                lot_need[:, :, j] = ahead.transpose("scenario", "period").values
         r = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="release", mask=lot_need)
-        u = m.add_variables(lower=0, coords=[scen, per, minerals], name="unmet", mask=need)
+        u = m.add_variables(lower=0, coords=[scen, per, needs], name="unmet", mask=need)
 
-        m.add_constraints((price * x).sum() <= self.budget, name="budget")
-        # the stock is never refilled and only releases draw on it, so the running total of
-        # releases peaks at the horizon: one constraint per scenario and lot bounds them all
-        m.add_constraints(r.sum("period") - x <= 0, name="stock", mask=lot_need.any("period"))
+        costs = self.unit_costs()
+        price = expect(lots.market_price(ens), w)  # (period, lot) expected market price
+        _, mult = lots.tranches()
+        m.add_constraints(b.sum(("tranche", "period")) - x == 0, name="bought")
+        # (lot, period) t bought by each period: one variable, so the per-scenario rows below
+        # carry one term for it instead of every earlier purchase
+        bought = m.add_variables(lower=0, coords=[lot_idx, per], name="bought_to_date")
+        m.add_constraints(bought - b.sum("tranche").cumsum("period") == 0, name="bought_to_date")
+        reserved = self._partner_funding(m, (price * mult * b).sum(("tranche", "period")))
+        # releases to date never exceed purchases to date (checked where a release can be),
+        # less the tonnes partners may draw
+        held = r.fillna(0).cumsum("period") - bought
+        if reserved is not None:
+            held = held + reserved
+        m.add_constraints(held <= 0, name="stock", mask=lot_need)
         m.add_constraints(
-            r - lots.column("drawdown_per_period") * x <= 0, name="drawdown", mask=lot_need
+            r - lots.column("drawdown_per_period") * bought <= 0, name="drawdown", mask=lot_need
         )
-        mineral_of_lot = lots.column("mineral").rename("mineral")
-        released = r.groupby(mineral_of_lot).sum().reindex(mineral=minerals)
+        incidence = xr.DataArray(
+            (path["need"].to_numpy()[:, None] == needs.to_numpy()[None, :]).astype(float),
+            coords={"lot": lot_idx, "need": needs},
+            dims=("lot", "need"),
+        )
+        released = None
+        for lag in sorted(set(lags)):
+            group = lot_idx[(lags == lag).to_numpy()]
+            part = r.sel(lot=group)
+            if lag:
+                part = part.shift(period=lag)
+            term = (part * incidence.sel(lot=group)).sum("lot")
+            released = term if released is None else released + term
+        assert released is not None
         supplied = released
         if len(agr_idx):
-            supplied = supplied + (v * self.agreements.delivers(ens)).sum("agreement")
-        m.add_constraints(u + supplied >= ens.shortfall, name="shortfall", mask=need)
+            supplied = supplied + (v * self.agreement_supply()).sum("agreement")
+        m.add_constraints(u + supplied >= short, name="shortfall", mask=need)
+        if self.accounting.release_revenue:
+            # sold releases earn revenue: never release more than the market lacks
+            m.add_constraints(released <= short, name="release_cap", mask=need)
+        routes = conv.route_capacity(ens.months_per_period)
+        for route, cap in routes.items():
+            on = lot_idx[(path["route"] == route).to_numpy()]
+            if len(on):
+                m.add_constraints(
+                    r.sel(lot=on).sum("lot") <= float(cap),
+                    name=f"conversion_{len(m.constraints)}",
+                    mask=lot_need.sel(lot=on).any("lot"),
+                )
         if self.fixed_stock is not None:
             m.add_constraints(
                 x == self.fixed_stock.reindex(lot=lot_idx).fillna(0.0), name="fixed_stock"
@@ -272,18 +611,17 @@ class ReserveProblem:
                 v == self.fixed_volume.reindex(agreement=agr_idx).fillna(0.0), name="fixed_volume"
             )
 
-        years = ens.periods / ens.periods_per_year
-        holding = price * lots.column("holding_per_year") * years
-        loss = (u * ens.loss_per_t).sum(("period", "mineral"))  # per scenario, USD
-        prob = 1.0 / ens.scenarios
-        objective = (price * x).sum() + (holding * x).sum() + (loss * prob).sum()
+        loss = (u * self.need_loss(share)).sum(("period", "need"))  # per scenario, USD
+        objective = (costs["buy"] * b).sum() + (loss * w).sum()
+        if self.accounting.release_revenue:
+            objective = objective - (costs["release"] * w * r).sum()
         if len(agr_idx):
             objective = objective + (self.agreements.unit_cost(ens) * v).sum()
         if self.risk.weight > 0:
             eta = m.add_variables(name="var_eta")
             z = m.add_variables(lower=0, coords=[scen], name="cvar_excess")
             m.add_constraints(z - loss + eta >= 0, name="cvar")
-            tail = eta + (z * (prob / (1.0 - self.risk.alpha))).sum()
+            tail = eta + (z * (w / (1.0 - self.risk.alpha))).sum()
             objective = objective + self.risk.weight * tail
         m.add_objective(objective)
         self.model = m
@@ -322,30 +660,66 @@ class ReserveProblem:
         return "the model is infeasible; these constraints conflict: " + "; ".join(lines) + more
 
     def read(self) -> Solution:
-        m, ens, lots = self.model, self.ensemble, self.lots
+        m, ens, lots, acc = self.model, self.ensemble, self.lots, self.accounting
+        w = weights(ens)
         x = m.variables["stock"].solution.clip(min=0.0)
+        b = m.variables["purchase"].solution.clip(min=0.0)
         v = m.variables["volume"].solution
-        u = m.variables["unmet"].solution.fillna(0.0)
-        price = lots.column("price_usd_t")
-        loss = (u * ens.loss_per_t).sum(("period", "mineral"))
-        years = ens.periods / ens.periods_per_year
-        holding = float((price * lots.column("holding_per_year") * years * x).sum())
+        share = self.paths().share(ens.shortfall.mineral.to_index())
+        u_need = m.variables["unmet"].solution.fillna(0.0)
+        u = (u_need * (share > 0)).sum("need").transpose("scenario", "period", "mineral")
+        r = m.variables["release"].solution.fillna(0.0)
+        market = lots.market_price(ens)
+        price = expect(market, w)
+        size, mult = lots.tranches()
+        base = lots.column("price_usd_t")
+        loss = (u_need * self.need_loss(share)).sum(("period", "need"))
+        years = self._carry_years()
+        after = years - 1.0 / ens.periods_per_year
+        bt = b.sum("tranche")
+        held = (bt * years).sum("period") - expect((r * after).sum("period"), w)
+        holding = float((base * lots.column("holding_per_year") * held).sum())
+        capital = float((base * acc.capital_per_year * held).sum())
+        spent = float((price * mult * b).sum())
         agreement_cost = float((self.agreements.unit_cost(ens) * v).sum()) if v.size else 0.0
-        alpha = self.risk.alpha
-        cutoff = float(loss.quantile(alpha))
-        tail = loss.where(loss >= cutoff)
+        revenue = float(expect((market * r).sum(("period", "lot")), w))
+        left = x - r.sum("period")  # (scenario, lot)
+        terminal = float(expect((market.isel(period=-1, drop=True) * left).sum("lot"), w))
+        limits: dict[str, list[str]] = {}
+        for lot in lots.index:
+            why = []
+            cap = size.sel(lot=lot).sum("tranche").item()
+            if np.isfinite(cap) and cap > 0:
+                full = [
+                    int(t)
+                    for t in bt.period.values
+                    if float(bt.sel(lot=lot, period=t)) >= cap - 1e-6
+                ]
+                if full:
+                    why.append(f"the market-impact cap in periods {full[0]}-{full[-1]}")
+            limits[str(lot)] = why
         return Solution(
             stock=x,
             volume=v,
-            releases=m.variables["release"].solution.fillna(0.0),
+            releases=r,
             unmet=u,
             scenario_loss=loss,
             objective=float(m.objective.value or 0.0),
             budget_dual=float(m.constraints["budget"].dual),
-            spent_usd=float((price * x).sum()),
+            spent_usd=spent,
             holding_usd=holding,
             agreement_cost_usd=agreement_cost,
-            expected_loss_usd=float(loss.mean()),
-            cvar_loss_usd=float(tail.mean()),
+            expected_loss_usd=float(expect(loss, w)),
+            cvar_loss_usd=cvar(loss, w, self.risk.alpha),
             duals={name: m.constraints[name].dual for name in ("budget", "shortfall")},
+            limits=limits,
+            purchases=bt,
+            impact_usd=float((price * (mult - 1.0) * b).sum()),
+            capital_usd=capital,
+            release_revenue_usd=revenue if acc.release_revenue else 0.0,
+            terminal_value_usd=terminal if acc.terminal_value else 0.0,
+            spent_by_lot=(price * mult * b).sum(("tranche", "period")),
+            partner_funds=(
+                m.variables["partner_funds"].solution.clip(min=0.0) if self.partners else None
+            ),
         )

@@ -11,6 +11,7 @@ from typing import Literal
 
 from critmin.schema.vocabulary import (
     AGREEMENT_KINDS,
+    ELIGIBILITY_KINDS,
     FAMILIES,
     GAP_ITEMS,
     GOVERNANCE_VARIANTS,
@@ -368,16 +369,42 @@ TABLES: dict[str, Table] = {
                 Column("mineral", references="minerals.id"),
                 Column("form", pattern=SNAKE),
                 Column("stage", allowed=STAGES),
+                Column(
+                    "element",
+                    required=False,
+                    pattern=SNAKE,
+                    description="the element (group) of the form, e.g. dysprosium, ndpr; "
+                    "empty: the mineral's mix",
+                ),
+                Column(
+                    "price_of",
+                    required=False,
+                    references="minerals.id",
+                    description="a mineral whose reference price prices the form (x the "
+                    "multiplier); empty: the chain's price",
+                ),
                 Column("price_multiplier", "float", minimum=0.0, unit="ratio"),
-                Column("holding_cost_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("storage_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("insurance_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column("degradation_per_year", "float", minimum=0.0, maximum=1.0, unit="fraction"),
                 Column("drawdown_per_month", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                Column(
+                    "purchase_cap_share",
+                    "float",
+                    minimum=0.0,
+                    maximum=1.0,
+                    unit="fraction",
+                    description="largest share of the supply outside China at the form's stage "
+                    "the reserve buys per quarter",
+                ),
                 _source(),
                 _estimated(),
                 _note(),
             ),
             key=("mineral", "form"),
             description="Forms the reserve can hold: price relative to the chain's price, holding "
-            "cost, and the largest share of the stock released in a month.",
+            "cost (storage, insurance, degradation; fractions of value per year), the largest "
+            "share of the stock released in a month, and the purchase cap per quarter.",
         ),
         Table(
             "reserve_candidates",
@@ -385,6 +412,13 @@ TABLES: dict[str, Table] = {
                 Column("id", pattern=r"^[a-z0-9][a-z0-9\-]*$"),
                 Column("kind", allowed=AGREEMENT_KINDS),
                 Column("mineral", references="minerals.id"),
+                Column(
+                    "form",
+                    required=False,
+                    pattern=SNAKE,
+                    description="the reserve form (reserve_forms) whose price the contract "
+                    "price or floor refers to; empty: the chain's price",
+                ),
                 Column("counterparty", references="countries.iso3"),
                 Column("max_volume_t_per_year", "float", minimum=0.0, unit="t"),
                 Column(
@@ -400,6 +434,64 @@ TABLES: dict[str, Table] = {
             key=("id",),
             description="Candidate offtake agreements and price floors (volumes in the chain's "
             "reference basis).",
+        ),
+        Table(
+            "reserve_needs",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("element", required=False, pattern=SNAKE),
+                Column("stage", allowed=STAGES),
+                Column("share", "float", minimum=0.0, maximum=1.0, unit="fraction"),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "element", "stage"),
+            description="A mineral's U.S. shortfall split by element and the stage it is at; a "
+            "reserve form meets a need directly only at that element and stage.",
+        ),
+        Table(
+            "reserve_conversions",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("element", required=False, pattern=SNAKE),
+                Column("from_stage", allowed=STAGES),
+                Column("to_stage", allowed=STAGES),
+                Column(
+                    "available_share",
+                    "float",
+                    minimum=0.0,
+                    maximum=1.0,
+                    unit="fraction",
+                    description="share of the U.S. and allied plants' capacity (facilities.csv, "
+                    "output stage) the reserve may use in a shock",
+                ),
+                Column("lead_time_months", "float", minimum=0.0),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "element", "from_stage", "to_stage"),
+            description="Conversion routes a reserve form takes to meet a need at a later stage.",
+        ),
+        Table(
+            "reserve_eligibility",
+            (
+                Column("rule", pattern=SNAKE),
+                Column("kind", allowed=ELIGIBILITY_KINDS),
+                Column("value", required=False, description="threshold or start month"),
+                Column(
+                    "countries",
+                    required=False,
+                    description="space-separated ISO3 codes the rule is limited to (empty: any)",
+                ),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("rule",),
+            description="The board's rule for which minerals the reserve may hold: a mineral is "
+            "eligible when any row admits it (an empty table admits none).",
         ),
         Table(
             "trade_parameters",

@@ -80,8 +80,16 @@ USD_PER_T: dict[str, str] = {
     # (manganese: Mn content; tungsten: WO3, a "dry" mtu of concentrate); per t of that substance
     "USD/mtu": "100",
     "USD/dmtu": "100",
-    # a mercury flask is 76 lb = 34.473 kg (USGS Minerals Yearbook, Mercury)
-    "USD/flask": "29.008035",
+    # a mercury flask is 76 lb = 34.47302 kg (USGS Minerals Yearbook, Mercury)
+    "USD/flask": "29.0081924",
+    # the metric carat is 200 mg exactly (adopted internationally from 1907)
+    "USD/carat": "5000000",
+}
+
+#: Price units that are not a price per unit of mass, so never converted to USD/t: why.
+NOT_MASS_PRICE_UNITS: dict[str, str] = {
+    "index": "a price index (e.g. steel producer price index, 1982=100), not a price",
+    "USD/100mL": "a laboratory plasma standard solution, priced per volume of solution",
 }
 
 #: Mineral families.
@@ -117,6 +125,11 @@ MARKET_PARAMETERS: frozenset[str] = frozenset(
 
 #: Kinds of reserve agreement a candidate can be.
 AGREEMENT_KINDS: frozenset[str] = frozenset({"offtake", "price_floor"})
+
+#: Kinds of reserve eligibility rule (reserve_eligibility.csv; critmin.optimize.eligibility).
+ELIGIBILITY_KINDS: frozenset[str] = frozenset(
+    {"net_import_reliance_at_least", "export_restriction_since", "listed", "all"}
+)
 
 #: Pseudo-countries: the unattributed remainder and the world total.
 OTHER_COUNTRIES = "OTH"

@@ -1,230 +1,24 @@
-"""How much of the reserve budget moves when one assumed parameter changes by +/-50%.
-
-The parameters are those the planning ensemble and the optimiser read for a mineral the plan
-holds, taken where their row is a critmin assumption (source ``CRITMIN_ASSUMPTION``) or marked
-``estimated``: the market parameters the chain model reads (critmin.simulate.model.build_model)
-and the holding cost and release rate of the reserve forms (critmin.optimize.problem.Lots).
-Each case re-simulates only the changed mineral's chain with the seeds build_ensemble gave it
-(same event occurrences and timing, same chain draws), so every plan is solved on the same
-scenarios; the share of the budget that moves is max(dollars bought, dollars sold) between
-the base plan and the re-solved one, over the budget.
-"""
+"""The reserve plan's parameter sensitivity, for the web page: defined once in the domain
+(critmin.optimize.sensitivity) and imported from there."""
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from collections.abc import Callable
-from typing import Any
-
-import numpy as np
-import pandas as pd
-
-from critmin.chain import SupplyChain
-from critmin.economics.io import exposure as io_exposure
-from critmin.optimize.ensemble import (
-    Ensemble,
-    chain_run,
-    event_timing,
-    planning_scenario,
-    seed_streams,
+from critmin.optimize.sensitivity import (
+    FLAG,
+    FORMS,
+    MARKET,
+    Resimulator,
+    _perturbed,
+    moved_share,
+    parameter_sensitivity,
 )
-from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk
-from critmin.simulate.model import MONTHS_PER_YEAR, REGIONS, ChainModel, build_model
-from critmin.simulate.runner import parents_of
 
-#: market_parameters rows the chain model reads and the reserve plan therefore depends on
-MARKET = (
-    "commercial_stock_days",
-    "price_elasticity_demand",
-    "supply_elasticity",
-    "spare_capacity",
-    "price_cap_ratio",
-    "substitution_elasticity",
-    "price_to_basis_factor",
-)
-#: reserve_forms columns the optimiser reads
-FORMS = ("holding_cost_per_year", "drawdown_per_month")
-FACTORS = (0.5, 1.5)
-FLAG = 0.25
-
-
-def _weak(source: str, estimated: Any) -> bool:
-    return source == "CRITMIN_ASSUMPTION" or str(estimated).lower() == "true"
-
-
-def moved_share(base: dict[str, float], case: dict[str, float], budget: float) -> float:
-    """max(dollars bought, dollars sold) between two plans' spending by lot, over the budget."""
-    lots = set(base) | set(case)
-    delta = np.array([case.get(k, 0.0) - base.get(k, 0.0) for k in lots])
-    if budget <= 0 or delta.size == 0:
-        return 0.0
-    return float(max(delta[delta > 0].sum(), -delta[delta < 0].sum()) / budget)
-
-
-def _spend(
-    forms: pd.DataFrame, candidates: pd.DataFrame, ens: Ensemble, budget: float
-) -> dict[str, float]:
-    """Dollars the reserve problem (risk-neutral, as planned) spends per lot; only the
-    purchase problem is solved, not the comparison policies ``optimise`` adds."""
-    lots = Lots.from_table(forms, ens)
-    problem = ReserveProblem(
-        ens, lots, Agreements.from_table(candidates, ens), budget=budget, risk=Risk()
-    )
-    problem.build()
-    sol = problem.solve()
-    usd = sol.stock * lots.column("price_usd_t")
-    return {str(k): float(v) for k, v in zip(usd.lot.values, usd.values, strict=True)}
-
-
-def _perturbed(model: ChainModel, chain: SupplyChain, name: str, f: float) -> ChainModel:
-    """The chain model with one market parameter scaled by ``f``."""
-    if name == "commercial_stock_days":
-        return dataclasses.replace(
-            model,
-            node_stock_days=model.node_stock_days * f,
-            region_stock_days=model.region_stock_days * f,
-        )
-    if name == "price_elasticity_demand":
-        return dataclasses.replace(model, elasticity=model.elasticity * f)
-    if name == "supply_elasticity":
-        return dataclasses.replace(model, supply_elasticity=model.supply_elasticity * f)
-    if name == "spare_capacity":
-        return dataclasses.replace(model, spare=model.spare * f)
-    if name == "price_cap_ratio":  # a cap below the reference price means nothing
-        return dataclasses.replace(model, price_cap=max(1.0, model.price_cap * f))
-    params = chain.dataset["market_parameters"]
-    row = params[(params["mineral"] == model.mineral) & (params["parameter"] == name)]
-    substitution = float(
-        params[
-            (params["mineral"] == model.mineral)
-            & (params["parameter"] == "substitution_elasticity")
-        ]["value"].iloc[0]
-    )
-    price = model.price_usd_t
-    if name == "substitution_elasticity":
-        substitution = float(row["value"].iloc[0]) * f
-    elif name == "price_to_basis_factor":
-        price = price * f
-    else:
-        raise KeyError(name)
-    if model.exposure is None or not np.isfinite(price):
-        return dataclasses.replace(model, price_usd_t=price)
-    us_t_year = float(model.demand[REGIONS.index("USA")]) * MONTHS_PER_YEAR
-    exposure = io_exposure(
-        chain.dataset,
-        model.mineral,
-        parents_of(chain),
-        value_usd=us_t_year * price,
-        substitution=substitution,
-    )
-    return dataclasses.replace(model, price_usd_t=price, exposure=exposure)
-
-
-class Resimulator:
-    """One mineral's chain re-run with the seeds build_ensemble(chain, runs, seed) gave it."""
-
-    def __init__(self, chain: SupplyChain, ens: Ensemble, seed: int) -> None:
-        self.chain, self.ens = chain, ens
-        self.use = [str(m) for m in ens.shortfall.mineral.values]
-        self.spec = planning_scenario(chain, self.use)
-        self.parents = parents_of(chain)
-        self.months = ens.periods * ens.months_per_period
-        ((timing_seed, self.chain_seeds),) = seed_streams(seed, 1, len(self.use))
-        self.timing = event_timing(
-            self.spec, ens.scenarios, self.months, np.random.default_rng(timing_seed)
-        )
-
-    def ensemble(self, model: ChainModel) -> Ensemble:
-        """The ensemble with ``model``'s mineral re-simulated (others unchanged)."""
-        m = model.mineral
-        j = self.use.index(m)
-        short, ratio = chain_run(
-            model,
-            self.spec,
-            self.parents,
-            self.ens.scenarios,
-            self.months,
-            self.ens.months_per_period,
-            np.random.default_rng(self.chain_seeds[j]),
-            self.timing,
-        )
-        shortfall = self.ens.shortfall.copy()
-        shortfall.loc[{"mineral": m}] = short
-        base_price = self.ens.base_price.copy()
-        base_price.loc[{"mineral": m}] = model.price_usd_t
-        price = self.ens.price.copy()
-        price.loc[{"mineral": m}] = ratio * model.price_usd_t
-        loss = self.ens.loss_per_t.copy()
-        loss.loc[{"mineral": m}] = model.loss_per_t
-        return dataclasses.replace(
-            self.ens, shortfall=shortfall, price=price, base_price=base_price, loss_per_t=loss
-        )
-
-
-def parameter_sensitivity(
-    chain: SupplyChain,
-    ens: Ensemble,
-    base: dict[str, Any],
-    *,
-    budget: float,
-    seed: int,
-    time_limit: float = 900.0,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[dict[str, Any]]:
-    """One row per (assumed parameter, held mineral): the share of the budget that moves at
-    x0.5 and x1.5, the larger of the two, and whether it passes 25%. Cases left when
-    ``time_limit`` seconds have passed are listed as not re-solved (flagged None)."""
-    started = time.monotonic()
-    held = sorted({h["mineral"] for h in base["holdings"] if h["tonnes"] > 1e-6})
-    params = chain.dataset["market_parameters"]
-    forms = chain.dataset["reserve_forms"]
-    cases: list[tuple[str, str, float, str]] = []
-    for m in held:
-        for name in MARKET:
-            hit = params[(params["mineral"] == m) & (params["parameter"] == name)]
-            if not hit.empty and _weak(str(hit["source_id"].iloc[0]), hit["estimated"].iloc[0]):
-                cases.append((name, m, float(hit["value"].iloc[0]), "market_parameters"))
-        mine = forms[forms["mineral"] == m]
-        if not mine.empty and any(
-            _weak(str(s), e) for s, e in zip(mine["source_id"], mine["estimated"], strict=True)
-        ):
-            for col in FORMS:
-                cases.append((col, m, float(mine[col].astype(float).iloc[0]), "reserve_forms"))
-    resim = (
-        Resimulator(chain, ens, seed) if any(c[3] == "market_parameters" for c in cases) else None
-    )
-    models: dict[str, ChainModel] = {}
-    candidates = chain.dataset["reserve_candidates"]
-    base_spend = _spend(forms, candidates, ens, budget)
-    rows: list[dict[str, Any]] = []
-    for i, (name, m, value, table) in enumerate(cases):
-        row: dict[str, Any] = {"parameter": name, "mineral": m, "table": table, "value": value}
-        if time.monotonic() - started > time_limit:
-            rows.append({**row, "moved_share": None, "flagged": None})
-            continue
-        shares = []
-        for f in FACTORS:
-            if table == "market_parameters":
-                assert resim is not None
-                if m not in models:
-                    models[m] = build_model(chain, m)
-                e, new = resim.ensemble(_perturbed(models[m], chain, name, f)), forms
-            else:
-                e, new = ens, forms.copy()
-                pick = new["mineral"] == m
-                new.loc[pick, name] = new.loc[pick, name].astype(float) * f
-            shares.append(moved_share(base_spend, _spend(new, candidates, e, budget), budget))
-        share = max(shares)
-        rows.append(
-            {
-                **row,
-                "moved_share_low": shares[0],
-                "moved_share_high": shares[1],
-                "moved_share": share,
-                "flagged": share > FLAG,
-            }
-        )
-        if progress:
-            progress(i + 1, len(cases))
-    return rows
+__all__ = [
+    "FLAG",
+    "FORMS",
+    "MARKET",
+    "Resimulator",
+    "_perturbed",
+    "moved_share",
+    "parameter_sensitivity",
+]
