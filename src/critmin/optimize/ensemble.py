@@ -44,6 +44,7 @@ class Ensemble:
     units: dict[str, str] = field(default_factory=dict)
     assumptions: dict[str, list[str]] = field(default_factory=dict)
     description: str = ""
+    weight: xr.DataArray | None = None  # (scenario) probabilities summing to 1; None = uniform
 
     @property
     def scenarios(self) -> int:

@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.optimize.ensemble import Ensemble
+from critmin.optimize.reduction import cvar, probability
 
 linopy.options["semantics"] = "v1"
 
@@ -126,8 +127,8 @@ class Agreements:
         per_t = gap.where(is_floor, contract - price)
         per_period = per_t * self.active(ens) / ens.periods_per_year
         out: xr.DataArray = (
-            per_period.sum("period").mean("scenario").drop_vars("mineral", errors="ignore")
-        )
+            per_period.sum("period").weighted(probability(ens)).sum("scenario")
+        ).drop_vars("mineral", errors="ignore")
         return out
 
     def delivers(self, ens: Ensemble) -> xr.DataArray:
@@ -275,7 +276,7 @@ class ReserveProblem:
         years = ens.periods / ens.periods_per_year
         holding = price * lots.column("holding_per_year") * years
         loss = (u * ens.loss_per_t).sum(("period", "mineral"))  # per scenario, USD
-        prob = 1.0 / ens.scenarios
+        prob = probability(ens)
         objective = (price * x).sum() + (holding * x).sum() + (loss * prob).sum()
         if len(agr_idx):
             objective = objective + (self.agreements.unit_cost(ens) * v).sum()
@@ -331,9 +332,7 @@ class ReserveProblem:
         years = ens.periods / ens.periods_per_year
         holding = float((price * lots.column("holding_per_year") * years * x).sum())
         agreement_cost = float((self.agreements.unit_cost(ens) * v).sum()) if v.size else 0.0
-        alpha = self.risk.alpha
-        cutoff = float(loss.quantile(alpha))
-        tail = loss.where(loss >= cutoff)
+        prob = probability(ens)
         return Solution(
             stock=x,
             volume=v,
@@ -345,7 +344,7 @@ class ReserveProblem:
             spent_usd=float((price * x).sum()),
             holding_usd=holding,
             agreement_cost_usd=agreement_cost,
-            expected_loss_usd=float(loss.mean()),
-            cvar_loss_usd=float(tail.mean()),
+            expected_loss_usd=float((loss * prob).sum()),
+            cvar_loss_usd=cvar(loss.values, prob.values, self.risk.alpha),
             duals={name: m.constraints[name].dual for name in ("budget", "shortfall")},
         )
