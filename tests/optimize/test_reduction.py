@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from click.testing import CliRunner
 
+from critmin.cli import main
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk, Solution
 from critmin.optimize.reduction import cvar, loss_vectors, probability, reduce_ensemble
@@ -152,3 +157,23 @@ def test_bad_reduction_requests_are_refused() -> None:
         reduce_ensemble(ens, 3, method="backward")
     with pytest.raises(ValueError, match="at least 1"):
         reduce_ensemble(ens, 0)
+
+
+def test_cli_optimize_reduce_to(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    args = ["optimize", "--runs", "40", "--horizon", "8", "--seed", "2", "--reduce-to", "10"]
+    result = CliRunner().invoke(main, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    r = data["reduction"]
+    assert data["scenarios"] == r["scenarios"] == 10
+    assert r["full_scenarios"] == 40
+    # the reduced plan's objective on every scenario is within the bound of its reduced value
+    gap = abs(r["objective_on_full_usd"] - r["objective_reduced_usd"])
+    assert gap <= r["error_bound_usd"] + 1e-6 * abs(r["objective_reduced_usd"])
+
+
+def test_cli_refuses_a_reduction_that_reduces_nothing() -> None:
+    result = CliRunner().invoke(main, ["optimize", "--runs", "40", "--reduce-to", "40"])
+    assert result.exit_code == 2
+    assert "critmin: --reduce-to 40" in result.stderr

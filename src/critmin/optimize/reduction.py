@@ -190,3 +190,30 @@ def reduce_ensemble(ens: Ensemble, n: int, *, method: str = "auto", seed: int = 
     return Reduction(
         reduced, kept, nearest, distance, used, time.perf_counter() - t0, full_scenarios=s
     )
+
+
+def report(
+    full: Ensemble,
+    reduction: Reduction,
+    agreements: Agreements,
+    risk: Risk,
+    objective_reduced: float,
+    objective_on_full: float | None = None,
+) -> dict[str, float | int | str | None]:
+    """The reduction's cost as JSON-ready figures (USD): the bound eps, the objective on the
+    reduced scenarios and, when evaluated, the reduced plan's objective on the full ensemble."""
+    eps = reduction.error_bound(full, risk, agreements)
+    return {
+        "method": reduction.method,
+        "full_scenarios": reduction.full_scenarios,
+        "scenarios": reduction.ensemble.scenarios,
+        "seconds": reduction.seconds,
+        "kantorovich_distance_usd": reduction.distance_usd,
+        "error_bound_usd": eps,
+        "objective_reduced_usd": objective_reduced,
+        "objective_on_full_usd": objective_on_full,
+        "objective_difference_usd": (
+            None if objective_on_full is None else objective_on_full - objective_reduced
+        ),
+        "regret_bound_usd": 2 * eps,
+    }
