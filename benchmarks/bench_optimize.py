@@ -3,21 +3,30 @@
 2,000 scenarios x every reserve mineral x 20 quarterly periods. Prints the ensemble time, the
 linopy build and solve times, peak memory, the Pyomo build time and both objectives. Asserts
 nothing. Run with `.venv/bin/python benchmarks/bench_optimize.py [--runs N] [--skip-pyomo]`.
+
+`--reduction` runs the scale section instead (bench_reduction): the programme at 500 / 2,000 /
+4,000 / 10,000 scenarios, full against reduced (critmin.optimize.reduction), build and solve
+times (median of --repeat), the reduction's error bound and realised error, and the Pyomo build
+ratio on the same full model.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.appsi.solvers import Highs
 
 from critmin.chain import SupplyChain
-from critmin.optimize.ensemble import build_ensemble
-from critmin.optimize.problem import Agreements, Lots, ReserveProblem
+from critmin.optimize.ensemble import Ensemble, build_ensemble
+from critmin.optimize.problem import Agreements, Lots, ReserveProblem, Risk, Solution
+from critmin.optimize.reduction import reduce_ensemble
 
 
 def peak_gib() -> float:
@@ -84,11 +93,86 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
     return mdl
 
 
+def median_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
+    """Median wall time of ``repeat`` calls, and the last call's result."""
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = work()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def build_and_solve(
+    ens: Ensemble, lots: Lots, agr: Agreements, repeat: int, **fixed: Any
+) -> tuple[float, float, Solution, ReserveProblem]:
+    """Median build and solve seconds of the programme on ``ens``."""
+    problem = ReserveProblem(ens, lots, agr, risk=Risk(), **fixed)
+    build, _ = median_of(repeat, problem.build)
+    solve, sol = median_of(repeat, problem.solve)
+    return build, solve, sol, problem
+
+
+def bench_reduction(sizes: list[int], reduce_to: int, repeat: int, pyomo: bool) -> None:
+    """The programme at each size: full vs reduced to ``reduce_to`` scenarios."""
+    chain = SupplyChain.load()
+    print(f"times: median of {repeat} (2 shared cores; noisy under load)")
+    for runs in sizes:
+        t0 = time.perf_counter()
+        ens = build_ensemble(chain, runs=runs, seed=1, months_per_period=3, horizon=20)
+        print(f"\n== {runs:,} scenarios (ensemble simulated in {time.perf_counter() - t0:.1f} s)")
+        lots = Lots.from_table(chain.dataset["reserve_forms"], ens)
+        agr = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
+        build, solve, full, problem = build_and_solve(ens, lots, agr, repeat)
+        print(
+            f"full:    build {build:6.2f} s  solve {solve:6.2f} s  total {build + solve:6.2f} s"
+            f"  objective {full.objective / 1e9:.4f}B USD  ({problem.model.nvars:,} variables)"
+        )
+        if pyomo:
+            pbuild, _ = median_of(repeat, lambda p=problem: pyomo_model(p))
+            print(f"pyomo build {pbuild:6.2f} s = {pbuild / build:.1f}x the linopy build")
+        red_s, red = median_of(repeat, lambda e=ens: reduce_ensemble(e, reduce_to))
+        eps = red.error_bound(ens, Risk(), agr)
+        rb, rs, sol, _ = build_and_solve(red.ensemble, lots, agr, repeat)
+        eb, es, on_full, _ = build_and_solve(
+            ens, lots, agr, 1, fixed_stock=sol.stock, fixed_volume=sol.volume
+        )
+        print(
+            f"reduced to {red.ensemble.scenarios} ({red.method}): reduce {red_s:6.2f} s  "
+            f"build {rb:6.2f} s  solve {rs:6.2f} s  total {red_s + rb + rs:6.2f} s "
+            f"(target < 60 s)"
+        )
+        print(
+            f"  objective {sol.objective / 1e9:.4f}B on the reduced set, "
+            f"{on_full.objective / 1e9:.4f}B on every scenario (evaluated in {eb + es:.1f} s); "
+            f"bound eps {eps / 1e9:.4f}B (D {red.distance_usd / 1e9:.4f}B)"
+        )
+        print(
+            f"  |reduced - full optimum| {abs(sol.objective - full.objective) / 1e9:.4f}B "
+            f"<= eps: {abs(sol.objective - full.objective) <= eps}; regret of the reduced plan "
+            f"{(on_full.objective - full.objective) / 1e9:.4f}B "
+            f"({(on_full.objective - full.objective) / full.objective:.1%}) <= 2 eps: "
+            f"{on_full.objective - full.objective <= 2 * eps}"
+        )
+        print(
+            f"  stock bought: full {full.spent_usd / 1e9:.3f}B, reduced {sol.spent_usd / 1e9:.3f}B"
+            f"; peak memory {peak_gib():.2f} GiB"
+        )
+
+
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--runs", type=int, default=2000)
     args.add_argument("--skip-pyomo", action="store_true")
+    args.add_argument("--reduction", action="store_true", help="the scale section instead")
+    args.add_argument("--sizes", default="500,2000,4000,10000")
+    args.add_argument("--reduce-to", type=int, default=300)
+    args.add_argument("--repeat", type=int, default=3)
     opts = args.parse_args()
+    if opts.reduction:
+        sizes = [int(v) for v in opts.sizes.split(",")]
+        bench_reduction(sizes, opts.reduce_to, opts.repeat, not opts.skip_pyomo)
+        return
     chain = SupplyChain.load()
     t0 = time.perf_counter()
     ens = build_ensemble(chain, runs=opts.runs, seed=1, months_per_period=3, horizon=20)
