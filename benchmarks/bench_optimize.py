@@ -13,10 +13,12 @@ ratio on the same full model.
 from __future__ import annotations
 
 import argparse
+import pickle
 import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,14 +115,31 @@ def build_and_solve(
     return build, solve, sol, problem
 
 
-def bench_reduction(sizes: list[int], reduce_to: int, repeat: int, pyomo: bool) -> None:
+def cached_ensemble(chain: SupplyChain, runs: int, cache: Path | None) -> Ensemble:
+    """The planning ensemble (seed 1, 20 quarters), pickled in ``cache`` to skip re-simulating."""
+    path = cache / f"ensemble-{runs}-seed1.pkl" if cache else None
+    if path is not None and path.exists():
+        with path.open("rb") as f:
+            ens: Ensemble = pickle.load(f)
+            return ens
+    ens = build_ensemble(chain, runs=runs, seed=1, months_per_period=3, horizon=20)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            pickle.dump(ens, f)
+    return ens
+
+
+def bench_reduction(
+    sizes: list[int], reduce_to: int, repeat: int, pyomo: bool, cache: Path | None
+) -> None:
     """The programme at each size: full vs reduced to ``reduce_to`` scenarios."""
     chain = SupplyChain.load()
     print(f"times: median of {repeat} (2 shared cores; noisy under load)")
     for runs in sizes:
         t0 = time.perf_counter()
-        ens = build_ensemble(chain, runs=runs, seed=1, months_per_period=3, horizon=20)
-        print(f"\n== {runs:,} scenarios (ensemble simulated in {time.perf_counter() - t0:.1f} s)")
+        ens = cached_ensemble(chain, runs, cache)
+        print(f"\n== {runs:,} scenarios (ensemble ready in {time.perf_counter() - t0:.1f} s)")
         lots = Lots.from_table(chain.dataset["reserve_forms"], ens)
         agr = Agreements.from_table(chain.dataset["reserve_candidates"], ens)
         build, solve, full, problem = build_and_solve(ens, lots, agr, repeat)
@@ -131,33 +150,47 @@ def bench_reduction(sizes: list[int], reduce_to: int, repeat: int, pyomo: bool) 
         if pyomo:
             pbuild, _ = median_of(repeat, lambda p=problem: pyomo_model(p))
             print(f"pyomo build {pbuild:6.2f} s = {pbuild / build:.1f}x the linopy build")
-        red_s, red = median_of(repeat, lambda e=ens: reduce_ensemble(e, reduce_to))
-        eps = red.error_bound(ens, Risk(), agr)
-        rb, rs, sol, _ = build_and_solve(red.ensemble, lots, agr, repeat)
-        eb, es, on_full, _ = build_and_solve(
-            ens, lots, agr, 1, fixed_stock=sol.stock, fixed_volume=sol.volume
-        )
-        print(
-            f"reduced to {red.ensemble.scenarios} ({red.method}): reduce {red_s:6.2f} s  "
-            f"build {rb:6.2f} s  solve {rs:6.2f} s  total {red_s + rb + rs:6.2f} s "
-            f"(target < 60 s)"
-        )
-        print(
-            f"  objective {sol.objective / 1e9:.4f}B on the reduced set, "
-            f"{on_full.objective / 1e9:.4f}B on every scenario (evaluated in {eb + es:.1f} s); "
-            f"bound eps {eps / 1e9:.4f}B (D {red.distance_usd / 1e9:.4f}B)"
-        )
-        print(
-            f"  |reduced - full optimum| {abs(sol.objective - full.objective) / 1e9:.4f}B "
-            f"<= eps: {abs(sol.objective - full.objective) <= eps}; regret of the reduced plan "
-            f"{(on_full.objective - full.objective) / 1e9:.4f}B "
-            f"({(on_full.objective - full.objective) / full.objective:.1%}) <= 2 eps: "
-            f"{on_full.objective - full.objective <= 2 * eps}"
-        )
-        print(
-            f"  stock bought: full {full.spent_usd / 1e9:.3f}B, reduced {sol.spent_usd / 1e9:.3f}B"
-            f"; peak memory {peak_gib():.2f} GiB"
-        )
+        for features in ("totals", "paths"):
+            reduced(ens, lots, agr, full, reduce_to, features, repeat)
+
+
+def reduced(
+    ens: Ensemble,
+    lots: Lots,
+    agr: Agreements,
+    full: Solution,
+    reduce_to: int,
+    features: str,
+    repeat: int,
+) -> None:
+    """Reduce, plan on the reduced set, evaluate that plan on every scenario."""
+    red_s, red = median_of(repeat, lambda: reduce_ensemble(ens, reduce_to, features=features))
+    eps = red.error_bound(ens, Risk(), agr)
+    rb, rs, sol, _ = build_and_solve(red.ensemble, lots, agr, repeat)
+    eb, es, on_full, _ = build_and_solve(
+        ens, lots, agr, 1, fixed_stock=sol.stock, fixed_volume=sol.volume
+    )
+    print(
+        f"reduced to {red.ensemble.scenarios} ({red.method}): reduce {red_s:6.2f} s  "
+        f"build {rb:6.2f} s  solve {rs:6.2f} s  total {red_s + rb + rs:6.2f} s "
+        f"(target < 60 s)"
+    )
+    print(
+        f"  objective {sol.objective / 1e9:.4f}B on the reduced set, "
+        f"{on_full.objective / 1e9:.4f}B on every scenario (evaluated in {eb + es:.1f} s); "
+        f"bound eps {eps / 1e9:.4f}B (D {red.distance_usd / 1e9:.4f}B)"
+    )
+    print(
+        f"  |reduced - full optimum| {abs(sol.objective - full.objective) / 1e9:.4f}B "
+        f"<= eps: {abs(sol.objective - full.objective) <= eps}; regret of the reduced plan "
+        f"{(on_full.objective - full.objective) / 1e9:.4f}B "
+        f"({(on_full.objective - full.objective) / full.objective:.1%}) <= 2 eps: "
+        f"{on_full.objective - full.objective <= 2 * eps}"
+    )
+    print(
+        f"  stock bought: full {full.spent_usd / 1e9:.3f}B, reduced {sol.spent_usd / 1e9:.3f}B"
+        f"; peak memory {peak_gib():.2f} GiB"
+    )
 
 
 def main() -> None:
@@ -168,10 +201,11 @@ def main() -> None:
     args.add_argument("--sizes", default="500,2000,4000,10000")
     args.add_argument("--reduce-to", type=int, default=300)
     args.add_argument("--repeat", type=int, default=3)
+    args.add_argument("--cache", type=Path, default=None, help="folder for pickled ensembles")
     opts = args.parse_args()
     if opts.reduction:
         sizes = [int(v) for v in opts.sizes.split(",")]
-        bench_reduction(sizes, opts.reduce_to, opts.repeat, not opts.skip_pyomo)
+        bench_reduction(sizes, opts.reduce_to, opts.repeat, not opts.skip_pyomo, opts.cache)
         return
     chain = SupplyChain.load()
     t0 = time.perf_counter()

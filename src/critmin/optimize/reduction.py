@@ -3,7 +3,8 @@ error it costs.
 
 Each scenario is its loss vector without a reserve, l_i = shortfall x loss per t over (period,
 mineral), USD; the distance between two scenarios is the L1 norm of the difference,
-c(i, j) = ||l_i - l_j||_1. The kept scenarios are chosen by fast forward selection (Heitsch &
+c(i, j) = ||l_i - l_j||_1. The kept scenarios are selected (by default on each scenario's loss
+by mineral over the horizon, which is what a stock must cover) by fast forward selection (Heitsch &
 Romisch 2003, Comput. Optim. Appl. 24:187-206) or, for large ensembles, by k-medoids in L1
 (Park & Jun 2009, Expert Syst. Appl. 36:3336-3341, seeded k-medoids++ start); every deleted
 scenario's probability goes to its nearest kept one (the optimal redistribution of Dupacova,
@@ -42,6 +43,7 @@ FORWARD_WORK = 5e8
 CANDIDATES = 64
 ITERATIONS = 20
 METHODS = ("auto", "forward", "medoids")
+FEATURES = ("totals", "paths")
 
 
 def probability(ens: Ensemble) -> xr.DataArray:
@@ -62,6 +64,14 @@ def cvar(values: np.ndarray, prob: np.ndarray, alpha: float) -> float:
     tail = 1.0 - alpha
     take = np.clip(tail - (np.cumsum(p) - p), 0.0, p)
     return float((v * take).sum() / tail)
+
+
+def loss_totals(ens: Ensemble) -> np.ndarray:
+    """Each scenario's loss without a reserve over the horizon, USD, by mineral: (scenario,
+    mineral). What a stock must cover is mostly its mineral's total, so scenarios are selected
+    on these; the distance D is still measured on the full loss vectors."""
+    out: np.ndarray = ens.loss().sum("period").transpose("scenario", "mineral").values
+    return np.ascontiguousarray(out)
 
 
 def loss_vectors(ens: Ensemble) -> np.ndarray:
@@ -153,10 +163,18 @@ def _weighted_median(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def reduce_ensemble(ens: Ensemble, n: int, *, method: str = "auto", seed: int = 0) -> Reduction:
-    """Keep ``n`` of the ensemble's scenarios, weighted by the optimal redistribution."""
+def reduce_ensemble(
+    ens: Ensemble, n: int, *, method: str = "auto", features: str = "totals", seed: int = 0
+) -> Reduction:
+    """Keep ``n`` of the ensemble's scenarios, weighted by the optimal redistribution.
+
+    ``features``: what the kept set is selected on: "totals" (loss by mineral over the horizon;
+    the default, measured to give the better plan) or "paths" (the full loss vectors, which
+    minimises D itself). Either way D and the bound are measured on the full loss vectors."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
     if n < 1:
         raise ValueError(f"the reduced ensemble needs at least 1 scenario, got {n}")
     t0 = time.perf_counter()
@@ -169,10 +187,12 @@ def reduce_ensemble(ens: Ensemble, n: int, *, method: str = "auto", seed: int = 
     else:
         auto = "forward" if n * s * s <= FORWARD_WORK else "medoids"
         used = method if method != "auto" else auto
+        f = loss_totals(ens) if features == "totals" else x
         if used == "forward":
-            kept = _forward(x, p, n)
+            kept = _forward(f, p, n)
         else:
-            kept = _medoids(x, p, n, np.random.default_rng(seed))
+            kept = _medoids(f, p, n, np.random.default_rng(seed))
+        used = f"{used} on {features}"
         kept = np.unique(kept)
     d = cdist(x, x[kept], "cityblock")
     nearest = d.argmin(axis=1)
