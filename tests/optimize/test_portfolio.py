@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,25 @@ def test_cli_portfolio_json(tmp_path: Path) -> None:
     assert all(r["in_lp"] == (r["instrument"] in pf.IN_LP) for r in rows)
     assert data["ranked_by"] == "expected_avoided_per_usd"
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_scenario_weights_count_as_repeated_scenarios() -> None:
+    a = np.zeros(8)
+    a[1:4] = 60.0
+    b = np.zeros(8)
+    b[5:] = 200.0
+    repeated = ensemble(np.stack([a, a, b]), np.stack([np.full(8, 40.0)] * 3))
+    weighted = ensemble(np.stack([a, b]), np.stack([np.full(8, 40.0)] * 2))
+    weighted = replace(
+        weighted, weight=xr.DataArray([2 / 3, 1 / 3], coords={"scenario": [0, 1]}, dims="scenario")
+    )
+    for r in (
+        row(size=100.0, lead=0.5, p=0.7),
+        row(size=90.0, lead=0.0, instrument=pf.STOCK, price=50.0, drawdown=0.5),
+        row(size=80.0, lead=0.0, instrument=pf.FLOOR, floor=45.0, end=3.0),
+    ):
+        u, w = pf.value(repeated, r), pf.value(weighted, r)
+        assert w.expected_avoided_usd == pytest.approx(u.expected_avoided_usd)
+        assert w.tail_avoided_usd == pytest.approx(u.tail_avoided_usd)
+        assert w.cost_usd == pytest.approx(u.cost_usd)
+        assert u.expected_avoided_usd > 0
