@@ -262,7 +262,9 @@ def value(ens: Ensemble, row: pd.Series, alpha: float = TAIL_ALPHA) -> Valued:
     mixed = cvar(np.concatenate([after, total]), np.concatenate([p * w, (1 - p) * w]), alpha)
     return Valued(
         expected_avoided_usd=p * float(avoided @ w),
-        tail_avoided_usd=cvar(total, w, alpha) - mixed,
+        # the loss is pointwise no higher with the instrument, so its CVaR is no higher: a
+        # negative difference is summation round-off (about 1e-15 of the CVaR)
+        tail_avoided_usd=max(0.0, cvar(total, w, alpha) - mixed),
         cost_usd=cost(ens, row),
         delivered_t=p * float(covered @ w),
     )
