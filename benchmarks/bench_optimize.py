@@ -5,13 +5,24 @@ routes, market-impact tranches, release revenue and terminal value of the plan. 
 ensemble time, the linopy build and solve times, peak memory, the Pyomo build time and both
 objectives. Asserts nothing. Run with
 `.venv/bin/python benchmarks/bench_optimize.py [--runs N] [--skip-pyomo]`.
+
+`--reduction` runs the scale section instead (bench_reduction): the programme at 500 / 2,000 /
+4,000 / 10,000 scenarios, full against reduced (critmin.optimize.reduction), build and solve
+times (median of --repeat), the reduction's error bound and realised error, and the Pyomo build
+ratio on the same full model.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import resource
+import statistics
 import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -19,16 +30,25 @@ from pyomo.contrib.appsi.solvers import Highs
 
 from critmin.chain import SupplyChain
 from critmin.optimize.eligibility import Eligibility
-from critmin.optimize.ensemble import build_ensemble
+from critmin.optimize.ensemble import Ensemble, build_ensemble
 from critmin.optimize.plan import reserve_problem
 from critmin.optimize.problem import (
     DEFAULT_BUDGET,
     TRANCHES,
     ReserveProblem,
     Risk,
+    Solution,
     expect,
     weights,
 )
+from critmin.optimize.reduction import reduce_ensemble
+
+
+def eligible(chain: SupplyChain) -> list[str]:
+    """The minerals the board's default rule admits (those with a reserve form)."""
+    forms = chain.dataset["reserve_forms"]
+    admitted = Eligibility.of(chain).admit(chain, sorted(set(forms["mineral"])))
+    return [m for m, why in admitted.items() if why]
 
 
 def peak_gib() -> float:
@@ -167,18 +187,133 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
     return mdl
 
 
+def median_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
+    """Median wall time of ``repeat`` calls, and the last call's result."""
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = work()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def build_and_solve(
+    ens: Ensemble, template: ReserveProblem, repeat: int, **fixed: Any
+) -> tuple[float, float, Solution, ReserveProblem]:
+    """Median build and solve seconds of the plan's programme (``template``) on ``ens``."""
+    problem = replace(template, ensemble=ens, **fixed)
+    build, _ = median_of(repeat, problem.build)
+    solve, sol = median_of(repeat, problem.solve)
+    return build, solve, sol, problem
+
+
+def cached_ensemble(chain: SupplyChain, runs: int, cache: Path | None) -> Ensemble:
+    """The planning ensemble (seed 1, 20 quarters), pickled in ``cache`` to skip re-simulating."""
+    path = cache / f"ensemble-{runs}-seed1.pkl" if cache else None
+    if path is not None and path.exists():
+        with path.open("rb") as f:
+            ens: Ensemble = pickle.load(f)
+            return ens
+    ens = build_ensemble(
+        chain, minerals=eligible(chain), runs=runs, seed=1, months_per_period=3, horizon=20
+    )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            pickle.dump(ens, f)
+    return ens
+
+
+def bench_reduction(
+    sizes: list[int],
+    reduce_to: int,
+    repeat: int,
+    pyomo: bool,
+    cache: Path | None,
+    full_repeat: int | None = None,
+) -> None:
+    """The programme at each size: full vs reduced to ``reduce_to`` scenarios."""
+    chain = SupplyChain.load()
+    print(
+        f"times: median of {repeat} (full programme: {full_repeat or repeat}); "
+        "2 shared cores, noisy under load"
+    )
+    for runs in sizes:
+        t0 = time.perf_counter()
+        ens = cached_ensemble(chain, runs, cache)
+        print(f"\n== {runs:,} scenarios (ensemble ready in {time.perf_counter() - t0:.1f} s)")
+        template, _ = reserve_problem(chain, ens, budget=DEFAULT_BUDGET, risk=Risk())
+        build, solve, full, problem = build_and_solve(ens, template, full_repeat or repeat)
+        print(
+            f"full:    build {build:6.2f} s  solve {solve:6.2f} s  total {build + solve:6.2f} s"
+            f"  objective {full.objective / 1e9:.4f}B USD  ({problem.model.nvars:,} variables)"
+        )
+        if pyomo:
+            pbuild, _ = median_of(repeat, lambda p=problem: pyomo_model(p))
+            print(f"pyomo build {pbuild:6.2f} s = {pbuild / build:.1f}x the linopy build")
+        for features in ("totals", "paths"):
+            reduced(ens, template, full, reduce_to, features, repeat)
+
+
+def reduced(
+    ens: Ensemble,
+    template: ReserveProblem,
+    full: Solution,
+    reduce_to: int,
+    features: str,
+    repeat: int,
+) -> None:
+    """Reduce, plan on the reduced set, evaluate that plan on every scenario."""
+    red_s, red = median_of(repeat, lambda: reduce_ensemble(ens, reduce_to, features=features))
+    eps = red.error_bound(ens, Risk(), template.agreements)
+    rb, rs, sol, _ = build_and_solve(red.ensemble, template, repeat)
+    eb, es, on_full, _ = build_and_solve(
+        ens, template, 1, fixed_stock=sol.stock, fixed_volume=sol.volume
+    )
+    print(
+        f"reduced to {red.ensemble.scenarios} ({red.method}): reduce {red_s:6.2f} s  "
+        f"build {rb:6.2f} s  solve {rs:6.2f} s  total {red_s + rb + rs:6.2f} s "
+        f"(target < 60 s)"
+    )
+    print(
+        f"  objective {sol.objective / 1e9:.4f}B on the reduced set, "
+        f"{on_full.objective / 1e9:.4f}B on every scenario (evaluated in {eb + es:.1f} s); "
+        f"bound eps {eps / 1e9:.4f}B (D {red.distance_usd / 1e9:.4f}B)"
+    )
+    print(
+        f"  |reduced - full optimum| {abs(sol.objective - full.objective) / 1e9:.4f}B "
+        f"<= eps: {abs(sol.objective - full.objective) <= eps}; regret of the reduced plan "
+        f"{(on_full.objective - full.objective) / 1e9:.4f}B "
+        f"({(on_full.objective - full.objective) / full.objective:.1%}) <= 2 eps: "
+        f"{on_full.objective - full.objective <= 2 * eps}"
+    )
+    print(
+        f"  stock bought: full {full.spent_usd / 1e9:.3f}B, reduced {sol.spent_usd / 1e9:.3f}B"
+        f"; peak memory {peak_gib():.2f} GiB"
+    )
+
+
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--runs", type=int, default=2000)
     args.add_argument("--skip-pyomo", action="store_true")
+    args.add_argument("--reduction", action="store_true", help="the scale section instead")
+    args.add_argument("--sizes", default="500,2000,4000,10000")
+    args.add_argument("--reduce-to", type=int, default=300)
+    args.add_argument("--repeat", type=int, default=3)
+    args.add_argument("--full-repeat", type=int, default=None, help="default: --repeat")
+    args.add_argument("--cache", type=Path, default=None, help="folder for pickled ensembles")
     opts = args.parse_args()
+    if opts.reduction:
+        sizes = [int(v) for v in opts.sizes.split(",")]
+        bench_reduction(
+            sizes, opts.reduce_to, opts.repeat, not opts.skip_pyomo, opts.cache, opts.full_repeat
+        )
+        return
     chain = SupplyChain.load()
     t0 = time.perf_counter()
-    forms = chain.dataset["reserve_forms"]
-    admitted = Eligibility.of(chain).admit(chain, sorted(set(forms["mineral"])))
-    eligible = [m for m, why in admitted.items() if why]
     ens = build_ensemble(
-        chain, minerals=eligible, runs=opts.runs, seed=1, months_per_period=3, horizon=20
+        chain, minerals=eligible(chain), runs=opts.runs, seed=1, months_per_period=3, horizon=20
     )
     print(
         f"ensemble: {ens.scenarios} scenarios x {ens.periods} quarters x "

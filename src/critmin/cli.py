@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from critmin.chain import SupplyChain
+    from critmin.optimize.eligibility import Eligibility
+    from critmin.optimize.ensemble import Ensemble
+    from critmin.optimize.partners import Partner
+    from critmin.optimize.plan import Plan
+    from critmin.optimize.problem import Risk
+    from critmin.optimize.reduction import Reduction
 
 FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
 
@@ -704,6 +710,20 @@ def _ledger_funds(url: str) -> float:
     "written with --json/--out (planning ensemble only, not with --scenario); cases left are "
     "listed unsolved; 0 skips it.",
 )
+@click.option(
+    "--reduce-to",
+    type=click.IntRange(1, checks.MAX_RUNS),
+    default=None,
+    help="Plan on N weighted scenarios chosen from the ensemble (scenario reduction); the "
+    "JSON's 'reduction' reports the error bound and the plan's objective on every scenario.",
+)
+@click.option(
+    "--reduce-method",
+    type=click.Choice(["auto", "forward", "medoids"]),
+    default="auto",
+    show_default=True,
+    help="forward: fast forward selection; medoids: k-medoids in L1 (large ensembles).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
     "--out",
@@ -726,6 +746,8 @@ def optimize(
     risk: str | None,
     eligibility: str | None,
     sensitivity_seconds: float,
+    reduce_to: int | None,
+    reduce_method: str,
     json_path: Path | None,
     out: Path | None,
 ) -> None:
@@ -741,6 +763,7 @@ def optimize(
     from critmin.optimize.ensemble import build_ensemble
     from critmin.optimize.plan import optimise
     from critmin.optimize.problem import Infeasible, Risk
+    from critmin.optimize.reduction import reduce_ensemble
     from critmin.scenarios.load import ScenarioError
 
     try:
@@ -761,6 +784,8 @@ def optimize(
             _fail(f"--partner {spec}: {exc}")
     if not (math.isfinite(risk_spec.alpha) and math.isfinite(risk_spec.weight)):
         _fail(f"--risk {risk}: ALPHA and LAMBDA must be finite numbers")
+    if reduce_to is not None and reduce_to >= runs:
+        _fail(f"--reduce-to {reduce_to}: must be below --runs ({runs})")
     chain = _chain(ctx)
     rule = rule if rule is not None else Eligibility.of(chain)
     forms = chain.dataset["reserve_forms"]
@@ -784,17 +809,27 @@ def optimize(
             )
         except ScenarioError as exc:
             _fail(str(exc))
+        planned = ens
+        if reduce_to is not None:
+            bar.update(task, description=f"reducing to {reduce_to} scenarios", total=None)
+            reduction = reduce_ensemble(ens, reduce_to, method=reduce_method, seed=seed)
+            planned = reduction.ensemble
         bar.update(task, description="optimising", total=None)
         try:
             plan = optimise(
                 chain,
-                ens,
+                planned,
                 budget=budget + partner_funds,
                 risk=risk_spec,
                 eligibility=rule,
                 partners=partners,
                 progress=lambda msg: bar.update(task, description=msg),
             )
+            if reduce_to is not None:
+                bar.update(task, description="evaluating the plan on every scenario")
+                reduced_report = _reduction_report(
+                    chain, ens, reduction, plan, risk_spec, rule, partners
+                )
         except Infeasible as exc:
             _fail(str(exc))
         data = plan.as_json()
@@ -815,6 +850,8 @@ def optimize(
                 time_limit=sensitivity_seconds,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
             )
+    if reduce_to is not None:
+        data["reduction"] = reduced_report
     if json_path is not None:
         checks.write_text(json_path, json.dumps(data, indent=1))
     if out is not None:
@@ -860,3 +897,193 @@ def optimize(
         click.echo(
             "assumptions moving > 25% of the budget at +/-50%: " + (", ".join(flagged) or "none")
         )
+    if reduce_to is not None:
+        r = data["reduction"]
+        click.echo(
+            f"scenario reduction ({r['method']}): {r['full_scenarios']} -> {r['scenarios']} "
+            f"scenarios; objective {r['objective_reduced_usd'] / 1e9:,.3f}B USD on them, "
+            f"{r['objective_on_full_usd'] / 1e9:,.3f}B on every scenario; bound on the "
+            f"objective error {r['error_bound_usd'] / 1e9:,.3f}B USD"
+        )
+
+
+def _reduction_report(
+    chain: SupplyChain,
+    ens: Ensemble,
+    reduction: Reduction,
+    plan: Plan,
+    risk: Risk,
+    eligibility: Eligibility,
+    partners: list[Partner],
+) -> dict[str, float | int | str | None]:
+    """The reduction's error: its bound, and the reduced plan's objective on every scenario
+    (the plan's own programme on the full ensemble, first stage fixed, releases re-optimised)."""
+    from dataclasses import replace
+
+    from critmin.optimize.partners import screen
+    from critmin.optimize.plan import reserve_problem
+    from critmin.optimize.reduction import report
+
+    accepted, _ = screen(chain, partners)
+    problem, _ = reserve_problem(
+        chain,
+        ens,
+        budget=plan.budget_usd,
+        risk=risk,
+        eligibility=eligibility,
+        partners=tuple(accepted),
+    )
+    check = replace(problem, fixed_stock=plan.solution.stock, fixed_volume=plan.solution.volume)
+    check.build()
+    on_full = check.solve().objective
+    return report(ens, reduction, check.agreements, risk, plan.solution.objective, on_full)
+
+
+@main.command("portfolio")
+@click.option(
+    "--budget", type=checks.FiniteFloat(0, 1e13), default=2.5e9, show_default=True, help="USD."
+)
+@click.option("--runs", type=click.IntRange(10, checks.MAX_RUNS), default=500, show_default=True)
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
+@click.option(
+    "--reduce-to",
+    type=click.IntRange(1, checks.MAX_RUNS),
+    default=None,
+    help="Plan the stock on N weighted scenarios (scenario reduction); every instrument is "
+    "still valued on all of them.",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A policy YAML for the outlook (its alliance adds partner commitments).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="Outlook draws for the projects' lead times and completion chances.",
+)
+@click.option(
+    "--lead",
+    type=click.Choice(["p10", "p50", "p90"]),
+    default="p50",
+    show_default=True,
+    help="Which lead-time quantile a project delivers from.",
+)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def portfolio_cmd(
+    ctx: click.Context,
+    budget: float,
+    runs: int,
+    seed: int,
+    reduce_to: int | None,
+    policy_file: Path | None,
+    draws: int,
+    lead: str,
+    json_path: Path | None,
+) -> None:
+    """Every reserve instrument on the same scenarios, ranked by loss avoided per dollar."""
+    checks.check_file_out(json_path, "--json")
+    if reduce_to is not None and reduce_to >= runs:
+        _fail(f"--reduce-to {reduce_to}: must be below --runs ({runs})")
+    import pandas as pd
+
+    from critmin.optimize import portfolio as pf
+    from critmin.optimize.ensemble import build_ensemble
+    from critmin.optimize.plan import optimise
+    from critmin.optimize.problem import Infeasible, Lots, Risk
+    from critmin.optimize.reduction import reduce_ensemble
+    from critmin.outlook.capacity import run_outlook
+    from critmin.outlook.instruments import instruments
+    from critmin.outlook.policy import Policy, PolicyError, load_policy
+    from critmin.records import json_records
+    from critmin.schema.validate import DataError
+
+    chain = _chain(ctx)
+    ds = chain.dataset
+    policy = Policy()
+    if policy_file is not None:
+        try:
+            policy = load_policy(
+                policy_file,
+                frozenset(ds["countries"]["iso3"]),
+                frozenset(ds["country_groups"]["group"]),
+                frozenset(ds["minerals"]["id"]),
+            )
+        except PolicyError as exc:
+            _fail(str(exc))
+    checks.check_memory(runs, 60, len(ds["reserve_forms"]))
+    click.echo("simulating the scenario ensemble", err=True)
+    ens = build_ensemble(chain, runs=runs, seed=seed)
+    planned = reduce_ensemble(ens, reduce_to, seed=seed).ensemble if reduce_to else ens
+    click.echo("planning the stock", err=True)
+    try:
+        plan = optimise(chain, planned, budget=budget, risk=Risk())
+    except Infeasible as exc:
+        _fail(str(exc))
+    try:
+        outlook = instruments(chain, run_outlook(chain, policy, draws=draws, seed=seed))
+    except DataError as exc:
+        _fail(str(exc))
+    lots = Lots.from_table(ds["reserve_forms"], ens).frame
+    table = pf.gather(ens, plan.solution.stock, lots, ds["reserve_candidates"], outlook, lead)
+    ranked, skipped = pf.evaluate(ens, table)
+    data = {
+        "budget_usd": budget,
+        "seed": seed,
+        "scenarios": ens.scenarios,
+        "planned_on_scenarios": planned.scenarios,
+        "periods": ens.periods,
+        "months_per_period": ens.months_per_period,
+        "ensemble": ens.description,
+        "outlook_policy": policy.name,
+        "outlook_draws": draws,
+        "lead_time_quantile": lead,
+        "tail": f"CVaR_{pf.TAIL_ALPHA:g} of total scenario loss",
+        "ranked_by": "expected_avoided_per_usd",
+        "co_optimised_in_lp": sorted(pf.IN_LP),
+        "evaluated_outside_lp": [pf.DOMESTIC, pf.PARTNER_JV, pf.RECYCLING, pf.COMMITMENT],
+        "instruments": json_records(ranked),
+        "skipped": json_records(skipped),
+        "units": pf.UNITS,
+        "assumptions": pf.ASSUMPTIONS,
+    }
+    if json_path is not None:
+        checks.write_text(json_path, json.dumps(data, indent=1))
+    if ranked.empty:
+        click.echo("no instrument covers a mineral of the ensemble")
+        return
+    shown = pd.DataFrame(
+        {
+            "rank": ranked["rank"],
+            "id": ranked["id"],
+            "instrument": ranked["instrument"],
+            "mineral": ranked["mineral"],
+            "lead_yr": ranked["lead_time_years"],
+            "cost_usd": ranked["cost_usd"],
+            "avoided_usd": ranked["expected_loss_avoided_usd"],
+            "avoided_per_dollar": ranked["expected_avoided_per_usd"],
+            "tail_per_dollar": ranked["tail_avoided_per_usd"],
+        }
+    )
+    _emit(
+        shown,
+        "table",
+        f"Reserve instruments on {ens.scenarios} scenarios x {ens.periods} quarters, ranked by "
+        "expected loss avoided per USD",
+        {
+            "cost_usd": "USD over the horizon (-: not priced)",
+            "avoided_usd": "expected loss avoided, USD",
+            "avoided_per_dollar": f"USD avoided per USD (expected; tail = CVaR_{pf.TAIL_ALPHA:g})",
+        },
+    )
+    click.echo(
+        "In the LP: stockpile lots, offtakes and price floors; evaluated outside it: projects, "
+        "partner joint ventures, recycling and partner commitments (docs/reserve-portfolio.md)."
+    )
+    if not skipped.empty:
+        click.echo(f"left out (no shortfall scenarios for the mineral): {', '.join(skipped['id'])}")

@@ -33,6 +33,7 @@ from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import floor_supply
 from critmin.optimize.partners import Partner
+from critmin.optimize.weights import cvar, expect, weights
 
 linopy.options["semantics"] = "v1"
 
@@ -342,31 +343,6 @@ class Solution:
             - self.terminal_value_usd
             + self.expected_loss_usd
         )
-
-
-def weights(ens: Ensemble) -> xr.DataArray:
-    """Scenario probabilities: ``ens.weight`` normalised, or uniform."""
-    scen = ens.shortfall.scenario
-    if ens.weight is None:
-        return xr.DataArray(
-            np.full(ens.scenarios, 1.0 / ens.scenarios), coords={"scenario": scen}, dims="scenario"
-        )
-    w = ens.weight.astype(float).reindex(scenario=scen)
-    return w / float(w.sum())
-
-
-def expect(values: xr.DataArray, w: xr.DataArray) -> xr.DataArray:
-    """The probability-weighted mean over ``scenario``."""
-    out: xr.DataArray = (values * w).sum("scenario")
-    return out
-
-
-def cvar(loss: xr.DataArray, w: xr.DataArray, alpha: float) -> float:
-    """CVaR_alpha of a (scenario) loss under weights: VaR + E[(loss - VaR)+] / (1 - alpha)."""
-    order = np.argsort(loss.values)
-    x, p = loss.values[order], w.values[order]
-    var = float(x[np.searchsorted(np.cumsum(p), alpha - 1e-12)])
-    return var + float((p * np.maximum(x - var, 0.0)).sum()) / (1.0 - alpha)
 
 
 @dataclass
@@ -710,7 +686,7 @@ class ReserveProblem:
             holding_usd=holding,
             agreement_cost_usd=agreement_cost,
             expected_loss_usd=float(expect(loss, w)),
-            cvar_loss_usd=cvar(loss, w, self.risk.alpha),
+            cvar_loss_usd=cvar(loss.values, w.values, self.risk.alpha),
             duals={name: m.constraints[name].dual for name in ("budget", "shortfall")},
             limits=limits,
             purchases=bt,
