@@ -38,10 +38,9 @@ from critmin.optimize.problem import (
     ReserveProblem,
     Risk,
     Solution,
-    expect,
-    weights,
 )
 from critmin.optimize.reduction import reduce_ensemble
+from critmin.optimize.weights import expect, weights
 
 
 def eligible(chain: SupplyChain) -> list[str]:

@@ -11,7 +11,8 @@ import xarray as xr
 from critmin.chain import SupplyChain
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import floor_supply
-from critmin.optimize.problem import Agreements, Lots, ReserveProblem, expect, weights
+from critmin.optimize.problem import Agreements, Lots, ReserveProblem
+from critmin.optimize.weights import expect, weights
 
 FLOOR = 100.0
 

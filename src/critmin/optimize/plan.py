@@ -25,9 +25,8 @@ from critmin.optimize.problem import (
     ReserveProblem,
     Risk,
     Solution,
-    expect,
-    weights,
 )
+from critmin.optimize.weights import expect, weights
 from critmin.records import json_records
 from critmin.simulate.model import reference_prices_of
 
