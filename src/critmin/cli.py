@@ -1030,6 +1030,7 @@ def portfolio_cmd(
     except DataError as exc:
         _fail(str(exc))
     lots = Lots.from_table(ds["reserve_forms"], ens).frame
+    lots = lots[lots["lot"].isin(plan.solution.stock.lot.values)]  # the eligible lots
     table = pf.gather(ens, plan.solution.stock, lots, ds["reserve_candidates"], outlook, lead)
     ranked, skipped = pf.evaluate(ens, table)
     data = {
