@@ -46,6 +46,9 @@ class Ensemble:
     description: str = ""
     #: scenario probabilities (dim ``scenario``, summing to 1); None = equally likely
     weight: xr.DataArray | None = None
+    #: (period, mineral) USD/t: the expected price of the ensemble a reduced one was drawn
+    #: from, so that first-stage costs stay those of the full distribution; None = from ``price``
+    mean_price: xr.DataArray | None = None
 
     @property
     def scenarios(self) -> int:

@@ -108,6 +108,16 @@ class Lots:
         )
         return out
 
+    def expected_price(self, ens: Ensemble) -> xr.DataArray:
+        """(period, lot) the lot's expected price: the first-stage purchase price. A reduced
+        ensemble carries its full ensemble's mean (``Ensemble.mean_price``)."""
+        mean = ens.mean_price if ens.mean_price is not None else expect(ens.price, weights(ens))
+        of = xr.DataArray(self.frame["mineral"].to_numpy(), coords={"lot": self.index}, dims="lot")
+        out: xr.DataArray = mean.sel(mineral=of).drop_vars("mineral") * self.column(
+            "price_multiplier"
+        )
+        return out
+
     def tranches(self) -> tuple[xr.DataArray, xr.DataArray]:
         """Per (lot, tranche): the tranche's size in t per period (inf where uncapped) and its
         marginal price multiplier. A purchase q of a capped market Q raises the price paid on
@@ -460,9 +470,8 @@ class ReserveProblem:
         terminal value; ``release`` (scenario, period, lot) the credit of a tonne released (its
         price, the carrying cost it no longer incurs, less the terminal value it gives up)."""
         ens, lots, acc = self.ensemble, self.lots, self.accounting
-        w = weights(ens)
         market = lots.market_price(ens)  # (scenario, period, lot)
-        expected = expect(market, w)  # (period, lot)
+        expected = lots.expected_price(ens)  # (period, lot)
         _, mult = lots.tranches()
         base = lots.column("price_usd_t")
         rate = lots.column("holding_per_year") + acc.capital_per_year
@@ -471,7 +480,7 @@ class ReserveProblem:
         buy = expected * mult + base * rate * years
         release = xr.zeros_like(market)
         if acc.terminal_value:
-            buy = buy - expect(terminal, w)
+            buy = buy - expected.isel(period=-1, drop=True)
         if acc.release_revenue:
             after = years - 1.0 / ens.periods_per_year  # from the end of the period
             release = market + base * rate * after - (terminal if acc.terminal_value else 0.0)
@@ -531,7 +540,7 @@ class ReserveProblem:
         u = m.add_variables(lower=0, coords=[scen, per, needs], name="unmet", mask=need)
 
         costs = self.unit_costs()
-        price = expect(lots.market_price(ens), w)  # (period, lot) expected market price
+        price = lots.expected_price(ens)  # (period, lot) expected market price
         _, mult = lots.tranches()
         m.add_constraints(b.sum(("tranche", "period")) - x == 0, name="bought")
         # (lot, period) t bought by each period: one variable, so the per-scenario rows below
@@ -646,7 +655,7 @@ class ReserveProblem:
         u = (u_need * (share > 0)).sum("need").transpose("scenario", "period", "mineral")
         r = m.variables["release"].solution.fillna(0.0)
         market = lots.market_price(ens)
-        price = expect(market, w)
+        price = lots.expected_price(ens)
         size, mult = lots.tranches()
         base = lots.column("price_usd_t")
         loss = (u_need * self.need_loss(share)).sum(("period", "need"))

@@ -186,6 +186,11 @@ def reduce_ensemble(
         shortfall=ens.shortfall.isel(scenario=kept),
         price=ens.price.isel(scenario=kept),
         weight=xr.DataArray(weight / weight.sum(), coords={"scenario": scen}, dims="scenario"),
+        mean_price=(
+            ens.mean_price
+            if ens.mean_price is not None
+            else (ens.price * probability(ens)).sum("scenario")
+        ),
         description=f"{ens.description} (reduced {s} -> {len(kept)} scenarios, {used})",
     )
     return Reduction(
