@@ -105,30 +105,36 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
             shipped = base * allow
             lost = base - shipped  # (S, N, D) blocked at the origin
             extra = np.zeros_like(shipped)
+            produced_total = produced
             if reroute:
-                # undisrupted suppliers answer last month's price, within their spare capacity
-                # (critmin.economics.market), limited by input stock for processing stages
-                room = cap[k][None] * response[:, None] * shocks.avail[:, t, k]
-                if k > 0:
-                    room = np.clip(room, 0.0, np.maximum(stock[:, k], 0.0))
                 # every kind of lost supply is sought elsewhere: blocked shipments and output
                 # that fell (outages, missing inputs) alike
                 full = model.flows[k] if k < K - 1 else model.final
                 need = np.clip(full[None].sum(axis=1) - shipped.sum(axis=1), 0.0, None)  # (S, D)
-                ok = (allow >= 1.0 - 1e-12) & (base.sum(axis=(0,)) >= 0)  # suppliers allowed
-                weight = room[:, :, None] * ok  # (S, N, D)
-                wsum = weight.sum(axis=1, keepdims=True)
-                want = np.divide(weight, wsum, out=np.zeros_like(weight), where=wsum > 0)
-                want = want * need[:, None, :]
-                per_origin = want.sum(axis=2)
-                scale = np.divide(room, per_origin, out=np.ones_like(room), where=per_origin > room)
-                extra = want * np.minimum(scale, 1.0)[:, :, None]
-                made = extra.sum(axis=2)
-                if k > 0:
-                    stock[:, k] -= made
-                produced_total = produced + made
-            else:
-                produced_total = produced
+                # only scenarios that lost something reroute (each scenario is independent, so
+                # the skipped rows are exactly the zeros they would compute)
+                rows = np.flatnonzero(need.max(axis=1) > 0) if need.size else np.empty(0, int)
+                if rows.size:
+                    # undisrupted suppliers answer last month's price, within their spare
+                    # capacity (critmin.economics.market), limited by input stock for processing
+                    room = cap[k][None] * response[rows, None] * shocks.avail[rows, t, k]
+                    if k > 0:
+                        room = np.clip(room, 0.0, np.maximum(stock[rows, k], 0.0))
+                    ok = allow[rows] >= 1.0 - 1e-12  # suppliers allowed
+                    weight = room[:, :, None] * ok  # (s, N, D)
+                    wsum = weight.sum(axis=1, keepdims=True)
+                    want = np.divide(weight, wsum, out=np.zeros_like(weight), where=wsum > 0)
+                    want = want * need[rows, None, :]
+                    per_origin = want.sum(axis=2)
+                    scale = np.divide(
+                        room, per_origin, out=np.ones_like(room), where=per_origin > room
+                    )
+                    extra[rows] = want * np.minimum(scale, 1.0)[:, :, None]
+                    made = extra[rows].sum(axis=2)
+                    if k > 0:
+                        stock[rows, k] -= made
+                    produced_total = produced.copy()
+                    produced_total[rows] += made
             out_flow = shipped + extra
             unsold = lost.sum(axis=2)
             tr.output[:, t, k] = produced_total
