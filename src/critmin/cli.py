@@ -380,6 +380,12 @@ for _command in (*COMMANDS, *OUTLOOK_COMMANDS, *SECURITY_COMMANDS):
 )
 @click.option("--no-reroute", is_flag=True, help="Importers do not turn to other suppliers.")
 @click.option(
+    "--keep-paths",
+    is_flag=True,
+    help="Also write every draw's paths (float32 netCDF, chunk by chunk) to the run folder; "
+    "by default only streamed summaries are kept.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -398,6 +404,7 @@ def simulate(
     scheduler: str | None,
     workers: int,
     no_reroute: bool,
+    keep_paths: bool,
     out: Path | None,
     json_path: Path | None,
 ) -> None:
@@ -425,40 +432,41 @@ def simulate(
         spec = load_scenario(scenario, Labels.of(chain.dataset))
     except ScenarioError as exc:
         _fail(str(exc))
-    months = horizon * (1 if period == "month" else 3)
-    checks.check_memory(runs, months, len(spec.minerals or spec.event_minerals()))
-    config = RunConfig(
-        runs=runs,
-        seed=seed,
-        period=Period(period),
-        horizon=horizon,
-        executor=Executor(executor),
-        scheduler=scheduler,
-        workers=workers,
-        reroute=not no_reroute,
-    )
-    with Progress(transient=True) as bar:
+    folder = out or Path("runs") / f"{spec.name}-{seed}"
+    checks.check_dir_out(folder, "--out")
+    # memory is flat in the draws: chunks are reduced to summaries (paths written chunk by chunk)
+    with Progress(transient=True) as bar, checks.staged_dir(folder) as staged:
+        config = RunConfig(
+            runs=runs,
+            seed=seed,
+            period=Period(period),
+            horizon=horizon,
+            executor=Executor(executor),
+            scheduler=scheduler,
+            workers=workers,
+            reroute=not no_reroute,
+            keep_paths=False,
+            paths_dir=staged if keep_paths else None,
+        )
         task = bar.add_task(f"simulating {spec.name}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         result = run_ensemble(chain, spec, config, progress)
-    folder = out or Path("runs") / f"{spec.name}-{seed}"
-    checks.check_dir_out(folder, "--out")
-    with checks.staged_dir(folder) as staged:
         write_run(result, chain.dataset, staged)
     if json_path is not None:
         checks.write_text(json_path, json.dumps(summary(result)))
     for mineral, mr in result.minerals.items():
-        worst = mr.results["shortfall"].sum("period").quantile([0.5, 0.95], "scenario")
+        assert mr.summary is not None
+        p50 = mr.summary.quantile("shortfall_total", 0.5)
+        p95 = mr.summary.quantile("shortfall_total", 0.95)
         click.echo(
             f"{mineral}: shortfall over {horizon} {period}s by region (p50 / p95, "
             f"{mr.model.unit}): "
             + ", ".join(
-                f"{r} {float(worst.sel(quantile=0.5, region=r)):,.0f} / "
-                f"{float(worst.sel(quantile=0.95, region=r)):,.0f}"
-                for r in mr.results.region.values
+                f"{r} {float(p50.sel(region=r)):,.0f} / {float(p95.sel(region=r)):,.0f}"
+                for r in p50.region.values
             )
         )
     click.echo(f"run folder: {folder}")
