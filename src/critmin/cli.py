@@ -486,6 +486,11 @@ LOCAL_WORKERS = click.option(
 @click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per stratum.")
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @LOCAL_WORKERS
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address (tcp://host:port): run the chunks on that cluster.",
+)
 @click.option("--all", "include_all", is_flag=True, help="Rank every mineral, not only U.S.-list.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
@@ -497,13 +502,14 @@ def rank_cmd(
     runs: int | None,
     seed: int,
     workers: int,
+    scheduler: str | None,
     include_all: bool,
     json_path: Path | None,
     top: int,
 ) -> None:
     """Rank minerals by expected annual U.S. loss from foreign disruptions (USD/yr): GDP lost
     through the BEA input-output tables plus the terms-of-trade transfer."""
-    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table")
+    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table", scheduler)
 
 
 @main.command("criticality")
@@ -574,8 +580,10 @@ def _rank(
     json_path: Path | None,
     top: int,
     fmt: str,
+    scheduler: str | None = None,
 ) -> None:
-    checks.check_workers(workers)
+    checks.check_workers(workers, scheduler)
+    checks.check_scheduler(scheduler)
     checks.check_file_out(json_path, "--json")
     import pandas as pd
     from rich.progress import Progress
@@ -594,6 +602,7 @@ def _rank(
             workers=workers,
             include_all=include_all,
             progress=lambda d, t: bar.update(task, completed=d, total=t),
+            scheduler=scheduler,
         )
     records = rank_records(rows)
     if json_path is not None:
