@@ -38,8 +38,9 @@ from critmin.simulate.stream import Grid, Part, Summary
 __all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
 
 CHUNK = 200
-#: Histogram steps for quantities by region (fine) and flows by node (coarse: many cells).
-REGION_BINS, FLOW_BINS = 4096, 512
+#: Histogram steps per unit of the cell's scale, for quantities by region (fine) and flows by
+#: node (coarse: many cells); 1 is a grid point, so an unchanged ratio reads back exactly.
+REGION_STEPS, FLOW_STEPS = 1024, 128
 #: Top of each histogram grid, in units of the cell's scale (baseline flow, demand, loss at a
 #: full shortfall); the price ratio's top is the model's price cap.
 TOP = 4.0
@@ -193,36 +194,38 @@ def grids(
     price_top = float(model.price_cap) if model.price_cap > 0 else DEFAULT_PRICE_TOP
     cell = np.ones((periods, len(regions)))
     return {
-        "receipts": Grid(("period", "region"), pr, baseline["receipts"][0], TOP, REGION_BINS, "t"),
+        "receipts": Grid(("period", "region"), pr, baseline["receipts"][0], TOP, REGION_STEPS, "t"),
         "shortfall": Grid(
             ("period", "region"),
             pr,
             np.where(demand > 0, demand, 1.0) * cell,
             TOP,
-            REGION_BINS,
+            REGION_STEPS,
             "t",
         ),
         "price_ratio": Grid(
-            ("period", "region"), pr, cell, price_top, REGION_BINS, "ratio to baseline price"
+            ("period", "region"), pr, cell, price_top, REGION_STEPS, "ratio to baseline price"
         ),
-        "loss_usd": Grid(("period", "region"), pr, full_loss * per * cell, TOP, REGION_BINS, "USD"),
+        "loss_usd": Grid(
+            ("period", "region"), pr, full_loss * per * cell, TOP, REGION_STEPS, "USD"
+        ),
         "shortfall_total": Grid(
             ("region",),
             {"region": regions},
             np.where(demand > 0, demand, 1.0) * periods,
             TOP,
-            REGION_BINS,
+            REGION_STEPS,
             "t",
         ),
         "loss_total": Grid(
-            ("region",), {"region": regions}, full_loss * per * periods, TOP, REGION_BINS, "USD"
+            ("region",), {"region": regions}, full_loss * per * periods, TOP, REGION_STEPS, "USD"
         ),
         "exports": Grid(
             ("period", "stage", "origin"),
             {"period": pr["period"], "stage": list(model.stages), "origin": list(model.countries)},
             baseline["exports"][0],
             TOP,
-            FLOW_BINS,
+            FLOW_STEPS,
             "t",
         ),
         "final": Grid(
@@ -230,7 +233,7 @@ def grids(
             {"period": pr["period"], "origin": list(model.countries), "region": regions},
             baseline["final"][0],
             TOP,
-            FLOW_BINS,
+            FLOW_STEPS,
             "t",
         ),
     }

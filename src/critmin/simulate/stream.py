@@ -8,7 +8,8 @@ Each summarised quantity is a labelled array per draw (scenario axis first). A c
 
 The histogram's grid is set by the caller per quantity: values are divided by a per-cell
 ``scale`` (the baseline flow, the baseline demand, the GDP lost at a full shortfall) and rounded
-to multiples of ``width = top / bins``; values above ``top`` fall in an overflow bin. The
+to multiples of ``width = 1 / steps`` (so 0 and 1 are grid points); values above ``top`` fall in
+an overflow bin. The
 ``q``-quantile read back is the key of the bin holding the sample's inverted-CDF quantile
 (``numpy.quantile(..., method="inverted_cdf")``), so for a sample quantile ``x_q`` with
 ``0 <= x_q <= top * scale`` the estimate is within ``width / 2 * scale`` of it (exact at grid
@@ -29,18 +30,22 @@ import xarray as xr
 @dataclass(frozen=True)
 class Grid:
     """How one quantity is binned: per-cell ``scale``, range ``[0, top]`` in scale units,
-    ``bins`` steps (plus an overflow bin)."""
+    ``steps`` bins per unit (plus an overflow bin)."""
 
     dims: tuple[str, ...]  # cell dims (no scenario)
     coords: Mapping[str, Sequence[Any]]
     scale: np.ndarray  # (cells...) > 0 where defined; 0 marks an undefined cell (NaN out)
     top: float
-    bins: int
+    steps: int
     unit: str
 
     @property
+    def bins(self) -> int:
+        return int(np.ceil(self.top * self.steps))
+
+    @property
     def width(self) -> float:
-        return self.top / self.bins
+        return 1.0 / self.steps
 
     @property
     def error(self) -> np.ndarray:
