@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from distributed import Client
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
@@ -29,6 +30,7 @@ from critmin.simulate.driver import (
     dask_worker_env,
     map_chunks,
 )
+from critmin.simulate.output import region_records
 from critmin.simulate.rank import rank, rank_records
 from critmin.simulate.runner import RunConfig, RunResult, simulate
 from critmin.simulate.stream import Grid, Part, Summary
@@ -99,7 +101,8 @@ def test_streaming_summaries_equal_full_array_summaries(kept: RunResult) -> None
     checked = 0
     for mineral, mr in kept.minerals.items():
         summ, res = mr.summary, mr.results
-        assert summ is not None and summ.draws == 130
+        assert summ is not None
+        assert summ.draws == 130
         full = {
             "shortfall": res["shortfall"],
             "loss_usd": res["loss_usd"],
@@ -132,8 +135,6 @@ def test_streaming_summaries_equal_full_array_summaries(kept: RunResult) -> None
 
 
 def test_records_read_the_summary(kept: RunResult) -> None:
-    from critmin.simulate.output import region_records
-
     mr = kept.minerals["rare_earths"]
     rows = region_records("rare_earths", mr)
     usa = [r for r in rows if r["region"] == "USA"]
@@ -185,8 +186,8 @@ def _numbers(result: RunResult) -> dict[str, np.ndarray]:
 
 def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
     assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    for key, value in a.items():
+        np.testing.assert_array_equal(value, b[key], err_msg=key)
 
 
 def test_same_seed_same_numbers_in_process_pool_and_local_cluster(
@@ -242,7 +243,8 @@ def test_chunk_sizing_from_measured_cost() -> None:
 def test_local_cluster_workers_lose_the_nanny_malloc_setting() -> None:
     env = dask_worker_env()
     assert "MALLOC_TRIM_THRESHOLD_" not in env
-    assert env["OMP_NUM_THREADS"] == "1" and env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["OMP_NUM_THREADS"] == "1"
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
 
 
 # --- a real multi-process deployment ------------------------------------------------------------
@@ -257,8 +259,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     procs = [
         subprocess.Popen(
-            [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
-            + ["--scheduler-file", str(file)],
+            [
+                dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(file),
+            ],
             cwd=folder,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -273,16 +284,24 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for i in range(2):
             procs.append(
                 subprocess.Popen(
-                    [dask, "worker", address, "--nthreads", "1", "--no-dashboard"]
-                    + ["--local-directory", str(folder / f"w{i}"), "--name", f"w{i}"],
+                    [
+                        dask,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(folder / f"w{i}"),
+                        "--name",
+                        f"w{i}",
+                    ],
                     cwd=folder,
                     env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
             )
-        from distributed import Client
-
         with Client(address, timeout=30) as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(2, timeout=90)
         yield address
@@ -319,11 +338,21 @@ def test_cli_on_a_multi_process_scheduler_gives_the_in_process_numbers(
         ]
     )
     _cli(
-        [*common, "--executor", "dask", "--scheduler", deployment]
-        + ["--out", str(tmp_path / "b"), "--json", str(tmp_path / "b.json")]
+        [
+            *common,
+            "--executor",
+            "dask",
+            "--scheduler",
+            deployment,
+            "--out",
+            str(tmp_path / "b"),
+            "--json",
+            str(tmp_path / "b.json"),
+        ]
     )
     a, b = (json.loads((tmp_path / f"{x}.json").read_text()) for x in "ab")
-    assert a["regions"] and a == b
+    assert a["regions"]
+    assert a == b
     for f in ("rare_earths.summary.nc", "lithium.summary.nc"):
         with (
             xr.open_dataset(tmp_path / "a" / f, engine="scipy") as x,
@@ -334,4 +363,5 @@ def test_cli_on_a_multi_process_scheduler_gives_the_in_process_numbers(
     _cli([*ranked, "--workers", "1", "--json", str(tmp_path / "r1.json")])
     _cli([*ranked, "--scheduler", deployment, "--json", str(tmp_path / "r2.json")])
     r1, r2 = (json.loads((tmp_path / f"r{x}.json").read_text()) for x in "12")
-    assert len(r1) > 20 and r1 == r2
+    assert len(r1) > 20
+    assert r1 == r2
