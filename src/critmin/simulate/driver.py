@@ -23,6 +23,7 @@ import math
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ THREAD_ENV = {
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest mmap threshold on 64-bit
 TRIM_THRESHOLD = 128 * 2**20
+#: Chunks submitted ahead per worker (bounds the results waiting in memory).
+WINDOW_PER_WORKER = 4
 #: A chunk should run at least this long, so scheduling overhead stays small (s).
 TARGET_CHUNK_SECONDS = 0.5
 
@@ -187,11 +190,35 @@ def map_chunks(
     with ProcessPoolExecutor(
         max_workers=min(execution.workers, total), initializer=_install, initargs=(token, context)
     ) as pool:
-        futures = [pool.submit(_call, work, token, item) for item in items]
-        for fut in futures:
-            out = fut.result()
-            tick()
-            yield out
+        yield from _windowed(
+            lambda item: pool.submit(_call, work, token, item).result,
+            items,
+            WINDOW_PER_WORKER * execution.parallel,
+            tick,
+        )
+
+
+def _windowed(
+    submit: Callable[[T], Callable[[], R]],
+    items: Sequence[T],
+    window: int,
+    tick: Callable[[], None],
+) -> Iterator[R]:
+    """Submit ahead a window of chunks (a few per worker), collect in item order: at most the
+    window's results wait in memory, however many chunks there are."""
+    pending: deque[Callable[[], R]] = deque()
+    it = iter(items)
+    for item in it:
+        pending.append(submit(item))
+        if len(pending) >= window:
+            break
+    while pending:
+        out = pending.popleft()()
+        for item in it:
+            pending.append(submit(item))
+            break
+        tick()
+        yield out
 
 
 def _dask(
@@ -218,12 +245,20 @@ def _dask(
         client = Client(cluster)  # type: ignore[no-untyped-call]
     try:
         shared = client.scatter(context, broadcast=True, hash=False)  # type: ignore[no-untyped-call]
-        futures = [client.submit(_tuned_call, work, shared, item, pure=False) for item in items]
-        for fut in futures:
-            out = fut.result()
-            fut.release()  # type: ignore[no-untyped-call]
-            tick()
-            yield out
+
+        def submit(item: T) -> Callable[[], R]:
+            fut = client.submit(_tuned_call, work, shared, item, pure=False)
+
+            def result() -> R:
+                out: R = fut.result()
+                fut.release()  # type: ignore[no-untyped-call]
+                return out
+
+            return result
+
+        workers = len(client.scheduler_info().get("workers", {}))
+        window = WINDOW_PER_WORKER * max(workers, execution.parallel)
+        yield from _windowed(submit, items, window, tick)
     finally:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:

@@ -33,7 +33,7 @@ from critmin.simulate.driver import (
 from critmin.simulate.engine import Trace, check_balance, run
 from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.shocks import Shocks, build_shocks
-from critmin.simulate.stream import Grid, Part, Summary
+from critmin.simulate.stream import Grid, Part, Sparse, Summary
 
 __all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
 
@@ -306,8 +306,8 @@ def _chunk(ctx: _Context, item: _Item) -> _Out:
     for n, _ in item.blocks:
         parts.append({k: Part.of(grid[k], v[lo : lo + n], count=False) for k, v in values.items()})
         lo += n
-    for k, v in values.items():
-        parts[0][k].counts = grid[k].count(v)
+    for k, v in values.items():  # histograms once per chunk, sent as their non-zero bins
+        parts[0][k].counts = Sparse.of(grid[k].count(v))
     return _Out(parts, arrays if ctx.paths else None)
 
 

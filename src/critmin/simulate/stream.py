@@ -85,11 +85,34 @@ class Grid:
         return out
 
 
+@dataclass(frozen=True)
+class Sparse:
+    """Histogram counts in transit: the non-zero bins of a dense (cells..., bins + 2) array."""
+
+    shape: tuple[int, ...]
+    index: np.ndarray  # flat indices (int64)
+    count: np.ndarray  # int32
+
+    @classmethod
+    def of(cls, dense: np.ndarray) -> Sparse:
+        flat = dense.ravel()
+        index = np.flatnonzero(flat)
+        return cls(dense.shape, index, flat[index].astype(np.int32))
+
+    def add_to(self, dense: np.ndarray) -> None:
+        dense.reshape(-1)[self.index] += self.count
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=np.int32)
+        self.add_to(out)
+        return out
+
+
 @dataclass
 class Part:
     """One chunk (or the merge of several) of one quantity."""
 
-    counts: np.ndarray | None  # (cells..., bins + 2) int32; None: counted in another part
+    counts: np.ndarray | Sparse | None  # (cells..., bins + 2) int32; None: counted elsewhere
     n: int
     total: np.ndarray  # (cells...) sum
     m2: np.ndarray  # (cells...) sum of squared deviations from the mean
@@ -115,7 +138,7 @@ class Part:
         elif other.n:
             self.m2 = other.m2.copy()
         if other.counts is not None:
-            self.counts = other.counts.copy() if self.counts is None else self.counts + other.counts
+            self.counts = _add_counts(self.counts, other.counts)
         self.n = n
         self.total = self.total + other.total
         self.above_zero = self.above_zero + other.above_zero
@@ -135,7 +158,7 @@ class Summary:
                 self.parts[name].add(part)
             else:
                 self.parts[name] = Part(
-                    None if part.counts is None else part.counts.copy(),
+                    _add_counts(None, part.counts),
                     part.n,
                     part.total.copy(),
                     part.m2.copy(),
@@ -151,7 +174,7 @@ class Summary:
         return xr.DataArray(values, dims=g.dims, coords={d: g.coords[d] for d in g.dims})
 
     def _counts(self, name: str) -> np.ndarray:
-        counts = self.parts[name].counts
+        counts = _add_counts(None, self.parts[name].counts)
         if counts is None:  # pragma: no cover - every chunk counts its draws
             raise ValueError(f"{name}: no histogram")
         return counts
@@ -210,3 +233,19 @@ class Summary:
             dims=(*g.dims, "bin"),
             coords={**{d: g.coords[d] for d in g.dims}, "bin": np.arange(nb)},
         ).assign_coords(bin_value=((*g.dims, "bin"), g.scale[..., None] * edges))
+
+
+def _add_counts(
+    into: np.ndarray | Sparse | None, counts: np.ndarray | Sparse | None
+) -> np.ndarray | None:
+    """Dense int32 ``into + counts`` (``into`` is updated in place when dense)."""
+    base = into.dense() if isinstance(into, Sparse) else into
+    if counts is None:
+        return base
+    if base is None:
+        return counts.dense() if isinstance(counts, Sparse) else counts.copy()
+    if isinstance(counts, Sparse):
+        counts.add_to(base)
+    else:
+        base += counts
+    return base
