@@ -38,9 +38,10 @@ from critmin.simulate.stream import Grid, Part, Sparse, Summary
 __all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
 
 CHUNK = 200
-#: Histogram steps per unit of the cell's scale, for quantities by region (fine) and flows by
-#: node (coarse: many cells); 1 is a grid point, so an unchanged ratio reads back exactly.
-REGION_STEPS, FLOW_STEPS = 1024, 128
+#: Histogram steps per unit of the cell's scale, for quantities by region (fine), the price
+#: ratio (up to the cap) and flows by node (coarse: many cells); 1 is a grid point, so an
+#: unchanged ratio reads back exactly. Quantile error: half a step x the cell's scale.
+REGION_STEPS, PRICE_STEPS, FLOW_STEPS = 1024, 256, 64
 #: Top of each histogram grid, in units of the cell's scale (baseline flow, demand, loss at a
 #: full shortfall); the price ratio's top is the model's price cap.
 TOP = 4.0
@@ -204,7 +205,7 @@ def grids(
             "t",
         ),
         "price_ratio": Grid(
-            ("period", "region"), pr, cell, price_top, REGION_STEPS, "ratio to baseline price"
+            ("period", "region"), pr, cell, price_top, PRICE_STEPS, "ratio to baseline price"
         ),
         "loss_usd": Grid(
             ("period", "region"), pr, full_loss * per * cell, TOP, REGION_STEPS, "USD"

@@ -59,17 +59,21 @@ class Grid:
 
     def keys(self, x: np.ndarray) -> np.ndarray:
         """Bin index per value: round(x / scale / width), clipped at 0, overflow = bins + 1."""
-        u = x / self._safe_scale() / self.width
-        k = np.rint(np.clip(u, 0.0, self.bins + 1.0))
-        k[~np.isfinite(u) | (u > self.bins + 0.5)] = self.bins + 1
-        out: np.ndarray = k.astype(np.int64)
-        return out
+        u = x * (self.steps / self._safe_scale())
+        np.maximum(u, 0.0, out=u)
+        np.minimum(u, self.bins + 1.0, out=u)
+        u += 0.5  # round half up: floor(u + 0.5)
+        k = u.astype(np.int64)
+        if np.isnan(x).any():  # pragma: no cover - the engine balances, so no NaN reaches here
+            k[np.isnan(x)] = self.bins + 1
+        return k
 
     def count(self, x: np.ndarray) -> np.ndarray:
         """Histogram of draws ``x`` (scenario, cells...) -> (cells..., bins + 2) int32."""
         cells = int(np.prod(self.scale.shape, dtype=np.int64))
         nb = self.bins + 2
-        flat = self.keys(x).reshape(x.shape[0], cells) + np.arange(cells, dtype=np.int64) * nb
+        flat = self.keys(x).reshape(x.shape[0], cells)
+        flat += np.arange(cells, dtype=np.int64) * nb
         counts = np.bincount(flat.ravel(), minlength=cells * nb)
         out: np.ndarray = counts.astype(np.int32).reshape(*self.scale.shape, nb)
         return out
