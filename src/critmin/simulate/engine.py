@@ -134,29 +134,46 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
                     room = cap[k][None] * response[rows, None] * shocks.avail[rows, t, k]
                     if k > 0:
                         room = np.clip(room, 0.0, np.maximum(stock[rows, k], 0.0))
-                    ok = allow[rows] >= 1.0 - 1e-12  # suppliers allowed
-                    weight = room[:, :, None] * ok  # (s, N, D)
-                    wsum = weight.sum(axis=1, keepdims=True)
-                    want = np.divide(weight, wsum, out=np.zeros_like(weight), where=wsum > 0)
-                    want = want * need[rows, None, :]
-                    per_origin = want.sum(axis=2)
-                    scale = np.divide(
-                        room, per_origin, out=np.ones_like(room), where=per_origin > room
-                    )
-                    extra_r = want * np.minimum(scale, 1.0)[:, :, None]
-                    made = extra_r.sum(axis=2)
-                    if k > 0:
-                        stock[rows, k] -= made
                     produced_total = produced.copy()
-                    produced_total[rows] += made
                     extra_rows = rows
                     extra_in = np.zeros_like(ship_in)
-                    extra_in[rows] = extra_r.sum(axis=1)
-                    ship_in = ship_in + extra_in
                     ship_out = ship_out.copy()
-                    ship_out[rows] += made
                     home_out = home_out.copy()
-                    home_out[rows] += extra_r[:, np.arange(N), home_col[k]]
+                    if free[t, k]:
+                        # every supplier may ship everywhere: the weights do not depend on the
+                        # destination, so the extra flow is an outer product (never formed
+                        # before the last stage): extra[s, n, d] = coef[s, n] * need[s, d]
+                        need_r = need[rows]
+                        rsum = room.sum(axis=1, keepdims=True)
+                        share = np.divide(room, rsum, out=np.zeros_like(room), where=rsum > 0)
+                        per_origin = share * need_r.sum(axis=1, keepdims=True)
+                        scale = np.divide(
+                            room, per_origin, out=np.ones_like(room), where=per_origin > room
+                        )
+                        coef = share * np.minimum(scale, 1.0)  # (s, N)
+                        made = coef * need_r.sum(axis=1, keepdims=True)
+                        extra_in[rows] = need_r * coef.sum(axis=1, keepdims=True)
+                        home_out[rows] += coef * need_r[:, home_col[k]]
+                        extra_r = coef[:, :, None] * need_r[:, None, :] if last else None
+                    else:
+                        ok = allow[rows] >= 1.0 - 1e-12  # suppliers allowed
+                        weight = room[:, :, None] * ok  # (s, N, D)
+                        wsum = weight.sum(axis=1, keepdims=True)
+                        want = np.divide(weight, wsum, out=np.zeros_like(weight), where=wsum > 0)
+                        want = want * need[rows, None, :]
+                        per_origin = want.sum(axis=2)
+                        scale = np.divide(
+                            room, per_origin, out=np.ones_like(room), where=per_origin > room
+                        )
+                        extra_r = want * np.minimum(scale, 1.0)[:, :, None]
+                        made = extra_r.sum(axis=2)
+                        extra_in[rows] = extra_r.sum(axis=1)
+                        home_out[rows] += extra_r[:, np.arange(N), home_col[k]]
+                    if k > 0:
+                        stock[rows, k] -= made
+                    produced_total[rows] += made
+                    ship_in = ship_in + extra_in
+                    ship_out[rows] += made
             tr.output[:, t, k] = produced_total
             tr.exports[:, t, k] = ship_out - home_out
             tr.node_balance[:, t, k] = (
