@@ -67,7 +67,7 @@ def engine_vs_reference(chain: SupplyChain, repeat: int) -> None:
 def all_chains(runs: int, repeat: int) -> None:
     """``critmin simulate background`` in a child process: wall time; peak RSS of the main
     process and of the largest worker (their sum bounds the peak total)."""
-    walls, peaks = [], []
+    walls, peaks, cpus = [], [], []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             # the CLI reports its own peak RSS and its largest worker's on the way out
@@ -76,9 +76,10 @@ def all_chains(runs: int, repeat: int) -> None:
                 "-c",
                 "import resource,sys;from critmin.cli import main\n"
                 "try:\n main(sys.argv[1:])\nexcept SystemExit as e:\n"
-                " s=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-                "c=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-                " sys.stderr.write(f'RSS {s} {c}\\n'); raise\n",
+                " u=resource.getrusage(resource.RUSAGE_SELF);"
+                "w=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+                " sys.stderr.write(f'RSS {u.ru_maxrss} {w.ru_maxrss} "
+                "{u.ru_utime+u.ru_stime+w.ru_utime+w.ru_stime}\\n'); raise\n",
                 "simulate",
                 "background",
                 "--runs",
@@ -99,28 +100,32 @@ def all_chains(runs: int, repeat: int) -> None:
                 print(r.stderr[-2000:])
                 return
             line = [x for x in r.stderr.splitlines() if x.startswith("RSS ")][-1]
-            main_kib, worker_kib = (int(v) for v in line.split()[1:])
-            peaks.append((main_kib + worker_kib) / 2**20)
+            main_kib, worker_kib, cpu = line.split()[1:]
+            peaks.append((int(main_kib) + int(worker_kib)) / 2**20)
+            cpus.append(float(cpu))
             size = sum(f.stat().st_size for f in (Path(tmp) / "run").rglob("*") if f.is_file())
     print(
         f"2. all chains, background, {runs:,} draws x 60 months, 2 workers: "
         f"{statistics.median(walls):.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}), "
         f"peak RSS main + largest worker <= {statistics.median(peaks):.2f} GiB, "
-        f"run folder {size / 2**20:.1f} MiB (targets: < 30 s, < 4 GiB)"
+        f"run folder {size / 2**20:.1f} MiB; CPU {statistics.median(cpus):.1f} s "
+        f"(/ 2 cores = {statistics.median(cpus) / 2:.1f} s on an idle machine) "
+        f"(targets: < 30 s, < 4 GiB)"
     )
 
 
 def bandwidth(chain: SupplyChain, repeat: int) -> None:
     a = np.ones(2**25)  # 256 MiB
     b = np.empty_like(a)
+    np.copyto(b, a)  # first touch: page faults are not bandwidth
     copy = median_time(lambda: np.copyto(b, a), repeat)
     copy_bw = 2 * a.nbytes / copy
     spec = load_scenario("background", Labels.of(chain.dataset))
     model = build_model(chain, "aluminum")
     draws, months = 200, 60
     shocks = build_shocks(spec, model, parents_of(chain), draws, months, np.random.default_rng(1))
+    trace = run(model, shocks)  # warm
     dt = median_time(lambda: run(model, shocks), repeat)
-    trace = run(model, shocks)
     need = sum(x.nbytes for x in shocks.as_tuple()) + sum(
         getattr(trace, f).nbytes for f in trace.__dataclass_fields__
     )
@@ -136,6 +141,7 @@ def bandwidth(chain: SupplyChain, repeat: int) -> None:
 def pool(chain: SupplyChain, runs: int, repeat: int) -> None:
     spec = load_scenario("china-2025-10", Labels.of(chain.dataset))
     times = {}
+    simulate(chain, spec, RunConfig(runs=200, seed=1, horizon=12, workers=1))  # warm
     for workers in (1, 2):
         config = RunConfig(runs=runs, seed=1, horizon=12, workers=workers, keep_paths=False)
         times[workers] = median_time(lambda c=config: simulate(chain, spec, c), repeat)
