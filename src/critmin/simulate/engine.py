@@ -85,11 +85,6 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     col_sum = [f.sum(axis=0) for f in flows]
     home_col = [np.arange(N) if k < K - 1 else np.asarray(model.region_index) for k in range(K)]
     home_flow = [flows[k][np.arange(N), home_col[k]] for k in range(K)]
-    # months and stages where every shipment is allowed in full: no (S, N, D) product needed
-    free = np.ones((M, K), dtype=bool)
-    if K > 1:
-        free[:, : K - 1] = (shocks.ship == 1.0).all(axis=(0, 3, 4))
-    free[:, K - 1] = (shocks.ship_final == 1.0).all(axis=(0, 2, 3))
     for t in range(M):
         received = np.zeros((S, N))
         for k in range(K):
@@ -105,7 +100,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
             ratio = np.divide(produced, cap[k], out=np.zeros_like(produced), where=cap[k] > 0)
             allow = shocks.ship[:, t, k] if k < K - 1 else shocks.ship_final[:, t]
             last = k == K - 1
-            if free[t, k]:
+            # every shipment allowed in full this month and stage: no (S, N, D) product needed
+            free = bool((allow == 1.0).all())
+            if free:
                 # shipped = flows x ratio, never formed: its sums are a product and a scale
                 shipped = None
                 ship_in = np.einsum("sn,nd->sd", ratio, flows[k])  # (S, D)
@@ -139,7 +136,7 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
                     extra_in = np.zeros_like(ship_in)
                     ship_out = ship_out.copy()
                     home_out = home_out.copy()
-                    if free[t, k]:
+                    if free:
                         # every supplier may ship everywhere: the weights do not depend on the
                         # destination, so the extra flow is an outer product (never formed
                         # before the last stage): extra[s, n, d] = coef[s, n] * need[s, d]

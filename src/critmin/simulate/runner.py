@@ -228,6 +228,7 @@ def grids(
             TOP,
             FLOW_STEPS,
             "t",
+            moments=False,
         ),
         "final": Grid(
             ("period", "origin", "region"),
@@ -236,6 +237,7 @@ def grids(
             TOP,
             FLOW_STEPS,
             "t",
+            moments=False,
         ),
     }
 

@@ -38,6 +38,7 @@ class Grid:
     top: float
     steps: int
     unit: str
+    moments: bool = True  # False: quantiles only (no mean, sd or share above zero)
 
     @property
     def bins(self) -> int:
@@ -112,6 +113,9 @@ class Sparse:
         return out
 
 
+_NONE = np.zeros(0)  # moments not kept
+
+
 @dataclass
 class Part:
     """One chunk (or the merge of several) of one quantity."""
@@ -128,9 +132,9 @@ class Part:
         return cls(
             counts=grid.count(x) if count else None,
             n=int(x.shape[0]),
-            total=x.sum(axis=0),
-            m2=np.square(x - x.mean(axis=0)).sum(axis=0),
-            above_zero=(x > 0).sum(axis=0, dtype=np.int64),
+            total=x.sum(axis=0) if grid.moments else _NONE,
+            m2=np.square(x - x.mean(axis=0)).sum(axis=0) if grid.moments else _NONE,
+            above_zero=(x > 0).sum(axis=0, dtype=np.int64) if grid.moments else _NONE,
         )
 
     def add(self, other: Part) -> None:
@@ -192,18 +196,23 @@ class Summary:
         g = self.grids[name]
         return self._array(name, g.quantile(self._counts(name), q) * g.scale)
 
+    def _moments(self, name: str) -> Part:
+        if not self.grids[name].moments:
+            raise ValueError(f"{name}: only quantiles are kept")
+        return self.parts[name]
+
     def mean(self, name: str) -> xr.DataArray:
-        p = self.parts[name]
+        p = self._moments(name)
         return self._array(name, p.total / max(p.n, 1))
 
     def sd(self, name: str) -> xr.DataArray:
         """Sample standard deviation over draws (ddof = 1)."""
-        p = self.parts[name]
+        p = self._moments(name)
         return self._array(name, np.sqrt(p.m2 / max(p.n - 1, 1)))
 
     def exceedance(self, name: str) -> xr.DataArray:
         """Share of draws above zero."""
-        p = self.parts[name]
+        p = self._moments(name)
         return self._array(name, p.above_zero / max(p.n, 1))
 
     def to_dataset(self, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)) -> xr.Dataset:
@@ -215,11 +224,14 @@ class Summary:
                 continue
             qs = xr.concat([self.quantile(name, q) for q in quantiles], dim="quantile")
             out[f"{name}_quantile"] = qs.assign_coords(quantile=list(quantiles))
-            out[f"{name}_mean"] = self.mean(name)
-            out[f"{name}_sd"] = self.sd(name)
-            out[f"{name}_share_above_zero"] = self.exceedance(name)
             out[f"{name}_quantile_error"] = self._array(name, g.error)
-            for v in ("quantile", "mean", "sd", "quantile_error"):
+            kinds = ["quantile", "quantile_error"]
+            if g.moments:
+                out[f"{name}_mean"] = self.mean(name)
+                out[f"{name}_sd"] = self.sd(name)
+                out[f"{name}_share_above_zero"] = self.exceedance(name)
+                kinds += ["mean", "sd"]
+            for v in kinds:
                 out[f"{name}_{v}"].attrs["unit"] = g.unit
         out.attrs["draws"] = self.draws
         return out
