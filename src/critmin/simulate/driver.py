@@ -26,6 +26,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -159,6 +160,86 @@ def _call(work: Callable[[Any, T], R], token: str, item: T) -> R:
     return work(_CONTEXTS[token], item)
 
 
+class Session:
+    """An open executor: ``map`` runs chunks on it, as many times as the caller needs (a Dask
+    cluster is started or connected once per session, not once per map)."""
+
+    def __init__(self, execution: Execution, client: Any = None) -> None:
+        self.execution = execution
+        self.client = client
+
+    def map(
+        self,
+        work: Callable[[C, T], R],
+        context: C,
+        items: Sequence[T],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[R]:
+        """``work(context, item)`` for every item, yielded in item order. ``work`` must be a
+        module-level function (pickled by reference); ``context`` is sent once per worker."""
+        total = len(items)
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total)
+
+        execution = self.execution
+        if self.client is not None:
+            yield from _dask_map(self.client, work, context, items, execution, tick)
+            return
+        if execution.workers <= 1 or total <= 1:
+            for item in items:
+                out = work(context, item)
+                tick()
+                yield out
+            return
+        token = uuid.uuid4().hex
+        with ProcessPoolExecutor(
+            max_workers=min(execution.workers, total),
+            initializer=_install,
+            initargs=(token, context),
+        ) as pool:
+            yield from _windowed(
+                lambda item: pool.submit(_call, work, token, item).result,
+                items,
+                WINDOW_PER_WORKER * execution.parallel,
+                tick,
+            )
+
+
+@contextmanager
+def session(execution: Execution) -> Iterator[Session]:
+    """Open the executor ``execution`` names (Dask: connect to ``scheduler`` or start a tuned
+    LocalCluster) for one or more ``map`` calls."""
+    if execution.executor is not Executor.DASK:
+        yield Session(execution)
+        return
+    import dask  # noqa: PLC0415 - optional, heavy
+    from distributed import Client, LocalCluster  # noqa: PLC0415
+
+    cluster = None
+    if execution.scheduler:
+        client = Client(execution.scheduler)  # type: ignore[no-untyped-call]
+    else:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": dask_worker_env()}):
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=execution.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+        client = Client(cluster)  # type: ignore[no-untyped-call]
+    try:
+        yield Session(execution, client)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+        if cluster is not None:
+            cluster.close()
+
+
 def map_chunks(
     work: Callable[[C, T], R],
     context: C,
@@ -166,36 +247,9 @@ def map_chunks(
     execution: Execution,
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[R]:
-    """``work(context, item)`` for every item, yielded in item order. ``work`` must be a
-    module-level function (it is pickled by reference); ``context`` is sent once per worker."""
-    total = len(items)
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress:
-            progress(done, total)
-
-    if execution.executor is Executor.DASK:
-        yield from _dask(work, context, items, execution, tick)
-        return
-    if execution.workers <= 1 or total <= 1:
-        for item in items:
-            out = work(context, item)
-            tick()
-            yield out
-        return
-    token = uuid.uuid4().hex
-    with ProcessPoolExecutor(
-        max_workers=min(execution.workers, total), initializer=_install, initargs=(token, context)
-    ) as pool:
-        yield from _windowed(
-            lambda item: pool.submit(_call, work, token, item).result,
-            items,
-            WINDOW_PER_WORKER * execution.parallel,
-            tick,
-        )
+    """One ``map`` on a session of its own (see :class:`Session`)."""
+    with session(execution) as s:
+        yield from s.map(work, context, items, progress)
 
 
 def _windowed(
@@ -221,48 +275,32 @@ def _windowed(
         yield out
 
 
-def _dask(
+def _dask_map(
+    client: Any,
     work: Callable[[C, T], R],
     context: C,
     items: Sequence[T],
     execution: Execution,
     tick: Callable[[], None],
 ) -> Iterator[R]:
-    import dask  # noqa: PLC0415 - optional, heavy
-    from distributed import Client, LocalCluster  # noqa: PLC0415
+    shared = client.scatter(context, broadcast=True, hash=False)
 
-    cluster = None
-    if execution.scheduler:
-        client = Client(execution.scheduler)  # type: ignore[no-untyped-call]
-    else:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": dask_worker_env()}):
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=execution.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
-        client = Client(cluster)  # type: ignore[no-untyped-call]
+    def submit(item: T) -> Callable[[], R]:
+        fut = client.submit(_tuned_call, work, shared, item, pure=False)
+
+        def result() -> R:
+            out: R = fut.result()
+            fut.release()
+            return out
+
+        return result
+
+    workers = len(client.scheduler_info().get("workers", {}))
+    window = WINDOW_PER_WORKER * max(workers, execution.parallel)
     try:
-        shared = client.scatter(context, broadcast=True, hash=False)  # type: ignore[no-untyped-call]
-
-        def submit(item: T) -> Callable[[], R]:
-            fut = client.submit(_tuned_call, work, shared, item, pure=False)
-
-            def result() -> R:
-                out: R = fut.result()
-                fut.release()  # type: ignore[no-untyped-call]
-                return out
-
-            return result
-
-        workers = len(client.scheduler_info().get("workers", {}))
-        window = WINDOW_PER_WORKER * max(workers, execution.parallel)
         yield from _windowed(submit, items, window, tick)
     finally:
-        client.close()  # type: ignore[no-untyped-call]
-        if cluster is not None:
-            cluster.close()
+        shared.release()
 
 
 def timed(work: Callable[[C, T], R], context: C, item: T) -> tuple[R, float]:

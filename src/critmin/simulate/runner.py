@@ -25,9 +25,10 @@ from critmin.scenarios.spec import Period, Scenario
 from critmin.simulate.driver import (
     Execution,
     Executor,
+    Session,
     block_seeds,
     blocks_per_chunk,
-    map_chunks,
+    session,
     timed,
 )
 from critmin.simulate.engine import Trace, check_balance, run
@@ -284,34 +285,37 @@ def quantities(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def _shocks(ctx: _Context, item: _Item) -> Shocks:
-    model = ctx.models[item.mineral]
-    parts = [
-        build_shocks(ctx.scenario, model, ctx.parents, n, ctx.months, np.random.default_rng(ss))
-        for n, ss in item.blocks
-    ]
-    if len(parts) == 1:
-        return parts[0]
-    return Shocks(*(np.concatenate(a) for a in zip(*(p.as_tuple() for p in parts), strict=True)))
-
-
 def _chunk(ctx: _Context, item: _Item) -> _Out:
-    """Draw and simulate one chunk on a worker; reduce it to its summary parts per block."""
+    """Draw and simulate one chunk on a worker, block by block (a block's numbers never depend
+    on the chunk it is in: the loss model's matrix products round by their row count), and
+    reduce it to its summary parts per block and one histogram per chunk."""
     model = ctx.models[item.mineral]
-    trace = run(model, _shocks(ctx, item), reroute=ctx.reroute)
-    check_balance(model, trace)
-    arrays = summarise(trace, ctx.per)
-    del trace
-    values = quantities(arrays)
     grid = ctx.grids[item.mineral]
     parts: list[dict[str, Part]] = []
-    lo = 0
-    for n, _ in item.blocks:
-        parts.append({k: Part.of(grid[k], v[lo : lo + n], count=False) for k, v in values.items()})
-        lo += n
-    for k, v in values.items():  # histograms once per chunk, sent as their non-zero bins
-        parts[0][k].counts = Sparse.of(grid[k].count(v))
-    return _Out(parts, arrays if ctx.paths else None)
+    counts: dict[str, np.ndarray] = {}
+    kept: list[dict[str, np.ndarray]] = []
+    for n, ss in item.blocks:
+        shocks = build_shocks(
+            ctx.scenario, model, ctx.parents, n, ctx.months, np.random.default_rng(ss)
+        )
+        trace = run(model, shocks, reroute=ctx.reroute)
+        del shocks
+        check_balance(model, trace)
+        arrays = summarise(trace, ctx.per)
+        del trace
+        values = quantities(arrays)
+        parts.append({k: Part.of(grid[k], v, count=False) for k, v in values.items()})
+        for k, v in values.items():
+            c = grid[k].count(v)
+            counts[k] = c if k not in counts else counts[k] + c
+        if ctx.paths:
+            kept.append(arrays)
+    for k, c in counts.items():  # sent as their non-zero bins
+        parts[0][k].counts = Sparse.of(c)
+    paths = (
+        {k: np.concatenate([a[k] for a in kept]) for k in kept[0]} if ctx.paths and kept else None
+    )
+    return _Out(parts, paths)
 
 
 def simulate(
@@ -321,8 +325,23 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Run the ensemble; ``progress(done, total)`` is called as chunks finish."""
+    with session(config.execution) as ex:
+        return _simulate(ex, chain, scenario, config, progress)
+
+
+def _simulate(
+    ex: Session,
+    chain: SupplyChain,
+    scenario: Scenario,
+    config: RunConfig,
+    progress: Callable[[int, int], None] | None,
+) -> RunResult:
     minerals = _minerals(chain, scenario)
     parents = parents_of(chain)
+    execution = config.execution
+    parallel = execution.workers > 1 or execution.executor is Executor.DASK
+    # models are built here, not on workers: building inverts matrices (LAPACK), whose last
+    # bits depend on the process's BLAS threads, and every executor must see the same model
     models = {m: build_model(chain, m) for m in minerals}
     per = config.months_per_period
     baselines = {
@@ -342,13 +361,12 @@ def simulate(
     n_blocks = max(1, math.ceil(config.runs / config.chunk))
     sizes = [min(config.chunk, config.runs - j * config.chunk) for j in range(n_blocks)]
     seeds = block_seeds(config.seed, len(minerals), n_blocks)
-    execution = config.execution
     blocks = {m: list(zip(sizes, seeds[i], strict=True)) for i, m in enumerate(minerals)}
     # size chunks from a measured cost: the largest model's first block runs here (it is part
     # of the result, so nothing is wasted)
     group = dict.fromkeys(minerals, 1)
     pilot: tuple[str, _Out] | None = None
-    if minerals and (execution.workers > 1 or execution.executor is Executor.DASK):
+    if minerals and parallel:
         big = max(minerals, key=lambda m: _cost(models[m], config.months))
         out, seconds = timed(_chunk, ctx, _Item(big, (blocks[big][0],)))
         pilot = (big, out)
@@ -369,12 +387,8 @@ def simulate(
         for j in range(lo, n_blocks, group[m]):
             items.append(_Item(m, tuple(blocks[m][j : j + group[m]])))
             done.append(None)
-    results = map_chunks(
-        _chunk,
-        ctx,
-        [it for it, d in zip(items, done, strict=True) if d is None],
-        execution,
-        progress,
+    results = ex.map(
+        _chunk, ctx, [it for it, d in zip(items, done, strict=True) if d is None], progress
     )
     summaries = {m: Summary(ctx.grids[m]) for m in minerals}
     paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
