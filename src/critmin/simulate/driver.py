@@ -283,7 +283,8 @@ def _dask_map(
     execution: Execution,
     tick: Callable[[], None],
 ) -> Iterator[R]:
-    shared = client.scatter(context, broadcast=True, hash=False)
+    # one future for the whole context (scatter would split a list or dict into many)
+    (shared,) = client.scatter([context], broadcast=True, hash=False)
 
     def submit(item: T) -> Callable[[], R]:
         fut = client.submit(_tuned_call, work, shared, item, pure=False)
