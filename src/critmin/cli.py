@@ -389,6 +389,12 @@ for _command in (*COMMANDS, *OUTLOOK_COMMANDS, *SECURITY_COMMANDS):
 )
 @click.option("--no-reroute", is_flag=True, help="Importers do not turn to other suppliers.")
 @click.option(
+    "--keep-paths",
+    is_flag=True,
+    help="Also write every draw's paths (float32 netCDF, chunk by chunk) to the run folder; "
+    "by default only streamed summaries are kept.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -407,6 +413,7 @@ def simulate(
     scheduler: str | None,
     workers: int,
     no_reroute: bool,
+    keep_paths: bool,
     out: Path | None,
     json_path: Path | None,
 ) -> None:
@@ -434,40 +441,41 @@ def simulate(
         spec = load_scenario(scenario, Labels.of(chain.dataset))
     except ScenarioError as exc:
         _fail(str(exc))
-    months = horizon * (1 if period == "month" else 3)
-    checks.check_memory(runs, months, len(spec.minerals or spec.event_minerals()))
-    config = RunConfig(
-        runs=runs,
-        seed=seed,
-        period=Period(period),
-        horizon=horizon,
-        executor=Executor(executor),
-        scheduler=scheduler,
-        workers=workers,
-        reroute=not no_reroute,
-    )
-    with Progress(transient=True) as bar:
+    folder = out or Path("runs") / f"{spec.name}-{seed}"
+    checks.check_dir_out(folder, "--out")
+    # memory is flat in the draws: chunks are reduced to summaries (paths written chunk by chunk)
+    with Progress(transient=True) as bar, checks.staged_dir(folder) as staged:
+        config = RunConfig(
+            runs=runs,
+            seed=seed,
+            period=Period(period),
+            horizon=horizon,
+            executor=Executor(executor),
+            scheduler=scheduler,
+            workers=workers,
+            reroute=not no_reroute,
+            keep_paths=False,
+            paths_dir=staged if keep_paths else None,
+        )
         task = bar.add_task(f"simulating {spec.name}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         result = run_ensemble(chain, spec, config, progress)
-    folder = out or Path("runs") / f"{spec.name}-{seed}"
-    checks.check_dir_out(folder, "--out")
-    with checks.staged_dir(folder) as staged:
         write_run(result, chain.dataset, staged)
     if json_path is not None:
         checks.write_text(json_path, json.dumps(summary(result)))
     for mineral, mr in result.minerals.items():
-        worst = mr.results["shortfall"].sum("period").quantile([0.5, 0.95], "scenario")
+        assert mr.summary is not None
+        p50 = mr.summary.quantile("shortfall_total", 0.5)
+        p95 = mr.summary.quantile("shortfall_total", 0.95)
         click.echo(
             f"{mineral}: shortfall over {horizon} {period}s by region (p50 / p95, "
             f"{mr.model.unit}): "
             + ", ".join(
-                f"{r} {float(worst.sel(quantile=0.5, region=r)):,.0f} / "
-                f"{float(worst.sel(quantile=0.95, region=r)):,.0f}"
-                for r in mr.results.region.values
+                f"{r} {float(p50.sel(region=r)):,.0f} / {float(p95.sel(region=r)):,.0f}"
+                for r in p50.region.values
             )
         )
     click.echo(f"run folder: {folder}")
@@ -487,6 +495,11 @@ LOCAL_WORKERS = click.option(
 @click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per stratum.")
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @LOCAL_WORKERS
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address (tcp://host:port): run the chunks on that cluster.",
+)
 @click.option("--all", "include_all", is_flag=True, help="Rank every mineral, not only U.S.-list.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
@@ -498,13 +511,14 @@ def rank_cmd(
     runs: int | None,
     seed: int,
     workers: int,
+    scheduler: str | None,
     include_all: bool,
     json_path: Path | None,
     top: int,
 ) -> None:
     """Rank minerals by expected annual U.S. loss from foreign disruptions (USD/yr): GDP lost
     through the BEA input-output tables plus the terms-of-trade transfer."""
-    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table")
+    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table", scheduler)
 
 
 @main.command("criticality")
@@ -575,8 +589,10 @@ def _rank(
     json_path: Path | None,
     top: int,
     fmt: str,
+    scheduler: str | None = None,
 ) -> None:
-    checks.check_workers(workers)
+    checks.check_workers(workers, scheduler)
+    checks.check_scheduler(scheduler)
     checks.check_file_out(json_path, "--json")
     import pandas as pd
     from rich.progress import Progress
@@ -595,6 +611,7 @@ def _rank(
             workers=workers,
             include_all=include_all,
             progress=lambda d, t: bar.update(task, completed=d, total=t),
+            scheduler=scheduler,
         )
     records = rank_records(rows)
     if json_path is not None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.scenarios.load import Labels, parse_scenario
+from critmin.scenarios.load import Labels, load_scenario, parse_scenario
 from critmin.simulate.engine import BalanceError, check_balance, run
 from critmin.simulate.model import build_model, origin_content
 from critmin.simulate.runner import parents_of
@@ -178,3 +178,24 @@ def test_sector_surge_and_sector_split(bundled) -> None:  # type: ignore[no-unty
     expected = 1.0 + model.sector_share[1, j] * 2.0
     np.testing.assert_allclose(shocks.demand[0, :, 1], expected)
     np.testing.assert_allclose(shocks.demand[0, :, [0, 2]], 1.0)
+
+
+@pytest.mark.parametrize("mineral", ["lithium", "graphite"])
+def test_free_shipping_path_equals_reference(bundled, mineral) -> None:  # type: ignore[no-untyped-def]
+    """Outages only (every shipment allowed): the engine's outer-product rerouting, without
+    any (scenario, origin, destination) array, matches the per-scenario reference."""
+    spec = load_scenario("background", Labels.of(bundled.dataset))
+    model = build_model(bundled, mineral)
+    shocks = build_shocks(spec, model, parents_of(bundled), 6, 36, np.random.default_rng(5))
+    assert (shocks.ship == 1.0).all()
+    assert (shocks.ship_final == 1.0).all()
+    trace = run(model, shocks)
+    check_balance(model, trace)
+    # suppliers did answer: some node produced above what its own availability allowed
+    assert (trace.output > model.capacity[None, None] * shocks.avail * (1 + 1e-9)).any()
+    for s in range(6):
+        ref = run_one(model, shocks, s)
+        for name in ("shortfall", "price_ratio", "exports", "receipts", "output"):
+            np.testing.assert_allclose(
+                getattr(trace, name)[s], ref[name], rtol=1e-9, atol=1e-7, err_msg=name
+            )

@@ -71,6 +71,7 @@ def test_cli_writes_run_folder_and_json(tmp_path: Path) -> None:
             "5",
             "--workers",
             "1",
+            "--keep-paths",
             "--out",
             str(out),
             "--json",
@@ -105,10 +106,18 @@ def test_cli_writes_run_folder_and_json(tmp_path: Path) -> None:
     assert manifest["seed"] == 4
     assert len(manifest["data_version"]) == 16
     assert (out / "scenario.yaml").exists()
-    ds = xr.open_dataset(out / "rare_earths.nc", engine="scipy")
-    assert ds["shortfall"].dims == ("scenario", "period", "region")
-    assert ds.sizes["scenario"] == 30
-    ds.close()
+    paths = sorted((out / "rare_earths").glob("paths-*.nc"))
+    assert paths, "--keep-paths writes the draws chunk by chunk"
+    parts = [xr.open_dataset(p, engine="scipy") for p in paths]
+    assert parts[0]["shortfall"].dims == ("scenario", "period", "region")
+    assert parts[0]["shortfall"].dtype == np.float32
+    assert sum(p.sizes["scenario"] for p in parts) == 30
+    for p in parts:
+        p.close()
+    summ = xr.open_dataset(out / "rare_earths.summary.nc", engine="scipy")
+    assert summ.attrs["draws"] == 30
+    assert summ["loss_total_counts"].sum() == 30 * summ.sizes["region"]
+    summ.close()
 
 
 def test_cli_refuses_a_bad_scenario(tmp_path: Path) -> None:

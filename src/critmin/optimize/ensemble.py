@@ -21,10 +21,20 @@ from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.probability import occurrence_probability, rate_of_probability
 from critmin.scenarios.spec import Scenario, month_index
 from critmin.simulate.disruptions import DisruptionSet
+from critmin.simulate.driver import Execution, Executor, map_chunks, seed_streams
 from critmin.simulate.engine import run
 from critmin.simulate.model import REGIONS, ChainModel, build_model
 from critmin.simulate.runner import parents_of, to_periods
 from critmin.simulate.shocks import build_shocks
+
+__all__ = [
+    "Ensemble",
+    "build_ensemble",
+    "chain_run",
+    "event_timing",
+    "planning_scenario",
+    "seed_streams",
+]
 
 USA = REGIONS.index("USA")
 PLAN_START = "2026-01"
@@ -73,18 +83,6 @@ def planning_scenario(chain: SupplyChain, minerals: Sequence[str]) -> Scenario:
     return DisruptionSet.of(chain, parents_of(chain)).planning(chain, list(minerals))
 
 
-def seed_streams(
-    seed: int, specs: int, minerals: int
-) -> list[tuple[np.random.SeedSequence, list[np.random.SeedSequence]]]:
-    """The ensemble's random streams: per scenario spec, one for the events' timing and one per
-    mineral's chain (a re-run of one chain with its own stream reproduces it exactly)."""
-    out = []
-    for ss in np.random.SeedSequence(seed).spawn(specs):
-        timing, *chains = ss.spawn(1 + minerals)
-        out.append((timing, chains))
-    return out
-
-
 def event_timing(
     scenario: Scenario, runs: int, months: int, rng: np.random.Generator
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -122,6 +120,42 @@ def chain_run(
     return np.concatenate(shorts), np.concatenate(prices)
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every worker needs once: the chain models and the scenario specs."""
+
+    models: dict[str, ChainModel]
+    specs: list[Scenario]
+    parents: dict[str, str]
+    months: int
+    per: int
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One chunk: one mineral's chain under one spec, its stream and the events' timing."""
+
+    spec: int
+    mineral: str
+    runs: int
+    seed: np.random.SeedSequence
+    timing: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _chain_chunk(ctx: _Context, item: _Item) -> tuple[np.ndarray, np.ndarray]:
+    """On a worker: the chain's U.S. shortfall and price ratio per draw and period."""
+    return chain_run(
+        ctx.models[item.mineral],
+        ctx.specs[item.spec],
+        ctx.parents,
+        item.runs,
+        ctx.months,
+        ctx.per,
+        np.random.default_rng(item.seed),
+        item.timing,
+    )
+
+
 def build_ensemble(
     chain: SupplyChain,
     *,
@@ -132,8 +166,12 @@ def build_ensemble(
     months_per_period: int = 3,
     horizon: int = 20,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> Ensemble:
-    """Simulate the ensemble for the reserve's minerals (those with a reserve form)."""
+    """Simulate the ensemble for the reserve's minerals (those with a reserve form), one chunk
+    per chain and spec on the ensemble driver (``workers`` local processes, or the Dask
+    cluster at ``scheduler``); the same seed gives the same ensemble on every executor."""
     forms = chain.dataset["reserve_forms"]
     use = list(minerals) if minerals else sorted(set(forms["mineral"]))
     parents = parents_of(chain)
@@ -150,27 +188,26 @@ def build_ensemble(
     price = np.ones((runs, horizon, len(use)))
     base_price, loss, cons, units, notes = [], [], [], {}, {}
     models = {m: build_model(chain, m) for m in use}
-    done, total = 0, len(specs) * len(use)
+    items: list[_Item] = []
+    offsets: list[int] = []
     offset = 0
-    for spec, n, (timing_seed, chain_seeds) in zip(specs, shares, streams, strict=True):
+    for i, (spec, n, (timing_seed, chain_seeds)) in enumerate(
+        zip(specs, shares, streams, strict=True)
+    ):
         timing = event_timing(spec, n, months, np.random.default_rng(timing_seed))
-        for j, (m, cs) in enumerate(zip(use, chain_seeds, strict=True)):
-            s, p = chain_run(
-                models[m],
-                spec,
-                parents,
-                n,
-                months,
-                months_per_period,
-                np.random.default_rng(cs),
-                timing,
-            )
-            short[offset : offset + n, :, j] = s
-            price[offset : offset + n, :, j] = p
-            done += 1
-            if progress:
-                progress(done, total)
+        for m, cs in zip(use, chain_seeds, strict=True):
+            items.append(_Item(i, m, n, cs, timing))
+            offsets.append(offset)
         offset += n
+    ctx = _Context(models, specs, parents, months, months_per_period)
+    execution = Execution(
+        Executor.DASK if scheduler else Executor.LOCAL, max(1, workers), scheduler
+    )
+    results = map_chunks(_chain_chunk, ctx, items, execution, progress)
+    for item, lo, (s, p) in zip(items, offsets, results, strict=True):
+        j = use.index(item.mineral)
+        short[lo : lo + item.runs, :, j] = s
+        price[lo : lo + item.runs, :, j] = p
     for m in use:
         model = models[m]
         base_price.append(model.price_usd_t)

@@ -78,9 +78,13 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         node_balance=np.zeros((S, M, K, N)),
         region_balance=np.zeros((S, M, R)),
     )
-    home_final = np.zeros((N, R), dtype=bool)
-    home_final[np.arange(N), model.region_index] = True
-    eye = np.eye(N, dtype=bool)
+    # per stage: the flows it ships along, their row and column sums, and each origin's flow
+    # to itself (domestic: not an export)
+    flows = [model.flows[k] if k < K - 1 else model.final for k in range(K)]
+    row_sum = [f.sum(axis=1) for f in flows]
+    col_sum = [f.sum(axis=0) for f in flows]
+    home_col = [np.arange(N) if k < K - 1 else np.asarray(model.region_index) for k in range(K)]
+    home_flow = [flows[k][np.arange(N), home_col[k]] for k in range(K)]
     for t in range(M):
         received = np.zeros((S, N))
         for k in range(K):
@@ -94,59 +98,98 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
                 produced = np.minimum(avail_cap, received + draw)
                 stock[:, k] += received - produced
             ratio = np.divide(produced, cap[k], out=np.zeros_like(produced), where=cap[k] > 0)
-            if k < K - 1:
-                base = model.flows[k][None] * ratio[:, :, None]  # (S, N, N)
-                allow = shocks.ship[:, t, k]
-                home = eye
+            allow = shocks.ship[:, t, k] if k < K - 1 else shocks.ship_final[:, t]
+            last = k == K - 1
+            # every shipment allowed in full this month and stage: no (S, N, D) product needed
+            free = bool((allow == 1.0).all())
+            if free:
+                # shipped = flows x ratio, never formed: its sums are a product and a scale
+                shipped = None
+                ship_in = np.einsum("sn,nd->sd", ratio, flows[k])  # (S, D)
+                ship_out = ratio * row_sum[k]  # (S, N)
+                home_out = ratio * home_flow[k]
+                unsold: np.ndarray | float = 0.0
             else:
-                base = model.final[None] * ratio[:, :, None]  # (S, N, R)
-                allow = shocks.ship_final[:, t]
-                home = home_final
-            shipped = base * allow
-            lost = base - shipped  # (S, N, D) blocked at the origin
-            extra = np.zeros_like(shipped)
+                shipped = flows[k][None] * ratio[:, :, None] * allow  # (S, N, D)
+                ship_in = shipped.sum(axis=1)
+                ship_out = shipped.sum(axis=2)
+                home_out = shipped[:, np.arange(N), home_col[k]]
+                unsold = ratio * row_sum[k] - ship_out  # blocked at the origin
+            produced_total = produced
+            extra_in = None
+            extra_rows = np.empty(0, dtype=np.int64)
+            extra_r = None
             if reroute:
-                # undisrupted suppliers answer last month's price, within their spare capacity
-                # (critmin.economics.market), limited by input stock for processing stages
-                room = cap[k][None] * response[:, None] * shocks.avail[:, t, k]
-                if k > 0:
-                    room = np.clip(room, 0.0, np.maximum(stock[:, k], 0.0))
                 # every kind of lost supply is sought elsewhere: blocked shipments and output
                 # that fell (outages, missing inputs) alike
-                full = model.flows[k] if k < K - 1 else model.final
-                need = np.clip(full[None].sum(axis=1) - shipped.sum(axis=1), 0.0, None)  # (S, D)
-                ok = (allow >= 1.0 - 1e-12) & (base.sum(axis=(0,)) >= 0)  # suppliers allowed
-                weight = room[:, :, None] * ok  # (S, N, D)
-                wsum = weight.sum(axis=1, keepdims=True)
-                want = np.divide(weight, wsum, out=np.zeros_like(weight), where=wsum > 0)
-                want = want * need[:, None, :]
-                per_origin = want.sum(axis=2)
-                scale = np.divide(room, per_origin, out=np.ones_like(room), where=per_origin > room)
-                extra = want * np.minimum(scale, 1.0)[:, :, None]
-                made = extra.sum(axis=2)
-                if k > 0:
-                    stock[:, k] -= made
-                produced_total = produced + made
-            else:
-                produced_total = produced
-            out_flow = shipped + extra
-            unsold = lost.sum(axis=2)
+                need = np.clip(col_sum[k][None] - ship_in, 0.0, None)  # (S, D)
+                # only scenarios that lost something reroute (each scenario is independent)
+                rows = np.flatnonzero(need.max(axis=1) > 0) if need.size else extra_rows
+                if rows.size:
+                    # undisrupted suppliers answer last month's price, within their spare
+                    # capacity (critmin.economics.market), limited by input stock for processing
+                    room = cap[k][None] * response[rows, None] * shocks.avail[rows, t, k]
+                    if k > 0:
+                        room = np.clip(room, 0.0, np.maximum(stock[rows, k], 0.0))
+                    produced_total = produced.copy()
+                    extra_rows = rows
+                    extra_in = np.zeros_like(ship_in)
+                    ship_out = ship_out.copy()
+                    home_out = home_out.copy()
+                    if free:
+                        # every supplier may ship everywhere: the weights do not depend on the
+                        # destination, so the extra flow is an outer product (never formed
+                        # before the last stage): extra[s, n, d] = coef[s, n] * need[s, d]
+                        need_r = need[rows]
+                        rsum = room.sum(axis=1, keepdims=True)
+                        share = np.divide(room, rsum, out=np.zeros_like(room), where=rsum > 0)
+                        per_origin = share * need_r.sum(axis=1, keepdims=True)
+                        scale = np.divide(
+                            room, per_origin, out=np.ones_like(room), where=per_origin > room
+                        )
+                        coef = share * np.minimum(scale, 1.0)  # (s, N)
+                        made = coef * need_r.sum(axis=1, keepdims=True)
+                        extra_in[rows] = need_r * coef.sum(axis=1, keepdims=True)
+                        home_out[rows] += coef * need_r[:, home_col[k]]
+                        extra_r = coef[:, :, None] * need_r[:, None, :] if last else None
+                    else:
+                        ok = allow[rows] >= 1.0 - 1e-12  # suppliers allowed
+                        weight = room[:, :, None] * ok  # (s, N, D)
+                        wsum = weight.sum(axis=1, keepdims=True)
+                        want = np.divide(weight, wsum, out=np.zeros_like(weight), where=wsum > 0)
+                        want = want * need[rows, None, :]
+                        per_origin = want.sum(axis=2)
+                        scale = np.divide(
+                            room, per_origin, out=np.ones_like(room), where=per_origin > room
+                        )
+                        extra_r = want * np.minimum(scale, 1.0)[:, :, None]
+                        made = extra_r.sum(axis=2)
+                        extra_in[rows] = extra_r.sum(axis=1)
+                        home_out[rows] += extra_r[:, np.arange(N), home_col[k]]
+                    if k > 0:
+                        stock[rows, k] -= made
+                    produced_total[rows] += made
+                    ship_in = ship_in + extra_in
+                    ship_out[rows] += made
             tr.output[:, t, k] = produced_total
-            tr.exports[:, t, k] = (out_flow * ~home[None]).sum(axis=2)
-            inflow = received if k > 0 else 0.0
+            tr.exports[:, t, k] = ship_out - home_out
             tr.node_balance[:, t, k] = (
-                inflow + (before - stock[:, k]) - (out_flow.sum(axis=2) + unsold)
+                received + (before - stock[:, k]) - (ship_out + unsold)
                 if k > 0
-                else produced_total - (out_flow.sum(axis=2) + unsold)
+                else produced_total - (ship_out + unsold)
             )
-            if k < K - 1:
-                received = out_flow.sum(axis=1)
+            if not last:
+                received = ship_in
             else:
+                out_flow = flows[k][None] * ratio[:, :, None] if shipped is None else shipped
+                if extra_r is not None:
+                    out_flow = out_flow.copy() if shipped is not None else out_flow
+                    out_flow[extra_rows] += extra_r
                 tr.final[:, t] = out_flow
-                received_r = out_flow.sum(axis=1) + shocks.release[:, t]
+                received_r = ship_in + shocks.release[:, t]
                 # what buyers would have had without the suppliers' response: the scarcity
                 # that keeps the response going while the disruption lasts
-                notional_r = received_r - extra.sum(axis=1)
+                notional_r = received_r if extra_in is None else received_r - extra_in
         demand = model.demand * shocks.demand[:, t]
         rbefore = rstock.copy()
         draw_r = np.clip(demand - received_r, 0.0, rstock)
@@ -159,7 +202,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         tr.price_ratio[:, t] = clearing_price(received_r, demand, model.elasticity, model.price_cap)
         if weights is not None:
             notional = clearing_price(notional_r, demand, model.elasticity, model.price_cap)
-            response = supply_response(notional @ weights, model.supply_elasticity, model.spare)
+            # a row-wise sum, not a BLAS product: a draw's bits do not depend on its chunk
+            paid = (notional * weights).sum(axis=1)
+            response = supply_response(paid, model.supply_elasticity, model.spare)
         if model.exposure is not None:
             base_us = model.demand[us]
             short = np.divide(tr.shortfall[:, t, us], base_us, out=np.zeros(S), where=base_us > 0)

@@ -1,6 +1,9 @@
 """Ensemble results as records (quantiles over scenarios) and as a run folder on disk.
 
-Ratios compare each quantity with the same quantity in the baseline run (no scenario).
+Ratios compare each quantity with the same quantity in the baseline run (no scenario). Quantiles
+come from the streamed summary (critmin.simulate.stream: each within half a histogram step of
+the sample's inverted-CDF quantile; the step is in ``<mineral>.summary.nc`` as
+``*_quantile_error``).
 """
 
 from __future__ import annotations
@@ -17,17 +20,15 @@ import yaml
 
 from critmin.data.load import Dataset
 from critmin.simulate.runner import MineralResult, RunResult
+from critmin.simulate.stream import Summary
 
 WORLD_EX = "world_ex_"
 
 
-def _ratio(x: xr.DataArray, base: xr.DataArray) -> xr.DataArray:
-    b = base.isel(scenario=0, drop=True)
-    return (x / b.where(b > 0)).where(b > 0)
-
-
-def _q(arr: xr.DataArray, q: float) -> xr.DataArray:
-    return arr.quantile(q, dim="scenario", skipna=False).drop_vars("quantile")
+def _summary(mr: MineralResult) -> Summary:
+    if mr.summary is None:  # pragma: no cover - simulate always summarises
+        raise ValueError(f"{mr.model.mineral}: no streamed summary")
+    return mr.summary
 
 
 def _num(v: Any) -> float | None:
@@ -38,12 +39,12 @@ def _num(v: Any) -> float | None:
 def flow_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
     """Per stage and origin: exports to the world outside the origin (p50 of flow / baseline);
     at the last stage also per consuming region."""
-    res, base = mr.results, mr.baseline
+    res, base = _summary(mr), mr.baseline
     out: list[dict[str, Any]] = []
-    exp = _q(_ratio(res["exports"], base["exports"]), 0.5)
+    exp = res.ratio("exports", 0.5)
     has = base["exports"].isel(scenario=0).sum("period") > 0
-    for stage in res.stage.values:
-        for origin in res.origin.values:
+    for stage in base.stage.values:
+        for origin in base.origin.values:
             if not bool(has.sel(stage=stage, origin=origin)):
                 continue
             series = exp.sel(stage=stage, origin=origin)
@@ -58,11 +59,11 @@ def flow_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
                         "supply_ratio_p50": _num(v),
                     }
                 )
-    last = str(res.stage.values[-1])
-    fin = _q(_ratio(res["final"], base["final"]), 0.5)
+    last = str(base.stage.values[-1])
+    fin = res.ratio("final", 0.5)
     fbase = base["final"].isel(scenario=0).sum("period")
-    for origin in res.origin.values:
-        for region in res.region.values:
+    for origin in base.origin.values:
+        for region in base.region.values:
             if float(fbase.sel(origin=origin, region=region)) <= 0 or region == origin:
                 continue
             series = fin.sel(origin=origin, region=region)
@@ -82,15 +83,15 @@ def flow_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
 
 def region_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
     """Per consuming region and period: supply ratio, shortfall (t), price ratio, loss (USD)."""
-    res, base = mr.results, mr.baseline
-    supply = _q(_ratio(res["receipts"], base["receipts"]), 0.5)
-    short50, short95 = _q(res["shortfall"], 0.5), _q(res["shortfall"], 0.95)
-    price, loss = _q(res["price_ratio"], 0.5), _q(res["loss_usd"], 0.5)
-    loss95 = _q(res["loss_usd"], 0.95)
-    last = str(res.stage.values[-1])
+    res, base = _summary(mr), mr.baseline
+    supply = res.ratio("receipts", 0.5)
+    short50, short95 = res.quantile("shortfall", 0.5), res.quantile("shortfall", 0.95)
+    price, loss = res.quantile("price_ratio", 0.5), res.quantile("loss_usd", 0.5)
+    loss95 = res.quantile("loss_usd", 0.95)
+    last = str(base.stage.values[-1])
     out = []
-    for region in res.region.values:
-        for p in res.period.values:
+    for region in base.region.values:
+        for p in base.period.values:
             at = {"region": region, "period": p}
             out.append(
                 {
@@ -111,11 +112,17 @@ def region_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
 
 def sector_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
     """Per region and end-use sector: shortfall and loss over the whole horizon (p50, p95).
-    The region's shortfall is split over sectors in its end-use shares."""
-    res = mr.results
-    short = res["shortfall_sector"].sum("period")
-    loss = res["loss_sector"].sum("period")
-    s50, s95, l50 = _q(short, 0.5), _q(short, 0.95), _q(loss, 0.5)
+    The region's shortfall is split over sectors in its end-use shares (a fixed share, so the
+    sector's quantile is the share of the region's)."""
+    res = _summary(mr)
+    split = xr.DataArray(
+        mr.model.sector_share,
+        dims=("region", "sector"),
+        coords={"region": list(mr.model.regions), "sector": list(mr.model.sectors)},
+    )
+    s50 = res.quantile("shortfall_total", 0.5) * split
+    s95 = res.quantile("shortfall_total", 0.95) * split
+    l50 = res.quantile("loss_total", 0.5) * split
     return [
         {
             "mineral": mineral,
@@ -125,14 +132,9 @@ def sector_records(mineral: str, mr: MineralResult) -> list[dict[str, Any]]:
             "shortfall_t_p95": _num(s95.sel(region=r, sector=s)),
             "loss_usd_p50": _num(l50.sel(region=r, sector=s)),
         }
-        for r in res.region.values
-        for s in res.sector.values
-        if float(
-            mr.model.sector_share[
-                list(res.region.values).index(r), list(res.sector.values).index(s)
-            ]
-        )
-        > 0
+        for r in split.region.values
+        for s in split.sector.values
+        if float(split.sel(region=r, sector=s)) > 0
     ]
 
 
@@ -189,6 +191,9 @@ def write_run(result: RunResult, ds: Dataset, out: Path) -> Path:
         "horizon": cfg.horizon,
         "executor": cfg.executor.value,
         "chunk": cfg.chunk,
+        "paths": "per-draw paths in <mineral>/paths-*.nc (float32)"
+        if cfg.paths_dir is not None
+        else ("per-draw paths in <mineral>.nc" if cfg.keep_paths else "not kept"),
         "reroute": cfg.reroute,
         "data_version": data_version(ds),
         "data_source": ds.source,
@@ -207,9 +212,22 @@ def write_run(result: RunResult, ds: Dataset, out: Path) -> Path:
         yaml.safe_dump(result.scenario.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
     )
     for mineral, mr in result.minerals.items():
-        ds_out = mr.results.assign(
-            {f"baseline_{k}": v.isel(scenario=0, drop=True) for k, v in mr.baseline.items()}
+        baseline = {f"baseline_{k}": v.isel(scenario=0, drop=True) for k, v in mr.baseline.items()}
+        summ = _summary(mr)
+        loss = summ.distribution("loss_total")
+        ds_sum = (
+            summ.to_dataset()
+            .assign(baseline)
+            .assign(
+                loss_total_counts=loss.drop_vars("bin_value"),
+                loss_total_bin_usd=loss["bin_value"].drop_vars("bin_value"),
+            )
         )
-        ds_out.to_netcdf(out / f"{mineral}.nc", engine="scipy")
+        ds_sum.attrs["quantile_method"] = (
+            "fixed-grid histogram, inverted CDF (critmin.simulate.stream)"
+        )
+        ds_sum.to_netcdf(out / f"{mineral}.summary.nc", engine="scipy")
+        if "receipts" in mr.results and cfg.paths_dir is None:
+            mr.results.assign(baseline).to_netcdf(out / f"{mineral}.nc", engine="scipy")
     (out / "summary.json").write_text(json.dumps(summary(result)), encoding="utf-8")
     return out

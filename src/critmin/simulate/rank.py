@@ -22,7 +22,6 @@ demand, price and users; without U.S. demand or a price of their own they get no
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +37,7 @@ from critmin.economics.welfare import (
 )
 from critmin.scenarios.spec import Scenario
 from critmin.simulate.disruptions import DisruptionSet
+from critmin.simulate.driver import Execution, Executor, map_chunks
 from critmin.simulate.engine import run
 from critmin.simulate.model import ChainModel, build_model, reference_prices_of
 from critmin.simulate.runner import parents_of
@@ -146,11 +146,43 @@ def strata(scenario: Scenario) -> list[tuple[float, Scenario]]:
     return [(w / norm, sc) for w, sc in out]
 
 
-def _assess(job: _Job) -> dict[str, dict[str, np.ndarray]]:
+@dataclass(frozen=True)
+class _Chunk:
+    """One chunk of the ranking: a chain's year under one stratum, foreign or domestic."""
+
+    job: int
+    domestic: bool
+    stratum: int
+
+
+def _chunks(jobs: list[_Job]) -> list[_Chunk]:
+    out = []
+    for i, job in enumerate(jobs):
+        out += [_Chunk(i, False, s) for s in range(len(strata(job.foreign)))]
+        if job.domestic is not None and job.domestic.events:
+            out += [_Chunk(i, True, s) for s in range(len(strata(job.domestic)))]
+    return out
+
+
+def _year_of(jobs: list[_Job], chunk: _Chunk) -> dict[str, dict[str, np.ndarray]]:
+    """On a worker: one stratum's year of draws, reduced to per-draw annual figures per
+    mineral. Every stratum of every chain starts from the same seed (common random numbers;
+    the domestic year from seed + 1)."""
+    job = jobs[chunk.job]
+    scenario = job.domestic if chunk.domestic else job.foreign
+    assert scenario is not None
+    _, sc = strata(scenario)[chunk.stratum]
+    return _year(job, sc, np.random.default_rng(job.seed + (1 if chunk.domestic else 0)))
+
+
+def _assess(
+    job: _Job,
+    foreign: list[dict[str, dict[str, np.ndarray]]],
+    domestic: list[dict[str, dict[str, np.ndarray]]],
+) -> dict[str, dict[str, np.ndarray]]:
     """Per mineral: per-draw results of every stratum, and each draw's weight (the stratum's
-    probability over its draws). Every stratum of every chain starts from the same seed
-    (common random numbers)."""
-    parts = [(w, _year(job, sc, np.random.default_rng(job.seed))) for w, sc in strata(job.foreign)]
+    probability over its draws)."""
+    parts = [(w, r) for (w, _), r in zip(strata(job.foreign), foreign, strict=True)]
     out: dict[str, dict[str, np.ndarray]] = {}
     for p in job.priced:
         keys = parts[0][1][p.mineral].keys()
@@ -158,11 +190,9 @@ def _assess(job: _Job) -> dict[str, dict[str, np.ndarray]]:
         res["weight"] = np.concatenate([np.full(job.runs, w / job.runs) for w, _ in parts])
         res["stratum"] = np.concatenate([np.full(job.runs, i) for i in range(len(parts))])
         out[p.mineral] = res
-    if job.domestic is not None and job.domestic.events:
-        dparts = [
-            (w, _year(job, sc, np.random.default_rng(job.seed + 1)))
-            for w, sc in strata(job.domestic)
-        ]
+    if domestic:
+        assert job.domestic is not None
+        dparts = [(w, r) for (w, _), r in zip(strata(job.domestic), domestic, strict=True)]
         for p in job.priced:
             if "gdp" in dparts[0][1][p.mineral]:
                 out[p.mineral]["domestic"] = np.array(
@@ -263,8 +293,11 @@ def rank(
     minerals: list[str] | None = None,
     domestic: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    scheduler: str | None = None,
 ) -> list[RankRow]:
-    """The criticality ranking (see the module docstring); ``minerals`` keeps a subset."""
+    """The criticality ranking (see the module docstring); ``minerals`` keeps a subset. Chunks
+    (a chain's year under one stratum) run on the ensemble driver: ``workers`` local
+    processes, or the Dask cluster at ``scheduler``."""
     parents = parents_of(chain)
     have = set(chain.production.mineral.values.tolist())
     plan = universe(chain, include_all=include_all or bool(minerals))
@@ -322,22 +355,22 @@ def rank(
     ]
     rows: list[RankRow] = []
     listed = dict(plan)
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(_assess, jobs) if workers > 1 else map(_assess, jobs)
-        for i, (job, out) in enumerate(zip(jobs, results, strict=True)):
-            for p in job.priced:
-                rows.append(
-                    _row(
-                        p.mineral,
-                        job,
-                        p.exposure,
-                        out[p.mineral],
-                        listed[p.mineral],
-                        notes[p.mineral],
-                    )
+    execution = Execution(
+        Executor.DASK if scheduler else Executor.LOCAL, max(1, workers), scheduler
+    )
+    chunks = _chunks(jobs)
+    results = map_chunks(_year_of, jobs, chunks, execution, progress)
+    per_job: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in range(len(jobs))}
+    for chunk, res in zip(chunks, results, strict=True):
+        per_job[chunk.job][1 if chunk.domestic else 0].append(res)
+    for i, job in enumerate(jobs):
+        out = _assess(job, *per_job[i])
+        for p in job.priced:
+            rows.append(
+                _row(
+                    p.mineral, job, p.exposure, out[p.mineral], listed[p.mineral], notes[p.mineral]
                 )
-            if progress:
-                progress(i + 1, len(jobs))
+            )
     rows.sort(
         key=lambda r: (
             r.expected_loss_usd is None,

@@ -1,34 +1,54 @@
-"""Monte Carlo: run a scenario's ensemble in seeded chunks on a local pool or a Dask cluster.
+"""Monte Carlo: run a scenario's ensemble in seeded blocks on the one ensemble driver
+(critmin.simulate.driver: in-process, a local pool or a Dask cluster).
 
-Chunks are the unit of work and of randomness: chunk j of mineral i draws from
-``SeedSequence(seed).spawn(minerals)[i].spawn(chunks)[j]``, whatever executes it, so the same
-seed gives the same numbers on every executor. Results are labelled arrays (xarray) with the
-scenario axis kept, summarised as quantiles.
+Blocks of ``RunConfig.chunk`` draws are the unit of randomness: block b of mineral i draws from
+``SeedSequence(seed).spawn(minerals)[i].spawn(blocks)[b]``; the driver groups blocks into chunks
+sized from a measured per-block cost, and whatever executes them, the same seed gives the same
+numbers. Each chunk is reduced on its worker to a streamed summary (critmin.simulate.stream:
+moments, exceedance, fixed-grid histograms for quantiles); the per-draw paths come back only with
+``keep_paths`` (held in memory as labelled arrays) or ``paths_dir`` (written chunk by chunk as
+float32 netCDF, relative rounding error at most 2**-24), so memory is flat in the draws.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from critmin.chain import SupplyChain
 from critmin.scenarios.spec import Period, Scenario
+from critmin.simulate.driver import (
+    Execution,
+    Executor,
+    Session,
+    block_seeds,
+    blocks_per_chunk,
+    session,
+    timed,
+)
 from critmin.simulate.engine import Trace, check_balance, run
 from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.shocks import Shocks, build_shocks
+from critmin.simulate.stream import Grid, Part, Sparse, Summary
+
+__all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
 
 CHUNK = 200
-
-
-class Executor(StrEnum):
-    LOCAL = "local"
-    DASK = "dask"
+#: Histogram steps per unit of the cell's scale, for quantities by region (fine), the price
+#: ratio (up to the cap) and flows by node (coarse: many cells); 1 is a grid point, so an
+#: unchanged ratio reads back exactly. Quantile error: half a step x the cell's scale.
+REGION_STEPS, PRICE_STEPS, FLOW_STEPS = 1024, 256, 64
+#: Top of each histogram grid, in units of the cell's scale (baseline flow, demand, loss at a
+#: full shortfall); the price ratio's top is the model's price cap.
+TOP = 4.0
+DEFAULT_PRICE_TOP = 100.0
+#: Largest chunk in bytes of engine arrays (bounds a worker's memory).
+CHUNK_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -42,8 +62,10 @@ class RunConfig:
     executor: Executor = Executor.LOCAL
     scheduler: str | None = None
     workers: int = 2
-    chunk: int = CHUNK
+    chunk: int = CHUNK  # draws per seeded block
     reroute: bool = True
+    keep_paths: bool = True  # per-draw paths in ``MineralResult.results``
+    paths_dir: Path | None = None  # write per-draw paths here, chunk by chunk
 
     @property
     def months_per_period(self) -> int:
@@ -53,18 +75,9 @@ class RunConfig:
     def months(self) -> int:
         return self.horizon * self.months_per_period
 
-
-@dataclass(frozen=True)
-class ChunkTask:
-    model: ChainModel
-    scenario: Scenario
-    parents: dict[str, str]
-    scenarios: int
-    months: int
-    seed: np.random.SeedSequence
-    reroute: bool
-    months_per_period: int
-    sample_occurrence: bool = False
+    @property
+    def execution(self) -> Execution:
+        return Execution(self.executor, self.workers, self.scheduler)
 
 
 def to_periods(arr: np.ndarray, axis: int, per: int, how: str) -> np.ndarray:
@@ -73,23 +86,6 @@ def to_periods(arr: np.ndarray, axis: int, per: int, how: str) -> np.ndarray:
     grouped = arr.reshape(shape)
     out: np.ndarray = grouped.mean(axis=axis + 1) if how == "mean" else grouped.sum(axis=axis + 1)
     return out
-
-
-def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
-    """Draw and simulate one chunk; return period aggregates (leading axis = scenario)."""
-    rng = np.random.default_rng(task.seed)
-    shocks = build_shocks(
-        task.scenario,
-        task.model,
-        task.parents,
-        task.scenarios,
-        task.months,
-        rng,
-        sample_occurrence=task.sample_occurrence,
-    )
-    trace = run(task.model, shocks, reroute=task.reroute)
-    check_balance(task.model, trace)
-    return summarise(trace, task.months_per_period)
 
 
 def summarise(trace: Trace, per: int) -> dict[str, np.ndarray]:
@@ -106,11 +102,13 @@ def summarise(trace: Trace, per: int) -> dict[str, np.ndarray]:
 
 @dataclass
 class MineralResult:
-    """One chain's ensemble as labelled arrays, with its baseline."""
+    """One chain's ensemble: its streamed summary, the per-draw paths as labelled arrays (empty
+    unless kept) and the baseline (one neutral draw)."""
 
     model: ChainModel
     results: xr.Dataset
     baseline: xr.Dataset
+    summary: Summary | None = None
 
 
 @dataclass
@@ -176,39 +174,148 @@ def parents_of(chain: SupplyChain) -> dict[str, str]:
     return {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
 
 
-def tasks(
-    chain: SupplyChain, scenario: Scenario, config: RunConfig
-) -> Iterator[tuple[str, ChainModel, list[ChunkTask]]]:
-    """Per chain mineral: its model and its seeded chunks."""
-    minerals = (
+def _minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
+    return (
         chain_minerals(chain, scenario)
         if scenario.events
         else sorted({str(m) for m in chain.dataset["chains"]["mineral"]})
     )
-    parents = parents_of(chain)
-    per_mineral = np.random.SeedSequence(config.seed).spawn(len(minerals))
-    n_chunks = max(1, math.ceil(config.runs / config.chunk))
-    for mineral, ss in zip(minerals, per_mineral, strict=True):
-        model = build_model(chain, mineral)
-        seeds = ss.spawn(n_chunks)
-        sizes = [min(config.chunk, config.runs - j * config.chunk) for j in range(n_chunks)]
-        yield (
-            mineral,
-            model,
-            [
-                ChunkTask(
-                    model,
-                    scenario,
-                    parents,
-                    n,
-                    config.months,
-                    seed,
-                    config.reroute,
-                    config.months_per_period,
-                )
-                for n, seed in zip(sizes, seeds, strict=True)
-            ],
+
+
+def grids(
+    model: ChainModel, baseline: dict[str, np.ndarray], per: int, periods: int
+) -> dict[str, Grid]:
+    """The histogram grid of every summarised quantity (see critmin.simulate.stream)."""
+    regions = list(model.regions)
+    pr: dict[str, list[object]] = {"period": list(range(1, periods + 1)), "region": list(regions)}
+    us = regions.index("USA")
+    full_loss = np.ones(len(regions))
+    if model.exposure is not None:
+        full_loss[us] = max(float(model.exposure.gdp_lost(np.array(1.0))), 0.0) or 1.0
+    demand = model.demand * per
+    price_top = float(model.price_cap) if model.price_cap > 0 else DEFAULT_PRICE_TOP
+    cell = np.ones((periods, len(regions)))
+    return {
+        "receipts": Grid(("period", "region"), pr, baseline["receipts"][0], TOP, REGION_STEPS, "t"),
+        "shortfall": Grid(
+            ("period", "region"),
+            pr,
+            np.where(demand > 0, demand, 1.0) * cell,
+            TOP,
+            REGION_STEPS,
+            "t",
+        ),
+        "price_ratio": Grid(
+            ("period", "region"), pr, cell, price_top, PRICE_STEPS, "ratio to baseline price"
+        ),
+        "loss_usd": Grid(
+            ("period", "region"), pr, full_loss * per * cell, TOP, REGION_STEPS, "USD"
+        ),
+        "shortfall_total": Grid(
+            ("region",),
+            {"region": regions},
+            np.where(demand > 0, demand, 1.0) * periods,
+            TOP,
+            REGION_STEPS,
+            "t",
+        ),
+        "loss_total": Grid(
+            ("region",), {"region": regions}, full_loss * per * periods, TOP, REGION_STEPS, "USD"
+        ),
+        "exports": Grid(
+            ("period", "stage", "origin"),
+            {"period": pr["period"], "stage": list(model.stages), "origin": list(model.countries)},
+            baseline["exports"][0],
+            TOP,
+            FLOW_STEPS,
+            "t",
+            moments=False,
+        ),
+        "final": Grid(
+            ("period", "origin", "region"),
+            {"period": pr["period"], "origin": list(model.countries), "region": regions},
+            baseline["final"][0],
+            TOP,
+            FLOW_STEPS,
+            "t",
+            moments=False,
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every worker needs once: the models, the scenario and the grids."""
+
+    models: dict[str, ChainModel]
+    grids: dict[str, dict[str, Grid]]
+    scenario: Scenario
+    parents: dict[str, str]
+    months: int
+    per: int
+    reroute: bool
+    paths: bool
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One chunk: consecutive seeded blocks of one mineral."""
+
+    mineral: str
+    blocks: tuple[tuple[int, np.random.SeedSequence], ...]  # (draws, seed)
+
+
+@dataclass
+class _Out:
+    parts: list[dict[str, Part]]  # per block; histograms counted once, in the first
+    paths: dict[str, np.ndarray] | None
+
+
+def quantities(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The summarised quantities of a chunk's period aggregates (scenario axis first)."""
+    return {
+        "receipts": arrays["receipts"],
+        "shortfall": arrays["shortfall"],
+        "price_ratio": arrays["price_ratio"],
+        "loss_usd": arrays["loss_usd"],
+        "shortfall_total": arrays["shortfall"].sum(axis=1),
+        "loss_total": arrays["loss_usd"].sum(axis=1),
+        "exports": arrays["exports"],
+        "final": arrays["final"],
+    }
+
+
+def _chunk(ctx: _Context, item: _Item) -> _Out:
+    """Draw and simulate one chunk on a worker, block by block (a block's numbers never depend
+    on the chunk it is in: the loss model's matrix products round by their row count), and
+    reduce it to its summary parts per block and one histogram per chunk."""
+    model = ctx.models[item.mineral]
+    grid = ctx.grids[item.mineral]
+    parts: list[dict[str, Part]] = []
+    counts: dict[str, np.ndarray] = {}
+    kept: list[dict[str, np.ndarray]] = []
+    for n, ss in item.blocks:
+        shocks = build_shocks(
+            ctx.scenario, model, ctx.parents, n, ctx.months, np.random.default_rng(ss)
         )
+        trace = run(model, shocks, reroute=ctx.reroute)
+        del shocks
+        check_balance(model, trace)
+        arrays = summarise(trace, ctx.per)
+        del trace
+        values = quantities(arrays)
+        parts.append({k: Part.of(grid[k], v, count=False) for k, v in values.items()})
+        for k, v in values.items():
+            c = grid[k].count(v)
+            counts[k] = c if k not in counts else counts[k] + c
+        if ctx.paths:
+            kept.append(arrays)
+    for k, c in counts.items():  # sent as their non-zero bins
+        parts[0][k].counts = Sparse.of(c)
+    paths = (
+        {k: np.concatenate([a[k] for a in kept]) for k in kept[0]} if ctx.paths and kept else None
+    )
+    return _Out(parts, paths)
 
 
 def simulate(
@@ -218,64 +325,124 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Run the ensemble; ``progress(done, total)`` is called as chunks finish."""
-    plan = list(tasks(chain, scenario, config))
-    total = sum(len(c) for _, _, c in plan)
-    done = 0
-    result = RunResult(scenario, config)
-    with _executor(config) as submit:
-        futures = [(m, model, [submit(t) for t in chunks]) for m, model, chunks in plan]
-        for mineral, model, pending in futures:
-            parts = []
-            for fut in pending:
-                parts.append(fut())
-                done += 1
-                if progress:
-                    progress(done, total)
-            arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-            neutral = run(model, Shocks.neutral(model, 1, config.months), reroute=config.reroute)
-            result.minerals[mineral] = MineralResult(
-                model,
-                _labelled(model, arrays),
-                _labelled(model, summarise(neutral, config.months_per_period)),
+    with session(config.execution) as ex:
+        return _simulate(ex, chain, scenario, config, progress)
+
+
+def _simulate(
+    ex: Session,
+    chain: SupplyChain,
+    scenario: Scenario,
+    config: RunConfig,
+    progress: Callable[[int, int], None] | None,
+) -> RunResult:
+    minerals = _minerals(chain, scenario)
+    parents = parents_of(chain)
+    execution = config.execution
+    parallel = execution.workers > 1 or execution.executor is Executor.DASK
+    # models are built here, not on workers: building inverts matrices (LAPACK), whose last
+    # bits depend on the process's BLAS threads, and every executor must see the same model
+    models = {m: build_model(chain, m) for m in minerals}
+    per = config.months_per_period
+    baselines = {
+        m: summarise(run(md, Shocks.neutral(md, 1, config.months), reroute=config.reroute), per)
+        for m, md in models.items()
+    }
+    ctx = _Context(
+        models,
+        {m: grids(models[m], baselines[m], per, config.horizon) for m in minerals},
+        scenario,
+        parents,
+        config.months,
+        per,
+        config.reroute,
+        config.keep_paths or config.paths_dir is not None,
+    )
+    n_blocks = max(1, math.ceil(config.runs / config.chunk))
+    sizes = [min(config.chunk, config.runs - j * config.chunk) for j in range(n_blocks)]
+    seeds = block_seeds(config.seed, len(minerals), n_blocks)
+    blocks = {m: list(zip(sizes, seeds[i], strict=True)) for i, m in enumerate(minerals)}
+    # size chunks from a measured cost: the largest model's first block runs here (it is part
+    # of the result, so nothing is wasted)
+    group = dict.fromkeys(minerals, 1)
+    pilot: tuple[str, _Out] | None = None
+    if minerals and parallel:
+        big = max(minerals, key=lambda m: _cost(models[m], config.months))
+        out, seconds = timed(_chunk, ctx, _Item(big, (blocks[big][0],)))
+        pilot = (big, out)
+        for m in minerals:
+            share = _cost(models[m], config.months) / _cost(models[big], config.months)
+            most = max(1, CHUNK_BYTES // (_bytes_per_draw(models[m], config.months) * config.chunk))
+            group[m] = blocks_per_chunk(
+                seconds * share, n_blocks, execution.parallel, max_blocks=most
             )
+    items: list[_Item] = []
+    done: list[_Out | None] = []
+    for m in minerals:
+        lo = 0
+        if pilot is not None and pilot[0] == m:
+            items.append(_Item(m, (blocks[m][0],)))
+            done.append(pilot[1])
+            lo = 1
+        for j in range(lo, n_blocks, group[m]):
+            items.append(_Item(m, tuple(blocks[m][j : j + group[m]])))
+            done.append(None)
+    results = ex.map(
+        _chunk, ctx, [it for it, d in zip(items, done, strict=True) if d is None], progress
+    )
+    summaries = {m: Summary(ctx.grids[m]) for m in minerals}
+    paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
+    writers = {m: _PathWriter(config.paths_dir, models[m]) for m in minerals}
+    for item, have in zip(items, done, strict=True):
+        out = have if have is not None else next(results)
+        for part in out.parts:
+            summaries[item.mineral].add(part)
+        if out.paths is not None:
+            writers[item.mineral].write(out.paths)
+            if config.keep_paths:
+                paths[item.mineral].append(out.paths)
+    result = RunResult(scenario, config)
+    for m in minerals:
+        kept = (
+            _labelled(models[m], {k: np.concatenate([p[k] for p in paths[m]]) for k in paths[m][0]})
+            if config.keep_paths
+            else xr.Dataset()
+        )
+        result.minerals[m] = MineralResult(
+            models[m], kept, _labelled(models[m], baselines[m]), summaries[m]
+        )
     return result
 
 
-def _in_process(task: ChunkTask) -> Callable[[], dict[str, np.ndarray]]:
-    result = run_chunk(task)
-    return lambda: result
+def _cost(model: ChainModel, months: int) -> float:
+    """A per-draw cost proxy: the engine's work grows with months x stages x origins x
+    destinations."""
+    return float(months * model.K * model.N * max(model.N, len(model.regions)))
 
 
-class _executor:
-    """Context manager yielding ``submit(task) -> (() -> result)`` for the chosen executor."""
+def _bytes_per_draw(model: ChainModel, months: int) -> int:
+    """Bytes of a draw's shocks and trace (float64): the flows' allowances dominate."""
+    K, N, R = model.K, model.N, len(model.regions)
+    return 8 * months * (max(K - 1, 0) * N * N + 2 * N * R + 5 * K * N + 10 * R)
 
-    def __init__(self, config: RunConfig) -> None:
-        self.config = config
-        self._close: list[Callable[[], object]] = []
 
-    def __enter__(self) -> Callable[[ChunkTask], Callable[[], dict[str, np.ndarray]]]:
-        if self.config.executor is Executor.DASK:
-            from distributed import Client, LocalCluster  # noqa: PLC0415 - optional, heavy
+class _PathWriter:
+    """Per-draw paths of one chain written chunk by chunk (float32 netCDF, one file per chunk:
+    ``<dir>/<mineral>/paths-<first draw>.nc``); does nothing without a folder."""
 
-            if self.config.scheduler:
-                client = Client(self.config.scheduler)  # type: ignore[no-untyped-call]
-            else:
-                cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=self.config.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
-                client = Client(cluster)  # type: ignore[no-untyped-call]
-                self._close.append(cluster.close)
-            self._close.insert(0, client.close)
-            return lambda task: client.submit(run_chunk, task, pure=False).result
-        if self.config.workers <= 1:
-            return _in_process
-        pool = ProcessPoolExecutor(max_workers=self.config.workers)
-        self._close.append(pool.shutdown)
-        return lambda task: pool.submit(run_chunk, task).result
+    def __init__(self, folder: Path | None, model: ChainModel) -> None:
+        self.folder = None if folder is None else folder / model.mineral
+        self.model = model
+        self.first = 0
 
-    def __exit__(self, *exc: object) -> None:
-        for close in self._close:
-            close()
+    def write(self, arrays: dict[str, np.ndarray]) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        n = arrays["receipts"].shape[0]
+        ds = _labelled(self.model, arrays).assign_coords(
+            scenario=np.arange(self.first, self.first + n)
+        )
+        ds = ds.map(lambda v: v.astype(np.float32), keep_attrs=True)
+        ds.to_netcdf(self.folder / f"paths-{self.first:08d}.nc", engine="scipy")
+        self.first += n

@@ -1,0 +1,375 @@
+"""The one ensemble driver: streamed summaries against full arrays, float32 paths within their
+bound, and the same seed giving the same numbers on every executor (in-process, local pool,
+Dask LocalCluster, a real multi-process ``dask scheduler`` + two ``dask worker`` processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+from distributed import Client
+
+from critmin.chain import SupplyChain
+from critmin.cli import main
+from critmin.optimize.ensemble import build_ensemble
+from critmin.scenarios.load import Labels, load_scenario
+from critmin.scenarios.spec import Period, Scenario
+from critmin.simulate.driver import (
+    Execution,
+    Executor,
+    blocks_per_chunk,
+    dask_worker_env,
+    map_chunks,
+)
+from critmin.simulate.output import region_records
+from critmin.simulate.rank import rank, rank_records
+from critmin.simulate.runner import RunConfig, RunResult, simulate
+from critmin.simulate.stream import Grid, Part, Summary
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@pytest.fixture(scope="module")
+def october(bundled: SupplyChain) -> Scenario:
+    return load_scenario("china-2025-10", Labels.of(bundled.dataset))
+
+
+# --- the streaming estimator on its own -------------------------------------------------------
+
+
+def _grid(scale: np.ndarray, top: float = 4.0, steps: int = 16) -> Grid:
+    dims = tuple(f"d{i}" for i in range(scale.ndim))
+    coords = {d: list(range(n)) for d, n in zip(dims, scale.shape, strict=True)}
+    return Grid(dims, coords, scale, top, steps, "t")
+
+
+def test_histogram_quantiles_within_the_stated_error() -> None:
+    rng = np.random.default_rng(7)
+    scale = np.array([1.0, 10.0, 250.0])
+    x = rng.gamma(2.0, 0.6, size=(997, 3)) * scale  # some draws above the grid's top
+    x[:100, 0] = 0.0  # exact zeros stay exact
+    grid = _grid(scale)
+    summary = Summary({"x": grid})
+    for lo in range(0, len(x), 100):  # merged chunk by chunk
+        summary.add({"x": Part.of(grid, x[lo : lo + 100])})
+    for q in QUANTILES:
+        exact = np.quantile(x, q, axis=0, method="inverted_cdf")
+        est = summary.quantile("x", q).values
+        inside = exact <= grid.top * scale
+        assert inside.any()
+        assert np.all(np.abs(est - exact)[inside] <= grid.error[inside] * (1 + 1e-12))
+        assert np.all(np.isnan(est[~inside]))  # above the grid: NaN, never a wrong number
+    np.testing.assert_allclose(summary.mean("x").values, x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(summary.sd("x").values, x.std(axis=0, ddof=1), rtol=1e-10)
+    np.testing.assert_array_equal(summary.exceedance("x").values, (x > 0).mean(axis=0))
+    assert summary.quantile("x", 0.05).values[0] == 0.0
+
+
+def test_a_coarser_grid_misses_by_more_so_the_bound_is_not_vacuous() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0.0, 1.0, size=(2000, 1))
+    errors = []
+    for bins in (8, 4096):
+        grid = _grid(np.ones(1), top=1.0, steps=bins)
+        s = Summary({"x": grid})
+        s.add({"x": Part.of(grid, x)})
+        exact = np.quantile(x, 0.37, axis=0, method="inverted_cdf")
+        errors.append(float(np.abs(s.quantile("x", 0.37).values - exact)[0]))
+    assert errors[0] > errors[1]
+    assert errors[1] <= 0.5 / 4096
+
+
+# --- simulate: streamed summary against the full arrays ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kept(bundled: SupplyChain, october: Scenario) -> RunResult:
+    config = RunConfig(runs=130, seed=11, horizon=12, chunk=40, workers=1, keep_paths=True)
+    return simulate(bundled, october, config)
+
+
+def test_streaming_summaries_equal_full_array_summaries(kept: RunResult) -> None:
+    checked = 0
+    for mineral, mr in kept.minerals.items():
+        summ, res = mr.summary, mr.results
+        assert summ is not None
+        assert summ.draws == 130
+        full = {
+            "shortfall": res["shortfall"],
+            "loss_usd": res["loss_usd"],
+            "price_ratio": res["price_ratio"],
+            "receipts": res["receipts"],
+            "shortfall_total": res["shortfall"].sum("period"),
+            "loss_total": res["loss_usd"].sum("period"),
+            "exports": res["exports"],
+            "final": res["final"],
+        }
+        for name, arr in full.items():
+            x = arr.values
+            grid = summ.grids[name]
+            if not grid.moments:  # flows by node: quantiles only
+                with pytest.raises(ValueError, match="only quantiles"):
+                    summ.mean(name)
+                continue
+            np.testing.assert_allclose(
+                summ.mean(name).values, x.mean(axis=0), rtol=1e-9, atol=1e-9, err_msg=name
+            )
+            np.testing.assert_allclose(
+                summ.sd(name).values, x.std(axis=0, ddof=1), rtol=1e-7, atol=1e-6, err_msg=name
+            )
+            np.testing.assert_array_equal(
+                summ.exceedance(name).values, (x > 0).mean(axis=0), err_msg=name
+            )
+        for name, arr in full.items():
+            x = arr.values
+            grid = summ.grids[name]
+            for q in QUANTILES:
+                exact = np.quantile(x, q, axis=0, method="inverted_cdf")
+                est = summ.quantile(name, q).values
+                ok = (grid.scale > 0) & (exact <= grid.top * grid.scale)
+                gap = np.abs(est - exact)[ok]
+                assert np.all(gap <= grid.error[ok] * (1 + 1e-9) + 1e-9), (mineral, name, q)
+                checked += int(ok.sum())
+    assert checked > 1000
+
+
+def test_records_read_the_summary(kept: RunResult) -> None:
+    mr = kept.minerals["rare_earths"]
+    rows = region_records("rare_earths", mr)
+    usa = [r for r in rows if r["region"] == "USA"]
+    exact = np.quantile(
+        mr.results["shortfall"].sel(region="USA").values, 0.95, axis=0, method="inverted_cdf"
+    )
+    assert mr.summary is not None
+    err = float(mr.summary.grids["shortfall"].error[0, 1])
+    assert max(exact) > 0
+    for r, e in zip(usa, exact, strict=True):
+        assert abs(r["shortfall_t_p95"] - e) <= err + 1e-6
+
+
+def test_paths_written_chunk_by_chunk_in_float32_within_bound(
+    bundled: SupplyChain, october: Scenario, tmp_path: Path
+) -> None:
+    config = RunConfig(
+        runs=50, seed=3, horizon=12, chunk=20, workers=1, keep_paths=True, paths_dir=tmp_path
+    )
+    result = simulate(bundled, october, config)
+    mr = result.minerals["rare_earths"]
+    files = sorted((tmp_path / "rare_earths").glob("paths-*.nc"))
+    assert len(files) == 3  # 20 + 20 + 10 draws, one file per chunk
+    with xr.open_mfdataset(files, engine="scipy", combine="by_coords") as ds:
+        for name in ("shortfall", "loss_usd", "exports", "price_ratio"):
+            x64, x32 = mr.results[name].values, ds[name].values
+            assert x32.dtype == np.float32
+            # float32 rounding: relative error at most 2**-24 (below the smallest normal the
+            # absolute error is at most 2**-150)
+            assert np.all(np.abs(x32.astype(float) - x64) <= 2.0**-24 * np.abs(x64) + 2.0**-149)
+
+
+# --- same seed, same numbers, every executor ----------------------------------------------------
+
+
+def _numbers(result: RunResult) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for m, mr in result.minerals.items():
+        assert mr.summary is not None
+        for name, part in mr.summary.parts.items():
+            assert part.counts is not None
+            out[f"{m}/{name}/counts"] = part.counts
+            out[f"{m}/{name}/sum"] = part.total
+            out[f"{m}/{name}/m2"] = part.m2
+        for v in mr.results.data_vars:
+            out[f"{m}/{v}"] = mr.results[str(v)].values
+    return out
+
+
+def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        np.testing.assert_array_equal(value, b[key], err_msg=key)
+
+
+def test_same_seed_same_numbers_in_process_pool_and_local_cluster(
+    bundled: SupplyChain, october: Scenario
+) -> None:
+    base = {"runs": 90, "seed": 21, "horizon": 12, "chunk": 15, "period": Period.MONTH}
+    inproc = _numbers(simulate(bundled, october, RunConfig(**base, workers=1)))
+    pool = _numbers(simulate(bundled, october, RunConfig(**base, workers=2)))
+    cluster = _numbers(
+        simulate(bundled, october, RunConfig(**base, workers=2, executor=Executor.DASK))
+    )
+    _assert_same(inproc, pool)
+    _assert_same(inproc, cluster)
+    other = _numbers(simulate(bundled, october, RunConfig(**{**base, "seed": 22}, workers=1)))
+    assert any(not np.array_equal(inproc[k], other[k]) for k in inproc)
+
+
+def test_rank_and_ensemble_same_numbers_in_process_and_pool(bundled: SupplyChain) -> None:
+    some = ["gallium", "rare_earths", "dysprosium"]
+    one = rank_records(rank(bundled, runs=20, seed=4, workers=1, minerals=some))
+    two = rank_records(rank(bundled, runs=20, seed=4, workers=2, minerals=some))
+    assert one == two
+    kw = {"minerals": ["gallium", "cobalt"], "runs": 30, "seed": 6, "horizon": 4}
+    e1 = build_ensemble(bundled, **kw)  # type: ignore[arg-type]
+    e2 = build_ensemble(bundled, workers=2, **kw)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(e1.shortfall.values, e2.shortfall.values)
+    np.testing.assert_array_equal(e1.price.values, e2.price.values)
+
+
+def _square(context: int, item: int) -> int:
+    return context + item * item
+
+
+def test_map_chunks_keeps_item_order_and_sends_the_context() -> None:
+    items = list(range(7))
+    want = [100 + i * i for i in items]
+    seen: list[tuple[int, int]] = []
+    got = list(
+        map_chunks(_square, 100, items, Execution(workers=2), lambda d, t: seen.append((d, t)))
+    )
+    assert got == want
+    assert seen[-1] == (7, 7)
+    assert list(map_chunks(_square, 100, items, Execution(workers=1))) == want
+
+
+def test_chunk_sizing_from_measured_cost() -> None:
+    assert blocks_per_chunk(0.05, 100, 2) == 10  # 0.5 s chunks
+    assert blocks_per_chunk(0.05, 8, 2) == 2  # every worker gets at least two chunks
+    assert blocks_per_chunk(2.0, 100, 2) == 1
+    assert blocks_per_chunk(0.001, 1000, 2, max_blocks=30) == 30  # memory bound
+
+
+def test_local_cluster_workers_lose_the_nanny_malloc_setting() -> None:
+    env = dask_worker_env()
+    assert "MALLOC_TRIM_THRESHOLD_" not in env
+    assert env["OMP_NUM_THREADS"] == "1"
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+
+
+# --- a real multi-process deployment ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``dask scheduler`` and two ``dask worker`` processes on random ports, torn down after."""
+    folder = tmp_path_factory.mktemp("dask")
+    file = folder / "scheduler.json"
+    dask = str(Path(sys.executable).with_name("dask"))
+    env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [
+                dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(file),
+            ],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(file.read_text())["address"]
+        for i in range(2):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        dask,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(folder / f"w{i}"),
+                        "--name",
+                        f"w{i}",
+                    ],
+                    cwd=folder,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        with Client(address, timeout=30) as client:  # type: ignore[no-untyped-call]
+            client.wait_for_workers(2, timeout=90)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a hung process
+                p.kill()
+                p.wait()
+
+
+def _cli(args: list[str]) -> str:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return result.output
+
+
+def test_cli_on_a_multi_process_scheduler_gives_the_in_process_numbers(
+    deployment: str, tmp_path: Path
+) -> None:
+    common = ["simulate", "china-2025-10", "--runs", "60", "--seed", "8", "--horizon", "12"]
+    _cli(
+        [
+            *common,
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "a"),
+            "--json",
+            str(tmp_path / "a.json"),
+        ]
+    )
+    _cli(
+        [
+            *common,
+            "--executor",
+            "dask",
+            "--scheduler",
+            deployment,
+            "--out",
+            str(tmp_path / "b"),
+            "--json",
+            str(tmp_path / "b.json"),
+        ]
+    )
+    a, b = (json.loads((tmp_path / f"{x}.json").read_text()) for x in "ab")
+    assert a["regions"]
+    assert a == b
+    for f in ("rare_earths.summary.nc", "lithium.summary.nc"):
+        with (
+            xr.open_dataset(tmp_path / "a" / f, engine="scipy") as x,
+            xr.open_dataset(tmp_path / "b" / f, engine="scipy") as y,
+        ):
+            xr.testing.assert_identical(x, y)
+    ranked = ["rank", "--runs", "20", "--seed", "3"]
+    _cli([*ranked, "--workers", "1", "--json", str(tmp_path / "r1.json")])
+    _cli([*ranked, "--scheduler", deployment, "--json", str(tmp_path / "r2.json")])
+    r1, r2 = (json.loads((tmp_path / f"r{x}.json").read_text()) for x in "12")
+    assert len(r1) > 20
+    assert r1 == r2
