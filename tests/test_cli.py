@@ -115,6 +115,13 @@ def test_review_writes_a_self_contained_page(tmp_path: Path) -> None:
     assert "rare_earths" in out
     assert "bottleneck" in out
     html = (tmp_path / "rev" / "index.html").read_text()
+    assert "No earlier review is stored" in out
+    # a second review into the same folder keeps the first one's record and compares with it
+    code, again, _ = run("review", "--out", str(tmp_path / "rev"))
+    assert code == 0
+    assert "Since the previous review" in again
+    history = json.loads((tmp_path / "rev" / "history.json").read_text())
+    assert len(history) == 2
     assert html.count("<svg") >= 10
     # opens offline: no external scripts, styles, images or fonts
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html)

@@ -250,8 +250,11 @@ def sources(ctx: click.Context, fmt: str, gaps: bool) -> None:
 @click.pass_context
 def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int) -> None:
     """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
+    import shutil
+
     from rich.console import Console
 
+    from critmin.report.history import HISTORY_FILE
     from critmin.report.review import write_review
 
     checks.check_dir_out(out, "--out")
@@ -268,6 +271,10 @@ def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int
         _check_year(chain, year)
         checks.check_memory(runs, 12, _chain_minerals(chain))
         with checks.staged_dir(out) as staged:
+            # the history of earlier reviews travels into the folder that replaces ``out``
+            earlier = out / HISTORY_FILE
+            if earlier.is_file():
+                shutil.copy2(earlier, staged / HISTORY_FILE)
             summary = write_review(
                 chain, staged, year=year, runs=runs, seed=seed, progress=progress
             )
