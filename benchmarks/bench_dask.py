@@ -16,24 +16,15 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from timing import load, median_time
 
 from critmin.chain import SupplyChain
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.simulate import runner
 from critmin.simulate.driver import Executor, block_seeds, dask_worker_env, tune_worker
 from critmin.simulate.runner import RunConfig, simulate
-
-
-def median_time(f: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def timed_chunk(ctx: Any, item: Any, repeat: int) -> tuple[float, float]:
@@ -131,8 +122,7 @@ def scaling(chain: SupplyChain, runs: int, repeat: int) -> None:
 def main() -> None:
     quick = "--quick" in sys.argv
     repeat = 1 if quick else 3
-    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    print(f"load average (1, 5, 15 min): {load}; median of {repeat}")
+    print(f"load average (1, 5, 15 min): {load()}; median of {repeat}")
     chain = SupplyChain.load()
     one_chunk(chain, repeat)
     scaling(chain, 2000 if quick else 10_000, repeat)

@@ -20,19 +20,7 @@ from critmin.optimize.problem import (
     Risk,
 )
 
-NO_AGREEMENTS = pd.DataFrame(
-    columns=[
-        "id",
-        "kind",
-        "mineral",
-        "counterparty",
-        "max_volume_t_per_year",
-        "contract_price_usd_per_t",
-        "floor_usd_per_t",
-        "tenor_years",
-        "lead_time_years",
-    ]
-)
+from .fixtures import NO_AGREEMENTS
 
 
 def ensemble(short: np.ndarray, price: np.ndarray, loss: float, months: int = 12) -> Ensemble:

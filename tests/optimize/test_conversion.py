@@ -13,19 +13,8 @@ from critmin.optimize.conversion import Conversion, route_capacity
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.problem import Agreements, Lots, ReserveProblem
 
-NO_AGREEMENTS = pd.DataFrame(
-    columns=[
-        "id",
-        "kind",
-        "mineral",
-        "counterparty",
-        "max_volume_t_per_year",
-        "contract_price_usd_per_t",
-        "floor_usd_per_t",
-        "tenor_years",
-        "lead_time_years",
-    ]
-)
+from .fixtures import NO_AGREEMENTS
+
 NEEDS = pd.DataFrame(
     [
         {"mineral": "rare_earths", "element": "ndpr", "stage": "magnets", "share": 0.88},

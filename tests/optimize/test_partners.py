@@ -12,19 +12,7 @@ from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.partners import Partner, screen
 from critmin.optimize.problem import Agreements, Lots, ReserveProblem
 
-NO_AGREEMENTS = pd.DataFrame(
-    columns=[
-        "id",
-        "kind",
-        "mineral",
-        "counterparty",
-        "max_volume_t_per_year",
-        "contract_price_usd_per_t",
-        "floor_usd_per_t",
-        "tenor_years",
-        "lead_time_years",
-    ]
-)
+from .fixtures import NO_AGREEMENTS
 
 
 def setup() -> tuple[Ensemble, Lots]:

@@ -11,6 +11,8 @@ from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
 from critmin.optimize.problem import Agreements, Infeasible, Lots, ReserveProblem, Risk
 
+from .fixtures import NO_AGREEMENTS
+
 LB = 0.45359237  # kg per lb
 
 
@@ -47,21 +49,6 @@ def lots(ens: Ensemble, drawdown_per_month: float = 1.0, holding: float = 0.0) -
         ]
     )
     return Lots.from_table(forms, ens)
-
-
-NO_AGREEMENTS = pd.DataFrame(
-    columns=[
-        "id",
-        "kind",
-        "mineral",
-        "counterparty",
-        "max_volume_t_per_year",
-        "contract_price_usd_per_t",
-        "floor_usd_per_t",
-        "tenor_years",
-        "lead_time_years",
-    ]
-)
 
 
 def test_newsvendor_matches_the_critical_fractile() -> None:
