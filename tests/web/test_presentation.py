@@ -27,6 +27,8 @@ def test_shares_read_as_percent_and_headers_as_words() -> None:
     assert pct(0.693) == "69%"
     assert cell("china_share", 0.006) == "0.6%"
     assert cell("expected_loss_usd", 3.5e9) == "$3.50B"
+    # a ratio per dollar is a number, not dollars (0.11 used to print as "$0")
+    assert cell("avoided_loss_per_usd", 0.11) == "0.11"
     assert header("expected_loss_usd") == "Expected loss/yr"
     assert header("some_new_column") == "Some new column"
 

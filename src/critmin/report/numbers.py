@@ -72,7 +72,8 @@ def header(column: str) -> str:
 
 
 def is_money(column: str) -> bool:
-    return column.endswith("_usd") or column == "usd"
+    """A column of US dollars (``*_usd``, ``usd``); a ratio per dollar (``*_per_usd``) is not."""
+    return (column.endswith("_usd") and not column.endswith("_per_usd")) or column == "usd"
 
 
 def missing(v: Any) -> bool:
