@@ -1023,23 +1023,16 @@ def portfolio_cmd(
     from critmin.optimize.reduction import reduce_ensemble
     from critmin.outlook.capacity import run_outlook
     from critmin.outlook.instruments import instruments
-    from critmin.outlook.policy import Policy, PolicyError, load_policy
+    from critmin.outlook.policy import PolicyError, policy_for
     from critmin.records import json_records
     from critmin.schema.validate import DataError
 
     chain = _chain(ctx)
     ds = chain.dataset
-    policy = Policy()
-    if policy_file is not None:
-        try:
-            policy = load_policy(
-                policy_file,
-                frozenset(ds["countries"]["iso3"]),
-                frozenset(ds["country_groups"]["group"]),
-                frozenset(ds["minerals"]["id"]),
-            )
-        except PolicyError as exc:
-            _fail(str(exc))
+    try:
+        policy = policy_for(policy_file, ds)
+    except PolicyError as exc:
+        _fail(str(exc))
     checks.check_memory(runs, 60, len(ds["reserve_forms"]))
     click.echo("simulating the scenario ensemble", err=True)
     ens = build_ensemble(chain, runs=runs, seed=seed)

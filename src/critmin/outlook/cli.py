@@ -92,12 +92,7 @@ def outlook(
 ) -> None:
     """Capacity to 2040 by mineral, stage and country: Monte Carlo over the project pipeline."""
     from critmin import cli as base  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
-    from critmin.outlook.policy import (  # noqa: PLC0415
-        HORIZON,
-        Policy,
-        PolicyError,
-        load_policy,
-    )
+    from critmin.outlook.policy import HORIZON, PolicyError, policy_for  # noqa: PLC0415
 
     chain = base._chain(ctx)
     ds = chain.dataset
@@ -110,17 +105,10 @@ def outlook(
         base._fail(f"--group: unknown country group {group!r} (groups: {known})")
     if level == "recycling-sensitivity" and len(minerals) != 1:
         base._fail("--level recycling-sensitivity: name one --mineral (e.g. --mineral rare_earths)")
-    policy = Policy()
-    if policy_file is not None:
-        try:
-            policy = load_policy(
-                policy_file,
-                frozenset(ds["countries"]["iso3"]),
-                frozenset(ds["country_groups"]["group"]),
-                frozenset(ds["minerals"]["id"]),
-            )
-        except PolicyError as exc:
-            base._fail(str(exc))
+    try:
+        policy = policy_for(policy_file, ds)
+    except PolicyError as exc:
+        base._fail(str(exc))
     from critmin.schema.validate import DataError  # noqa: PLC0415
 
     try:

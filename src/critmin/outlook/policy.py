@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from critmin.data.load import Dataset
 from critmin.scenarios.load import ScenarioError, _format, _read_yaml
 
 #: The last year of the outlook.
@@ -131,3 +132,16 @@ def load_policy(
     except ScenarioError as exc:
         raise PolicyError(str(path), exc.problems) from exc
     return parse_policy(raw, str(path), countries, groups, minerals)
+
+
+def policy_for(path: Path | None, dataset: Dataset) -> Policy:
+    """The policy in ``path`` checked against ``dataset``'s countries, groups and minerals, or
+    the base case (no policy) without a path."""
+    if path is None:
+        return Policy()
+    return load_policy(
+        path,
+        frozenset(dataset["countries"]["iso3"]),
+        frozenset(dataset["country_groups"]["group"]),
+        frozenset(dataset["minerals"]["id"]),
+    )

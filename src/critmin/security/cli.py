@@ -127,12 +127,7 @@ def rates(
     from critmin import cli as base  # noqa: PLC0415
     from critmin.security.service import rate_table, stored_incidents  # noqa: PLC0415
 
-    try:
-        start = date.fromisoformat(since)
-    except ValueError:
-        base._fail(f"--since: {since!r} is not a date (YYYY-MM-DD)")
-    if start >= date.today():
-        base._fail("--since: must be in the past")
+    start = _since(since)
     from critmin.ledger.errors import Refused  # noqa: PLC0415
 
     try:
@@ -141,6 +136,19 @@ def rates(
         base._fail(exc.message)
     frame = rate_table(base._chain(ctx), stored, start, base._split(country), base._split(stage))
     base._emit(frame, fmt, f"Hazard rates since {since} (incidents per country-stage-year)")
+
+
+def _since(since: str) -> date:
+    """The ``--since`` option as a date in the past, or one ``critmin:`` line and exit 2."""
+    from critmin import cli as base  # noqa: PLC0415
+
+    try:
+        start = date.fromisoformat(since)
+    except ValueError:
+        base._fail(f"--since: {since!r} is not a date (YYYY-MM-DD)")
+    if start >= date.today():
+        base._fail("--since: must be in the past")
+    return start
 
 
 @security.command("scenario")
@@ -169,12 +177,7 @@ def scenario(
     from critmin.security.hazard import register_background  # noqa: PLC0415
     from critmin.security.service import stored_incidents  # noqa: PLC0415
 
-    try:
-        start = date.fromisoformat(since)
-    except ValueError:
-        base._fail(f"--since: {since!r} is not a date (YYYY-MM-DD)")
-    if start >= date.today():
-        base._fail("--since: must be in the past")
+    start = _since(since)
     try:
         spec = load_scenario(base_name)
         stored = stored_incidents(database)
