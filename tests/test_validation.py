@@ -70,6 +70,21 @@ def test_missing_and_undeclared_columns(tmp_path: Path) -> None:
     assert "countries.csv, row 1, column 'colour': column is not declared for this table" in text
 
 
+def test_a_column_that_may_be_empty_may_be_left_out() -> None:
+    """A user's file written before an optional column was declared still loads (the column is
+    empty); leaving out a required column is still refused."""
+    table = TABLES["recycling_flows"]
+    frame = pd.read_csv(bundled_dir() / table.file, dtype=str, keep_default_na=False)
+    optional = [c.name for c in table.columns if not c.required]
+    assert "demand_share" in optional
+    typed, problems = check_table(table, frame.drop(columns=optional), table.file)
+    assert problems == []
+    assert typed["demand_share"].isna().all()
+    required = next(c.name for c in table.columns if c.required)
+    _, problems = check_table(table, frame.drop(columns=[required]), table.file)
+    assert any(p.column == required and "missing" in p.rule for p in problems)
+
+
 def test_duplicate_key_is_refused(tmp_path: Path) -> None:
     frame = pd.read_csv(bundled_dir() / "minerals.csv", dtype=str, keep_default_na=False)
     pd.concat([frame, frame.iloc[[0]]]).to_csv(tmp_path / "minerals.csv", index=False)

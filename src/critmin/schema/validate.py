@@ -95,6 +95,10 @@ def check_table(table: Table, raw: pd.DataFrame, file: str) -> tuple[pd.DataFram
     """
     problems: list[Problem] = []
     declared = [c.name for c in table.columns]
+    # a column that may be empty may also be left out (a file written before it was declared)
+    absent = [c.name for c in table.columns if not c.required and c.name not in raw.columns]
+    if absent:
+        raw = raw.assign(**dict.fromkeys(absent, ""))
     missing = [c for c in declared if c not in raw.columns]
     for c in missing:
         problems.append(Problem(file, 1, c, "column is missing from the header"))
