@@ -17,12 +17,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from critmin.chain import SupplyChain
-    from critmin.optimize.eligibility import Eligibility
-    from critmin.optimize.ensemble import Ensemble
-    from critmin.optimize.partners import Partner
-    from critmin.optimize.plan import Plan
-    from critmin.optimize.problem import Risk
-    from critmin.optimize.reduction import Reduction
 
 FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
 
@@ -785,7 +779,7 @@ def optimize(
 
     from critmin.optimize.eligibility import Eligibility
     from critmin.optimize.ensemble import build_ensemble
-    from critmin.optimize.plan import optimise
+    from critmin.optimize.plan import optimise, reduction_report
     from critmin.optimize.problem import Infeasible, Risk
     from critmin.optimize.reduction import reduce_ensemble
     from critmin.scenarios.load import ScenarioError
@@ -851,7 +845,7 @@ def optimize(
             )
             if reduce_to is not None:
                 bar.update(task, description="evaluating the plan on every scenario")
-                reduced_report = _reduction_report(
+                reduced_report = reduction_report(
                     chain, ens, reduction, plan, risk_spec, rule, partners
                 )
         except Infeasible as exc:
@@ -929,38 +923,6 @@ def optimize(
             f"{r['objective_on_full_usd'] / 1e9:,.3f}B on every scenario; bound on the "
             f"objective error {r['error_bound_usd'] / 1e9:,.3f}B USD"
         )
-
-
-def _reduction_report(
-    chain: SupplyChain,
-    ens: Ensemble,
-    reduction: Reduction,
-    plan: Plan,
-    risk: Risk,
-    eligibility: Eligibility,
-    partners: list[Partner],
-) -> dict[str, float | int | str | None]:
-    """The reduction's error: its bound, and the reduced plan's objective on every scenario
-    (the plan's own programme on the full ensemble, first stage fixed, releases re-optimised)."""
-    from dataclasses import replace
-
-    from critmin.optimize.partners import screen
-    from critmin.optimize.plan import reserve_problem
-    from critmin.optimize.reduction import report
-
-    accepted, _ = screen(chain, partners)
-    problem, _ = reserve_problem(
-        chain,
-        ens,
-        budget=plan.budget_usd,
-        risk=risk,
-        eligibility=eligibility,
-        partners=tuple(accepted),
-    )
-    check = replace(problem, fixed_stock=plan.solution.stock, fixed_volume=plan.solution.volume)
-    check.build()
-    on_full = check.solve().objective
-    return report(ens, reduction, check.agreements, risk, plan.solution.objective, on_full)
 
 
 @main.command("portfolio")

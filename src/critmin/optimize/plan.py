@@ -4,7 +4,7 @@ comparison with simple policies on the same scenarios."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from critmin.optimize.problem import (
     Risk,
     Solution,
 )
+from critmin.optimize.reduction import Reduction, report
 from critmin.optimize.weights import expect, weights
 from critmin.records import json_records
 from critmin.simulate.model import reference_prices_of
@@ -363,6 +364,32 @@ def reserve_problem(
         partners=partners,
     )
     return problem, admitted
+
+
+def reduction_report(
+    chain: SupplyChain,
+    ens: Ensemble,
+    reduction: Reduction,
+    plan: Plan,
+    risk: Risk,
+    eligibility: Eligibility,
+    partners: list[Partner],
+) -> dict[str, float | int | str | None]:
+    """The reduction's error: its bound, and the reduced plan's objective on every scenario
+    (the plan's own programme on the full ensemble, first stage fixed, releases re-optimised)."""
+    accepted, _ = screen(chain, partners)
+    problem, _ = reserve_problem(
+        chain,
+        ens,
+        budget=plan.budget_usd,
+        risk=risk,
+        eligibility=eligibility,
+        partners=tuple(accepted),
+    )
+    check = replace(problem, fixed_stock=plan.solution.stock, fixed_volume=plan.solution.volume)
+    check.build()
+    on_full = check.solve().objective
+    return report(ens, reduction, check.agreements, risk, plan.solution.objective, on_full)
 
 
 def supply_elasticities(chain: SupplyChain) -> dict[str, float]:
