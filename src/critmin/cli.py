@@ -355,6 +355,7 @@ def data_build(raw: Path, src: Path, out: Path | None) -> None:
 
 from critmin.ledger.cli import COMMANDS  # noqa: E402
 from critmin.outlook.cli import COMMANDS as OUTLOOK_COMMANDS  # noqa: E402
+from critmin.outlook.cli import RECYCLING, recycled_chain  # noqa: E402
 from critmin.security.cli import COMMANDS as SECURITY_COMMANDS  # noqa: E402
 
 for _command in (*COMMANDS, *OUTLOOK_COMMANDS, *SECURITY_COMMANDS):
@@ -402,6 +403,7 @@ for _command in (*COMMANDS, *OUTLOOK_COMMANDS, *SECURITY_COMMANDS):
     help="Run folder (default: runs/<scenario>-<seed>).",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@RECYCLING
 @click.pass_context
 def simulate(
     ctx: click.Context,
@@ -417,6 +419,7 @@ def simulate(
     keep_paths: bool,
     out: Path | None,
     json_path: Path | None,
+    recycling_year: int | None,
 ) -> None:
     """Run SCENARIO (a YAML file or a library name) as a seeded Monte Carlo ensemble."""
     checks.check_workers(workers, scheduler if executor == "dask" else None)
@@ -437,7 +440,7 @@ def simulate(
         load_scenario(scenario)  # the file's structure first: refused before the data load
     except ScenarioError as exc:
         _fail(str(exc))
-    chain = _chain(ctx)
+    chain = recycled_chain(_chain(ctx), recycling_year, seed)
     try:
         spec = load_scenario(scenario, Labels.of(chain.dataset))
     except ScenarioError as exc:
@@ -506,6 +509,7 @@ LOCAL_WORKERS = click.option(
 @click.option(
     "--top", type=click.IntRange(1, 10_000), default=25, show_default=True, help="Rows to print."
 )
+@RECYCLING
 @click.pass_context
 def rank_cmd(
     ctx: click.Context,
@@ -516,10 +520,11 @@ def rank_cmd(
     include_all: bool,
     json_path: Path | None,
     top: int,
+    recycling_year: int | None,
 ) -> None:
     """Rank minerals by expected annual U.S. loss from foreign disruptions (USD/yr): GDP lost
     through the BEA input-output tables plus the terms-of-trade transfer."""
-    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table", scheduler)
+    _rank(ctx, runs, seed, workers, include_all, json_path, top, "table", scheduler, recycling_year)
 
 
 @main.command("criticality")
@@ -591,6 +596,7 @@ def _rank(
     top: int,
     fmt: str,
     scheduler: str | None = None,
+    recycling_year: int | None = None,
 ) -> None:
     checks.check_workers(workers, scheduler)
     checks.check_scheduler(scheduler)
@@ -600,7 +606,7 @@ def _rank(
 
     from critmin.simulate.rank import DEFAULT_RUNS, rank, rank_records
 
-    chain = _chain(ctx)
+    chain = recycled_chain(_chain(ctx), recycling_year, seed)
     n = runs or DEFAULT_RUNS
     checks.check_memory(n, 12, _chain_minerals(chain))
     with Progress(transient=True, disable=fmt == "json") as bar:
@@ -749,6 +755,7 @@ def _ledger_funds(url: str) -> float:
     default=None,
     help="Folder for plan.json and the ensemble (netCDF).",
 )
+@RECYCLING
 @click.pass_context
 def optimize(
     ctx: click.Context,
@@ -768,6 +775,7 @@ def optimize(
     reduce_method: str,
     json_path: Path | None,
     out: Path | None,
+    recycling_year: int | None,
 ) -> None:
     """Size the reserve and choose offtakes and price floors (two-stage stochastic LP, HiGHS)."""
     checks.check_file_out(json_path, "--json")
@@ -804,7 +812,7 @@ def optimize(
         _fail(f"--risk {risk}: ALPHA and LAMBDA must be finite numbers")
     if reduce_to is not None and reduce_to >= runs:
         _fail(f"--reduce-to {reduce_to}: must be below --runs ({runs})")
-    chain = _chain(ctx)
+    chain = recycled_chain(_chain(ctx), recycling_year, seed)
     rule = rule if rule is not None else Eligibility.of(chain)
     forms = chain.dataset["reserve_forms"]
     admitted = [m for m, why in rule.admit(chain, sorted(set(forms["mineral"]))).items() if why]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from critmin.chain import SupplyChain
 
 RECORD_COLUMNS = [
     "mineral",
@@ -25,6 +29,39 @@ RECORD_COLUMNS = [
     "base_source",
 ]
 MAX_DRAWS = 100_000
+
+#: ``--recycling YEAR`` of the commands that build chain models (simulate, rank, optimize).
+RECYCLING = click.option(
+    "--recycling",
+    "recycling_year",
+    type=click.IntRange(2000, 2100),
+    default=None,
+    metavar="YEAR",
+    help="Attach the U.S. recycled supply of YEAR from the outlook (secondary potential "
+    "capped by the recycling plants online in the median draw) as the domestic node "
+    "USA-recycled; default: none, the supply the data report. See docs/outlook.md.",
+)
+
+
+def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> SupplyChain:
+    """``chain`` with the U.S. recycled supply of ``year`` attached (unchanged for None);
+    a year outside the outlook is refused in one line naming --recycling. Says on stderr
+    what was attached, so a run's output can be read against it."""
+    if year is None:
+        return chain
+    from critmin import cli as base  # noqa: PLC0415
+    from critmin.outlook.recycling import attach_recycling  # noqa: PLC0415
+
+    try:
+        out = attach_recycling(chain, year, seed=seed)
+    except ValueError as exc:
+        base._fail(f"--recycling {year}: {str(exc).removeprefix('year: ')}")
+    sec = out.secondary
+    parts = (
+        [f"{m} {float(v):,.0f} t/yr" for m, v in sec.to_series().items()] if sec is not None else []
+    )
+    click.echo(f"U.S. recycled supply attached for {year}: {', '.join(parts) or 'none'}", err=True)
+    return out
 
 
 @click.command()

@@ -26,8 +26,9 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
-from critmin.outlook.capacity import Outlook
+from critmin.outlook.capacity import Outlook, run_outlook
 from critmin.outlook.montecarlo import median_online
+from critmin.outlook.policy import Policy
 
 WORLD = "WLD"
 #: How far back demand is rebuilt for end-of-life flows, years before the first outlook year.
@@ -251,11 +252,49 @@ def with_recycling(chain: SupplyChain, result: Outlook, year: int) -> SupplyChai
         return with_secondary(chain, {})
     here = table[(table["region"] == US) & (table["year"] == year)]
     by_mineral = here.groupby("mineral")["recycled_t"].sum()
-    return with_secondary(
-        chain,
-        {str(m): float(v) for m, v in by_mineral.items()},
-        {str(s) for s in here["source_id"]},
-    )
+    sources = {str(s) for s in here["source_id"]}
+    # the plants that bound the recycled tonnes carry their own sources
+    p = result.pipeline.projects
+    plants = p[(p["kind"] == "recycling") & (p["country"] == US)]
+    sources |= {str(s) for s in plants.loc[plants["mineral"].isin(by_mineral.index), "source_id"]}
+    return with_secondary(chain, {str(m): float(v) for m, v in by_mineral.items()}, sources)
+
+
+#: Draws of the outlook run behind ``attach_recycling`` (the median online year of each
+#: recycling plant is what it uses; 2,000 draws fix it to well under a month).
+ATTACH_DRAWS = 2000
+
+
+def us_recycling_minerals(chain: SupplyChain) -> list[str]:
+    """Minerals with a U.S. row in ``recycling_flows`` (the only ones the chain model's
+    recycled-supply node can carry)."""
+    flows = chain.dataset["recycling_flows"]
+    return sorted({str(m) for m in flows.loc[flows["region"] == US, "mineral"]})
+
+
+def attach_recycling(
+    chain: SupplyChain,
+    year: int,
+    *,
+    policy: Policy | None = None,
+    draws: int = ATTACH_DRAWS,
+    seed: int = 0,
+) -> SupplyChain:
+    """``chain`` with the U.S. recycled supply of ``year`` attached: the outlook is run (base
+    policy unless given) for the minerals with U.S. recycling flows, and ``with_recycling``
+    attaches min(secondary potential, recycling plants online in the median draw). What the
+    front ends call for ``--recycling YEAR``. Raises ``ValueError`` naming ``year`` outside
+    the outlook's years."""
+    policy = policy or Policy()
+    if not policy.start_year <= year <= policy.end_year:
+        raise ValueError(
+            f"year: {year} is outside the outlook ({policy.start_year}-{policy.end_year})"
+        )
+    minerals = us_recycling_minerals(chain)
+    if not minerals:
+        return with_secondary(chain, {})
+    result = run_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals)
+    return with_recycling(chain, result, year)
 
 
 #: The fields of ``recycling_flows`` whose sensitivity is reported.
