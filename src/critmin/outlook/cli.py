@@ -86,6 +86,7 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
             "alliance",
             "recycling",
             "recycling-sensitivity",
+            "lead-time-sensitivity",
             "instruments",
         ]
     ),
@@ -97,6 +98,8 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
     "recycling: end-of-life volume, secondary potential and recycled supply; "
     "recycling-sensitivity: the secondary potential in --year with each recycling_flows "
     "figure at x0.5 and x1.5 (one --mineral); "
+    "lead-time-sensitivity: the expected pipeline additions in --year with each lead_times "
+    "duration and pass probability at x0.5 and x1.5; "
     "instruments: what the reserve optimiser can be offered.",
 )
 @click.option("--group", default="allied", show_default=True, help="Country group for the share.")
@@ -105,7 +108,7 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
     type=int,
     default=2035,
     show_default=True,
-    help="The year --level recycling-sensitivity reports.",
+    help="The year --level recycling-sensitivity and lead-time-sensitivity report.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option(
@@ -187,6 +190,18 @@ def _run(
         frame = alliance_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals)
         base._emit(frame, fmt, f"Alliance {policy.alliance.group}: {draws:,} draws, seed {seed}")
         return
+    if level == "lead-time-sensitivity":
+        from critmin.outlook.sensitivity import lead_time_sensitivity  # noqa: PLC0415
+
+        try:
+            frame = lead_time_sensitivity(
+                chain, policy, year=year, minerals=minerals, draws=min(draws, 1000), seed=seed
+            )
+        except ValueError as exc:
+            base._fail(f"--{exc}")
+        title = f"Lead-time sensitivity {policy.name}, {year}: {min(draws, 1000):,} draws"
+        base._emit(frame, fmt, title, {"additions": "t/yr (chain basis)"})
+        return
     result = run_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals, group=group)
     if level == "country":
         frame = result.by_country[RECORD_COLUMNS]
@@ -202,6 +217,9 @@ def _run(
         from critmin.outlook.recycling import recycling_outlook  # noqa: PLC0415
 
         frame = recycling_outlook(chain, result)
+        if minerals and not frame.empty:
+            frame = frame[frame["mineral"].isin(minerals)]
+
     elif level == "recycling-sensitivity":
         from critmin.outlook.recycling import recycling_sensitivity  # noqa: PLC0415
 

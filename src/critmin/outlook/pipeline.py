@@ -82,8 +82,9 @@ def _check_facilities(ds: Dataset, projects: pd.DataFrame) -> None:
         )
 
 
-def build_pipeline(ds: Dataset, policy: Policy) -> Pipeline:
-    """Arrays for every project with a chain-basis capacity (others go to ``skipped``)."""
+def build_pipeline(ds: Dataset, policy: Policy, lead_times: pd.DataFrame | None = None) -> Pipeline:
+    """Arrays for every project with a chain-basis capacity (others go to ``skipped``);
+    ``lead_times`` replaces the dataset's table (the sensitivity varies it)."""
     projects = ds["projects"].copy()
     _check_facilities(ds, projects)
     projects = projects[~projects["id"].isin(policy.exclude_projects)]
@@ -107,7 +108,7 @@ def build_pipeline(ds: Dataset, policy: Policy) -> Pipeline:
             float(r["p90_years"]),
             float(r["pass_probability"]),
         )
-        for r in ds["lead_times"].to_dict(orient="records")
+        for r in (ds["lead_times"] if lead_times is None else lead_times).to_dict(orient="records")
     }
     factors = ds["lead_time_factors"].set_index(["facility_type", "country"])["factor"]
     n, k = len(projects), len(PROJECT_PHASES)
