@@ -860,6 +860,11 @@ def optimize(
             _fail(str(exc))
         data = plan.as_json()
         data["seed"] = seed
+        data["recycling_year"] = recycling_year
+        if chain.secondary is not None:
+            data["recycled_supply_t_per_year"] = {
+                str(m): float(v) for m, v in chain.secondary.to_series().items()
+            }
         data["sensitivity"] = []
         # the re-simulation reproduces the planning ensemble's draws, not named scenarios'
         if sensitivity_seconds > 0 and not scenarios and (json_path is not None or out is not None):
