@@ -128,3 +128,22 @@ def test_the_twelve_chains_of_the_issue_have_three_stages() -> None:
         "germanium", "antimony", "tungsten", "copper", "manganese", "platinum",
     }  # fmt: skip
     assert twelve <= _chains_with_three_stages()
+
+
+MCS2026_END_USES = (
+    "aluminum", "arsenic", "barite", "beryllium", "lead", "magnesium", "niobium", "silver",
+    "vanadium",
+)  # fmt: skip
+
+
+def test_end_uses_from_the_mcs_2026_chapter_text_sum_to_one() -> None:
+    """The nine minerals whose MCS 2026 'Domestic Production and Use' text states shares have
+    a 2025 U.S. split that sums to 1 (a stated lower bound plus a marked remainder where the
+    text says 'more than'), and none of them is left in the gaps list for end uses."""
+    uses = load()["end_uses"]
+    mcs = uses[uses["source_id"] == "USGS_MCS2026_TEXT"]
+    assert set(mcs["mineral"]) == set(MCS2026_END_USES)
+    sums = mcs.groupby("mineral")["share"].sum()
+    assert sums.to_numpy() == pytest.approx(1.0, abs=1e-9)
+    holes = gaps(load())
+    assert not set(holes[holes["item"] == "end_uses"]["mineral"]) & set(MCS2026_END_USES)
