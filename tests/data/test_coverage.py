@@ -132,13 +132,13 @@ def test_the_twelve_chains_of_the_issue_have_three_stages() -> None:
 
 MCS2026_END_USES = (
     "aluminum", "arsenic", "barite", "beryllium", "lead", "magnesium", "niobium", "silver",
-    "vanadium",
+    "vanadium", "phosphate", "potash", "rhenium", "tin", "tellurium",
 )  # fmt: skip
 
 
 def test_end_uses_from_the_mcs_2026_chapter_text_sum_to_one() -> None:
-    """The nine minerals whose MCS 2026 'Domestic Production and Use' text states shares have
-    a 2025 U.S. split that sums to 1 (a stated lower bound plus a marked remainder where the
+    """The fourteen minerals whose MCS 2026 'Domestic Production and Use' text states shares have
+    a 2025 split (U.S.; world for tellurium) that sums to 1 (a stated lower bound plus a marked remainder where the
     text says 'more than'), and none of them is left in the gaps list for end uses."""
     uses = load()["end_uses"]
     mcs = uses[uses["source_id"] == "USGS_MCS2026_TEXT"]
