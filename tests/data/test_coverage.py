@@ -137,9 +137,10 @@ MCS2026_END_USES = (
 
 
 def test_end_uses_from_the_mcs_2026_chapter_text_sum_to_one() -> None:
-    """The fourteen minerals whose MCS 2026 'Domestic Production and Use' text states shares have
-    a 2025 split (U.S.; world for tellurium) that sums to 1 (a stated lower bound plus a marked remainder where the
-    text says 'more than'), and none of them is left in the gaps list for end uses."""
+    """The fourteen minerals whose MCS 2026 'Domestic Production and Use' text states
+    shares have a 2025 split (U.S.; world for tellurium) that sums to 1 (a stated lower bound
+    plus a marked remainder where the text says 'more than'), and none of them is left in the
+    gaps list for end uses."""
     uses = load()["end_uses"]
     mcs = uses[uses["source_id"] == "USGS_MCS2026_TEXT"]
     assert set(mcs["mineral"]) == set(MCS2026_END_USES)
