@@ -20,6 +20,8 @@ from critmin.metrics.coverage import (
     stale_reasons,
 )
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def test_the_list_is_the_60_minerals() -> None:
     names = listed(load())
@@ -148,3 +150,16 @@ def test_end_uses_from_the_mcs_2026_chapter_text_sum_to_one() -> None:
     assert sums.to_numpy() == pytest.approx(1.0, abs=1e-9)
     holes = gaps(load())
     assert not set(holes[holes["item"] == "end_uses"]["mineral"]) & set(MCS2026_END_USES)
+
+
+def test_every_stated_mcs_2026_share_is_in_its_sentence() -> None:
+    """Plumbing check of the hand entry: each MCS 2026 end-use share that is not a critmin
+    remainder appears as 'N%' in the verbatim chapter sentence kept in data-src/raw."""
+    raw = pd.read_csv(REPO / "data-src" / "raw" / "usgs_mcs2026_text" / "end_use_sentences.csv")
+    sentences = dict(zip(raw["mineral"], raw["sentence"], strict=True))
+    uses = load()["end_uses"]
+    mcs = uses[uses["source_id"] == "USGS_MCS2026_TEXT"]
+    stated = mcs[~mcs["note"].fillna("").str.contains("computed by critmin")]
+    assert len(stated) >= 30
+    for row in stated.itertuples():
+        assert f"{round(row.share * 100)}%" in sentences[row.mineral], (row.mineral, row.sector)
