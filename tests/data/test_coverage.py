@@ -163,3 +163,20 @@ def test_every_stated_mcs_2026_share_is_in_its_sentence() -> None:
     assert len(stated) >= 30
     for row in stated.itertuples():
         assert f"{round(row.share * 100)}%" in sentences[row.mineral], (row.mineral, row.sector)
+
+
+def test_mcs_2026_end_use_sectors_reach_bea_industries() -> None:
+    """The input-output loss needs end-use sectors mapped to BEA industries: every sector the
+    MCS 2026 text adds is bridged except those with no single industry (investment bars,
+    coins, 'other ...' and two mixed groups), which fall to the host commodity's users."""
+    ds = load()
+    uses = ds["end_uses"]
+    sectors = set(uses.loc[uses["source_id"] == "USGS_MCS2026_TEXT", "sector"])
+    bridge = ds["io_bridge"]
+    bridged = set(bridge.loc[bridge["kind"] == "sector", "key"])
+    unmapped = {
+        "other", "investment", "coins_medals", "other_industrial", "bar_tin",
+        "industrial_components", "energy",
+    }  # fmt: skip
+    assert sectors - bridged <= unmapped
+    assert len(sectors & bridged) >= 20
