@@ -20,6 +20,8 @@ from critmin.metrics.coverage import (
     stale_reasons,
 )
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def test_the_list_is_the_60_minerals() -> None:
     names = listed(load())
@@ -128,3 +130,53 @@ def test_the_twelve_chains_of_the_issue_have_three_stages() -> None:
         "germanium", "antimony", "tungsten", "copper", "manganese", "platinum",
     }  # fmt: skip
     assert twelve <= _chains_with_three_stages()
+
+
+MCS2026_END_USES = (
+    "aluminum", "arsenic", "barite", "beryllium", "lead", "magnesium", "niobium", "silver",
+    "vanadium", "phosphate", "potash", "rhenium", "tin", "tellurium",
+)  # fmt: skip
+
+
+def test_end_uses_from_the_mcs_2026_chapter_text_sum_to_one() -> None:
+    """The fourteen minerals whose MCS 2026 'Domestic Production and Use' text states
+    shares have a 2025 split (U.S.; world for tellurium) that sums to 1 (a stated lower bound
+    plus a marked remainder where the text says 'more than'), and none of them is left in the
+    gaps list for end uses."""
+    uses = load()["end_uses"]
+    mcs = uses[uses["source_id"] == "USGS_MCS2026_TEXT"]
+    assert set(mcs["mineral"]) == set(MCS2026_END_USES)
+    sums = mcs.groupby("mineral")["share"].sum()
+    assert sums.to_numpy() == pytest.approx(1.0, abs=1e-9)
+    holes = gaps(load())
+    assert not set(holes[holes["item"] == "end_uses"]["mineral"]) & set(MCS2026_END_USES)
+
+
+def test_every_stated_mcs_2026_share_is_in_its_sentence() -> None:
+    """Plumbing check of the hand entry: each MCS 2026 end-use share that is not a critmin
+    remainder appears as 'N%' in the verbatim chapter sentence kept in data-src/raw."""
+    raw = pd.read_csv(REPO / "data-src" / "raw" / "usgs_mcs2026_text" / "end_use_sentences.csv")
+    sentences = dict(zip(raw["mineral"], raw["sentence"], strict=True))
+    uses = load()["end_uses"]
+    mcs = uses[uses["source_id"] == "USGS_MCS2026_TEXT"]
+    stated = mcs[~mcs["note"].fillna("").str.contains("computed by critmin")]
+    assert len(stated) >= 30
+    for row in stated.itertuples():
+        assert f"{round(row.share * 100)}%" in sentences[row.mineral], (row.mineral, row.sector)
+
+
+def test_mcs_2026_end_use_sectors_reach_bea_industries() -> None:
+    """The input-output loss needs end-use sectors mapped to BEA industries: every sector the
+    MCS 2026 text adds is bridged except those with no single industry (investment bars,
+    coins, 'other ...' and two mixed groups), which fall to the host commodity's users."""
+    ds = load()
+    uses = ds["end_uses"]
+    sectors = set(uses.loc[uses["source_id"] == "USGS_MCS2026_TEXT", "sector"])
+    bridge = ds["io_bridge"]
+    bridged = set(bridge.loc[bridge["kind"] == "sector", "key"])
+    unmapped = {
+        "other", "investment", "coins_medals", "other_industrial", "bar_tin",
+        "industrial_components", "energy",
+    }  # fmt: skip
+    assert sectors - bridged <= unmapped
+    assert len(sectors & bridged) >= 20

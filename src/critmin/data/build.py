@@ -9,6 +9,7 @@ meet, and only then moved into place, so a failed build leaves the old tables un
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -453,13 +454,59 @@ class Builder:
         summed = out.groupby(keys, as_index=False).agg(value=("value", "sum"))
         return summed[cols]
 
+    def _bgs_refined_shares(self) -> pd.DataFrame:
+        """Country shares of refined output from BGS World Mineral Statistics (the copy in
+        ``data-src/raw/bgs_wms_refined``: whole per cent of reported output, countries under 1%
+        left out), for the minerals and years ``mappings/bgs_refined_shares.csv`` names. What
+        the named countries leave of 100% goes to ``OTH``; a code not in the country list is
+        added to ``OTH`` as well."""
+        cols = [c.name for c in TABLES["production"].columns]
+        rules = _csv(self.src / "mappings" / "bgs_refined_shares.csv")
+        raw = json.loads(
+            (self.src / "raw" / "bgs_wms_refined" / "refined_years.json").read_text("utf-8")
+        )
+        iso2 = _csv(self.raw / "geopolrisk" / "baci_countries.csv")
+        to_iso3 = dict(zip(iso2["iso2"], iso2["iso3"], strict=True))
+        rows = []
+        for rule in rules.to_dict(orient="records"):
+            for year in range(int(rule["first_year"]), int(rule["last_year"]) + 1):
+                shares: dict[str, float] = {}
+                for entry in raw[str(rule["key"])][str(year)]:
+                    code = to_iso3.get(str(entry["c"]), OTHER_COUNTRIES)
+                    if code not in self.country_ids:
+                        code = OTHER_COUNTRIES
+                    shares[code] = shares.get(code, 0.0) + float(entry["v"]) / 100
+                rest = 1.0 - sum(shares.values())
+                if rest > 1e-9:
+                    shares[OTHER_COUNTRIES] = shares.get(OTHER_COUNTRIES, 0.0) + rest
+                for country, share in shares.items():
+                    rows.append(
+                        {
+                            "mineral": rule["mineral"],
+                            "stage": rule["stage"],
+                            "country": country,
+                            "year": str(year),
+                            "value": round(share, 4),
+                            "unit": "fraction",
+                            "basis": rule["basis"],
+                            "source_id": rule["source_id"],
+                            "estimated": "true",
+                            "note": f"{rule['note']}, {year}: share of reported output, whole "
+                            "per cent (BGS via the OGC API copy in data-src/raw/bgs_wms_refined; "
+                            "countries under 1% and the rounding remainder are in OTH)",
+                        }
+                    )
+        return pd.DataFrame(rows, columns=cols)
+
     def production(self) -> pd.DataFrame:
         usgs = self._usgs_world("Production")
         manual = _concat_manual(self.src / "manual", "stage_production*.csv")
         cols = [c.name for c in TABLES["production"].columns]
         earlier = self._usgs_editions(usgs)
+        bgs = self._bgs_refined_shares()
         out = pd.concat(
-            [self._wmd_production(), usgs[cols], earlier[cols], manual[cols]], ignore_index=True
+            [self._wmd_production(), usgs[cols], earlier[cols], bgs[cols], manual[cols]],
+            ignore_index=True,
         )
         out = pd.concat([out, self._ree_elements(out)[cols]], ignore_index=True)
         out["value"] = out["value"].astype(str)
