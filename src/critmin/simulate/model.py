@@ -19,6 +19,7 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.data.load import Dataset
+from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
 from critmin.economics.price import ReferencePrice, reference_prices, shock_years
@@ -98,6 +99,8 @@ class ChainModel:
     supply_elasticity: float = 0.0
     exposure: Exposure | None = None  # U.S. industries fed and their GDP at risk
     us_domestic_share: float = 0.0  # share of U.S. demand met by U.S. producers at baseline
+    #: (K, N) share of each node's output tied to a host's output (by-products); None = none
+    host_tied: np.ndarray | None = None
 
     @property
     def loss_per_t(self) -> float:
@@ -352,6 +355,9 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         )
         if chain.secondary is not None:
             sources |= {str(x) for x in chain.secondary.attrs.get("sources", ())}
+    tied, tied_notes, tied_sources = host_tied(chain, mineral, use, countries)
+    assumptions += tied_notes
+    sources |= tied_sources
     return ChainModel(
         mineral=mineral,
         stages=tuple(use),
@@ -377,6 +383,7 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         region_index=idx_region,
         sectors=sectors,
         sector_share=sector_share,
+        host_tied=tied,
     )
 
 
