@@ -26,6 +26,7 @@ from critmin.economics.price import ReferencePrice, reference_prices, shock_year
 from critmin.metrics.concentration import select
 from critmin.scenarios.load import library_events
 from critmin.schema.vocabulary import OTHER_COUNTRIES
+from critmin.simulate.intermediaries import name_intermediaries, unnamed_sources
 
 REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
 MONTHS_PER_YEAR = 12
@@ -284,6 +285,24 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         final = _route_us_imports(final, cap[-1], demand, us_sources, countries)
         sources.add("USGS_MCS2026_DR")
         assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
+        us_col = REGIONS.index("USA")
+        home_us = final[countries.index("USA"), us_col] if "USA" in countries else 0.0
+        unnamed = unnamed_sources(
+            ds["import_sources"], mineral, countries, max(demand[us_col] - home_us, 0.0)
+        )
+        countries, flows, final, idx_region, named = name_intermediaries(
+            countries,
+            flows,
+            final,
+            idx_region,
+            unnamed,
+            us_col,
+            lambda c: REGIONS.index(region_of(c)),
+        )
+        assumptions += named
+        if named:
+            K, N = cap.shape[0], len(countries)
+            cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
     us = REGIONS.index("USA")
     us_home = (
         float(final[countries.index("USA"), us] / demand[us])
