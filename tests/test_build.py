@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -180,27 +181,38 @@ def tiny_raw(root: Path, cobalt_value: str = "226,000") -> Path:
 
 
 def tiny_bea(bea: Path) -> None:
-    """A two-industry BEA release with the real files' layout (codes as rows and columns)."""
+    """A three-industry BEA release with the real files' layout (codes as rows and columns):
+    the industries the bundled essential product lines (io_dependency) name."""
     bea.mkdir()
-    codes = ["331410", "334413"]
-    names = ["Nonferrous metal smelting and refining", "Semiconductor manufacturing"]
+    codes = ["331410", "334413", "335920"]
+    names = [
+        "Nonferrous metal smelting and refining",
+        "Semiconductor manufacturing",
+        "Communication and energy wire and cable manufacturing",
+    ]
     for kind in ("industry", "commodity"):
         col = f"BEA_2017_Detail_{kind.title()}_Code"
         pd.DataFrame({col: codes, col.replace("Code", "Name"): names}).to_csv(
             bea / f"{kind}_codes_2017.csv", index=False
         )
     use = pd.DataFrame(
-        [[10.0, 5.0], [0.0, 20.0], [40.0, 60.0], [100.0, 150.0]],
-        index=pd.Index(["331410", "334413", "T006", "T008"], name="code"),
+        [
+            [10.0, 5.0, 0.0],
+            [0.0, 20.0, 0.0],
+            [0.0, 0.0, 0.0],
+            [40.0, 60.0, 30.0],
+            [100.0, 150.0, 80.0],
+        ],
+        index=pd.Index(["331410", "334413", "335920", "T006", "T008"], name="code"),
         columns=codes,
     )
     use.to_csv(bea / "use_2017_detail_producer_prices.csv")
     make = pd.DataFrame(
-        [[100.0, 0.0], [0.0, 150.0]], index=pd.Index(codes, name="code"), columns=codes
+        np.diag([100.0, 150.0, 80.0]), index=pd.Index(codes, name="code"), columns=codes
     )
     make.to_csv(bea / "make_2017_detail.csv")
     (make * 0.1).to_csv(bea / "import_matrix_2017_detail.csv")
-    pd.DataFrame({"code": codes, "2023": [120.0, 200.0]}).to_csv(
+    pd.DataFrame({"code": codes, "2023": [120.0, 200.0, 90.0]}).to_csv(
         bea / "gross_output_1997_2023_detail.csv", index=False
     )
 

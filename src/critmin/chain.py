@@ -53,6 +53,21 @@ def _select_sources(production: pd.DataFrame, sources: pd.DataFrame) -> pd.DataF
 
 
 @dataclass(frozen=True)
+class HostLink:
+    """A by-product's output tied to its host's (Nassar, Graedel & Harper 2015): ``share`` of
+    ``mineral``'s output at ``stage`` is recovered while ``host`` is processed at
+    ``host_stage``. Within a year that share moves with the host's output, not with the
+    by-product's price."""
+
+    mineral: str
+    stage: str
+    host: str
+    host_stage: str
+    share: float
+    source_id: str
+
+
+@dataclass(frozen=True)
 class SupplyChain:
     """Production by stage and country, governance, groups and U.S. reliance as labelled arrays."""
 
@@ -191,6 +206,23 @@ class SupplyChain:
         out.name = "share"
         out.attrs["unit"] = "fraction"
         return out
+
+    def hosts(self, mineral: str) -> tuple[HostLink, ...]:
+        """The host links of ``mineral`` (bundled ``byproducts``); empty for a main product."""
+        table = self.dataset["byproducts"]
+        rows = table[table["mineral"] == mineral]
+        return tuple(
+            HostLink(str(m), str(st), str(h), str(hs), float(sh), str(src))
+            for m, st, h, hs, sh, src in zip(
+                rows["mineral"],
+                rows["stage"],
+                rows["host"],
+                rows["host_stage"],
+                rows["share"],
+                rows["source_id"],
+                strict=True,
+            )
+        )
 
     def stages_of(self, mineral: str) -> list[str]:
         """The stages with any data for ``mineral``, in chain order."""

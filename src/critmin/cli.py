@@ -573,9 +573,10 @@ def backtest_cmd(ctx: click.Context, fmt: str) -> None:
     """Replay historical episodes: modelled against observed changes, each with its source."""
     import pandas as pd
 
-    from critmin.simulate.backtest import backtest, backtest_records
+    from critmin.simulate.backtest import backtest, backtest_records, score
 
-    records = backtest_records(backtest(_chain(ctx)))
+    replayed = backtest(_chain(ctx))
+    records = backtest_records(replayed)
     if fmt == "json":
         click.echo(json.dumps(records, indent=1))
         return
@@ -584,6 +585,9 @@ def backtest_cmd(ctx: click.Context, fmt: str) -> None:
         fmt,
         "Back-tests (in_sample rows were fitted on or are the scenario's input: not scored)",
     )
+    if fmt == "table":
+        for s in score(replayed):
+            click.echo(s.describe())
 
 
 def _rank(

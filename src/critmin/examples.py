@@ -420,6 +420,18 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
             ]
         ),
         "data_gaps": pd.DataFrame(columns=["mineral", "stage", "item", "reason"]),
+        "byproducts": pd.DataFrame(
+            columns=[
+                "mineral",
+                "stage",
+                "host",
+                "host_stage",
+                "share",
+                "source_id",
+                "estimated",
+                "note",
+            ]
+        ),
         "export_restrictions": pd.DataFrame(
             [("COD", "cobalt", "2025-02", "ban", SRC, "example")],
             columns=["country", "mineral", "start", "measure", "source_id", "note"],

@@ -123,3 +123,30 @@ def test_a_bad_dependency_row_is_named(tmp_path: Path, column: str, value: str, 
     assert "io_dependency.csv, row 2" in text
     assert f"column '{column}'" in text
     assert rule in text
+
+
+#: USGS OFR 2024-1057 (Nassar et al. 2024): U.S. GDP lost to a complete restriction of China's
+#: net germanium exports, central estimate, USD (sources: USGS_OFR_2024_1057).
+USGS_GE_GDP_LOSS_USD = 0.4e9
+
+
+def test_germanium_goes_to_its_end_uses_and_its_fiber_lines(bundled: SupplyChain) -> None:
+    """Germanium's users are its USGS end uses (IR optics, fiber cable, semiconductors), not the
+    buyers of the smelting commodity it is sold in; fiber-optic cable is an essential line."""
+    ge = build_model(bundled, "germanium").exposure
+    assert ge is not None
+    users = {ge.codes[i] for i in np.argsort(-ge.weight)[:3]}
+    assert users == {"333314", "335920", "334413"}
+    assert ge.essential is not None
+    assert ge.essential[ge.codes.index("335920")] > 0
+
+
+def test_germanium_leverage_meets_the_usgs_implied_bound(bundled: SupplyChain) -> None:
+    """USGS's GDP loss for a full Chinese restriction, over the value of all U.S. germanium use,
+    is a lower bound on GDP lost per dollar short (the U.S. shortfall cannot exceed its use).
+    Without essential lines (CES users only) the leverage falls short of it."""
+    ge = build_model(bundled, "germanium").exposure
+    assert ge is not None
+    bound = USGS_GE_GDP_LOSS_USD / ge.value_usd
+    assert ge.leverage(0.5) >= bound
+    assert dataclasses.replace(ge, essential=None).leverage(0.5) < bound

@@ -58,7 +58,12 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     lost[o][d] = b - shipped[o][d]
             extra = [[0.0] * D for _ in range(N)]
             if reroute:
-                room = [response * cap[k][o] * shocks.avail[s, t, k, o] for o in range(N)]
+                # a by-product's host-tied output does not answer the price
+                tied = [0.0] * N if model.host_tied is None else list(model.host_tied[k])
+                room = [
+                    response * cap[k][o] * (1.0 - tied[o]) * shocks.avail[s, t, k, o]
+                    for o in range(N)
+                ]
                 if k > 0:
                     room = [min(max(room[o], 0.0), max(stock[k][o], 0.0)) for o in range(N)]
                 for d in range(D):

@@ -107,7 +107,18 @@ def test_us_demand_matches_usgs_or_says_why(bundled: SupplyChain) -> None:
 
 
 @pytest.mark.parametrize(
-    "mineral", ["fluorspar", "potash", "palladium", "barite", "chromium", "phosphate", "samarium"]
+    "mineral",
+    [
+        "fluorspar",
+        "potash",
+        "palladium",
+        "barite",
+        "chromium",
+        "phosphate",
+        "samarium",
+        "zinc",
+        "zirconium",
+    ],
 )
 def test_us_imports_follow_usgs_import_sources(bundled: SupplyChain, mineral: str) -> None:
     """The top three USGS import sources, within 10 points (minerals whose sources are

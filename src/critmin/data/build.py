@@ -883,6 +883,7 @@ class Builder:
             "prices": self.prices,
             "end_uses": self.manual("end_uses"),
             "io_dependency": self.manual("io_dependency"),
+            "byproducts": self.manual("byproducts"),
             "recycling": self.recycling,
             "trade_parameters": self.manual("trade_parameters"),
             "demand_shares": self.manual("demand_shares"),

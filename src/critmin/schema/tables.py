@@ -589,6 +589,31 @@ TABLES: dict[str, Table] = {
             lazy=True,
         ),
         Table(
+            "byproducts",
+            (
+                Column("mineral", references="minerals.id", description="the by-product"),
+                Column("stage", allowed=STAGES, description="the by-product's stage tied"),
+                Column("host", references="minerals.id"),
+                Column("host_stage", allowed=STAGES),
+                Column(
+                    "share",
+                    "float",
+                    minimum=0.0,
+                    maximum=1.0,
+                    unit="fraction",
+                    description="share of the by-product's output at the stage recovered "
+                    "while processing the host (its companionality with that host)",
+                ),
+                _source(),
+                _estimated(),
+                _note(),
+            ),
+            key=("mineral", "stage", "host"),
+            description="By-product supply tied to host output (Nassar, Graedel & Harper 2015): "
+            "within a year the tied share cannot rise with the by-product's price, and a host "
+            "outage cuts it (docs/criticality.md).",
+        ),
+        Table(
             "data_gaps",
             (
                 Column("mineral", references="minerals.id"),

@@ -13,6 +13,10 @@ Per chain mineral:
   register's evidence for that country and stage (its Gamma-Poisson posterior over its prior,
   critmin.security.hazard; 1 where the register has observed nothing) (outages of minor
   suppliers, below 10% of a stage, are left out: spare capacity and stocks absorb them);
+- for a by-product (critmin.economics.byproduct), an outage of every major supplier of its
+  host at the host stage, where that country also produces the by-product: it cuts the
+  by-product's output there by the outage's severity times the host-tied share, at the host
+  plant's outage rate;
 - separately, the domestic set: outages of U.S. plants only (reported in its own column, never
   in the criticality ranking).
 """
@@ -24,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from critmin.chain import SupplyChain
+from critmin.chain import HostLink, SupplyChain
 from critmin.metrics.concentration import select
 from critmin.scenarios.load import library_events, load_scenario, parse_scenario
 from critmin.scenarios.probability import (
@@ -48,6 +52,20 @@ FITTED_PATH = "china-2025-04"
 MAX_OUTAGE_PROBABILITY = 0.95
 
 
+def scaled(distribution: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A severity distribution times ``factor`` (its location and bounds scaled); a beta's or
+    a lognormal's draws do not scale with their parameters and are refused."""
+    if distribution["dist"] in ("beta", "lognormal"):
+        raise ValueError(f"a {distribution['dist']} severity cannot be scaled by its parameters")
+    out = dict(distribution)
+    for key in ("low", "high", "mode", "mean", "sd"):
+        if out.get(key) is not None:
+            out[key] = float(out[key]) * factor
+    if out.get("values") is not None:
+        out["values"] = [float(v) * factor for v in out["values"]]
+    return out
+
+
 def stage_shares(chain: SupplyChain) -> pd.DataFrame:
     """(mineral, stage, country, share) at each mineral's latest year per stage."""
     shares = select(chain).shares
@@ -68,6 +86,8 @@ class DisruptionSet:
     parents: dict[str, str]
     #: security-register factor on the background rate per (country, stage); 1 when absent
     security: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: host links of by-products (chain.hosts), by by-product
+    hosts: dict[str, tuple[HostLink, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, chain: SupplyChain, parents: dict[str, str]) -> DisruptionSet:
@@ -82,6 +102,7 @@ class DisruptionSet:
             rates=background_rates(chain.dataset, countries),
             parents=parents,
             security=register_factor(chain),
+            hosts={m: h for m in sorted(set(shares["mineral"])) if (h := chain.hosts(m))},
         )
 
     def restriction_events(self, chain: SupplyChain, mineral: str) -> dict[str, Any]:
@@ -158,6 +179,49 @@ class DisruptionSet:
                     "distribution": self.background["duration_months"],
                 },
             ]
+        host_events, host_uncertain = self.host_outage_events(mineral, countries)
+        return events | host_events, uncertain + host_uncertain
+
+    def host_outage_events(self, mineral: str, countries: str) -> tuple[dict[str, Any], list[Any]]:
+        """An outage of each major supplier of a by-product's host (at the host stage) that
+        also produces the by-product at the tied stage: the by-product loses the outage's
+        severity times the host-tied share there, at the host plant's outage rate."""
+        events: dict[str, Any] = {}
+        uncertain: list[Any] = []
+        own = self.shares[self.shares["mineral"] == mineral]
+        for link in self.hosts.get(mineral, ()):
+            makers = set(own.loc[own["stage"] == link.stage, "country"].astype(str))
+            host = self.shares[
+                (self.shares["mineral"] == link.host) & (self.shares["stage"] == link.host_stage)
+            ]
+            for country in major_suppliers(host)["country"]:
+                c = str(country)
+                if c not in makers or (c == USA) != (countries == "domestic"):
+                    continue
+                name = f"host-outage-{c}-{link.host}-{link.host_stage}-{mineral}"
+                factor = self.security.get((c, link.host_stage), 1.0)
+                base = self.rates.get(c, self.background["annual_probability"])
+                events[name] = {
+                    "kind": "outage",
+                    "country": c,
+                    "minerals": [mineral],
+                    "stage": link.stage,
+                    "share": 0.3 * link.share,
+                    "start": START,
+                    "probability": float(min(base * factor, MAX_OUTAGE_PROBABILITY)),
+                    "note": f"outage of the host ({link.host} {link.host_stage}) cuts the "
+                    f"{link.share:.0%} of {mineral} output tied to it ({link.source_id})",
+                }
+                uncertain += [
+                    {
+                        "target": f"{name}.share",
+                        "distribution": scaled(self.background["severity"], link.share),
+                    },
+                    {
+                        "target": f"{name}.duration_months",
+                        "distribution": self.background["duration_months"],
+                    },
+                ]
         return events, uncertain
 
     def foreign_events(

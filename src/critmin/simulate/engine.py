@@ -66,6 +66,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     response = np.zeros(S)  # supply response, share of capacity, set by last month's price
     weights = model.demand / model.demand.sum() if model.demand.sum() > 0 else None
     us = model.regions.index("USA")
+    # by-products: the host-tied share of a node's output cannot answer the price
+    # (critmin.economics.byproduct)
+    untied = np.ones((K, N)) if model.host_tied is None else 1.0 - model.host_tied
     tr = Trace(
         output=np.zeros((S, M, K, N)),
         exports=np.zeros((S, M, K, N)),
@@ -128,7 +131,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
                 if rows.size:
                     # undisrupted suppliers answer last month's price, within their spare
                     # capacity (critmin.economics.market), limited by input stock for processing
-                    room = cap[k][None] * response[rows, None] * shocks.avail[rows, t, k]
+                    room = (
+                        (cap[k] * untied[k])[None] * response[rows, None] * shocks.avail[rows, t, k]
+                    )
                     if k > 0:
                         room = np.clip(room, 0.0, np.maximum(stock[rows, k], 0.0))
                     produced_total = produced.copy()

@@ -19,12 +19,14 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.data.load import Dataset
+from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
 from critmin.economics.price import ReferencePrice, reference_prices, shock_years
 from critmin.metrics.concentration import select
 from critmin.scenarios.load import library_events
 from critmin.schema.vocabulary import OTHER_COUNTRIES
+from critmin.simulate.intermediaries import name_intermediaries, unnamed_sources
 
 REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
 MONTHS_PER_YEAR = 12
@@ -98,6 +100,8 @@ class ChainModel:
     supply_elasticity: float = 0.0
     exposure: Exposure | None = None  # U.S. industries fed and their GDP at risk
     us_domestic_share: float = 0.0  # share of U.S. demand met by U.S. producers at baseline
+    #: (K, N) share of each node's output tied to a host's output (by-products); None = none
+    host_tied: np.ndarray | None = None
 
     @property
     def loss_per_t(self) -> float:
@@ -281,6 +285,24 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         final = _route_us_imports(final, cap[-1], demand, us_sources, countries)
         sources.add("USGS_MCS2026_DR")
         assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
+        us_col = REGIONS.index("USA")
+        home_us = final[countries.index("USA"), us_col] if "USA" in countries else 0.0
+        unnamed = unnamed_sources(
+            ds["import_sources"], mineral, countries, max(demand[us_col] - home_us, 0.0)
+        )
+        countries, flows, final, idx_region, named = name_intermediaries(
+            countries,
+            flows,
+            final,
+            idx_region,
+            unnamed,
+            us_col,
+            lambda c: REGIONS.index(region_of(c)),
+        )
+        assumptions += named
+        if named:
+            K, N = cap.shape[0], len(countries)
+            cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
     us = REGIONS.index("USA")
     us_home = (
         float(final[countries.index("USA"), us] / demand[us])
@@ -352,6 +374,9 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         )
         if chain.secondary is not None:
             sources |= {str(x) for x in chain.secondary.attrs.get("sources", ())}
+    tied, tied_notes, tied_sources = host_tied(chain, mineral, use, countries)
+    assumptions += tied_notes
+    sources |= tied_sources
     return ChainModel(
         mineral=mineral,
         stages=tuple(use),
@@ -377,6 +402,7 @@ def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = Non
         region_index=idx_region,
         sectors=sectors,
         sector_share=sector_share,
+        host_tied=tied,
     )
 
 

@@ -1,0 +1,101 @@
+"""Name the intermediary suppliers USGS lists among U.S. import sources inside the chain's
+"other countries" node.
+
+USGS import sources name the country a form was shipped from; the production data lump small
+refiners and re-exporters (Finland's copper refinery, Mexico's lime, France's zircon) into
+``OTH``. The U.S. routing already sends such a source's share of U.S. imports through ``OTH``
+(critmin.simulate.model._us_import_shares); this module splits that flow off as a node of its
+own at the last stage: its output is its U.S. flow, its input (for a chain of two stages or
+more) OTH's input mix at the stage before, and OTH keeps the rest. World output, every
+balance and the origin content are unchanged: the named node is a labelled part of OTH.
+
+Where the chain has no OTH node at the last stage, or OTH ships the U.S. less than the source
+needs, the source stays unnamed (for example gallium's and germanium's refiners in Canada,
+Belgium and Germany, which process metal bought from the producers the chain carries: a
+re-export stage the chain does not have; docs/criticality.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from critmin.schema.vocabulary import OTHER_COUNTRIES
+
+
+def name_intermediaries(
+    countries: list[str],
+    flows: np.ndarray,
+    final: np.ndarray,
+    idx_region: np.ndarray,
+    us_flow: dict[str, float],
+    us: int,
+    region_index: Callable[[str], int],
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Split each ``us_flow`` (country -> t/month it ships the U.S., not a producer of the
+    last stage) off OTH's U.S. deliveries; returns the grown countries, flows, final routing,
+    region index and a note per split."""
+    if OTHER_COUNTRIES not in countries or not us_flow:
+        return countries, flows, final, idx_region, []
+    o = countries.index(OTHER_COUNTRIES)
+    notes: list[str] = []
+    left = float(final[o, us])
+    picked: list[tuple[str, float]] = []
+    for country, amount in sorted(us_flow.items(), key=lambda kv: -kv[1]):
+        if country in countries or amount <= 0 or amount > left * (1 + 1e-9):
+            continue
+        picked.append((country, amount))
+        left -= amount
+    if not picked:
+        return countries, flows, final, idx_region, []
+    n0, m = len(countries), len(picked)
+    grown_final = np.concatenate([final, np.zeros((m, final.shape[1]))], axis=0)
+    grown = np.zeros((flows.shape[0], n0 + m, n0 + m))
+    grown[:, :n0, :n0] = flows
+    oth_out = float(final[o].sum())
+    for j, (country, amount) in enumerate(picked):
+        n = n0 + j
+        grown_final[n, us] = amount
+        grown_final[o, us] -= amount
+        if grown.shape[0] > 0 and oth_out > 0:
+            # the named refiner's feed: OTH's input mix at the stage before, in proportion
+            f = amount / oth_out
+            grown[-1, :n0, n] = flows[-1][:, o] * f
+            grown[-1, :n0, o] -= flows[-1][:, o] * f
+        notes.append(
+            f"{country} named out of OTH at the last stage: {amount * 12:,.4g} t/yr to the "
+            "U.S. (USGS import source; not in the production data)"
+        )
+    extra = np.array([region_index(c) for c, _ in picked], dtype=idx_region.dtype)
+    return (
+        [*countries, *(c for c, _ in picked)],
+        grown,
+        grown_final,
+        np.concatenate([idx_region, extra]),
+        notes,
+    )
+
+
+def unnamed_sources(
+    import_sources: pd.DataFrame, mineral: str, countries: list[str], imports: float
+) -> dict[str, float]:
+    """U.S. imports (t/month) from each USGS import source that is not a country of the
+    chain: its share (mean over the forms USGS lists, normalised as the routing normalises
+    them, critmin.simulate.model._us_import_shares) times ``imports``."""
+    rows = import_sources[import_sources["mineral"] == mineral]
+    if rows.empty or OTHER_COUNTRIES not in countries:
+        return {}
+    forms = rows["category"].nunique()
+    share: dict[str, float] = {}
+    for country, value in zip(rows["country"], rows["share"], strict=True):
+        c = str(country)
+        if c != "USA":
+            share[c] = share.get(c, 0.0) + float(value) / forms
+    total = sum(share.values())
+    return {
+        c: v / total * imports
+        for c, v in share.items()
+        if c not in countries and c != OTHER_COUNTRIES and total > 0
+    }

@@ -1,0 +1,60 @@
+"""Intermediary suppliers named out of OTH (critmin.simulate.intermediaries)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from critmin.chain import SupplyChain
+from critmin.scenarios.load import Labels, load_scenario
+from critmin.simulate.engine import check_balance, run
+from critmin.simulate.intermediaries import name_intermediaries
+from critmin.simulate.model import REGIONS, build_model
+from critmin.simulate.runner import parents_of
+from critmin.simulate.shocks import build_shocks
+
+USA = REGIONS.index("USA")
+
+
+def test_finland_ships_the_us_its_usgs_share_of_refined_copper(bundled: SupplyChain) -> None:
+    """USGS lists Finland among U.S. refined-copper sources; the production data lump it into
+    OTH. Named, it ships the U.S. its USGS share, fed like OTH, and world output is kept."""
+    model = build_model(bundled, "copper")
+    assert "FIN" in model.countries
+    fin = model.countries.index("FIN")
+    imports = model.final[:, USA].sum() - model.final[model.countries.index("USA"), USA]
+    src = bundled.dataset["import_sources"]
+    rows = src[src["mineral"] == "copper"]
+    usgs = rows.loc[rows["country"] == "FIN", "share"].sum() / rows["category"].nunique()
+    assert model.final[fin, USA] / imports == pytest.approx(usgs, abs=0.02)
+    assert model.final[fin].sum() == pytest.approx(model.final[fin, USA])  # U.S. only
+    # fed at the stage before, in OTH's input mix
+    oth = model.countries.index("OTH")
+    feed = model.flows[-1][:, fin] / model.flows[-1][:, fin].sum()
+    mix = model.flows[-1][:, oth] / model.flows[-1][:, oth].sum()
+    np.testing.assert_allclose(feed, mix, atol=1e-9)
+    assert any("FIN named out of OTH" in a for a in model.assumptions)
+    np.testing.assert_allclose(model.capacity.sum(axis=1), model.world_t_per_year / 12, rtol=1e-6)
+
+
+def test_a_named_node_balances_under_shocks(bundled: SupplyChain) -> None:
+    model = build_model(bundled, "copper")
+    spec = load_scenario("background", Labels.of(bundled.dataset))
+    shocks = build_shocks(spec, model, parents_of(bundled), 8, 12, np.random.default_rng(2))
+    check_balance(model, run(model, shocks))
+
+
+def test_a_source_larger_than_oth_stays_unnamed() -> None:
+    """OTH ships the U.S. 2 t; a source asking 3 t is not named (and nothing else moves)."""
+    countries = ["CHN", "OTH", "USA"]
+    final = np.array([[5.0, 4.0, 1.0], [1.0, 2.0, 1.0], [0.0, 3.0, 0.0]])
+    flows = np.zeros((0, 3, 3))
+    idx = np.array([0, 2, 1])
+    out = name_intermediaries(countries, flows, final, idx, {"DEU": 3.0}, 1, lambda c: 2)
+    assert out[0] == countries
+    np.testing.assert_array_equal(out[2], final)
+    grown = name_intermediaries(countries, flows, final, idx, {"DEU": 1.5}, 1, lambda c: 2)
+    assert grown[0] == [*countries, "DEU"]
+    assert grown[2][3, 1] == 1.5
+    assert grown[2][1, 1] == pytest.approx(0.5)
+    np.testing.assert_allclose(grown[2][:, 1].sum(), final[:, 1].sum())
