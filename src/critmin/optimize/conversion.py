@@ -256,9 +256,7 @@ def _plants_at(chain: SupplyChain, mineral: str, stage: str) -> pd.DataFrame:
         if not np.isfinite(float(p["capacity"])):
             continue
         year = (
-            int(p["announced_start"])
-            if _text(p["announced_start"])
-            else int(p["status_year"]) + 1
+            int(p["announced_start"]) if _text(p["announced_start"]) else int(p["status_year"]) + 1
         )
         rows.append(
             {
@@ -295,7 +293,8 @@ def route_plants(
         if el or split.empty:
             parts = [(el, 1.0)]
         else:
-            parts = [(_text(e), float(s)) for e, s in zip(split["element"], split["share"])]
+            pairs = zip(split["element"], split["share"], strict=True)
+            parts = [(_text(e), float(s)) for e, s in pairs]
         at = _plants_at(chain, m, str(r["to_stage"]))
         for element, share in parts:
             name = f"{m}:{element or 'all'}:{r['from_stage']}->{r['to_stage']}"
