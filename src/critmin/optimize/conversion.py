@@ -58,7 +58,10 @@ PLANT_COLUMNS = [
 
 
 def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    """'' for a missing value (None, NaN, pd.NA), else the value as text."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ def _plants_at(chain: SupplyChain, mineral: str, stage: str) -> pd.DataFrame:
         & (fac["stage"] == stage)
         & (fac["unit"] == "t")
         & fac["country"].isin(friends)
-    ]
+    ].dropna(subset=["capacity"])
     rows = [
         {
             "plant": f["id"],
@@ -242,7 +245,6 @@ def _plants_at(chain: SupplyChain, mineral: str, stage: str) -> pd.DataFrame:
             "source_id": f["source_id"],
         }
         for _, f in fac.iterrows()
-        if np.isfinite(float(f["capacity"]))
     ]
     proj = chain.dataset["projects"]
     proj = proj[
@@ -251,10 +253,8 @@ def _plants_at(chain: SupplyChain, mineral: str, stage: str) -> pd.DataFrame:
         & (proj["unit"] == "t")
         & proj["status"].isin(COUNTED_STATUSES)
         & proj["country"].isin(friends)
-    ]
+    ].dropna(subset=["capacity"])
     for _, p in proj.iterrows():
-        if not np.isfinite(float(p["capacity"])):
-            continue
         year = (
             int(p["announced_start"]) if _text(p["announced_start"]) else int(p["status_year"]) + 1
         )
