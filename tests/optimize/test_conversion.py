@@ -117,5 +117,96 @@ def test_bundled_routes_take_capacity_from_us_and_allied_plants(bundled: SupplyC
     # White Mesa (USA, 1,000 t) and Neo Silmet (EST, 3,000 t) count; Lynas Malaysia does not
     assert "energy-fuels-white-mesa" in sep["plants"]
     assert "lynas-malaysia" not in sep["plants"]
-    mag = table.loc["rare_earths:all:refining->magnets"]
-    assert mag["capacity_t_per_year"] == 0.0  # no magnet plant recorded in facilities.csv
+    # magnets: one route per element of the need, each from the same U.S. and allied plants
+    needs = bundled.dataset["reserve_needs"].set_index("element")
+    conv = bundled.dataset["reserve_conversions"]
+    row = conv[conv["to_stage"] == "magnets"].iloc[0]
+    fac = bundled.dataset["facilities"]
+    proj = bundled.dataset["projects"]
+    allied = set(bundled.dataset["country_groups"].query("group == 'allied'")["country"]) | {"USA"}
+    plants = pd.concat(
+        [
+            fac[(fac["stage"] == "magnets") & fac["country"].isin(allied)],
+            proj[
+                (proj["stage"] == "magnets")
+                & (proj["status"] == "commissioning")
+                & proj["country"].isin(allied)
+            ],
+        ]
+    )
+    plants = plants[plants["mineral"] == "rare_earths"].dropna(subset=["capacity"])
+    assert len(plants) >= 2  # MP Independence and Neo Narva at least
+    product = float(plants["capacity"].sum())
+    for element in ("ndpr", "dysprosium", "terbium"):
+        mag = table.loc[f"rare_earths:{element}:refining->magnets"]
+        assert set(mag["plants"].split()) == set(plants["id"])
+        expected = (
+            product
+            * float(row["output_content"])
+            * float(needs.loc[element, "share"])
+            * float(row["available_share"])
+        )
+        assert mag["capacity_t_per_year"] == pytest.approx(expected)
+    # the basis: about 0.3 t of NdPr oxide per t of NdFeB magnet (31-32 wt% rare earths,
+    # mostly Nd and Pr, as oxide); Dy and Tb a few percent of a tonne
+    ndpr = float(row["output_content"]) * float(needs.loc["ndpr", "share"])
+    assert 0.25 < ndpr < 0.35
+    assert float(row["output_content"]) * float(needs.loc["dysprosium", "share"]) < 0.1
+
+
+def test_a_commissioning_plant_adds_capacity_from_its_start() -> None:
+    """Capacity by period: a plant counts from the first period starting at its start month;
+    an oxide release meets the magnet need only within what runs then, after the lead time."""
+    ens = ensemble(periods=6)
+    lot = lots(ens, [("ndpr_oxide", "ndpr")])
+    route = routes(0.0).assign(
+        route="rare_earths:ndpr:refining->magnets", element="ndpr", capacity_t_per_year=480.0
+    )
+    plants = pd.DataFrame(
+        [
+            {
+                "route": route["route"].iloc[0],
+                "plant": "old",
+                "capacity_t_per_year": 80.0,
+                "start": "",
+            },
+            {
+                "route": route["route"].iloc[0],
+                "plant": "new",
+                "capacity_t_per_year": 400.0,
+                "start": "2026-07",
+            },
+        ]
+    )
+    conv = Conversion.of(None, lot.frame, ["rare_earths"], 3, needs=NEEDS, routes=route)
+    conv = Conversion(conv.needs, conv.routes, conv.paths, plants)
+    cap = conv.capacity_by_period(3, ens.shortfall.period.to_index(), start="2026-01")
+    # 80 t/yr = 20 t a quarter from the start; the new plant's 100 t a quarter from 2026-07
+    np.testing.assert_allclose(cap.isel(route=0).values, [20, 20, 120, 120, 120, 120])
+    p = ReserveProblem(ens, lot, Agreements(NO_AGREEMENTS), budget=1e12, conversion=conv)
+    p.build()
+    p.solve()
+    # need 88 t a quarter; two quarters' lead time: a release in period k arrives in k+2
+    np.testing.assert_allclose(unmet(p, "ndpr"), [88, 88, 68, 68, 0, 0], atol=1e-6)
+
+
+def test_bundled_capacity_lets_ndpr_oxide_meet_the_magnet_shortfall_after_the_lead_time(
+    bundled: SupplyChain,
+) -> None:
+    """With the bundled plants, an NdPr oxide stock covers the NdPr magnet need from the
+    third quarter (six months) on, up to the route's capacity; Dy stays short without Dy."""
+    ens = ensemble(periods=5)
+    lot = lots(ens, [("ndpr_oxide", "ndpr")])
+    conv = Conversion.of(bundled, lot.frame, ["rare_earths"], 3)
+    cap = conv.capacity_by_period(3, ens.shortfall.period.to_index())
+    per_quarter = float(cap.sel(route="rare_earths:ndpr:refining->magnets").isel(period=0))
+    assert per_quarter > 0
+    need = 100.0 * float(conv.needs.set_index("element").loc["ndpr", "share"])
+    p = ReserveProblem(ens, lot, Agreements(NO_AGREEMENTS), budget=1e12, conversion=conv)
+    p.build()
+    p.solve()
+    short = unmet(p, "ndpr")
+    np.testing.assert_allclose(short[:2], need, atol=1e-6)  # nothing before the lead time
+    np.testing.assert_allclose(short[2:], max(0.0, need - per_quarter), atol=1e-6)
+    dy = 100.0 * float(conv.needs.set_index("element").loc["dysprosium", "share"])
+    np.testing.assert_allclose(unmet(p, "dysprosium"), dy, atol=1e-6)

@@ -5,38 +5,76 @@ Needs (reserve_needs.csv) split a mineral's U.S. shortfall by element and by the
 shortfall is at (the chain's last stage: for rare earths, magnets); a mineral without rows has
 one need, met by any of its forms (the chain's shortfall, as before). A form meets a need
 directly when its element and stage match; otherwise only through a route (reserve_conversions
-.csv) from its stage to the need's stage, whose capacity is the U.S. and allied plants of the
-facilities table at the route's output stage times the share of it available to the reserve,
-and whose output arrives after the route's lead time. A form with neither meets nothing.
+.csv) from its stage to the need's stage, and its output arrives after the route's lead time.
+A form with neither meets nothing.
+
+A route's capacity is that of the U.S. and allied plants at its output stage: the operating
+plants of facilities.csv from the plan's start (or their start year), and the commissioning
+projects of projects.csv from their announced start, in tonnes of product a year. It is put in
+the chain's basis with the route's ``output_content`` (t of the chain basis per t of product:
+for sintered NdFeB magnets the rare-earth oxide they contain) and, where the output stage's
+need is split by element, one route per element takes that element's share of the content
+(each element keeps its own capacity: an NdPr oxide release never fills a Dy need). Only
+``available_share`` of it is the reserve's in a shock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.optimize.ensemble import PLAN_START
+from critmin.scenarios.spec import month_index
 
 ALLIED = "allied"
 HOME = "USA"
+#: project statuses whose capacity counts, from their announced start
+COUNTED_STATUSES = ("commissioning",)
+
+ROUTE_COLUMNS = [
+    "route",
+    "mineral",
+    "element",
+    "from_stage",
+    "to_stage",
+    "plants",
+    "capacity_t_per_year",
+    "lead_time_months",
+]
+PLANT_COLUMNS = [
+    "route",
+    "plant",
+    "status",
+    "country",
+    "product_t_per_year",
+    "capacity_t_per_year",
+    "start",
+    "source_id",
+]
 
 
 def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    """'' for a missing value (None, NaN, pd.NA), else the value as text."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
 
 
 @dataclass(frozen=True)
 class Conversion:
     """Needs, routes and, per lot, its path: ``paths`` has lot, need, lag (periods), route
-    ('' when direct) and reason (why a lot meets nothing)."""
+    ('' when direct) and reason (why a lot meets nothing). ``plants`` gives each route's plants
+    with their capacity (chain basis, t/yr) and start month ('YYYY-MM'); a route without
+    plant rows has its ``capacity_t_per_year`` in every period."""
 
     needs: pd.DataFrame  # need, mineral, element, stage, share
-    routes: pd.DataFrame  # route, mineral, element, from_stage, to_stage, capacity_t_per_year,
-    #                       lead_time_months, note
+    routes: pd.DataFrame  # ROUTE_COLUMNS
     paths: pd.DataFrame
+    plants: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLANT_COLUMNS))
 
     @classmethod
     def of(
@@ -48,12 +86,18 @@ class Conversion:
         *,
         needs: pd.DataFrame | None = None,
         routes: pd.DataFrame | None = None,
+        conversions: pd.DataFrame | None = None,
     ) -> Conversion:
-        """From the dataset's tables (or the frames given) for ``lots`` (a Lots frame)."""
+        """From the dataset's tables (or the frames given) for ``lots`` (a Lots frame);
+        ``conversions`` replaces the dataset's reserve_conversions (a sensitivity case)."""
         if needs is None:
             needs = chain.dataset["reserve_needs"] if chain is not None else pd.DataFrame()
+        plants = pd.DataFrame(columns=PLANT_COLUMNS)
         if routes is None:
-            routes = route_capacity(chain) if chain is not None else pd.DataFrame()
+            if chain is not None:
+                routes, plants = route_plants(chain, conversions=conversions, needs=needs)
+            else:
+                routes = pd.DataFrame(columns=ROUTE_COLUMNS)
         rows = []
         for m in minerals:
             mine = needs[needs["mineral"] == m] if not needs.empty else needs
@@ -75,7 +119,7 @@ class Conversion:
         for _, lot in lots.iterrows():
             paths.append(_path(lot, need_frame, routes, months_per_period))
         columns = ["lot", "need", "lag", "route", "reason"]
-        return cls(need_frame, routes, pd.DataFrame(paths, columns=columns))
+        return cls(need_frame, routes, pd.DataFrame(paths, columns=columns), plants)
 
     @property
     def index(self) -> pd.Index:
@@ -92,11 +136,36 @@ class Conversion:
         )
 
     def route_capacity(self, months_per_period: int) -> pd.Series:
-        """t per period through each route the paths use."""
+        """t per period through each route once every counted plant runs."""
         if self.routes.empty:
             return pd.Series(dtype=float)
         cap = self.routes.set_index("route")["capacity_t_per_year"].astype(float)
         return cap * months_per_period / 12
+
+    def capacity_by_period(
+        self, months_per_period: int, periods: pd.Index, start: str = PLAN_START
+    ) -> xr.DataArray:
+        """(route, period): t per period through each route; a plant counts from the first
+        period starting at or after its start month (the plan's first period is ``start``)."""
+        routes = pd.Index(self.routes["route"] if not self.routes.empty else [], name="route")
+        first = month_index(start)
+        begins = first + np.arange(len(periods)) * months_per_period
+        out = np.zeros((len(routes), len(periods)))
+        for i, route in enumerate(routes):
+            mine = self.plants[self.plants["route"] == route]
+            if mine.empty:
+                row = self.routes[self.routes["route"] == route].iloc[0]
+                out[i, :] = float(row["capacity_t_per_year"])
+                continue
+            for _, plant in mine.iterrows():
+                s = _text(plant["start"])
+                on = begins >= (month_index(s) if s else first)
+                out[i, on] += float(plant["capacity_t_per_year"])
+        return xr.DataArray(
+            out * months_per_period / 12,
+            coords={"route": routes, "period": periods},
+            dims=("route", "period"),
+        )
 
 
 def _path(
@@ -149,49 +218,111 @@ def _path(
         "lag": 0,
         "route": "",
         "reason": f"the shortfall it would meet is at the {target} stage and no U.S. or allied "
-        f"{st}-to-{target} conversion capacity is declared (facilities.csv)",
+        f"{st}-to-{target} conversion capacity is declared (facilities.csv, projects.csv)",
     }
 
 
-def route_capacity(chain: SupplyChain) -> pd.DataFrame:
-    """reserve_conversions with each route's capacity: the U.S. and allied plants of the
-    facilities table at the route's output stage (t/yr) x the share available to the reserve."""
-    conv = chain.dataset["reserve_conversions"].copy()
-    fac = chain.dataset["facilities"]
+def _plants_at(chain: SupplyChain, mineral: str, stage: str) -> pd.DataFrame:
+    """U.S. and allied plants at a stage with their product t/yr and start month: operating
+    facilities (from their start year, else always) and commissioning projects (from their
+    announced start, else the year after their status year)."""
     groups = chain.dataset["country_groups"]
     friends = set(groups.loc[groups["group"] == ALLIED, "country"]) | {HOME}
-    rows = []
-    for _, r in conv.iterrows():
-        el = _text(r.get("element"))
-        plants = fac[
-            (fac["mineral"] == r["mineral"])
-            & (fac["stage"] == r["to_stage"])
-            & (fac["unit"] == "t")
-            & fac["country"].isin(friends)
-        ]
-        total = float(plants["capacity"].astype(float).sum())
+    fac = chain.dataset["facilities"]
+    fac = fac[
+        (fac["mineral"] == mineral)
+        & (fac["stage"] == stage)
+        & (fac["unit"] == "t")
+        & fac["country"].isin(friends)
+    ].dropna(subset=["capacity"])
+    rows = [
+        {
+            "plant": f["id"],
+            "status": "operating",
+            "country": f["country"],
+            "product_t_per_year": float(f["capacity"]),
+            "start": f"{int(f['start_year'])}-01" if _text(f["start_year"]) else "",
+            "source_id": f["source_id"],
+        }
+        for _, f in fac.iterrows()
+    ]
+    proj = chain.dataset["projects"]
+    proj = proj[
+        (proj["mineral"] == mineral)
+        & (proj["stage"] == stage)
+        & (proj["unit"] == "t")
+        & proj["status"].isin(COUNTED_STATUSES)
+        & proj["country"].isin(friends)
+    ].dropna(subset=["capacity"])
+    for _, p in proj.iterrows():
+        year = (
+            int(p["announced_start"]) if _text(p["announced_start"]) else int(p["status_year"]) + 1
+        )
         rows.append(
             {
-                "route": f"{r['mineral']}:{el or 'all'}:{r['from_stage']}->{r['to_stage']}",
-                "mineral": r["mineral"],
-                "element": el,
-                "from_stage": r["from_stage"],
-                "to_stage": r["to_stage"],
-                "plants": " ".join(plants["id"]),
-                "capacity_t_per_year": total * float(r["available_share"]),
-                "lead_time_months": float(r["lead_time_months"]),
+                "plant": p["id"],
+                "status": str(p["status"]),
+                "country": p["country"],
+                "product_t_per_year": float(p["capacity"]),
+                "start": f"{year}-01",
+                "source_id": p["source_id"],
             }
         )
     return pd.DataFrame(
         rows,
-        columns=[
-            "route",
-            "mineral",
-            "element",
-            "from_stage",
-            "to_stage",
-            "plants",
-            "capacity_t_per_year",
-            "lead_time_months",
-        ],
+        columns=["plant", "status", "country", "product_t_per_year", "start", "source_id"],
     )
+
+
+def route_plants(
+    chain: SupplyChain,
+    *,
+    conversions: pd.DataFrame | None = None,
+    needs: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Routes (ROUTE_COLUMNS; capacity once every counted plant runs) and their plants
+    (PLANT_COLUMNS). A route row without an element whose output stage has needs split by
+    element becomes one route per element, with that element's share of the content."""
+    conv = chain.dataset["reserve_conversions"] if conversions is None else conversions
+    needs = chain.dataset["reserve_needs"] if needs is None else needs
+    routes, plants = [], []
+    for _, r in conv.iterrows():
+        m, el = str(r["mineral"]), _text(r.get("element"))
+        content = float(r["output_content"]) if _text(r.get("output_content")) else 1.0
+        split = needs[(needs["mineral"] == m) & (needs["stage"] == r["to_stage"])]
+        if el or split.empty:
+            parts = [(el, 1.0)]
+        else:
+            pairs = zip(split["element"], split["share"], strict=True)
+            parts = [(_text(e), float(s)) for e, s in pairs]
+        at = _plants_at(chain, m, str(r["to_stage"]))
+        for element, share in parts:
+            name = f"{m}:{element or 'all'}:{r['from_stage']}->{r['to_stage']}"
+            factor = content * share * float(r["available_share"])
+            cap = at["product_t_per_year"] * factor
+            plants.append(at.assign(route=name, capacity_t_per_year=cap))
+            routes.append(
+                {
+                    "route": name,
+                    "mineral": m,
+                    "element": element,
+                    "from_stage": r["from_stage"],
+                    "to_stage": r["to_stage"],
+                    "plants": " ".join(at["plant"]),
+                    "capacity_t_per_year": float(cap.sum()),
+                    "lead_time_months": float(r["lead_time_months"]),
+                }
+            )
+    plant_frame = (
+        pd.concat(plants, ignore_index=True)[PLANT_COLUMNS]
+        if plants
+        else pd.DataFrame(columns=PLANT_COLUMNS)
+    )
+    return pd.DataFrame(routes, columns=ROUTE_COLUMNS), plant_frame
+
+
+def route_capacity(chain: SupplyChain) -> pd.DataFrame:
+    """reserve_conversions with each route's capacity (chain basis, t/yr, every counted plant
+    running): the U.S. and allied plants at the output stage x content x element share x the
+    share available to the reserve."""
+    return route_plants(chain)[0]

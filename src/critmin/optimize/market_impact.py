@@ -2,8 +2,12 @@
 
 Cap: a lot's purchases in a period are at most ``purchase_cap_share`` (reserve_forms; a critmin
 ASSUMPTION, see docs/reserve.md for its sensitivity) of the supply outside China at the form's
-stage (production.csv, latest year with tonnage; the element's own rows for an element form,
-where recorded), per period.
+stage (production.csv, latest year with tonnage), per period. An element form takes its
+element's own market: its tonnage at the stage where recorded; where the stage has only
+country shares (separated dysprosium and terbium: China's share of separated heavy rare
+earths), the element's world tonnage at the nearest stage with tonnage (its mine output, oxide
+content) times the share outside China at the form's stage. Only a form without element rows
+falls back to its mineral's supply.
 
 Price: buying q of a market Q (that same ex-China supply per period) is an extra demand of q/Q;
 in the criticality model's short-run market (critmin.simulate.model, market_parameters.csv) it
@@ -22,15 +26,34 @@ CHINA = "CHN"
 
 
 def ex_china_supply(chain: SupplyChain, mineral: str, stage: str) -> tuple[float, str]:
-    """Supply outside China at a stage, t/yr, latest year reported in tonnes (nan: none)."""
+    """Supply outside China at a stage, t/yr, latest year reported in tonnes (nan: none);
+    a stage with only country shares takes the world tonnage of the nearest stage that has
+    it times the share outside China (see the module docstring)."""
     prod = chain.dataset["production"]
-    rows = prod[(prod["mineral"] == mineral) & (prod["stage"] == stage) & (prod["unit"] == "t")]
-    if rows.empty:
+    mine = prod[prod["mineral"] == mineral]
+    rows = mine[(mine["stage"] == stage) & (mine["unit"] == "t")]
+    if not rows.empty:
+        year = int(rows["year"].max())
+        last = rows[rows["year"] == year]
+        out = float(last.loc[last["country"] != CHINA, "value"].astype(float).sum())
+        return out, f"{mineral} {stage} outside China, {year}: {out:,.0f} t/yr"
+    shares = mine[(mine["stage"] == stage) & (mine["unit"] == "fraction")]
+    tonnes = mine[mine["unit"] == "t"]
+    if shares.empty or tonnes.empty:
         return float("nan"), f"no tonnage for {mineral} {stage} in production.csv"
-    year = int(rows["year"].max())
-    last = rows[rows["year"] == year]
-    out = float(last.loc[last["country"] != CHINA, "value"].astype(float).sum())
-    return out, f"{mineral} {stage} outside China, {year}: {out:,.0f} t/yr"
+    year = int(shares["year"].max())
+    last = shares[shares["year"] == year]
+    outside = float(1.0 - last.loc[last["country"] == CHINA, "value"].astype(float).sum())
+    order = {s: i for i, s in enumerate(chain.production.stage.values)}
+    near = min(set(tonnes["stage"]), key=lambda s: abs(order.get(s, 99) - order.get(stage, 0)))
+    at = tonnes[tonnes["stage"] == near]
+    t_year = int(at["year"][at["year"] <= year].max()) if (at["year"] <= year).any() else year
+    world = float(at.loc[at["year"] == t_year, "value"].astype(float).sum())
+    out = world * outside
+    return out, (
+        f"{mineral} {stage} outside China: world {mineral} {near} {t_year} {world:,.0f} t x "
+        f"share outside China at {stage} {year} {outside:.3f} = {out:,.1f} t/yr"
+    )
 
 
 def _param(chain: SupplyChain, mineral: str, name: str) -> float:

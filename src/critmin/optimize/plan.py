@@ -47,6 +47,7 @@ class Plan:
     risk: Risk
     lots: Lots | None = None
     partners: list[dict[str, Any]] | None = None
+    routes: list[dict[str, Any]] | None = None
 
     @property
     def marginal_value_of_budget(self) -> float:
@@ -80,6 +81,7 @@ class Plan:
             "policies": json_records(self.policies),
             "release_rules": json_records(self.rules),
             "partners": self.partners or [],
+            "conversion_routes": self.routes or [],
             "units": {
                 "tonnes": "t in each chain's reference basis",
                 "usd": "USD",
@@ -324,7 +326,31 @@ def optimise(
         risk,
         lots,
         _partners(problem, sol, refused),
+        conversion_routes(conversion, ens),
     )
+
+
+def conversion_routes(conversion: Conversion, ens: Ensemble) -> list[dict[str, Any]]:
+    """Each conversion route with its lead time, its capacity (chain basis, t per period, by
+    period) and its plants (status, country, t/yr of product and in the chain basis, start,
+    source): the provenance of what a release of one form can meet of another's need."""
+    per = ens.shortfall.period.to_index()
+    caps = conversion.capacity_by_period(ens.months_per_period, per)
+    out = []
+    for _, r in conversion.routes.iterrows():
+        plants = conversion.plants[conversion.plants["route"] == r["route"]]
+        out.append(
+            {
+                "route": r["route"],
+                "element": r["element"] or None,
+                "from_stage": r["from_stage"],
+                "to_stage": r["to_stage"],
+                "lead_time_months": float(r["lead_time_months"]),
+                "capacity_t_per_period": [float(v) for v in caps.sel(route=r["route"]).values],
+                "plants": json_records(plants.drop(columns="route")),
+            }
+        )
+    return out
 
 
 def reserve_problem(
@@ -337,9 +363,12 @@ def reserve_problem(
     accounting: Accounting | None = None,
     forms: pd.DataFrame | None = None,
     partners: tuple[Partner, ...] = (),
+    needs: pd.DataFrame | None = None,
+    conversions: pd.DataFrame | None = None,
 ) -> tuple[ReserveProblem, dict[str, str | None]]:
     """The plan's programme (not yet built) and, per mineral with a form, the eligibility rule
-    that admits it (None: not eligible). ``forms`` replaces the dataset's reserve_forms."""
+    that admits it (None: not eligible). ``forms``, ``needs`` and ``conversions`` replace the
+    dataset's reserve_forms, reserve_needs and reserve_conversions (sensitivity cases)."""
     rule = eligibility if eligibility is not None else Eligibility.of(chain)
     forms = chain.dataset["reserve_forms"] if forms is None else forms
     admitted = rule.admit(chain, sorted(set(forms["mineral"])))
@@ -351,7 +380,12 @@ def reserve_problem(
         elasticity=supply_elasticities(chain),
     )
     conversion = Conversion.of(
-        chain, lots.frame, [str(m) for m in ens.shortfall.mineral.values], ens.months_per_period
+        chain,
+        lots.frame,
+        [str(m) for m in ens.shortfall.mineral.values],
+        ens.months_per_period,
+        needs=needs,
+        conversions=conversions,
     )
     problem = ReserveProblem(
         ens,

@@ -578,12 +578,12 @@ class ReserveProblem:
         if self.accounting.release_revenue:
             # sold releases earn revenue: never release more than the market lacks
             m.add_constraints(released <= short, name="release_cap", mask=need)
-        routes = conv.route_capacity(ens.months_per_period)
-        for route, cap in routes.items():
+        caps = conv.capacity_by_period(ens.months_per_period, per)  # plants count from start
+        for route in caps.route.values:
             on = lot_idx[(path["route"] == route).to_numpy()]
             if len(on):
                 m.add_constraints(
-                    r.sel(lot=on).sum("lot") <= float(cap),
+                    r.sel(lot=on).sum("lot") <= caps.sel(route=route, drop=True),
                     name=f"conversion_{len(m.constraints)}",
                     mask=lot_need.sel(lot=on).any("lot"),
                 )

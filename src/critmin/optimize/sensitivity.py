@@ -4,7 +4,10 @@ The parameters are those the planning ensemble and the optimiser read for a mine
 holds, taken where their row is a critmin assumption (source ``CRITMIN_ASSUMPTION``) or marked
 ``estimated``: the market parameters the chain model reads (critmin.simulate.model.build_model),
 the holding costs, release rate and purchase cap of the reserve forms (critmin.optimize.problem
-.Lots), and the cost of capital (an assumption for every mineral, ``mineral`` = "all").
+.Lots), the split of a mineral's need by element (reserve_needs: every element but the largest
+scaled, the largest taking the rest, parameter ``minor_element_share``), the share of the
+conversion plants available to the reserve and the conversion lead time (reserve_conversions),
+and the cost of capital (an assumption for every mineral, ``mineral`` = "all").
 Each case re-simulates only the changed mineral's chain with the seeds build_ensemble gave it
 (same event occurrences and timing, same chain draws), so every plan is solved on the same
 scenarios; the share of the budget that moves is max(dollars bought, dollars sold) between
@@ -54,6 +57,8 @@ FORMS = (
     "drawdown_per_month",
     "purchase_cap_share",
 )
+#: reserve_conversions columns the conversion routes read
+CONVERSIONS = ("available_share", "lead_time_months")
 FACTORS = (0.5, 1.5)
 FLAG = 0.25
 
@@ -78,6 +83,8 @@ def _spend(
     budget: float,
     eligibility: Eligibility | None,
     capital: float = CAPITAL_COST_PER_YEAR,
+    needs: pd.DataFrame | None = None,
+    conversions: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """Dollars the reserve problem (risk-neutral, as planned) spends per lot; only the
     purchase problem is solved, not the comparison policies ``optimise`` adds."""
@@ -89,6 +96,8 @@ def _spend(
         eligibility=eligibility,
         accounting=Accounting.full(capital),
         forms=forms,
+        needs=needs,
+        conversions=conversions,
     )
     problem.build()
     sol = problem.solve()
@@ -139,6 +148,35 @@ def _perturbed(model: ChainModel, chain: SupplyChain, name: str, f: float) -> Ch
         substitution=substitution,
     )
     return dataclasses.replace(model, price_usd_t=price, exposure=exposure)
+
+
+def minor_share(needs: pd.DataFrame, mineral: str) -> float:
+    """The share of a mineral's need that is not its largest element's (e.g. Dy + Tb)."""
+    mine = needs[needs["mineral"] == mineral]["share"].astype(float)
+    return float(mine.sum() - mine.max()) if len(mine) > 1 else 0.0
+
+
+def scaled_split(needs: pd.DataFrame, mineral: str, f: float) -> pd.DataFrame:
+    """reserve_needs with a mineral's minor element shares x ``f`` (at most the whole) and
+    its largest element taking the rest, so the shares still add up."""
+    out = needs.copy()
+    pick = out["mineral"] == mineral
+    share = out.loc[pick, "share"].astype(float)
+    top = share.idxmax()
+    minor = share.drop(top)
+    scale = min(f, 1.0 / minor.sum()) if minor.sum() > 0 else f
+    out.loc[minor.index, "share"] = minor * scale
+    out.loc[top, "share"] = share.sum() - float((minor * scale).sum())
+    return out
+
+
+def scaled_conversions(conv: pd.DataFrame, mineral: str, name: str, f: float) -> pd.DataFrame:
+    """reserve_conversions with one column of a mineral's rows x ``f`` (a share at most 1)."""
+    out = conv.copy()
+    pick = out["mineral"] == mineral
+    new = out.loc[pick, name].astype(float) * f
+    out.loc[pick, name] = new.clip(upper=1.0) if name == "available_share" else new
+    return out
 
 
 class Resimulator:
@@ -201,6 +239,8 @@ def parameter_sensitivity(
     held = sorted({h["mineral"] for h in base["holdings"] if h["tonnes"] > 1e-6})
     params = chain.dataset["market_parameters"]
     forms = chain.dataset["reserve_forms"]
+    needs = chain.dataset["reserve_needs"]
+    conversions = chain.dataset["reserve_conversions"]
     cases: list[tuple[str, str, float, str]] = []
     for m in held:
         for name in MARKET:
@@ -213,6 +253,21 @@ def parameter_sensitivity(
         ):
             for col in FORMS:
                 cases.append((col, m, float(mine[col].astype(float).iloc[0]), "reserve_forms"))
+        mine_needs = needs[needs["mineral"] == m]
+        if len(mine_needs) > 1 and any(
+            _weak(str(s), e)
+            for s, e in zip(mine_needs["source_id"], mine_needs["estimated"], strict=True)
+        ):
+            cases.append(("minor_element_share", m, minor_share(needs, m), "reserve_needs"))
+        mine_conv = conversions[conversions["mineral"] == m]
+        weak = [
+            _weak(str(s), e)
+            for s, e in zip(mine_conv["source_id"], mine_conv["estimated"], strict=True)
+        ]
+        if any(weak):
+            first = mine_conv[weak].iloc[0]
+            for col in CONVERSIONS:
+                cases.append((col, m, float(first[col]), "reserve_conversions"))
     if held:
         cases.append(("capital_cost_per_year", "all", CAPITAL_COST_PER_YEAR, "assumption"))
     resim = (
@@ -230,7 +285,13 @@ def parameter_sensitivity(
         for f in FACTORS:
             capital = CAPITAL_COST_PER_YEAR
             e, new = ens, forms
-            if table == "market_parameters":
+            needs_case: pd.DataFrame | None = None
+            conv_case: pd.DataFrame | None = None
+            if table == "reserve_needs":
+                needs_case = scaled_split(needs, m, f)
+            elif table == "reserve_conversions":
+                conv_case = scaled_conversions(conversions, m, name, f)
+            elif table == "market_parameters":
                 assert resim is not None
                 if m not in models:
                     models[m] = build_model(chain, m)
@@ -241,7 +302,7 @@ def parameter_sensitivity(
                 new.loc[pick, name] = (new.loc[pick, name].astype(float) * f).clip(upper=1.0)
             else:
                 capital = CAPITAL_COST_PER_YEAR * f
-            case = _spend(chain, new, e, budget, eligibility, capital)
+            case = _spend(chain, new, e, budget, eligibility, capital, needs_case, conv_case)
             shares.append(moved_share(base_spend, case, budget))
         share = max(shares)
         rows.append(

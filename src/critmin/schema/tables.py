@@ -467,6 +467,22 @@ TABLES: dict[str, Table] = {
                     "output stage) the reserve may use in a shock",
                 ),
                 Column("lead_time_months", "float", minimum=0.0),
+                Column(
+                    "output_content",
+                    "float",
+                    required=False,
+                    minimum=0.0,
+                    unit="ratio",
+                    description="t of the chain's basis per t of the plants' output at the "
+                    "route's output stage (e.g. rare-earth oxide per t of NdFeB magnet); "
+                    "empty: 1",
+                ),
+                Column(
+                    "content_source_id",
+                    required=False,
+                    references="sources.id",
+                    description="where output_content comes from",
+                ),
                 _source(),
                 _estimated(),
                 _note(),
