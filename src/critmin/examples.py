@@ -330,6 +330,8 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 "to_stage",
                 "available_share",
                 "lead_time_months",
+                "output_content",
+                "content_source_id",
                 "source_id",
                 "estimated",
                 "note",
