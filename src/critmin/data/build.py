@@ -921,8 +921,10 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
         table = TABLES[name]
         cols = [c.name for c in table.columns]
         # a column that may be empty may be left out, as in a user's file: it is written empty
-        optional = [c.name for c in table.columns if not c.required and c.name not in frame]
-        data = frame.reindex(columns=cols) if optional else frame[cols].copy()
+        missing = [c.name for c in table.columns if c.required and c.name not in frame]
+        if missing:
+            raise KeyError(f"{name}: required columns {missing} not built")
+        data = frame.reindex(columns=cols)
         for col in table.columns:
             if col.kind == "float":
                 data[col.name] = pd.to_numeric(data[col.name], errors="coerce")
