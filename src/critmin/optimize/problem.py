@@ -35,6 +35,7 @@ from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import floor_supply
 from critmin.optimize.partners import Partner
+from critmin.optimize.projects import Projects
 from critmin.optimize.weights import cvar, expect, weights
 
 linopy.options["semantics"] = "v1"
@@ -341,16 +342,19 @@ class Solution:
     terminal_value_usd: float = 0.0  # expected
     spent_by_lot: xr.DataArray | None = None  # (lot) USD paid, market impact included
     partner_funds: xr.DataArray | None = None  # (partner, lot) USD each partner paid
+    support: xr.DataArray | None = None  # (project) support level, 0..1
+    project_cost_usd: float = 0.0  # paid for project support (from the budget)
 
     @property
     def total_cost_usd(self) -> float:
         """Expected net cost to the fund and the economy: purchases + holding + capital +
-        agreements - release revenue - terminal value + expected loss."""
+        agreements + project support - release revenue - terminal value + expected loss."""
         return (
             self.spent_usd
             + self.holding_usd
             + self.capital_usd
             + self.agreement_cost_usd
+            + self.project_cost_usd
             - self.release_revenue_usd
             - self.terminal_value_usd
             + self.expected_loss_usd
@@ -374,6 +378,10 @@ class ReserveProblem:
     #: build the second stage on per-mineral cases of identical scenarios (exact; only when
     #: risk-neutral: critmin.optimize.cases); False builds it on every scenario
     aggregate: bool = True
+    #: capacity the programme may support (critmin.optimize.projects); none by default
+    projects: Projects = field(default_factory=Projects.none)
+    #: instruments left out (lot names, agreement and project ids): their level is held at 0
+    exclude: frozenset[str] = frozenset()
     model: linopy.Model = field(init=False)
     blocks: list[Block] = field(init=False, default_factory=list)
 
@@ -391,13 +399,18 @@ class ReserveProblem:
         )
 
     def _partner_funding(
-        self, m: linopy.Model, cost: linopy.LinearExpression
+        self,
+        m: linopy.Model,
+        cost: linopy.LinearExpression,
+        support: linopy.LinearExpression | None = None,
     ) -> linopy.LinearExpression | None:
-        """The budget constraint; with partners, who pays for each lot (``partner_funds``,
+        """The budget constraint (stock purchases and ``support``, the projects' cost, which
+        partners do not fund); with partners, who pays for each lot (``partner_funds``,
         USD by partner and lot: earmarks, cost shares, amounts) and the tonnes their release
         rights hold back (returned, by lot)."""
         if not self.partners:
-            m.add_constraints(cost.sum() <= self.budget, name="budget")
+            total = cost.sum() if support is None else cost.sum() + support
+            m.add_constraints(total <= self.budget, name="budget")
             return None
         lots = self.lots
         src = pd.Index([p.country for p in self.partners], name="partner")
@@ -424,7 +437,8 @@ class ReserveProblem:
         m.add_constraints(f - share * cost <= 0, name="partner_share")
         us = cost - f.sum("partner")
         m.add_constraints(us >= 0, name="partner_cover")
-        m.add_constraints(us.sum() <= self.budget, name="budget")
+        total = us.sum() if support is None else us.sum() + support
+        m.add_constraints(total <= self.budget, name="budget")
         rights = per([p.release_right for p in self.partners])
         out: linopy.LinearExpression = (f * rights / lots.column("price_usd_t")).sum("partner")
         return out
@@ -520,7 +534,8 @@ class ReserveProblem:
         # a form that meets no U.S. need is never bought (the reserve does not speculate on a
         # price rise, which the terminal value would otherwise reward)
         reach = self.paths().paths.set_index("lot").reindex(lots.index)["need"].notna()
-        upper = upper.where(xr.DataArray(reach.to_numpy(), coords={"lot": lots.index}), 0.0)
+        kept = reach.to_numpy() & ~lots.index.isin(list(self.exclude))
+        upper = upper.where(xr.DataArray(kept, coords={"lot": lots.index}), 0.0)
         b = m.add_variables(
             lower=0,
             upper=upper.transpose("lot", "tranche", "period"),
@@ -531,7 +546,11 @@ class ReserveProblem:
         v = m.add_variables(
             lower=0,
             upper=xr.DataArray(
-                self.agreements.frame["max_volume_t_per_year"].astype(float).to_numpy(),
+                np.where(
+                    agr_idx.isin(list(self.exclude)),
+                    0.0,
+                    self.agreements.frame["max_volume_t_per_year"].astype(float).to_numpy(),
+                ),
                 coords={"agreement": agr_idx},
                 dims="agreement",
             ),
@@ -544,7 +563,21 @@ class ReserveProblem:
         # carry one term for it instead of every earlier purchase
         bought = m.add_variables(lower=0, coords=[lot_idx, per], name="bought_to_date")
         m.add_constraints(bought - b.sum("tranche").cumsum("period") == 0, name="bought_to_date")
-        reserved = self._partner_funding(m, (price * mult * b).sum(("tranche", "period")))
+        y, support = None, None
+        if len(self.projects.frame):
+            proj_idx = self.projects.index
+            y = m.add_variables(
+                lower=0,
+                upper=xr.DataArray(
+                    np.where(proj_idx.isin(list(self.exclude)), 0.0, 1.0),
+                    coords={"project": proj_idx},
+                    dims="project",
+                ),
+                coords=[proj_idx],
+                name="support",
+            )
+            support = (self.projects.cost() * y).sum()
+        reserved = self._partner_funding(m, (price * mult * b).sum(("tranche", "period")), support)
         if self.fixed_stock is not None:
             m.add_constraints(
                 x == self.fixed_stock.reindex(lot=lot_idx).fillna(0.0), name="fixed_stock"
@@ -556,10 +589,12 @@ class ReserveProblem:
         objective = (self.buy_cost() * b).sum()
         if len(agr_idx):
             objective = objective + (self.agreements.unit_cost(ens) * v).sum()
+        if support is not None:
+            objective = objective + support
         self.blocks = self.stage_two()
         loss = None
         for block in self.blocks:
-            loss, expected = self.part(block).recourse(m, block, bought, v, reserved)
+            loss, expected = self.part(block).recourse(m, block, bought, v, y, reserved)
             objective = objective + expected
         if self.risk.weight > 0 and loss is not None:  # one block: every scenario
             scen = ens.shortfall.scenario.to_index()
@@ -607,6 +642,8 @@ class ReserveProblem:
             accounting=self.accounting,
             conversion=sub,
             aggregate=False,
+            projects=self.projects.of_mineral(mine),
+            exclude=self.exclude,
         )
 
     def recourse(
@@ -615,6 +652,7 @@ class ReserveProblem:
         block: Block,
         bought: linopy.Variable,
         v: linopy.Variable,
+        y: linopy.Variable | None,
         reserved: linopy.LinearExpression | None,
     ) -> tuple[linopy.LinearExpression, linopy.LinearExpression]:
         """Add this (restricted) programme's second stage to ``m``: releases, unmet need and
@@ -689,6 +727,12 @@ class ReserveProblem:
                     )
         if len(agr_idx):
             term = (v.sel(agreement=agr_idx) * self.agreement_supply(ens)).sum("agreement")
+            supplied = term if supplied is None else supplied + term
+        if y is not None and len(self.projects.frame):
+            minerals = ens.shortfall.mineral.to_index()
+            into = xr.dot(self.projects.membership(minerals), share, dim="mineral")
+            coef = self.projects.rate(ens) * into  # (project, period, need) t per period
+            term = (y.sel(project=self.projects.index) * coef).sum("project")
             supplied = term if supplied is None else supplied + term
         cover = u if supplied is None else u + supplied
         m.add_constraints(cover >= short, name=f"shortfall{tag}", mask=need)
@@ -768,6 +812,9 @@ class ReserveProblem:
         x = m.variables["stock"].solution.clip(min=0.0)
         b = m.variables["purchase"].solution.clip(min=0.0)
         v = m.variables["volume"].solution
+        support = (
+            m.variables["support"].solution.clip(0.0, 1.0) if "support" in m.variables else None
+        )
         conv = self.paths()
         share = conv.share(ens.shortfall.mineral.to_index())
         stage = self.second_stage()
@@ -829,4 +876,8 @@ class ReserveProblem:
             partner_funds=(
                 m.variables["partner_funds"].solution.clip(min=0.0) if self.partners else None
             ),
+            support=support,
+            project_cost_usd=float((self.projects.cost() * support).sum())
+            if support is not None
+            else 0.0,
         )
