@@ -89,13 +89,15 @@ def test_a_project_that_never_completes_is_never_bought() -> None:
             ens, lots(ens, 1e3), Agreements(NO_AGREEMENTS), budget=1e9, projects=projects(1.0)
         )
     )
-    assert sure.support is not None and float(sure.support.sum()) > 0.5
+    assert sure.support is not None
+    assert float(sure.support.sum()) > 0.5
     never = solve(
         ReserveProblem(
             ens, lots(ens, 1e3), Agreements(NO_AGREEMENTS), budget=1e9, projects=projects(0.0)
         )
     )
-    assert never.support is not None and float(never.support.sum()) == pytest.approx(0.0)
+    assert never.support is not None
+    assert float(never.support.sum()) == pytest.approx(0.0)
     assert never.project_cost_usd == pytest.approx(0.0)
     # what it avoids scales with its completion probability: half as likely, supported less
     half = solve(
@@ -113,7 +115,8 @@ def test_project_support_is_paid_from_the_budget() -> None:
     )
     sol = solve(p)
     assert sol.spent_usd + sol.project_cost_usd <= 4e4 + 1e-6
-    assert sol.support is not None and float(sol.support.sum()) == pytest.approx(0.4, rel=1e-6)
+    assert sol.support is not None
+    assert float(sol.support.sum()) == pytest.approx(0.4, rel=1e-6)
 
 
 def test_a_project_delivers_only_after_its_lead_time() -> None:
@@ -141,7 +144,8 @@ def test_excluded_instruments_are_held_at_zero() -> None:
     assert float(both.stock.sum()) > 0
     sol = solve(replace(p, exclude=frozenset({"cobalt:metal", "mine"})))
     assert float(sol.stock.sum()) == pytest.approx(0.0, abs=1e-9)
-    assert sol.support is not None and float(sol.support.sum()) == pytest.approx(0.0)
+    assert sol.support is not None
+    assert float(sol.support.sum()) == pytest.approx(0.0)
 
 
 @pytest.fixture(scope="module")
