@@ -471,12 +471,28 @@ class ReserveProblem:
             out.loc[{"agreement": a["id"]}] = row
         return out.transpose("agreement", "scenario", "period", "need")
 
+    def project_supply(self) -> xr.DataArray:
+        """(project, period, need) expected t a project delivers per period at full support:
+        its mineral's needs in their shares (critmin.optimize.projects)."""
+        ens = self.ensemble
+        minerals = ens.shortfall.mineral.to_index()
+        share = self.paths().share(minerals)
+        into = xr.dot(self.projects.membership(minerals), share, dim="mineral")
+        out: xr.DataArray = (self.projects.rate(ens) * into).transpose("project", "period", "need")
+        return out
+
+    def need_shortfall(self) -> xr.DataArray:
+        """(scenario, period, need) t short of each need."""
+        share = self.paths().share(self.ensemble.shortfall.mineral.to_index())
+        out: xr.DataArray = xr.dot(self.ensemble.shortfall, share, dim="mineral")
+        return out.transpose("scenario", "period", "need")
+
     def need_loss(self, share: xr.DataArray) -> xr.DataArray:
         """USD lost per t of each need short: its mineral's loss per t."""
         out: xr.DataArray = ((share > 0) * self.ensemble.loss_per_t).sum("mineral")
         return out
 
-    def _carry_years(self) -> xr.DataArray:
+    def carry_years(self) -> xr.DataArray:
         """Years from the start of each period to the end of the horizon."""
         ens = self.ensemble
         per = ens.shortfall.period
@@ -492,7 +508,7 @@ class ReserveProblem:
         expected = lots.expected_price(ens)  # (period, lot)
         _, mult = lots.tranches()
         rate = lots.column("holding_per_year") + acc.capital_per_year
-        buy = expected * mult + lots.column("price_usd_t") * rate * self._carry_years()
+        buy = expected * mult + lots.column("price_usd_t") * rate * self.carry_years()
         if acc.terminal_value:
             buy = buy - expected.isel(period=-1, drop=True)
         out: xr.DataArray = buy.transpose("lot", "tranche", "period")
@@ -511,7 +527,7 @@ class ReserveProblem:
         _, mult = lots.tranches()
         base = lots.column("price_usd_t")
         rate = lots.column("holding_per_year") + acc.capital_per_year
-        years = self._carry_years()
+        years = self.carry_years()
         terminal = market.isel(period=-1, drop=True)  # (scenario, lot)
         buy = expected * mult + base * rate * years
         release = xr.zeros_like(market)
@@ -729,10 +745,7 @@ class ReserveProblem:
             term = (v.sel(agreement=agr_idx) * self.agreement_supply(ens)).sum("agreement")
             supplied = term if supplied is None else supplied + term
         if y is not None and len(self.projects.frame):
-            minerals = ens.shortfall.mineral.to_index()
-            into = xr.dot(self.projects.membership(minerals), share, dim="mineral")
-            coef = self.projects.rate(ens) * into  # (project, period, need) t per period
-            term = (y.sel(project=self.projects.index) * coef).sum("project")
+            term = (y.sel(project=self.projects.index) * self.project_supply()).sum("project")
             supplied = term if supplied is None else supplied + term
         cover = u if supplied is None else u + supplied
         m.add_constraints(cover >= short, name=f"shortfall{tag}", mask=need)
@@ -828,7 +841,7 @@ class ReserveProblem:
         size, mult = lots.tranches()
         base = lots.column("price_usd_t")
         loss = (u_need * self.need_loss(share)).sum(("period", "need"))
-        years = self._carry_years()
+        years = self.carry_years()
         after = years - 1.0 / ens.periods_per_year
         bt = b.sum("tranche")
         held = (bt * years).sum("period") - expect((r * after).sum("period"), w)
