@@ -730,7 +730,8 @@ class ReserveProblem:
                 supplied = term if supplied is None else supplied + term
             if self.accounting.release_revenue and supplied is not None:
                 # sold releases earn revenue: never release more than the market lacks
-                m.add_constraints(supplied <= short, name=f"release_cap{tag}", mask=need)
+                served = incidence.sum("lot") > 0  # (need) some lot can release into it
+                m.add_constraints(supplied <= short, name=f"release_cap{tag}", mask=need & served)
                 expected = expected - (self.unit_costs(ens)["release"] * w * r).sum()
             routes = conv.route_capacity(ens.months_per_period)
             for route, cap in routes.items():
