@@ -47,7 +47,7 @@ import xarray as xr
 from critmin.chain import SupplyChain
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
-from critmin.optimize.plan import reserve_problem
+from critmin.optimize.plan import carrying, reserve_problem
 from critmin.optimize.problem import ReserveProblem, Risk, Solution
 from critmin.optimize.projects import Projects, delivering
 from critmin.optimize.weights import cvar, expect, weights
@@ -505,18 +505,9 @@ def _valued(v: Valued, how: str, level: float | None, in_lp: bool) -> dict[str, 
 
 def stock_cost(problem: ReserveProblem, sol: Solution) -> xr.DataArray:
     """(lot) what each lot costs in the plan: paid (market impact included) + holding and
-    capital while held (expected, net of releases), USD."""
-    ens, lots = problem.ensemble, problem.lots
+    capital while held (expected, net of releases: critmin.optimize.plan.carrying), USD."""
     paid = sol.spent_by_lot if sol.spent_by_lot is not None else xr.zeros_like(sol.stock)
-    if sol.purchases is None:
-        return paid
-    years = problem.carry_years()
-    after = years - 1.0 / ens.periods_per_year
-    held = (sol.purchases * years).sum("period") - expect(
-        (sol.releases * after).sum("period"), weights(ens)
-    )
-    rate = lots.column("holding_per_year") + problem.accounting.capital_per_year
-    out: xr.DataArray = paid + lots.column("price_usd_t") * rate * held
+    out: xr.DataArray = paid + carrying(problem, sol)
     return out
 
 
