@@ -1,13 +1,18 @@
 """The reserve decision as a two-stage stochastic programme (sample-average approximation).
 
 First stage (here and now): purchases ``b`` per lot (mineral and form), quarter and market-impact
-tranche, and volume ``v`` per candidate agreement; ``stock`` is the total bought. Second stage
+tranche, volume ``v`` per candidate agreement and support ``y`` (0..1) per priced project
+(critmin.optimize.projects, paid from the budget); ``stock`` is the total bought. Second stage
 (per scenario and period): releases ``r`` limited by the stock bought so far and by the
-drawdown rate, deliveries of the agreements that are active, unmet shortfall ``u`` priced at
-the loss per tonne. Objective (docs/reserve.md): purchases at the expected market price of their
-quarter, raised by market impact, + carrying cost (storage, insurance, degradation, capital)
-until sold or the horizon ends - release revenue at the scenario's disrupted price - the
-terminal value of the stock left (the horizon-end price) + expected loss (+ lambda CVaR).
+drawdown rate, deliveries of the agreements that are active and of the projects supported,
+unmet shortfall ``u`` priced at the loss per tonne. A risk-neutral second stage is built per
+mineral on cases of identical scenarios (critmin.optimize.cases: exact, and much smaller); with
+the CVaR, on every scenario; either way the solution is read back on every scenario.
+Objective (docs/reserve.md): purchases at the expected market price of their quarter, raised
+by market impact, + carrying cost (storage, insurance, degradation, capital) until sold or the
+horizon ends - release revenue at the scenario's disrupted price - the terminal value of the
+stock left (the horizon-end price) + agreements' and project support's cost + expected loss
+(+ lambda CVaR).
 Expectations and the CVaR weigh scenarios by ``Ensemble.weight`` (uniform when None).
 
 Build, then solve, then read back: :meth:`ReserveProblem.build` returns the linopy model (a
