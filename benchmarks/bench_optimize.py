@@ -1,15 +1,19 @@
-"""Benchmark: the reserve programme at full size, linopy/HiGHS against a Pyomo build.
+"""Benchmark: the one reserve programme at full size, linopy/HiGHS against a Pyomo build.
 
-2,000 scenarios x every eligible reserve form x 20 quarterly periods, with the conversion
-routes, market-impact tranches, release revenue and terminal value of the plan. Prints the
-ensemble time, the linopy build and solve times, peak memory, the Pyomo build time and both
-objectives. Asserts nothing. Run with
-`.venv/bin/python benchmarks/bench_optimize.py [--runs N] [--skip-pyomo]`.
+The programme of `critmin portfolio`: every eligible reserve form x 20 quarterly periods, with
+the conversion routes, market-impact tranches, release revenue and terminal value of the plan,
+the candidate agreements and the outlook's priced projects, joint ventures and recycling plants
+as choices. For each size (`--sizes`, default 2,000): the build and solve times of the
+aggregated programme (critmin.optimize.cases; median of `--repeat`, each run shown), its size,
+peak memory and the load average; with `--extensive` the extensive form on every scenario
+solved once (the objectives agree); unless `--skip-pyomo`, Pyomo's build of the extensive form
+against linopy's (medians) and the Pyomo/HiGHS objective. Asserts nothing. Run with
+`.venv/bin/python benchmarks/bench_optimize.py [--sizes 2000,4000,10000] [--extensive]
+[--skip-pyomo] [--cache DIR]`.
 
-`--reduction` runs the scale section instead (bench_reduction): the programme at 500 / 2,000 /
-4,000 / 10,000 scenarios, full against reduced (critmin.optimize.reduction), build and solve
-times (median of --repeat), the reduction's error bound and realised error, and the Pyomo build
-ratio on the same full model.
+`--reduction` runs the scenario-reduction section instead (bench_reduction): the programme at
+each of `--sizes`, full against reduced (critmin.optimize.reduction), build and solve times
+(median of --repeat), the reduction's error bound and realised error, and the Pyomo build ratio.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.appsi.solvers import Highs
+from timing import load
 
 from critmin.chain import SupplyChain
+from critmin.optimize import portfolio as pf
 from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble, build_ensemble
 from critmin.optimize.plan import reserve_problem
@@ -41,6 +47,9 @@ from critmin.optimize.problem import (
 )
 from critmin.optimize.reduction import reduce_ensemble
 from critmin.optimize.weights import expect, weights
+from critmin.outlook.capacity import run_outlook
+from critmin.outlook.instruments import instruments
+from critmin.outlook.policy import Policy
 
 
 def eligible(chain: SupplyChain) -> list[str]:
@@ -89,6 +98,9 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
     caps = conv.route_capacity(ens.months_per_period)
     route = {lot: paths.loc[lot, "route"] for lot in L}
     revenue = problem.accounting.release_revenue
+    P = list(problem.projects.index)
+    proj_supply = problem.project_supply().values if P else np.zeros((0, ens.periods, len(N)))
+    proj_cost = problem.projects.cost().values if P else np.zeros(0)
 
     def needed(s: int, t: int, lot: str) -> bool:
         n, k = target[lot], t + lag[lot]
@@ -118,6 +130,7 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
         ),
     )
     mdl.v = pyo.Var(range(len(A)), domain=pyo.NonNegativeReals)
+    mdl.y = pyo.Var(range(len(P)), bounds=(0, 1))
     mdl.r = pyo.Var(RT, domain=pyo.NonNegativeReals)
     mdl.u = pyo.Var(UT, domain=pyo.NonNegativeReals)
     mdl.budget = pyo.Constraint(
@@ -127,6 +140,7 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
             for j in J
             for t in T
         )
+        + sum(proj_cost[k] * mdl.y[k] for k in range(len(P)))
         <= problem.budget
     )
     mdl.vmax = pyo.Constraint(range(len(A)), rule=lambda m, a: m.v[a] <= vmax[a])
@@ -151,7 +165,12 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
         delivered = sum(
             supply[a, s, t, ni[n]] * m.v[a] for a in range(len(A)) if supply[a, s, t, ni[n]] != 0
         )
-        return m.u[s, t, n] + released(m, s, t, n) + delivered >= short[s, t, ni[n]]
+        built = sum(
+            proj_supply[k, t, ni[n]] * m.y[k]
+            for k in range(len(P))
+            if proj_supply[k, t, ni[n]] != 0
+        )
+        return m.u[s, t, n] + released(m, s, t, n) + delivered + built >= short[s, t, ni[n]]
 
     mdl.cover = pyo.Constraint(UT, rule=cover)
     if revenue:
@@ -181,6 +200,7 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
             else 0
         )
         + sum(cost_a[a] * mdl.v[a] for a in range(len(A)))
+        + sum(proj_cost[k] * mdl.y[k] for k in range(len(P)))
         + sum(w[s] * loss_n[ni[n]] * mdl.u[s, t, n] for s, t, n in UT)
     )
     return mdl
@@ -248,8 +268,13 @@ def bench_reduction(
             f"  objective {full.objective / 1e9:.4f}B USD  ({problem.model.nvars:,} variables)"
         )
         if pyomo:
-            pbuild, _ = median_of(repeat, lambda p=problem: pyomo_model(p))
-            print(f"pyomo build {pbuild:6.2f} s = {pbuild / build:.1f}x the linopy build")
+            full_form = replace(problem, aggregate=False)  # Pyomo's model: every scenario
+            pbuild, _ = median_of(repeat, lambda p=full_form: pyomo_model(p))
+            lbuild, _ = median_of(repeat, full_form.build)
+            print(
+                f"pyomo build {pbuild:6.2f} s = {pbuild / lbuild:.1f}x the linopy build of the "
+                "same (extensive) form"
+            )
         for features in ("totals", "paths"):
             reduced(ens, template, full, reduce_to, features, repeat)
 
@@ -292,68 +317,119 @@ def reduced(
     )
 
 
+def programme_template(chain: SupplyChain, ens: Ensemble) -> ReserveProblem:
+    """The one programme of `critmin portfolio`: the plan's programme (eligible forms,
+    conversion routes, market impact, agreements, full accounting) with the outlook's priced
+    projects, joint ventures and recycling plants as choices (base policy, p50 lead times)."""
+    outlook = instruments(chain, run_outlook(chain, Policy(), draws=1000, seed=0))
+    problem, _ = reserve_problem(chain, ens, budget=DEFAULT_BUDGET, risk=Risk())
+    minerals = [str(m) for m in ens.shortfall.mineral.values]
+    table = pf.outlook_instruments(outlook, "p50")
+    return replace(problem, projects=pf.projects_of(table, minerals))
+
+
+def bench_programme(
+    sizes: list[int], repeat: int, pyomo: bool, extensive: bool, cache: Path | None
+) -> None:
+    """Build and solve the one programme at each size: the aggregated second stage (the
+    default) and, with ``extensive``, the extensive form on every scenario; Pyomo's build of
+    the extensive form against linopy's."""
+    chain = SupplyChain.load()
+    template: ReserveProblem | None = None
+    print(f"times: median of {repeat}; 2 cores shared by 8 sessions, noisy; load {load()}")
+    for runs in sizes:
+        t0 = time.perf_counter()
+        ens = cached_ensemble(chain, runs, cache)
+        print(
+            f"\n== {ens.scenarios:,} scenarios x {ens.periods} quarters x "
+            f"{ens.shortfall.sizes['mineral']} minerals (ensemble {time.perf_counter() - t0:.1f} s)"
+        )
+        if template is None:
+            template = programme_template(chain, ens)
+            conv = template.paths()
+            print(
+                f"programme: {len(template.lots.index)} eligible forms, {len(conv.needs)} needs, "
+                f"{len(conv.routes)} conversion routes, {len(template.agreements.index)} "
+                f"agreements, {len(template.projects.index)} priced projects"
+            )
+        problem = replace(template, ensemble=ens)
+        builds, solves = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            model = problem.build()
+            builds.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            sol = problem.solve()
+            solves.append(time.perf_counter() - t0)
+        cases = sum(int(b.weight.size) for b in problem.blocks)
+        rows = sum(int((b.of >= 0).sum()) for b in problem.blocks)
+        totals = [b + s for b, s in zip(builds, solves, strict=True)]
+        print(
+            f"aggregated: {cases:,} cases for {rows:,} (scenario, mineral) pairs short; "
+            f"{model.nvars:,} variables, {model.ncons:,} constraints"
+        )
+        print(
+            f"  build {fmt(builds)}  solve {fmt(solves)}  build+solve {fmt(totals)} "
+            f"(target < 60 s); load {load()}"
+        )
+        print(
+            f"  objective {sol.objective:,.2f} USD; stock {sol.spent_usd / 1e9:.3f}B, projects "
+            f"{sol.project_cost_usd / 1e9:.3f}B; peak memory {peak_gib():.2f} GiB (< 4 GiB)"
+        )
+        if not (extensive or pyomo):
+            continue
+        full = replace(problem, aggregate=False)
+        t0 = time.perf_counter()
+        fmodel = full.build()
+        fbuild = time.perf_counter() - t0
+        line = f"extensive form: {fmodel.nvars:,} variables, {fmodel.ncons:,} constraints; "
+        line += f"build {fbuild:.2f} s"
+        if extensive:
+            t0 = time.perf_counter()
+            fsol = full.solve()
+            fsolve = time.perf_counter() - t0
+            rel = abs(fsol.objective - sol.objective) / max(1.0, abs(sol.objective))
+            line += f", solve {fsolve:.2f} s, objective relative difference {rel:.1e}"
+        print(line + f"; load {load()}")
+        if pyomo:
+            pbuild, mdl = median_of(repeat, lambda p=full: pyomo_model(p))
+            lbuild, _ = median_of(repeat, full.build)
+            print(
+                f"pyomo build of the extensive form {pbuild:.2f} s = {pbuild / lbuild:.1f}x "
+                f"linopy's {lbuild:.2f} s (medians of {repeat}); the aggregated linopy build "
+                f"{statistics.median(builds):.2f} s"
+            )
+            res = Highs().solve(mdl)
+            pobj = float(res.best_feasible_objective)
+            rel = abs(pobj - sol.objective) / max(1.0, abs(sol.objective))
+            print(f"pyomo/HiGHS objective relative difference {rel:.1e} (target < 1e-6)")
+        print(f"peak memory {peak_gib():.2f} GiB; load {load()}")
+
+
+def fmt(times: list[float]) -> str:
+    """The median and the runs, seconds."""
+    runs = "/".join(f"{t:.1f}" for t in times)
+    return f"{statistics.median(times):6.2f} s ({runs})"
+
+
 def main() -> None:
     args = argparse.ArgumentParser()
-    args.add_argument("--runs", type=int, default=2000)
+    args.add_argument("--sizes", default="2000", help="scenario counts, e.g. 2000,4000,10000")
     args.add_argument("--skip-pyomo", action="store_true")
+    args.add_argument("--extensive", action="store_true", help="also solve on every scenario")
     args.add_argument("--reduction", action="store_true", help="the scale section instead")
-    args.add_argument("--sizes", default="500,2000,4000,10000")
     args.add_argument("--reduce-to", type=int, default=300)
     args.add_argument("--repeat", type=int, default=3)
     args.add_argument("--full-repeat", type=int, default=None, help="default: --repeat")
     args.add_argument("--cache", type=Path, default=None, help="folder for pickled ensembles")
     opts = args.parse_args()
+    sizes = [int(v) for v in opts.sizes.split(",")]
     if opts.reduction:
-        sizes = [int(v) for v in opts.sizes.split(",")]
         bench_reduction(
             sizes, opts.reduce_to, opts.repeat, not opts.skip_pyomo, opts.cache, opts.full_repeat
         )
         return
-    chain = SupplyChain.load()
-    t0 = time.perf_counter()
-    ens = build_ensemble(
-        chain, minerals=eligible(chain), runs=opts.runs, seed=1, months_per_period=3, horizon=20
-    )
-    print(
-        f"ensemble: {ens.scenarios} scenarios x {ens.periods} quarters x "
-        f"{ens.shortfall.sizes['mineral']} minerals simulated in {time.perf_counter() - t0:.1f} s"
-    )
-    problem, _ = reserve_problem(chain, ens, budget=DEFAULT_BUDGET, risk=Risk())
-    conv = problem.paths()
-    print(
-        f"lots: {len(problem.lots.index)} eligible forms, {len(conv.needs)} needs, "
-        f"{len(conv.routes)} conversion routes, {len(problem.agreements.index)} agreements"
-    )
-    t0 = time.perf_counter()
-    model = problem.build()
-    build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sol = problem.solve()
-    solve = time.perf_counter() - t0
-    print(
-        f"linopy: {model.nvars:,} variables, {model.ncons:,} constraints; build {build:.2f} s, "
-        f"solve {solve:.2f} s, build+solve {build + solve:.2f} s (target < 60 s)"
-    )
-    print(f"objective (linopy/HiGHS): {sol.objective:,.2f} USD")
-    print(f"peak memory so far: {peak_gib():.2f} GiB (target < 4 GiB)")
-    if opts.skip_pyomo:
-        return
-    t0 = time.perf_counter()
-    mdl = pyomo_model(problem)
-    pbuild = time.perf_counter() - t0
-    print(f"pyomo: build {pbuild:.2f} s ({pbuild / build:.1f}x the linopy build)")
-    solver = Highs()
-    t0 = time.perf_counter()
-    res = solver.solve(mdl)
-    psolve = time.perf_counter() - t0
-    pobj = float(res.best_feasible_objective)
-    rel = abs(pobj - sol.objective) / max(1.0, abs(sol.objective))
-    print(
-        f"pyomo/HiGHS: solve {psolve:.2f} s, objective {pobj:,.2f} USD, "
-        f"relative difference {rel:.2e} (target < 1e-6)"
-    )
-    print(f"peak memory: {peak_gib():.2f} GiB")
-    assert np.isfinite(pobj)
+    bench_programme(sizes, opts.repeat, not opts.skip_pyomo, opts.extensive, opts.cache)
 
 
 if __name__ == "__main__":

@@ -997,8 +997,7 @@ def portfolio_cmd(
 
     from critmin.optimize import portfolio as pf
     from critmin.optimize.ensemble import build_ensemble
-    from critmin.optimize.plan import optimise
-    from critmin.optimize.problem import Infeasible, Lots, Risk
+    from critmin.optimize.problem import Infeasible
     from critmin.optimize.reduction import reduce_ensemble
     from critmin.outlook.capacity import run_outlook
     from critmin.outlook.instruments import instruments
@@ -1016,19 +1015,16 @@ def portfolio_cmd(
     click.echo("simulating the scenario ensemble", err=True)
     ens = build_ensemble(chain, runs=runs, seed=seed)
     planned = reduce_ensemble(ens, reduce_to, seed=seed).ensemble if reduce_to else ens
-    click.echo("planning the stock", err=True)
-    try:
-        plan = optimise(chain, planned, budget=budget, risk=Risk())
-    except Infeasible as exc:
-        _fail(str(exc))
     try:
         outlook = instruments(chain, run_outlook(chain, policy, draws=draws, seed=seed))
     except DataError as exc:
         _fail(str(exc))
-    lots = Lots.from_table(ds["reserve_forms"], ens).frame
-    lots = lots[lots["lot"].isin(plan.solution.stock.lot.values)]  # the eligible lots
-    table = pf.gather(ens, plan.solution.stock, lots, ds["reserve_candidates"], outlook, lead)
-    ranked, skipped = pf.evaluate(ens, table)
+    try:
+        ranked, skipped, _, _ = pf.programme(
+            chain, planned, budget, outlook, lead, progress=lambda m: click.echo(m, err=True)
+        )
+    except Infeasible as exc:
+        _fail(str(exc))
     data = {
         "budget_usd": budget,
         "seed": seed,
@@ -1042,8 +1038,9 @@ def portfolio_cmd(
         "lead_time_quantile": lead,
         "tail": f"CVaR_{pf.TAIL_ALPHA:g} of total scenario loss",
         "ranked_by": "expected_avoided_per_usd",
+        "ranking_method": pf.RANKING,
         "co_optimised_in_lp": sorted(pf.IN_LP),
-        "evaluated_outside_lp": [pf.DOMESTIC, pf.PARTNER_JV, pf.RECYCLING, pf.COMMITMENT],
+        "evaluated_outside_lp": [pf.COMMITMENT, "projects of undisclosed capex"],
         "instruments": json_records(ranked),
         "skipped": json_records(skipped),
         "units": pf.UNITS,
@@ -1079,8 +1076,10 @@ def portfolio_cmd(
         },
     )
     click.echo(
-        "In the LP: stockpile lots, offtakes and price floors; evaluated outside it: projects, "
-        "partner joint ventures, recycling and partner commitments (docs/reserve-portfolio.md)."
+        "One programme: stock, offtakes, floors and priced projects, joint ventures and "
+        "recycling are its choices; a held instrument is valued by re-solving without it, one "
+        "not held by its marginal value; partner commitments and unpriced projects alone "
+        "(docs/reserve-portfolio.md)."
     )
     if not skipped.empty:
         click.echo(f"left out (no shortfall scenarios for the mineral): {', '.join(skipped['id'])}")

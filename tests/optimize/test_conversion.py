@@ -82,7 +82,7 @@ def solve(ens: Ensemble, lot: Lots, capacity: float):  # type: ignore[no-untyped
 
 
 def unmet(p: ReserveProblem, element: str) -> np.ndarray:
-    u = p.model.variables["unmet"].solution.fillna(0.0)
+    u = p.second_stage()["unmet"]  # on the scenarios, whatever the blocks
     return u.sel(need=f"rare_earths:{element}:magnets").isel(scenario=0).values
 
 

@@ -16,6 +16,9 @@ from click.testing import CliRunner
 from critmin.cli import main
 from critmin.optimize import portfolio as pf
 from critmin.optimize.ensemble import Ensemble
+from critmin.optimize.problem import Agreements, Lots, ReserveProblem
+
+from .fixtures import NO_AGREEMENTS
 
 LOSS = 1000.0  # USD per t short
 
@@ -169,7 +172,13 @@ def test_cli_portfolio_json(tmp_path: Path) -> None:
     kinds = {r["instrument"] for r in rows}
     assert {pf.STOCK, pf.DOMESTIC, pf.PARTNER_JV} <= kinds
     assert {"expected_avoided_per_usd", "tail_avoided_per_usd", "lead_time_years"} <= set(rows[0])
-    assert all(r["in_lp"] == (r["instrument"] in pf.IN_LP) for r in rows)
+    for r in rows:  # the stock and agreements are choices; unpriced instruments are valued alone
+        if r["instrument"] in (pf.STOCK, pf.OFFTAKE, pf.FLOOR):
+            assert r["in_lp"]
+        assert r["in_lp"] == (r["valued_by"] != pf.ALONE)
+        if r["in_lp"] and r["level"] > 0:
+            assert r["valued_by"] == pf.LEAVE_ONE_OUT
+    assert data["ranking_method"] == pf.RANKING
     assert data["ranked_by"] == "expected_avoided_per_usd"
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
 
@@ -194,3 +203,48 @@ def test_scenario_weights_count_as_repeated_scenarios() -> None:
         assert w.tail_avoided_usd == pytest.approx(u.tail_avoided_usd)
         assert w.cost_usd == pytest.approx(u.cost_usd)
         assert u.expected_avoided_usd > 0
+
+
+def test_the_programme_values_an_instrument_with_the_others_in_place() -> None:
+    """Two projects that each cover the whole shortfall: alone, each avoids it all; in the one
+    programme the cheaper is supported, and the dearer is worth less than it costs."""
+    ens = ensemble(np.full((4, 8), 50.0))
+    cheap = project(size=200.0, lead=0.0, cost=1e5) | {"id": "cheap"}
+    dear = project(size=200.0, lead=0.0, cost=2e5) | {"id": "dear"}
+    table = pd.DataFrame([cheap, dear])
+    alone = pf.value(ens, table.iloc[1])
+    dear_stock = pd.DataFrame(  # a lot too dear to hold, so that only the projects count
+        [
+            {
+                "mineral": "cobalt",
+                "form": "metal",
+                "stage": "refining",
+                "price_multiplier": 1e6,
+                "holding_cost_per_year": 0.0,
+                "drawdown_per_month": 1.0,
+            }
+        ]
+    )
+    assert alone.expected_avoided_usd == pytest.approx(8 * 50 * LOSS)
+    problem = ReserveProblem(
+        ens,
+        Lots.from_table(dear_stock, ens),
+        Agreements(NO_AGREEMENTS),
+        budget=1e9,
+        projects=pf.projects_of(table, ["cobalt"]),
+    )
+    problem.build()
+    sol = problem.solve()
+    ranked, _ = pf.in_programme(problem, sol, table)
+    got = ranked.set_index("id")
+    assert got.loc["cheap", "level"] == pytest.approx(1.0)
+    assert got.loc["cheap", "valued_by"] == pf.LEAVE_ONE_OUT
+    assert got.loc["dear", "level"] == pytest.approx(0.0)
+    assert got.loc["dear", "valued_by"] == pf.MARGINAL
+    # alone it avoids twice its cost; in the programme its marginal value is below its cost
+    # (the shortfall it would meet is met already, at the cheap one's price)
+    assert alone.expected_avoided_usd / alone.cost_usd == pytest.approx(2.0)
+    assert got.loc["dear", "expected_avoided_per_usd"] < 1.0
+    # without the cheap one, the dear one makes up all of it: the cheap one avoids no loss the
+    # programme could not avoid otherwise (its value is the 1e5 USD it saves)
+    assert got.loc["cheap", "expected_loss_avoided_usd"] == pytest.approx(0.0, abs=1e-3)

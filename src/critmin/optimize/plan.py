@@ -223,6 +223,7 @@ def optimise(
     loss_with = sol.unmet * ens.loss_per_t
     rows = []
     paths = conversion.paths.set_index("lot")
+    carry = carrying(problem, sol)
     for _, lot in lots.frame.iterrows():
         m = lot["mineral"]
         t = float(sol.stock.sel(lot=lot["lot"]))
@@ -231,7 +232,7 @@ def optimise(
         before = base_loss.sel(mineral=m).sum("period")
         after = loss_with.sel(mineral=m).sum("period")
         avoided = float(expect(before - after, weights(ens)))
-        holding = _carrying(problem, sol, lot)
+        holding = float(carry.sel(lot=lot["lot"]))
         rows.append(
             {
                 "mineral": m,
@@ -448,17 +449,20 @@ def plan_lots(chain: SupplyChain, forms: pd.DataFrame, ens: Ensemble) -> Lots:
     return Lots.from_table(forms, ens, impact(chain, forms, ens.months_per_period))
 
 
-def _carrying(problem: ReserveProblem, sol: Solution, lot: pd.Series) -> float:
-    """Expected holding and capital cost of one lot over the horizon, USD."""
-    ens = problem.ensemble
+def carrying(problem: ReserveProblem, sol: Solution) -> xr.DataArray:
+    """(lot) expected holding and capital cost of each lot over the horizon, USD: from each
+    purchase to the horizon, less from each release on."""
+    ens, lots = problem.ensemble, problem.lots
     if sol.purchases is None:
-        return 0.0
-    years = (ens.periods - np.arange(ens.periods)) / ens.periods_per_year
-    held = float((sol.purchases.sel(lot=lot["lot"]).values * years).sum())
+        return xr.zeros_like(sol.stock)
+    years = problem.carry_years()
     after = years - 1.0 / ens.periods_per_year
-    out = float(expect((sol.releases.sel(lot=lot["lot"]) * after).sum("period"), weights(ens)))
-    rate = float(lot["holding_per_year"]) + problem.accounting.capital_per_year
-    return float(lot["price_usd_t"]) * rate * (held - out)
+    held = (sol.purchases * years).sum("period") - expect(
+        (sol.releases * after).sum("period"), weights(ens)
+    )
+    rate = lots.column("holding_per_year") + problem.accounting.capital_per_year
+    out: xr.DataArray = lots.column("price_usd_t") * rate * held
+    return out
 
 
 def _why(

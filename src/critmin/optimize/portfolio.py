@@ -1,5 +1,8 @@
 """One portfolio: every instrument valued on the same scenario ensemble, ranked by loss avoided
-per dollar.
+per dollar. :func:`programme` chooses the stock, agreements and priced projects together in the
+reserve LP and values each instrument in it (:func:`in_programme`); :func:`evaluate` values
+instruments one at a time against no reserve, as below (the partner commitments and the
+projects of undisclosed capex, which are no priced choice).
 
 Instruments: the plan's stockpile lots, the candidate offtakes and price floors
 (``reserve_candidates``), and the outlook's instruments (``critmin.outlook.instruments``):
@@ -33,17 +36,21 @@ in the LP.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from critmin.chain import SupplyChain
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
-from critmin.optimize.weights import cvar, weights
+from critmin.optimize.plan import carrying, reserve_problem
+from critmin.optimize.problem import ReserveProblem, Risk, Solution
+from critmin.optimize.projects import Projects, delivering
+from critmin.optimize.weights import cvar, expect, weights
 
 TAIL_ALPHA = 0.95
 LEAD_QUANTILES = ("p10", "p50", "p90")
@@ -51,7 +58,9 @@ LEAD_QUANTILES = ("p10", "p50", "p90")
 STOCK, OFFTAKE, FLOOR = "stockpile lot", "offtake", "price floor"
 DOMESTIC, PARTNER_JV = "domestic project support", "partner joint venture"
 RECYCLING, COMMITMENT = "recycling capacity", "partner commitment"
-IN_LP = frozenset({STOCK, OFFTAKE, FLOOR})
+PROJECT_KINDS = (DOMESTIC, PARTNER_JV, RECYCLING)
+#: Choices of the programme (a project only when its capex is disclosed).
+IN_LP = frozenset({STOCK, OFFTAKE, FLOOR, *PROJECT_KINDS})
 DOMESTIC_COUNTRY = "USA"
 
 COLUMNS = [
@@ -190,18 +199,6 @@ def _frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return out
 
 
-def delivering(ens: Ensemble, start_years: float, end_years: float) -> np.ndarray:
-    """The share of each period (period,) in which an instrument delivers: from its lead time
-    (a fraction of the period it starts in) until its end."""
-    ppy = ens.periods_per_year
-    t = np.arange(ens.periods, dtype=float)
-    on = np.clip(t + 1 - start_years * ppy, 0.0, 1.0)
-    if np.isfinite(end_years):
-        on = on - np.clip(t + 1 - end_years * ppy, 0.0, 1.0)
-    out: np.ndarray = np.clip(on, 0.0, 1.0)
-    return out
-
-
 def supply(ens: Ensemble, row: pd.Series) -> np.ndarray:
     """t an instrument delivers to its mineral by (scenario, period), if it is completed."""
     short = ens.shortfall.sel(mineral=row["mineral"]).transpose("scenario", "period").values
@@ -290,9 +287,14 @@ def evaluate(ens: Ensemble, instruments: pd.DataFrame) -> tuple[pd.DataFrame, pd
                 "delivered_into_shortfall_t": v.delivered_t,
             }
         )
-    out = pd.DataFrame(rows)
+    return rank(pd.DataFrame(rows), ens), skipped.reset_index(drop=True)
+
+
+def rank(out: pd.DataFrame, ens: Ensemble) -> pd.DataFrame:
+    """Add the ratios per dollar and rank: those that pay for themselves, then by the expected
+    ratio, then the unpriced (by expected loss avoided)."""
     if out.empty:
-        return out, skipped.reset_index(drop=True)
+        return out
     priced = out["cost_usd"].notna() & (out["cost_usd"] > 0)
     out["expected_avoided_per_usd"] = np.where(
         priced, out["expected_loss_avoided_usd"] / out["cost_usd"].where(priced), np.nan
@@ -309,7 +311,7 @@ def evaluate(ens: Ensemble, instruments: pd.DataFrame) -> tuple[pd.DataFrame, pd
     out = out.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out["unit"] = out["mineral"].map(lambda m: ens.units.get(m, "t"))
-    return out, skipped.reset_index(drop=True)
+    return out
 
 
 UNITS = {
@@ -324,21 +326,33 @@ UNITS = {
 }
 
 ASSUMPTIONS = [
-    "each instrument is valued alone against no reserve: two instruments of one mineral do not "
-    "add up (the LP co-optimises the stock lots, offtakes and floors together)",
-    "an instrument's supply at any stage covers its mineral's U.S. shortfall tonne for tonne "
-    "in the chain basis, with no conversion step (forms and conversion: issue #13 item 2)",
+    "one programme: stock lots, offtakes, price floors and the priced projects, joint ventures "
+    "and recycling plants are chosen together in the reserve LP (risk-neutral, the plan's full "
+    "accounting); project support is paid from the same budget as the stock",
+    "a held instrument's value is the loss the programme cannot make up without it (re-solved "
+    "without it: the others re-optimised); an instrument not held is valued at the margin (the "
+    "shortfall rows' duals at the optimum times its supply at full size: a first-order value, "
+    "an upper bound, since the programme's value is concave in any instrument's level); a "
+    "dual prices the programme's whole objective (loss and the stock's net cost), not the loss "
+    "alone",
+    "partner commitments (a treaty term) and projects of undisclosed capex are not priced "
+    "choices: each is valued alone against no reserve, and two of one mineral do not add up",
+    "a project's support level buys that share of its capex and of its output; it delivers its "
+    "capacity from its lead time (no ramp-up) to the horizon, times its completion probability "
+    "(the expected output; completion is independent of the scenario); its output after the "
+    "horizon is not counted; a partner joint venture's whole supported output reaches the "
+    "United States; project output meets its mineral's needs in their shares, tonne for tonne "
+    "in the chain basis, with no conversion step",
     "a price floor's producer stops the first period the price falls below the floor and "
-    "stays out for the horizon; the floor is compared with the mineral's ensemble price",
-    "a project delivers its full capacity from its lead time (no ramp-up); its completion is "
-    "independent of the scenario; its cost is its disclosed capex, paid whether or not it "
-    "completes; a partner joint venture's whole output reaches the United States (the ratio "
-    "does not depend on the share taken when the share's cost scales with it and the "
-    "shortfall does not cap the deliveries)",
-    "offtake and commitment deliveries are not themselves disrupted",
-    "stock is bought now at the base price (no market impact), earns nothing on release and has "
-    "no terminal value; dollars are undiscounted over the horizon, as in the LP",
+    "stays out for the horizon (critmin.optimize.floors); offtake and commitment deliveries "
+    "are not themselves disrupted",
+    "dollars are undiscounted over the horizon, as in the LP",
 ]
+
+RANKING = (
+    "in the one programme: held instruments by leave-one-out re-solves, others by the "
+    "shortfall duals (marginal avoided loss); ranked by expected loss avoided per USD"
+)
 
 
 def gather(
@@ -358,3 +372,166 @@ def gather(
     if not parts:
         return _frame([])
     return pd.concat(parts, ignore_index=True)[COLUMNS]
+
+
+#: How an instrument was valued in the programme (the ``valued_by`` column).
+LEAVE_ONE_OUT = "leave-one-out: the programme re-solved without it"
+MARGINAL = "marginal: shortfall duals at the programme's optimum x its supply (an upper bound)"
+ALONE = "alone against no reserve (not a priced choice of the programme)"
+
+
+def projects_of(table: pd.DataFrame, minerals: list[str]) -> Projects:
+    """The table's projects, joint ventures and recycling plants the programme may support."""
+    rows = table[table["instrument"].isin(PROJECT_KINDS)]
+    frame = pd.DataFrame(
+        {
+            "id": rows["id"].astype(str),
+            "instrument": rows["instrument"],
+            "mineral": rows["mineral"],
+            "capacity_t_per_year": pd.to_numeric(rows["size"]),
+            "lead_time_years": pd.to_numeric(rows["lead_time_years"]),
+            "completion_probability": pd.to_numeric(rows["completion_probability"]),
+            "cost_usd": pd.to_numeric(rows["cost_usd"]),
+        }
+    )
+    return Projects.of(frame, minerals)
+
+
+def tail_weights(loss: np.ndarray, prob: np.ndarray, alpha: float) -> np.ndarray:
+    """d CVaR_alpha / d loss_s: each scenario's share of the tail (weights.cvar's split) over
+    1 - alpha; the CVaR's gradient where the tail is unique."""
+    order = np.argsort(loss, kind="stable")[::-1]
+    p = np.asarray(prob, float)[order]
+    tail = 1.0 - alpha
+    take = np.clip(tail - (np.cumsum(p) - p), 0.0, p)
+    out = np.zeros_like(p)
+    out[order] = take / tail
+    return out
+
+
+def in_programme(
+    problem: ReserveProblem,
+    sol: Solution,
+    table: pd.DataFrame,
+    alpha: float = TAIL_ALPHA,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Value and rank every instrument of ``table`` (``gather``) in the solved programme
+    (``problem`` with ``problem.projects``, its solution ``sol``): an instrument the programme
+    holds by the programme re-solved without it (``LEAVE_ONE_OUT``: the loss the others cannot
+    make up, at its cost in the plan); one it does not hold by its marginal value at the
+    optimum (``MARGINAL``); one that is no priced choice alone (``ALONE``). Also returns those
+    of minerals the ensemble does not cover."""
+    say = progress or (lambda _msg: None)
+    ens = problem.ensemble
+    w = weights(ens).to_numpy()
+    minerals = set(ens.shortfall.mineral.values.tolist())
+    inside = table["mineral"].isin(minerals)
+    skipped = table.loc[~inside, ["id", "instrument", "mineral"]].assign(
+        reason="no U.S. shortfall scenarios for this mineral (no reserve form)"
+    )
+    base_tail = cvar(sol.scenario_loss.values, w, alpha)
+    grad = tail_weights(sol.scenario_loss.values, w, alpha)
+    dual = sol.duals["shortfall"].transpose("scenario", "period", "need")
+    short = problem.need_shortfall()
+    supply = problem.agreement_supply() if len(problem.agreements.frame) else None
+    unit_cost = problem.agreements.unit_cost(ens) if len(problem.agreements.frame) else None
+    into = problem.project_supply()
+    lot_cost = stock_cost(problem, sol)
+    rows = []
+    for _, row in table[inside].iterrows():
+        kind, key = row["instrument"], str(row["id"])
+        rec: dict[str, Any] = {str(k): val for k, val in row.items()}
+        if kind == STOCK:
+            key = key.removeprefix("stock:")
+            level, cost_now = float(sol.stock.sel(lot=key)), float(lot_cost.sel(lot=key))
+        elif kind in (OFFTAKE, FLOOR):
+            level = float(sol.volume.sel(agreement=key))
+            assert unit_cost is not None  # an agreement exists
+            cost_now = float(unit_cost.sel(agreement=key)) * level
+        elif key in set(into.project.values) and sol.support is not None:
+            level = float(sol.support.sel(project=key))
+            cost_now = level * float(row["cost_usd"])
+        else:  # no priced choice: valued alone, as before
+            v = value(ens, row, alpha)
+            rec |= _valued(v, ALONE, level=None, in_lp=False)
+            rows.append(rec)
+            continue
+        if level > 1e-6 * max(1.0, float(row["size"])):
+            say(f"re-solving the programme without {key}")
+            alt = replace(problem, exclude=problem.exclude | {key})
+            alt.build()
+            other = alt.solve()
+            avoided = other.expected_loss_usd - sol.expected_loss_usd
+            tail = cvar(other.scenario_loss.values, w, alpha) - base_tail
+            unmet = float(
+                expect((other.unmet - sol.unmet).sum(("period", "mineral")), weights(ens))
+            )
+            rec |= _valued(Valued(avoided, tail, cost_now, unmet), LEAVE_ONE_OUT, level, True)
+        else:
+            size = float(row["size"])
+            if kind in (OFFTAKE, FLOOR):
+                assert supply is not None
+                assert unit_cost is not None
+                g = supply.sel(agreement=key) * size  # (scenario, period, need) at full size
+                cost_full = float(unit_cost.sel(agreement=key)) * size
+            else:
+                g = into.sel(project=key)  # (period, need) t at full support
+                cost_full = float(row["cost_usd"])
+            per_s = (dual * g).sum(("period", "need")).transpose("scenario").to_numpy()
+            delivered = g.where(short > 0, 0.0).sum(("period", "need"))
+            marginal = Valued(
+                float(per_s.sum()),
+                float((grad * per_s / np.where(w > 0, w, 1.0)).sum()),
+                cost_full,
+                float(expect(delivered, weights(ens))),
+            )
+            rec |= _valued(marginal, MARGINAL, level, True)
+        rows.append(rec)
+    return rank(pd.DataFrame(rows), ens), skipped.reset_index(drop=True)
+
+
+def _valued(v: Valued, how: str, level: float | None, in_lp: bool) -> dict[str, Any]:
+    return {
+        "cost_usd": v.cost_usd,
+        "expected_loss_avoided_usd": v.expected_avoided_usd,
+        "tail_loss_avoided_usd": v.tail_avoided_usd,
+        "delivered_into_shortfall_t": v.delivered_t,
+        "level": level,
+        "valued_by": how,
+        "in_lp": in_lp,
+    }
+
+
+def stock_cost(problem: ReserveProblem, sol: Solution) -> xr.DataArray:
+    """(lot) what each lot costs in the plan: paid (market impact included) + holding and
+    capital while held (expected, net of releases: critmin.optimize.plan.carrying), USD."""
+    paid = sol.spent_by_lot if sol.spent_by_lot is not None else xr.zeros_like(sol.stock)
+    out: xr.DataArray = paid + carrying(problem, sol)
+    return out
+
+
+def programme(
+    chain: SupplyChain,
+    ens: Ensemble,
+    budget: float,
+    outlook: pd.DataFrame | None,
+    lead: str = "p50",
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, ReserveProblem, Solution]:
+    """The one programme: the plan's reserve programme (critmin.optimize.plan.reserve_problem,
+    risk-neutral) with the outlook's priced projects, joint ventures and recycling plants as
+    choices, solved; then every instrument valued and ranked in it (:func:`in_programme`)."""
+    say = progress or (lambda _msg: None)
+    problem, _ = reserve_problem(chain, ens, budget=budget, risk=Risk())
+    outside = outlook_instruments(outlook, lead) if outlook is not None else _frame([])
+    minerals = [str(m) for m in ens.shortfall.mineral.values]
+    problem = replace(problem, projects=projects_of(outside, minerals))
+    say("solving the programme")
+    problem.build()
+    sol = problem.solve()
+    table = gather(
+        ens, sol.stock, problem.lots.frame, chain.dataset["reserve_candidates"], outlook, lead
+    )
+    ranked, skipped = in_programme(problem, sol, table, progress=say)
+    return ranked, skipped, problem, sol

@@ -1,13 +1,18 @@
 """The reserve decision as a two-stage stochastic programme (sample-average approximation).
 
 First stage (here and now): purchases ``b`` per lot (mineral and form), quarter and market-impact
-tranche, and volume ``v`` per candidate agreement; ``stock`` is the total bought. Second stage
+tranche, volume ``v`` per candidate agreement and support ``y`` (0..1) per priced project
+(critmin.optimize.projects, paid from the budget); ``stock`` is the total bought. Second stage
 (per scenario and period): releases ``r`` limited by the stock bought so far and by the
-drawdown rate, deliveries of the agreements that are active, unmet shortfall ``u`` priced at
-the loss per tonne. Objective (docs/reserve.md): purchases at the expected market price of their
-quarter, raised by market impact, + carrying cost (storage, insurance, degradation, capital)
-until sold or the horizon ends - release revenue at the scenario's disrupted price - the
-terminal value of the stock left (the horizon-end price) + expected loss (+ lambda CVaR).
+drawdown rate, deliveries of the agreements that are active and of the projects supported,
+unmet shortfall ``u`` priced at the loss per tonne. A risk-neutral second stage is built per
+mineral on cases of identical scenarios (critmin.optimize.cases: exact, and much smaller); with
+the CVaR, on every scenario; either way the solution is read back on every scenario.
+Objective (docs/reserve.md): purchases at the expected market price of their quarter, raised
+by market impact, + carrying cost (storage, insurance, degradation, capital) until sold or the
+horizon ends - release revenue at the scenario's disrupted price - the terminal value of the
+stock left (the horizon-end price) + agreements' and project support's cost + expected loss
+(+ lambda CVaR).
 Expectations and the CVaR weigh scenarios by ``Ensemble.weight`` (uniform when None).
 
 Build, then solve, then read back: :meth:`ReserveProblem.build` returns the linopy model (a
@@ -23,16 +28,19 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import linopy
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from critmin.optimize.cases import Block, group_cases, single
 from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import floor_supply
 from critmin.optimize.partners import Partner
+from critmin.optimize.projects import Projects
 from critmin.optimize.weights import cvar, expect, weights
 
 linopy.options["semantics"] = "v1"
@@ -270,8 +278,8 @@ class Risk:
         return cls(a, w)
 
 
-#: Cost of the money tied up in stock, per year (ASSUMPTION: about the 2025 yield of 5-year
-#: U.S. Treasury notes, not read from a source; docs/reserve.md reports its sensitivity).
+#: Real cost of the money tied up in stock, per year: prices are constant dollars, so the rate
+#: must be real (ASSUMPTION, not read from a source; docs/reserve.md reports its sensitivity).
 CAPITAL_COST_PER_YEAR = 0.04
 
 
@@ -339,16 +347,19 @@ class Solution:
     terminal_value_usd: float = 0.0  # expected
     spent_by_lot: xr.DataArray | None = None  # (lot) USD paid, market impact included
     partner_funds: xr.DataArray | None = None  # (partner, lot) USD each partner paid
+    support: xr.DataArray | None = None  # (project) support level, 0..1
+    project_cost_usd: float = 0.0  # paid for project support (from the budget)
 
     @property
     def total_cost_usd(self) -> float:
         """Expected net cost to the fund and the economy: purchases + holding + capital +
-        agreements - release revenue - terminal value + expected loss."""
+        agreements + project support - release revenue - terminal value + expected loss."""
         return (
             self.spent_usd
             + self.holding_usd
             + self.capital_usd
             + self.agreement_cost_usd
+            + self.project_cost_usd
             - self.release_revenue_usd
             - self.terminal_value_usd
             + self.expected_loss_usd
@@ -369,7 +380,15 @@ class ReserveProblem:
     accounting: Accounting = field(default_factory=Accounting)
     conversion: Conversion | None = None
     partners: tuple[Partner, ...] = ()
+    #: build the second stage on per-mineral cases of identical scenarios (exact; only when
+    #: risk-neutral: critmin.optimize.cases); False builds it on every scenario
+    aggregate: bool = True
+    #: capacity the programme may support (critmin.optimize.projects); none by default
+    projects: Projects = field(default_factory=Projects.none)
+    #: instruments left out (lot names, agreement and project ids): their level is held at 0
+    exclude: frozenset[str] = frozenset()
     model: linopy.Model = field(init=False)
+    blocks: list[Block] = field(init=False, default_factory=list)
 
     def paths(self) -> Conversion:
         """The conversion in force: as given, or every lot meeting its mineral's shortfall."""
@@ -385,13 +404,18 @@ class ReserveProblem:
         )
 
     def _partner_funding(
-        self, m: linopy.Model, cost: linopy.LinearExpression
+        self,
+        m: linopy.Model,
+        cost: linopy.LinearExpression,
+        support: linopy.LinearExpression | None = None,
     ) -> linopy.LinearExpression | None:
-        """The budget constraint; with partners, who pays for each lot (``partner_funds``,
+        """The budget constraint (stock purchases and ``support``, the projects' cost, which
+        partners do not fund); with partners, who pays for each lot (``partner_funds``,
         USD by partner and lot: earmarks, cost shares, amounts) and the tonnes their release
         rights hold back (returned, by lot)."""
         if not self.partners:
-            m.add_constraints(cost.sum() <= self.budget, name="budget")
+            total = cost.sum() if support is None else cost.sum() + support
+            m.add_constraints(total <= self.budget, name="budget")
             return None
         lots = self.lots
         src = pd.Index([p.country for p in self.partners], name="partner")
@@ -418,21 +442,22 @@ class ReserveProblem:
         m.add_constraints(f - share * cost <= 0, name="partner_share")
         us = cost - f.sum("partner")
         m.add_constraints(us >= 0, name="partner_cover")
-        m.add_constraints(us.sum() <= self.budget, name="budget")
+        total = us.sum() if support is None else us.sum() + support
+        m.add_constraints(total <= self.budget, name="budget")
         rights = per([p.release_right for p in self.partners])
         out: linopy.LinearExpression = (f * rights / lots.column("price_usd_t")).sum("partner")
         return out
 
-    def agreement_supply(self) -> xr.DataArray:
+    def agreement_supply(self, ens: Ensemble | None = None) -> xr.DataArray:
         """t per period per t/yr of volume reaching each need: (agreement, scenario, period,
         need). An agreement on a reserve form takes that form's path (its need, after its
         lead time; nothing if the form has none; the route's capacity is not shared with
         releases: a simplification); one on the chain's price meets the mineral's needs in
-        their shares."""
-        ens, conv = self.ensemble, self.paths()
+        their shares. On ``ens``, by default the problem's ensemble."""
+        ens, conv = ens if ens is not None else self.ensemble, self.paths()
         share = conv.share(ens.shortfall.mineral.to_index())
         raw = self.agreements.delivers(ens)
-        out = (raw * share).sum("mineral")
+        out: xr.DataArray = xr.dot(raw, share, dim="mineral")
         frame = self.agreements.frame
         if "form" not in frame:
             return out.transpose("agreement", "scenario", "period", "need")
@@ -451,12 +476,28 @@ class ReserveProblem:
             out.loc[{"agreement": a["id"]}] = row
         return out.transpose("agreement", "scenario", "period", "need")
 
+    def project_supply(self) -> xr.DataArray:
+        """(project, period, need) expected t a project delivers per period at full support:
+        its mineral's needs in their shares (critmin.optimize.projects)."""
+        ens = self.ensemble
+        minerals = ens.shortfall.mineral.to_index()
+        share = self.paths().share(minerals)
+        into = xr.dot(self.projects.membership(minerals), share, dim="mineral")
+        out: xr.DataArray = (self.projects.rate(ens) * into).transpose("project", "period", "need")
+        return out
+
+    def need_shortfall(self) -> xr.DataArray:
+        """(scenario, period, need) t short of each need."""
+        share = self.paths().share(self.ensemble.shortfall.mineral.to_index())
+        out: xr.DataArray = xr.dot(self.ensemble.shortfall, share, dim="mineral")
+        return out.transpose("scenario", "period", "need")
+
     def need_loss(self, share: xr.DataArray) -> xr.DataArray:
         """USD lost per t of each need short: its mineral's loss per t."""
         out: xr.DataArray = ((share > 0) * self.ensemble.loss_per_t).sum("mineral")
         return out
 
-    def _carry_years(self) -> xr.DataArray:
+    def carry_years(self) -> xr.DataArray:
         """Years from the start of each period to the end of the horizon."""
         ens = self.ensemble
         per = ens.shortfall.period
@@ -464,18 +505,34 @@ class ReserveProblem:
             ens.periods_per_year
         )
 
-    def unit_costs(self) -> dict[str, xr.DataArray]:
+    def buy_cost(self) -> xr.DataArray:
+        """(lot, tranche, period) USD per t bought: the expected price paid x impact +
+        carrying cost to the horizon, net of the expected terminal value (the first stage's
+        coefficient, the same in every block)."""
+        ens, lots, acc = self.ensemble, self.lots, self.accounting
+        expected = lots.expected_price(ens)  # (period, lot)
+        _, mult = lots.tranches()
+        rate = lots.column("holding_per_year") + acc.capital_per_year
+        buy = expected * mult + lots.column("price_usd_t") * rate * self.carry_years()
+        if acc.terminal_value:
+            buy = buy - expected.isel(period=-1, drop=True)
+        out: xr.DataArray = buy.transpose("lot", "tranche", "period")
+        return out
+
+    def unit_costs(self, ens: Ensemble | None = None) -> dict[str, xr.DataArray]:
         """Per-tonne coefficients of the objective (USD): ``buy`` (lot, tranche, period) the
         expected price paid x impact + carrying cost to the horizon, net of the expected
         terminal value; ``release`` (scenario, period, lot) the credit of a tonne released (its
-        price, the carrying cost it no longer incurs, less the terminal value it gives up)."""
-        ens, lots, acc = self.ensemble, self.lots, self.accounting
+        price, the carrying cost it no longer incurs, less the terminal value it gives up),
+        on ``ens`` (by default the problem's ensemble)."""
+        ens = ens if ens is not None else self.ensemble
+        lots, acc = self.lots, self.accounting
         market = lots.market_price(ens)  # (scenario, period, lot)
         expected = lots.expected_price(ens)  # (period, lot)
         _, mult = lots.tranches()
         base = lots.column("price_usd_t")
         rate = lots.column("holding_per_year") + acc.capital_per_year
-        years = self._carry_years()
+        years = self.carry_years()
         terminal = market.isel(period=-1, drop=True)  # (scenario, lot)
         buy = expected * mult + base * rate * years
         release = xr.zeros_like(market)
@@ -487,20 +544,19 @@ class ReserveProblem:
         return {"buy": buy.transpose("lot", "tranche", "period"), "release": release}
 
     def build(self) -> linopy.Model:
+        """The first stage, then the second stage block by block (critmin.optimize.cases)."""
         ens, lots = self.ensemble, self.lots
         m = linopy.Model(force_dim_names=True)
-        scen = ens.shortfall.scenario.to_index()
         per = ens.shortfall.period.to_index()
-        minerals = ens.shortfall.mineral.to_index()
         lot_idx, agr_idx = lots.index, self.agreements.index
-        w = weights(ens)
-        size, _ = lots.tranches()
+        size, mult = lots.tranches()
         tranche = size.tranche.to_index()
         upper = size.broadcast_like(xr.DataArray(np.zeros(len(per)), coords={"period": per}))
         # a form that meets no U.S. need is never bought (the reserve does not speculate on a
         # price rise, which the terminal value would otherwise reward)
         reach = self.paths().paths.set_index("lot").reindex(lots.index)["need"].notna()
-        upper = upper.where(xr.DataArray(reach.to_numpy(), coords={"lot": lots.index}), 0.0)
+        kept = reach.to_numpy() & ~lots.index.isin(list(self.exclude))
+        upper = upper.where(xr.DataArray(kept, coords={"lot": lots.index}), 0.0)
         b = m.add_variables(
             lower=0,
             upper=upper.transpose("lot", "tranche", "period"),
@@ -511,82 +567,38 @@ class ReserveProblem:
         v = m.add_variables(
             lower=0,
             upper=xr.DataArray(
-                self.agreements.frame["max_volume_t_per_year"].astype(float).to_numpy(),
+                np.where(
+                    agr_idx.isin(list(self.exclude)),
+                    0.0,
+                    self.agreements.frame["max_volume_t_per_year"].astype(float).to_numpy(),
+                ),
                 coords={"agreement": agr_idx},
                 dims="agreement",
             ),
             coords=[agr_idx],
             name="volume",
         )
-        # second-stage variables exist only where there is a shortfall to cover (masked
-        # elsewhere, as linopy masks sparse combinations instead of filling them); a lot's
-        # release at t meets its need at t + lag (its conversion route's lead time)
-        conv = self.paths()
-        needs = conv.index
-        share = conv.share(minerals)  # (mineral, need)
-        short = (ens.shortfall * share).sum("mineral").transpose("scenario", "period", "need")
-        need = short > 0
-        path = conv.paths.set_index("lot").reindex(lot_idx)
-        lags = path["lag"].fillna(0).astype(int)
-        lot_need = xr.DataArray(
-            np.zeros((len(scen), len(per), len(lot_idx)), dtype=bool),
-            coords=[scen, per, lot_idx],
-        )
-        for j, (n, lag) in enumerate(zip(path["need"], lags, strict=True)):
-            if isinstance(n, str):
-                ahead = need.sel(need=n).shift(period=-int(lag), fill_value=False)
-                lot_need[:, :, j] = ahead.transpose("scenario", "period").values
-        r = m.add_variables(lower=0, coords=[scen, per, lot_idx], name="release", mask=lot_need)
-        u = m.add_variables(lower=0, coords=[scen, per, needs], name="unmet", mask=need)
-
-        costs = self.unit_costs()
         price = lots.expected_price(ens)  # (period, lot) expected market price
-        _, mult = lots.tranches()
         m.add_constraints(b.sum(("tranche", "period")) - x == 0, name="bought")
         # (lot, period) t bought by each period: one variable, so the per-scenario rows below
         # carry one term for it instead of every earlier purchase
         bought = m.add_variables(lower=0, coords=[lot_idx, per], name="bought_to_date")
         m.add_constraints(bought - b.sum("tranche").cumsum("period") == 0, name="bought_to_date")
-        reserved = self._partner_funding(m, (price * mult * b).sum(("tranche", "period")))
-        # releases to date never exceed purchases to date (checked where a release can be),
-        # less the tonnes partners may draw
-        held = r.fillna(0).cumsum("period") - bought
-        if reserved is not None:
-            held = held + reserved
-        m.add_constraints(held <= 0, name="stock", mask=lot_need)
-        m.add_constraints(
-            r - lots.column("drawdown_per_period") * bought <= 0, name="drawdown", mask=lot_need
-        )
-        incidence = xr.DataArray(
-            (path["need"].to_numpy()[:, None] == needs.to_numpy()[None, :]).astype(float),
-            coords={"lot": lot_idx, "need": needs},
-            dims=("lot", "need"),
-        )
-        released = None
-        for lag in sorted(set(lags)):
-            group = lot_idx[(lags == lag).to_numpy()]
-            part = r.sel(lot=group)
-            if lag:
-                part = part.shift(period=lag)
-            term = (part * incidence.sel(lot=group)).sum("lot")
-            released = term if released is None else released + term
-        assert released is not None
-        supplied = released
-        if len(agr_idx):
-            supplied = supplied + (v * self.agreement_supply()).sum("agreement")
-        m.add_constraints(u + supplied >= short, name="shortfall", mask=need)
-        if self.accounting.release_revenue:
-            # sold releases earn revenue: never release more than the market lacks
-            m.add_constraints(released <= short, name="release_cap", mask=need)
-        caps = conv.capacity_by_period(ens.months_per_period, per)  # plants count from start
-        for route in caps.route.values:
-            on = lot_idx[(path["route"] == route).to_numpy()]
-            if len(on):
-                m.add_constraints(
-                    r.sel(lot=on).sum("lot") <= caps.sel(route=route, drop=True),
-                    name=f"conversion_{len(m.constraints)}",
-                    mask=lot_need.sel(lot=on).any("lot"),
-                )
+        y, support = None, None
+        if len(self.projects.frame):
+            proj_idx = self.projects.index
+            y = m.add_variables(
+                lower=0,
+                upper=xr.DataArray(
+                    np.where(proj_idx.isin(list(self.exclude)), 0.0, 1.0),
+                    coords={"project": proj_idx},
+                    dims="project",
+                ),
+                coords=[proj_idx],
+                name="support",
+            )
+            support = (self.projects.cost() * y).sum()
+        reserved = self._partner_funding(m, (price * mult * b).sum(("tranche", "period")), support)
         if self.fixed_stock is not None:
             m.add_constraints(
                 x == self.fixed_stock.reindex(lot=lot_idx).fillna(0.0), name="fixed_stock"
@@ -595,14 +607,19 @@ class ReserveProblem:
             m.add_constraints(
                 v == self.fixed_volume.reindex(agreement=agr_idx).fillna(0.0), name="fixed_volume"
             )
-
-        loss = (u * self.need_loss(share)).sum(("period", "need"))  # per scenario, USD
-        objective = (costs["buy"] * b).sum() + (loss * w).sum()
-        if self.accounting.release_revenue:
-            objective = objective - (costs["release"] * w * r).sum()
+        objective = (self.buy_cost() * b).sum()
         if len(agr_idx):
             objective = objective + (self.agreements.unit_cost(ens) * v).sum()
-        if self.risk.weight > 0:
+        if support is not None:
+            objective = objective + support
+        self.blocks = self.stage_two()
+        loss = None
+        for block in self.blocks:
+            loss, expected = self.part(block).recourse(m, block, bought, v, y, reserved)
+            objective = objective + expected
+        if self.risk.weight > 0 and loss is not None:  # one block: every scenario
+            scen = ens.shortfall.scenario.to_index()
+            w = weights(ens)
             eta = m.add_variables(name="var_eta")
             z = m.add_variables(lower=0, coords=[scen], name="cvar_excess")
             m.add_constraints(z - loss + eta >= 0, name="cvar")
@@ -611,6 +628,135 @@ class ReserveProblem:
         m.add_objective(objective)
         self.model = m
         return m
+
+    def stage_two(self) -> list[Block]:
+        """The second stage's blocks: one per mineral short in any scenario, its identical
+        scenarios aggregated (risk-neutral, ``aggregate``), or one block of every scenario."""
+        if self.aggregate and self.risk.weight == 0:
+            return group_cases(self.ensemble)
+        return [single(self.ensemble)]
+
+    def part(self, block: Block) -> ReserveProblem:
+        """The programme restricted to a block: its scenarios (cases), and the lots,
+        agreements, needs and routes of its mineral."""
+        if block.mineral is None:
+            return self
+        mine = block.mineral
+        lots = Lots(self.lots.frame[self.lots.frame["mineral"] == mine].reset_index(drop=True))
+        frame = self.agreements.frame
+        agreements = Agreements(frame[frame["mineral"] == mine].reset_index(drop=True))
+        conv = self.paths()
+        routes = conv.routes
+        if "mineral" in routes:
+            routes = routes[routes["mineral"] == mine].reset_index(drop=True)
+        sub = Conversion(
+            conv.needs[conv.needs["mineral"] == mine].reset_index(drop=True),
+            routes,
+            conv.paths[conv.paths["lot"].isin(lots.frame["lot"])].reset_index(drop=True),
+            conv.plants[conv.plants["route"].isin(routes["route"])].reset_index(drop=True),
+        )
+        return ReserveProblem(
+            block.ensemble,
+            lots,
+            agreements,
+            budget=self.budget,
+            risk=self.risk,
+            accounting=self.accounting,
+            conversion=sub,
+            aggregate=False,
+            projects=self.projects.of_mineral(mine),
+            exclude=self.exclude,
+        )
+
+    def recourse(
+        self,
+        m: linopy.Model,
+        block: Block,
+        bought: linopy.Variable,
+        v: linopy.Variable,
+        y: linopy.Variable | None,
+        reserved: linopy.LinearExpression | None,
+    ) -> tuple[linopy.LinearExpression, linopy.LinearExpression]:
+        """Add this (restricted) programme's second stage to ``m``: releases, unmet need and
+        their constraints, named with the block's tag. Returns the loss per scenario (case)
+        and the block's expected second-stage cost."""
+        ens, lots, w, tag = self.ensemble, self.lots, block.weight, block.tag
+        scen = ens.shortfall.scenario.to_index()
+        per = ens.shortfall.period.to_index()
+        lot_idx, agr_idx = lots.index, self.agreements.index
+        # second-stage variables exist only where there is a shortfall to cover (masked
+        # elsewhere, as linopy masks sparse combinations instead of filling them); a lot's
+        # release at t meets its need at t + lag (its conversion route's lead time)
+        conv = self.paths()
+        needs = conv.index
+        share = conv.share(ens.shortfall.mineral.to_index())  # (mineral, need)
+        short = xr.dot(ens.shortfall, share, dim="mineral").transpose("scenario", "period", "need")
+        need = short > 0
+        u = m.add_variables(lower=0, coords=[scen, per, needs], name=f"unmet{tag}", mask=need)
+        loss = (u * self.need_loss(share)).sum(("period", "need"))  # per scenario, USD
+        expected = (loss * w).sum()
+        supplied = None
+        if len(lot_idx):
+            path = conv.paths.set_index("lot").reindex(lot_idx)
+            lags = path["lag"].fillna(0).astype(int)
+            lot_need = xr.DataArray(
+                np.zeros((len(scen), len(per), len(lot_idx)), dtype=bool),
+                coords=[scen, per, lot_idx],
+            )
+            for j, (n, lag) in enumerate(zip(path["need"], lags, strict=True)):
+                if isinstance(n, str):
+                    ahead = need.sel(need=n).shift(period=-int(lag), fill_value=False)
+                    lot_need[:, :, j] = ahead.transpose("scenario", "period").values
+            r = m.add_variables(
+                lower=0, coords=[scen, per, lot_idx], name=f"release{tag}", mask=lot_need
+            )
+            mine = bought.sel(lot=lot_idx)
+            # releases to date never exceed purchases to date (checked where a release can
+            # be), less the tonnes partners may draw
+            held = r.fillna(0).cumsum("period") - mine
+            if reserved is not None:
+                held = held + reserved.sel(lot=lot_idx)
+            m.add_constraints(held <= 0, name=f"stock{tag}", mask=lot_need)
+            m.add_constraints(
+                r - lots.column("drawdown_per_period") * mine <= 0,
+                name=f"drawdown{tag}",
+                mask=lot_need,
+            )
+            incidence = xr.DataArray(
+                (path["need"].to_numpy()[:, None] == needs.to_numpy()[None, :]).astype(float),
+                coords={"lot": lot_idx, "need": needs},
+                dims=("lot", "need"),
+            )
+            for lag in sorted(set(lags)):
+                group = lot_idx[(lags == lag).to_numpy()]
+                part = r.sel(lot=group)
+                if lag:
+                    part = part.shift(period=lag)
+                term = (part * incidence.sel(lot=group)).sum("lot")
+                supplied = term if supplied is None else supplied + term
+            if self.accounting.release_revenue and supplied is not None:
+                # sold releases earn revenue: never release more than the market lacks
+                served = incidence.sum("lot") > 0  # (need) some lot can release into it
+                m.add_constraints(supplied <= short, name=f"release_cap{tag}", mask=need & served)
+                expected = expected - (self.unit_costs(ens)["release"] * w * r).sum()
+            caps = conv.capacity_by_period(ens.months_per_period, per)  # plants count from start
+            for route in caps.route.values:
+                on = lot_idx[(path["route"] == route).to_numpy()]
+                if len(on):
+                    m.add_constraints(
+                        r.sel(lot=on).sum("lot") <= caps.sel(route=route, drop=True),
+                        name=f"conversion_{len(m.constraints)}",
+                        mask=lot_need.sel(lot=on).any("lot"),
+                    )
+        if len(agr_idx):
+            term = (v.sel(agreement=agr_idx) * self.agreement_supply(ens)).sum("agreement")
+            supplied = term if supplied is None else supplied + term
+        if y is not None and len(self.projects.frame):
+            term = (y.sel(project=self.projects.index) * self.project_supply()).sum("project")
+            supplied = term if supplied is None else supplied + term
+        cover = u if supplied is None else u + supplied
+        m.add_constraints(cover >= short, name=f"shortfall{tag}", mask=need)
+        return loss, expected
 
     def solve(self, **options: float | int | str | bool) -> Solution:
         """Solve with HiGHS; raise :class:`Infeasible` naming the conflicting constraints."""
@@ -644,22 +790,65 @@ class ReserveProblem:
         more = f" (+{len(labels) - 20} more)" if len(labels) > 20 else ""
         return "the model is infeasible; these constraints conflict: " + "; ".join(lines) + more
 
+    def second_stage(self) -> dict[str, xr.DataArray]:
+        """The solved second stage on the problem's scenarios, whatever the blocks: ``release``
+        (scenario, period, lot), ``unmet`` and ``dual`` (scenario, period, need), the dual
+        being the shortfall row's shadow price, a case's shared between its scenarios by
+        probability."""
+        m, ens, conv = self.model, self.ensemble, self.paths()
+        scen, per = ens.shortfall.scenario, ens.shortfall.period
+
+        def zeros(item: str, index: pd.Index) -> xr.DataArray:
+            return xr.DataArray(
+                np.zeros((ens.scenarios, ens.periods, len(index))),
+                coords={"scenario": scen, "period": per, item: index},
+                dims=("scenario", "period", item),
+            )
+
+        out = {
+            "release": zeros("lot", self.lots.index),
+            "unmet": zeros("need", conv.index),
+            "dual": zeros("need", conv.index),
+        }
+        for block in self.blocks:
+            tag = block.tag
+            parts: dict[str, tuple[Any, str, bool]] = {
+                "release": (m.variables, f"release{tag}", False),
+                "unmet": (m.variables, f"unmet{tag}", False),
+                "dual": (m.constraints, f"shortfall{tag}", True),
+            }
+            for key, (family, name, share) in parts.items():
+                if name not in family:
+                    continue
+                raw = family[name].dual if share else family[name].solution
+                got = block.expand(raw.fillna(0.0), ens, share=share)
+                dim = "lot" if key == "release" else "need"
+                out[key].loc[{dim: got[dim].values}] = got.transpose(*out[key].dims).values
+        return out
+
     def read(self) -> Solution:
         m, ens, lots, acc = self.model, self.ensemble, self.lots, self.accounting
         w = weights(ens)
         x = m.variables["stock"].solution.clip(min=0.0)
         b = m.variables["purchase"].solution.clip(min=0.0)
         v = m.variables["volume"].solution
-        share = self.paths().share(ens.shortfall.mineral.to_index())
-        u_need = m.variables["unmet"].solution.fillna(0.0)
-        u = (u_need * (share > 0)).sum("need").transpose("scenario", "period", "mineral")
-        r = m.variables["release"].solution.fillna(0.0)
+        support = (
+            m.variables["support"].solution.clip(0.0, 1.0) if "support" in m.variables else None
+        )
+        conv = self.paths()
+        share = conv.share(ens.shortfall.mineral.to_index())
+        stage = self.second_stage()
+        u_need = stage["unmet"]
+        u = xr.dot(u_need, (share > 0).astype(float), dim="need").transpose(
+            "scenario", "period", "mineral"
+        )
+        r = stage["release"]
         market = lots.market_price(ens)
         price = lots.expected_price(ens)
         size, mult = lots.tranches()
         base = lots.column("price_usd_t")
         loss = (u_need * self.need_loss(share)).sum(("period", "need"))
-        years = self._carry_years()
+        years = self.carry_years()
         after = years - 1.0 / ens.periods_per_year
         bt = b.sum("tranche")
         held = (bt * years).sum("period") - expect((r * after).sum("period"), w)
@@ -696,7 +885,7 @@ class ReserveProblem:
             agreement_cost_usd=agreement_cost,
             expected_loss_usd=float(expect(loss, w)),
             cvar_loss_usd=cvar(loss.values, w.values, self.risk.alpha),
-            duals={name: m.constraints[name].dual for name in ("budget", "shortfall")},
+            duals={"budget": m.constraints["budget"].dual, "shortfall": stage["dual"]},
             limits=limits,
             purchases=bt,
             impact_usd=float((price * (mult - 1.0) * b).sum()),
@@ -707,4 +896,8 @@ class ReserveProblem:
             partner_funds=(
                 m.variables["partner_funds"].solution.clip(min=0.0) if self.partners else None
             ),
+            support=support,
+            project_cost_usd=float((self.projects.cost() * support).sum())
+            if support is not None
+            else 0.0,
         )
