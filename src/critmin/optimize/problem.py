@@ -653,7 +653,7 @@ class ReserveProblem:
             conv.needs[conv.needs["mineral"] == mine].reset_index(drop=True),
             routes,
             conv.paths[conv.paths["lot"].isin(lots.frame["lot"])].reset_index(drop=True),
-            conv.plants[conv.plants["route"].isin(routes["route"])].reset_index(drop=True),
+            conv.plants[conv.plants["route"].isin(routes.get("route", []))].reset_index(drop=True),
         )
         return ReserveProblem(
             block.ensemble,
