@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from critmin.data import table_cache
 from critmin.schema.tables import LOAD_ORDER, TABLES
 from critmin.schema.validate import DataError, Problem, check_references, check_table
 
@@ -105,7 +106,8 @@ def _locate(user_dir: Path | None, base: Path) -> tuple[dict[str, TableFiles], l
 
 
 #: Checked bundled tables, by table name and file stamp (the package's files do not change
-#: while a process runs; a rebuilt file has a new stamp). Copies are handed out.
+#: while a process runs; a rebuilt file has a new stamp). Copies are handed out. Across
+#: processes, ``table_cache`` keeps the ones that passed every check.
 _BUNDLED: dict[tuple[str, int, int], tuple[pd.DataFrame | None, list[Problem]]] = {}
 
 
@@ -117,7 +119,13 @@ def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, list[P
     stat = files.base.stat()
     stamp = (name, stat.st_mtime_ns, stat.st_size)
     if stamp not in _BUNDLED:
-        _BUNDLED[stamp] = _check_files(name, files)
+        cached = table_cache.get(name, files.base)  # checked by an earlier process
+        if cached is not None:
+            _BUNDLED[stamp] = cached, []
+        else:
+            _BUNDLED[stamp] = checked = _check_files(name, files)
+            if checked[0] is not None and not checked[1]:
+                table_cache.put(name, files.base, checked[0])
     frame, problems = _BUNDLED[stamp]
     return (None if frame is None else frame.copy()), list(problems)
 
