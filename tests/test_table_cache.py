@@ -35,9 +35,20 @@ def test_a_cached_table_equals_a_fresh_check(
         calls.append(name)
         return real(name, files)
 
+    def references(*args: object, **kw: object) -> object:
+        calls.append("references")
+        return real_references(*args, **kw)  # type: ignore[arg-type]
+
+    real_references = loader.check_references
     monkeypatch.setattr(loader, "_check_files", counted)
+    monkeypatch.setattr(loader, "check_references", references)
     cached = fresh(monkeypatch, str(tmp_path))
-    assert calls == []  # every table came from the cache
+    assert calls == []  # every table, and the cross-references, came from the cache
+    monkeypatch.setattr(loader, "_BUNDLED", {})
+    overlay = tmp_path / "mine"
+    overlay.mkdir()
+    loader.load(overlay)  # a user's folder (even empty): the references are checked again
+    assert calls == ["references"]
     for name, frame in checked.tables.items():
         pd.testing.assert_frame_equal(cached.tables[name], frame, check_exact=True)
         assert cached.tables[name].attrs == frame.attrs

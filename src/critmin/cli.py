@@ -46,6 +46,21 @@ def _chain(ctx: click.Context) -> SupplyChain:
         _fail(str(exc))
 
 
+def _quick_exit() -> None:
+    """End a read-only command that has printed everything, when it runs as the ``critmin``
+    program: flush the output and leave without the interpreter's teardown of some 800
+    modules (0.1-0.2 s of ``critmin exposure``). Anywhere else (tests, ``python -c``) this
+    returns and the command ends as usual; a failing flush raises as usual."""
+    import os
+
+    program = getattr(sys.modules.get("__main__"), "__file__", None)
+    if program is None or Path(program).name != "critmin":
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def _chain_minerals(chain: SupplyChain) -> int:
     return int(chain.dataset["chains"]["mineral"].nunique())
 
@@ -206,6 +221,7 @@ def exposure(
         frame["stage"] = frame["stage"].where(~frame["bottleneck"], frame["stage"] + "*")
         frame = frame.drop(columns=["basis", "unit", "bottleneck", "source_id"])
     _emit(frame, fmt, "Exposure by mineral and stage", frame.attrs.get("units"))
+    _quick_exit()
 
 
 @main.command()

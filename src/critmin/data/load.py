@@ -11,6 +11,7 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from critmin.schema.validate import DataError, Problem, check_references, check_
 EXTEND = ".extend"
 
 
+@cache
 def bundled_dir() -> Path:
     """The folder of tables shipped inside the package."""
     return Path(str(resources.files("critmin.data") / "bundled"))
@@ -205,7 +207,15 @@ def collect(
         problems += found
         if frame is not None:
             data[name] = frame
-    problems += check_references(TABLES, data, {n: files[n].label for n in data})
+    # the bundled tables alone: their cross-references are checked once per data and code
+    # version (table_cache), not on every start
+    used = [files[n].base for n in data]
+    bundled_only = user_dir is None and base_dir is None and not problems
+    if not (bundled_only and table_cache.references_checked(used)):
+        found = check_references(TABLES, data, {n: files[n].label for n in data})
+        problems += found
+        if bundled_only and not found:
+            table_cache.mark_references_checked(used)
     if problems:
         return None, problems
     eager = {n: f for n, f in data.items() if not TABLES[n].lazy}

@@ -6,8 +6,10 @@ key of the file's bytes (SHA-256) and of the code that checks it (the sources of
 ``critmin.schema`` and ``critmin.data.load``, this module, and the versions of Python, pandas
 and numpy): a rebuilt table, a changed declaration or rule, or another pandas misses and is
 checked afresh. A table with a problem is never cached (its problems are found again, as
-before); user tables are never cached. Entries are written atomically (a reader sees a whole
-file or none); an unreadable entry is ignored and rewritten.
+before); user tables are never cached. An empty marker file likewise records that the
+cross-references of one exact set of bundled files (under the same code) are sound, so they
+are not checked again. Entries are written atomically (a reader sees a whole file or none);
+an unreadable entry is ignored and rewritten.
 
 Where: ``$CRITMIN_CACHE_DIR/tables`` if set, else ``$XDG_CACHE_HOME/critmin/tables`` or
 ``~/.cache/critmin/tables``. ``CRITMIN_CACHE_DIR=off`` turns the cache off; a folder that
@@ -56,13 +58,47 @@ def code_key() -> str:
     return digest.hexdigest()
 
 
+@cache
+def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
+    """SHA-256 of a file's bytes (once per process and file version)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _key(paths: list[Path]) -> str:
+    digest = hashlib.sha256(code_key().encode())
+    for path in paths:
+        stat = path.stat()
+        digest.update(_file_digest(path, stat.st_mtime_ns, stat.st_size).encode())
+    return digest.hexdigest()[:40]
+
+
 def _entry(name: str, path: Path) -> Path | None:
     where = folder()
-    if where is None:
-        return None
-    digest = hashlib.sha256(code_key().encode())
-    digest.update(path.read_bytes())
-    return where / f"{name}-{digest.hexdigest()[:40]}.pickle"
+    return None if where is None else where / f"{name}-{_key([path])}.pickle"
+
+
+def _references(paths: list[Path]) -> Path | None:
+    where = folder()
+    return None if where is None else where / f"references-{_key(sorted(paths))}.ok"
+
+
+def references_checked(paths: list[Path]) -> bool:
+    """Whether the cross-references of exactly these bundled table files (each loaded from
+    the cache or checked) were found sound before, by this checking code."""
+    marker = _references(paths)
+    return marker is not None and marker.is_file()
+
+
+def mark_references_checked(paths: list[Path]) -> None:
+    """Note that the cross-references of these bundled table files are sound."""
+    marker = _references(paths)
+    if marker is None:
+        return
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.touch()
+    except OSError:
+        return
 
 
 def get(name: str, path: Path) -> pd.DataFrame | None:
