@@ -37,50 +37,19 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable() and not _SPECIAL.search(text)
 
 
-def _measure(text: str) -> tuple[int, int]:
-    """rich's (minimum, maximum) width of a text: its longest word, its longest line."""
-    lines = text.splitlines()
-    longest = max((len(x) for x in lines), default=0)
-    words = text.split()
-    return (max(len(w) for w in words) if words else longest), longest
-
-
-def _normal(low: int, high: int) -> tuple[int, int]:
-    low = min(max(0, low), high)
-    return max(0, low), max(0, low, high)
-
-
-def _measure_column(texts: Sequence[str], column: Column, pad: int, width: int) -> int:
-    """rich's ``Table._measure_column`` (its maximum) for padded text cells, ``width`` wide."""
+def _measure_column(longest: int, column: Column, pad: int, width: int) -> int:
+    """rich's ``Table._measure_column`` (the maximum it returns) for text cells padded by
+    ``pad``, ``width`` wide, whose longest line is ``longest`` long. (rich measures each cell
+    as its longest line plus padding, capped at ``width``; the column takes the largest,
+    clamped to its minimum and maximum width plus padding. The minimum widths rich also
+    tracks never change the maximum.)"""
     if width < 1:
         return 0
-    lows: list[int] = []
-    highs: list[int] = []
-    for text in texts:
-        if width - pad < 1:
-            low, high = width, width
-        else:
-            low, high = _normal(*_measure(text))
-            low, high = min(low, width), min(high, width)
-            if high < 1:
-                low, high = 0, 0
-            else:
-                low, high = _normal(low, high)
-            low, high = min(low + pad, width), min(high + pad, width)
-        low, high = _normal(low, high)
-        low, high = min(low, width), min(high, width)
-        if high < 1:
-            low, high = 0, 0
-        else:
-            low, high = _normal(low, high)
-        lows.append(low)
-        highs.append(high)
-    low, high = (max(lows) if lows else 1), (max(highs) if highs else width)
-    low, high = min(low, width), min(high, width)
+    high = min(longest + pad, width)
     if column.min_width is not None:
-        low, high = max(low, column.min_width + pad), max(high, column.min_width + pad)
+        high = max(high, column.min_width + pad)
     if column.max_width is not None:
-        low, high = min(low, column.max_width + pad), min(high, column.max_width + pad)
+        high = min(high, column.max_width + pad)
     return high
 
 
@@ -123,6 +92,8 @@ def _collapse(widths: list[int], max_width: int) -> list[int]:
 
 def _wrap(text: str, width: int) -> list[str]:
     """rich's word wrap of one line of text into ``width``, a longer word folded."""
+    if len(text) <= width:  # every word fits where it is
+        return [text]
     breaks: list[int] = []
     offset = 0
     for match in _WORD.finditer(text):
@@ -173,15 +144,13 @@ def render(
     extra = n - 1 + 2  # dividers and the two edges
     room = width - extra
     cells = [[c.header for c in columns]] + [list(r) for r in rows]
-    by_column = [[row[i] for row in cells] for i in range(n)]
-    widths = [_measure_column(by_column[i], columns[i], pads[i], room) or 1 for i in range(n)]
+    longest = [max(len(row[i]) for row in cells) for i in range(n)]
+    widths = [_measure_column(longest[i], columns[i], pads[i], room) or 1 for i in range(n)]
     if sum(widths) > room:
         widths = _collapse(widths, room)
         if sum(widths) > room:
             widths = _ratio_reduce(sum(widths) - room, [1] * n, widths, widths)
-        widths = [
-            _measure_column(by_column[i], columns[i], pads[i], w) for i, w in enumerate(widths)
-        ]
+        widths = [_measure_column(longest[i], columns[i], pads[i], w) for i, w in enumerate(widths)]
     table_width = sum(widths) + extra
     out: list[str] = []
 
