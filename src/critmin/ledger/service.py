@@ -200,7 +200,7 @@ class Ledger:
             if self._closing:
                 raise DatabaseProblem("the ledger is closed")
             self._queue.append(pending)
-            if self._writer is None:
+            if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(
                     target=self._write_queued, name="critmin-ledger-writer", daemon=True
                 )
