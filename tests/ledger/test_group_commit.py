@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from ledger_world import acquisition
 from sqlalchemy import event
+from sqlalchemy import text as sql_text
 
 from critmin.ledger import events as ev
 from critmin.ledger import service
@@ -207,5 +208,30 @@ def test_submit_later_reports_each_outcome_once_and_dispose_finishes_the_queue(
     world.submit_later(acquisition("after", "1"), "operator", "after", lambda r, e: done.set())
     assert done.wait(30)
     assert world.head() == head + 42
+    report = verify(world)
+    assert report.ok, report.problems
+
+
+def test_a_lost_connection_is_replaced_and_the_write_goes_through(world: Ledger) -> None:
+    """Appends keep their connection between groups; when it is lost (the server ended the
+    session, or the driver's connection closed) the next append checks out a new one and
+    goes through, once."""
+    head = world.head()
+    world.submit(acquisition("lost", "1"), "operator", "lost-1")
+    kept = world._conn
+    assert kept is not None
+    raw: Any = kept.connection.dbapi_connection
+    if world.engine.dialect.name == "postgresql":
+        with world.engine.connect() as other:
+            other.execute(
+                sql_text("SELECT pg_terminate_backend(:pid)"), {"pid": raw.info.backend_pid}
+            )
+    else:
+        raw.close()
+    receipt = world.submit(acquisition("lost", "1"), "operator", "lost-2")
+    assert not receipt.replayed
+    assert world._conn is not kept
+    assert world.head() == head + 2
+    assert held(world, "lost") == Decimal(2)
     report = verify(world)
     assert report.ok, report.problems

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from critmin.ledger import events as ev
 from critmin.ledger.admit import admit
@@ -118,6 +118,7 @@ class Ledger:
         self._queue: list[_Pending] = []
         self._writer: threading.Thread | None = None
         self._closing = False
+        self._conn: Connection | None = None  # the appends' connection (under self._lock)
         self._state: State | None = None
         self._sql = Statements(engine)
 
@@ -222,16 +223,19 @@ class Ledger:
                     self._commit_group(group)
 
     def _commit_group(self, group: list[_Pending]) -> None:
-        """Append ``group`` in one transaction (retried on lock time-outs and serialisation
-        failures); every member gets its receipt or its own error."""
+        """Append ``group`` in one transaction (retried on lock time-outs, serialisation
+        failures and lost connections); every member gets its receipt or its own error."""
         try:
             for attempt in range(RETRIES):
                 try:
                     self._append_group(group)
                     break
-                except OperationalError as exc:  # serialisation failure or lock time-out
+                except DBAPIError as exc:
+                    # a serialisation failure, a lock time-out or a lost connection: again (a
+                    # group whose commit did reach the database is answered from its keys)
                     self._state = None
-                    if attempt == RETRIES - 1 or not _retryable(exc):
+                    again = isinstance(exc, OperationalError) and _retryable(exc)
+                    if attempt == RETRIES - 1 or not (again or exc.connection_invalidated):
                         raise
         except _Isolate:
             for one in group:  # the group was rolled back: find the faulty command alone
@@ -252,44 +256,66 @@ class Ledger:
         sql = self._sql
         outcomes: list[tuple[Receipt | None, BaseException | None]] = []
         try:
-            with self.engine.connect() as plain:
-                conn = plain.execution_options(**{WRITE: True})
-                with conn.begin():
-                    lock_for_write(conn)
-                    state = self._catch_up(conn)
-                    seen = self._stored(conn, [one.key for one in group])
-                    rows: list[dict[str, Any]] = []
-                    touched: set[tuple[Projection, str]] = set()
-                    for one in group:
-                        try:
-                            receipt = self._append_one(state, one, seen, rows, touched)
-                        except Refused as exc:  # nothing changed: the next one goes on
-                            outcomes.append((None, exc))
-                        else:
-                            outcomes.append((receipt, None))
-                    if rows:
-                        sql.run(conn, sql.insert_event, rows)
-                        sql.run(
-                            conn,
-                            sql.upsert_projection,
-                            [
-                                {"kind": kind.value, "key": key, "data": state.row(kind, key)}
-                                for kind, key in sorted(touched)
-                            ],
-                        )
-        except OperationalError:
+            conn = self._write_connection()
+            with conn.begin():
+                lock_for_write(conn)
+                state = self._catch_up(conn)
+                seen = self._stored(conn, [one.key for one in group])
+                rows: list[dict[str, Any]] = []
+                touched: set[tuple[Projection, str]] = set()
+                for one in group:
+                    try:
+                        receipt = self._append_one(state, one, seen, rows, touched)
+                    except Refused as exc:  # nothing changed: the next one goes on
+                        outcomes.append((None, exc))
+                    else:
+                        outcomes.append((receipt, None))
+                if rows:
+                    sql.run(conn, sql.insert_event, rows)
+                    sql.run(
+                        conn,
+                        sql.upsert_projection,
+                        [
+                            {"kind": kind.value, "key": key, "data": state.row(kind, key)}
+                            for kind, key in sorted(touched)
+                        ],
+                    )
+        except DBAPIError as exc:
             self._state = None  # the transaction may not have committed: rebuild next time
+            self._drop_connection()
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise  # retried as a group
+            if len(group) > 1:
+                raise _Isolate from exc
             raise
         except Exception as exc:
             self._state = None
+            self._drop_connection()
             if len(group) > 1:
                 raise _Isolate from exc
             raise
         except BaseException:
             self._state = None
+            self._drop_connection()
             raise
         for one, (outcome, error) in zip(group, outcomes, strict=True):
             one.receipt, one.error = outcome, error
+
+    def _write_connection(self) -> Connection:
+        """The connection appends run on, kept from one group to the next (always used under
+        the writer lock): no pool check-out and liveness ping per group. After any error it is
+        dropped, and the next group checks a fresh (pinged) one out."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect().execution_options(**{WRITE: True})
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except SQLAlchemyError:  # already broken: the pool discards it
+                return
 
     def _append_one(
         self,
@@ -402,6 +428,8 @@ class Ledger:
             writer.join()
         with self._queued:  # a later submit_later starts a new writer
             self._writer, self._closing = None, False
+        with self._lock:
+            self._drop_connection()
         self.engine.dispose()
 
     def __enter__(self) -> Ledger:
