@@ -6,7 +6,10 @@ Each write is an acquisition through ``POST /acquisitions`` with a bearer token 
 Idempotency-Key. The clients are threads with one keep-alive connection each (the standard
 library's http.client: light, so the figures measure the server, not the client).
 PostgreSQL is measured when CRITMIN_TEST_POSTGRES_URL is set (its tables are dropped first).
-Run: .venv/bin/python benchmarks/bench_ledger.py [--seconds 10] [--events 100000]
+Each figure is the median of ``--rounds`` rounds, interleaved (plain loop, then each backend
+at 1 and 8 clients, round after round) so that the shared machine's load falls on all alike;
+the load averages are printed before and after.
+Run: .venv/bin/python benchmarks/bench_ledger.py [--seconds 10] [--rounds 3] [--events 100000]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "ledger"))
 
 from ledger_world import Server, reset_postgres
+from timing import load
 
 from critmin.ledger import events as ev
 from critmin.ledger.service import Ledger, _row, now
@@ -39,6 +43,7 @@ from critmin.ledger.users import add_user
 from critmin.ledger.vocabulary import Role
 
 CLIENTS = (1, 8)
+PLAIN = "plain SQLite INSERT+COMMIT loop"
 
 
 @dataclass(frozen=True)
@@ -163,24 +168,26 @@ def writes(url: str, seconds: float, clients: int, server_url: str, token: str) 
     return rate([x for each in latencies for x in each], elapsed)
 
 
-def backend(url: str, seconds: float) -> dict[int, Rate]:
-    token = prepare(url)
-    server = Server(url).start()
-    try:
-        writes(url, 1.0, 2, server.url, token)  # warm-up: imports, connections, caches
-        assert server.process is not None
-        out = {}
-        for n in CLIENTS:
-            before = cpu_seconds(server.process.pid)
-            r = writes(url, seconds, n, server.url, token)
-            after = cpu_seconds(server.process.pid)
-            if before is not None and after is not None and r.per_s > 0:
-                spent = (after - before) / (r.per_s * seconds) * 1000
-                r = Rate(r.per_s, r.p50_ms, r.p99_ms, spent)
-            out[n] = r
-        return out
-    finally:
-        server.stop()
+def measure(server: Server, token: str, seconds: float, clients: int) -> Rate:
+    """One run of ``clients`` writers against a running server, with its CPU per write."""
+    assert server.process is not None
+    before = cpu_seconds(server.process.pid)
+    r = writes(server.database_url, seconds, clients, server.url, token)
+    after = cpu_seconds(server.process.pid)
+    if before is not None and after is not None and r.per_s > 0:
+        r = Rate(r.per_s, r.p50_ms, r.p99_ms, (after - before) / (r.per_s * seconds) * 1000)
+    return r
+
+
+def median(runs: list[Rate]) -> Rate:
+    """Each figure's median over the rounds."""
+    cpu = [r.cpu_ms for r in runs if r.cpu_ms is not None]
+    return Rate(
+        statistics.median(r.per_s for r in runs),
+        statistics.median(r.p50_ms for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+        statistics.median(cpu) if cpu else None,
+    )
 
 
 def replay_time(n: int) -> tuple[float, float]:
@@ -238,21 +245,42 @@ def replay_time(n: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=10, help="per run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
-    base = plain_sqlite(args.seconds)
-    print(base.line("plain SQLite INSERT+COMMIT loop"))
-    with tempfile.TemporaryDirectory() as tmp:
-        for n, r in backend(f"sqlite:///{tmp}/w.db", args.seconds).items():
-            print(r.line(f"SQLite through the API, {n} client{'s' if n > 1 else ''}", base))
+    print(f"load averages before: {load()}")
+    folder = tempfile.TemporaryDirectory()
+    backends = {"SQLite": f"sqlite:///{folder.name}/w.db"}
     pg = os.environ.get("CRITMIN_TEST_POSTGRES_URL")
     if pg:
         reset_postgres(pg)
-        for n, r in backend(pg, args.seconds).items():
-            print(r.line(f"PostgreSQL through the API, {n} client{'s' if n > 1 else ''}", base))
-    else:
+        backends["PostgreSQL"] = pg
+    servers: dict[str, tuple[Server, str]] = {}
+    runs: dict[str, list[Rate]] = {PLAIN: []}
+    try:
+        for name, url in backends.items():
+            token = prepare(url)
+            servers[name] = (Server(url).start(), token)
+            writes(url, 1.0, 2, servers[name][0].url, token)  # warm-up: imports, connections
+        for _ in range(args.rounds):  # interleaved: the machine's load falls on all alike
+            runs[PLAIN].append(plain_sqlite(args.seconds))
+            for name, (server, token) in servers.items():
+                for n in CLIENTS:
+                    label = f"{name} through the API, {n} client{'s' if n > 1 else ''}"
+                    runs.setdefault(label, []).append(measure(server, token, args.seconds, n))
+    finally:
+        for server, _ in servers.values():
+            server.stop()
+        folder.cleanup()
+    base = median(runs[PLAIN])
+    print(f"medians of {args.rounds} interleaved rounds of {args.seconds:g} s each:")
+    for label, each in runs.items():
+        spread = f"  [{min(r.per_s for r in each):.0f}-{max(r.per_s for r in each):.0f}/s]"
+        print(median(each).line(label, None if label == PLAIN else base) + spread)
+    if not pg:
         print("PostgreSQL: skipped (set CRITMIN_TEST_POSTGRES_URL)")
+    print(f"load averages after: {load()}")
     if args.events:
         replay, check = replay_time(args.events)
         print(

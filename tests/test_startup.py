@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from critmin.cli import main
 
 HEAVY = ("dask", "distributed", "linopy", "fastapi", "sqlalchemy", "highspy", "pyomo")
 
@@ -69,3 +75,28 @@ print("ok")
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_critmin_program_ends_exposure_early_without_losing_output() -> None:
+    """``critmin exposure`` run as the program skips the interpreter's teardown
+    (``cli._quick_exit``): its output and exit code are those of the command run in-process,
+    and an error still ends in one line and exit 2."""
+    program = Path(sys.executable).with_name("critmin")
+    if not program.exists():
+        pytest.skip("no critmin program next to this interpreter")
+    for args in (["exposure"], ["exposure", "--format", "json", "--mineral", "cobalt"]):
+        done = subprocess.run(
+            [str(program), *args], check=False, capture_output=True, text=True, timeout=120
+        )
+        inside = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert (done.returncode, done.stdout) == (0, inside.output)
+    bad = subprocess.run(
+        [str(program), "exposure", "--mineral", "nope"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("critmin: ")
+    assert bad.stdout == ""

@@ -101,11 +101,12 @@ class SupplyChain:
         (``mean_of_six``, the EU method, or ``political_stability``)."""
         prod = _select_sources(ds["production"], ds["sources"])
         prod = prod[prod["country"] != WORLD]
-        present = set(prod["stage"])
+        # (unique() first: iterating a column element by element costs ~0.05 s at start-up)
+        present = set(prod["stage"].unique())
         stages = [s for s in STAGE_ORDER if s in present]
-        minerals = sorted(set(prod["mineral"]))
-        countries = sorted(set(prod["country"]))
-        years = sorted(int(y) for y in set(prod["year"]))
+        minerals = sorted(set(prod["mineral"].unique()))
+        countries = sorted(set(prod["country"].unique()))
+        years = sorted(int(y) for y in set(prod["year"].unique()))
         labels = {"mineral": minerals, "stage": stages, "country": countries, "year": years}
         # place each row by its labels' positions; rows that share a cell are summed
         codes = tuple(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from ledger_world import acquisition
 from sqlalchemy import event
+from sqlalchemy import text as sql_text
 
 from critmin.ledger import events as ev
 from critmin.ledger import service
@@ -162,5 +163,75 @@ def test_many_concurrent_writers_keep_one_valid_chain(world: Ledger) -> None:
     assert world.head() == head + 120
     assert counted[0] <= 120  # never more transactions than appends (usually far fewer)
     assert all(held(world, f"c{i}") == Decimal("7.5") for i in range(8))
+    report = verify(world)
+    assert report.ok, report.problems
+
+
+def test_submit_later_reports_each_outcome_once_and_dispose_finishes_the_queue(
+    world: Ledger,
+) -> None:
+    """The writer thread (the API's path): queued commands, a refusal and a retry among them,
+    are each answered once, in one valid chain, alongside synchronous writers; ``dispose``
+    waits for the queue, and a later ``submit_later`` starts a new writer."""
+    head = world.head()
+    outcomes: dict[str, list[Receipt | BaseException | None]] = {}
+    lock = threading.Lock()
+
+    def record(name: str) -> Any:
+        def notify(receipt: Receipt | None, error: BaseException | None) -> None:
+            with lock:
+                outcomes.setdefault(name, []).append(error if error is not None else receipt)
+
+        return notify
+
+    for i in range(40):
+        world.submit_later(acquisition(f"q{i % 4}", "0.5"), "operator", f"q{i}", record(f"q{i}"))
+    world.submit_later(acquisition("q0", "0.5"), "operator", "q0", record("retry"))
+    world.submit_later(
+        ev.Transfer(lot_id="nowhere", quantity_t=Decimal(1), to_lot_id="x", to_location="b"),
+        "operator",
+        "refused",
+        record("refused"),
+    )
+    world.submit(acquisition("sync", "1"), "operator", "sync")
+    world.dispose()
+    assert all(len(v) == 1 for v in outcomes.values())
+    assert len(outcomes) == 42
+    assert all(isinstance(outcomes[f"q{i}"][0], Receipt) for i in range(40))
+    retried = outcomes["retry"][0]
+    assert isinstance(retried, Receipt)
+    assert retried.replayed
+    assert isinstance(outcomes["refused"][0], Refused)
+    assert world.head() == head + 41
+    assert all(held(world, f"q{i}") == Decimal(5) for i in range(4))
+    done = threading.Event()
+    world.submit_later(acquisition("after", "1"), "operator", "after", lambda r, e: done.set())
+    assert done.wait(30)
+    assert world.head() == head + 42
+    report = verify(world)
+    assert report.ok, report.problems
+
+
+def test_a_lost_connection_is_replaced_and_the_write_goes_through(world: Ledger) -> None:
+    """Appends keep their connection between groups; when it is lost (the server ended the
+    session, or the driver's connection closed) the next append checks out a new one and
+    goes through, once."""
+    head = world.head()
+    world.submit(acquisition("lost", "1"), "operator", "lost-1")
+    kept = world._conn
+    assert kept is not None
+    raw: Any = kept.connection.dbapi_connection
+    if world.engine.dialect.name == "postgresql":
+        with world.engine.connect() as other:
+            other.execute(
+                sql_text("SELECT pg_terminate_backend(:pid)"), {"pid": raw.info.backend_pid}
+            )
+    else:
+        raw.close()
+    receipt = world.submit(acquisition("lost", "1"), "operator", "lost-2")
+    assert not receipt.replayed
+    assert world._conn is not kept
+    assert world.head() == head + 2
+    assert held(world, "lost") == Decimal(2)
     report = verify(world)
     assert report.ok, report.problems

@@ -8,12 +8,12 @@ their body is read, and bodies over the size limit get 413.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Path, Query
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
-from starlette.concurrency import run_in_threadpool
 
 from critmin.api import errors, security
 from critmin.api.auth import (
@@ -25,6 +25,7 @@ from critmin.api.auth import (
     Partner,
     Reader,
 )
+from critmin.api.direct import KEY_PATTERN, DirectWrites
 from critmin.api.guard import MAX_BODY, Guard
 from critmin.ledger import events as ev
 from critmin.ledger.anchor import anchor_document, chain_hashes
@@ -38,12 +39,27 @@ KeyHeader = Annotated[
     str,
     Header(
         alias="Idempotency-Key",
-        pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        pattern=KEY_PATTERN,
         description="Required on every write; a retry with the same key is answered, not "
         "repeated. Keys are per user.",
     ),
 ]
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+
+#: The writes whose body is the event itself, posted as it is by the token's user, and the one
+#: role each allows: a well-formed one takes the direct path (``direct.DirectWrites``). Each
+#: has its FastAPI endpoint below, with the same model and role (the API docs, and every
+#: request the direct path passes on).
+DIRECT: dict[str, tuple[type[ev.Payload], Role]] = {
+    "/board/seats": (ev.SeatFilled, Role.BOARD),
+    "/acquisitions": (ev.Acquisition, Role.OPERATOR),
+    "/releases": (ev.Release, Role.OPERATOR),
+    "/loans": (ev.Loan, Role.OPERATOR),
+    "/transfers": (ev.Transfer, Role.OPERATOR),
+    "/write-downs": (ev.WriteDown, Role.OPERATOR),
+    "/prices": (ev.PriceRecorded, Role.ANALYST),
+    "/contracts": (ev.ContractSigned, Role.OPERATOR),
+}
 
 
 class EventOut(BaseModel):
@@ -89,9 +105,25 @@ class ReturnIn(Request):
 
 
 async def _submit(db: Ledger, payload: ev.Payload, actor: str, key: str) -> Written:
-    """Append in the thread pool (the one thread hop of a write: the endpoints and their
-    dependencies are coroutines, so FastAPI does not hop for them or for the response)."""
-    receipt: Receipt = await run_in_threadpool(db.submit, payload, actor, key)
+    """Queue the append for the ledger's writer thread and wait for its outcome without
+    holding a thread (the endpoints and their dependencies are coroutines, so FastAPI does
+    not hop for them or for the response)."""
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[Receipt] = loop.create_future()
+
+    def settle(receipt: Receipt | None, error: BaseException | None) -> None:
+        if outcome.cancelled():  # the client went away; the append stands
+            return
+        if error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(receipt)  # type: ignore[arg-type]
+
+    def notify(receipt: Receipt | None, error: BaseException | None) -> None:
+        loop.call_soon_threadsafe(settle, receipt, error)
+
+    db.submit_later(payload, actor, key, notify)
+    receipt = await outcome
     return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
 
 
@@ -106,6 +138,14 @@ def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = M
     )
     app.state.ledger = ledger
     errors.install(app)
+    # the guard runs first (token, size), then the direct path, then FastAPI's routing
+    app.add_middleware(
+        DirectWrites,
+        ledger=ledger,
+        routes=DIRECT,
+        submit=_submit,
+        handlers=app.exception_handlers,
+    )
     app.add_middleware(Guard, ledger=ledger, max_body=max_body)
     app.include_router(security.router)
     created: dict[str, Any] = {"status_code": 201, "response_model": Written}

@@ -11,17 +11,20 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
+from critmin.data import table_cache
 from critmin.schema.tables import LOAD_ORDER, TABLES
 from critmin.schema.validate import DataError, Problem, check_references, check_table
 
 EXTEND = ".extend"
 
 
+@cache
 def bundled_dir() -> Path:
     """The folder of tables shipped inside the package."""
     return Path(str(resources.files("critmin.data") / "bundled"))
@@ -105,7 +108,8 @@ def _locate(user_dir: Path | None, base: Path) -> tuple[dict[str, TableFiles], l
 
 
 #: Checked bundled tables, by table name and file stamp (the package's files do not change
-#: while a process runs; a rebuilt file has a new stamp). Copies are handed out.
+#: while a process runs; a rebuilt file has a new stamp). Copies are handed out. Across
+#: processes, ``table_cache`` keeps the ones that passed every check.
 _BUNDLED: dict[tuple[str, int, int], tuple[pd.DataFrame | None, list[Problem]]] = {}
 
 
@@ -117,7 +121,13 @@ def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, list[P
     stat = files.base.stat()
     stamp = (name, stat.st_mtime_ns, stat.st_size)
     if stamp not in _BUNDLED:
-        _BUNDLED[stamp] = _check_files(name, files)
+        cached = table_cache.get(name, files.base)  # checked by an earlier process
+        if cached is not None:
+            _BUNDLED[stamp] = cached, []
+        else:
+            _BUNDLED[stamp] = checked = _check_files(name, files)
+            if checked[0] is not None and not checked[1]:
+                table_cache.put(name, files.base, checked[0])
     frame, problems = _BUNDLED[stamp]
     return (None if frame is None else frame.copy()), list(problems)
 
@@ -197,7 +207,15 @@ def collect(
         problems += found
         if frame is not None:
             data[name] = frame
-    problems += check_references(TABLES, data, {n: files[n].label for n in data})
+    # the bundled tables alone: their cross-references are checked once per data and code
+    # version (table_cache), not on every start
+    used = [files[n].base for n in data]
+    bundled_only = user_dir is None and base_dir is None and not problems
+    if not (bundled_only and table_cache.references_checked(used)):
+        found = check_references(TABLES, data, {n: files[n].label for n in data})
+        problems += found
+        if bundled_only and not found:
+            table_cache.mark_references_checked(used)
     if problems:
         return None, problems
     eager = {n: f for n, f in data.items() if not TABLES[n].lazy}

@@ -12,6 +12,10 @@ still admitted, checked and hash-chained on its own, in arrival order; a refused
 nothing and fails alone (``apply`` leaves the state unchanged when it refuses). An unexpected
 error rolls the group back and its commands are retried one per transaction, so only the
 faulty one fails. The SQL is compiled once per database (``statements.Statements``).
+
+Callers that must not block (the API's event loop) hand commands to ``submit_later``: one
+writer thread per ledger takes the queue group by group and reports each outcome through the
+caller's callback, so a write costs no pool thread and no contention for the writer lock.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from critmin.ledger import events as ev
 from critmin.ledger.admit import admit
@@ -74,6 +78,8 @@ class _Pending:
     receipt: Receipt | None = None
     error: BaseException | None = None
     done: bool = False
+    #: Called (on the writer's thread) with the outcome, for ``submit_later``.
+    notify: Callable[[Receipt | None, BaseException | None], None] | None = None
 
 
 class _Isolate(Exception):
@@ -108,7 +114,11 @@ class Ledger:
         self._reference = reference
         self._lock = threading.Lock()  # the writer; guards the cached state
         self._queue_lock = threading.Lock()
+        self._queued = threading.Condition(self._queue_lock)  # wakes the writer thread
         self._queue: list[_Pending] = []
+        self._writer: threading.Thread | None = None
+        self._closing = False
+        self._conn: Connection | None = None  # the appends' connection (under self._lock)
         self._state: State | None = None
         self._sql = Statements(engine)
 
@@ -160,17 +170,7 @@ class Ledger:
         Idempotency keys belong to their actor (stored as ``actor/key``), so one user cannot
         take another's key. Without a key the request gets a fresh one and is not retry-safe:
         the API therefore requires the ``Idempotency-Key`` header on every write."""
-        key = f"{actor}/{key or uuid.uuid4().hex}"
-        if len(key) > KEY_LENGTH:
-            raise Refused(
-                f"actor and idempotency key together exceed {KEY_LENGTH} characters",
-                "idempotency_key",
-                422,
-            )
-        request = digest(
-            canonical([ev.event_type(payload).value, actor, payload.model_dump(mode="json")])
-        )
-        pending = _Pending(payload, actor, key, request)
+        pending = _pending(payload, actor, key)
         with self._queue_lock:
             self._queue.append(pending)
         while not pending.done:
@@ -185,17 +185,57 @@ class Ledger:
         assert pending.receipt is not None
         return pending.receipt
 
+    def submit_later(
+        self,
+        payload: ev.Payload,
+        actor: str,
+        key: str | None,
+        notify: Callable[[Receipt | None, BaseException | None], None],
+    ) -> None:
+        """Queue ``payload`` for the writer thread and return at once; ``notify`` is called on
+        that thread with the receipt or the error (the outcome ``submit`` would return or
+        raise). A key that is too long is refused here, before anything is queued."""
+        pending = _pending(payload, actor, key)
+        pending.notify = notify
+        with self._queued:
+            if self._closing:
+                raise DatabaseProblem("the ledger is closed")
+            self._queue.append(pending)
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="critmin-ledger-writer", daemon=True
+                )
+                self._writer.start()
+            self._queued.notify()
+
+    def _write_queued(self) -> None:
+        """The writer thread: commit queued groups until the ledger is disposed."""
+        while True:
+            with self._queued:
+                while not self._queue and not self._closing:
+                    self._queued.wait()
+                if not self._queue:
+                    return
+            with self._lock:
+                with self._queue_lock:
+                    group, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
+                if group:  # (a synchronous submit may have taken them already)
+                    self._commit_group(group)
+
     def _commit_group(self, group: list[_Pending]) -> None:
-        """Append ``group`` in one transaction (retried on lock time-outs and serialisation
-        failures); every member gets its receipt or its own error."""
+        """Append ``group`` in one transaction (retried on lock time-outs, serialisation
+        failures and lost connections); every member gets its receipt or its own error."""
         try:
             for attempt in range(RETRIES):
                 try:
                     self._append_group(group)
                     break
-                except OperationalError as exc:  # serialisation failure or lock time-out
+                except DBAPIError as exc:
+                    # a serialisation failure, a lock time-out or a lost connection: again (a
+                    # group whose commit did reach the database is answered from its keys)
                     self._state = None
-                    if attempt == RETRIES - 1 or not _retryable(exc):
+                    again = isinstance(exc, OperationalError) and _retryable(exc)
+                    if attempt == RETRIES - 1 or not (again or exc.connection_invalidated):
                         raise
         except _Isolate:
             for one in group:  # the group was rolled back: find the faulty command alone
@@ -206,49 +246,76 @@ class Ledger:
         finally:
             for one in group:
                 one.done = True
+                if one.notify is not None:
+                    try:
+                        one.notify(one.receipt, one.error)
+                    except Exception:  # a caller that has gone away stops no one else
+                        continue
 
     def _append_group(self, group: list[_Pending]) -> None:
         sql = self._sql
         outcomes: list[tuple[Receipt | None, BaseException | None]] = []
         try:
-            with self.engine.connect() as plain:
-                conn = plain.execution_options(**{WRITE: True})
-                with conn.begin():
-                    lock_for_write(conn)
-                    state = self._catch_up(conn)
-                    seen = self._stored(conn, [one.key for one in group])
-                    rows: list[dict[str, Any]] = []
-                    touched: set[tuple[Projection, str]] = set()
-                    for one in group:
-                        try:
-                            receipt = self._append_one(state, one, seen, rows, touched)
-                        except Refused as exc:  # nothing changed: the next one goes on
-                            outcomes.append((None, exc))
-                        else:
-                            outcomes.append((receipt, None))
-                    if rows:
-                        sql.run(conn, sql.insert_event, rows)
-                        sql.run(
-                            conn,
-                            sql.upsert_projection,
-                            [
-                                {"kind": kind.value, "key": key, "data": state.row(kind, key)}
-                                for kind, key in sorted(touched)
-                            ],
-                        )
-        except OperationalError:
+            conn = self._write_connection()
+            with conn.begin():
+                lock_for_write(conn)
+                state = self._catch_up(conn)
+                seen = self._stored(conn, [one.key for one in group])
+                rows: list[dict[str, Any]] = []
+                touched: set[tuple[Projection, str]] = set()
+                for one in group:
+                    try:
+                        receipt = self._append_one(state, one, seen, rows, touched)
+                    except Refused as exc:  # nothing changed: the next one goes on
+                        outcomes.append((None, exc))
+                    else:
+                        outcomes.append((receipt, None))
+                if rows:
+                    sql.run(conn, sql.insert_event, rows)
+                    sql.run(
+                        conn,
+                        sql.upsert_projection,
+                        [
+                            {"kind": kind.value, "key": key, "data": state.row(kind, key)}
+                            for kind, key in sorted(touched)
+                        ],
+                    )
+        except DBAPIError as exc:
             self._state = None  # the transaction may not have committed: rebuild next time
+            self._drop_connection()
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise  # retried as a group
+            if len(group) > 1:
+                raise _Isolate from exc
             raise
         except Exception as exc:
             self._state = None
+            self._drop_connection()
             if len(group) > 1:
                 raise _Isolate from exc
             raise
         except BaseException:
             self._state = None
+            self._drop_connection()
             raise
         for one, (outcome, error) in zip(group, outcomes, strict=True):
             one.receipt, one.error = outcome, error
+
+    def _write_connection(self) -> Connection:
+        """The connection appends run on, kept from one group to the next (always used under
+        the writer lock): no pool check-out and liveness ping per group. After any error it is
+        dropped, and the next group checks a fresh (pinged) one out."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect().execution_options(**{WRITE: True})
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except SQLAlchemyError:  # already broken: the pool discards it
+                return
 
     def _append_one(
         self,
@@ -352,6 +419,17 @@ class Ledger:
             raise NotInitialised("the ledger has no events; run `critmin ledger init`")
 
     def dispose(self) -> None:
+        """Finish the queued writes, stop the writer thread and close the connections."""
+        with self._queued:
+            self._closing = True
+            self._queued.notify()
+            writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join()
+        with self._queued:  # a later submit_later starts a new writer
+            self._writer, self._closing = None, False
+        with self._lock:
+            self._drop_connection()
         self.engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -359,6 +437,21 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.dispose()
+
+
+def _pending(payload: ev.Payload, actor: str, key: str | None) -> _Pending:
+    """A command ready to queue: its stored key (``actor/key``) and its request digest."""
+    key = f"{actor}/{key or uuid.uuid4().hex}"
+    if len(key) > KEY_LENGTH:
+        raise Refused(
+            f"actor and idempotency key together exceed {KEY_LENGTH} characters",
+            "idempotency_key",
+            422,
+        )
+    request = digest(
+        canonical([ev.event_type(payload).value, actor, payload.model_dump(mode="json")])
+    )
+    return _Pending(payload, actor, key, request)
 
 
 def _retryable(exc: OperationalError) -> bool:

@@ -86,6 +86,8 @@ class Statements:
         come back) or many (executemany; nothing comes back)."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
+            if not isinstance(values, Mapping) and len(values) == 1:
+                values = values[0]  # one row: a plain execute (executemany pipelines)
             if isinstance(values, Mapping):
                 cursor.execute(statement.sql, statement.params(values))
             else:
