@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,12 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.data.load import collect
 from critmin.examples import write_small_world
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests (and the CLI processes they start) keep the checked-table cache in a folder of
+    their own, never the user's ``~/.cache``."""
+    os.environ.setdefault("CRITMIN_CACHE_DIR", tempfile.mkdtemp(prefix="critmin-test-cache-"))
 
 
 @pytest.fixture(scope="session")
