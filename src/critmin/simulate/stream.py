@@ -59,23 +59,23 @@ class Grid:
         return out
 
     def keys(self, x: np.ndarray) -> np.ndarray:
-        """Bin index per value: round(x / scale / width), clipped at 0, overflow = bins + 1."""
+        """Bin index per value: round(x / scale / width), clipped at 0, overflow (and NaN)
+        = bins + 1."""
         u = x * (self.steps / self._safe_scale())
         np.maximum(u, 0.0, out=u)
-        np.minimum(u, self.bins + 1.0, out=u)
+        np.fmin(u, self.bins + 1.0, out=u)  # fmin: NaN -> the overflow bin
         u += 0.5  # round half up: floor(u + 0.5)
-        k = u.astype(np.int64)
-        if np.isnan(x).any():  # pragma: no cover - the engine balances, so no NaN reaches here
-            k[np.isnan(x)] = self.bins + 1
+        k: np.ndarray = u.astype(np.int64)
         return k
 
     def count(self, x: np.ndarray) -> np.ndarray:
-        """Histogram of draws ``x`` (scenario, cells...) -> (cells..., bins + 2) int32."""
+        """Histogram of draws ``x`` (scenario, cells...) -> (cells..., bins + 2) int32. ``x``
+        may be in any memory order (a bin count does not depend on the order of values)."""
         cells = int(np.prod(self.scale.shape, dtype=np.int64))
         nb = self.bins + 2
-        flat = self.keys(x).reshape(x.shape[0], cells)
-        flat += np.arange(cells, dtype=np.int64) * nb
-        counts = np.bincount(flat.ravel(), minlength=cells * nb)
+        flat = self.keys(x)
+        flat += (np.arange(cells, dtype=np.int64) * nb).reshape(self.scale.shape)
+        counts = np.bincount(flat.ravel(order="K"), minlength=cells * nb)
         out: np.ndarray = counts.astype(np.int32).reshape(*self.scale.shape, nb)
         return out
 
