@@ -32,8 +32,8 @@ from critmin.simulate.driver import (
     timed,
 )
 from critmin.simulate.engine import Trace, check_balance, run
-from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.shocks import Shocks, build_shocks
+from critmin.simulate.model import POOL_BELOW, ChainModel, build_model
+from critmin.simulate.shocks import Shocks, build_shocks, named_countries, poolable
 from critmin.simulate.stream import Grid, Part, Sparse, Summary
 
 __all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
@@ -66,6 +66,9 @@ class RunConfig:
     reroute: bool = True
     keep_paths: bool = True  # per-draw paths in ``MineralResult.results``
     paths_dir: Path | None = None  # write per-draw paths here, chunk by chunk
+    #: countries below this share of a stage's world output are pooled into its "other
+    #: countries" node (critmin.simulate.model.pool_small); 0 keeps every country
+    pool_below: float = POOL_BELOW
 
     @property
     def months_per_period(self) -> int:
@@ -342,7 +345,16 @@ def _simulate(
     parallel = execution.workers > 1 or execution.executor is Executor.DASK
     # models are built here, not on workers: building inverts matrices (LAPACK), whose last
     # bits depend on the process's BLAS threads, and every executor must see the same model
-    models = {m: build_model(chain, m) for m in minerals}
+    keep = named_countries(scenario)
+    models = {
+        m: build_model(
+            chain,
+            m,
+            pool_below=config.pool_below if poolable(scenario, m, parents) else 0.0,
+            keep=keep,
+        )
+        for m in minerals
+    }
     per = config.months_per_period
     baselines = {
         m: summarise(run(md, Shocks.neutral(md, 1, config.months), reroute=config.reroute), per)

@@ -136,6 +136,34 @@ def draw(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
     raise ValueError(dist.dist)  # pragma: no cover - the spec forbids other names
 
 
+def named_countries(scenario: Scenario) -> set[str]:
+    """Every country a scenario's events or hazards name (never pooled into "other
+    countries": an event on a pooled country would have no node to act on)."""
+    out: set[str] = set()
+    for e in scenario.events.values():
+        if isinstance(e, ExportControl | ContentRule | Outage):
+            out.add(e.country)
+        if isinstance(e, ExportControl) and e.destinations != "all":
+            out |= set(e.destinations)
+        if isinstance(e, Logistics):
+            out |= set(e.between)
+    for h in scenario.hazards:
+        if h.countries != "all":
+            out |= set(h.countries)
+        out |= set(h.exclude_countries) | set(h.country_probability)
+    return out
+
+
+def poolable(scenario: Scenario, mineral: str, parents: dict[str, str]) -> bool:
+    """Whether small countries of ``mineral``'s chain may be pooled under ``scenario``: not
+    when a content rule applies to it (the rule compares each country's traced content with
+    a threshold; a pooled node's content is an average that can fall on the other side)."""
+    return not any(
+        isinstance(e, ContentRule) and applies(e, mineral, parents)
+        for e in scenario.events.values()
+    )
+
+
 def _event_minerals(event: Event) -> list[str]:
     return [event.mineral] if isinstance(event, Release) else list(event.minerals)
 
