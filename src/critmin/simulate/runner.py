@@ -2,7 +2,9 @@
 (critmin.simulate.driver: in-process, a local pool or a Dask cluster).
 
 Blocks of ``RunConfig.chunk`` draws are the unit of randomness: block b of mineral i draws from
-``SeedSequence(seed).spawn(minerals)[i].spawn(blocks)[b]``; the driver groups blocks into chunks
+``SeedSequence(seed).spawn(minerals)[i].spawn(blocks)[b]`` (its hazards) and, common to every
+mineral, the events' uncertainties from ``critmin.simulate.shocks.event_stream`` of that block
+(common random numbers across minerals); the driver groups blocks into chunks
 sized from a measured per-block cost, and whatever executes them, the same seed gives the same
 numbers. Each chunk is reduced on its worker to a streamed summary (critmin.simulate.stream:
 moments, exceedance, fixed-grid histograms for quantiles); the per-draw paths come back only with
@@ -33,7 +35,13 @@ from critmin.simulate.driver import (
 )
 from critmin.simulate.engine import Trace, check_balance, run
 from critmin.simulate.model import POOL_BELOW, ChainModel, build_model
-from critmin.simulate.shocks import Shocks, build_shocks, named_countries, poolable
+from critmin.simulate.shocks import (
+    Shocks,
+    build_shocks,
+    event_stream,
+    named_countries,
+    poolable,
+)
 from critmin.simulate.stream import Grid, Part, Sparse, Summary
 
 __all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
@@ -298,8 +306,15 @@ def _chunk(ctx: _Context, item: _Item) -> _Out:
     counts: dict[str, np.ndarray] = {}
     kept: list[dict[str, np.ndarray]] = []
     for n, ss in item.blocks:
+        # common random numbers: every chain draws block b's events from the same stream
         shocks = build_shocks(
-            ctx.scenario, model, ctx.parents, n, ctx.months, np.random.default_rng(ss)
+            ctx.scenario,
+            model,
+            ctx.parents,
+            n,
+            ctx.months,
+            np.random.default_rng(ss),
+            events=np.random.default_rng(event_stream(ss)),
         )
         trace = run(model, shocks, reroute=ctx.reroute)
         del shocks

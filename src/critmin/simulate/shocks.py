@@ -1,7 +1,11 @@
 """Turn a scenario (events, uncertainties, hazards) into per-month factors for a model.
 
 All draws come from the ``numpy.random.Generator`` passed in, in a fixed order (uncertainties,
-then hazards), so a chunk's numbers depend only on its seed.
+then hazards), so a chunk's numbers depend only on its seed. With ``events`` (a second
+generator) the scenario's event-level draws (uncertainties, occurrence) come from it instead:
+passing every chain the same ``events`` stream (:func:`event_stream`) gives common random
+numbers across minerals, so a shared event has the same drawn start, duration and severity
+in draw s of every chain, while each chain's hazards stay its own.
 
 For S scenarios and M months:
 - ``avail`` (S, M, K, N): capacity available (outages, hazards), dense;
@@ -112,6 +116,19 @@ class Shocks:
         return (self.avail, self.demand, self.release, *lanes)
 
 
+#: Spawn key of the event stream (above any chain index, so it is never a chain's stream).
+EVENT_STREAM = 2**32 - 1
+
+
+def event_stream(block: np.random.SeedSequence) -> np.random.SeedSequence:
+    """The event-level stream of a block shared by every chain: the block seed's entropy with
+    spawn key ``(EVENT_STREAM, b)``, ``b`` its block index (the last entry of its spawn key:
+    ``SeedSequence(seed).spawn(chains)[i].spawn(blocks)[b]`` -> ``(EVENT_STREAM, b)`` for
+    every ``i``)."""
+    b = block.spawn_key[-1] if block.spawn_key else 0
+    return np.random.SeedSequence(block.entropy, spawn_key=(EVENT_STREAM, b))
+
+
 def _p(x: float | None) -> float:
     if x is None:  # pragma: no cover - the spec requires the distribution's parameters
         raise ValueError("missing distribution parameter")
@@ -203,14 +220,17 @@ def build_shocks(
     *,
     sample_occurrence: bool = False,
     timing: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    events: np.random.Generator | None = None,
 ) -> Shocks:
     """Factor arrays for ``scenarios`` draws of ``scenario`` on ``model``'s chain.
 
     With ``sample_occurrence`` each event happens in a draw with its annual ``probability``
     (for ranking minerals by expected annual loss); otherwise every event happens.
     ``timing`` gives, per event name, whether it happens in each draw and its start (months
-    since year 0), so several chains can share one draw of the world.
+    since year 0), so several chains can share one draw of the world; ``events`` draws the
+    uncertainties and occurrences (default: ``rng``), see the module.
     """
+    shared = rng if events is None else events
     out = Shocks.neutral(model, scenarios, months)
     first = month_index(scenario.start)
     S = scenarios
@@ -218,13 +238,13 @@ def build_shocks(
     drawn: dict[tuple[str, str], np.ndarray] = {}
     for u in scenario.uncertainties:
         event, _, name = u.target.rpartition(".")
-        drawn[(event, name)] = draw(u.distribution, rng, S)
+        drawn[(event, name)] = draw(u.distribution, shared, S)
 
     def value(event: str, name: str, default: float) -> np.ndarray:
         return drawn.get((event, name), np.full(S, float(default)))
 
     occurs = {
-        name: (rng.random(S) < e.probability) if sample_occurrence else np.ones(S, dtype=bool)
+        name: (shared.random(S) < e.probability) if sample_occurrence else np.ones(S, dtype=bool)
         for name, e in scenario.events.items()
     }
     stage_of = {s: k for k, s in enumerate(model.stages)}
