@@ -81,12 +81,21 @@ class Grid:
 
     def quantile(self, counts: np.ndarray, q: float) -> np.ndarray:
         """Inverted-CDF ``q``-quantile per cell, in scale units (NaN: overflow or undefined)."""
+        out: np.ndarray = self.quantiles(counts, (q,))[0]
+        return out
+
+    def quantiles(self, counts: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+        """:meth:`quantile` for each of ``qs`` (stacked first), from one cumulative sum."""
         n = counts.sum(axis=-1, dtype=np.int64)
-        rank = np.maximum(np.ceil(q * n), 1)
         cum = np.cumsum(counts, axis=-1, dtype=np.int64)
-        idx = np.argmax(cum >= rank[..., None], axis=-1)
-        out: np.ndarray = idx.astype(float) * self.width
-        out[(idx > self.bins) | (n == 0) | ~(self.scale > 0)] = np.nan
+        undefined = (n == 0) | ~(self.scale > 0)
+        out = np.empty((len(qs), *counts.shape[:-1]))
+        for i, q in enumerate(qs):
+            rank = np.maximum(np.ceil(q * n), 1)
+            idx = np.argmax(cum >= rank[..., None], axis=-1)
+            got = idx.astype(float) * self.width
+            got[(idx > self.bins) | undefined] = np.nan
+            out[i] = got
         return out
 
 
@@ -217,22 +226,25 @@ class Summary:
 
     def to_dataset(self, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)) -> xr.Dataset:
         """Quantiles, mean, sd, share above zero and the quantile error bound per quantity;
-        the horizon loss distribution as counts per bin (``<name>_counts`` with bin edges)."""
-        out = xr.Dataset()
+        the horizon loss distribution as counts per bin (``<name>_counts`` with bin edges).
+        Built from numpy arrays in one go (a DataArray per variable costs ~2 ms)."""
+        data: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {}
+        coords: dict[str, Any] = {"quantile": list(quantiles)}
         for name, g in self.grids.items():
             if name not in self.parts:
                 continue
-            qs = xr.concat([self.quantile(name, q) for q in quantiles], dim="quantile")
-            out[f"{name}_quantile"] = qs.assign_coords(quantile=list(quantiles))
-            out[f"{name}_quantile_error"] = self._array(name, g.error)
-            kinds = ["quantile", "quantile_error"]
+            for d in g.dims:
+                coords.setdefault(d, list(g.coords[d]))
+            unit = {"unit": g.unit}
+            qs = g.quantiles(self._counts(name), quantiles) * g.scale
+            data[f"{name}_quantile"] = (("quantile", *g.dims), qs, unit)
+            data[f"{name}_quantile_error"] = (g.dims, g.error, unit)
             if g.moments:
-                out[f"{name}_mean"] = self.mean(name)
-                out[f"{name}_sd"] = self.sd(name)
-                out[f"{name}_share_above_zero"] = self.exceedance(name)
-                kinds += ["mean", "sd"]
-            for v in kinds:
-                out[f"{name}_{v}"].attrs["unit"] = g.unit
+                p = self.parts[name]
+                data[f"{name}_mean"] = (g.dims, p.total / max(p.n, 1), unit)
+                data[f"{name}_sd"] = (g.dims, np.sqrt(p.m2 / max(p.n - 1, 1)), unit)
+                data[f"{name}_share_above_zero"] = (g.dims, p.above_zero / max(p.n, 1), {})
+        out = xr.Dataset(data, coords=coords)
         out.attrs["draws"] = self.draws
         return out
 
