@@ -56,7 +56,7 @@ def all_chains(runs: int, repeat: int, pool_below: float | None = None) -> None:
     """``critmin simulate background`` in a child process: wall time; peak RSS of the main
     process and of the largest worker (their sum bounds the peak total); CPU seconds of the
     whole run (less sensitive to the shared machine's load than wall time)."""
-    walls, peaks, cpus = [], [], []
+    walls, peaks, cpus, idle = [], [], [], []
     extra = [] if pool_below is None else ["--pool-below", str(pool_below)]
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +69,7 @@ def all_chains(runs: int, repeat: int, pool_below: float | None = None) -> None:
                 " u=resource.getrusage(resource.RUSAGE_SELF);"
                 "w=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
                 " sys.stderr.write(f'RSS {u.ru_maxrss} {w.ru_maxrss} "
-                "{u.ru_utime+u.ru_stime+w.ru_utime+w.ru_stime}\\n'); raise\n",
+                "{u.ru_utime+u.ru_stime} {w.ru_utime+w.ru_stime}\\n'); raise\n",
                 "simulate",
                 "background",
                 "--runs",
@@ -91,17 +91,19 @@ def all_chains(runs: int, repeat: int, pool_below: float | None = None) -> None:
                 print(r.stderr[-2000:])
                 return
             line = [x for x in r.stderr.splitlines() if x.startswith("RSS ")][-1]
-            main_kib, worker_kib, cpu = line.split()[1:]
+            main_kib, worker_kib, main_cpu, worker_cpu = line.split()[1:]
             peaks.append((int(main_kib) + int(worker_kib)) / 2**20)
-            cpus.append(float(cpu))
+            cpus.append(float(main_cpu) + float(worker_cpu))
+            # the main process's work is serial, the workers' shared by 2 cores
+            idle.append(float(main_cpu) + float(worker_cpu) / 2)
             size = sum(f.stat().st_size for f in (Path(tmp) / "run").rglob("*") if f.is_file())
     pooled = f"pool below {POOL_BELOW if pool_below is None else pool_below:.0%}"
     print(
         f"2. all chains, background, {runs:,} draws x 60 months, 2 workers, {pooled}: "
         f"{statistics.median(walls):.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}), "
         f"peak RSS main + largest worker <= {statistics.median(peaks):.2f} GiB, "
-        f"run folder {size / 2**20:.1f} MiB; CPU {statistics.median(cpus):.1f} s "
-        f"(/ 2 cores = {statistics.median(cpus) / 2:.1f} s on an idle machine) "
+        f"run folder {size / 2**20:.1f} MiB; CPU {statistics.median(cpus):.1f} s, on an idle "
+        f"machine about {statistics.median(idle):.1f} s (main process + workers / 2) "
         f"(targets: < 30 s, < 4 GiB)"
     )
 
