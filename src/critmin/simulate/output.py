@@ -204,6 +204,7 @@ def write_run(result: RunResult, ds: Dataset, out: Path) -> Path:
         if cfg.paths_dir is not None
         else ("per-draw paths in <mineral>.nc" if cfg.keep_paths else "not kept"),
         "reroute": cfg.reroute,
+        "pool_below": cfg.pool_below,
         "data_version": data_version(ds),
         "data_source": ds.source,
         "minerals": {

@@ -75,7 +75,7 @@ class RunConfig:
     keep_paths: bool = True  # per-draw paths in ``MineralResult.results``
     paths_dir: Path | None = None  # write per-draw paths here, chunk by chunk
     #: countries below this share of a stage's world output are pooled into its "other
-    #: countries" node (critmin.simulate.model.pool_small); 0 keeps every country
+    #: countries" node (critmin.simulate.model.pool_model); 0 keeps every country
     pool_below: float = POOL_BELOW
 
     @property
