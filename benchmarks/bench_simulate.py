@@ -7,7 +7,8 @@ first, since the 2-core machine is shared and timings are noisy under load. Figu
 2. every chain under the "background" scenario, 10,000 draws x 60 months, through
    ``critmin simulate`` (streamed summaries): wall time and peak RSS (targets: < 30 s, < 4 GiB);
 3. the machine's numpy copy bandwidth and the engine's achieved bandwidth (the bytes a
-   scenario-month needs: its shocks read once, its trace written once) as a share of it;
+   scenario-month needs: its shocks read once, its trace written once) as a share of it, and
+   the engine's time in bytes at copy bandwidth against that minimum (target <= 3x);
 4. the local process pool, 1 against 2 workers.
 """
 
@@ -26,8 +27,8 @@ from timing import load, median_time
 
 from critmin.chain import SupplyChain
 from critmin.scenarios.load import Labels, load_scenario
-from critmin.simulate.engine import run
-from critmin.simulate.model import build_model
+from critmin.simulate.engine import Trace, run
+from critmin.simulate.model import POOL_BELOW, build_model
 from critmin.simulate.runner import RunConfig, parents_of, simulate
 from critmin.simulate.shocks import build_shocks
 
@@ -51,10 +52,12 @@ def engine_vs_reference(chain: SupplyChain, repeat: int) -> None:
     )
 
 
-def all_chains(runs: int, repeat: int) -> None:
+def all_chains(runs: int, repeat: int, pool_below: float | None = None) -> None:
     """``critmin simulate background`` in a child process: wall time; peak RSS of the main
-    process and of the largest worker (their sum bounds the peak total)."""
-    walls, peaks, cpus = [], [], []
+    process and of the largest worker (their sum bounds the peak total); CPU seconds of the
+    whole run (less sensitive to the shared machine's load than wall time)."""
+    walls, peaks, cpus, idle = [], [], [], []
+    extra = [] if pool_below is None else ["--pool-below", str(pool_below)]
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             # the CLI reports its own peak RSS and its largest worker's on the way out
@@ -66,7 +69,7 @@ def all_chains(runs: int, repeat: int) -> None:
                 " u=resource.getrusage(resource.RUSAGE_SELF);"
                 "w=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
                 " sys.stderr.write(f'RSS {u.ru_maxrss} {w.ru_maxrss} "
-                "{u.ru_utime+u.ru_stime+w.ru_utime+w.ru_stime}\\n'); raise\n",
+                "{u.ru_utime+u.ru_stime} {w.ru_utime+w.ru_stime}\\n'); raise\n",
                 "simulate",
                 "background",
                 "--runs",
@@ -79,6 +82,7 @@ def all_chains(runs: int, repeat: int) -> None:
                 "1",
                 "--out",
                 str(Path(tmp) / "run"),
+                *extra,
             ]
             t0 = time.perf_counter()
             r = subprocess.run(args, capture_output=True, text=True, check=False)
@@ -87,42 +91,57 @@ def all_chains(runs: int, repeat: int) -> None:
                 print(r.stderr[-2000:])
                 return
             line = [x for x in r.stderr.splitlines() if x.startswith("RSS ")][-1]
-            main_kib, worker_kib, cpu = line.split()[1:]
+            main_kib, worker_kib, main_cpu, worker_cpu = line.split()[1:]
             peaks.append((int(main_kib) + int(worker_kib)) / 2**20)
-            cpus.append(float(cpu))
+            cpus.append(float(main_cpu) + float(worker_cpu))
+            # the main process's work is serial, the workers' shared by 2 cores
+            idle.append(float(main_cpu) + float(worker_cpu) / 2)
             size = sum(f.stat().st_size for f in (Path(tmp) / "run").rglob("*") if f.is_file())
+    pooled = f"pool below {POOL_BELOW if pool_below is None else pool_below:.0%}"
     print(
-        f"2. all chains, background, {runs:,} draws x 60 months, 2 workers: "
+        f"2. all chains, background, {runs:,} draws x 60 months, 2 workers, {pooled}: "
         f"{statistics.median(walls):.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}), "
         f"peak RSS main + largest worker <= {statistics.median(peaks):.2f} GiB, "
-        f"run folder {size / 2**20:.1f} MiB; CPU {statistics.median(cpus):.1f} s "
-        f"(/ 2 cores = {statistics.median(cpus) / 2:.1f} s on an idle machine) "
+        f"run folder {size / 2**20:.1f} MiB; CPU {statistics.median(cpus):.1f} s, on an idle "
+        f"machine about {statistics.median(idle):.1f} s (main process + workers / 2) "
         f"(targets: < 30 s, < 4 GiB)"
     )
 
 
+def _trace_bytes(trace: Trace) -> int:
+    return sum(getattr(trace, f).nbytes for f in trace.__dataclass_fields__)
+
+
 def bandwidth(chain: SupplyChain, repeat: int) -> None:
+    """The model's minimum traffic per scenario-month (its shocks read once, its trace written
+    once, float64) against the engine's time expressed in bytes at the machine's copy
+    bandwidth: the engine moves at most that many bytes (it also computes), so the ratio
+    bounds how many times over it passes the bytes the model needs (target <= 3x)."""
     a = np.ones(2**25)  # 256 MiB
     b = np.empty_like(a)
     np.copyto(b, a)  # first touch: page faults are not bandwidth
     copy = median_time(lambda: np.copyto(b, a), repeat)
-    copy_bw = 2 * a.nbytes / copy
+    copy_bw = 2 * a.nbytes / copy  # read + write
     spec = load_scenario("background", Labels.of(chain.dataset))
-    model = build_model(chain, "aluminum")
     draws, months = 200, 60
-    shocks = build_shocks(spec, model, parents_of(chain), draws, months, np.random.default_rng(1))
-    trace = run(model, shocks)  # warm
-    dt = median_time(lambda: run(model, shocks), repeat)
-    need = sum(x.nbytes for x in shocks.as_tuple()) + sum(
-        getattr(trace, f).nbytes for f in trace.__dataclass_fields__
-    )
-    per = need / (draws * months)
-    print(
-        f"3. numpy copy bandwidth {copy_bw / 1e9:.1f} GB/s; engine (aluminum, background, "
-        f"{model.K} stages x {model.N} countries) needs {per / 1e3:.1f} kB per scenario-month, "
-        f"achieves {need / dt / 1e9:.2f} GB/s = {need / dt / copy_bw:.0%} of copy bandwidth "
-        f"({dt / (draws * months) * 1e6:.1f} us per scenario-month)"
-    )
+    for mineral, pool_below in (("aluminum", 0.0), ("aluminum", POOL_BELOW), ("lithium", 0.0)):
+        model = build_model(chain, mineral, pool_below=pool_below)
+        rng = np.random.default_rng(1)
+        shocks = build_shocks(spec, model, parents_of(chain), draws, months, rng)
+        trace = run(model, shocks)  # warm
+        dt = median_time(lambda m=model, sh=shocks: run(m, sh), repeat)
+        need = sum(x.nbytes for x in shocks.as_tuple()) + _trace_bytes(trace)
+        cells = draws * months
+        per = need / cells
+        moved = dt * copy_bw / cells  # bytes the engine's time would copy
+        print(
+            f"3. {mineral} ({model.K} stages x {model.N} countries, pool below "
+            f"{pool_below:.0%}), background, {draws} x {months}: numpy copy bandwidth "
+            f"{copy_bw / 1e9:.1f} GB/s; the model needs {per / 1e3:.2f} kB per scenario-month; "
+            f"the engine takes {dt / cells * 1e6:.1f} us = {moved / 1e3:.1f} kB at copy "
+            f"bandwidth -> {moved / per:.1f}x the minimum (target <= 3x); achieved "
+            f"{need / dt / 1e9:.2f} GB/s = {need / dt / copy_bw:.0%} of copy bandwidth"
+        )
 
 
 def pool(chain: SupplyChain, runs: int, repeat: int) -> None:
@@ -145,6 +164,7 @@ def main() -> None:
     chain = SupplyChain.load()
     engine_vs_reference(chain, repeat)
     all_chains(1000 if quick else 10_000, repeat)
+    all_chains(1000 if quick else 10_000, repeat, pool_below=0.0)
     bandwidth(chain, repeat)
     pool(chain, 1000 if quick else 4000, repeat)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -447,6 +448,14 @@ for _command in (*COMMANDS, *OUTLOOK_COMMANDS, *SECURITY_COMMANDS):
     "by default only streamed summaries are kept.",
 )
 @click.option(
+    "--pool-below",
+    type=click.FloatRange(0.0, 0.2),
+    default=None,
+    help="Pool countries below this share of a stage's world output into its 'other "
+    "countries' node (default: critmin.simulate.model.POOL_BELOW, 1%; 0 keeps every "
+    "country; countries the scenario names are never pooled).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -467,6 +476,7 @@ def simulate(
     workers: int,
     no_reroute: bool,
     keep_paths: bool,
+    pool_below: float | None,
     out: Path | None,
     json_path: Path | None,
     recycling_year: int | None,
@@ -511,6 +521,8 @@ def simulate(
             keep_paths=False,
             paths_dir=staged if keep_paths else None,
         )
+        if pool_below is not None:
+            config = dataclasses.replace(config, pool_below=pool_below)
         task = bar.add_task(f"simulating {spec.name}", total=None)
 
         def progress(done: int, total: int) -> None:

@@ -8,11 +8,19 @@ the last stage to the consuming regions, follow bilateral trade: a prior from CE
 home-market weight, scaled to the stage's supply and the next stage's need by iterative
 proportional fitting (RAS). Where BACI has no code for a stage the prior is the home weight
 plus a pooled world market, and the model says so in ``assumptions``.
+
+Small producers can be pooled (:func:`pool_model`, ``build_model(pool_below=...)``): at every
+stage, the countries whose share of the stage's output is below the threshold are merged into
+that stage's "other countries" node (``OTH``), after the flows are fitted, so the baseline
+flows are the same sums; a country pooled at every stage leaves the model. The consuming
+regions' own countries (CHN, USA), the U.S. recycling node and any country a scenario names
+(``keep``) are never pooled. The simulation's default threshold is :data:`POOL_BELOW`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +40,14 @@ REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
 MONTHS_PER_YEAR = 12
 TRADE_YEARS = (2021, 2024)
 POOLED_WEIGHT = 1e-3
+#: Default pooling threshold of a simulation (critmin.simulate.runner.RunConfig): countries
+#: with less than 1% of a stage's output are merged into that stage's "other countries" node.
+#: At this threshold headline results move less than the tolerance of
+#: tests/simulate/test_pooling.py (docs/scaling.md).
+POOL_BELOW = 0.01
+#: Countries never pooled: the consuming regions' own countries (home-market flows and the
+#: U.S. import routing rest on them).
+NEVER_POOLED = frozenset({"CHN", "USA"})
 
 _PRICES: dict[int, tuple[Dataset, dict[str, ReferencePrice]]] = {}
 
@@ -192,7 +208,100 @@ def _route(
     return ras(base + pooled, supply, need)
 
 
-def build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = None) -> ChainModel:
+def build_model(
+    chain: SupplyChain,
+    mineral: str,
+    stages: list[str] | None = None,
+    *,
+    pool_below: float = 0.0,
+    keep: Collection[str] = (),
+) -> ChainModel:
+    """The chain of ``mineral`` over its stages with data (latest year per stage); with
+    ``pool_below`` > 0 its small producers are pooled (:func:`pool_model`)."""
+    model = _build_model(chain, mineral, stages)
+    return pool_model(model, pool_below, keep) if pool_below > 0 else model
+
+
+def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
+    """``model`` with, at every stage, the countries below ``below`` of the stage's output
+    (not in ``keep``, :data:`NEVER_POOLED` or the recycling node) merged into the stage's
+    "other countries" node: capacities and flows are summed (baseline flows keep their
+    totals), traced content is recomputed from the pooled flows, and a country pooled at
+    every stage leaves the country axis."""
+    K, N = model.K, model.N
+    names = list(model.countries)
+    fixed = {*NEVER_POOLED, *keep, SECONDARY_NODE, OTHER_COUNTRIES}
+    total = model.capacity.sum(axis=1, keepdims=True)
+    share = np.divide(model.capacity, total, out=np.zeros_like(model.capacity), where=total > 0)
+    movable = np.array([c not in fixed for c in names])
+    small = (share > 0) & (share < below) & movable[None, :]  # (K, N)
+    if not small.any():
+        return model
+    # the new axis: every country that keeps output somewhere, plus OTH
+    stays = sorted(
+        {c for n, c in enumerate(names) if ((model.capacity[:, n] > 0) & ~small[:, n]).any()}
+        | {OTHER_COUNTRIES}
+    )
+    if SECONDARY_NODE in stays:  # the recycling node stays last (critmin.simulate.model)
+        stays = [c for c in stays if c != SECONDARY_NODE] + [SECONDARY_NODE]
+    index = {c: i for i, c in enumerate(stays)}
+    oth = index[OTHER_COUNTRIES]
+    # per stage, where each old node goes
+    to = np.array(
+        [[oth if small[k, n] else index.get(names[n], oth) for n in range(N)] for k in range(K)]
+    )
+    M = len(stays)
+    cap = np.zeros((K, M))
+    for k in range(K):
+        np.add.at(cap[k], to[k], model.capacity[k])
+    flows = np.zeros((max(K - 1, 0), M, M))
+    for k in range(K - 1):
+        np.add.at(flows[k], (to[k][:, None], to[k + 1][None, :]), model.flows[k])
+    final = np.zeros((M, len(model.regions)))
+    np.add.at(final, to[K - 1], model.final)
+    tied = None
+    if model.host_tied is not None:  # the pooled node's tied share, weighted by capacity
+        tied_t = np.zeros((K, M))
+        for k in range(K):
+            np.add.at(tied_t[k], to[k], model.host_tied[k] * model.capacity[k])
+        tied = np.divide(tied_t, cap, out=np.zeros_like(cap), where=cap > 0)
+    content = np.zeros((K, M, M))
+    content[0] = np.eye(M)
+    for k in range(1, K):
+        inflow = flows[k - 1]
+        tot = inflow.sum(axis=0)
+        share_in = np.divide(inflow, tot[None, :], out=np.zeros_like(inflow), where=tot > 0)
+        content[k] = share_in.T @ content[k - 1]
+    region = np.array(
+        [
+            REGIONS.index("USA") if c == SECONDARY_NODE else REGIONS.index(region_of(c))
+            for c in stays
+        ]
+    )
+    pooled = "; ".join(
+        f"{model.stages[k]}: {', '.join(names[n] for n in np.flatnonzero(small[k]))}"
+        for k in range(K)
+        if small[k].any()
+    )
+    note = (
+        f"countries below {below:.1%} of a stage's output pooled into {OTHER_COUNTRIES} "
+        f"(assumption; results move within the tolerance of tests/simulate/test_pooling.py): "
+        f"{pooled}"
+    )
+    return replace(
+        model,
+        countries=tuple(stays),
+        capacity=cap,
+        flows=flows,
+        final=final,
+        content=content,
+        region_index=region,
+        host_tied=tied,
+        assumptions=(*model.assumptions, note),
+    )
+
+
+def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = None) -> ChainModel:
     """The chain of ``mineral`` over its stages with data (latest year per stage)."""
     sel = select(chain, mineral=[mineral])
     shares = sel.shares.sel(mineral=mineral)

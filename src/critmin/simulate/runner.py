@@ -2,7 +2,9 @@
 (critmin.simulate.driver: in-process, a local pool or a Dask cluster).
 
 Blocks of ``RunConfig.chunk`` draws are the unit of randomness: block b of mineral i draws from
-``SeedSequence(seed).spawn(minerals)[i].spawn(blocks)[b]``; the driver groups blocks into chunks
+``SeedSequence(seed).spawn(minerals)[i].spawn(blocks)[b]`` (its hazards) and, common to every
+mineral, the events' uncertainties from ``critmin.simulate.shocks.event_stream`` of that block
+(common random numbers across minerals); the driver groups blocks into chunks
 sized from a measured per-block cost, and whatever executes them, the same seed gives the same
 numbers. Each chunk is reduced on its worker to a streamed summary (critmin.simulate.stream:
 moments, exceedance, fixed-grid histograms for quantiles); the per-draw paths come back only with
@@ -32,8 +34,14 @@ from critmin.simulate.driver import (
     timed,
 )
 from critmin.simulate.engine import Trace, check_balance, run
-from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.shocks import Shocks, build_shocks
+from critmin.simulate.model import POOL_BELOW, ChainModel, build_model
+from critmin.simulate.shocks import (
+    Shocks,
+    build_shocks,
+    event_stream,
+    named_countries,
+    poolable,
+)
 from critmin.simulate.stream import Grid, Part, Sparse, Summary
 
 __all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
@@ -66,6 +74,9 @@ class RunConfig:
     reroute: bool = True
     keep_paths: bool = True  # per-draw paths in ``MineralResult.results``
     paths_dir: Path | None = None  # write per-draw paths here, chunk by chunk
+    #: countries below this share of a stage's world output are pooled into its "other
+    #: countries" node (critmin.simulate.model.pool_model); 0 keeps every country
+    pool_below: float = POOL_BELOW
 
     @property
     def months_per_period(self) -> int:
@@ -295,8 +306,15 @@ def _chunk(ctx: _Context, item: _Item) -> _Out:
     counts: dict[str, np.ndarray] = {}
     kept: list[dict[str, np.ndarray]] = []
     for n, ss in item.blocks:
+        # common random numbers: every chain draws block b's events from the same stream
         shocks = build_shocks(
-            ctx.scenario, model, ctx.parents, n, ctx.months, np.random.default_rng(ss)
+            ctx.scenario,
+            model,
+            ctx.parents,
+            n,
+            ctx.months,
+            np.random.default_rng(ss),
+            events=np.random.default_rng(event_stream(ss)),
         )
         trace = run(model, shocks, reroute=ctx.reroute)
         del shocks
@@ -342,7 +360,16 @@ def _simulate(
     parallel = execution.workers > 1 or execution.executor is Executor.DASK
     # models are built here, not on workers: building inverts matrices (LAPACK), whose last
     # bits depend on the process's BLAS threads, and every executor must see the same model
-    models = {m: build_model(chain, m) for m in minerals}
+    keep = named_countries(scenario)
+    models = {
+        m: build_model(
+            chain,
+            m,
+            pool_below=config.pool_below if poolable(scenario, m, parents) else 0.0,
+            keep=keep,
+        )
+        for m in minerals
+    }
     per = config.months_per_period
     baselines = {
         m: summarise(run(md, Shocks.neutral(md, 1, config.months), reroute=config.reroute), per)

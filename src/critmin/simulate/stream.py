@@ -59,34 +59,43 @@ class Grid:
         return out
 
     def keys(self, x: np.ndarray) -> np.ndarray:
-        """Bin index per value: round(x / scale / width), clipped at 0, overflow = bins + 1."""
+        """Bin index per value: round(x / scale / width), clipped at 0, overflow (and NaN)
+        = bins + 1."""
         u = x * (self.steps / self._safe_scale())
         np.maximum(u, 0.0, out=u)
-        np.minimum(u, self.bins + 1.0, out=u)
+        np.fmin(u, self.bins + 1.0, out=u)  # fmin: NaN -> the overflow bin
         u += 0.5  # round half up: floor(u + 0.5)
-        k = u.astype(np.int64)
-        if np.isnan(x).any():  # pragma: no cover - the engine balances, so no NaN reaches here
-            k[np.isnan(x)] = self.bins + 1
+        k: np.ndarray = u.astype(np.int64)
         return k
 
     def count(self, x: np.ndarray) -> np.ndarray:
-        """Histogram of draws ``x`` (scenario, cells...) -> (cells..., bins + 2) int32."""
+        """Histogram of draws ``x`` (scenario, cells...) -> (cells..., bins + 2) int32. ``x``
+        may be in any memory order (a bin count does not depend on the order of values)."""
         cells = int(np.prod(self.scale.shape, dtype=np.int64))
         nb = self.bins + 2
-        flat = self.keys(x).reshape(x.shape[0], cells)
-        flat += np.arange(cells, dtype=np.int64) * nb
-        counts = np.bincount(flat.ravel(), minlength=cells * nb)
+        flat = self.keys(x)
+        flat += (np.arange(cells, dtype=np.int64) * nb).reshape(self.scale.shape)
+        counts = np.bincount(flat.ravel(order="K"), minlength=cells * nb)
         out: np.ndarray = counts.astype(np.int32).reshape(*self.scale.shape, nb)
         return out
 
     def quantile(self, counts: np.ndarray, q: float) -> np.ndarray:
         """Inverted-CDF ``q``-quantile per cell, in scale units (NaN: overflow or undefined)."""
+        out: np.ndarray = self.quantiles(counts, (q,))[0]
+        return out
+
+    def quantiles(self, counts: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+        """:meth:`quantile` for each of ``qs`` (stacked first), from one cumulative sum."""
         n = counts.sum(axis=-1, dtype=np.int64)
-        rank = np.maximum(np.ceil(q * n), 1)
         cum = np.cumsum(counts, axis=-1, dtype=np.int64)
-        idx = np.argmax(cum >= rank[..., None], axis=-1)
-        out: np.ndarray = idx.astype(float) * self.width
-        out[(idx > self.bins) | (n == 0) | ~(self.scale > 0)] = np.nan
+        undefined = (n == 0) | ~(self.scale > 0)
+        out = np.empty((len(qs), *counts.shape[:-1]))
+        for i, q in enumerate(qs):
+            rank = np.maximum(np.ceil(q * n), 1)
+            idx = np.argmax(cum >= rank[..., None], axis=-1)
+            got = idx.astype(float) * self.width
+            got[(idx > self.bins) | undefined] = np.nan
+            out[i] = got
         return out
 
 
@@ -217,22 +226,25 @@ class Summary:
 
     def to_dataset(self, quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)) -> xr.Dataset:
         """Quantiles, mean, sd, share above zero and the quantile error bound per quantity;
-        the horizon loss distribution as counts per bin (``<name>_counts`` with bin edges)."""
-        out = xr.Dataset()
+        the horizon loss distribution as counts per bin (``<name>_counts`` with bin edges).
+        Built from numpy arrays in one go (a DataArray per variable costs ~2 ms)."""
+        data: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {}
+        coords: dict[str, Any] = {"quantile": list(quantiles)}
         for name, g in self.grids.items():
             if name not in self.parts:
                 continue
-            qs = xr.concat([self.quantile(name, q) for q in quantiles], dim="quantile")
-            out[f"{name}_quantile"] = qs.assign_coords(quantile=list(quantiles))
-            out[f"{name}_quantile_error"] = self._array(name, g.error)
-            kinds = ["quantile", "quantile_error"]
+            for d in g.dims:
+                coords.setdefault(d, list(g.coords[d]))
+            unit = {"unit": g.unit}
+            qs = g.quantiles(self._counts(name), quantiles) * g.scale
+            data[f"{name}_quantile"] = (("quantile", *g.dims), qs, unit)
+            data[f"{name}_quantile_error"] = (g.dims, g.error, unit)
             if g.moments:
-                out[f"{name}_mean"] = self.mean(name)
-                out[f"{name}_sd"] = self.sd(name)
-                out[f"{name}_share_above_zero"] = self.exceedance(name)
-                kinds += ["mean", "sd"]
-            for v in kinds:
-                out[f"{name}_{v}"].attrs["unit"] = g.unit
+                p = self.parts[name]
+                data[f"{name}_mean"] = (g.dims, p.total / max(p.n, 1), unit)
+                data[f"{name}_sd"] = (g.dims, np.sqrt(p.m2 / max(p.n - 1, 1)), unit)
+                data[f"{name}_share_above_zero"] = (g.dims, p.above_zero / max(p.n, 1), {})
+        out = xr.Dataset(data, coords=coords)
         out.attrs["draws"] = self.draws
         return out
 
