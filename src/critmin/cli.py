@@ -122,7 +122,7 @@ def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | Non
                     header(str(col)),
                     right=numeric,
                     min_width=max(word, longest if numeric else min(longest, 12)),
-                    max_width=None if numeric else 40,
+                    max_width=max(word, longest) if numeric else max(word, min(longest, 14)),
                 )
             )
         text = None
