@@ -18,6 +18,7 @@ import xarray as xr
 from click.testing import CliRunner
 from distributed import Client
 
+import critmin
 from critmin.chain import SupplyChain
 from critmin.cli import main
 from critmin.optimize.ensemble import build_ensemble
@@ -264,7 +265,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dask")
     file = folder / "scheduler.json"
     dask = str(Path(sys.executable).with_name("dask"))
-    env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    # the workers run the critmin under test (as on a cluster: the client's version)
+    source = str(Path(critmin.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+    env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": path}
     procs = [
         subprocess.Popen(
             [
@@ -373,3 +377,23 @@ def test_cli_on_a_multi_process_scheduler_gives_the_in_process_numbers(
     r1, r2 = (json.loads((tmp_path / f"r{x}.json").read_text()) for x in "12")
     assert len(r1) > 20
     assert r1 == r2
+
+
+def test_optimize_same_seed_same_plan_in_process_pool_and_scheduler(
+    deployment: str, tmp_path: Path
+) -> None:
+    """``critmin optimize --workers/--scheduler`` builds its ensemble on the one driver: the
+    plan does not depend on where the chains ran."""
+    common = ["optimize", "--runs", "30", "--horizon", "4", "--sensitivity-seconds", "0"]
+    plans = {}
+    for name, where in {
+        "here": ["--workers", "1"],
+        "pool": ["--workers", "2"],
+        "cluster": ["--scheduler", deployment],
+    }.items():
+        _cli([*common, "--seed", "5", *where, "--json", str(tmp_path / f"{name}.json")])
+        plans[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert plans["here"]["holdings"]
+    assert plans["here"] == plans["pool"] == plans["cluster"]
+    _cli([*common, "--seed", "6", "--workers", "1", "--json", str(tmp_path / "other.json")])
+    assert json.loads((tmp_path / "other.json").read_text()) != plans["here"]
