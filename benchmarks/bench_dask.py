@@ -74,9 +74,10 @@ def one_chunk(chain: SupplyChain, repeat: int) -> None:
         LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
-        raw = client.submit(timed_chunk, ctx, built, item, repeat, pure=False).result()
+        (shared,) = client.scatter([ctx], hash=False)
+        raw = client.submit(timed_chunk, shared, built, item, repeat, pure=False).result()
         client.run(tune_worker)
-        tuned = client.submit(timed_chunk, ctx, built, item, repeat, pure=False).result()
+        tuned = client.submit(timed_chunk, shared, built, item, repeat, pure=False).result()
     print(
         f"1. one chunk (rare_earths, 200 draws x 12 months): in-process {here * 1e3:.0f} ms "
         f"({here_faults:,.0f} page faults); Dask worker as the nanny sets it "
