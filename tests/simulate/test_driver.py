@@ -25,11 +25,13 @@ from critmin.optimize.ensemble import build_ensemble
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period, Scenario
 from critmin.simulate.driver import (
+    Built,
     Execution,
     Executor,
     blocks_per_chunk,
     dask_worker_env,
     map_chunks,
+    session,
 )
 from critmin.simulate.output import region_records
 from critmin.simulate.rank import rank, rank_records
@@ -240,6 +242,36 @@ def test_map_chunks_keeps_item_order_and_sends_the_context() -> None:
     assert got == want
     assert seen[-1] == (7, 7)
     assert list(map_chunks(_square, 100, items, Execution(workers=1))) == want
+
+
+def _build_key(context: int, key: int) -> tuple[int, str]:
+    return context + key, f"pilot {key}"
+
+
+def _use_built(context: int, built: int, item: int) -> int:
+    return built * 1000 + context + item
+
+
+def test_map_built_gives_each_key_built_then_its_chunks_in_order() -> None:
+    keys = [3, 1, 2]
+    want: list[tuple[object, ...]] = []
+    for k in keys:
+        want.append(("built", k, 100 + k, f"pilot {k}"))
+        want += [("done", k, i, (100 + k) * 1000 + 100 + i) for i in range(k)]
+    for execution in (Execution(workers=1), Execution(workers=2)):
+        with session(execution) as s:
+            events = list(
+                s.map_built(_build_key, _use_built, 100, keys, lambda k, b, p: list(range(k)))
+            )
+        got = [
+            ("built", e.key, e.value, e.extra)
+            if isinstance(e, Built)
+            else ("done", e.key, e.item, e.result)
+            for e in events
+        ]
+        assert got == want, execution
+        assert s.stats.tasks == len(keys) + sum(keys)  # each key built once
+        assert s.stats.cpu > 0
 
 
 def test_chunk_sizing_from_measured_cost() -> None:
