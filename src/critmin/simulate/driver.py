@@ -371,7 +371,7 @@ class Session:
         ``keys`` order, the key's ``Built`` and then its ``Done`` chunks in plan order; a
         few chunks per worker run ahead, across keys. On Dask a build stays on the worker
         that made it and moves to another worker at most once."""
-        runner = self._runner(context, 2 if self.execution.workers > 1 else 1)
+        runner = self._runner(context, self.execution.workers)  # chunks are not known yet
         window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
         builds = [runner.build(build, key) for key in keys]
         planned, done = len(keys), 0
