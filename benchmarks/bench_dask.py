@@ -11,8 +11,10 @@ printed first and with every round (the 2-core machine is shared).
    rounds of pool, 1 worker, 2 workers, each figure the median over rounds. Targets: 2 workers
    >= 1.8x one worker, no slower than the pool. Beside the wall times, per configuration: the
    tasks' CPU seconds summed over workers (``RunResult.stats``; equal for 1 and 2 workers when
-   the work itself scales), their wall / CPU (above 1: the core was not ours), the client's
-   CPU seconds, and the ratio Amdahl's law gives from those CPU seconds alone,
+   the work itself scales), the worker processes' whole CPU (tasks plus comms and event loop),
+   the tasks' wall / CPU (above 1: the core was not ours), the client's CPU seconds (with the
+   LocalCluster's scheduler, which runs in this process, and periodic callbacks that grow with
+   wall time), and the ratio Amdahl's law gives from those CPU seconds alone,
    (client + work at 1 worker) / (client + work / 2 at 2 workers), counting every client
    second as serial: what the machine would show without other users' load.
 """
@@ -86,15 +88,22 @@ def one_chunk(chain: SupplyChain, repeat: int) -> None:
     )
 
 
+def process_cpu() -> float:
+    """CPU seconds of this process, every thread (on a worker: tasks, comms, event loop)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
 def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
     """Pool, LocalCluster 1 and 2 workers, interleaved round by round."""
     import dask
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
     spec = load_scenario("china-2025-10", Labels.of(chain.dataset))
     base: dict[str, Any] = {"runs": runs, "seed": 1, "horizon": 12, "keep_paths": False}
     with ExitStack() as stack:
         configs = {"pool": RunConfig(**base, workers=2)}
+        clients: dict[str, Any] = {}
         for n in (1, 2):
             t0 = time.perf_counter()
             with dask.config.set(local_cluster_config()):
@@ -102,6 +111,7 @@ def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
                     LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
                 )
             print(f"   LocalCluster of {n} started in {time.perf_counter() - t0:.1f} s (not timed)")
+            clients[f"dask {n}"] = stack.enter_context(Client(cluster))
             configs[f"dask {n}"] = RunConfig(
                 **base, workers=n, executor=Executor.DASK, scheduler=cluster.scheduler_address
             )
@@ -111,13 +121,18 @@ def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
         cpu: dict[str, list[float]] = {k: [] for k in configs}
         task_wall: dict[str, list[float]] = {k: [] for k in configs}
         client: dict[str, list[float]] = {k: [] for k in configs}
+        procs: dict[str, list[float]] = {k: [] for k in clients}
         for r in range(rounds):
             line = []
             for name, config in configs.items():
+                before = clients[name].run(process_cpu) if name in clients else {}
                 c0, t0 = time.process_time(), time.perf_counter()
                 result = simulate(chain, spec, config)
                 wall[name].append(time.perf_counter() - t0)
                 client[name].append(time.process_time() - c0)
+                if name in clients:
+                    after = clients[name].run(process_cpu)
+                    procs[name].append(sum(after[w] - before[w] for w in after))
                 cpu[name].append(result.stats.cpu)
                 task_wall[name].append(result.stats.wall)
                 line.append(f"{name} {wall[name][-1]:.2f} s")
@@ -126,8 +141,13 @@ def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
     for name in configs:
         w, c, tw = (statistics.median(x[name]) for x in (cpu, client, task_wall))
         tasks = result.stats.tasks if name == "dask 2" else None
+        whole = (
+            f" ({statistics.median(procs[name]):.2f} s whole worker processes)"
+            if name in procs
+            else ""
+        )
         print(
-            f"   {name}: wall {med[name]:.2f} s; tasks' CPU {w:.2f} s summed over workers "
+            f"   {name}: wall {med[name]:.2f} s; tasks' CPU {w:.2f} s summed over workers{whole} "
             f"(wall / CPU on the workers {tw / w:.2f}); client CPU {c:.2f} s"
             + (f"; {tasks} tasks" if tasks else "")
         )
