@@ -186,9 +186,12 @@ def _in_pool(fn: Callable[..., R], token: str, *args: Any) -> tuple[R, float, fl
     return _measured(fn, _CONTEXTS[token], *args)
 
 
-def _first(pair: tuple[tuple[B, P], float, float]) -> B:
-    """What a build hands to its key's chunks (stays on the Dask worker that built it)."""
-    return pair[0][0]
+def _on_dask_built(
+    fn: Callable[..., R], context: Any, build: tuple[tuple[Any, Any], float, float], *args: Any
+) -> tuple[R, float, float]:
+    """A chunk task on Dask given its key's whole build result (the build's future itself, so
+    no extra task picks the part the chunk uses)."""
+    return _on_dask(fn, context, build[0][0], *args)
 
 
 Pending = Callable[[], tuple[Any, float, float]]
@@ -228,6 +231,10 @@ class _Runner:
 
     def ref(self, pending: Pending) -> Any:
         return pending()[0][0]
+
+    def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
+        """``fn(context, built, item)`` with ``ref`` from :meth:`ref`."""
+        return self.submit(fn, ref, item)
 
     def close(self) -> None:
         """Release what the runner holds."""
@@ -286,10 +293,17 @@ class _Dask(_Runner):
         return result
 
     def ref(self, pending: Pending) -> Any:
-        fut = pending.future  # type: ignore[attr-defined]
-        value = self.client.submit(_first, fut, pure=False)
-        self.held.append(value)
-        return value
+        return pending.future  # type: ignore[attr-defined]
+
+    def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
+        fut = self.client.submit(_on_dask_built, fn, self.shared, ref, item, pure=False)
+
+        def result() -> tuple[Any, float, float]:
+            out: tuple[Any, float, float] = fut.result()
+            fut.release()
+            return out
+
+        return result
 
     def close(self) -> None:
         for fut in [*self.held, self.shared]:
@@ -401,7 +415,7 @@ class Session:
                     if built is not None:
                         queue.append((built, key, None, None))
                     else:
-                        queue.append((None, key, item, runner.submit(work, ref, item)))
+                        queue.append((None, key, item, runner.submit_built(work, ref, item)))
                         running += 1
                 if not queue:
                     return
