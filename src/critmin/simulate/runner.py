@@ -397,13 +397,15 @@ def _simulate(
     )
     workers = ex.workers
     parallel = config.workers > 1 or config.executor is Executor.DASK
+    # every worker gets at least two chunks in all, not two of every chain: fewer, longer tasks
+    share = max(1, math.ceil(workers / len(minerals)))
 
     def plan(key: _Item, built: _Built, pilot: tuple[_Out, float]) -> list[_Item]:
         """The chain's other blocks in chunks sized from its pilot's measured time (in-process,
         one block per chunk: nothing to amortise)."""
         m = key.mineral
         most = max(1, CHUNK_BYTES // (_bytes_per_draw(built.model, config.months) * config.chunk))
-        group = blocks_per_chunk(pilot[1], n_blocks, workers, max_blocks=most) if parallel else 1
+        group = blocks_per_chunk(pilot[1], n_blocks, share, max_blocks=most) if parallel else 1
         return [_Item(m, tuple(blocks[m][j : j + group])) for j in range(1, n_blocks, group)]
 
     # the costliest chains first, so the last chunks to finish are short ones
