@@ -547,13 +547,20 @@ def simulate(
     click.echo(f"run folder: {folder}")
 
 
-#: ``--workers`` of the commands that run on the local pool only (rank, criticality).
+#: ``--workers`` of the commands that run their ensemble on the one driver (rank, criticality,
+#: optimize, portfolio): local processes, or a Dask cluster's workers with ``--scheduler``.
 LOCAL_WORKERS = click.option(
     "--workers",
     type=click.IntRange(1, 1024),
     default=min(2, checks.cores()),
     show_default=True,
-    help="Local worker processes (at most the number of cores).",
+    help="Worker processes (at most the number of cores unless --scheduler is given).",
+)
+#: ``--scheduler`` of the same commands (simulate has its own, with ``--executor dask``).
+SCHEDULER = click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address (tcp://host:port): run the chunks on that cluster.",
 )
 
 
@@ -561,11 +568,7 @@ LOCAL_WORKERS = click.option(
 @click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per stratum.")
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @LOCAL_WORKERS
-@click.option(
-    "--scheduler",
-    default=None,
-    help="Dask scheduler address (tcp://host:port): run the chunks on that cluster.",
-)
+@SCHEDULER
 @click.option("--all", "include_all", is_flag=True, help="Rank every mineral, not only U.S.-list.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
@@ -814,6 +817,8 @@ def _ledger_funds(url: str) -> float:
     show_default=True,
     help="forward: fast forward selection; medoids: k-medoids in L1 (large ensembles).",
 )
+@LOCAL_WORKERS
+@SCHEDULER
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
     "--out",
@@ -839,11 +844,15 @@ def optimize(
     sensitivity_seconds: float,
     reduce_to: int | None,
     reduce_method: str,
+    workers: int,
+    scheduler: str | None,
     json_path: Path | None,
     out: Path | None,
     recycling_year: int | None,
 ) -> None:
     """Size the reserve and choose offtakes and price floors (two-stage stochastic LP, HiGHS)."""
+    checks.check_workers(workers, scheduler)
+    checks.check_scheduler(scheduler)
     checks.check_file_out(json_path, "--json")
     checks.check_dir_out(out, "--out")
     if database is not None:
@@ -898,6 +907,8 @@ def optimize(
                 months_per_period=1 if period == "month" else 3,
                 horizon=horizon,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
+                workers=workers,
+                scheduler=scheduler,
             )
         except ScenarioError as exc:
             _fail(str(exc))
@@ -1038,6 +1049,8 @@ def optimize(
     show_default=True,
     help="Which lead-time quantile a project delivers from.",
 )
+@LOCAL_WORKERS
+@SCHEDULER
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.pass_context
 def portfolio_cmd(
@@ -1049,9 +1062,13 @@ def portfolio_cmd(
     policy_file: Path | None,
     draws: int,
     lead: str,
+    workers: int,
+    scheduler: str | None,
     json_path: Path | None,
 ) -> None:
     """Every reserve instrument on the same scenarios, ranked by loss avoided per dollar."""
+    checks.check_workers(workers, scheduler)
+    checks.check_scheduler(scheduler)
     checks.check_file_out(json_path, "--json")
     if reduce_to is not None and reduce_to >= runs:
         _fail(f"--reduce-to {reduce_to}: must be below --runs ({runs})")
@@ -1075,7 +1092,7 @@ def portfolio_cmd(
         _fail(str(exc))
     checks.check_memory(runs, 60, len(ds["reserve_forms"]))
     click.echo("simulating the scenario ensemble", err=True)
-    ens = build_ensemble(chain, runs=runs, seed=seed)
+    ens = build_ensemble(chain, runs=runs, seed=seed, workers=workers, scheduler=scheduler)
     planned = reduce_ensemble(ens, reduce_to, seed=seed).ensemble if reduce_to else ens
     try:
         outlook = instruments(chain, run_outlook(chain, policy, draws=draws, seed=seed))

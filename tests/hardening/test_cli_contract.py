@@ -147,6 +147,8 @@ def analysis_args(draw: st.DrawFn) -> list[str]:
                 ),
             ),
             ("--database", st.sampled_from(["sqlite:///missing.db", "sqlite:///a-file"])),
+            ("--workers", st.integers(cores() + 1, 10**9).map(str)),
+            ("--scheduler", st.sampled_from(["tcp://127.0.0.1:1", "nonsense", "tcp://:99"])),
             ("--json", files),
             ("--out", st.just("a-file")),
         ],
@@ -165,7 +167,7 @@ def analysis_args(draw: st.DrawFn) -> list[str]:
     args = [command]
     if command == "simulate":
         args.append("china-2025-04")
-    if option == "--scheduler":
+    if command == "simulate" and option == "--scheduler":
         args += ["--executor", "dask"]
     return [*args, option, draw(values)]
 

@@ -4,6 +4,7 @@ Dask LocalCluster, a real multi-process ``dask scheduler`` + two ``dask worker``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -18,21 +19,25 @@ import xarray as xr
 from click.testing import CliRunner
 from distributed import Client
 
+import critmin
 from critmin.chain import SupplyChain
 from critmin.cli import main
 from critmin.optimize.ensemble import build_ensemble
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period, Scenario
 from critmin.simulate.driver import (
+    Built,
     Execution,
     Executor,
     blocks_per_chunk,
     dask_worker_env,
     map_chunks,
+    session,
 )
+from critmin.simulate.model import build_model
 from critmin.simulate.output import region_records
 from critmin.simulate.rank import rank, rank_records
-from critmin.simulate.runner import RunConfig, RunResult, simulate
+from critmin.simulate.runner import RunConfig, RunResult, chain_minerals, shipped, simulate
 from critmin.simulate.stream import Grid, Part, Summary
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -241,6 +246,36 @@ def test_map_chunks_keeps_item_order_and_sends_the_context() -> None:
     assert list(map_chunks(_square, 100, items, Execution(workers=1))) == want
 
 
+def _build_key(context: int, key: int) -> tuple[int, str]:
+    return context + key, f"pilot {key}"
+
+
+def _use_built(context: int, built: int, item: int) -> int:
+    return built * 1000 + context + item
+
+
+def test_map_built_gives_each_key_built_then_its_chunks_in_order() -> None:
+    keys = [3, 1, 2]
+    want: list[tuple[object, ...]] = []
+    for k in keys:
+        want.append(("built", k, 100 + k, f"pilot {k}"))
+        want += [("done", k, i, (100 + k) * 1000 + 100 + i) for i in range(k)]
+    for execution in (Execution(workers=1), Execution(workers=2)):
+        with session(execution) as s:
+            events = list(
+                s.map_built(_build_key, _use_built, 100, keys, lambda k, b, p: list(range(k)))
+            )
+        got = [
+            ("built", e.key, e.value, e.extra)
+            if isinstance(e, Built)
+            else ("done", e.key, e.item, e.result)
+            for e in events
+        ]
+        assert got == want, execution
+        assert s.stats.tasks == len(keys) + sum(keys)  # each key built once
+        assert s.stats.cpu > 0
+
+
 def test_chunk_sizing_from_measured_cost() -> None:
     assert blocks_per_chunk(0.05, 100, 2) == 10  # 0.5 s chunks
     assert blocks_per_chunk(0.05, 8, 2) == 2  # every worker gets at least two chunks
@@ -264,7 +299,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dask")
     file = folder / "scheduler.json"
     dask = str(Path(sys.executable).with_name("dask"))
-    env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    # the workers run the critmin under test (as on a cluster: the client's version)
+    source = str(Path(critmin.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+    env = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": path}
     procs = [
         subprocess.Popen(
             [
@@ -373,3 +411,45 @@ def test_cli_on_a_multi_process_scheduler_gives_the_in_process_numbers(
     r1, r2 = (json.loads((tmp_path / f"r{x}.json").read_text()) for x in "12")
     assert len(r1) > 20
     assert r1 == r2
+
+
+def test_optimize_same_seed_same_plan_in_process_pool_and_scheduler(
+    deployment: str, tmp_path: Path
+) -> None:
+    """``critmin optimize --workers/--scheduler`` builds its ensemble on the one driver: the
+    plan does not depend on where the chains ran."""
+    common = ["optimize", "--runs", "30", "--horizon", "4", "--sensitivity-seconds", "0"]
+    plans = {}
+    for name, where in {
+        "here": ["--workers", "1"],
+        "pool": ["--workers", "2"],
+        "cluster": ["--scheduler", deployment],
+    }.items():
+        _cli([*common, "--seed", "5", *where, "--json", str(tmp_path / f"{name}.json")])
+        plans[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert plans["here"]["holdings"]
+    assert plans["here"] == plans["pool"] == plans["cluster"]
+    _cli([*common, "--seed", "6", "--workers", "1", "--json", str(tmp_path / "other.json")])
+    assert json.loads((tmp_path / "other.json").read_text()) != plans["here"]
+
+
+def test_the_chain_shipped_to_workers_builds_the_same_models(
+    bundled: SupplyChain, october: Scenario
+) -> None:
+    """Workers get the trade table cut to the simulated chains' rows; every chain they build
+    from it equals the one built from the whole table, bit for bit."""
+    minerals = chain_minerals(bundled, october)
+    cut = shipped(bundled, minerals)
+    assert len(cut.dataset["trade"]) < len(bundled.dataset["trade"])
+    for m in minerals:
+        a, b = build_model(bundled, m), build_model(cut, m)
+        for f in dataclasses.fields(a):
+            if f.name != "exposure":  # compared by what it gives below
+                np.testing.assert_equal(
+                    getattr(a, f.name), getattr(b, f.name), err_msg=f"{m}.{f.name}"
+                )
+        if a.exposure is not None:
+            assert b.exposure is not None
+            np.testing.assert_array_equal(
+                a.exposure.gdp_lost(np.linspace(0, 1, 5)), b.exposure.gdp_lost(np.linspace(0, 1, 5))
+            )

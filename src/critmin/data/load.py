@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -182,6 +183,15 @@ class Dataset:
                 raise DataError(problems)
             self._lazy[name] = frame
         return self._lazy[name]
+
+    def with_rows(self, name: str, keep: Callable[[pd.DataFrame], pd.Series]) -> Dataset:
+        """A copy whose table ``name`` holds only the rows ``keep`` marks (e.g. what a worker
+        needs of a large table); the other tables are shared, not copied."""
+        frame = self[name]
+        lazy = {**self._lazy}
+        tables = {**self.tables}
+        (tables if name in self.tables else lazy)[name] = frame[keep(frame)]
+        return Dataset(tables, self.files, lazy)
 
     @property
     def source(self) -> str:

@@ -81,6 +81,13 @@ def io_model(dataset: Dataset) -> IOModel:
     return model
 
 
+def adopt(dataset: Dataset, model: IOModel) -> None:
+    """Use ``model`` as ``dataset``'s IO model: a worker given the caller's model builds the
+    caller's chain models bit for bit (the Leontief inverse's last bits depend on the number
+    of BLAS threads of the process that inverts it)."""
+    _MODELS[id(dataset)] = (dataset, model)
+
+
 def _build(dataset: Dataset) -> IOModel:
     ind = dataset["io_industries"]
     codes = [str(c) for c in ind["code"]]

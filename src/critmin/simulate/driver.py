@@ -29,13 +29,16 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 C = TypeVar("C")
 T = TypeVar("T")
 R = TypeVar("R")
+K = TypeVar("K")
+B = TypeVar("B")
+P = TypeVar("P")
 
 #: Environment a critmin worker runs with: one BLAS/OpenMP thread (the engine is vectorised
 #: over scenarios; parallelism comes from worker processes).
@@ -128,16 +131,6 @@ def tune_worker() -> None:
 _TUNED = False
 
 
-def _tuned_call(work: Callable[[C, T], R], context: C, item: T) -> R:
-    """``work(context, item)`` on a Dask worker, tuned once per worker process (also a worker
-    that joined after the client connected)."""
-    global _TUNED  # noqa: PLW0603 - once per process
-    if not _TUNED:
-        tune_worker()
-        _TUNED = True
-    return work(context, item)
-
-
 def dask_worker_env() -> dict[str, str]:
     """The environment a LocalCluster's nanny gives its workers: dask's own pre-spawn
     variables without MALLOC_TRIM_THRESHOLD_, plus one thread for BLAS/OpenMP."""
@@ -156,17 +149,195 @@ def _install(token: str, context: Any) -> None:
     _CONTEXTS[token] = context
 
 
-def _call(work: Callable[[Any, T], R], token: str, item: T) -> R:
-    return work(_CONTEXTS[token], item)
+@dataclass
+class Stats:
+    """What a session's tasks cost where they ran (summed over tasks): wall seconds and the
+    task thread's CPU seconds. Equal CPU for 1 and N workers means the work itself scaled; wall
+    above CPU on a worker is time the core was not ours (a shared machine) or spent waiting."""
+
+    tasks: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def add(self, wall: float, cpu: float) -> None:
+        self.tasks += 1
+        self.wall += wall
+        self.cpu += cpu
+
+
+def _measured(fn: Callable[..., R], *args: Any) -> tuple[R, float, float]:
+    """``fn(*args)`` with its wall and thread CPU seconds (where it runs)."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    out = fn(*args)
+    return out, time.perf_counter() - t0, time.thread_time() - c0
+
+
+def _on_dask(fn: Callable[..., R], *args: Any) -> tuple[R, float, float]:
+    """A task on a Dask worker, tuned once per worker process (also one that joined late)."""
+    global _TUNED  # noqa: PLW0603 - once per process
+    if not _TUNED:
+        tune_worker()
+        _TUNED = True
+    return _measured(fn, *args)
+
+
+def _in_pool(fn: Callable[..., R], token: str, *args: Any) -> tuple[R, float, float]:
+    """A task in a pool process, on the context its initializer installed."""
+    return _measured(fn, _CONTEXTS[token], *args)
+
+
+def _on_dask_built(
+    fn: Callable[..., R], context: Any, build: tuple[tuple[Any, Any], float, float], *args: Any
+) -> tuple[R, float, float]:
+    """A chunk task on Dask given its key's whole build result (the build's future itself, so
+    no extra task picks the part the chunk uses)."""
+    return _on_dask(fn, context, build[0][0], *args)
+
+
+Pending = Callable[[], tuple[Any, float, float]]
+
+
+@dataclass(frozen=True)
+class Built(Generic[K, B, P]):
+    """A key's build came back: what its chunks use (``value``) and what only the caller needs
+    (``extra``: e.g. a timed pilot chunk)."""
+
+    key: K
+    value: B
+    extra: P
+
+
+@dataclass(frozen=True)
+class Done(Generic[K, T, R]):
+    """One chunk of ``key`` came back (in the order its key's ``plan`` listed it)."""
+
+    key: K
+    item: T
+    result: R
+
+
+class _Runner:
+    """Submit tasks on one executor: ``submit(fn, *args)`` runs ``fn(context, *args)`` where
+    the context was shipped once per worker, and gives back a ``Pending``; ``ref`` turns a
+    pending build into an argument for later tasks (on Dask the future itself, so the value
+    moves from worker to worker, at most once per worker, never through the client)."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        raise NotImplementedError
+
+    def build(self, fn: Callable[..., Any], key: Any) -> Pending:
+        """Like ``submit``, for a build that later tasks will ``ref``."""
+        return self.submit(fn, key)
+
+    def ref(self, pending: Pending) -> Any:
+        return pending()[0][0]
+
+    def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
+        """``fn(context, built, item)`` with ``ref`` from :meth:`ref`."""
+        return self.submit(fn, ref, item)
+
+    def close(self) -> None:
+        """Release what the runner holds."""
+
+
+class _Here(_Runner):
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        out = _measured(fn, self.context, *args)
+        return lambda: out
+
+
+class _Pool(_Runner):
+    def __init__(self, context: Any, workers: int) -> None:
+        self.token = uuid.uuid4().hex
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=_install, initargs=(self.token, context)
+        )
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        fut = self.pool.submit(_in_pool, fn, self.token, *args)
+        return fut.result
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+class _Dask(_Runner):
+    def __init__(self, client: Any, context: Any) -> None:
+        self.client = client
+        # one future for the whole context (scatter would split a list or dict into many)
+        (self.shared,) = client.scatter([context], broadcast=True, hash=False)
+        self.held: list[Any] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
+        fut = self.client.submit(_on_dask, fn, self.shared, *args, pure=False)
+
+        def result() -> tuple[Any, float, float]:
+            out: tuple[Any, float, float] = fut.result()
+            fut.release()
+            return out
+
+        return result
+
+    def build(self, fn: Callable[..., Any], key: Any) -> Pending:
+        fut = self.client.submit(_on_dask, fn, self.shared, key, pure=False)
+        self.held.append(fut)
+
+        def result() -> tuple[Any, float, float]:
+            out: tuple[Any, float, float] = fut.result()
+            return out
+
+        result.future = fut  # type: ignore[attr-defined]
+        return result
+
+    def ref(self, pending: Pending) -> Any:
+        return pending.future  # type: ignore[attr-defined]
+
+    def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
+        fut = self.client.submit(_on_dask_built, fn, self.shared, ref, item, pure=False)
+
+        def result() -> tuple[Any, float, float]:
+            out: tuple[Any, float, float] = fut.result()
+            fut.release()
+            return out
+
+        return result
+
+    def close(self) -> None:
+        for fut in [*self.held, self.shared]:
+            fut.release()
 
 
 class Session:
-    """An open executor: ``map`` runs chunks on it, as many times as the caller needs (a Dask
-    cluster is started or connected once per session, not once per map)."""
+    """An open executor: ``map`` / ``map_built`` run chunks on it, as many times as the caller
+    needs (a Dask cluster is started or connected once per session, not once per map).
+    ``stats`` sums what every task cost on its worker."""
 
     def __init__(self, execution: Execution, client: Any = None) -> None:
         self.execution = execution
         self.client = client
+        self.stats = Stats()
+
+    @property
+    def workers(self) -> int:
+        """Worker processes (a Dask cluster's as the scheduler reports them)."""
+        if self.client is not None:
+            return max(1, len(self.client.scheduler_info().get("workers", {})))
+        return self.execution.parallel
+
+    def _runner(self, context: Any, tasks: int) -> _Runner:
+        if self.client is not None:
+            return _Dask(self.client, context)
+        if self.execution.workers <= 1 or tasks <= 1:
+            return _Here(context)
+        return _Pool(context, min(self.execution.workers, tasks))
+
+    def _collect(self, pending: Pending) -> Any:
+        out, wall, cpu = pending()
+        self.stats.add(wall, cpu)
+        return out
 
     def map(
         self,
@@ -177,37 +348,93 @@ class Session:
     ) -> Iterator[R]:
         """``work(context, item)`` for every item, yielded in item order. ``work`` must be a
         module-level function (pickled by reference); ``context`` is sent once per worker."""
-        total = len(items)
-        done = 0
-
-        def tick() -> None:
-            nonlocal done
-            done += 1
-            if progress:
-                progress(done, total)
-
-        execution = self.execution
-        if self.client is not None:
-            yield from _dask_map(self.client, work, context, items, execution, tick)
-            return
-        if execution.workers <= 1 or total <= 1:
-            for item in items:
-                out = work(context, item)
-                tick()
+        runner = self._runner(context, len(items))
+        total, done = len(items), 0
+        window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
+        pending: deque[Pending] = deque()
+        it = iter(items)
+        try:
+            while True:
+                while len(pending) < window:
+                    item = next(it, _END)
+                    if item is _END:
+                        break
+                    pending.append(runner.submit(work, item))
+                if not pending:
+                    return
+                out: R = self._collect(pending.popleft())
+                done += 1
+                if progress:
+                    progress(done, total)
                 yield out
-            return
-        token = uuid.uuid4().hex
-        with ProcessPoolExecutor(
-            max_workers=min(execution.workers, total),
-            initializer=_install,
-            initargs=(token, context),
-        ) as pool:
-            yield from _windowed(
-                lambda item: pool.submit(_call, work, token, item).result,
-                items,
-                WINDOW_PER_WORKER * execution.parallel,
-                tick,
-            )
+        finally:
+            runner.close()
+
+    def map_built(
+        self,
+        build: Callable[[C, K], tuple[B, P]],
+        work: Callable[[C, B, T], R],
+        context: C,
+        keys: Sequence[K],
+        plan: Callable[[K, B, P], Sequence[T]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[Built[K, B, P] | Done[K, T, R]]:
+        """Build every key on the workers at once (``build(context, key)`` -> what its chunks
+        use and what only the caller needs), then, as each build comes back, ``plan`` its
+        chunks here and run ``work(context, built, item)`` for each. Yields, key by key in
+        ``keys`` order, the key's ``Built`` and then its ``Done`` chunks in plan order; a
+        few chunks per worker run ahead, across keys. On Dask a build stays on the worker
+        that made it and moves to another worker at most once."""
+        runner = self._runner(context, self.execution.workers)  # chunks are not known yet
+        window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
+        builds = [runner.build(build, key) for key in keys]
+        planned, done = len(keys), 0
+
+        def jobs() -> Iterator[tuple[Built[K, B, P] | None, K, T | None, Any]]:
+            nonlocal planned
+            for key, pending in zip(keys, builds, strict=True):
+                value, extra = self._collect(pending)
+                items = plan(key, value, extra)
+                planned += len(items)
+                yield Built(key, value, extra), key, None, None
+                if items:
+                    ref = runner.ref(pending)
+                    for item in items:
+                        yield None, key, item, ref
+
+        queue: deque[tuple[Built[K, B, P] | None, K, T | None, Pending | None]] = deque()
+        running = 0
+        it = jobs()
+        try:
+            while True:
+                while running < window:
+                    job = next(it, None)
+                    if job is None:
+                        break
+                    built, key, item, ref = job
+                    if built is not None:
+                        queue.append((built, key, None, None))
+                    else:
+                        queue.append((None, key, item, runner.submit_built(work, ref, item)))
+                        running += 1
+                if not queue:
+                    return
+                built, key, item, pending = queue.popleft()
+                if built is not None:
+                    yield built
+                    continue
+                assert pending is not None
+                running -= 1
+                result: R = self._collect(pending)
+                done += 1
+                if progress:
+                    progress(done, planned)
+                yield Done(key, item, result)  # type: ignore[arg-type]
+        finally:
+            runner.close()
+
+
+_END: Any = object()
 
 
 @contextmanager
@@ -224,12 +451,12 @@ def session(execution: Execution) -> Iterator[Session]:
     if execution.scheduler:
         client = Client(execution.scheduler)  # type: ignore[no-untyped-call]
     else:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": dask_worker_env()}):
+        with dask.config.set(local_cluster_config()):
             cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=execution.workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never collide with another cluster
             )
         client = Client(cluster)  # type: ignore[no-untyped-call]
     try:
@@ -238,6 +465,16 @@ def session(execution: Execution) -> Iterator[Session]:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:
             cluster.close()
+
+
+def local_cluster_config() -> dict[str, Any]:
+    """Dask settings a LocalCluster critmin starts gets: the tuned nanny environment
+    (:func:`dask_worker_env`) and no statistical profiler (it samples the compute thread's
+    stack every 10 ms, taking the GIL from the engine)."""
+    return {
+        "distributed.nanny.pre-spawn-environ": dask_worker_env(),
+        "distributed.worker.profile.enabled": False,
+    }
 
 
 def map_chunks(
@@ -252,60 +489,8 @@ def map_chunks(
         yield from s.map(work, context, items, progress)
 
 
-def _windowed(
-    submit: Callable[[T], Callable[[], R]],
-    items: Sequence[T],
-    window: int,
-    tick: Callable[[], None],
-) -> Iterator[R]:
-    """Submit ahead a window of chunks (a few per worker), collect in item order: at most the
-    window's results wait in memory, however many chunks there are."""
-    pending: deque[Callable[[], R]] = deque()
-    it = iter(items)
-    for item in it:
-        pending.append(submit(item))
-        if len(pending) >= window:
-            break
-    while pending:
-        out = pending.popleft()()
-        for item in it:
-            pending.append(submit(item))
-            break
-        tick()
-        yield out
-
-
-def _dask_map(
-    client: Any,
-    work: Callable[[C, T], R],
-    context: C,
-    items: Sequence[T],
-    execution: Execution,
-    tick: Callable[[], None],
-) -> Iterator[R]:
-    # one future for the whole context (scatter would split a list or dict into many)
-    (shared,) = client.scatter([context], broadcast=True, hash=False)
-
-    def submit(item: T) -> Callable[[], R]:
-        fut = client.submit(_tuned_call, work, shared, item, pure=False)
-
-        def result() -> R:
-            out: R = fut.result()
-            fut.release()
-            return out
-
-        return result
-
-    workers = len(client.scheduler_info().get("workers", {}))
-    window = WINDOW_PER_WORKER * max(workers, execution.parallel)
-    try:
-        yield from _windowed(submit, items, window, tick)
-    finally:
-        shared.release()
-
-
-def timed(work: Callable[[C, T], R], context: C, item: T) -> tuple[R, float]:
-    """Run one chunk here and measure it (the pilot that sizes the rest)."""
+def timed(fn: Callable[..., R], *args: Any) -> tuple[R, float]:
+    """Run ``fn(*args)`` here and measure it (the pilot that sizes the rest)."""
     t0 = time.perf_counter()
-    out = work(context, item)
+    out = fn(*args)
     return out, time.perf_counter() - t0

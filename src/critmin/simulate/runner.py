@@ -14,6 +14,7 @@ float32 netCDF, relative rounding error at most 2**-24), so memory is flat in th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,11 +24,14 @@ import numpy as np
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.economics.io import IOModel, adopt, io_model
 from critmin.scenarios.spec import Period, Scenario
 from critmin.simulate.driver import (
+    Built,
     Execution,
     Executor,
     Session,
+    Stats,
     block_seeds,
     blocks_per_chunk,
     session,
@@ -127,6 +131,8 @@ class RunResult:
     scenario: Scenario
     config: RunConfig
     minerals: dict[str, MineralResult] = field(default_factory=dict)
+    #: what the run's tasks cost on their workers (wall and CPU seconds; see driver.Stats)
+    stats: Stats = field(default_factory=Stats)
 
 
 def _labelled(model: ChainModel, arrays: dict[str, np.ndarray]) -> xr.Dataset:
@@ -256,16 +262,45 @@ def grids(
 
 @dataclass(frozen=True)
 class _Context:
-    """What every worker needs once: the models, the scenario and the grids."""
+    """What every worker gets once: the chain (with the tables a model build reads already
+    loaded), the caller's IO model, the scenario and the run's settings."""
 
-    models: dict[str, ChainModel]
-    grids: dict[str, dict[str, Grid]]
+    chain: SupplyChain
+    io: IOModel
+    first: ChainModel  # built by the caller (its build loaded the tables)
     scenario: Scenario
     parents: dict[str, str]
     months: int
     per: int
+    horizon: int
     reroute: bool
     paths: bool
+    pool_below: float  # RunConfig.pool_below
+
+    def model(self, mineral: str) -> ChainModel:
+        """The chain model of ``mineral`` for this run: small countries pooled unless a
+        content rule reaches the chain; countries the scenario names are kept."""
+        return _model(self.chain, mineral, self.scenario, self.parents, self.pool_below)
+
+
+def _model(
+    chain: SupplyChain,
+    mineral: str,
+    scenario: Scenario,
+    parents: dict[str, str],
+    pool_below: float,
+) -> ChainModel:
+    pool = pool_below if poolable(scenario, mineral, parents) else 0.0
+    return build_model(chain, mineral, pool_below=pool, keep=named_countries(scenario))
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One chain, built on a worker: its model, baseline (one neutral draw) and grids."""
+
+    model: ChainModel
+    baseline: dict[str, np.ndarray]
+    grids: dict[str, Grid]
 
 
 @dataclass(frozen=True)
@@ -296,12 +331,26 @@ def quantities(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def _chunk(ctx: _Context, item: _Item) -> _Out:
+def _build(ctx: _Context, key: _Item) -> tuple[_Built, tuple[_Out, float]]:
+    """Build one chain on a worker (with the caller's IO model, so the bits are the caller's),
+    its baseline and grids, and run its first block, timed: the pilot that sizes its chunks
+    (and part of the result)."""
+    adopt(ctx.chain.dataset, ctx.io)
+    m = key.mineral
+    model = ctx.first if m == ctx.first.mineral else ctx.model(m)
+    neutral = Shocks.neutral(model, 1, ctx.months)
+    baseline = summarise(run(model, neutral, reroute=ctx.reroute), ctx.per)
+    built = _Built(model, baseline, grids(model, baseline, ctx.per, ctx.horizon))
+    out, seconds = timed(_chunk, ctx, built, key)
+    return built, (out, seconds)
+
+
+def _chunk(ctx: _Context, built: _Built, item: _Item) -> _Out:
     """Draw and simulate one chunk on a worker, block by block (a block's numbers never depend
     on the chunk it is in: the loss model's matrix products round by their row count), and
     reduce it to its summary parts per block and one histogram per chunk."""
-    model = ctx.models[item.mineral]
-    grid = ctx.grids[item.mineral]
+    model = built.model
+    grid = built.grids
     parts: list[dict[str, Part]] = []
     counts: dict[str, np.ndarray] = {}
     kept: list[dict[str, np.ndarray]] = []
@@ -344,7 +393,9 @@ def simulate(
 ) -> RunResult:
     """Run the ensemble; ``progress(done, total)`` is called as chunks finish."""
     with session(config.execution) as ex:
-        return _simulate(ex, chain, scenario, config, progress)
+        result = _simulate(ex, chain, scenario, config, progress)
+        result.stats = ex.stats
+        return result
 
 
 def _simulate(
@@ -355,96 +406,96 @@ def _simulate(
     progress: Callable[[int, int], None] | None,
 ) -> RunResult:
     minerals = _minerals(chain, scenario)
-    parents = parents_of(chain)
-    execution = config.execution
-    parallel = execution.workers > 1 or execution.executor is Executor.DASK
-    # models are built here, not on workers: building inverts matrices (LAPACK), whose last
-    # bits depend on the process's BLAS threads, and every executor must see the same model
-    keep = named_countries(scenario)
-    models = {
-        m: build_model(
-            chain,
-            m,
-            pool_below=config.pool_below if poolable(scenario, m, parents) else 0.0,
-            keep=keep,
-        )
-        for m in minerals
-    }
-    per = config.months_per_period
-    baselines = {
-        m: summarise(run(md, Shocks.neutral(md, 1, config.months), reroute=config.reroute), per)
-        for m, md in models.items()
-    }
-    ctx = _Context(
-        models,
-        {m: grids(models[m], baselines[m], per, config.horizon) for m in minerals},
-        scenario,
-        parents,
-        config.months,
-        per,
-        config.reroute,
-        config.keep_paths or config.paths_dir is not None,
-    )
     n_blocks = max(1, math.ceil(config.runs / config.chunk))
     sizes = [min(config.chunk, config.runs - j * config.chunk) for j in range(n_blocks)]
     seeds = block_seeds(config.seed, len(minerals), n_blocks)
     blocks = {m: list(zip(sizes, seeds[i], strict=True)) for i, m in enumerate(minerals)}
-    # size chunks from a measured cost: the largest model's first block runs here (it is part
-    # of the result, so nothing is wasted)
-    group = dict.fromkeys(minerals, 1)
-    pilot: tuple[str, _Out] | None = None
-    if minerals and parallel:
-        big = max(minerals, key=lambda m: _cost(models[m], config.months))
-        out, seconds = timed(_chunk, ctx, _Item(big, (blocks[big][0],)))
-        pilot = (big, out)
-        for m in minerals:
-            share = _cost(models[m], config.months) / _cost(models[big], config.months)
-            most = max(1, CHUNK_BYTES // (_bytes_per_draw(models[m], config.months) * config.chunk))
-            group[m] = blocks_per_chunk(
-                seconds * share, n_blocks, execution.parallel, max_blocks=most
-            )
-    items: list[_Item] = []
-    done: list[_Out | None] = []
-    for m in minerals:
-        lo = 0
-        if pilot is not None and pilot[0] == m:
-            items.append(_Item(m, (blocks[m][0],)))
-            done.append(pilot[1])
-            lo = 1
-        for j in range(lo, n_blocks, group[m]):
-            items.append(_Item(m, tuple(blocks[m][j : j + group[m]])))
-            done.append(None)
-    results = ex.map(
-        _chunk, ctx, [it for it, d in zip(items, done, strict=True) if d is None], progress
-    )
-    summaries = {m: Summary(ctx.grids[m]) for m in minerals}
-    paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
-    writers = {m: _PathWriter(config.paths_dir, models[m]) for m in minerals}
-    for item, have in zip(items, done, strict=True):
-        out = have if have is not None else next(results)
-        for part in out.parts:
-            summaries[item.mineral].add(part)
-        if out.paths is not None:
-            writers[item.mineral].write(out.paths)
-            if config.keep_paths:
-                paths[item.mineral].append(out.paths)
     result = RunResult(scenario, config)
+    if not minerals:
+        return result
+    # One chain is built here: that loads the tables a build reads and the IO model, which
+    # go to every worker once; the others are built on the workers, all at once. Building
+    # inverts the IO matrix (LAPACK), whose last bits depend on the process's BLAS threads,
+    # so workers use the caller's IO model and every executor gets the same models.
+    parents = parents_of(chain)
+    first = _model(chain, minerals[0], scenario, parents, config.pool_below)
+    ctx = _Context(
+        shipped(chain, minerals),
+        io_model(chain.dataset),
+        first,
+        scenario,
+        parents,
+        config.months,
+        config.months_per_period,
+        config.horizon,
+        config.reroute,
+        config.keep_paths or config.paths_dir is not None,
+        config.pool_below,
+    )
+    workers = ex.workers
+    parallel = config.workers > 1 or config.executor is Executor.DASK
+    # every worker gets at least two chunks in all, not two of every chain: fewer, longer tasks
+    share = max(1, math.ceil(workers / len(minerals)))
+
+    def plan(key: _Item, built: _Built, pilot: tuple[_Out, float]) -> list[_Item]:
+        """The chain's other blocks in chunks sized from its pilot's measured time (in-process,
+        one block per chunk: nothing to amortise)."""
+        m = key.mineral
+        most = max(1, CHUNK_BYTES // (_bytes_per_draw(built.model, config.months) * config.chunk))
+        group = blocks_per_chunk(pilot[1], n_blocks, share, max_blocks=most) if parallel else 1
+        return [_Item(m, tuple(blocks[m][j : j + group])) for j in range(1, n_blocks, group)]
+
+    # the costliest chains first, so the last chunks to finish are short ones
+    keys = [_Item(m, (blocks[m][0],)) for m in _costliest_first(chain, minerals)]
+    summaries: dict[str, Summary] = {}
+    built: dict[str, _Built] = {}
+    paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
+    writers: dict[str, _PathWriter] = {}
+    for event in ex.map_built(_build, _chunk, ctx, keys, plan, progress):
+        m = event.key.mineral
+        if isinstance(event, Built):
+            built[m] = event.value
+            summaries[m] = Summary(event.value.grids)
+            writers[m] = _PathWriter(config.paths_dir, event.value.model)
+            out: _Out = event.extra[0]
+        else:
+            out = event.result
+        for part in out.parts:  # in block order: the merged sums do not depend on the executor
+            summaries[m].add(part)
+        if out.paths is not None:
+            writers[m].write(out.paths)
+            if config.keep_paths:
+                paths[m].append(out.paths)
     for m in minerals:
+        model = built[m].model
         kept = (
-            _labelled(models[m], {k: np.concatenate([p[k] for p in paths[m]]) for k in paths[m][0]})
+            _labelled(model, {k: np.concatenate([p[k] for p in paths[m]]) for k in paths[m][0]})
             if config.keep_paths
             else xr.Dataset()
         )
         result.minerals[m] = MineralResult(
-            models[m], kept, _labelled(models[m], baselines[m]), summaries[m]
+            model, kept, _labelled(model, built[m].baseline), summaries[m]
         )
     return result
 
 
-def _cost(model: ChainModel, months: int) -> float:
-    """A per-draw cost proxy: the engine's work grows with months x stages x origins x
-    destinations."""
-    return float(months * model.K * model.N * max(model.N, len(model.regions)))
+def shipped(chain: SupplyChain, minerals: list[str]) -> SupplyChain:
+    """The chain as the workers get it: the trade table cut to the rows of ``minerals`` (a
+    chain's build reads only its own; the whole table is half of what would travel to every
+    worker, e.g. 89% of its rows are other chains' under china-2025-10)."""
+    wanted = set(minerals)
+    cut = chain.dataset.with_rows("trade", lambda t: t["mineral"].isin(wanted))
+    return dataclasses.replace(chain, dataset=cut)
+
+
+def _costliest_first(chain: SupplyChain, minerals: list[str]) -> list[str]:
+    """Minerals by a per-draw cost proxy before their chains are built, largest first: the
+    engine's work grows with stages x producing countries squared."""
+    produced = (chain.production.sel(mineral=minerals).fillna(0.0) > 0).any("year")
+    countries = produced.sum("country").max("stage")
+    stages = produced.any("country").sum("stage")
+    cost = (stages * countries**2).to_series()
+    return sorted(minerals, key=lambda m: -float(cost[m]))
 
 
 def _bytes_per_draw(model: ChainModel, months: int) -> int:
