@@ -14,6 +14,7 @@ from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import build_ensemble
 from critmin.optimize.plan import optimise
 from critmin.optimize.problem import Risk
+from critmin.optimize.weights import expect, weights
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,26 @@ def test_plan_reports_cover_and_value(plan) -> None:  # type: ignore[no-untyped-
     one = rules.groupby("mineral")["form"].transform("nunique") == 1
     tol = 1e-6 * rules["optimal_expected_net_usd"].abs().max() + 1e-3
     assert (rules["expected_net_usd"] >= rules["optimal_expected_net_usd"] - tol)[one].all()
+
+
+def test_lots_share_their_minerals_avoided_loss(plan) -> None:  # type: ignore[no-untyped-def]
+    """A mineral's lots together avoid what the plan avoids on that mineral (not each of them
+    the whole of it), shared by their expected releases."""
+    ens, sol = plan.ensemble, plan.solution
+    avoided = expect((ens.loss() - sol.unmet * ens.loss_per_t).sum("period"), weights(ens))
+    by_mineral = plan.holdings.groupby("mineral")["expected_loss_avoided_usd"].sum()
+    checked = 0
+    for m, total in by_mineral.items():
+        if total != 0:  # a mineral whose lots release nothing shares nothing
+            assert total == pytest.approx(float(avoided.sel(mineral=m)), rel=1e-6), m
+            checked += 1
+    assert checked > 0
+    several = plan.holdings.groupby("mineral").filter(lambda g: (g["tonnes"] > 0).sum() > 1)
+    for _, group in several.groupby("mineral"):
+        assert (
+            group["expected_loss_avoided_usd"].nunique() > 1
+            or (group["expected_loss_avoided_usd"] == 0).all()
+        )
 
 
 def test_cli_optimize_json(tmp_path: Path) -> None:

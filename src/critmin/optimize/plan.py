@@ -224,6 +224,7 @@ def optimise(
     rows = []
     paths = conversion.paths.set_index("lot")
     carry = carrying(problem, sol)
+    release_share = _release_share(sol.releases, lots.frame, weights(ens))
     for _, lot in lots.frame.iterrows():
         m = lot["mineral"]
         t = float(sol.stock.sel(lot=lot["lot"]))
@@ -231,7 +232,11 @@ def optimise(
         per_day = float(ens.consumption.sel(mineral=m)) / (ens.months_per_period * DAYS_PER_MONTH)
         before = base_loss.sel(mineral=m).sum("period")
         after = loss_with.sel(mineral=m).sum("period")
-        avoided = float(expect(before - after, weights(ens)))
+        # the mineral's avoided loss, shared among its lots by their expected releases (a
+        # tonne of any of its needs short costs the mineral's loss per tonne)
+        share = release_share.sel(lot=lot["lot"]).item()
+        avoided = share * float(expect(before - after, weights(ens)))
+        before, after = before * share, after * share
         holding = float(carry.sel(lot=lot["lot"]))
         rows.append(
             {
@@ -463,6 +468,16 @@ def carrying(problem: ReserveProblem, sol: Solution) -> xr.DataArray:
     rate = lots.column("holding_per_year") + problem.accounting.capital_per_year
     out: xr.DataArray = lots.column("price_usd_t") * rate * held
     return out
+
+
+def _release_share(releases: xr.DataArray, lots: pd.DataFrame, w: xr.DataArray) -> xr.DataArray:
+    """(lot) each lot's share of its mineral's expected released tonnes (0 when the mineral
+    releases nothing)."""
+    by_lot = expect(releases.sum("period"), w).to_series().reindex(lots["lot"], fill_value=0.0)
+    mineral = lots.set_index("lot")["mineral"].reindex(by_lot.index)
+    total = by_lot.groupby(mineral).transform("sum")
+    share = (by_lot / total.where(total > 0)).fillna(0.0)
+    return xr.DataArray(share.to_numpy(), coords={"lot": share.index.to_numpy()}, dims="lot")
 
 
 def _why(
