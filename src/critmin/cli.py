@@ -988,7 +988,11 @@ def optimize(
         f"{period}s",
         {"tonnes": "t (chain basis)", "usd": "USD"},
     )
-    _emit(pd.DataFrame(data["policies"]), "table", "Policies on the same scenarios (USD)")
+    # a plan's losses are over its horizon, not per year (the JSON keeps its key)
+    policies = pd.DataFrame(data["policies"]).rename(
+        columns={"expected_loss_usd": "expected_loss_horizon_usd"}
+    )
+    _emit(policies, "table", f"Policies on the same scenarios, over {ens.periods} {period}s")
     signed = [a["id"] for a in data["agreements"] if a["signed"]]
     click.echo(f"agreements signed: {', '.join(signed) or 'none'}")
     click.echo(

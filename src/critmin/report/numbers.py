@@ -34,6 +34,7 @@ HEADERS: dict[str, str] = {
     "doe_2023": "DOE 2023",
     "eu_2023": "EU 2023",
     "expected_loss_usd": "Expected loss/yr",
+    "expected_loss_horizon_usd": "Expected loss (horizon)",
     "expected_loss_se_usd": "Std. error",
     "p95_loss_usd": "p95 loss/yr",
     "gdp_loss_usd": "GDP loss/yr",
