@@ -292,8 +292,17 @@ def sources(ctx: click.Context, fmt: str, gaps: bool) -> None:
     help="Monte Carlo draws per disruption scenario.",
 )
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
+@click.option(
+    "--sensitivity/--no-sensitivity",
+    default=True,
+    show_default=True,
+    help="Re-solve the reserve plan with each assumed parameter at x0.5 and x1.5 and chart "
+    "the share of the budget each moves (the longest step of the review).",
+)
 @click.pass_context
-def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int) -> None:
+def review(
+    ctx: click.Context, out: Path, year: int | None, runs: int, seed: int, sensitivity: bool
+) -> None:
     """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
     import shutil
 
@@ -321,7 +330,13 @@ def review(ctx: click.Context, out: Path, year: int | None, runs: int, seed: int
             if earlier.is_file():
                 shutil.copy2(earlier, staged / HISTORY_FILE)
             summary = write_review(
-                chain, staged, year=year, runs=runs, seed=seed, progress=progress
+                chain,
+                staged,
+                year=year,
+                runs=runs,
+                seed=seed,
+                sensitivity=sensitivity,
+                progress=progress,
             )
     for line in summary:
         click.echo(line.replace(str(staged), str(out)))

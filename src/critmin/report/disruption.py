@@ -12,6 +12,7 @@ from critmin.chain import SupplyChain
 from critmin.optimize.ensemble import build_ensemble
 from critmin.optimize.plan import optimise
 from critmin.optimize.problem import DEFAULT_BUDGET, Risk
+from critmin.optimize.sensitivity import parameter_sensitivity
 from critmin.report.charts import fan_svg
 from critmin.report.numbers import month_labels
 from critmin.scenarios.load import Labels, load_scenario
@@ -97,10 +98,22 @@ def scenario_views(
     return views
 
 
-def reserve_plan(chain: SupplyChain, *, runs: int, seed: int) -> dict[str, Any]:
-    """The optimised reserve (default budget, planning ensemble) and the policy comparison."""
+def reserve_plan(
+    chain: SupplyChain, *, runs: int, seed: int, sensitivity: bool = True
+) -> dict[str, Any]:
+    """The optimised reserve (default budget, planning ensemble), the policy comparison and,
+    with ``sensitivity``, the share of the budget each assumed parameter moves at +/-50%
+    (every case re-solved: no time limit, so the page does not depend on the machine)."""
     ens = build_ensemble(chain, runs=runs, seed=seed)
-    return optimise(chain, ens, budget=DEFAULT_BUDGET, risk=Risk()).as_json()
+    plan = optimise(chain, ens, budget=DEFAULT_BUDGET, risk=Risk()).as_json()
+    plan["sensitivity"] = (
+        parameter_sensitivity(
+            chain, ens, plan, budget=DEFAULT_BUDGET, seed=seed, time_limit=float("inf")
+        )
+        if sensitivity
+        else []
+    )
+    return plan
 
 
 def ranking(chain: SupplyChain, *, runs: int, seed: int) -> list[dict[str, Any]]:

@@ -104,6 +104,27 @@ def _reserve_chart(reserve: dict[str, Any] | None) -> str:
     return bars_svg(values, "Why these lots: expected loss avoided per dollar held", "USD per USD")
 
 
+def _tonnes(t: float) -> str:
+    """Tonnes as people read them: whole tonnes from 10 t, two decimals below."""
+    return f"{t:,.0f}" if t >= 10 else f"{t:.2f}"
+
+
+def _sensitivity_chart(reserve: dict[str, Any] | None, top: int = 12) -> str:
+    """The share of the budget each assumed parameter moves at +/-50%, largest first."""
+    rows = [r for r in (reserve or {}).get("sensitivity", []) if r.get("budget_share_moved")]
+    if not rows:
+        return ""
+    values = pd.Series(
+        {f"{r['parameter']} ({r['mineral']})": 100 * r["budget_share_moved"] for r in rows}
+    )
+    values = values.sort_values(ascending=False).head(top)
+    return bars_svg(
+        values,
+        "What moves the plan: share of the budget moved at x0.5 or x1.5 (flagged above 25%)",
+        "% of the budget",
+    )
+
+
 def _env() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(resources.files("critmin.report") / "templates"))
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
@@ -207,6 +228,7 @@ def write_review(
     outlook: bool = True,
     outlook_draws: int = 2000,
     record: bool = True,
+    sensitivity: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Write ``out/index.html`` and return the terminal summary; ``progress(step)`` is called
@@ -226,7 +248,11 @@ def write_review(
     say("replaying historical episodes")
     backtests = backtest_records(backtest(chain)) if disruptions else []
     say("optimising the reserve")
-    reserve = reserve_plan(chain, runs=max(50, runs), seed=seed) if disruptions else None
+    reserve = (
+        reserve_plan(chain, runs=max(50, runs), seed=seed, sensitivity=sensitivity)
+        if disruptions
+        else None
+    )
     say("writing the page")
     table = exposure_table(chain, year=year)
     views = _chain_views(chain, table, year)
@@ -277,9 +303,9 @@ def write_review(
         held = [h for h in reserve["holdings"] if h["tonnes"] > 1e-6]
         lines.append(
             f"  reserve plan: ${reserve['spent_usd'] / 1e9:,.2f}B in "
-            + ", ".join(f"{h['mineral']} {h['tonnes']:,.0f} t" for h in held)
-            + f"; expected loss ${reserve['expected_loss_usd'] / 1e9:,.2f}B vs "
-            f"${reserve['policies'][0]['expected_loss_usd'] / 1e9:,.2f}B with no reserve"
+            + ", ".join(f"{h['mineral']} {h['form']} {_tonnes(h['tonnes'])} t" for h in held)
+            + f"; expected loss over the plan's horizon ${reserve['expected_loss_usd'] / 1e9:,.2f}B"
+            f" vs ${reserve['policies'][0]['expected_loss_usd'] / 1e9:,.2f}B with no reserve"
         )
     lines += changed_lines(changed)
     top = [r for r in ranked if r["rank"] is not None][:5]
@@ -312,6 +338,7 @@ def write_review(
             changed=changed,
             risks=risks,
             reserve_chart=_reserve_chart(reserve),
+            sensitivity_chart=_sensitivity_chart(reserve),
             outlook=ahead,
         )
     )
