@@ -67,6 +67,7 @@ def one_chunk(chain: SupplyChain, repeat: int) -> None:
         12,
         True,
         False,
+        0.0,  # every country kept: the chunk is the same wherever it runs
     )
     item = runner._Item("rare_earths", ((200, block_seeds(1, 1, 1)[0][0]),))
     built, _ = runner._build(ctx, item)
