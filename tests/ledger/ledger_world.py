@@ -24,6 +24,16 @@ PG_ENV = "CRITMIN_TEST_POSTGRES_URL"
 MEMBERS = [f"member{i}" for i in range(1, 8)]
 MINERAL = "cobalt"
 PRICE = Decimal("30000")
+#: An acquisition body as the API takes it (strings for decimals), for the API tests.
+ACQ = {
+    "mineral": "cobalt",
+    "form": "cathode",
+    "quantity_t": "0.01",
+    "location": "depot-a",
+    "price_usd_per_t": "30000",
+    "seller": "Acme",
+    "seller_country": "AUS",
+}
 #: A loan's return date inside the maximum term (two years).
 SOON = str(date.today() + timedelta(days=365))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from ledger_world import MEMBERS, SOON, resolve
+from ledger_world import ACQ, MEMBERS, SOON, resolve
 
 from critmin.api.app import create_app
 from critmin.ledger import events as ev
@@ -69,15 +69,6 @@ def reader(path: str) -> Setup:
     return lambda db, n: (path, None)
 
 
-ACQ = {
-    "mineral": "cobalt",
-    "form": "cathode",
-    "quantity_t": "0.01",
-    "location": "depot-a",
-    "price_usd_per_t": "30000",
-    "seller": "Acme",
-    "seller_country": "AUS",
-}
 #: method, path, allowed roles, and how to make a valid request (path, body) for call ``n``.
 ENDPOINTS: list[tuple[str, str, set[Role], Setup]] = [
     (

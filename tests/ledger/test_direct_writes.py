@@ -14,6 +14,7 @@ import pytest
 from fastapi import HTTPException
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from ledger_world import ACQ
 
 from critmin.api import auth
 from critmin.api.app import DIRECT, create_app
@@ -21,15 +22,6 @@ from critmin.ledger.service import Ledger
 from critmin.ledger.users import add_user
 from critmin.ledger.vocabulary import Role
 
-ACQ = {
-    "mineral": "cobalt",
-    "form": "cathode",
-    "quantity_t": "0.01",
-    "location": "depot-a",
-    "price_usd_per_t": "30000",
-    "seller": "Acme",
-    "seller_country": "AUS",
-}
 #: Content-Type the direct path passes on to FastAPI (which reads it as JSON all the same).
 VIA_FASTAPI = "application/json; charset=utf-8"
 

@@ -222,6 +222,19 @@ def build_model(
     return pool_model(model, pool_below, keep) if pool_below > 0 else model
 
 
+def traced_content(flows: np.ndarray, stages: int, nodes: int) -> np.ndarray:
+    """(stage, node, origin) each node's input by mine-stage origin, traced through the
+    baseline flows; mine-stage countries are their own origin."""
+    content = np.zeros((stages, nodes, nodes))
+    content[0] = np.eye(nodes)
+    for k in range(1, stages):
+        inflow = flows[k - 1]
+        tot = inflow.sum(axis=0)
+        share_in = np.divide(inflow, tot[None, :], out=np.zeros_like(inflow), where=tot > 0)
+        content[k] = share_in.T @ content[k - 1]
+    return content
+
+
 def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
     """``model`` with, at every stage, the countries below ``below`` of the stage's output
     (not in ``keep``, :data:`NEVER_POOLED` or the recycling node) merged into the stage's
@@ -265,13 +278,7 @@ def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> C
         for k in range(K):
             np.add.at(tied_t[k], to[k], model.host_tied[k] * model.capacity[k])
         tied = np.divide(tied_t, cap, out=np.zeros_like(cap), where=cap > 0)
-    content = np.zeros((K, M, M))
-    content[0] = np.eye(M)
-    for k in range(1, K):
-        inflow = flows[k - 1]
-        tot = inflow.sum(axis=0)
-        share_in = np.divide(inflow, tot[None, :], out=np.zeros_like(inflow), where=tot > 0)
-        content[k] = share_in.T @ content[k - 1]
+    content = traced_content(flows, K, M)
     region = np.array(
         [
             REGIONS.index("USA") if c == SECONDARY_NODE else REGIONS.index(region_of(c))
@@ -424,13 +431,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     cap[-1] = final.sum(axis=1)
 
     # traced origin content: mine-stage countries are their own origin
-    content = np.zeros((K, N, N))
-    content[0] = np.eye(N)
-    for k in range(1, K):
-        inflow = flows[k - 1]
-        tot = inflow.sum(axis=0)
-        share_in = np.divide(inflow, tot[None, :], out=np.zeros_like(inflow), where=tot > 0)
-        content[k] = share_in.T @ content[k - 1]
+    content = traced_content(flows, K, N)
 
     params = ds["market_parameters"]
     values: dict[str, float] = {}
