@@ -95,7 +95,9 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
     )
     cost_a = agr.unit_cost(ens).values
     vmax = agr.frame["max_volume_t_per_year"].astype(float).to_numpy()
-    caps = conv.route_capacity(ens.months_per_period)
+    # (route, period) t, plants counted from their start, as the linopy programme reads them
+    caps = conv.capacity_by_period(ens.months_per_period, ens.shortfall.period.to_index())
+    caps = caps.to_pandas()
     route = {lot: paths.loc[lot, "route"] for lot in L}
     revenue = problem.accounting.release_revenue
     P = list(problem.projects.index)
@@ -187,7 +189,7 @@ def pyomo_model(problem: ReserveProblem) -> pyo.ConcreteModel:
         on_route,
         rule=lambda m, s, t, k: (
             sum(m.r[s, t, lot] for lot in L if route[lot] == k and (s, t, lot) in m.r)
-            <= float(caps[k])
+            <= float(caps.loc[k].iloc[t])
             if any(route[lot] == k and (s, t, lot) in m.r for lot in L)
             else pyo.Constraint.Skip
         ),

@@ -135,13 +135,6 @@ class Conversion:
             dims=("mineral", "need"),
         )
 
-    def route_capacity(self, months_per_period: int) -> pd.Series:
-        """t per period through each route once every counted plant runs."""
-        if self.routes.empty:
-            return pd.Series(dtype=float)
-        cap = self.routes.set_index("route")["capacity_t_per_year"].astype(float)
-        return cap * months_per_period / 12
-
     def capacity_by_period(
         self, months_per_period: int, periods: pd.Index, start: str = PLAN_START
     ) -> xr.DataArray:
