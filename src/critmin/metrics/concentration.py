@@ -130,9 +130,10 @@ def hhi_wgi(sel: Selection) -> xr.DataArray:
 
 def top(sel: Selection) -> tuple[xr.DataArray, xr.DataArray]:
     """The leading named country and its share."""
-    named = sel.named.fillna(-1.0)
-    country = named.idxmax("country").where(sel.named.notnull().any("country"))
-    share = sel.named.max("country")
+    named = sel.named.fillna(-1.0)  # shares are >= 0, so -1 never leads; all-NaN stays NaN
+    known = sel.named.notnull().any("country")
+    country = named.idxmax("country").where(known)
+    share = named.max("country").where(known)
     return _unit(country, "top_country"), _unit(share, "top_share")
 
 
