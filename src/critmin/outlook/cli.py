@@ -60,7 +60,16 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
     parts = (
         [f"{m} {float(v):,.0f} t/yr" for m, v in sec.to_series().items()] if sec is not None else []
     )
-    click.echo(f"U.S. recycled supply attached for {year}: {', '.join(parts) or 'none'}", err=True)
+    missing = list(sec.attrs.get("no_capacity", ())) if sec is not None else []
+    why = (
+        f" (0 for {', '.join(missing)}: no U.S. recycling plant declares a capacity in the "
+        "chain's basis)"
+        if missing
+        else ""
+    )
+    click.echo(
+        f"U.S. recycled supply attached for {year}: {', '.join(parts) or 'none'}{why}", err=True
+    )
     return out
 
 

@@ -4,9 +4,11 @@ collection and recovery rates, capped by the recycling capacity declared in the 
 For each row of ``recycling_flows`` (mineral, region, end-use sector):
 
 * past demand ``D(t)`` = the region's demand proxy (a stage's output, or U.S. apparent
-  consumption) x the sector's share (``end_uses``). Before the first observed year demand is
-  extended backwards at the series' own log-linear trend; after the last it is held flat
-  (critmin has no sourced demand projection);
+  consumption) x the sector's share (``end_uses``); where a row gives ``region_share``, the
+  world's proxy x that share instead (a region whose own series misses the metal in imported
+  products, such as U.S. battery lithium and magnet rare earths). Before the first observed
+  year demand is extended backwards at the series' own log-linear trend; after the last it is
+  held flat (critmin has no sourced demand projection);
 * end-of-life volume ``EoL(t) = sum_tau D(tau) P(lifetime in [t - tau - 1/2, t - tau + 1/2))``
   with a normal lifetime (mean, sd) truncated at zero;
 * secondary potential = EoL x collection x recovery;
@@ -147,20 +149,29 @@ def recycling_outlook(
     rows = []
     for f in flows:
         mineral, region, sector = str(f["mineral"]), str(f["region"]), str(f["sector"])
+        region_share = _declared(f.get("region_share"))
+        if region_share is not None and str(f["demand_stage"]) == "consumption":
+            raise ValueError(
+                f"region_share: {mineral} {region} {sector}: a region's share applies to a "
+                "stage's world output, not to U.S. consumption"
+            )
+        proxy = region if region_share is None else WORLD
         share = _declared(f.get("demand_share"))
         if share is None:
             match = uses[
                 (uses["mineral"] == mineral)
-                & (uses["region"] == region)
+                & (uses["region"] == proxy)
                 & (uses["sector"] == sector)
             ]
             if match.empty:
                 continue
             share = float(match.sort_values("year")["share"].iloc[-1])
         first = years[0] - HISTORY_YEARS
-        history, slope = demand_history(chain, mineral, region, str(f["demand_stage"]))
+        history, slope = demand_history(chain, mineral, proxy, str(f["demand_stage"]))
         growth = _declared(f.get("demand_growth_per_year"))
         demand = extend(history, slope if growth is None else growth, first, years[-1]) * share
+        if region_share is not None:
+            demand = demand * region_share
         pmf = lifetime_pmf(
             float(f["lifetime_mean_years"]),
             float(f["lifetime_sd_years"]),
@@ -224,18 +235,27 @@ US = "USA"
 
 
 def with_secondary(
-    chain: SupplyChain, tonnes_per_year: dict[str, float], sources: set[str] | None = None
+    chain: SupplyChain,
+    tonnes_per_year: dict[str, float],
+    sources: set[str] | None = None,
+    no_capacity: set[str] | None = None,
 ) -> SupplyChain:
     """``chain`` with U.S. secondary supply attached (t/yr by mineral, in the chain model's
     reference basis): every chain model built from it (simulate, rank, the reserve's ensemble)
-    carries a domestic recycled-supply node (critmin.simulate.model.add_secondary)."""
+    carries a domestic recycled-supply node (critmin.simulate.model.add_secondary).
+    ``no_capacity`` names the minerals at 0 because no U.S. recycling plant declares a
+    capacity in the chain's basis (kept in the attrs, so front ends can say so)."""
     minerals = sorted(tonnes_per_year)
     arr = xr.DataArray(
         np.array([float(tonnes_per_year[m]) for m in minerals]),
         coords={"mineral": minerals},
         dims=("mineral",),
         name="secondary_t",
-        attrs={"unit": "t/yr (chain basis)", "sources": sorted(sources or set())},
+        attrs={
+            "unit": "t/yr (chain basis)",
+            "sources": sorted(sources or set()),
+            "no_capacity": sorted(no_capacity or set()),
+        },
     )
     return replace(chain, secondary=arr)
 
@@ -257,7 +277,10 @@ def with_recycling(chain: SupplyChain, result: Outlook, year: int) -> SupplyChai
     p = result.pipeline.projects
     plants = p[(p["kind"] == "recycling") & (p["country"] == US)]
     sources |= {str(s) for s in plants.loc[plants["mineral"].isin(by_mineral.index), "source_id"]}
-    return with_secondary(chain, {str(m): float(v) for m, v in by_mineral.items()}, sources)
+    undeclared = {str(m) for m in here.loc[~here["capacity_declared"], "mineral"]}
+    return with_secondary(
+        chain, {str(m): float(v) for m, v in by_mineral.items()}, sources, undeclared
+    )
 
 
 #: Draws of the outlook run behind ``attach_recycling`` (the median online year of each
@@ -305,7 +328,12 @@ SENSITIVE = (
     "recovery_rate",
     "demand_share",
     "demand_growth_per_year",
+    "region_share",
 )
+
+
+#: The fields of ``recycling_flows`` that are fractions (capped at 1 when scaled).
+FRACTIONS = ("collection_rate", "recovery_rate", "demand_share", "region_share")
 
 
 def recycling_sensitivity(
@@ -316,10 +344,11 @@ def recycling_sensitivity(
     year: int,
     factors: tuple[float, float] = (0.5, 1.5),
 ) -> pd.DataFrame:
-    """How the secondary potential of ``mineral`` in ``year`` (t/yr, every sector summed)
-    moves when one field of one ``recycling_flows`` row is scaled by each factor (rates capped
-    at 1), the others held: one row per (sector, field) with the base, low and high potential
-    and the relative change. Every assumed or estimated figure can be read off here."""
+    """How the secondary potential of ``mineral`` in ``year`` (t/yr, every sector of the row's
+    region summed) moves when one field of one ``recycling_flows`` row is scaled by each factor
+    (fractions capped at 1), the others held: one row per (region, sector, field) with the
+    base, low and high potential and the relative change. Every assumed or estimated figure
+    can be read off here."""
     if year not in result.years:
         raise ValueError(
             f"year: {year} is outside the outlook ({result.years[0]}-{result.years[-1]})"
@@ -329,13 +358,16 @@ def recycling_sensitivity(
     if own.empty:
         raise ValueError(f"mineral: no recycling_flows rows for {mineral!r}")
 
-    def potential(frame: pd.DataFrame) -> float:
-        out = recycling_outlook(chain, result, frame)
+    def potential(frame: pd.DataFrame, region: str) -> float:
+        mine = frame[frame["region"] == region]
+        out = recycling_outlook(chain, result, mine)
         return float(out.loc[out["year"] == year, "secondary_potential_t"].sum())
 
-    base = potential(own)
+    bases = {str(r): potential(own, str(r)) for r in own["region"].unique()}
     rows = []
     for i, row in own.iterrows():
+        region = str(row["region"])
+        base = bases[region]
         for fieldname in SENSITIVE:
             value = _declared(row.get(fieldname))
             if value is None:
@@ -344,13 +376,14 @@ def recycling_sensitivity(
             for factor in factors:
                 frame = own.copy()
                 new = value * factor
-                if fieldname in ("collection_rate", "recovery_rate", "demand_share"):
+                if fieldname in FRACTIONS:
                     new = min(new, 1.0)
                 frame.loc[i, fieldname] = new
-                moved.append(potential(frame))
+                moved.append(potential(frame, region))
             rows.append(
                 {
                     "mineral": mineral,
+                    "region": row["region"],
                     "sector": row["sector"],
                     "field": fieldname,
                     "value": value,

@@ -894,6 +894,17 @@ TABLES.update(
                         description="log growth of past demand per year, where the demand "
                         "series is too short to fit its own trend",
                     ),
+                    Column(
+                        "region_share",
+                        "float",
+                        required=False,
+                        minimum=0.0,
+                        maximum=1.0,
+                        unit="fraction",
+                        description="the region's share of the world's demand proxy in this "
+                        "sector, where the region has no series of its own (U.S. apparent "
+                        "consumption misses the metal in imported cells, vehicles and magnets)",
+                    ),
                     _source(),
                     _estimated(),
                     _note(),
