@@ -47,8 +47,10 @@ import numpy as np
 import pandas as pd
 
 from critmin.data.load import Dataset
+from critmin.schema.vocabulary import WORLD
 
 OTHER_SECTOR = "other"
+USA = "USA"
 #: Share of a host commodity's intermediate use whose buyers count as its users.
 MAIN_USE = 0.8
 
@@ -231,15 +233,17 @@ def _host(dataset: Dataset, mineral: str, parents: dict[str, str]) -> str | None
 def _end_use_weights(
     dataset: Dataset, model: IOModel, mineral: str, parents: dict[str, str]
 ) -> tuple[dict[str, float], float, str]:
-    """Weights on BEA industries from USGS end-use shares; the share left for the host's own
-    distribution ("other" and unmapped sectors); and what the weights rest on."""
+    """Weights on BEA industries from end-use shares: the mineral's U.S. shares, else its world
+    (WLD) shares applied to the U.S. (as the chain model's sector split does), else its
+    parent's; the share left for the host's own distribution ("other" and unmapped sectors);
+    and what the weights rest on."""
     uses = dataset["end_uses"]
-    for m in (mineral, parents.get(mineral, "")):
-        rows = uses[(uses["mineral"] == m) & (uses["region"] == "USA")]
+    for m, region in ((m, r) for m in (mineral, parents.get(mineral, "")) for r in (USA, WORLD)):
+        rows = uses[(uses["mineral"] == m) & (uses["region"] == region)]
         if len(rows):
             break
     else:
-        return {}, 1.0, "no U.S. end-use shares: the host commodity's users in the Use table"
+        return {}, 1.0, "no end-use shares: the host commodity's users in the Use table"
     latest = rows[rows["year"] == rows["year"].max()]
     shares = latest.groupby("sector")["share"].sum()
     shares = shares / shares.sum()
@@ -256,7 +260,10 @@ def _end_use_weights(
         for c, s in zip(codes, size / size.sum(), strict=True):
             out[c] = out.get(c, 0.0) + float(share) * float(s)
     year = int(latest["year"].max())
-    return out, rest, f"USGS U.S. end-use shares ({m}, {year}) mapped to BEA industries"
+    what = (
+        "USGS U.S. end-use shares" if region == USA else "world end-use shares applied to the U.S."
+    )
+    return out, rest, f"{what} ({m}, {year}) mapped to BEA industries"
 
 
 def _goods(codes: tuple[str, ...]) -> np.ndarray:
