@@ -10,18 +10,19 @@ Method (docs/criticality.md has the derivation and limits):
    multiplier of an industry, ``μ = v·L``, is the U.S. GDP a dollar of its output carries,
    including its domestic suppliers (Miller & Blair 2009, ch. 2 and 6).
 2. **Where the mineral goes.** Each mineral is sold in one BEA commodity h (the bridge). Its
-   U.S. end-use shares (USGS, ``end_uses``) are mapped to BEA industries by the bridge (split
-   within a sector by gross output); without end-use shares, or for a sector the bridge does not
-   map ("other"), the mineral follows h's own distribution over using industries in the Use
-   table.
+   U.S. end-use shares (USGS, ``end_uses``), else its world shares, are mapped to BEA industries
+   by the bridge (split within a sector by gross output); without end-use shares, or for a
+   sector the bridge does not map ("other"), the mineral follows h's own distribution over
+   using industries in the Use table.
 3. **Supply constraint.** A shortfall share φ of the mineral reaches each using industry j
    (uniform rationing). Two kinds of use:
 
    - **Essential product lines** (a row of ``io_dependency``): a share ``d_j`` of j's output is
      made in product lines that cannot be made without the mineral within the year (GaAs and
-     GaN devices in 334413). These lines run in fixed proportions, the short-run technology of
-     the supply-constrained and inoperability input-output models (Miller & Blair 2009,
-     ch. 13; Haimes & Jiang 2001; Santos & Haimes 2004) and of the USGS disruption models
+     GaN devices in 334413, PM-motor BEVs in 336111/336112). These lines run in fixed
+     proportions, the short-run technology of the supply-constrained and inoperability
+     input-output models (Miller & Blair 2009, ch. 13; Haimes & Jiang 2001; Santos & Haimes
+     2004) and of the USGS disruption models
      (Manley, Alonso & Nassar 2022; Nassar et al. 2024, OFR 2024-1057): they lose ``d_j·φ`` of
      j's output. Substitution is counted once, upstream, in the demand elasticity of the
      market clearing that sets φ.
