@@ -2,8 +2,9 @@
 
 Prints, for the default universe (`critmin rank`'s minerals), the leverage at 10% and 50%
 shortfalls, whether essential product lines (``io_dependency``, fixed proportions) or only the
-CES users carry it, and the largest user; then gallium's sensitivity to its assumed dependent
-share (+/-50%), the published USGS references, and a like-for-like bound for industrial sand.
+CES users carry it, and the largest user; then each essential mineral's sensitivity to its
+assumed dependent shares (+/-50%), a bound for the PGMs' forward effect on vehicle assembly,
+the published USGS references, and a like-for-like bound for industrial sand.
 Asserts nothing. Run: ``.venv/bin/python benchmarks/leverage_table.py [N]`` (N rows, default 25).
 """
 
@@ -43,14 +44,35 @@ def main(rows: int = 25) -> None:
     sand = build_model(chain, "sand_gravel_industrial").exposure  # not on a U.S. list
     if ga is None or ga.essential is None:
         return
-    print("\ngallium, dependent share of 334413 x0.5 / x1 / x1.5 (assumption, +/-50%):")
-    print(
-        "  leverage@50% "
-        + " / ".join(
-            f"{dataclasses.replace(ga, essential=ga.essential * f).leverage(0.5):.0f}"
+    print("\nessential lines, dependent shares x0.5 / x1 / x1.5 (derived estimates, +/-50%):")
+    for _, _, mineral, _, _, expo in table:
+        if expo.essential is None:
+            continue
+        lines = ", ".join(c for c, d in zip(expo.codes, expo.essential, strict=True) if d > 0)
+        moved = (
+            dataclasses.replace(expo, essential=expo.essential * f).leverage(0.5)
             for f in (0.5, 1.0, 1.5)
         )
-    )
+        ces = dataclasses.replace(expo, essential=None).leverage(0.5)
+        print(
+            f"  {mineral:13s} ({lines}): leverage@50% "
+            + " / ".join(f"{v:.3g}" for v in moved)
+            + f"; CES users only {ces:.3g}"
+        )
+    # PGMs: the forward effect the model leaves out. Were every non-BEV light vehicle (336111,
+    # 336112; 1 - 0.070 of output, io_dependency) unable to ship without its converter, the
+    # leverage there would be mu x (1 - 0.070) / V: a bound, not a modelled figure.
+    model = io_model(chain.dataset)
+    print("\nPGM bound if ICE light-vehicle assembly stopped with its converter (not modelled):")
+    for mineral in ("platinum", "palladium", "rhodium"):
+        expo = by.get(mineral)
+        if expo is None:
+            continue
+        cars = sum(
+            model.va_multiplier[model.index(c)] * model.output[model.index(c)] * 1e6
+            for c in ("336111", "336112")
+        )
+        print(f"  {mineral:10s} {cars * (1 - 0.070) / expo.value_usd:.3g}")
     # USGS OFR 2024-1057: complete restriction of China's net exports -> U.S. GDP -3.1 bn USD
     # (gallium; range 1.7-8.2) and -0.4 bn USD (germanium; 0.01-1.1). The U.S. shortfall is at
     # most all of U.S. use, so loss / value of U.S. use is a lower bound on the leverage they imply.
@@ -70,7 +92,6 @@ def main(rows: int = 25) -> None:
     # Like-for-like bound: were industrial sand's glassmaking use (7% of U.S. tonnage, USGS MCS
     # 2020, value assumed in proportion) essential to all of BEA 327200 (glass and glass
     # products) in fixed proportions, its leverage there would be mu x / (0.07 V).
-    model = io_model(chain.dataset)
     j = model.index("327200")
     x = model.output[j] * 1e6
     glass = model.va_multiplier[j] * x / (0.07 * sand.value_usd)

@@ -181,38 +181,39 @@ def tiny_raw(root: Path, cobalt_value: str = "226,000") -> Path:
 
 
 def tiny_bea(bea: Path) -> None:
-    """A three-industry BEA release with the real files' layout (codes as rows and columns):
-    the industries the bundled essential product lines (io_dependency) name."""
+    """A small BEA release with the real files' layout (codes as rows and columns): three
+    industries with intermediate flows, plus every other industry the bundled essential product
+    lines (io_dependency) name, with output but no intermediate inputs."""
     bea.mkdir()
-    codes = ["331410", "334413", "335920"]
+    base = ["331410", "334413", "335920"]
+    named = pd.read_csv(REPO / "data-src" / "manual" / "io_dependency.csv", dtype=str)["industry"]
+    extra = sorted(set(named) - set(base))
+    codes = base + extra
     names = [
         "Nonferrous metal smelting and refining",
         "Semiconductor manufacturing",
         "Communication and energy wire and cable manufacturing",
-    ]
+    ] + [f"Industry {c}" for c in extra]
     for kind in ("industry", "commodity"):
         col = f"BEA_2017_Detail_{kind.title()}_Code"
         pd.DataFrame({col: codes, col.replace("Code", "Name"): names}).to_csv(
             bea / f"{kind}_codes_2017.csv", index=False
         )
+    output = np.array([100.0, 150.0, 80.0] + [100.0] * len(extra))
+    flows = np.zeros((len(codes), len(codes)))
+    flows[:2, :3] = [[10.0, 5.0, 0.0], [0.0, 20.0, 0.0]]
+    value_added = output - flows.sum(axis=0)
+    value_added[:3] = [40.0, 60.0, 30.0]
     use = pd.DataFrame(
-        [
-            [10.0, 5.0, 0.0],
-            [0.0, 20.0, 0.0],
-            [0.0, 0.0, 0.0],
-            [40.0, 60.0, 30.0],
-            [100.0, 150.0, 80.0],
-        ],
-        index=pd.Index(["331410", "334413", "335920", "T006", "T008"], name="code"),
+        np.vstack([flows, value_added, output]),
+        index=pd.Index([*codes, "T006", "T008"], name="code"),
         columns=codes,
     )
     use.to_csv(bea / "use_2017_detail_producer_prices.csv")
-    make = pd.DataFrame(
-        np.diag([100.0, 150.0, 80.0]), index=pd.Index(codes, name="code"), columns=codes
-    )
+    make = pd.DataFrame(np.diag(output), index=pd.Index(codes, name="code"), columns=codes)
     make.to_csv(bea / "make_2017_detail.csv")
     (make * 0.1).to_csv(bea / "import_matrix_2017_detail.csv")
-    pd.DataFrame({"code": codes, "2023": [120.0, 200.0, 90.0]}).to_csv(
+    pd.DataFrame({"code": codes, "2023": [120.0, 200.0, 90.0] + [110.0] * len(extra)}).to_csv(
         bea / "gross_output_1997_2023_detail.csv", index=False
     )
 

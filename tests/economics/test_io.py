@@ -150,3 +150,63 @@ def test_germanium_leverage_meets_the_usgs_implied_bound(bundled: SupplyChain) -
     bound = USGS_GE_GDP_LOSS_USD / ge.value_usd
     assert ge.leverage(0.5) >= bound
     assert dataclasses.replace(ge, essential=None).leverage(0.5) < bound
+
+
+def test_every_essential_line_reaches_its_minerals_users(bundled: SupplyChain) -> None:
+    """An io_dependency row only counts if its industry is among the mineral's users (end uses
+    mapped by the bridge): a row whose industry the mineral never reaches would be inert."""
+    deps = bundled.dataset["io_dependency"]
+    for mineral, rows in deps.groupby("mineral"):
+        expo = build_model(bundled, str(mineral)).exposure
+        assert expo is not None, mineral
+        assert expo.essential is not None, mineral
+        for code in rows["industry"]:
+            assert str(code) in expo.codes, (mineral, code)
+            assert expo.essential[expo.codes.index(str(code))] > 0, (mineral, code)
+
+
+@pytest.mark.parametrize("mineral", ["neodymium", "praseodymium", "dysprosium", "terbium"])
+def test_magnet_rare_earths_stop_ev_lines_well_above_the_ces_band(
+    bundled: SupplyChain, mineral: str
+) -> None:
+    """The magnet rare earths go to NdFeB magnet users (EV traction motors, wind, electronics,
+    motors), not to the refinery catalysts of the rare-earth aggregate; the permanent-magnet
+    BEV lines of 336111/336112 stop with them, so GDP per dollar short is at least ten times a
+    bulk mineral's (the CES band), and falls back into it without those lines."""
+    expo = build_model(bundled, mineral).exposure
+    sand = build_model(bundled, "sand_gravel_industrial").exposure
+    assert expo is not None
+    assert sand is not None
+    assert "324110" not in expo.codes
+    assert {"336111", "336112", "335312"} <= set(expo.codes)
+    assert expo.leverage(0.5) >= 10 * sand.leverage(0.5)
+    ces_only = dataclasses.replace(expo, essential=None)
+    assert ces_only.leverage(0.5) < 2 * sand.leverage(0.5)
+
+
+def test_tungsten_carbide_tools_stop_in_fixed_proportion(bundled: SupplyChain) -> None:
+    """Cemented-carbide cutting tools (33351B) stop with the tungsten short: at a small
+    shortfall, where the CES users barely lose, the leverage is the lines' closed form
+    μ·d·x/V plus a CES remainder, several times the CES-only figure."""
+    w = build_model(bundled, "tungsten").exposure
+    assert w is not None
+    assert w.essential is not None
+    j = w.codes.index("33351B")
+    closed_form = w.multiplier[j] * w.essential[j] * w.output_usd[j] / w.value_usd
+    ces_only = dataclasses.replace(w, essential=None)
+    assert w.leverage(0.1) >= closed_form
+    assert w.leverage(0.1) >= 3 * ces_only.leverage(0.1)
+
+
+@pytest.mark.parametrize("mineral", ["platinum", "palladium", "rhodium"])
+def test_pgms_go_to_catalytic_converters(bundled: SupplyChain, mineral: str) -> None:
+    """The PGMs' users are their world end uses (autocatalysts -> 336390), applied to the U.S.
+    where USGS gives no U.S. split, not the buyers of the refining commodity they are sold in;
+    the converter line is essential."""
+    expo = build_model(bundled, mineral).exposure
+    assert expo is not None
+    assert "world end-use shares" in expo.basis
+    assert expo.essential is not None
+    assert expo.essential[expo.codes.index("336390")] > 0
+    top = expo.codes[int(np.argmax(expo.weight))]
+    assert top == "336390"

@@ -10,18 +10,19 @@ Method (docs/criticality.md has the derivation and limits):
    multiplier of an industry, ``μ = v·L``, is the U.S. GDP a dollar of its output carries,
    including its domestic suppliers (Miller & Blair 2009, ch. 2 and 6).
 2. **Where the mineral goes.** Each mineral is sold in one BEA commodity h (the bridge). Its
-   U.S. end-use shares (USGS, ``end_uses``) are mapped to BEA industries by the bridge (split
-   within a sector by gross output); without end-use shares, or for a sector the bridge does not
-   map ("other"), the mineral follows h's own distribution over using industries in the Use
-   table.
+   U.S. end-use shares (USGS, ``end_uses``), else its world shares, are mapped to BEA industries
+   by the bridge (split within a sector by gross output); without end-use shares, or for a
+   sector the bridge does not map ("other"), the mineral follows h's own distribution over
+   using industries in the Use table.
 3. **Supply constraint.** A shortfall share φ of the mineral reaches each using industry j
    (uniform rationing). Two kinds of use:
 
    - **Essential product lines** (a row of ``io_dependency``): a share ``d_j`` of j's output is
      made in product lines that cannot be made without the mineral within the year (GaAs and
-     GaN devices in 334413). These lines run in fixed proportions, the short-run technology of
-     the supply-constrained and inoperability input-output models (Miller & Blair 2009,
-     ch. 13; Haimes & Jiang 2001; Santos & Haimes 2004) and of the USGS disruption models
+     GaN devices in 334413, PM-motor BEVs in 336111/336112). These lines run in fixed
+     proportions, the short-run technology of the supply-constrained and inoperability
+     input-output models (Miller & Blair 2009, ch. 13; Haimes & Jiang 2001; Santos & Haimes
+     2004) and of the USGS disruption models
      (Manley, Alonso & Nassar 2022; Nassar et al. 2024, OFR 2024-1057): they lose ``d_j·φ`` of
      j's output. Substitution is counted once, upstream, in the demand elasticity of the
      market clearing that sets φ.
@@ -47,8 +48,10 @@ import numpy as np
 import pandas as pd
 
 from critmin.data.load import Dataset
+from critmin.schema.vocabulary import WORLD
 
 OTHER_SECTOR = "other"
+USA = "USA"
 #: Share of a host commodity's intermediate use whose buyers count as its users.
 MAIN_USE = 0.8
 
@@ -231,15 +234,17 @@ def _host(dataset: Dataset, mineral: str, parents: dict[str, str]) -> str | None
 def _end_use_weights(
     dataset: Dataset, model: IOModel, mineral: str, parents: dict[str, str]
 ) -> tuple[dict[str, float], float, str]:
-    """Weights on BEA industries from USGS end-use shares; the share left for the host's own
-    distribution ("other" and unmapped sectors); and what the weights rest on."""
+    """Weights on BEA industries from end-use shares: the mineral's U.S. shares, else its world
+    (WLD) shares applied to the U.S. (as the chain model's sector split does), else its
+    parent's; the share left for the host's own distribution ("other" and unmapped sectors);
+    and what the weights rest on."""
     uses = dataset["end_uses"]
-    for m in (mineral, parents.get(mineral, "")):
-        rows = uses[(uses["mineral"] == m) & (uses["region"] == "USA")]
+    for m, region in ((m, r) for m in (mineral, parents.get(mineral, "")) for r in (USA, WORLD)):
+        rows = uses[(uses["mineral"] == m) & (uses["region"] == region)]
         if len(rows):
             break
     else:
-        return {}, 1.0, "no U.S. end-use shares: the host commodity's users in the Use table"
+        return {}, 1.0, "no end-use shares: the host commodity's users in the Use table"
     latest = rows[rows["year"] == rows["year"].max()]
     shares = latest.groupby("sector")["share"].sum()
     shares = shares / shares.sum()
@@ -256,7 +261,10 @@ def _end_use_weights(
         for c, s in zip(codes, size / size.sum(), strict=True):
             out[c] = out.get(c, 0.0) + float(share) * float(s)
     year = int(latest["year"].max())
-    return out, rest, f"USGS U.S. end-use shares ({m}, {year}) mapped to BEA industries"
+    what = (
+        "USGS U.S. end-use shares" if region == USA else "world end-use shares applied to the U.S."
+    )
+    return out, rest, f"{what} ({m}, {year}) mapped to BEA industries"
 
 
 def _goods(codes: tuple[str, ...]) -> np.ndarray:
