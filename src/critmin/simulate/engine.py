@@ -161,11 +161,15 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         trace.region_balance,
     )
     if model.exposure is not None:
-        # every scenario-month at once (element-wise)
+        # element-wise, so only the scenario-months short are computed (each over the IO
+        # model's industries); every other one takes the loss at no shortfall, the same bits
         us = model.regions.index("USA")
         base_us = model.demand[us]
         short = trace.shortfall[:, :, us] / (base_us if base_us > 0 else np.inf)
-        trace.loss_usd[:, :, us] = model.exposure.gdp_lost(short)
+        hit = short > 0
+        loss = np.full(short.shape, model.exposure.gdp_lost(np.zeros(1))[0])
+        loss[hit] = model.exposure.gdp_lost(short[hit])
+        trace.loss_usd[:, :, us] = loss
     return trace
 
 

@@ -27,6 +27,7 @@ def jit(f: F) -> F:
     keeps running)."""
     return cast(F, njit(cache=True, nogil=True)(f))
 
+
 #: A supplier counts as allowed to ship a lane when its allowance is at least 1 - this.
 ALLOWED = 1e-12
 
@@ -47,7 +48,7 @@ def response_share(price: float, elasticity: float, spare: float) -> float:
 
 
 @jit
-def step_all(  # noqa: PLR0914
+def step_all(
     # model, per stage k: flows (K, N, Dmax) (D = N between stages, R to regions)
     cap: Any,
     safe_cap: Any,
