@@ -1,4 +1,4 @@
-"""Propagate shocks through a chain, month by month, vectorised over a leading scenario axis.
+"""Propagate shocks through a chain, month by month, for every scenario of a chunk at once.
 
 Per month and stage (METHODS §3, DESIGN §3):
 1. A node (stage k, country c) can produce capacity x availability. Stage 0 needs no input;
@@ -20,7 +20,8 @@ Per month and stage (METHODS §3, DESIGN §3):
    restriction gives a regional premium.
 5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
    (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
-Conservation holds by construction and is checked (:func:`check_balance`).
+Conservation holds by construction and is checked (:func:`check_balance`). The monthly step runs
+as one compiled loop per scenario (:mod:`critmin.simulate.kernel`).
 """
 
 from __future__ import annotations
