@@ -46,6 +46,7 @@ def engine_vs_reference(chain: SupplyChain, repeat: int) -> None:
     model = build_model(chain, "rare_earths")
     draws = 200
     shocks = build_shocks(spec, model, parents_of(chain), draws, 12, np.random.default_rng(1))
+    run(model, shocks)  # warm: numba's import and the compiled kernel's load are not per draw
     vec = median_time(lambda: run(model, shocks), repeat)
     few = 20
     ref = median_time(lambda: [run_one(model, shocks, s) for s in range(few)], repeat) / few
