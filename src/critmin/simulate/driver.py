@@ -40,8 +40,8 @@ K = TypeVar("K")
 B = TypeVar("B")
 P = TypeVar("P")
 
-#: Environment a critmin worker runs with: one BLAS/OpenMP thread (the engine is vectorised
-#: over scenarios; parallelism comes from worker processes).
+#: Environment a critmin worker runs with: one BLAS/OpenMP thread (the engine is one compiled
+#: loop per process; parallelism comes from worker processes).
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",

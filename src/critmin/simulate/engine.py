@@ -1,4 +1,4 @@
-"""Propagate shocks through a chain, month by month, vectorised over a leading scenario axis.
+"""Propagate shocks through a chain, month by month, for every scenario of a chunk at once.
 
 Per month and stage (METHODS §3, DESIGN §3):
 1. A node (stage k, country c) can produce capacity x availability. Stage 0 needs no input;
@@ -20,7 +20,8 @@ Per month and stage (METHODS §3, DESIGN §3):
    restriction gives a regional premium.
 5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
    (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
-Conservation holds by construction and is checked (:func:`check_balance`).
+Conservation holds by construction and is checked (:func:`check_balance`). The monthly step runs
+as one compiled loop per scenario (:mod:`critmin.simulate.kernel`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from critmin.economics.market import clearing_price, supply_response
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -39,8 +39,7 @@ BALANCE_TOL = 1e-6
 
 @dataclass
 class Trace:
-    """Monthly results, leading axis = scenario (views of month-major arrays: copy one with
-    ``numpy.ascontiguousarray`` where a C-ordered array is needed)."""
+    """Monthly results, leading axis = scenario (C-ordered, scenario-major)."""
 
     output: np.ndarray  # (S, M, K, N) t produced
     exports: np.ndarray  # (S, M, K, N) t shipped out of the country (or its region, last stage)
@@ -57,209 +56,122 @@ class Trace:
 def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     """Simulate every scenario of ``shocks`` on ``model``.
 
-    Arrays are (scenario, country) per stage and month. What the engine skips, it skips
+    The monthly step is one compiled loop over scenarios and months
+    (:func:`critmin.simulate.kernel.step_all`): it reads each scenario-month's shocks once and
+    writes its trace once, holding a scenario's state in cache. What it skips, it skips
     exactly: the flows' sums are formed from what was lost (``1 - ratio`` of the nodes whose
-    output fell, never a dense product), shipments no event restricts this month are never
-    multiplied by an allowance of 1, and a scenario whose suppliers do not answer (no supply
-    response) adds exact zeros when rerouting, so it is not selected out. Row sums use
-    ``einsum`` (numpy's ``sum(axis=1)`` over a short axis is ~30x slower). Against the plain
-    per-scenario reference (tests/simulate/reference.py) results agree to rounding (relative
-    1e-12, tests/simulate/test_engine.py).
+    output fell, never a dense product), a shipment no event restricts this scenario-month is
+    never multiplied by an allowance of 1, and a scenario whose suppliers do not answer (no
+    supply response, or nothing lost) is not rerouted. Against the plain per-scenario
+    reference (tests/simulate/reference.py) results agree to rounding (relative 1e-12,
+    tests/simulate/test_engine.py).
     """
+    from critmin.simulate.kernel import step_all  # noqa: PLC0415 (numba loads on first run)
+
     S, M = shocks.demand.shape[:2]
     K, N, R = model.K, model.N, len(model.regions)
-    cap = model.capacity
+    cap = np.ascontiguousarray(model.capacity, dtype=np.float64)
     # a node without capacity produces nothing: divide by 1 there, not by 0
     safe_cap = np.where(cap > 0, cap, 1.0)
     base_in = np.zeros((K, N))
     for k in range(1, K):
         base_in[k] = model.flows[k - 1].sum(axis=0)
-    # input stock per stage, (K, S, N): each stage's block is contiguous
-    stock = np.empty((K, S, N))
-    stock[:] = (base_in * model.node_stock_days / DAYS_PER_MONTH)[:, None, :]
-    rstock = np.broadcast_to(model.demand * model.region_stock_days / DAYS_PER_MONTH, (S, R)).copy()
-    response = np.zeros(S)  # supply response, share of capacity, set by last month's price
-    weights = model.demand / model.demand.sum() if model.demand.sum() > 0 else None
-    us = model.regions.index("USA")
+    stock0 = np.ascontiguousarray(
+        np.broadcast_to(base_in * model.node_stock_days / DAYS_PER_MONTH, (K, N))
+    )
+    rstock0 = np.ascontiguousarray(
+        np.broadcast_to(model.demand * model.region_stock_days / DAYS_PER_MONTH, (R,)),
+        dtype=np.float64,
+    )
     # by-products: the host-tied share of a node's output cannot answer the price
     # (critmin.economics.byproduct)
     untied = np.ones((K, N)) if model.host_tied is None else 1.0 - model.host_tied
-    # written month by month in (month, [stage,] scenario, ...) order, so that each write is
-    # one contiguous block; the Trace holds (scenario, month, ...) views of them
-    output = np.empty((M, K, S, N))
-    exports = np.empty((M, K, S, N))
-    node_balance = np.empty((M, K, S, N))
-    final = np.empty((M, S, N, R))
-    receipts = np.empty((M, S, R))
-    consumption = np.empty((M, S, R))
-    shortfall = np.empty((M, S, R))
-    price_ratio = np.empty((M, S, R))
-    region_balance = np.empty((M, S, R))
-    # per stage: the flows it ships along, their row and column sums, and each origin's flow
-    # to itself (domestic: not an export)
-    flows = [model.flows[k] if k < K - 1 else model.final for k in range(K)]
-    row_sum = [f.sum(axis=1) for f in flows]
-    col_sum = [f.sum(axis=0) for f in flows]
-    home_col = [np.arange(N) if k < K - 1 else np.asarray(model.region_index) for k in range(K)]
-    home_flow = [flows[k][np.arange(N), home_col[k]] for k in range(K)]
-    supplying = [cap[k] > 0 for k in range(K)]
-    # the months each restricted lane lets less than everything through, per stage
-    lanes: list[list[tuple[int, np.ndarray, np.ndarray]]] = [[] for _ in range(K)]
-    for (k, o), lane in sorted(shocks.lanes.items()):
-        lanes[k].append((o, lane, (lane != 1.0).any(axis=(0, 2))))
-    received_r = notional_r = np.zeros((S, R))
-    for t in range(M):
-        received = np.zeros((S, N))
-        answering = reroute and bool(response.any())
-        for k in range(K):
-            last = k == K - 1
-            D = R if last else N
-            avail = shocks.avail[:, t, k]  # (S, N)
-            avail_cap = cap[k] * avail
-            if k == 0:
-                produced = avail_cap
-            else:
-                st = stock[k]
-                before = st.copy()
-                target = np.minimum(avail_cap, base_in[k])
-                target -= received
-                draw = np.clip(target, 0.0, np.maximum(st, 0.0))
-                draw += received
-                produced = np.minimum(avail_cap, draw)
-                st += received - produced
-            ratio = produced / safe_cap[k]
-            # this month's restricted lanes out of this stage
-            restricted = [(o, lane[:, t]) for o, lane, on in lanes[k] if on[t]]
-            shipped: np.ndarray | None = None
-            unsold: np.ndarray | float = 0.0
-            ship_out = ratio * row_sum[k]  # (S, N)
-            home_out = ratio * home_flow[k]
-            if not restricted:
-                # every shipment allowed in full: what arrives is the baseline less what the
-                # nodes whose output fell did not make
-                fell = np.flatnonzero(supplying[k] & (ratio < 1.0).any(axis=0))
-                if fell.size:
-                    need = np.einsum("sn,nd->sd", 1.0 - ratio[:, fell], flows[k][fell])
-                    ship_in = col_sum[k] - need
-                else:
-                    need = None
-                    ship_in = np.broadcast_to(col_sum[k], (S, D))
-            else:
-                allow = np.ones((S, N, D))
-                for o, a in restricted:
-                    allow[:, o] = a
-                shipped = flows[k][None] * ratio[:, :, None] * allow  # (S, N, D)
-                ship_in = shipped.sum(axis=1)
-                ship_out = np.einsum("snd->sn", shipped)
-                home_out = shipped[:, np.arange(N), home_col[k]]
-                unsold = ratio * row_sum[k] - ship_out  # blocked at the origin
-                need = np.clip(col_sum[k][None] - ship_in, 0.0, None)
-            produced_total = produced
-            extra_in: np.ndarray | None = None
-            extra_r: np.ndarray | None = None
-            if answering and need is not None:
-                # every kind of lost supply is sought elsewhere: blocked shipments and output
-                # that fell (outages, missing inputs) alike. Undisrupted suppliers answer last
-                # month's price, within their spare capacity (critmin.economics.market),
-                # limited by input stock for processing; a scenario without a response has
-                # no room and adds exact zeros.
-                room = (cap[k] * untied[k]) * response[:, None]
-                room *= avail
-                if k > 0:
-                    room = np.clip(room, 0.0, np.maximum(stock[k], 0.0))
-                if shipped is None:
-                    # every supplier may ship everywhere: supplier n makes
-                    # room_n x min(1, need / room) of the need, in proportion to each
-                    # destination's need: extra[s, n, d] = coef[s, n] * need[s, d]
-                    rsum = np.einsum("sn->s", room)
-                    need_sum = np.einsum("sd->s", need)
-                    den = np.maximum(rsum, need_sum)
-                    den[den <= 0] = 1.0
-                    coef = room / den[:, None]  # (S, N)
-                    made = coef * need_sum[:, None]
-                    extra_in = need * np.einsum("sn->s", coef)[:, None]
-                    home_out = home_out + coef * need[:, home_col[k]]
-                    extra_r = coef[:, :, None] * need[:, None, :] if last else None
-                else:
-                    ok = allow >= 1.0 - 1e-12  # suppliers allowed
-                    want = room[:, :, None] * ok  # (S, N, D)
-                    wsum = want.sum(axis=1, keepdims=True)
-                    wsum[wsum <= 0] = np.inf  # nobody may supply: no extra
-                    want /= wsum
-                    want *= need[:, None, :]
-                    per_origin = np.einsum("snd->sn", want)
-                    cut = per_origin > room
-                    scale = np.ones_like(room)
-                    scale[cut] = room[cut] / per_origin[cut]
-                    want *= scale[:, :, None]
-                    extra_r = want
-                    made = np.einsum("snd->sn", extra_r)
-                    extra_in = extra_r.sum(axis=1)
-                    home_out = home_out + extra_r[:, np.arange(N), home_col[k]]
-                if k > 0:
-                    stock[k] -= made
-                produced_total = produced + made
-                ship_in = ship_in + extra_in
-                ship_out = ship_out + made
-            output[t, k] = produced_total
-            np.subtract(ship_out, home_out, out=exports[t, k])
-            if k > 0:
-                before -= stock[k]
-                before += received
-                before -= ship_out
-                before -= unsold
-                node_balance[t, k] = before
-            else:
-                np.subtract(produced_total, ship_out + unsold, out=node_balance[t, k])
-            if not last:
-                received = ship_in
-            else:
-                out_flow = final[t]
-                if shipped is None:
-                    # one destination at a time: a broadcast over a short last axis is slow
-                    for r in range(R):
-                        np.multiply(ratio, flows[k][:, r], out=out_flow[:, :, r])
-                else:
-                    out_flow[:] = shipped
-                if extra_r is not None:
-                    out_flow += extra_r
-                received_r = ship_in + shocks.release[:, t]
-                # what buyers would have had without the suppliers' response: the scarcity
-                # that keeps the response going while the disruption lasts
-                notional_r = received_r if extra_in is None else received_r - extra_in
-        demand = model.demand * shocks.demand[:, t]
-        rbefore = rstock.copy()
-        draw_r = np.clip(demand - received_r, 0.0, rstock)
-        consumed = np.minimum(demand, received_r + draw_r)
-        rstock += received_r - consumed
-        receipts[t] = received_r
-        consumption[t] = consumed
-        np.subtract(demand, consumed, out=shortfall[t])
-        region_balance[t] = received_r + (rbefore - rstock) - consumed
-        price_ratio[t] = clearing_price(received_r, demand, model.elasticity, model.price_cap)
-        if weights is not None:
-            notional = clearing_price(notional_r, demand, model.elasticity, model.price_cap)
-            # a row-wise sum, not a BLAS product: a draw's bits do not depend on its chunk
-            paid = np.einsum("sr,r->s", notional, weights)
-            response = supply_response(paid, model.supply_elasticity, model.spare)
-    loss_usd = np.zeros((M, S, R))
-    if model.exposure is not None:
-        # every month at once (element-wise: the same bits as month by month)
-        base_us = model.demand[us]
-        short = shortfall[:, :, us] / (base_us if base_us > 0 else np.inf)
-        loss_usd[:, :, us] = model.exposure.gdp_lost(short)
-    return Trace(
-        output=output.transpose(2, 0, 1, 3),
-        exports=exports.transpose(2, 0, 1, 3),
-        final=final.swapaxes(0, 1),
-        receipts=receipts.swapaxes(0, 1),
-        consumption=consumption.swapaxes(0, 1),
-        shortfall=shortfall.swapaxes(0, 1),
-        price_ratio=price_ratio.swapaxes(0, 1),
-        loss_usd=loss_usd.swapaxes(0, 1),
-        node_balance=node_balance.transpose(2, 0, 1, 3),
-        region_balance=region_balance.swapaxes(0, 1),
+    total = model.demand.sum()
+    weights = model.demand / total if total > 0 else np.zeros(R)
+    # per stage: the flows it ships along (N destinations between stages, R to regions),
+    # their row and column sums, and each origin's flow to itself (domestic: not an export)
+    D = max(N, R)
+    flows = np.zeros((K, N, D))
+    col_sum = np.zeros((K, D))
+    home_col = np.zeros((K, N), dtype=np.int64)
+    for k in range(K):
+        f = model.flows[k] if k < K - 1 else model.final
+        flows[k, :, : f.shape[1]] = f
+        col_sum[k, : f.shape[1]] = f.sum(axis=0)
+        home_col[k] = np.arange(N) if k < K - 1 else np.asarray(model.region_index)
+    row_sum = flows.sum(axis=2)
+    home_flow = np.take_along_axis(flows, home_col[:, :, None], axis=2)[:, :, 0]
+    # the restricted lanes, stacked (an event touches a few origins)
+    keys = sorted(shocks.lanes)
+    lane_vals = np.ones((len(keys), S, M, D))
+    for i, key in enumerate(keys):
+        lane = shocks.lanes[key]
+        lane_vals[i, :, :, : lane.shape[2]] = lane
+    lane_stage = np.array([k for k, _ in keys], dtype=np.int64)
+    lane_origin = np.array([o for _, o in keys], dtype=np.int64)
+    trace = Trace(
+        output=np.empty((S, M, K, N)),
+        exports=np.empty((S, M, K, N)),
+        final=np.empty((S, M, N, R)),
+        receipts=np.empty((S, M, R)),
+        consumption=np.empty((S, M, R)),
+        shortfall=np.empty((S, M, R)),
+        price_ratio=np.empty((S, M, R)),
+        loss_usd=np.zeros((S, M, R)),
+        node_balance=np.empty((S, M, K, N)),
+        region_balance=np.empty((S, M, R)),
     )
+
+    def c64(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    step_all(
+        cap,
+        safe_cap,
+        base_in,
+        stock0,
+        rstock0,
+        np.ascontiguousarray(cap * untied),
+        flows,
+        row_sum,
+        col_sum,
+        home_col,
+        home_flow,
+        c64(model.demand),
+        weights,
+        total > 0,
+        1.0 / model.elasticity,
+        float(model.price_cap),
+        float(model.supply_elasticity),
+        float(model.spare),
+        reroute,
+        c64(shocks.avail),
+        c64(shocks.demand),
+        c64(shocks.release),
+        lane_stage,
+        lane_origin,
+        lane_vals,
+        trace.output,
+        trace.exports,
+        trace.node_balance,
+        trace.final,
+        trace.receipts,
+        trace.consumption,
+        trace.shortfall,
+        trace.price_ratio,
+        trace.region_balance,
+    )
+    if model.exposure is not None:
+        # element-wise, so only the scenario-months short are computed (each over the IO
+        # model's industries); every other one takes the loss at no shortfall, the same bits
+        us = model.regions.index("USA")
+        base_us = model.demand[us]
+        short = trace.shortfall[:, :, us] / (base_us if base_us > 0 else np.inf)
+        hit = short > 0
+        loss = np.full(short.shape, model.exposure.gdp_lost(np.zeros(1))[0])
+        loss[hit] = model.exposure.gdp_lost(short[hit])
+        trace.loss_usd[:, :, us] = loss
+    return trace
 
 
 class BalanceError(AssertionError):

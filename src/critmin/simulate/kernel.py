@@ -1,0 +1,299 @@
+"""The engine's monthly step as one compiled loop (numba): scenario by scenario, month by month.
+
+A scenario's state (input stock per node, regional stock, the supply response) is a few
+hundred bytes and stays in cache; each month reads the scenario's shocks once and writes its
+trace once, with no array temporaries between the steps of :mod:`critmin.simulate.engine`
+(whose docstring is the model; this is the same arithmetic, written per scenario). Scenarios
+are independent, so a draw's numbers never depend on the chunk it is in.
+
+Compiled on first use and cached on disk (numba ``cache=True``, next to this file or in
+``NUMBA_CACHE_DIR``), so a worker process pays the compilation once per installation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def jit(f: F) -> F:
+    """Compiled on first call, cached on disk; releases the GIL (a worker's profiler thread
+    keeps running)."""
+    return cast(F, njit(cache=True, nogil=True)(f))
+
+
+#: A supplier counts as allowed to ship a lane when its allowance is at least 1 - this.
+ALLOWED = 1e-12
+
+
+@jit
+def clearing_ratio(available: float, demand: float, inv_elasticity: float, cap: float) -> float:
+    """:func:`critmin.economics.market.clearing_price` for one region-month."""
+    ratio = available / demand if demand > 0 else 1.0
+    price: float = max(ratio, 1e-12) ** inv_elasticity
+    return min(max(price, 1.0 / cap), cap)
+
+
+@jit
+def response_share(price: float, elasticity: float, spare: float) -> float:
+    """:func:`critmin.economics.market.supply_response` for one scenario-month."""
+    lifted: float = max(price, 1.0) ** elasticity - 1.0
+    return min(max(lifted, 0.0), max(spare, 0.0))
+
+
+@jit
+def step_all(
+    # model, per stage k: flows (K, N, Dmax) (D = N between stages, R to regions)
+    cap: Any,
+    safe_cap: Any,
+    base_in: Any,
+    stock0: Any,
+    rstock0: Any,
+    room_cap: Any,  # capacity that may answer the price, (K, N)
+    flows: Any,
+    row_sum: Any,
+    col_sum: Any,
+    home_col: Any,
+    home_flow: Any,
+    demand0: Any,  # (R,)
+    weights: Any,  # (R,), all zero when there is no demand
+    has_weights: bool,
+    inv_elasticity: float,
+    price_cap: float,
+    supply_elasticity: float,
+    spare: float,
+    reroute: bool,
+    # shocks
+    avail: Any,  # (S, M, K, N)
+    demand_mult: Any,  # (S, M, R)
+    release: Any,  # (S, M, R)
+    lane_stage: Any,  # (L,) stage of each restricted lane
+    lane_origin: Any,  # (L,)
+    lane_vals: Any,  # (L, S, M, Dmax)
+    # trace, scenario-major
+    output: Any,  # (S, M, K, N)
+    exports: Any,
+    node_balance: Any,
+    final: Any,  # (S, M, N, R)
+    receipts: Any,  # (S, M, R)
+    consumption: Any,
+    shortfall: Any,
+    price_ratio: Any,
+    region_balance: Any,
+) -> None:
+    S, M, K, N = avail.shape
+    R = demand0.shape[0]
+    L = lane_stage.shape[0]
+    Dmax = flows.shape[2]
+    stock = np.empty((K, N))
+    rstock = np.empty(R)
+    received = np.empty(N)
+    before = np.empty(N)
+    produced = np.empty(N)
+    ratio = np.empty(N)
+    ship_out = np.empty(N)
+    home_out = np.empty(N)
+    unsold = np.empty(N)
+    room = np.empty(N)
+    made = np.empty(N)
+    coef = np.empty(N)
+    scale = np.empty(N)
+    ship_in = np.empty(Dmax)
+    need = np.empty(Dmax)
+    extra_in = np.empty(Dmax)
+    wsum = np.empty(Dmax)
+    received_r = np.empty(R)
+    notional_r = np.empty(R)
+    allow = np.empty((N, Dmax))
+    shipped = np.empty((N, Dmax))
+    want = np.empty((N, Dmax))
+    for s in range(S):
+        stock[:, :] = stock0
+        rstock[:] = rstock0
+        response = 0.0
+        for t in range(M):
+            answering = reroute and response != 0.0
+            received[:] = 0.0
+            received_r[:] = 0.0
+            notional_r[:] = 0.0
+            for k in range(K):
+                last = k == K - 1
+                D = R if last else N
+                # 1. production: capacity x availability, drawing on input stock when short
+                for n in range(N):
+                    avail_cap = cap[k, n] * avail[s, t, k, n]
+                    if k == 0:
+                        produced[n] = avail_cap
+                    else:
+                        st = stock[k, n]
+                        before[n] = st
+                        target = min(avail_cap, base_in[k, n]) - received[n]
+                        draw = min(max(target, 0.0), max(st, 0.0)) + received[n]
+                        produced[n] = min(avail_cap, draw)
+                        stock[k, n] = st + (received[n] - produced[n])
+                    ratio[n] = produced[n] / safe_cap[k, n]
+                    ship_out[n] = ratio[n] * row_sum[k, n]
+                    home_out[n] = ratio[n] * home_flow[k, n]
+                    unsold[n] = 0.0
+                # this scenario-month's restricted lanes out of this stage
+                restricted = False
+                for ell in range(L):
+                    if lane_stage[ell] == k:
+                        for d in range(D):
+                            if lane_vals[ell, s, t, d] != 1.0:
+                                restricted = True
+                                break
+                # 2. shipments along the baseline flows
+                fell = False
+                if not restricted:
+                    # what arrives is the baseline less what the nodes whose output fell
+                    # did not make
+                    for d in range(D):
+                        need[d] = 0.0
+                    for n in range(N):
+                        if cap[k, n] > 0 and ratio[n] < 1.0:
+                            fell = True
+                            lost = 1.0 - ratio[n]
+                            for d in range(D):
+                                need[d] += lost * flows[k, n, d]
+                    for d in range(D):
+                        ship_in[d] = col_sum[k, d] - need[d]
+                else:
+                    for n in range(N):
+                        for d in range(D):
+                            allow[n, d] = 1.0
+                    for ell in range(L):
+                        if lane_stage[ell] == k:
+                            o = lane_origin[ell]
+                            for d in range(D):
+                                allow[o, d] = lane_vals[ell, s, t, d]
+                    for d in range(D):
+                        ship_in[d] = 0.0
+                    for n in range(N):
+                        out = 0.0
+                        for d in range(D):
+                            x = flows[k, n, d] * ratio[n] * allow[n, d]
+                            shipped[n, d] = x
+                            ship_in[d] += x
+                            out += x
+                        ship_out[n] = out
+                        home_out[n] = shipped[n, home_col[k, n]]
+                        unsold[n] = ratio[n] * row_sum[k, n] - out
+                    for d in range(D):
+                        need[d] = max(col_sum[k, d] - ship_in[d], 0.0)
+                # 3. rerouting: buyers seek what they lost from suppliers that may answer
+                rerouted = answering and (restricted or fell)
+                if rerouted:
+                    for n in range(N):
+                        r_n = room_cap[k, n] * response * avail[s, t, k, n]
+                        if k > 0:
+                            r_n = min(max(r_n, 0.0), max(stock[k, n], 0.0))
+                        room[n] = r_n
+                    if not restricted:
+                        # supplier n makes room_n x min(1, need / room) of the need, in
+                        # proportion to each destination's need
+                        rsum = 0.0
+                        for n in range(N):
+                            rsum += room[n]
+                        need_sum = 0.0
+                        for d in range(D):
+                            need_sum += need[d]
+                        den = max(rsum, need_sum)
+                        if den <= 0:
+                            den = 1.0
+                        csum = 0.0
+                        for n in range(N):
+                            coef[n] = room[n] / den
+                            made[n] = coef[n] * need_sum
+                            csum += coef[n]
+                            home_out[n] = home_out[n] + coef[n] * need[home_col[k, n]]
+                        for d in range(D):
+                            extra_in[d] = need[d] * csum
+                        if last:
+                            for n in range(N):
+                                for d in range(D):
+                                    want[n, d] = coef[n] * need[d]
+                    else:
+                        for d in range(D):
+                            wsum[d] = 0.0
+                        for n in range(N):
+                            for d in range(D):
+                                w = room[n] if allow[n, d] >= 1.0 - ALLOWED else 0.0
+                                want[n, d] = w
+                                wsum[d] += w
+                        for d in range(D):
+                            if wsum[d] <= 0:
+                                wsum[d] = math.inf  # nobody may supply: no extra
+                        for n in range(N):
+                            per_origin = 0.0
+                            for d in range(D):
+                                w = want[n, d] / wsum[d] * need[d]
+                                want[n, d] = w
+                                per_origin += w
+                            scale[n] = room[n] / per_origin if per_origin > room[n] else 1.0
+                        for d in range(D):
+                            extra_in[d] = 0.0
+                        for n in range(N):
+                            m = 0.0
+                            for d in range(D):
+                                w = want[n, d] * scale[n]
+                                want[n, d] = w
+                                m += w
+                                extra_in[d] += w
+                            made[n] = m
+                            home_out[n] = home_out[n] + want[n, home_col[k, n]]
+                    for n in range(N):
+                        if k > 0:
+                            stock[k, n] -= made[n]
+                        ship_out[n] += made[n]
+                    for d in range(D):
+                        ship_in[d] += extra_in[d]
+                # the trace
+                for n in range(N):
+                    total = produced[n] + made[n] if rerouted else produced[n]
+                    output[s, t, k, n] = total
+                    exports[s, t, k, n] = ship_out[n] - home_out[n]
+                    if k > 0:
+                        node_balance[s, t, k, n] = (
+                            before[n] - stock[k, n] + received[n] - ship_out[n] - unsold[n]
+                        )
+                    else:
+                        node_balance[s, t, k, n] = total - (ship_out[n] + unsold[n])
+                if not last:
+                    for n in range(N):
+                        received[n] = ship_in[n]
+                else:
+                    for n in range(N):
+                        for r in range(R):
+                            x = shipped[n, r] if restricted else ratio[n] * flows[k, n, r]
+                            if rerouted:
+                                x += want[n, r]
+                            final[s, t, n, r] = x
+                    for r in range(R):
+                        received_r[r] = ship_in[r] + release[s, t, r]
+                        # what buyers would have had without the suppliers' response
+                        notional_r[r] = received_r[r] - extra_in[r] if rerouted else received_r[r]
+            # 4. regions consume; the market clears
+            paid = 0.0
+            for r in range(R):
+                dem = demand0[r] * demand_mult[s, t, r]
+                rb = rstock[r]
+                draw_r = min(max(dem - received_r[r], 0.0), rb)
+                consumed = min(dem, received_r[r] + draw_r)
+                rstock[r] = rb + (received_r[r] - consumed)
+                receipts[s, t, r] = received_r[r]
+                consumption[s, t, r] = consumed
+                shortfall[s, t, r] = dem - consumed
+                region_balance[s, t, r] = received_r[r] + (rb - rstock[r]) - consumed
+                price_ratio[s, t, r] = clearing_ratio(received_r[r], dem, inv_elasticity, price_cap)
+                if has_weights:
+                    notional = clearing_ratio(notional_r[r], dem, inv_elasticity, price_cap)
+                    paid += notional * weights[r]
+            if has_weights:
+                response = response_share(paid, supply_elasticity, spare)
