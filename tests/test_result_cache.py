@@ -4,6 +4,7 @@ data folder and ``off`` are never cached, a damaged entry is computed afresh."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from critmin import cli
-from critmin.data import load as loader
 from critmin.data import result_cache, table_cache
 from critmin.schema.tables import TABLES
 
@@ -47,25 +47,33 @@ def test_a_hit_prints_what_a_fresh_computation_prints(
 def test_data_code_and_arguments_are_in_the_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(table_cache.ENV, str(tmp_path))
+    monkeypatch.setenv(table_cache.ENV, str(tmp_path / "cache"))
+    package = tmp_path / "critmin"
+    shutil.copytree(result_cache.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(result_cache, "PACKAGE", package)  # a copy: the same stamps
     first = result_cache.key("exposure", ["cobalt"], [], None)
     assert first is not None
     assert result_cache.key("exposure", ["cobalt"], [], None) == first
     assert result_cache.key("exposure", ["cobalt"], [], 2023) != first
     assert result_cache.key("exposure", ["lithium"], [], None) != first
-    monkeypatch.setattr(result_cache, "code_key", lambda: "another version of critmin")
-    assert result_cache.key("exposure", ["cobalt"], [], None) != first
-    monkeypatch.undo()
-    monkeypatch.setenv(table_cache.ENV, str(tmp_path))
-    bundled = tmp_path / "bundled"
-    shutil.copytree(loader.bundled_dir(), bundled)
-    monkeypatch.setattr(loader, "bundled_dir", lambda: bundled)
-    assert result_cache.key("exposure", ["cobalt"], [], None) == first  # the same bytes
-    table = bundled / TABLES["minerals"].file
+    assert result_cache.key("rank", ["cobalt"], [], None) != first
+    (package / "metrics" / "__pycache__").mkdir(exist_ok=True)
+    (package / "metrics" / "__pycache__" / "x.pyc").write_bytes(b"compiled")
+    assert result_cache.key("exposure", ["cobalt"], [], None) == first  # not code
+    keys = {first}
+    table = package / "data" / "bundled" / TABLES["minerals"].file
     table.write_bytes(table.read_bytes() + b"\n")  # one byte more: other data
-    assert result_cache.key("exposure", ["cobalt"], [], None) != first
-    table.unlink()
-    assert result_cache.key("exposure", ["cobalt"], [], None) is None
+    keys.add(result_cache.key("exposure", ["cobalt"], [], None))
+    module = package / "metrics" / "exposure.py"
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 1))  # an edit
+    keys.add(result_cache.key("exposure", ["cobalt"], [], None))
+    (package / "metrics" / "extra.py").write_text("")  # a new module
+    keys.add(result_cache.key("exposure", ["cobalt"], [], None))
+    (package / "data" / "bundled" / TABLES["minerals"].file).unlink()  # a table gone
+    keys.add(result_cache.key("exposure", ["cobalt"], [], None))
+    assert len(keys) == 5
+    monkeypatch.setattr(result_cache, "_versions", lambda: "another pandas")
+    assert result_cache.key("exposure", ["cobalt"], [], None) not in keys
 
 
 def test_a_damaged_entry_off_and_a_data_folder_are_not_served(

@@ -1,15 +1,17 @@
 """An on-disk cache of a read-only command's table computed from the bundled data alone, so
-``critmin exposure`` need not import xarray, build the chain and compute the same table on
-every start (about 0.3 s of its 0.5-0.6 s beyond importing numpy and pandas).
+``critmin exposure`` need not check the tables, import xarray, build the chain and compute the
+same table on every start.
 
-An entry is the computed frame, pickled under a key of everything it is a function of: the
-bytes of every bundled table file (SHA-256, as ``table_cache`` keys them), the source of every
-module of the ``critmin`` package (any code change misses), the versions of Python, numpy,
-pandas and xarray, the command's name and its arguments. Only the bundled data are cached
-(never a run with ``--data``), and only a computation that succeeded (errors are found and
-reported afresh). It lives beside the table cache (``table_cache.folder()``'s parent,
-``results/``), is written atomically, and a damaged entry is ignored and rewritten;
-``CRITMIN_CACHE_DIR=off`` turns it off.
+An entry is the computed frame, pickled under a key of everything it is a function of: every
+file of the installed ``critmin`` package (its modules, the bundled tables, the scenario
+library; each by path, size and modification time, so any edit, rebuild or checkout misses),
+the versions of Python, numpy, pandas and xarray, the command's name and its arguments. Only
+the bundled data are cached (never a run with ``--data``), and only a computation that
+succeeded (errors are found and reported afresh). Stamps, not the files' bytes, key it:
+hashing the 8 MB of bundled tables would cost more than the rest of a hit (``table_cache``,
+which runs on a miss, keys by the bytes). It lives beside the table cache
+(``table_cache.folder()``'s parent, ``results/``), is written atomically, and a damaged entry
+is ignored and rewritten; ``CRITMIN_CACHE_DIR=off`` turns it off.
 """
 
 from __future__ import annotations
@@ -20,52 +22,42 @@ import pickle
 import sys
 import tempfile
 import time
-from functools import cache
 from importlib import metadata
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 import pandas as pd
 
-from critmin.data import load as loader
 from critmin.data import table_cache
-from critmin.schema.tables import TABLES
 
-#: The package whose sources key every entry.
+#: The package whose every file keys every entry.
 PACKAGE = Path(__file__).parents[1]
 
 
-@cache
-def code_key() -> str:
-    """A digest of every critmin module and of the libraries a computed table depends on."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+def _versions() -> str:
     try:
         xarray = metadata.version("xarray")
     except metadata.PackageNotFoundError:
         xarray = "-"
-    digest.update(f"{sys.version}|{np.__version__}|{pd.__version__}|{xarray}".encode())
-    return digest.hexdigest()
-
-
-def _bundled_files() -> list[Path]:
-    return sorted(loader.bundled_dir() / t.file for t in TABLES.values())
+    return f"{sys.version}|{np.__version__}|{pd.__version__}|{xarray}"
 
 
 def key(command: str, *args: object) -> str | None:
     """The entry name of ``command`` run with ``args`` on the bundled data (None when the
-    cache is off or a bundled file is missing)."""
+    cache is off)."""
     if table_cache.folder() is None:
         return None
-    digest = hashlib.sha256(f"{code_key()}|{command}|{args!r}".encode())
-    for path in _bundled_files():
+    digest = hashlib.sha256(f"{_versions()}|{command}|{args!r}".encode())
+    for path in sorted(PACKAGE.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
         try:
-            stat = path.stat()
-        except OSError:
-            return None
-        digest.update(path.name.encode() + b"\0")
-        digest.update(table_cache.file_digest(path, stat.st_mtime_ns, stat.st_size).encode())
+            found = path.stat()
+        except OSError:  # gone while we looked
+            continue
+        stamp = f"{found.st_size}|{found.st_mtime_ns}" if S_ISREG(found.st_mode) else "folder"
+        digest.update(f"{path.relative_to(PACKAGE)}|{stamp}\n".encode())
     return f"{command}-{digest.hexdigest()[:40]}"
 
 
