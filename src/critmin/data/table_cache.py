@@ -59,7 +59,7 @@ def code_key() -> str:
 
 
 @cache
-def file_digest(path: Path, mtime_ns: int, size: int) -> str:
+def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
     """SHA-256 of a file's bytes (once per process and file version)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -68,7 +68,7 @@ def _key(paths: list[Path]) -> str:
     digest = hashlib.sha256(code_key().encode())
     for path in paths:
         stat = path.stat()
-        digest.update(file_digest(path, stat.st_mtime_ns, stat.st_size).encode())
+        digest.update(_file_digest(path, stat.st_mtime_ns, stat.st_size).encode())
     return digest.hexdigest()[:40]
 
 
