@@ -8,7 +8,9 @@ library's http.client: light, so the figures measure the server, not the client)
 PostgreSQL is measured when CRITMIN_TEST_POSTGRES_URL is set (its tables are dropped first).
 Each figure is the median of ``--rounds`` rounds, interleaved (plain loop, then each backend
 at 1 and 8 clients, round after round) so that the shared machine's load falls on all alike;
-the load averages are printed before and after.
+the load averages are printed before and after, and each round's figures as it ends (the
+plain loop's p50 is the disk's commit latency in that round: on this shared machine a slow
+round of the API is a round in which the plain loop, too, is slow).
 Run: .venv/bin/python benchmarks/bench_ledger.py [--seconds 10] [--rounds 3] [--events 100000]
 """
 
@@ -263,12 +265,17 @@ def main() -> None:
             token = prepare(url)
             servers[name] = (Server(url).start(), token)
             writes(url, 1.0, 2, servers[name][0].url, token)  # warm-up: imports, connections
-        for _ in range(args.rounds):  # interleaved: the machine's load falls on all alike
+        for i in range(args.rounds):  # interleaved: the machine's load falls on all alike
             runs[PLAIN].append(plain_sqlite(args.seconds))
+            figures = [f"plain {runs[PLAIN][-1].per_s:.0f}/s (p50 {runs[PLAIN][-1].p50_ms:.1f} ms)"]
             for name, (server, token) in servers.items():
                 for n in CLIENTS:
                     label = f"{name} through the API, {n} client{'s' if n > 1 else ''}"
                     runs.setdefault(label, []).append(measure(server, token, args.seconds, n))
+                    got = runs[label][-1]
+                    figures.append(f"{name} {n}: {got.per_s:.0f}/s p99 {got.p99_ms:.0f} ms")
+            # a slow round is slow for the plain loop too when the shared disk's fsync is
+            print(f"round {i + 1} (load {load()}): " + "; ".join(figures), flush=True)
     finally:
         for server, _ in servers.values():
             server.stop()

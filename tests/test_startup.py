@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ sys.stderr.write("\\nMODULES " + json.dumps({"code": code, "roots": roots}) + "\
 """
 
 
-def loaded(*args: str) -> tuple[int, set[str]]:
+def loaded(*args: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
     """The exit code of ``critmin ARGS`` and the top-level packages it imported."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
@@ -36,16 +37,24 @@ def loaded(*args: str) -> tuple[int, set[str]]:
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
     line = [x for x in done.stderr.splitlines() if x.startswith("MODULES ")][-1]
     found = json.loads(line.removeprefix("MODULES "))
     return int(found["code"] or 0), set(found["roots"])
 
 
-def test_exposure_imports_no_dask_linopy_or_fastapi() -> None:
-    code, roots = loaded("exposure", "--mineral", "cobalt", "--format", "csv")
+def test_exposure_imports_no_dask_linopy_or_fastapi(tmp_path: Path) -> None:
+    args = ("exposure", "--mineral", "cobalt", "--format", "csv")
+    code, roots = loaded(*args, env={"CRITMIN_CACHE_DIR": "off"})
     assert code == 0
     assert "xarray" in roots  # the probe saw the command's real work
+    assert not roots & set(HEAVY), sorted(roots & set(HEAVY))
+    cache = {"CRITMIN_CACHE_DIR": str(tmp_path)}
+    assert loaded(*args, env=cache)[0] == 0  # computes the table and keeps it
+    code, roots = loaded(*args, env=cache)
+    assert code == 0
+    assert "xarray" not in roots  # the kept table: no chain built (data.result_cache)
     assert not roots & set(HEAVY), sorted(roots & set(HEAVY))
 
 

@@ -210,13 +210,21 @@ def exposure(
 ) -> None:
     """Concentration and dependence per mineral and stage (shares: % in the table, fractions
     0-1 in csv, json and xlsx)."""
-    from critmin.metrics.exposure import exposure_table
+    from critmin.data import result_cache
 
-    chain = _chain(ctx)
-    try:
-        frame = exposure_table(chain, mineral=_split(mineral), stage=_split(stage), year=year)
-    except KeyError as exc:
-        _fail(str(exc.args[0]))
+    minerals, stages = _split(mineral), _split(stage)
+    # the bundled data's table is kept on disk (result_cache): no chain to build on a hit
+    cached = None if ctx.obj.get("data") else result_cache.key("exposure", minerals, stages, year)
+    frame = result_cache.get(cached)
+    if frame is None:
+        from critmin.metrics.exposure import exposure_table
+
+        chain = _chain(ctx)
+        try:
+            frame = exposure_table(chain, mineral=minerals, stage=stages, year=year)
+        except KeyError as exc:
+            _fail(str(exc.args[0]))
+        result_cache.put(cached, frame)
     if fmt == "table":
         # the bottleneck stage is starred; unit, basis and source are in csv, json and xlsx
         frame["stage"] = frame["stage"].where(~frame["bottleneck"], frame["stage"] + "*")
