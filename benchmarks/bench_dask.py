@@ -122,6 +122,7 @@ def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
         cpu: dict[str, list[float]] = {k: [] for k in configs}
         task_wall: dict[str, list[float]] = {k: [] for k in configs}
         client: dict[str, list[float]] = {k: [] for k in configs}
+        tasks: dict[str, int] = {}
         procs: dict[str, list[float]] = {k: [] for k in clients}
         for r in range(rounds):
             line = []
@@ -136,12 +137,12 @@ def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
                     procs[name].append(sum(after[w] - before[w] for w in after))
                 cpu[name].append(result.stats.cpu)
                 task_wall[name].append(result.stats.wall)
+                tasks[name] = result.stats.tasks
                 line.append(f"{name} {wall[name][-1]:.2f} s")
             print(f"   round {r + 1}: {', '.join(line)}; load {load()}")
     med = {k: statistics.median(v) for k, v in wall.items()}
     for name in configs:
         w, c, tw = (statistics.median(x[name]) for x in (cpu, client, task_wall))
-        tasks = result.stats.tasks if name == "dask 2" else None
         whole = (
             f" ({statistics.median(procs[name]):.2f} s whole worker processes)"
             if name in procs
@@ -150,7 +151,7 @@ def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
         print(
             f"   {name}: wall {med[name]:.2f} s; tasks' CPU {w:.2f} s summed over workers{whole} "
             f"(wall / CPU on the workers {tw / w:.2f}); client CPU {c:.2f} s"
-            + (f"; {tasks} tasks" if tasks else "")
+            + f"; {tasks[name]} tasks"
         )
     c1, w1 = statistics.median(client["dask 1"]), statistics.median(cpu["dask 1"])
     c2, w2 = statistics.median(client["dask 2"]), statistics.median(cpu["dask 2"])
