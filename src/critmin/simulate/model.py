@@ -141,6 +141,9 @@ class ChainModel:
     us_domestic_share: float = 0.0  # share of U.S. demand met by U.S. producers at baseline
     #: (K, N) share of each node's output tied to a host's output (by-products); None = none
     host_tied: np.ndarray | None = None
+    #: USGS import sources named out of OTH (critmin.simulate.intermediaries): never pooled
+    #: back into it, or pooling would undo the U.S. routing they carry
+    named: tuple[str, ...] = ()
 
     @property
     def loss_per_t(self) -> float:
@@ -260,13 +263,13 @@ def traced_content(flows: np.ndarray, stages: int, nodes: int) -> np.ndarray:
 
 def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
     """``model`` with, at every stage, the countries below ``below`` of the stage's output
-    (not in ``keep``, :data:`NEVER_POOLED` or the recycling node) merged into the stage's
-    "other countries" node: capacities and flows are summed (baseline flows keep their
-    totals), traced content is recomputed from the pooled flows, and a country pooled at
-    every stage leaves the country axis."""
+    (not in ``keep``, :data:`NEVER_POOLED`, the named import sources or the recycling node)
+    merged into the stage's "other countries" node: capacities and flows are summed
+    (baseline flows keep their totals), traced content is recomputed from the pooled flows,
+    and a country pooled at every stage leaves the country axis."""
     K, N = model.K, model.N
     names = list(model.countries)
-    fixed = {*NEVER_POOLED, *keep, SECONDARY_NODE, OTHER_COUNTRIES}
+    fixed = {*NEVER_POOLED, *keep, *model.named, SECONDARY_NODE, OTHER_COUNTRIES}
     total = model.capacity.sum(axis=1, keepdims=True)
     share = np.divide(model.capacity, total, out=np.zeros_like(model.capacity), where=total > 0)
     movable = np.array([c not in fixed for c in names])
@@ -420,6 +423,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     home_f[np.arange(N), idx_region] = 1.0
     final = _route(cap[-1], demand, prior_f, home_f)
     us_sources = _us_import_shares(chain, mineral, countries)
+    named_nodes: tuple[str, ...] = ()
     if us_sources is not None:
         nir = us_net_import_reliance(chain, mineral)
         final = _route_us_imports(final, cap[-1], demand, us_sources, countries, nir)
@@ -434,6 +438,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             max(demand[us_col] - home_us, 0.0),
             base_year(mineral, shock_years_of(chain)),
         )
+        before = len(countries)
         countries, flows, final, idx_region, named = name_intermediaries(
             countries,
             flows,
@@ -444,6 +449,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             lambda c: REGIONS.index(region_of(c)),
         )
         assumptions += named
+        named_nodes = tuple(countries[before:])
         if named:
             K, N = cap.shape[0], len(countries)
             cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
@@ -541,6 +547,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         sectors=sectors,
         sector_share=sector_share,
         host_tied=tied,
+        named=named_nodes,
     )
 
 
