@@ -78,6 +78,12 @@ def name_intermediaries(
     )
 
 
+#: USGS import forms of secondary material: the chains carry primary supply (recycled U.S.
+#: supply is a node of its own, critmin.simulate.model.add_secondary), so a scrap form's
+#: sources do not route primary imports (copper: Canada's and Mexico's scrap)
+SCRAP = r"scrap|waste"
+
+
 def import_source_shares(import_sources: pd.DataFrame, mineral: str, want: int) -> dict[str, float]:
     """USGS import-source shares of ``mineral`` by country: the mean over the forms listed, each
     form read in one period, the latest starting in or before the base year ``want`` (else its
@@ -86,6 +92,9 @@ def import_source_shares(import_sources: pd.DataFrame, mineral: str, want: int) 
     rows = import_sources[import_sources["mineral"] == mineral]
     if rows.empty:
         return {}
+    scrap = rows["category"].str.contains(SCRAP, case=False, regex=True)
+    if not scrap.all():
+        rows = rows[~scrap]
     start = rows["period"].astype(str).str[:4].astype(int)
     keep = pd.Series(False, index=rows.index)
     for _, years in start.groupby(rows["category"]):
