@@ -40,7 +40,7 @@ def main() -> None:
         want = base_year(mineral, shock_years_of(chain))
         usgs = {
             c: v
-            for c, v in import_source_shares(src, mineral, want).items()
+            for c, v in import_source_shares(src, mineral, want, model.stages[-1]).items()
             if c not in ("OTH", "USA")
         }
         top = sorted(usgs.items(), key=lambda kv: -kv[1])[:3]

@@ -422,7 +422,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     home_f = np.zeros((N, R))
     home_f[np.arange(N), idx_region] = 1.0
     final = _route(cap[-1], demand, prior_f, home_f)
-    us_sources = _us_import_shares(chain, mineral, countries)
+    us_sources = _us_import_shares(chain, mineral, countries, use[-1])
     named_nodes: tuple[str, ...] = ()
     if us_sources is not None:
         nir = us_net_import_reliance(chain, mineral)
@@ -437,6 +437,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             countries,
             max(demand[us_col] - home_us, 0.0),
             base_year(mineral, shock_years_of(chain)),
+            use[-1],
         )
         before = len(countries)
         countries, flows, final, idx_region, named = name_intermediaries(
@@ -743,13 +744,13 @@ def _net_supply(us: pd.DataFrame, mineral: str, want: int) -> float | None:
 
 
 def _us_import_shares(
-    chain: SupplyChain, mineral: str, countries: list[str]
+    chain: SupplyChain, mineral: str, countries: list[str], last_stage: str
 ) -> dict[str, float] | None:
     """USGS import-source shares of the mineral (critmin.simulate.intermediaries.
     import_source_shares, base year), mapped to the model's countries (a source that is not a
     producer in the model counts as OTH)."""
     want = base_year(mineral, shock_years_of(chain))
-    raw = import_source_shares(chain.dataset["import_sources"], mineral, want)
+    raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
     if not raw:
         return None
     out: dict[str, float] = {}
