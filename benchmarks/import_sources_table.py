@@ -12,7 +12,9 @@ TOL = 0.10
 
 def main() -> None:
     from critmin.chain import SupplyChain
-    from critmin.simulate.model import REGIONS, build_model
+    from critmin.economics.price import base_year
+    from critmin.simulate.intermediaries import import_source_shares
+    from critmin.simulate.model import REGIONS, build_model, shock_years_of
 
     chain = SupplyChain.load()
     us = REGIONS.index("USA")
@@ -35,13 +37,17 @@ def main() -> None:
             skipped.append(mineral)
             continue
         share = dict(zip(model.countries, imports / imports.sum(), strict=True))
-        rows = src[(src["mineral"] == mineral) & (src["country"] != "OTH")]
-        usgs = rows.groupby("country")["share"].sum() / rows["category"].nunique()
-        top = usgs.sort_values(ascending=False).head(3)
+        want = base_year(mineral, shock_years_of(chain))
+        usgs = {
+            c: v
+            for c, v in import_source_shares(src, mineral, want, model.stages[-1]).items()
+            if c not in ("OTH", "USA")
+        }
+        top = sorted(usgs.items(), key=lambda kv: -kv[1])[:3]
         misses = [
             f"{c} {share.get(str(c), 0.0):.2f} vs {v:.2f}"
             + ("" if str(c) in model.countries else " (not a producer)")
-            for c, v in top.items()
+            for c, v in top
             if abs(share.get(str(c), 0.0) - v) > TOL
         ]
         (failed if misses else passed).append((mineral, model.stages[-1], misses))

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import base_year, shock_years
 from critmin.optimize.ensemble import event_timing, planning_scenario
-from critmin.scenarios.load import Labels, parse_scenario
+from critmin.scenarios.load import Labels, library_events, parse_scenario
 from critmin.scenarios.probability import (
     calibrate,
     occurrence_probability,
@@ -87,6 +88,7 @@ def test_us_demand_matches_usgs_or_says_why(bundled: SupplyChain) -> None:
     listed = minerals[minerals["usgs_2025"].astype(str).str.lower() == "true"]["id"]
     have = set(bundled.production.mineral.values.tolist())
     us = ds["us_supply"]
+    shocks = shock_years(library_events(), parents_of(bundled))
     unexplained = []
     for m in listed:
         if m not in have:
@@ -100,10 +102,30 @@ def test_us_demand_matches_usgs_or_says_why(bundled: SupplyChain) -> None:
             if not any("U.S. demand" in a or "consumption" in a for a in model.assumptions):
                 unexplained.append(m)
             continue
-        usgs = float(rows[rows["year"] == rows["year"].max()]["value"].max())
+        # the pre-shock base year of the mineral's price (critmin.economics.price)
+        want = base_year(m, shocks)
+        year = max([y for y in rows["year"] if y <= want] or [rows["year"].min()])
+        usgs = float(rows[rows["year"] == year]["value"].max())
         if abs(demand / usgs - 1.0) > 0.25:
             unexplained.append(f"{m}: {demand:.3g} vs {usgs:.3g}")
     assert unexplained == []
+
+
+def test_rare_earth_demand_is_usgs_compounds_and_metals_before_the_controls(
+    bundled: SupplyChain,
+) -> None:
+    """The rare-earth chain's U.S. demand is USGS's apparent consumption of compounds and
+    metals (t REO) in 2024, the year before China's 2025 controls, not the 2025 estimate, which
+    carries that year's stock-building (three times 2024)."""
+    us = bundled.dataset["us_supply"]
+    rows = us[(us["mineral"] == "rare_earths") & (us["statistic"] == "consumption")]
+    by_year = rows.set_index("year")["value"]
+    assert by_year[2025] > 2 * by_year[2024]  # the shock year the demand must not be read from
+    model = build_model(bundled, "rare_earths")
+    demand = float(model.demand[USA]) * 12
+    assert abs(demand / by_year[2024] - 1.0) <= 0.25
+    assert model.unit.startswith("t")
+    assert "REO" in model.unit
 
 
 @pytest.mark.parametrize(
@@ -130,6 +152,8 @@ def test_us_imports_follow_usgs_import_sources(bundled: SupplyChain, mineral: st
     share = dict(zip(model.countries, imports / imports.sum(), strict=True))
     src = bundled.dataset["import_sources"]
     rows = src[(src["mineral"] == mineral) & (src["country"] != "OTH")]
+    # the primary forms: the chains carry primary supply (recycling is a node of its own)
+    rows = rows[~rows["category"].str.contains("scrap|waste", case=False, regex=True)]
     usgs = rows.groupby("country")["share"].sum() / rows["category"].nunique()
     for country, value in usgs.sort_values(ascending=False).head(3).items():
         assert abs(share.get(str(country), 0.0) - value) <= 0.10, country

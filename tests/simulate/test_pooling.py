@@ -50,9 +50,11 @@ def test_pooled_model_keeps_flow_totals(bundled: SupplyChain) -> None:
         for c in ("CHN", "USA"):
             if c in full.countries:
                 assert c in pooled.countries
-        # every remaining country (but OTH) has a stage where it is at or above the threshold
+        for c in full.named:  # USGS import sources named out of OTH stay named
+            assert c in pooled.countries
+        # every other remaining country (but OTH) has a stage at or above the threshold
         for c in pooled.countries:
-            if c != "OTH" and c in full.countries:
+            if c != "OTH" and c in full.countries and c not in full.named:
                 k = full.countries.index(c)
                 assert (share[:, k] >= POOL_BELOW).any() or c in ("CHN", "USA")
     assert build_model(bundled, "graphite", pool_below=POOL_BELOW).N < (

@@ -60,6 +60,13 @@ def base_year(mineral: str, shocks: dict[str, int]) -> int:
     return LATEST_ACTUAL_YEAR if first is None else min(LATEST_ACTUAL_YEAR, first - 1)
 
 
+def year_at_base(years: set[int], want: int) -> int:
+    """The year a base-year figure is read from: the latest of ``years`` up to the base year
+    ``want``, else the earliest (one rule for the reference price and U.S. demand)."""
+    before = [y for y in years if y <= want]
+    return max(before) if before else min(years)
+
+
 def reference_prices(prices: pd.DataFrame, shocks: dict[str, int]) -> dict[str, ReferencePrice]:
     """The reference price of every mineral with a convertible USGS price."""
     usable = prices[prices["unit"].isin(TO_USD_PER_T)].copy()
@@ -71,9 +78,7 @@ def reference_prices(prices: pd.DataFrame, shocks: dict[str, int]) -> dict[str, 
     for mineral, rows in usable.groupby("mineral"):
         m = str(mineral)
         want = base_year(m, shocks)
-        years = sorted({int(y) for y in rows["year"]})
-        before = [y for y in years if y <= want]
-        year = before[-1] if before else years[0]
+        year = year_at_base({int(y) for y in rows["year"]}, want)
         pick = rows[rows["year"].astype(int) == year]
         value = float(np.median(pick["usd"].to_numpy()))
         note = f"median of {len(pick)} USGS form(s), {year}"

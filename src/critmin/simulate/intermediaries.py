@@ -78,21 +78,64 @@ def name_intermediaries(
     )
 
 
+#: USGS import forms of secondary material: the chains carry primary supply (recycled U.S.
+#: supply is a node of its own, critmin.simulate.model.add_secondary), so a scrap form's
+#: sources do not route primary imports (copper: Canada's and Mexico's scrap)
+SCRAP = r"scrap|waste"
+#: USGS import forms of ore: a chain that ends after mining sells the U.S. a processed form, and
+#: ore the U.S. imports feeds U.S. plants, not that demand (copper: Canada's concentrate)
+ORE = r"\bores?\b|\bconcentrates?\b"
+
+
+def import_source_shares(
+    import_sources: pd.DataFrame, mineral: str, want: int, last_stage: str = "mining"
+) -> dict[str, float]:
+    """USGS import-source shares of ``mineral`` by country: the mean over the forms listed, each
+    form read in one period, the latest starting in or before the base year ``want`` (else its
+    earliest); scrap forms left out, and ore forms where the chain's ``last_stage`` is not
+    mining. Without this a form quoted for several periods (the NdFeB magnet rows of
+    2024Q1 and 2025Q1) counted once per period: China came to 120% of U.S. rare-earth imports."""
+    rows = import_sources[import_sources["mineral"] == mineral]
+    if rows.empty:
+        return {}
+    for pattern in (SCRAP, ORE if last_stage != "mining" else None):
+        if pattern is None:
+            continue
+        drop = rows["category"].str.contains(pattern, case=False, regex=True)
+        if not drop.all():
+            rows = rows[~drop]
+    start = rows["period"].astype(str).str[:4].astype(int)
+    keep = pd.Series(False, index=rows.index)
+    for _, years in start.groupby(rows["category"]):
+        before = years[years <= want]
+        pick = before.max() if len(before) else years.min()
+        keep[years.index[years == pick]] = True
+    rows = rows[keep]
+    forms = rows["category"].nunique()
+    out: dict[str, float] = {}
+    for country, value in zip(rows["country"], rows["share"], strict=True):
+        out[str(country)] = out.get(str(country), 0.0) + float(value) / forms
+    return out
+
+
 def unnamed_sources(
-    import_sources: pd.DataFrame, mineral: str, countries: list[str], imports: float
+    import_sources: pd.DataFrame,
+    mineral: str,
+    countries: list[str],
+    imports: float,
+    want: int,
+    last_stage: str = "mining",
 ) -> dict[str, float]:
     """U.S. imports (t/month) from each USGS import source that is not a country of the
-    chain: its share (mean over the forms USGS lists, normalised as the routing normalises
-    them, critmin.simulate.model._us_import_shares) times ``imports``."""
-    rows = import_sources[import_sources["mineral"] == mineral]
-    if rows.empty or OTHER_COUNTRIES not in countries:
+    chain: its share (``import_source_shares``, normalised as the routing normalises them,
+    critmin.simulate.model._us_import_shares) times ``imports``."""
+    if OTHER_COUNTRIES not in countries:
         return {}
-    forms = rows["category"].nunique()
-    share: dict[str, float] = {}
-    for country, value in zip(rows["country"], rows["share"], strict=True):
-        c = str(country)
-        if c != "USA":
-            share[c] = share.get(c, 0.0) + float(value) / forms
+    share = {
+        c: v
+        for c, v in import_source_shares(import_sources, mineral, want, last_stage).items()
+        if c != "USA"
+    }
     total = sum(share.values())
     return {
         c: v / total * imports

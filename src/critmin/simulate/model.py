@@ -30,11 +30,21 @@ from critmin.data.load import Dataset
 from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
-from critmin.economics.price import ReferencePrice, reference_prices, shock_years
+from critmin.economics.price import (
+    ReferencePrice,
+    base_year,
+    reference_prices,
+    shock_years,
+    year_at_base,
+)
 from critmin.metrics.concentration import select
 from critmin.scenarios.load import library_events
 from critmin.schema.vocabulary import OTHER_COUNTRIES
-from critmin.simulate.intermediaries import name_intermediaries, unnamed_sources
+from critmin.simulate.intermediaries import (
+    import_source_shares,
+    name_intermediaries,
+    unnamed_sources,
+)
 
 REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
 MONTHS_PER_YEAR = 12
@@ -50,6 +60,7 @@ POOL_BELOW = 0.01
 NEVER_POOLED = frozenset({"CHN", "USA"})
 
 _PRICES: dict[int, tuple[Dataset, dict[str, ReferencePrice]]] = {}
+_SHOCKS: dict[int, tuple[Dataset, dict[str, int]]] = {}
 
 
 def parents_of_dataset(ds: Dataset) -> dict[str, str]:
@@ -64,9 +75,21 @@ def reference_prices_of(chain: SupplyChain) -> dict[str, ReferencePrice]:
     hit = _PRICES.get(id(ds))
     if hit is not None and hit[0] is ds:
         return hit[1]
-    prices = reference_prices(ds["prices"], shock_years(library_events(), parents_of_dataset(ds)))
+    prices = reference_prices(ds["prices"], shock_years_of(chain))
     _PRICES[id(ds)] = (ds, prices)
     return prices
+
+
+def shock_years_of(chain: SupplyChain) -> dict[str, int]:
+    """Per mineral, the year of the first library event naming it (once per dataset): the
+    base year of its price and its U.S. demand is the year before (critmin.economics.price)."""
+    ds = chain.dataset
+    hit = _SHOCKS.get(id(ds))
+    if hit is not None and hit[0] is ds:
+        return hit[1]
+    shocks = shock_years(library_events(), parents_of_dataset(ds))
+    _SHOCKS[id(ds)] = (ds, shocks)
+    return shocks
 
 
 def region_of(country: str) -> str:
@@ -118,6 +141,9 @@ class ChainModel:
     us_domestic_share: float = 0.0  # share of U.S. demand met by U.S. producers at baseline
     #: (K, N) share of each node's output tied to a host's output (by-products); None = none
     host_tied: np.ndarray | None = None
+    #: USGS import sources named out of OTH (critmin.simulate.intermediaries): never pooled
+    #: back into it, or pooling would undo the U.S. routing they carry
+    named: tuple[str, ...] = ()
 
     @property
     def loss_per_t(self) -> float:
@@ -237,13 +263,13 @@ def traced_content(flows: np.ndarray, stages: int, nodes: int) -> np.ndarray:
 
 def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
     """``model`` with, at every stage, the countries below ``below`` of the stage's output
-    (not in ``keep``, :data:`NEVER_POOLED` or the recycling node) merged into the stage's
-    "other countries" node: capacities and flows are summed (baseline flows keep their
-    totals), traced content is recomputed from the pooled flows, and a country pooled at
-    every stage leaves the country axis."""
+    (not in ``keep``, :data:`NEVER_POOLED`, the named import sources or the recycling node)
+    merged into the stage's "other countries" node: capacities and flows are summed
+    (baseline flows keep their totals), traced content is recomputed from the pooled flows,
+    and a country pooled at every stage leaves the country axis."""
     K, N = model.K, model.N
     names = list(model.countries)
-    fixed = {*NEVER_POOLED, *keep, SECONDARY_NODE, OTHER_COUNTRIES}
+    fixed = {*NEVER_POOLED, *keep, *model.named, SECONDARY_NODE, OTHER_COUNTRIES}
     total = model.capacity.sum(axis=1, keepdims=True)
     share = np.divide(model.capacity, total, out=np.zeros_like(model.capacity), where=total > 0)
     movable = np.array([c not in fixed for c in names])
@@ -396,16 +422,24 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     home_f = np.zeros((N, R))
     home_f[np.arange(N), idx_region] = 1.0
     final = _route(cap[-1], demand, prior_f, home_f)
-    us_sources = _us_import_shares(chain, mineral, countries)
+    us_sources = _us_import_shares(chain, mineral, countries, use[-1])
+    named_nodes: tuple[str, ...] = ()
     if us_sources is not None:
-        final = _route_us_imports(final, cap[-1], demand, us_sources, countries)
+        nir = us_net_import_reliance(chain, mineral)
+        final = _route_us_imports(final, cap[-1], demand, us_sources, countries, nir)
         sources.add("USGS_MCS2026_DR")
         assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
         us_col = REGIONS.index("USA")
         home_us = final[countries.index("USA"), us_col] if "USA" in countries else 0.0
         unnamed = unnamed_sources(
-            ds["import_sources"], mineral, countries, max(demand[us_col] - home_us, 0.0)
+            ds["import_sources"],
+            mineral,
+            countries,
+            max(demand[us_col] - home_us, 0.0),
+            base_year(mineral, shock_years_of(chain)),
+            use[-1],
         )
+        before = len(countries)
         countries, flows, final, idx_region, named = name_intermediaries(
             countries,
             flows,
@@ -416,6 +450,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             lambda c: REGIONS.index(region_of(c)),
         )
         assumptions += named
+        named_nodes = tuple(countries[before:])
         if named:
             K, N = cap.shape[0], len(countries)
             cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
@@ -513,6 +548,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         sectors=sectors,
         sector_share=sector_share,
         host_tied=tied,
+        named=named_nodes,
     )
 
 
@@ -602,42 +638,74 @@ def _sectors(
     return sectors, share, notes, {str(s) for s in rows["source_id"]}
 
 
-def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, str]:
-    """U.S. share of world consumption: USGS apparent consumption / world output, latest year."""
+def us_demand_t(chain: SupplyChain, mineral: str) -> tuple[float | None, str]:
+    """U.S. demand (t/yr) as USGS reports it, with a note: apparent consumption in the
+    mineral's pre-shock base year (the price's: critmin.economics.price), else production +
+    imports - exports there (flagged); None without either.
+
+    Not the latest year: the MCS 2026 figures for 2025 are estimates, and for minerals under a
+    2025 control or tariff they carry the stock-building of the shock itself (rare earths
+    27,000 t REO in 2025e against 9,010 t in 2024; imports of compounds 21,000 against 8,120 t).
+    """
     us = chain.dataset["us_supply"]
+    want = base_year(mineral, shock_years_of(chain))
     rows = us[
         (us["mineral"] == mineral)
         & (us["statistic"] == "consumption")
         & (us["unit"] == "t")
         & us["value"].notna()
     ]
-    if (rows.empty or world <= 1.0) and world > 1.0:
-        derived = _net_supply(us, mineral)
-        if derived is not None:
-            return derived / world, (
-                "USGS withholds U.S. consumption: demand = production + imports - exports (flagged)"
-            )
-    if rows.empty and world > 1.0:
-        parent = parents_of_dataset(chain.dataset).get(mineral)
-        if parent:
-            parent_world = _first_stage_world(chain, parent)
-            share, note = (
-                _us_share(chain, parent, parent_world) if parent_world > 1.0 else (0.0, "")
-            )
-            if share > 0:
-                # the element's U.S. demand = the parent's U.S. demand x the element's share of
-                # the parent's world output: the U.S. takes the same share of each element
-                return share, (
-                    f"U.S. demand of {mineral} = U.S. {parent} demand x {mineral}'s share of "
-                    f"world {parent} output (estimated: USGS publishes no element consumption)"
-                    + (f"; {note}" if note else "")
-                )
-    if rows.empty or world <= 1.0:
+    if rows.empty:
+        derived = _net_supply(us, mineral, want)
+        if derived is None:
+            return None, ""
+        return derived, (
+            "USGS withholds U.S. consumption: demand = production + imports - exports (flagged)"
+        )
+    year = year_at_base({int(y) for y in rows["year"]}, want)
+    at = rows[rows["year"] == year]
+    apparent = at[at["detail"].str.contains("pparent")]
+    pick = apparent if len(apparent) else at
+    note = "" if year == want else f"U.S. consumption of {year} (base year {want} not reported)"
+    return float(pick["value"].max()), note
+
+
+def us_net_import_reliance(chain: SupplyChain, mineral: str) -> float | None:
+    """USGS net import reliance (fraction of apparent consumption) in the mineral's base year:
+    the largest reported over the forms (as U.S. demand takes the largest form), a bound
+    (">95%") read as its value; None where USGS withholds it or the U.S. is a net exporter."""
+    us = chain.dataset["us_supply"]
+    rows = us[(us["mineral"] == mineral) & (us["statistic"] == "net_import_reliance")]
+    if rows.empty:
+        return None
+    year = year_at_base({int(y) for y in rows["year"]}, base_year(mineral, shock_years_of(chain)))
+    at = rows[rows["year"] == year]
+    values = at["value"].dropna()
+    # a net exporter's gross imports are not in a net figure: its routing stays the prior's
+    return float(np.clip(values.max(), 0.0, 1.0)) if len(values) else None
+
+
+def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, str]:
+    """U.S. share of world consumption: U.S. demand (``us_demand_t``) / world output; an
+    element without a figure of its own takes its parent's share."""
+    if world <= 1.0:
         return 0.0, "no USGS apparent consumption: U.S. demand share taken as 0"
-    latest = rows[rows["year"] == rows["year"].max()]
-    apparent = latest[latest["detail"].str.contains("pparent")]
-    pick = apparent if len(apparent) else latest
-    return float(pick["value"].max()) / world, ""
+    tonnes, note = us_demand_t(chain, mineral)
+    if tonnes is not None:
+        return tonnes / world, note
+    parent = parents_of_dataset(chain.dataset).get(mineral)
+    if parent:
+        parent_world = _first_stage_world(chain, parent)
+        share, note = _us_share(chain, parent, parent_world) if parent_world > 1.0 else (0.0, "")
+        if share > 0:
+            # the element's U.S. demand = the parent's U.S. demand x the element's share of
+            # the parent's world output: the U.S. takes the same share of each element
+            return share, (
+                f"U.S. demand of {mineral} = U.S. {parent} demand x {mineral}'s share of "
+                f"world {parent} output (estimated: USGS publishes no element consumption)"
+                + (f"; {note}" if note else "")
+            )
+    return 0.0, "no USGS apparent consumption: U.S. demand share taken as 0"
 
 
 def _first_stage_world(chain: SupplyChain, mineral: str) -> float:
@@ -656,14 +724,14 @@ def _first_stage_world(chain: SupplyChain, mineral: str) -> float:
     return 0.0
 
 
-def _net_supply(us: pd.DataFrame, mineral: str) -> float | None:
-    """Production + imports - exports (t, latest year with imports), where USGS withholds
-    consumption; None without imports."""
+def _net_supply(us: pd.DataFrame, mineral: str, want: int) -> float | None:
+    """Production + imports - exports (t, in the base year ``want`` or the latest year before
+    it with imports), where USGS withholds consumption; None without imports."""
     rows = us[(us["mineral"] == mineral) & (us["unit"] == "t") & us["value"].notna()]
     imports = rows[rows["statistic"] == "imports"]
     if imports.empty:
         return None
-    year = int(imports["year"].max())
+    year = year_at_base({int(y) for y in imports["year"]}, want)
     at = rows[rows["year"] == year]
 
     def total(stat: str) -> float:
@@ -676,22 +744,21 @@ def _net_supply(us: pd.DataFrame, mineral: str) -> float | None:
 
 
 def _us_import_shares(
-    chain: SupplyChain, mineral: str, countries: list[str]
+    chain: SupplyChain, mineral: str, countries: list[str], last_stage: str
 ) -> dict[str, float] | None:
-    """USGS import-source shares of the mineral (mean over the forms USGS lists), mapped to the
-    model's countries (a source that is not a producer in the model counts as OTH)."""
-    src = chain.dataset["import_sources"]
-    rows = src[src["mineral"] == mineral]
-    if rows.empty:
+    """USGS import-source shares of the mineral (critmin.simulate.intermediaries.
+    import_source_shares, base year), mapped to the model's countries (a source that is not a
+    producer in the model counts as OTH)."""
+    want = base_year(mineral, shock_years_of(chain))
+    raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
+    if not raw:
         return None
-    forms = rows["category"].nunique()
     out: dict[str, float] = {}
-    for country, share in zip(rows["country"], rows["share"], strict=True):
-        c = str(country)
+    for c, share in raw.items():
         key = c if c in countries else OTHER_COUNTRIES
         if key not in countries or key == "USA":
             continue
-        out[key] = out.get(key, 0.0) + float(share) / forms
+        out[key] = out.get(key, 0.0) + share
     total = sum(out.values())
     return {k: v / total for k, v in out.items()} if total > 0 else None
 
@@ -702,11 +769,17 @@ def _route_us_imports(
     demand: np.ndarray,
     shares: dict[str, float],
     countries: list[str],
+    nir: float | None = None,
 ) -> np.ndarray:
     """Refit the flows so that U.S. imports (U.S. demand less U.S. producers' home deliveries)
-    come from the USGS import sources in their shares, other regions' purchases adjusting."""
+    come from the USGS import sources in their shares, other regions' purchases adjusting.
+    With USGS's net import reliance ``nir``, U.S. producers deliver ``demand x (1 - nir)`` at
+    home (at most their output): the routing's trade prior alone sent U.S. phosphate rock to
+    China while the U.S. imported Peru's."""
     us = REGIONS.index("USA")
     home = final[countries.index("USA"), us] if "USA" in countries else 0.0
+    if nir is not None and "USA" in countries:
+        home = min(float(supply[countries.index("USA")]), demand[us] * (1.0 - nir))
     imports = max(demand[us] - home, 0.0)
     prior = final.copy()
     col = np.zeros(len(countries))

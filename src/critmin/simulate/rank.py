@@ -39,7 +39,7 @@ from critmin.scenarios.spec import Scenario
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks
 from critmin.simulate.engine import run
-from critmin.simulate.model import ChainModel, build_model, reference_prices_of
+from critmin.simulate.model import ChainModel, build_model, reference_prices_of, us_demand_t
 from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
@@ -262,25 +262,10 @@ def universe(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str
 
 
 def _own_demand(chain: SupplyChain, mineral: str) -> float | None:
-    """U.S. demand (t/yr) of a mineral without a chain of its own: USGS apparent consumption,
-    else production + imports - exports; None without either."""
-    us = chain.dataset["us_supply"]
-    rows = us[(us["mineral"] == mineral) & (us["unit"] == "t") & us["value"].notna()]
-    if rows.empty:
-        return None
-    cons = rows[rows["statistic"] == "consumption"]
-    if len(cons):
-        latest = cons[cons["year"] == cons["year"].max()]
-        return float(latest["value"].max())
-    year = rows["year"].max()
-    at = rows[rows["year"] == year]
-
-    def total(stat: str) -> float:
-        v = at.loc[at["statistic"] == stat, "value"]
-        return float(v.max()) if len(v) else 0.0
-
-    net = total("production") + total("imports") - total("exports")
-    return net if net > 0 else None
+    """U.S. demand (t/yr) of a mineral without a chain of its own (one definition:
+    critmin.simulate.model.us_demand_t); None without a USGS figure."""
+    tonnes, _ = us_demand_t(chain, mineral)
+    return tonnes if tonnes is not None and tonnes > 0 else None
 
 
 def rank(
