@@ -284,6 +284,18 @@ def sources(ctx: click.Context, fmt: str, gaps: bool) -> None:
     _emit(table[cols], fmt, f"{len(table)} sources")
 
 
+#: ``--workers`` of the commands that run their ensemble on the one driver (rank, criticality,
+#: optimize, portfolio; review's reserve sensitivity): local processes, or a Dask cluster's
+#: workers with ``--scheduler``.
+LOCAL_WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=min(2, checks.cores()),
+    show_default=True,
+    help="Worker processes (at most the number of cores unless --scheduler is given).",
+)
+
+
 @main.command()
 @click.option(
     "--out",
@@ -307,9 +319,16 @@ def sources(ctx: click.Context, fmt: str, gaps: bool) -> None:
     help="Re-solve the reserve plan with each assumed parameter at x0.5 and x1.5 and chart "
     "the share of the budget each moves (the longest step of the review).",
 )
+@LOCAL_WORKERS
 @click.pass_context
 def review(
-    ctx: click.Context, out: Path, year: int | None, runs: int, seed: int, sensitivity: bool
+    ctx: click.Context,
+    out: Path,
+    year: int | None,
+    runs: int,
+    seed: int,
+    sensitivity: bool,
+    workers: int,
 ) -> None:
     """Write the periodic supply-chain review (OUT/index.html) and print a summary."""
     import shutil
@@ -320,6 +339,7 @@ def review(
     from critmin.report.review import write_review
 
     checks.check_dir_out(out, "--out")
+    checks.check_workers(workers)
     console = Console(stderr=True)
     with console.status("review: loading the data") as status:
 
@@ -345,6 +365,7 @@ def review(
                 seed=seed,
                 sensitivity=sensitivity,
                 progress=progress,
+                workers=workers,
             )
     for line in summary:
         click.echo(line.replace(str(staged), str(out)))
@@ -570,15 +591,6 @@ def simulate(
     click.echo(f"run folder: {folder}")
 
 
-#: ``--workers`` of the commands that run their ensemble on the one driver (rank, criticality,
-#: optimize, portfolio): local processes, or a Dask cluster's workers with ``--scheduler``.
-LOCAL_WORKERS = click.option(
-    "--workers",
-    type=click.IntRange(1, 1024),
-    default=min(2, checks.cores()),
-    show_default=True,
-    help="Worker processes (at most the number of cores unless --scheduler is given).",
-)
 #: ``--scheduler`` of the same commands (simulate has its own, with ``--executor dask``).
 SCHEDULER = click.option(
     "--scheduler",
@@ -980,6 +992,7 @@ def optimize(
                 eligibility=rule,
                 time_limit=sensitivity_seconds,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
+                workers=min(workers, checks.cores()),
             )
     if reduce_to is not None:
         data["reduction"] = reduced_report

@@ -330,6 +330,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 "to_stage",
                 "available_share",
                 "lead_time_months",
+                "lead_time_source_id",
                 "output_content",
                 "content_source_id",
                 "source_id",

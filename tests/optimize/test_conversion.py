@@ -3,6 +3,8 @@ with capacity, after its lead time."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -193,8 +195,13 @@ def test_a_commissioning_plant_adds_capacity_from_its_start() -> None:
 def test_bundled_capacity_lets_ndpr_oxide_meet_the_magnet_shortfall_after_the_lead_time(
     bundled: SupplyChain,
 ) -> None:
-    """With the bundled plants, an NdPr oxide stock covers the NdPr magnet need from the
-    third quarter (six months) on, up to the route's capacity; Dy stays short without Dy."""
+    """With the bundled plants, an NdPr oxide stock covers the NdPr magnet need once the
+    bundled lead time has passed (whole quarters, rounded up), up to the route's capacity;
+    Dy stays short without Dy."""
+    table = bundled.dataset["reserve_conversions"]
+    route = table[(table["from_stage"] == "refining") & (table["to_stage"] == "magnets")]
+    lag = math.ceil(float(route["lead_time_months"].iloc[0]) / 3 - 1e-9)
+    assert 1 <= lag < 5
     ens = ensemble(periods=5)
     lot = lots(ens, [("ndpr_oxide", "ndpr")])
     conv = Conversion.of(bundled, lot.frame, ["rare_earths"], 3)
@@ -206,7 +213,7 @@ def test_bundled_capacity_lets_ndpr_oxide_meet_the_magnet_shortfall_after_the_le
     p.build()
     p.solve()
     short = unmet(p, "ndpr")
-    np.testing.assert_allclose(short[:2], need, atol=1e-6)  # nothing before the lead time
-    np.testing.assert_allclose(short[2:], max(0.0, need - per_quarter), atol=1e-6)
+    np.testing.assert_allclose(short[:lag], need, atol=1e-6)  # nothing before the lead time
+    np.testing.assert_allclose(short[lag:], max(0.0, need - per_quarter), atol=1e-6)
     dy = 100.0 * float(conv.needs.set_index("element").loc["dysprosium", "share"])
     np.testing.assert_allclose(unmet(p, "dysprosium"), dy, atol=1e-6)

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.optimize.sensitivity import minor_share, scaled_conversions, scaled_split
+from critmin.optimize.eligibility import Eligibility
+from critmin.optimize.ensemble import build_ensemble
+from critmin.optimize.sensitivity import (
+    minor_share,
+    parameter_sensitivity,
+    scaled_conversions,
+    scaled_split,
+)
 
 
 def test_split_scales_the_minor_elements_and_keeps_the_total(bundled: SupplyChain) -> None:
@@ -42,3 +49,31 @@ def test_conversion_cases_scale_one_column_of_one_mineral() -> None:
     assert up["lead_time_months"].tolist() == conv["lead_time_months"].tolist()
     down = scaled_conversions(conv, "rare_earths", "lead_time_months", 0.5)
     assert down["lead_time_months"].tolist() == pytest.approx([3.0, 1.5, 2.0])
+
+
+def test_the_re_solves_give_the_same_rows_here_and_on_the_local_pool(bundled: SupplyChain) -> None:
+    """The cases are independent and deterministic: one process or two, the same rows; a
+    deadline already passed leaves every case unsolved but the base plan still solved."""
+    rule = Eligibility.parse("listed=antimony")
+    ens = build_ensemble(bundled, minerals=["antimony"], runs=10, seed=3, horizon=6)
+    plan = {"holdings": [{"mineral": "antimony", "tonnes": 1.0}]}  # the cases of a held mineral
+    here, pool = (
+        parameter_sensitivity(
+            bundled, ens, plan, budget=2e8, seed=3, eligibility=rule, workers=workers
+        )
+        for workers in (1, 2)
+    )
+    assert len(here) > 3
+    assert {(r["parameter"], r["mineral"]) for r in here} >= {
+        ("purchase_cap_share", "antimony"),
+        ("capital_cost_per_year", "all"),
+    }
+    assert [r["budget_share_moved"] for r in here] == pytest.approx(
+        [r["budget_share_moved"] for r in pool], abs=1e-9
+    )
+    assert any(r["budget_share_moved"] > 0 for r in here)
+    late = parameter_sensitivity(
+        bundled, ens, plan, budget=2e8, seed=3, eligibility=rule, time_limit=-1.0, workers=2
+    )
+    assert [r["parameter"] for r in late] == [r["parameter"] for r in here]
+    assert all(r["budget_share_moved"] is None for r in late)

@@ -279,8 +279,10 @@ class Risk:
 
 
 #: Real cost of the money tied up in stock, per year: prices are constant dollars, so the rate
-#: must be real (ASSUMPTION, not read from a source; docs/reserve.md reports its sensitivity).
-CAPITAL_COST_PER_YEAR = 0.04
+#: must be real. 2.0%: the federal real discount rate of the 2023 Circular A-4 (a moving average
+#: of 10-year Treasury rates; CEA_SDR_2024 in sources.csv). Formerly 4%, a critmin assumption;
+#: docs/reserve.md reports its sensitivity.
+CAPITAL_COST_PER_YEAR = 0.02
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ the holding costs, release rate and purchase cap of the reserve forms (critmin.o
 .Lots), the split of a mineral's need by element (reserve_needs: every element but the largest
 scaled, the largest taking the rest, parameter ``minor_element_share``), the share of the
 conversion plants available to the reserve and the conversion lead time (reserve_conversions),
-and the cost of capital (an assumption for every mineral, ``mineral`` = "all").
+and the cost of capital (``mineral`` = "all"; sourced, CEA_SDR_2024, but a policy choice: the
+2003 Circular A-4 used 3% and 7%).
 Each case re-simulates only the changed mineral's chain with the seeds build_ensemble gave it
 (same event occurrences and timing, same chain draws), so every plan is solved on the same
 scenarios; the share of the budget that moves is max(dollars bought, dollars sold) between
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,7 @@ from critmin.optimize.ensemble import (
 )
 from critmin.optimize.plan import reserve_problem
 from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, Accounting, Risk
+from critmin.simulate.driver import Execution, map_chunks
 from critmin.simulate.model import MONTHS_PER_YEAR, REGIONS, ChainModel, build_model
 from critmin.simulate.runner import parents_of
 
@@ -230,11 +234,14 @@ def parameter_sensitivity(
     eligibility: Eligibility | None = None,
     time_limit: float = 900.0,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> list[dict[str, Any]]:
     """One row per (assumed parameter, held mineral): ``budget_share_moved``, the larger share
     of the budget that moves at x0.5 and x1.5 (also ``moved_share``, the name the web page
     reads), and ``flagged`` when it passes 25%. Cases left when ``time_limit`` seconds have
-    passed are listed as not re-solved (share and flag None)."""
+    passed are listed as not re-solved (share and flag None). The re-solves are independent
+    and run on the ensemble driver's local pool of ``workers`` processes (1: here); each
+    re-solve is deterministic, so the rows do not depend on ``workers``."""
     started = time.monotonic()
     held = sorted({h["mineral"] for h in base["holdings"] if h["tonnes"] > 1e-6})
     params = chain.dataset["market_parameters"]
@@ -269,41 +276,39 @@ def parameter_sensitivity(
             for col in CONVERSIONS:
                 cases.append((col, m, float(first[col]), "reserve_conversions"))
     if held:
-        cases.append(("capital_cost_per_year", "all", CAPITAL_COST_PER_YEAR, "assumption"))
+        cases.append(("capital_cost_per_year", "all", CAPITAL_COST_PER_YEAR, "capital"))
     resim = (
         Resimulator(chain, ens, seed) if any(c[3] == "market_parameters" for c in cases) else None
     )
-    models: dict[str, ChainModel] = {}
-    base_spend = _spend(chain, forms, ens, budget, eligibility)
+    context = _Cases(
+        uuid.uuid4().hex,
+        chain,
+        ens,
+        budget,
+        eligibility,
+        forms,
+        needs,
+        conversions,
+        resim,
+        time.time() + (time_limit - (time.monotonic() - started)),
+    )
+    # the base plan, then each case at x0.5 and x1.5: every re-solve is independent
+    items: list[_Item | None] = [None]
+    items += [(name, m, table, f) for name, m, _, table in cases for f in FACTORS]
+    try:
+        spent = list(map_chunks(_solve_case, context, items, Execution(workers=workers), progress))
+    finally:
+        _forget(context.token)
+    base_spend = spent[0]
+    assert base_spend is not None  # the base plan is solved before any deadline
     rows: list[dict[str, Any]] = []
     for i, (name, m, value, table) in enumerate(cases):
         row: dict[str, Any] = {"parameter": name, "mineral": m, "table": table, "value": value}
-        if time.monotonic() - started > time_limit:
+        solved = spent[1 + len(FACTORS) * i : 1 + len(FACTORS) * (i + 1)]
+        if any(s is None for s in solved):
             rows.append({**row, "budget_share_moved": None, "moved_share": None, "flagged": None})
             continue
-        shares = []
-        for f in FACTORS:
-            capital = CAPITAL_COST_PER_YEAR
-            e, new = ens, forms
-            needs_case: pd.DataFrame | None = None
-            conv_case: pd.DataFrame | None = None
-            if table == "reserve_needs":
-                needs_case = scaled_split(needs, m, f)
-            elif table == "reserve_conversions":
-                conv_case = scaled_conversions(conversions, m, name, f)
-            elif table == "market_parameters":
-                assert resim is not None
-                if m not in models:
-                    models[m] = build_model(chain, m)
-                e = resim.ensemble(_perturbed(models[m], chain, name, f))
-            elif table == "reserve_forms":
-                new = forms.copy()
-                pick = new["mineral"] == m
-                new.loc[pick, name] = (new.loc[pick, name].astype(float) * f).clip(upper=1.0)
-            else:
-                capital = CAPITAL_COST_PER_YEAR * f
-            case = _spend(chain, new, e, budget, eligibility, capital, needs_case, conv_case)
-            shares.append(moved_share(base_spend, case, budget))
+        shares = [moved_share(base_spend, s, budget) for s in solved if s is not None]
         share = max(shares)
         rows.append(
             {
@@ -315,6 +320,65 @@ def parameter_sensitivity(
                 "flagged": share > FLAG,
             }
         )
-        if progress:
-            progress(i + 1, len(cases))
     return rows
+
+
+#: One re-solve: (parameter, mineral, table, factor); None is the base plan.
+_Item = tuple[str, str, str, float]
+
+
+@dataclass(frozen=True)
+class _Cases:
+    """What every re-solve reads, shipped once to each worker of the ensemble driver."""
+
+    token: str  # names this run's chain models cached on a worker
+    chain: SupplyChain
+    ens: Ensemble
+    budget: float
+    eligibility: Eligibility | None
+    forms: pd.DataFrame
+    needs: pd.DataFrame
+    conversions: pd.DataFrame
+    resim: Resimulator | None
+    deadline: float  # time.time() after which a case is left unsolved
+
+
+#: Chain models built on this process, by (run token, mineral): a mineral's seven market
+#: parameters re-simulate from one model.
+_MODELS: dict[tuple[str, str], ChainModel] = {}
+
+
+def _forget(token: str) -> None:
+    for key in [k for k in _MODELS if k[0] == token]:
+        del _MODELS[key]
+
+
+def _solve_case(ctx: _Cases, item: _Item | None) -> dict[str, float] | None:
+    """Dollars per lot of the plan with one parameter scaled (None: the base plan); None when
+    the deadline has passed before the case starts."""
+    if item is None:
+        return _spend(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
+    if time.time() > ctx.deadline:
+        return None
+    name, m, table, f = item
+    capital = CAPITAL_COST_PER_YEAR
+    e, forms = ctx.ens, ctx.forms
+    needs_case: pd.DataFrame | None = None
+    conv_case: pd.DataFrame | None = None
+    if table == "reserve_needs":
+        needs_case = scaled_split(ctx.needs, m, f)
+    elif table == "reserve_conversions":
+        conv_case = scaled_conversions(ctx.conversions, m, name, f)
+    elif table == "market_parameters":
+        assert ctx.resim is not None
+        model = _MODELS.get((ctx.token, m))
+        if model is None:
+            model = _MODELS[(ctx.token, m)] = build_model(ctx.chain, m)
+        e = ctx.resim.ensemble(_perturbed(model, ctx.chain, name, f))
+    elif table == "reserve_forms":
+        forms = forms.copy()
+        pick = forms["mineral"] == m
+        forms.loc[pick, name] = (forms.loc[pick, name].astype(float) * f).clip(upper=1.0)
+    else:
+        capital = CAPITAL_COST_PER_YEAR * f
+    return _spend(ctx.chain, forms, e, ctx.budget, ctx.eligibility, capital, needs_case, conv_case)

@@ -99,16 +99,23 @@ def scenario_views(
 
 
 def reserve_plan(
-    chain: SupplyChain, *, runs: int, seed: int, sensitivity: bool = True
+    chain: SupplyChain, *, runs: int, seed: int, sensitivity: bool = True, workers: int = 1
 ) -> dict[str, Any]:
     """The optimised reserve (default budget, planning ensemble), the policy comparison and,
     with ``sensitivity``, the share of the budget each assumed parameter moves at +/-50%
-    (every case re-solved: no time limit, so the page does not depend on the machine)."""
+    (every case re-solved on ``workers`` local processes: no time limit, so the page does not
+    depend on the machine)."""
     ens = build_ensemble(chain, runs=runs, seed=seed)
     plan = optimise(chain, ens, budget=DEFAULT_BUDGET, risk=Risk()).as_json()
     plan["sensitivity"] = (
         parameter_sensitivity(
-            chain, ens, plan, budget=DEFAULT_BUDGET, seed=seed, time_limit=float("inf")
+            chain,
+            ens,
+            plan,
+            budget=DEFAULT_BUDGET,
+            seed=seed,
+            time_limit=float("inf"),
+            workers=workers,
         )
         if sensitivity
         else []

@@ -230,6 +230,7 @@ def write_review(
     record: bool = True,
     sensitivity: bool = True,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> list[str]:
     """Write ``out/index.html`` and return the terminal summary; ``progress(step)`` is called
     as each step starts. The outlook runs ``outlook_draws`` draws with the review's seed.
@@ -249,7 +250,7 @@ def write_review(
     backtests = backtest_records(backtest(chain)) if disruptions else []
     say("optimising the reserve")
     reserve = (
-        reserve_plan(chain, runs=max(50, runs), seed=seed, sensitivity=sensitivity)
+        reserve_plan(chain, runs=max(50, runs), seed=seed, sensitivity=sensitivity, workers=workers)
         if disruptions
         else None
     )

@@ -468,6 +468,12 @@ TABLES: dict[str, Table] = {
                 ),
                 Column("lead_time_months", "float", minimum=0.0),
                 Column(
+                    "lead_time_source_id",
+                    required=False,
+                    references="sources.id",
+                    description="where lead_time_months comes from (empty: the row's source_id)",
+                ),
+                Column(
                     "output_content",
                     "float",
                     required=False,
