@@ -17,11 +17,8 @@ is ignored and rewritten; ``CRITMIN_CACHE_DIR=off`` turns it off.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
-import tempfile
-import time
 from importlib import metadata
 from pathlib import Path
 from stat import S_ISREG
@@ -84,19 +81,4 @@ def put(name: str | None, frame: pd.DataFrame) -> None:
     entry = None if name is None else _entry(name)
     if entry is None:
         return
-    command = entry.name.split("-", 1)[0]
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{command}-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                pickle.dump(frame, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        stale = time.time() - table_cache.STALE_S
-        for old in entry.parent.glob(f"{command}-*.pickle"):  # other versions, unused a day
-            if old != entry and old.stat().st_mtime < stale:
-                old.unlink(missing_ok=True)
-    except OSError:
-        return
+    table_cache.write_entry(entry, entry.name.split("-", 1)[0], frame)

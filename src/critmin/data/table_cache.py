@@ -117,8 +117,13 @@ def get(name: str, path: Path) -> pd.DataFrame | None:
 def put(name: str, path: Path, frame: pd.DataFrame) -> None:
     """Store the checked ``frame`` (best effort: an unwritable folder means no cache)."""
     entry = _entry(name, path)
-    if entry is None:
-        return
+    if entry is not None:
+        write_entry(entry, name, frame)
+
+
+def write_entry(entry: Path, name: str, frame: pd.DataFrame) -> None:
+    """Pickle ``frame`` to ``entry`` atomically and drop this name's entries of other versions
+    unused for a day (best effort: an unwritable folder means no cache)."""
     try:
         entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{name}-", suffix=".tmp")
