@@ -20,6 +20,8 @@ from critmin.metrics.coverage import (
     stale_reasons,
 )
 
+from .gaps import per_mineral
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -143,18 +145,7 @@ TWELVE = (
 )  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "mineral",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(strict=True, reason=MISSING_THIRD_STAGE[m]),
-        )
-        if m in MISSING_THIRD_STAGE
-        else m
-        for m in TWELVE
-    ],
-)
+@pytest.mark.parametrize("mineral", per_mineral(TWELVE, MISSING_THIRD_STAGE))
 def test_each_chain_of_the_issue_has_three_stages(mineral: str) -> None:
     """The issue's twelve chains, one test each: the completed ones run as normal tests, the
     six still short of a third stage are strict expected failures with their reason."""

@@ -11,6 +11,8 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.metrics.coverage import IEA_SIX, top3_series
 
+from .gaps import per_mineral
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -139,18 +141,7 @@ NO_SERIES_FROM_2020: dict[str, str] = {
 }
 
 
-@pytest.mark.parametrize(
-    "mineral",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(strict=True, reason=NO_SERIES_FROM_2020[m]),
-        )
-        if m in NO_SERIES_FROM_2020
-        else m
-        for m in IEA_SIX
-    ],
-)
+@pytest.mark.parametrize("mineral", per_mineral(IEA_SIX, NO_SERIES_FROM_2020))
 def test_each_of_the_iea_six_has_a_refining_series_from_2020(series, mineral: str) -> None:  # type: ignore[no-untyped-def]
     """The issue's check, one test per mineral: copper, cobalt and nickel run as normal tests;
     the three still missing 2020-2022 are strict expected failures with their reason."""
