@@ -1028,7 +1028,14 @@ def optimize(
     policies = pd.DataFrame(data["policies"]).rename(
         columns={"expected_loss_usd": "expected_loss_horizon_usd"}
     )
-    _emit(policies, "table", f"Policies on the same scenarios, over {ens.periods} {period}s")
+    _emit(
+        policies.drop(columns="note"),
+        "table",
+        f"Policies on the same scenarios, over {ens.periods} {period}s",
+    )
+    for p in data["policies"]:
+        if p["note"]:
+            click.echo(f"policy {p['name']}: {p['note']}")
     signed = [a["id"] for a in data["agreements"] if a["signed"]]
     click.echo(f"agreements signed: {', '.join(signed) or 'none'}")
     click.echo(

@@ -18,6 +18,7 @@ from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
 from critmin.optimize.market_impact import impact
 from critmin.optimize.partners import Partner, screen
+from critmin.optimize.policies import fit
 from critmin.optimize.problem import (
     Accounting,
     Agreements,
@@ -94,8 +95,9 @@ class Plan:
 def heuristic_stocks(
     chain: SupplyChain, ens: Ensemble, lots: Lots, budget: float
 ) -> dict[str, xr.DataArray]:
-    """The comparison policies' stocks (t per lot): import-reliance-weighted and 60-day cover,
-    each scaled down to the budget if it would overspend."""
+    """The comparison policies' stocks as defined (t per lot): the budget spent at reference
+    prices in proportion to net imports, and 60 days of consumption. Each is cut and scaled to
+    what the budget buys at the plan's prices when evaluated (critmin.optimize.policies.fit)."""
     frame = lots.frame.drop_duplicates("mineral")
     price = frame["price_usd_t"].to_numpy()
     per_day = ens.consumption.sel(mineral=frame["mineral"].to_numpy()).to_numpy() / (
@@ -107,9 +109,6 @@ def heuristic_stocks(
     spend = (weight * price).sum()
     nir_t = weight * (budget / spend) if spend > 0 else weight * 0
     cover = per_day * COVER_DAYS
-    cost = (cover * price).sum()
-    if cost > budget:
-        cover = cover * budget / cost
 
     def lots_of(values: np.ndarray) -> xr.DataArray:
         return xr.DataArray(values, coords={"lot": pd.Index(frame["lot"], name="lot")}, dims="lot")
@@ -309,9 +308,21 @@ def optimise(
         agr.append(entry)
 
     say("evaluating the comparison policies")
-    policies = [{"name": "no reserve", **_evaluate(problem, lots, xr.zeros_like(sol.stock))}]
+    as_defined = {"scale": None, "full_cost_usd": None, "note": ""}  # not a fitted policy
+    policies = [
+        {"name": "no reserve", **_evaluate(problem, lots, xr.zeros_like(sol.stock)), **as_defined}
+    ]
     for name, stock in heuristic_stocks(chain, ens, lots, budget).items():
-        policies.append({"name": name, **_evaluate(problem, lots, stock)})
+        fitted = fit(problem, stock)
+        policies.append(
+            {
+                "name": name,
+                **_evaluate(problem, lots, fitted.stock),
+                "scale": fitted.scale,
+                "full_cost_usd": fitted.full_cost_usd,
+                "note": fitted.note,
+            }
+        )
     policies.append(
         {
             "name": "optimised",
@@ -319,6 +330,7 @@ def optimise(
             "cvar_loss_usd": sol.cvar_loss_usd,
             "spent_usd": sol.spent_usd,
             "total_cost_usd": sol.total_cost_usd,
+            **as_defined,
         }
     )
     return Plan(
@@ -556,23 +568,15 @@ def _partners(problem: ReserveProblem, sol: Solution, refused: list[str]) -> lis
 
 
 def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:
-    """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal;
-    a stock the purchase caps cannot reach over the horizon, or of a form that meets no need,
-    is cut to what may be bought."""
-    cap = lots.column("cap_t_per_period").fillna(np.inf) * problem.ensemble.periods
-    reach = problem.paths().paths.set_index("lot").reindex(lots.index)["need"].notna()
-    cap = cap.where(xr.DataArray(reach.to_numpy(), coords={"lot": lots.index}), 0.0)
-    stock = stock.reindex(lot=lots.index).fillna(0.0).clip(max=cap)
+    """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal.
+    ``stock`` is one the budget buys within the purchase caps (critmin.optimize.policies.fit);
+    the budget row gets a dollar (and 1e-9 of it) of slack for the solver's tolerance."""
+    stock = stock.reindex(lot=lots.index).fillna(0.0)
     fixed = ReserveProblem(
         problem.ensemble,
         lots,
         Agreements(problem.agreements.frame.iloc[0:0]),
-        budget=max(
-            problem.budget,
-            float((lots.column("price_usd_t") * stock.reindex(lot=lots.index).fillna(0.0)).sum())
-            * 3.0
-            + 1.0,
-        ),
+        budget=problem.budget * (1 + 1e-9) + 1.0,
         risk=problem.risk,
         fixed_stock=stock,
         accounting=problem.accounting,
