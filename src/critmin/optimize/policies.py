@@ -81,13 +81,13 @@ def fit(problem: ReserveProblem, stock: xr.DataArray) -> Fitted:
             lo, hi = (mid, hi) if least_cost(cells, held * mid).sum() <= budget else (lo, mid)
         scale = lo
         why = (
-            f"${cost / 1e6:,.1f}M at the plan's purchase prices (market impact included) "
-            f"exceeds the ${budget / 1e6:,.1f}M budget"
+            f"${cost:,.0f} at the plan's purchase prices (market impact included) exceeds the "
+            f"${budget:,.0f} budget"
         )
         notes.append(
             f"unaffordable, nothing bought: {why}"
             if scale <= 0
-            else f"scaled to {scale:.1%}: {why}"
+            else f"scaled to {scale:.3g} of it: {why}"
         )
     return Fitted(
         xr.DataArray(held * scale, coords={"lot": lots.index}, dims="lot"),
