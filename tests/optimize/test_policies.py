@@ -4,10 +4,13 @@ says so), never an infeasible plan; the small-budget and short-horizon edges a u
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from click.testing import CliRunner
 
 from critmin.chain import SupplyChain
@@ -16,7 +19,7 @@ from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble, build_ensemble
 from critmin.optimize.plan import heuristic_stocks, optimise, reserve_problem
 from critmin.optimize.policies import fit, least_cost, purchase_cells
-from critmin.optimize.problem import Risk
+from critmin.optimize.problem import Infeasible, Risk
 
 ANTIMONY = Eligibility.parse("listed=antimony")
 BUDGET = 2e8
@@ -63,25 +66,19 @@ def test_fit_scales_to_the_budget_not_below(bundled: SupplyChain, antimony: Ense
         assert (fitted.full_cost_usd is None) == bool(np.isinf(full).any()), name
 
 
-def test_least_cost_buys_the_cheapest_cells_first(
-    bundled: SupplyChain, antimony: Ensemble
-) -> None:
+def test_least_cost_buys_the_cheapest_cells_first(bundled: SupplyChain, antimony: Ensemble) -> None:
     problem, _ = reserve_problem(
         bundled, antimony, budget=BUDGET, risk=Risk(), eligibility=ANTIMONY
     )
     size, usd = purchase_cells(problem)
     first = float(size[0, 0])
-    assert float(least_cost((size, usd), np.array([first]))[0]) == pytest.approx(
-        first * usd[0, 0]
-    )
+    assert float(least_cost((size, usd), np.array([first]))[0]) == pytest.approx(first * usd[0, 0])
     two = float(least_cost((size, usd), np.array([first * 2]))[0])
     assert two == pytest.approx(first * (usd[0, 0] + usd[0, 1]))
     assert np.isinf(least_cost((size, usd), np.array([size.sum() * 1.01]))[0])
 
 
-def test_a_zero_budget_gives_a_plan_of_no_reserve(
-    bundled: SupplyChain, antimony: Ensemble
-) -> None:
+def test_a_zero_budget_gives_a_plan_of_no_reserve(bundled: SupplyChain, antimony: Ensemble) -> None:
     plan = optimise(bundled, antimony, budget=0.0, risk=Risk(), eligibility=ANTIMONY)
     rows = plan.policies.set_index("name")
     assert (rows["spent_usd"].abs() <= 1.0).all()
@@ -134,4 +131,21 @@ def test_cli_user_errors_are_one_line(args: list[str], option: str) -> None:
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and option in lines[0], result.stderr
+    assert len(lines) == 1, result.stderr
+    assert option in lines[0]
+
+
+def test_an_infeasible_programme_is_one_line(
+    bundled: SupplyChain, antimony: Ensemble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stock the budget cannot buy raises Infeasible naming the rows; linopy's multi-line
+    log of the failed solve is not shown besides."""
+    problem, _ = reserve_problem(bundled, antimony, budget=1.0, risk=Risk(), eligibility=ANTIMONY)
+    stock = xr.DataArray(
+        np.full(len(problem.lots.index), 100.0), coords={"lot": problem.lots.index}
+    )
+    fixed = replace(problem, fixed_stock=stock)
+    fixed.build()
+    with caplog.at_level(logging.WARNING), pytest.raises(Infeasible, match="budget"):
+        fixed.solve()
+    assert not [r for r in caplog.records if r.name.startswith("linopy")]

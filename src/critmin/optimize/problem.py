@@ -24,6 +24,7 @@ irreducible infeasible set, in the model's own constraint names and labels.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -763,13 +764,20 @@ class ReserveProblem:
     def solve(self, **options: float | int | str | bool) -> Solution:
         """Solve with HiGHS; raise :class:`Infeasible` naming the conflicting constraints."""
         m = self.model
+        # linopy logs a failed solve as a multi-line warning; Infeasible says it in one line
+        linopy_log = logging.getLogger("linopy")
+        level = linopy_log.level
+        linopy_log.setLevel(logging.ERROR)
         with quiet_stdout():
-            status, condition = m.solve(
-                solver_name="highs",
-                io_api="direct",
-                output_flag=False,
-                **options,  # type: ignore[arg-type]
-            )
+            try:
+                status, condition = m.solve(
+                    solver_name="highs",
+                    io_api="direct",
+                    output_flag=False,
+                    **options,  # type: ignore[arg-type]
+                )
+            finally:
+                linopy_log.setLevel(level)
         if condition == "infeasible" or status != "ok":
             raise Infeasible(self.explain())
         return self.read()
