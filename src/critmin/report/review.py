@@ -91,6 +91,16 @@ def _chain_views(chain: SupplyChain, table: pd.DataFrame, year: int | None) -> l
     return views
 
 
+def policy_notes(reserve: dict[str, Any] | None) -> list[str]:
+    """The comparison policies cut or scaled to what the budget buys, each with why (a plan
+    written before policies carried a ``note`` has none)."""
+    return [
+        f"comparison policy {p['name']}: {p['note']}"
+        for p in (reserve or {}).get("policies", [])
+        if p.get("note")
+    ]
+
+
 def _reserve_chart(reserve: dict[str, Any] | None) -> str:
     """Expected loss avoided per dollar, by lot the plan buys."""
     if not reserve:
@@ -308,6 +318,7 @@ def write_review(
             + f"; expected loss over the plan's horizon ${reserve['expected_loss_usd'] / 1e9:,.2f}B"
             f" vs ${reserve['policies'][0]['expected_loss_usd'] / 1e9:,.2f}B with no reserve"
         )
+        lines += [f"  {note}" for note in policy_notes(reserve)]
     lines += changed_lines(changed)
     top = [r for r in ranked if r["rank"] is not None][:5]
     if top:
@@ -339,6 +350,7 @@ def write_review(
             changed=changed,
             risks=risks,
             reserve_chart=_reserve_chart(reserve),
+            policy_notes=policy_notes(reserve),
             sensitivity_chart=_sensitivity_chart(reserve),
             outlook=ahead,
         )
