@@ -5,6 +5,7 @@ Dask LocalCluster, a real multi-process ``dask scheduler`` + two ``dask worker``
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -260,10 +261,14 @@ def test_map_built_gives_each_key_built_then_its_chunks_in_order() -> None:
     for k in keys:
         want.append(("built", k, 100 + k, f"pilot {k}"))
         want += [("done", k, i, (100 + k) * 1000 + 100 + i) for i in range(k)]
-    for execution in (Execution(workers=1), Execution(workers=2)):
+    for execution, batch in itertools.product(
+        (Execution(workers=1), Execution(workers=2)), (False, True)
+    ):
         with session(execution) as s:
             events = list(
-                s.map_built(_build_key, _use_built, 100, keys, lambda k, b, p: list(range(k)))
+                s.map_built(
+                    _build_key, _use_built, 100, keys, lambda k, b, p: list(range(k)), batch=batch
+                )
             )
         got = [
             ("built", e.key, e.value, e.extra)
@@ -271,7 +276,7 @@ def test_map_built_gives_each_key_built_then_its_chunks_in_order() -> None:
             else ("done", e.key, e.item, e.result)
             for e in events
         ]
-        assert got == want, execution
+        assert got == want, (execution, batch)
         assert s.stats.tasks == len(keys) + sum(keys)  # each key built once
         assert s.stats.cpu > 0
 
@@ -281,6 +286,8 @@ def test_chunk_sizing_from_measured_cost() -> None:
     assert blocks_per_chunk(0.05, 8, 2) == 2  # every worker gets at least two chunks
     assert blocks_per_chunk(2.0, 100, 2) == 1
     assert blocks_per_chunk(0.001, 1000, 2, max_blocks=30) == 30  # memory bound
+    assert blocks_per_chunk(0.001, 40, 1, least=1) == 40  # other chains spread the work
+    assert blocks_per_chunk(0.05, 40, 1, least=1) == 10  # still cut by length
 
 
 def test_local_cluster_workers_lose_the_nanny_malloc_setting() -> None:

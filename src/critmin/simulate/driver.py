@@ -114,11 +114,12 @@ def blocks_per_chunk(
     *,
     target: float = TARGET_CHUNK_SECONDS,
     max_blocks: int | None = None,
+    least: int = 2,
 ) -> int:
     """Group blocks into chunks from a measured cost: long enough to amortise scheduling
-    (``target`` seconds), short enough to give every worker at least two chunks."""
+    (``target`` seconds), short enough to give every worker ``least`` chunks of these."""
     want = max(1, round(target / max(seconds_per_block, 1e-6)))
-    spread = max(1, math.ceil(blocks / (2 * parallel)))
+    spread = max(1, math.ceil(blocks / (least * parallel)))
     out = min(want, spread)
     return max(1, min(out, max_blocks) if max_blocks else out)
 
@@ -205,7 +206,10 @@ def _in_pool(fn: Callable[..., R], token: str, *args: Any) -> tuple[R, float, fl
 
 
 def _on_dask_built(
-    fn: Callable[..., Any], context: Any, build: tuple[tuple[Any, Any], float, float], *args: Any
+    *args: Any,
+    fn: Callable[..., Any],
+    context: Any,
+    build: tuple[tuple[Any, Any], float, float],
 ) -> bytes:
     """A chunk task on Dask given its key's whole build result (the build's future itself, so
     no extra task picks the part the chunk uses), packed as :func:`_packed` packs it."""
@@ -253,6 +257,10 @@ class _Runner:
     def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
         """``fn(context, built, item)`` with ``ref`` from :meth:`ref`."""
         return self.submit(fn, ref, item)
+
+    def submit_all(self, fn: Callable[..., Any], ref: Any, items: Sequence[Any]) -> list[Pending]:
+        """:meth:`submit_built` for every item, at once."""
+        return [self.submit_built(fn, ref, item) for item in items]
 
     def close(self) -> None:
         """Release what the runner holds."""
@@ -314,7 +322,9 @@ class _Dask(_Runner):
         return pending.future  # type: ignore[attr-defined]
 
     def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
-        fut = self.client.submit(_on_dask_built, fn, self.shared, ref, item, pure=False)
+        fut = self.client.submit(
+            _on_dask_built, item, fn=fn, context=self.shared, build=ref, pure=False
+        )
 
         def result() -> tuple[Any, float, float]:
             out: tuple[Any, float, float] = pickle.loads(fut.result())
@@ -322,6 +332,23 @@ class _Dask(_Runner):
             return out
 
         return result
+
+    def submit_all(self, fn: Callable[..., Any], ref: Any, items: Sequence[Any]) -> list[Pending]:
+        """Every item in one ``client.map``: one graph update for the scheduler instead of one
+        per chunk (each costs CPU in the client, the scheduler and the workers)."""
+        futs = self.client.map(
+            _on_dask_built, items, fn=fn, context=self.shared, build=ref, pure=False
+        )
+
+        def pending(fut: Any) -> Pending:
+            def result() -> tuple[Any, float, float]:
+                out: tuple[Any, float, float] = pickle.loads(fut.result())
+                fut.release()
+                return out
+
+            return result
+
+        return [pending(f) for f in futs]
 
     def close(self) -> None:
         for fut in [*self.held, self.shared]:
@@ -396,16 +423,26 @@ class Session:
         keys: Sequence[K],
         plan: Callable[[K, B, P], Sequence[T]],
         progress: Callable[[int, int], None] | None = None,
+        *,
+        batch: bool = False,
     ) -> Iterator[Built[K, B, P] | Done[K, T, R]]:
         """Build every key on the workers at once (``build(context, key)`` -> what its chunks
         use and what only the caller needs), then, as each build comes back, ``plan`` its
         chunks here and run ``work(context, built, item)`` for each. Yields, key by key in
         ``keys`` order, the key's ``Built`` and then its ``Done`` chunks in plan order; a
         few chunks per worker run ahead, across keys. On Dask a build stays on the worker
-        that made it and moves to another worker at most once."""
+        that made it and moves to another worker at most once. ``batch``: submit each key's
+        chunks at once as its build comes back (one ``client.map`` on Dask instead of a
+        submit per chunk); every result may wait in memory, so only for small results."""
         runner = self._runner(context, self.execution.workers)  # chunks are not known yet
-        window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
         builds = [runner.build(build, key) for key in keys]
+        if batch:
+            try:
+                yield from self._batched(runner, keys, builds, plan, work, progress)
+            finally:
+                runner.close()
+            return
+        window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
         planned, done = len(keys), 0
 
         def jobs() -> Iterator[tuple[Built[K, B, P] | None, K, T | None, Any]]:
@@ -450,6 +487,33 @@ class Session:
                 yield Done(key, item, result)  # type: ignore[arg-type]
         finally:
             runner.close()
+
+    def _batched(
+        self,
+        runner: _Runner,
+        keys: Sequence[K],
+        builds: list[Pending],
+        plan: Callable[[K, B, P], Sequence[T]],
+        work: Callable[[C, B, T], R],
+        progress: Callable[[int, int], None] | None,
+    ) -> Iterator[Built[K, B, P] | Done[K, T, R]]:
+        """``map_built`` with every key's chunks submitted in one go as its build returns."""
+        submitted: list[tuple[Built[K, B, P], Sequence[T], list[Pending]]] = []
+        for key, pending in zip(keys, builds, strict=True):
+            value, extra = self._collect(pending)
+            items = plan(key, value, extra)
+            chunks = runner.submit_all(work, runner.ref(pending), items) if items else []
+            submitted.append((Built(key, value, extra), items, chunks))
+        planned = len(keys) + sum(len(items) for _, items, _ in submitted)
+        done = 0
+        for built, items, chunks in submitted:
+            yield built
+            for item, chunk in zip(items, chunks, strict=True):
+                result: R = self._collect(chunk)
+                done += 1
+                if progress:
+                    progress(done, planned)
+                yield Done(built.key, item, result)
 
 
 _END: Any = object()

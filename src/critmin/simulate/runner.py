@@ -61,6 +61,8 @@ TOP = 4.0
 DEFAULT_PRICE_TOP = 100.0
 #: Largest chunk in bytes of engine arrays (bounds a worker's memory).
 CHUNK_BYTES = 256 * 2**20
+#: Cut a chain's blocks only by chunk length when there are two chains per worker or more.
+SPREAD_BY_CHAINS = True
 
 
 @dataclass(frozen=True)
@@ -434,15 +436,22 @@ def _simulate(
     )
     workers = ex.workers
     parallel = config.workers > 1 or config.executor is Executor.DASK
-    # every worker gets at least two chunks in all, not two of every chain: fewer, longer tasks
+    # every worker gets at least two chunks in all, not two of every chain: fewer, longer tasks.
+    # With at least two chains per worker the chains alone spread the work (costliest first,
+    # so the last to finish are short): a chain's chunks are then cut only by their length.
     share = max(1, math.ceil(workers / len(minerals)))
+    least = 1 if SPREAD_BY_CHAINS and len(minerals) >= 2 * workers else 2
 
     def plan(key: _Item, built: _Built, pilot: tuple[_Out, float]) -> list[_Item]:
         """The chain's other blocks in chunks sized from its pilot's measured time (in-process,
         one block per chunk: nothing to amortise)."""
         m = key.mineral
         most = max(1, CHUNK_BYTES // (_bytes_per_draw(built.model, config.months) * config.chunk))
-        group = blocks_per_chunk(pilot[1], n_blocks, share, max_blocks=most) if parallel else 1
+        group = (
+            blocks_per_chunk(pilot[1], n_blocks, share, max_blocks=most, least=least)
+            if parallel
+            else 1
+        )
         return [_Item(m, tuple(blocks[m][j : j + group])) for j in range(1, n_blocks, group)]
 
     # the costliest chains first, so the last chunks to finish are short ones
@@ -451,7 +460,8 @@ def _simulate(
     built: dict[str, _Built] = {}
     paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
     writers: dict[str, _PathWriter] = {}
-    for event in ex.map_built(_build, _chunk, ctx, keys, plan, progress):
+    # summaries are small: every chain's chunks go in one batch (paths are not: a window)
+    for event in ex.map_built(_build, _chunk, ctx, keys, plan, progress, batch=not ctx.paths):
         m = event.key.mineral
         if isinstance(event, Built):
             built[m] = event.value
