@@ -5,7 +5,6 @@ Dask LocalCluster, a real multi-process ``dask scheduler`` + two ``dask worker``
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import os
 import subprocess
@@ -261,14 +260,10 @@ def test_map_built_gives_each_key_built_then_its_chunks_in_order() -> None:
     for k in keys:
         want.append(("built", k, 100 + k, f"pilot {k}"))
         want += [("done", k, i, (100 + k) * 1000 + 100 + i) for i in range(k)]
-    for execution, batch in itertools.product(
-        (Execution(workers=1), Execution(workers=2)), (False, True)
-    ):
+    for execution in (Execution(workers=1), Execution(workers=2)):
         with session(execution) as s:
             events = list(
-                s.map_built(
-                    _build_key, _use_built, 100, keys, lambda k, b, p: list(range(k)), batch=batch
-                )
+                s.map_built(_build_key, _use_built, 100, keys, lambda k, b, p: list(range(k)))
             )
         got = [
             ("built", e.key, e.value, e.extra)
@@ -276,7 +271,7 @@ def test_map_built_gives_each_key_built_then_its_chunks_in_order() -> None:
             else ("done", e.key, e.item, e.result)
             for e in events
         ]
-        assert got == want, (execution, batch)
+        assert got == want, execution
         assert s.stats.tasks == len(keys) + sum(keys)  # each key built once
         assert s.stats.cpu > 0
 

@@ -258,10 +258,6 @@ class _Runner:
         """``fn(context, built, item)`` with ``ref`` from :meth:`ref`."""
         return self.submit(fn, ref, item)
 
-    def submit_all(self, fn: Callable[..., Any], ref: Any, items: Sequence[Any]) -> list[Pending]:
-        """:meth:`submit_built` for every item, at once."""
-        return [self.submit_built(fn, ref, item) for item in items]
-
     def close(self) -> None:
         """Release what the runner holds."""
 
@@ -332,23 +328,6 @@ class _Dask(_Runner):
             return out
 
         return result
-
-    def submit_all(self, fn: Callable[..., Any], ref: Any, items: Sequence[Any]) -> list[Pending]:
-        """Every item in one ``client.map``: one graph update for the scheduler instead of one
-        per chunk (each costs CPU in the client, the scheduler and the workers)."""
-        futs = self.client.map(
-            _on_dask_built, items, fn=fn, context=self.shared, build=ref, pure=False
-        )
-
-        def pending(fut: Any) -> Pending:
-            def result() -> tuple[Any, float, float]:
-                out: tuple[Any, float, float] = pickle.loads(fut.result())
-                fut.release()
-                return out
-
-            return result
-
-        return [pending(f) for f in futs]
 
     def close(self) -> None:
         for fut in [*self.held, self.shared]:
@@ -423,26 +402,16 @@ class Session:
         keys: Sequence[K],
         plan: Callable[[K, B, P], Sequence[T]],
         progress: Callable[[int, int], None] | None = None,
-        *,
-        batch: bool = False,
     ) -> Iterator[Built[K, B, P] | Done[K, T, R]]:
         """Build every key on the workers at once (``build(context, key)`` -> what its chunks
         use and what only the caller needs), then, as each build comes back, ``plan`` its
         chunks here and run ``work(context, built, item)`` for each. Yields, key by key in
         ``keys`` order, the key's ``Built`` and then its ``Done`` chunks in plan order; a
         few chunks per worker run ahead, across keys. On Dask a build stays on the worker
-        that made it and moves to another worker at most once. ``batch``: submit each key's
-        chunks at once as its build comes back (one ``client.map`` on Dask instead of a
-        submit per chunk); every result may wait in memory, so only for small results."""
+        that made it and moves to another worker at most once."""
         runner = self._runner(context, self.execution.workers)  # chunks are not known yet
-        builds = [runner.build(build, key) for key in keys]
-        if batch:
-            try:
-                yield from self._batched(runner, keys, builds, plan, work, progress)
-            finally:
-                runner.close()
-            return
         window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
+        builds = [runner.build(build, key) for key in keys]
         planned, done = len(keys), 0
 
         def jobs() -> Iterator[tuple[Built[K, B, P] | None, K, T | None, Any]]:
@@ -487,33 +456,6 @@ class Session:
                 yield Done(key, item, result)  # type: ignore[arg-type]
         finally:
             runner.close()
-
-    def _batched(
-        self,
-        runner: _Runner,
-        keys: Sequence[K],
-        builds: list[Pending],
-        plan: Callable[[K, B, P], Sequence[T]],
-        work: Callable[[C, B, T], R],
-        progress: Callable[[int, int], None] | None,
-    ) -> Iterator[Built[K, B, P] | Done[K, T, R]]:
-        """``map_built`` with every key's chunks submitted in one go as its build returns."""
-        submitted: list[tuple[Built[K, B, P], Sequence[T], list[Pending]]] = []
-        for key, pending in zip(keys, builds, strict=True):
-            value, extra = self._collect(pending)
-            items = plan(key, value, extra)
-            chunks = runner.submit_all(work, runner.ref(pending), items) if items else []
-            submitted.append((Built(key, value, extra), items, chunks))
-        planned = len(keys) + sum(len(items) for _, items, _ in submitted)
-        done = 0
-        for built, items, chunks in submitted:
-            yield built
-            for item, chunk in zip(items, chunks, strict=True):
-                result: R = self._collect(chunk)
-                done += 1
-                if progress:
-                    progress(done, planned)
-                yield Done(built.key, item, result)
 
 
 _END: Any = object()

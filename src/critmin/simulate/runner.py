@@ -61,8 +61,6 @@ TOP = 4.0
 DEFAULT_PRICE_TOP = 100.0
 #: Largest chunk in bytes of engine arrays (bounds a worker's memory).
 CHUNK_BYTES = 256 * 2**20
-#: Cut a chain's blocks only by chunk length when there are two chains per worker or more.
-SPREAD_BY_CHAINS = True
 
 
 @dataclass(frozen=True)
@@ -440,7 +438,7 @@ def _simulate(
     # With at least two chains per worker the chains alone spread the work (costliest first,
     # so the last to finish are short): a chain's chunks are then cut only by their length.
     share = max(1, math.ceil(workers / len(minerals)))
-    least = 1 if SPREAD_BY_CHAINS and len(minerals) >= 2 * workers else 2
+    least = 1 if len(minerals) >= 2 * workers else 2
 
     def plan(key: _Item, built: _Built, pilot: tuple[_Out, float]) -> list[_Item]:
         """The chain's other blocks in chunks sized from its pilot's measured time (in-process,
@@ -460,8 +458,7 @@ def _simulate(
     built: dict[str, _Built] = {}
     paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
     writers: dict[str, _PathWriter] = {}
-    # summaries are small: every chain's chunks go in one batch (paths are not: a window)
-    for event in ex.map_built(_build, _chunk, ctx, keys, plan, progress, batch=not ctx.paths):
+    for event in ex.map_built(_build, _chunk, ctx, keys, plan, progress):
         m = event.key.mineral
         if isinstance(event, Built):
             built[m] = event.value
