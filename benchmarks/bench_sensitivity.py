@@ -10,11 +10,10 @@ average beside every figure, since this machine's cores are shared.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import time
 
-from timing import load
+from timing import cpu_seconds, load
 
 from critmin.chain import SupplyChain
 from critmin.optimize.eligibility import Eligibility
@@ -22,13 +21,6 @@ from critmin.optimize.ensemble import build_ensemble
 from critmin.optimize.plan import optimise
 from critmin.optimize.problem import DEFAULT_BUDGET, Risk
 from critmin.optimize.sensitivity import parameter_sensitivity
-
-
-def cpu_seconds() -> float:
-    """CPU seconds of this process and its reaped children (the pool's workers)."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:

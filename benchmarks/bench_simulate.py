@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -116,16 +115,6 @@ def _trace_bytes(trace: Trace) -> int:
     return sum(getattr(trace, f).nbytes for f in trace.__dataclass_fields__)
 
 
-def _cpu_time(f: Callable[[], object], repeat: int) -> float:
-    """Median CPU seconds of ``repeat`` calls (steadier than wall time on a shared machine)."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        f()
-        times.append(time.process_time() - t0)
-    return statistics.median(times)
-
-
 def bandwidth(chain: SupplyChain, repeat: int, traffic_draws: int) -> None:
     """What a scenario-month needs against what the engine moves.
 
@@ -142,7 +131,7 @@ def bandwidth(chain: SupplyChain, repeat: int, traffic_draws: int) -> None:
     a = np.ones(2**25)  # 256 MiB
     b = np.empty_like(a)
     np.copyto(b, a)  # first touch: page faults are not bandwidth
-    copy = _cpu_time(lambda: np.copyto(b, a), repeat)
+    copy = median_time(lambda: np.copyto(b, a), repeat, clock=time.process_time)
     copy_bw = 2 * a.nbytes / copy  # read + write
     spec = load_scenario("background", Labels.of(chain.dataset))
     draws, months = 200, 60
@@ -151,7 +140,9 @@ def bandwidth(chain: SupplyChain, repeat: int, traffic_draws: int) -> None:
         rng = np.random.default_rng(1)
         shocks = build_shocks(spec, model, parents_of(chain), draws, months, rng)
         trace = run(model, shocks)  # warm
-        dt = _cpu_time(lambda m=model, sh=shocks: run(m, sh), max(repeat, 5))
+        dt = median_time(
+            lambda m=model, sh=shocks: run(m, sh), max(repeat, 5), clock=time.process_time
+        )
         need = sum(x.nbytes for x in shocks.as_tuple()) + _trace_bytes(trace)
         cells = draws * months
         per = need / cells
