@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -23,13 +22,9 @@ from critmin.outlook.recycling import (
     recycling_outlook,
     us_recycling_minerals,
 )
-from critmin.scenarios.load import parse_scenario
-from critmin.simulate.engine import check_balance, run
-from critmin.simulate.model import REGIONS, SECONDARY_NODE, build_model
-from critmin.simulate.runner import parents_of
-from critmin.simulate.shocks import build_shocks
+from critmin.simulate.model import SECONDARY_NODE, build_model
 
-US = REGIONS.index("USA")
+from .shortfall import mean_us_shortfall
 
 
 @pytest.fixture(scope="module")
@@ -78,23 +73,8 @@ def test_attach_names_the_plants_sources_and_refuses_years_outside(
 
 
 def _us_shortfall(chain: SupplyChain, event: dict[str, object]) -> float:
-    """Mean U.S. shortfall (t over 12 months, 60 draws) of one cobalt outage."""
-    spec = parse_scenario(
-        {
-            "name": "outage",
-            "start": "2025-01",
-            "events": {"e": {"kind": "outage", "minerals": ["cobalt"], **event}},
-            "uncertainties": [
-                {"target": "e.share", "distribution": {"dist": "uniform", "low": 0.5, "high": 1}}
-            ],
-        },
-        "test",
-    )
-    model = build_model(chain, "cobalt")
-    shocks = build_shocks(spec, model, parents_of(chain), 60, 12, np.random.default_rng(11))
-    trace = run(model, shocks)
-    check_balance(model, trace)
-    return float(trace.shortfall[:, :, US].sum(axis=1).mean())
+    """Mean U.S. shortfall (t over 12 months, 60 draws) of one cobalt outage, 50-100% lost."""
+    return mean_us_shortfall(chain, "cobalt", event, draws=60, seed=11, share=(0.5, 1))
 
 
 EVENTS = [

@@ -2,64 +2,43 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
 from critmin.outlook.capacity import run_outlook
 from critmin.outlook.policy import Policy
 from critmin.outlook.recycling import with_recycling, with_secondary
-from critmin.scenarios.load import parse_scenario
-from critmin.simulate.engine import check_balance, run
 from critmin.simulate.model import REGIONS, SECONDARY_NODE, build_model
-from critmin.simulate.runner import parents_of
-from critmin.simulate.shocks import build_shocks
+
+from .shortfall import mean_us_shortfall
 
 MINERAL = "cobalt"
 US = REGIONS.index("USA")
 
 
-def _shortfall(chain: SupplyChain) -> tuple[float, np.ndarray]:
-    """U.S. shortfall (t over 12 months, mean of 50 draws) when DR Congo's mines lose 60-90%
-    of capacity for 6 months, and the model's U.S. demand."""
-    spec = parse_scenario(
-        {
-            "name": "cod-outage",
-            "start": "2025-01",
-            "events": {
-                "cod": {
-                    "kind": "outage",
-                    "country": "COD",
-                    "minerals": [MINERAL],
-                    "stage": "mining",
-                    "share": 0.75,
-                    "start": "2025-01",
-                    "duration_months": 6,
-                }
-            },
-            "uncertainties": [
-                {
-                    "target": "cod.share",
-                    "distribution": {"dist": "uniform", "low": 0.6, "high": 0.9},
-                }
-            ],
-        },
-        "test",
-    )
-    model = build_model(chain, MINERAL)
-    shocks = build_shocks(spec, model, parents_of(chain), 50, 12, np.random.default_rng(5))
-    trace = run(model, shocks)
-    check_balance(model, trace)
-    return float(trace.shortfall[:, :, US].sum(axis=1).mean()), model.demand
+#: DR Congo's mines lose 60-90% of capacity for 6 months.
+COD_MINES = {
+    "country": "COD",
+    "stage": "mining",
+    "share": 0.75,
+    "start": "2025-01",
+    "duration_months": 6,
+}
+
+
+def _shortfall(chain: SupplyChain) -> float:
+    """U.S. shortfall (t over 12 months, mean of 50 draws) of the DR Congo mine outage."""
+    return mean_us_shortfall(chain, MINERAL, COD_MINES, draws=50, seed=5, share=(0.6, 0.9))
 
 
 def test_recycled_supply_cuts_the_us_shortfall_and_zero_changes_nothing(
     bundled: SupplyChain,
 ) -> None:
-    base, demand = _shortfall(bundled)
+    base = _shortfall(bundled)
     assert base > 0
+    demand = build_model(bundled, MINERAL).demand
     us_year = float(demand[US]) * 12
-    zero, _ = _shortfall(with_secondary(bundled, {MINERAL: 0.0}))
+    zero = _shortfall(with_secondary(bundled, {MINERAL: 0.0}))
     assert zero == base
     assert (
         SECONDARY_NODE
@@ -72,9 +51,9 @@ def test_recycled_supply_cuts_the_us_shortfall_and_zero_changes_nothing(
     assert model.demand[US] == pytest.approx(demand[US], rel=1e-12)
     assert model.final[-1, US] == pytest.approx(0.2 * demand[US], rel=1e-12)
     assert model.demand.sum() == pytest.approx(model.final.sum(), rel=1e-9)
-    less, _ = _shortfall(recycled)
+    less = _shortfall(recycled)
     assert less < base
-    more, _ = _shortfall(with_secondary(bundled, {MINERAL: 0.4 * us_year}))
+    more = _shortfall(with_secondary(bundled, {MINERAL: 0.4 * us_year}))
     assert more < less
 
 

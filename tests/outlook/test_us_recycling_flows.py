@@ -22,13 +22,10 @@ from critmin.outlook.recycling import (
     recycling_outlook,
     us_recycling_minerals,
 )
-from critmin.scenarios.load import parse_scenario
-from critmin.simulate.engine import check_balance, run
-from critmin.simulate.model import REGIONS, SECONDARY_NODE, build_model
-from critmin.simulate.runner import parents_of
-from critmin.simulate.shocks import build_shocks
+from critmin.simulate.model import SECONDARY_NODE, build_model
 
-US = REGIONS.index("USA")
+from .shortfall import mean_us_shortfall
+
 NEW = ("lithium", "rare_earths")
 
 
@@ -117,31 +114,19 @@ def test_region_share_on_us_consumption_is_refused(bundled: SupplyChain, result:
         recycling_outlook(bundled, result, cobalt)
 
 
+#: A Chinese lithium-refining outage: 90% of capacity for 9 months.
+CHN_REFINING = {
+    "country": "CHN",
+    "stage": "refining",
+    "share": 0.9,
+    "start": "2025-01",
+    "duration_months": 9,
+}
+
+
 def _us_lithium_shortfall(chain: SupplyChain) -> float:
-    """Mean U.S. shortfall (t over 12 months, 40 draws) of a Chinese lithium-refining outage."""
-    spec = parse_scenario(
-        {
-            "name": "outage",
-            "start": "2025-01",
-            "events": {
-                "e": {
-                    "kind": "outage",
-                    "minerals": ["lithium"],
-                    "country": "CHN",
-                    "stage": "refining",
-                    "share": 0.9,
-                    "start": "2025-01",
-                    "duration_months": 9,
-                }
-            },
-        },
-        "test",
-    )
-    model = build_model(chain, "lithium")
-    shocks = build_shocks(spec, model, parents_of(chain), 40, 12, np.random.default_rng(7))
-    trace = run(model, shocks)
-    check_balance(model, trace)
-    return float(trace.shortfall[:, :, US].sum(axis=1).mean())
+    """Mean U.S. shortfall (t over 12 months, 40 draws) of the Chinese refining outage."""
+    return mean_us_shortfall(chain, "lithium", CHN_REFINING, draws=40, seed=7)
 
 
 def test_attached_lithium_is_a_node_and_never_raises_the_us_shortfall(
