@@ -17,6 +17,7 @@ from critmin.scenarios.probability import (
     rate_of_probability,
     restriction_rate,
 )
+from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES
 from critmin.simulate.disruptions import DisruptionSet, stage_shares
 from critmin.simulate.engine import run
 from critmin.simulate.model import REGIONS, build_model
@@ -59,6 +60,17 @@ def test_lime_outage_draws_imports_from_others(bundled: SupplyChain) -> None:
     baseline = model.final[foreign, USA].sum()
     assert imports[1:3].min() > baseline * 1.01
     assert imports[5] == pytest.approx(baseline, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", MARKET_PARAMETER_NAMES)
+def test_the_model_reads_every_declared_market_parameter(bundled: SupplyChain, name: str) -> None:
+    """The vocabulary's market parameters are the ones the chain model reads: without a
+    mineral's row for any one of them, the model refuses, naming it."""
+    ds = bundled.dataset.with_rows(
+        "market_parameters", lambda t: ~((t["mineral"] == "cobalt") & (t["parameter"] == name))
+    )
+    with pytest.raises(KeyError, match=f"no {name} for cobalt"):
+        build_model(SupplyChain.from_dataset(ds), "cobalt")
 
 
 def test_demand_elasticity_changes_the_loss() -> None:

@@ -39,20 +39,13 @@ from critmin.optimize.ensemble import (
 )
 from critmin.optimize.plan import reserve_problem
 from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, Accounting, Risk
+from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES
 from critmin.simulate.driver import Execution, map_chunks
 from critmin.simulate.model import MONTHS_PER_YEAR, REGIONS, ChainModel, build_model
 from critmin.simulate.runner import parents_of
 
 #: market_parameters rows the chain model reads and the reserve plan therefore depends on
-MARKET = (
-    "commercial_stock_days",
-    "price_elasticity_demand",
-    "supply_elasticity",
-    "spare_capacity",
-    "price_cap_ratio",
-    "substitution_elasticity",
-    "price_to_basis_factor",
-)
+MARKET = MARKET_PARAMETER_NAMES
 #: reserve_forms columns the optimiser reads
 FORMS = (
     "storage_per_year",

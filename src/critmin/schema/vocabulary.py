@@ -110,18 +110,18 @@ FAMILIES: frozenset[str] = frozenset(
     }
 )
 
-#: Market parameters the disruption engine reads (market_parameters.csv).
-MARKET_PARAMETERS: frozenset[str] = frozenset(
-    {
-        "price_elasticity_demand",
-        "supply_elasticity",
-        "commercial_stock_days",
-        "spare_capacity",
-        "price_cap_ratio",
-        "substitution_elasticity",
-        "price_to_basis_factor",
-    }
+#: Market parameters the disruption engine reads (market_parameters.csv), in the order the
+#: chain model reads them (and lists those it defaults) and the plan's sensitivity varies them.
+MARKET_PARAMETER_NAMES: tuple[str, ...] = (
+    "price_elasticity_demand",
+    "supply_elasticity",
+    "commercial_stock_days",
+    "spare_capacity",
+    "price_cap_ratio",
+    "substitution_elasticity",
+    "price_to_basis_factor",
 )
+MARKET_PARAMETERS: frozenset[str] = frozenset(MARKET_PARAMETER_NAMES)
 
 #: Kinds of reserve agreement a candidate can be.
 AGREEMENT_KINDS: frozenset[str] = frozenset({"offtake", "price_floor"})

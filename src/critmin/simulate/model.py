@@ -39,7 +39,7 @@ from critmin.economics.price import (
 )
 from critmin.metrics.concentration import select
 from critmin.scenarios.load import library_events
-from critmin.schema.vocabulary import OTHER_COUNTRIES
+from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
 from critmin.simulate.intermediaries import (
     import_source_shares,
     name_intermediaries,
@@ -470,15 +470,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
 
     params = ds["market_parameters"]
     values: dict[str, float] = {}
-    for name in (
-        "price_elasticity_demand",
-        "supply_elasticity",
-        "commercial_stock_days",
-        "spare_capacity",
-        "price_cap_ratio",
-        "substitution_elasticity",
-        "price_to_basis_factor",
-    ):
+    for name in MARKET_PARAMETER_NAMES:
         v, src, _ = _param(params, mineral, name)
         values[name] = v
         sources.add(src)
