@@ -102,6 +102,23 @@ def test_distributions_are_normalised() -> None:
     assert comp["dysprosium"] > inputs.composition("USA", 2024)["dysprosium"]
 
 
+def test_composition_and_its_note_read_the_mix_rows_in_force() -> None:
+    """The deposit mix of a country-year: its own rows for the years they cover (China's
+    changes in 2022), else the any-country rows; the note names exactly those rows."""
+    inputs = elements.ReeInputs.read(REPO / "data-src" / "elements")
+    early, late = inputs.mix_rows("CHN", 2020), inputs.mix_rows("CHN", 2024)
+    assert set(early["country"]) == set(late["country"]) == {"CHN"}
+    assert early["weight"].max() != late["weight"].max()
+    other = inputs.mix_rows("AUS", 2024)
+    assert set(other["country"]) == {elements.ANY_COUNTRY}
+    for country, year in (("CHN", 2020), ("CHN", 2024), ("AUS", 2024)):
+        rows = inputs.mix_rows(country, year)
+        note = inputs.mix_note(country, year)
+        for d, w in zip(rows["deposit"], rows["weight"], strict=True):
+            assert f"{d} {w:g}" in note
+    assert inputs.composition("AUS", 2024).equals(inputs.composition("BRA", 2024))
+
+
 def test_elements_have_parents_and_stages(chain: SupplyChain) -> None:
     minerals = chain.dataset["minerals"].set_index("id")
     for element in (*MAGNET, "yttrium", "lanthanum"):

@@ -76,8 +76,9 @@ class ReeInputs:
             raise ValueError(f"ree_deposit_mix.csv: deposits without a distribution {missing}")
         return cls(distributions=dist, mix=mix)
 
-    def composition(self, country: str, year: int) -> pd.Series:
-        """Element shares of total REO in ``country``'s mine output in ``year`` (sums to 1)."""
+    def mix_rows(self, country: str, year: int) -> pd.DataFrame:
+        """The deposit-mix rows in force for ``country`` in ``year`` (the any-country rows
+        where the country has none)."""
         rows = self.mix[
             (self.mix["year_from"] <= year)
             & (self.mix["year_to"] >= year)
@@ -85,6 +86,11 @@ class ReeInputs:
         ]
         if rows.empty:
             rows = self.mix[self.mix["country"] == ANY_COUNTRY]
+        return rows
+
+    def composition(self, country: str, year: int) -> pd.Series:
+        """Element shares of total REO in ``country``'s mine output in ``year`` (sums to 1)."""
+        rows = self.mix_rows(country, year)
         table = self.distributions.pivot_table(
             index="element", columns="deposit", values="share", fill_value=0.0
         )
@@ -93,13 +99,7 @@ class ReeInputs:
         return comp.reindex(list(REE_ELEMENTS), fill_value=0.0)
 
     def mix_note(self, country: str, year: int) -> str:
-        rows = self.mix[
-            (self.mix["year_from"] <= year)
-            & (self.mix["year_to"] >= year)
-            & (self.mix["country"] == country)
-        ]
-        if rows.empty:
-            rows = self.mix[self.mix["country"] == ANY_COUNTRY]
+        rows = self.mix_rows(country, year)
         parts = [f"{d} {w:g}" for d, w in zip(rows["deposit"], rows["weight"], strict=True)]
         sources = sorted(set(rows["source_id"]))
         return f"deposit mix {', '.join(parts)} ({', '.join(sources)})"
