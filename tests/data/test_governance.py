@@ -8,8 +8,15 @@ import pytest
 
 from critmin.chain import SupplyChain
 from critmin.data.load import load
-from critmin.metrics.governance import MIN_INDICATORS, eu_score, mean_of_six, scores
+from critmin.metrics.governance import (
+    MIN_INDICATORS,
+    eu_score,
+    mean_of_six,
+    political_stability,
+    scores,
+)
 from critmin.schema.validate import DataError
+from critmin.schema.vocabulary import WGI_INDICATORS
 
 
 def test_mean_of_six_is_the_mean_of_the_estimates() -> None:
@@ -35,6 +42,20 @@ def test_mean_of_six_is_the_mean_of_the_estimates() -> None:
     assert out["estimate"].iloc[0] == pytest.approx(0.25)
     assert out["score"].iloc[0] == pytest.approx((2.5 - 0.25) * 2)
     assert eu_score(pd.Series([2.5, -2.5])).tolist() == [0.0, 10.0]
+
+
+def test_both_variants_give_rows_of_the_same_form() -> None:
+    """Political stability alone: the estimate as given, scored the EU way; its rows have the
+    mean-of-six rows' columns, so the two stack into one governance table."""
+    est = pd.DataFrame({"country": ["AAA", "BBB"], "year": [2022, 2023], "estimate": [-1.5, 2.0]})
+    ps = political_stability(est.set_index(pd.Index([7, 9])))
+    assert ps["variant"].unique().tolist() == ["political_stability"]
+    assert ps["score"].tolist() == pytest.approx([8.0, 1.0])
+    assert ps.index.tolist() == [0, 1]
+    six = pd.DataFrame(
+        {"country": "AAA", "year": 2022, "indicator": sorted(WGI_INDICATORS), "estimate": 0.5}
+    )
+    assert mean_of_six(six).columns.tolist() == ps.columns.tolist()
 
 
 def test_unknown_indicator_is_refused() -> None:

@@ -32,26 +32,27 @@ def mean_of_six(indicators: pd.DataFrame) -> pd.DataFrame:
     grouped = indicators.groupby(["country", "year"])["estimate"]
     out = grouped.agg(["mean", "count"]).reset_index()
     out = out[out["count"] >= MIN_INDICATORS]
-    return pd.DataFrame(
-        {
-            "country": out["country"],
-            "year": out["year"],
-            "variant": "mean_of_six",
-            "estimate": out["mean"],
-            "score": eu_score(out["mean"]),
-        }
-    ).reset_index(drop=True)
+    return _variant_rows(out["country"], out["year"], "mean_of_six", out["mean"])
 
 
 def political_stability(estimates: pd.DataFrame) -> pd.DataFrame:
     """The political-stability variant from (country, year, estimate) rows."""
+    return _variant_rows(
+        estimates["country"], estimates["year"], "political_stability", estimates["estimate"]
+    )
+
+
+def _variant_rows(
+    country: pd.Series, year: pd.Series, variant: str, estimate: pd.Series
+) -> pd.DataFrame:
+    """Governance-table rows of one variant: country, year, variant, estimate, EU score."""
     return pd.DataFrame(
         {
-            "country": estimates["country"],
-            "year": estimates["year"],
-            "variant": "political_stability",
-            "estimate": estimates["estimate"],
-            "score": eu_score(estimates["estimate"]),
+            "country": country,
+            "year": year,
+            "variant": variant,
+            "estimate": estimate,
+            "score": eu_score(estimate),
         }
     ).reset_index(drop=True)
 
