@@ -381,10 +381,10 @@ def data() -> None:
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 100),
+    type=checks.FiniteFloat(0, 100),
     default=5.0,
     show_default=True,
-    help="Report shares that move by more than this many percentage points.",
+    help="Report shares that move by more than this many percentage points (0 to 100).",
 )
 def data_check(folder: Path | None, threshold: float) -> None:
     """Validate FOLDER (overlaid on the bundled tables), print every problem found, then what
@@ -493,10 +493,10 @@ for _command in (*COMMANDS, *OUTLOOK_COMMANDS, *SECURITY_COMMANDS):
 )
 @click.option(
     "--pool-below",
-    type=click.FloatRange(0.0, 0.2),
+    type=checks.FiniteFloat(0.0, 0.2),
     default=None,
-    help="Pool countries below this share of a stage's world output into its 'other "
-    "countries' node (default: critmin.simulate.model.POOL_BELOW, 1%; 0 keeps every "
+    help="Pool countries below this share (0 to 0.2) of a stage's world output into its "
+    "'other countries' node (default: critmin.simulate.model.POOL_BELOW, 1%; 0 keeps every "
     "country; countries the scenario names are never pooled).",
 )
 @click.option(

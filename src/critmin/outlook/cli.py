@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from critmin import cli_checks as checks
+
 if TYPE_CHECKING:
     from critmin.chain import SupplyChain
 
@@ -83,7 +85,7 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
     help="A policy YAML: permitting_change by country, start/end year, exclusions, alliance.",
 )
 @click.option("--draws", type=click.IntRange(1, MAX_DRAWS), default=2000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @click.option(
     "--level",
     type=click.Choice(
@@ -114,7 +116,7 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
 @click.option("--group", default="allied", show_default=True, help="Country group for the share.")
 @click.option(
     "--year",
-    type=int,
+    type=checks.YEAR,
     default=2035,
     show_default=True,
     help="The year --level recycling-sensitivity and lead-time-sensitivity report.",
