@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from critmin.chain import SupplyChain
+    from critmin.optimize.partners import Partner
 
 FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
 
@@ -765,6 +766,21 @@ def _rank(
     )
 
 
+def _check_partners(chain: SupplyChain, specs: Sequence[str], partners: Sequence[Partner]) -> None:
+    """A --partner naming a country or an earmarked mineral the data do not know is a typo:
+    refused before the draws (a foreign entity of concern is refused in the plan, by policy)."""
+    countries = set(chain.dataset["countries"]["iso3"].astype(str))
+    minerals = set(chain.dataset["minerals"]["id"].astype(str))
+    for spec, p in zip(specs, partners, strict=True):
+        if p.country not in countries:
+            _fail(f"--partner {spec}: unknown country {p.country!r} (ISO3 of countries.csv)")
+        unknown = [m for m in p.earmark if m not in minerals]
+        if unknown:
+            _fail(
+                f"--partner {spec}: unknown mineral {', '.join(unknown)} (see `critmin minerals`)"
+            )
+
+
 def _ledger_funds(url: str) -> float:
     """Accepted, unspent funds in the reserve ledger, USD."""
     from critmin.ledger.service import Ledger
@@ -900,7 +916,7 @@ def optimize(
     from critmin.optimize.plan import optimise, reduction_report
     from critmin.optimize.problem import Infeasible, Risk
     from critmin.optimize.reduction import reduce_ensemble
-    from critmin.scenarios.load import ScenarioError
+    from critmin.scenarios.load import Labels, ScenarioError, load_scenario
 
     try:
         risk_spec = Risk.parse(risk)
@@ -923,6 +939,13 @@ def optimize(
     if reduce_to is not None and reduce_to >= runs:
         _fail(f"--reduce-to {reduce_to}: must be below --runs ({runs})")
     chain = recycled_chain(_chain(ctx), recycling_year, seed)
+    _check_partners(chain, partner_specs, partners)
+    labels = Labels.of(chain.dataset)
+    for name in scenarios:  # every scenario checked before the memory estimate and the draws
+        try:
+            load_scenario(name, labels)
+        except ScenarioError as exc:
+            _fail(str(exc))
     rule = rule if rule is not None else Eligibility.of(chain)
     forms = chain.dataset["reserve_forms"]
     admitted = [m for m, why in rule.admit(chain, sorted(set(forms["mineral"]))).items() if why]

@@ -190,6 +190,13 @@ SWEEP = [
     (["outlook", "--seed", "-1"], "'--seed': -1 is not in the range"),
     (["outlook", "--seed", str(2**64)], "'--seed'"),
     (["outlook", "--year", "-5"], "'--year': -5 is not in the range"),
+    # an unknown partner country or earmark was dropped from the plan after the draws
+    (["optimize", "--partner", "ZZZ:1e9"], "--partner ZZZ:1e9: unknown country 'ZZZ'"),
+    (["optimize", "--partner", "JPN:1e9:unobtanium"], "unknown mineral unobtanium"),
+    # a bad --scenario was reported after the ensemble's memory estimate
+    (["optimize", "--scenario", "missing.yaml"], "missing.yaml: no such file"),
+    (["optimize", "--scenario", "a-file"], "a-file: (top level): a scenario must be"),
+    (["optimize", "--scenario", "."], ".: is a folder, not a scenario file"),
 ]
 
 
