@@ -226,6 +226,9 @@ def exposure(
         except KeyError as exc:
             _fail(str(exc.args[0]))
         result_cache.put(cached, frame)
+    if frame.empty:
+        asked = [f"--{k} {','.join(v)}" for k, v in (("mineral", minerals), ("stage", stages)) if v]
+        _fail(f"no data for {' '.join(asked)} (see `critmin minerals` for each mineral's stages)")
     if fmt == "table":
         # the bottleneck stage is starred; unit, basis and source are in csv, json and xlsx
         frame["stage"] = frame["stage"].where(~frame["bottleneck"], frame["stage"] + "*")

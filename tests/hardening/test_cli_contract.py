@@ -197,6 +197,8 @@ SWEEP = [
     (["optimize", "--scenario", "missing.yaml"], "missing.yaml: no such file"),
     (["optimize", "--scenario", "a-file"], "a-file: (top level): a scenario must be"),
     (["optimize", "--scenario", "."], ".: is a folder, not a scenario file"),
+    # a mineral and stage with no data printed an empty table, exit 0
+    (["exposure", "--mineral", "cobalt", "--stage", "magnets"], "no data for --mineral cobalt"),
 ]
 
 
