@@ -396,7 +396,8 @@ def data_check(folder: Path | None, threshold: float) -> None:
     from critmin.data.load import collect
 
     if folder is not None and not folder.is_dir():
-        _fail(f"FOLDER {folder}: no such folder", code=1)
+        what = "is a file, not a folder" if folder.exists() else "no such folder"
+        _fail(f"FOLDER {folder}: {what}", code=1)
     dataset, problems = collect(folder, include_lazy=True)
     for p in problems:
         click.echo(str(p), err=True)

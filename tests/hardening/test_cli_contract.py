@@ -199,6 +199,10 @@ SWEEP = [
     (["optimize", "--scenario", "."], ".: is a folder, not a scenario file"),
     # a mineral and stage with no data printed an empty table, exit 0
     (["exposure", "--mineral", "cobalt", "--stage", "magnets"], "no data for --mineral cobalt"),
+    # outlook --out into a missing folder failed after the draws; a file given as data check's
+    # FOLDER was called missing
+    (["outlook", "--out", "no-such-dir/run.json"], "--out no-such-dir/run.json: folder"),
+    (["data", "check", "a-file"], "FOLDER a-file: is a file, not a folder"),
 ]
 
 

@@ -145,6 +145,7 @@ def outlook(
     from critmin import cli as base  # noqa: PLC0415 (fast start-up; critmin.cli imports this module)
     from critmin.outlook.policy import HORIZON, PolicyError, policy_for  # noqa: PLC0415
 
+    checks.check_file_out(out, "--out")  # before the data load and the draws
     chain = base._chain(ctx)
     ds = chain.dataset
     minerals = base._split(mineral)
@@ -253,7 +254,7 @@ def _run(
             "chains": json_records(result.by_chain),
             "records": json_records(result.by_country[RECORD_COLUMNS]),
         }
-        out.write_text(json.dumps(run, indent=1), encoding="utf-8")
+        checks.write_text(out, json.dumps(run, indent=1))
     title = f"Outlook {policy.name}: {draws:,} draws, seed {seed}"
     base._emit(frame, fmt, title, {"capacity": "t/yr (chain basis)", "share": "fraction"})
 
