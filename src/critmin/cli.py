@@ -26,9 +26,14 @@ FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
 TABLE_WIDTH = 100
 
 
-def _split(values: Iterable[str]) -> list[str]:
-    """Accept ``--mineral a --mineral b`` and ``--mineral a,b``."""
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+def _split(values: Iterable[str], option: str | None = None) -> list[str]:
+    """Accept ``--mineral a --mineral b`` and ``--mineral a,b``. With ``option``, an option
+    given nothing but empty ids (``--mineral "$UNSET"``) is refused rather than read as all."""
+    given = list(values)
+    ids = [v.strip() for item in given for v in item.split(",") if v.strip()]
+    if option is not None and given and not ids:
+        _fail(f"{option} {given[0]!r}: no id given (leave {option} out to select all)")
+    return ids
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -213,7 +218,7 @@ def exposure(
     0-1 in csv, json and xlsx)."""
     from critmin.data import result_cache
 
-    minerals, stages = _split(mineral), _split(stage)
+    minerals, stages = _split(mineral, "--mineral"), _split(stage, "--stage")
     # the bundled data's table is kept on disk (result_cache): no chain to build on a hit
     cached = None if ctx.obj.get("data") else result_cache.key("exposure", minerals, stages, year)
     frame = result_cache.get(cached)

@@ -203,6 +203,10 @@ SWEEP = [
     # FOLDER was called missing
     (["outlook", "--out", "no-such-dir/run.json"], "--out no-such-dir/run.json: folder"),
     (["data", "check", "a-file"], "FOLDER a-file: is a file, not a folder"),
+    # an option of nothing but empty ids (an unset shell variable) selected every mineral
+    (["exposure", "--mineral", ""], "--mineral '': no id given"),
+    (["exposure", "--stage", " , "], "--stage ' , ': no id given"),
+    (["outlook", "--mineral", ","], "--mineral ',': no id given"),
 ]
 
 

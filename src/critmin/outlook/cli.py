@@ -148,7 +148,7 @@ def outlook(
     checks.check_file_out(out, "--out")  # before the data load and the draws
     chain = base._chain(ctx)
     ds = chain.dataset
-    minerals = base._split(mineral)
+    minerals = base._split(mineral, "--mineral")
     unknown = sorted(set(minerals) - set(ds["minerals"]["id"]))
     if unknown:
         base._fail(f"--mineral: unknown mineral {', '.join(unknown)}")
