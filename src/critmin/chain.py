@@ -17,6 +17,11 @@ import pandas as pd
 import xarray as xr
 
 from critmin.data.load import Dataset, load
+from critmin.economics.price import (
+    base_year,
+    shock_years_of_dataset,
+    year_at_base,
+)
 from critmin.metrics.governance import scores
 from critmin.schema.vocabulary import (
     DEFAULT_GOVERNANCE_VARIANT,
@@ -223,6 +228,37 @@ class SupplyChain:
                 rows["source_id"],
                 strict=True,
             )
+        )
+
+    def base_year(self, mineral: str) -> int:
+        """The mineral's pre-shock base year (critmin.economics.price.base_year, the year of its
+        reference price): every baseline read from USGS's U.S. tables (demand, net import
+        reliance, import sources) is read in it, not in USGS's latest (estimated) year."""
+        return base_year(mineral, shock_years_of_dataset(self.dataset))
+
+    def us_nir_base(self) -> xr.DataArray:
+        """U.S. net import reliance by ``mineral`` in each mineral's base year (the latest year
+        USGS reports up to it, else the earliest: ``year_at_base``); NaN where USGS reports
+        none. The year read is the coordinate ``nir_year`` (0 where none).
+
+        Not the latest year: MCS 2026's 2025 figures are estimates, and for a mineral under a
+        2025 control they carry the shock the model applies (the price's reason,
+        critmin.economics.price)."""
+        minerals = [str(m) for m in self.us_nir.mineral.values]
+        values = np.full(len(minerals), np.nan)
+        years = np.zeros(len(minerals), dtype=int)
+        for i, m in enumerate(minerals):
+            series = self.us_nir.sel(mineral=m).to_series().dropna()
+            if series.empty:
+                continue
+            year = year_at_base({int(y) for y in series.index}, self.base_year(m))
+            values[i], years[i] = float(series[year]), year
+        return xr.DataArray(
+            values,
+            coords={"mineral": minerals, "nir_year": ("mineral", years)},
+            dims=("mineral",),
+            name="us_nir",
+            attrs={"unit": "fraction"},
         )
 
     def stages_of(self, mineral: str) -> list[str]:

@@ -11,8 +11,7 @@ from decimal import Decimal
 from functools import cache
 
 from critmin.data.load import load
-from critmin.economics.price import reference_prices, shock_years
-from critmin.scenarios.load import library_events
+from critmin.economics.price import reference_prices, shock_years_of_dataset
 
 FEOC_GROUP = "feoc"
 
@@ -37,9 +36,8 @@ def bundled() -> Reference:
     groups = data["country_groups"]
     feoc = frozenset(groups.loc[groups["group"] == FEOC_GROUP, "country"].astype(str))
     minerals = data["minerals"]
-    parents = {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
     # the one reference price (critmin.economics.price), shared with the disruption engine
-    refs = reference_prices(data["prices"], shock_years(library_events(), parents))
+    refs = reference_prices(data["prices"], shock_years_of_dataset(data))
     prices = {
         m: (Decimal(repr(r.usd_per_t)).quantize(Decimal("0.01")), r.year) for m, r in refs.items()
     }

@@ -32,7 +32,7 @@ UNITS: dict[str, str] = {
     "china_share": "fraction",
     "feoc_share": "fraction",
     "allied_share": "fraction",
-    "us_nir": "fraction of U.S. apparent consumption",
+    "us_nir": "fraction of U.S. apparent consumption, in the row's year",
 }
 
 
@@ -163,7 +163,13 @@ def country_share(sel: Selection, country: str, name: str) -> xr.DataArray:
 
 
 def us_nir(sel: Selection) -> xr.DataArray:
-    """U.S. net import reliance of the mineral in the row's year (latest earlier year if none)."""
+    """U.S. net import reliance of the mineral in the row's year (latest earlier year if none).
+
+    The row's year on purpose, not the base year every model reads (SupplyChain.us_nir_base):
+    the exposure table is a snapshot of one year, its shares and NIR side by side (``--year``
+    picks it; by default the latest year with data, MCS 2026's 2025 estimates). Nothing is
+    simulated on top of it, so a crisis year's reliance is that year's fact, not a double count.
+    """
     nir = sel.chain.us_nir.reindex(mineral=sel.shares.mineral)
     filled = nir.copy(data=pd.DataFrame(nir.values).ffill(axis=1).to_numpy())
     yrs = sel.shares.year.clip(min=int(nir.year.min()), max=int(nir.year.max()))

@@ -2,8 +2,11 @@
 
 A mineral is eligible when any rule admits it; the plan names the rule that did. Kinds:
 
-- ``net_import_reliance_at_least``: the latest U.S. net import reliance USGS reports
-  (``SupplyChain.us_nir``, the largest over the mineral's forms) is at least ``value``;
+- ``net_import_reliance_at_least``: the U.S. net import reliance USGS reports in the
+  mineral's pre-shock base year (``SupplyChain.us_nir_base``: the year of its reference price
+  and U.S. demand, so the rule reads the baseline the plan is built on, not a 2025 estimate
+  that carries a control's stock-building; the largest over the mineral's forms) is at least
+  ``value``;
 - ``export_restriction_since``: a foreign export restriction (export_restrictions.csv) on the
   mineral started in or after the month ``value`` (optionally only by ``countries``);
 - ``listed``: the mineral is one of the space-separated names in ``value``;
@@ -87,7 +90,7 @@ class Eligibility:
 
     def admit(self, chain: SupplyChain, minerals: Iterable[str]) -> dict[str, str | None]:
         """Per mineral: the first rule that admits it (its description), or None."""
-        nir = chain.us_nir
+        nir = chain.us_nir_base()
         restr = chain.dataset["export_restrictions"]
         out: dict[str, str | None] = {}
         for m in minerals:
@@ -102,11 +105,17 @@ class Eligibility:
                     hit = m in rule.value.split()
                 elif rule.kind == "net_import_reliance_at_least":
                     if m in nir.mineral.values:
-                        series = nir.sel(mineral=m).to_series().dropna()
-                        latest = float(series.iloc[-1]) if len(series) else np.nan
-                        hit = bool(np.isfinite(latest) and latest >= float(rule.value) - 1e-12)
+                        at = nir.sel(mineral=m)
+                        value = float(at)
+                        hit = bool(np.isfinite(value) and value >= float(rule.value) - 1e-12)
                         if hit:
-                            out[m] = f"{rule.describe()} ({latest:.2f} in {series.index[-1]})"
+                            year, want = int(at.nir_year), chain.base_year(m)
+                            when = (
+                                "the base year"
+                                if year == want
+                                else f"base year {want} not reported"
+                            )
+                            out[m] = f"{rule.describe()} ({value:.2f} in {year}, {when})"
                             break
                 elif rule.kind == "export_restriction_since":
                     rows = restr[(restr["mineral"] == m) & (restr["start"] >= rule.value)]

@@ -103,9 +103,9 @@ def heuristic_stocks(
     per_day = ens.consumption.sel(mineral=frame["mineral"].to_numpy()).to_numpy() / (
         ens.months_per_period * DAYS_PER_MONTH
     )
-    nir = chain.us_nir.reindex(mineral=frame["mineral"].to_numpy())
-    latest = pd.DataFrame(nir.values).ffill(axis=1).iloc[:, -1].fillna(0.0).to_numpy()
-    weight = latest * per_day * 365.25  # t/yr of imports net of exports
+    # net import reliance in the base year of the plan's prices and consumption
+    nir = chain.us_nir_base().reindex(mineral=frame["mineral"].to_numpy()).fillna(0.0).to_numpy()
+    weight = nir * per_day * 365.25  # t/yr of imports net of exports
     spend = (weight * price).sum()
     nir_t = weight * (budget / spend) if spend > 0 else weight * 0
     cover = per_day * COVER_DAYS

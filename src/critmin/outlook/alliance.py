@@ -2,8 +2,9 @@
 supplying the United States, and the U.S. shortfall with and without the group acting.
 
 Per draw of the pipeline and per year, at one stage: the U.S. needs ``R`` (USGS apparent
-consumption, or the policy's figure). Without the alliance the U.S. keeps its domestic
-capacity and its pro-rata share ``R / world`` of every supplier outside the cut-off group.
+consumption in the mineral's base year, or the policy's figure). Without the alliance the U.S.
+keeps its domestic capacity and its pro-rata share ``R / world`` of every supplier outside the
+cut-off group.
 With the alliance, members deliver the larger of that pro-rata share and the committed share of
 their capacity, and pooled stocks are released. Because each term is at least as large, the
 shortfall with the group acting is never larger than without it.
@@ -20,24 +21,23 @@ from critmin.outlook.capacity import LABELS, QUANTILES, base_capacity, stage_cap
 from critmin.outlook.montecarlo import online_fraction, sample
 from critmin.outlook.pipeline import build_pipeline
 from critmin.outlook.policy import AllianceAction, Policy
+from critmin.simulate.model import us_demand_t
 
 US = "USA"
 
 
 def us_requirement(chain: SupplyChain, mineral: str, action: AllianceAction) -> tuple[float, str]:
-    """The U.S. yearly requirement (t) and where it comes from."""
+    """The U.S. yearly requirement (t) and where it comes from: the policy's figure, else the
+    U.S. demand every chain model uses (critmin.simulate.model.us_demand_t: USGS apparent
+    consumption in the mineral's pre-shock base year, not USGS's latest, estimated year, whose
+    2025 figures carry the stock-building of that year's controls)."""
     if mineral in action.us_requirement_t:
         return action.us_requirement_t[mineral], "policy file"
-    us = chain.dataset["us_supply"]
-    rows = us[(us["mineral"] == mineral) & (us["statistic"] == "consumption") & us["value"].notna()]
-    rows = rows[rows["unit"] == "t"]
-    if rows.empty:
+    need, note = us_demand_t(chain, mineral)
+    if need is None:
         return float("nan"), "no U.S. consumption figure"
-    latest = rows[rows["year"] == rows["year"].max()]
-    apparent = latest[latest["detail"].str.contains("pparent")]
-    pick = apparent if not apparent.empty else latest
-    i = int(np.argmax(pick["value"].to_numpy(float)))
-    return float(pick["value"].iloc[i]), f"{pick['detail'].iloc[i]} ({int(pick['year'].iloc[i])})"
+    source = f"USGS U.S. apparent consumption, base year {chain.base_year(mineral)}"
+    return need, f"{source}; {note}" if note else source
 
 
 def members(chain: SupplyChain, group: str) -> set[str]:

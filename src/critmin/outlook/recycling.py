@@ -4,7 +4,8 @@ collection and recovery rates, capped by the recycling capacity declared in the 
 For each row of ``recycling_flows`` (mineral, region, end-use sector):
 
 * past demand ``D(t)`` = the region's demand proxy (a stage's output, or U.S. apparent
-  consumption) x the sector's share (``end_uses``); where a row gives ``region_share``, the
+  consumption up to the mineral's pre-shock base year, critmin.chain.SupplyChain.base_year)
+  x the sector's share (``end_uses``); where a row gives ``region_share``, the
   world's proxy x that share instead (a region whose own series misses the metal in imported
   products, such as U.S. battery lithium and magnet rare earths). Before the first observed
   year demand is extended backwards at the series' own log-linear trend; after the last it is
@@ -28,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import year_at_base
 from critmin.outlook.capacity import Outlook, run_outlook
 from critmin.outlook.montecarlo import median_online
 from critmin.outlook.policy import Policy
@@ -73,6 +75,11 @@ def demand_history(
         rows = apparent if not apparent.empty else rows
         series = rows.groupby("year")["value"].max().astype(float).sort_index()
         series.index = series.index.astype(int)
+        # observed up to the mineral's base year (critmin.chain.SupplyChain.base_year), held
+        # flat after it: USGS's later figures are estimates and, under a control, carry its
+        # stock-building, which is not metal put into products
+        last = year_at_base({int(y) for y in series.index}, chain.base_year(mineral))
+        series = series[series.index <= last]
         return series, _trend(series)
     prod = chain.production.sel(mineral=mineral, stage=stage)
     total = prod.sum("country", min_count=1) if region == WORLD else prod.sel(country=region)

@@ -33,12 +33,12 @@ from critmin.economics.io import exposure as io_exposure
 from critmin.economics.price import (
     ReferencePrice,
     base_year,
+    parents_of_dataset,
     reference_prices,
-    shock_years,
+    shock_years_of_dataset,
     year_at_base,
 )
 from critmin.metrics.concentration import select
-from critmin.scenarios.load import library_events
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
 from critmin.simulate.intermediaries import (
     import_source_shares,
@@ -60,12 +60,6 @@ POOL_BELOW = 0.01
 NEVER_POOLED = frozenset({"CHN", "USA"})
 
 _PRICES: dict[int, tuple[Dataset, dict[str, ReferencePrice]]] = {}
-_SHOCKS: dict[int, tuple[Dataset, dict[str, int]]] = {}
-
-
-def parents_of_dataset(ds: Dataset) -> dict[str, str]:
-    minerals = ds["minerals"]
-    return {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
 
 
 def reference_prices_of(chain: SupplyChain) -> dict[str, ReferencePrice]:
@@ -81,15 +75,9 @@ def reference_prices_of(chain: SupplyChain) -> dict[str, ReferencePrice]:
 
 
 def shock_years_of(chain: SupplyChain) -> dict[str, int]:
-    """Per mineral, the year of the first library event naming it (once per dataset): the
-    base year of its price and its U.S. demand is the year before (critmin.economics.price)."""
-    ds = chain.dataset
-    hit = _SHOCKS.get(id(ds))
-    if hit is not None and hit[0] is ds:
-        return hit[1]
-    shocks = shock_years(library_events(), parents_of_dataset(ds))
-    _SHOCKS[id(ds)] = (ds, shocks)
-    return shocks
+    """Per mineral, the year of the first library event naming it (critmin.chain.
+    shock_years_of_dataset): the base year is the year before."""
+    return shock_years_of_dataset(chain.dataset)
 
 
 def region_of(country: str) -> str:
