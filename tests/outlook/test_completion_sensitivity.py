@@ -84,3 +84,22 @@ def test_the_joint_variant_moves_the_completion_chance_by_exactly_delta(
 def test_a_year_outside_the_outlook_is_refused(bundled: SupplyChain) -> None:
     with pytest.raises(ValueError, match="year: 2050"):
         completion_sensitivity(bundled, Policy(), years=(2030, 2050), draws=10)
+
+
+def test_the_command_prints_records_and_refuses_a_year_in_one_line() -> None:
+    import json  # noqa: PLC0415
+
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from critmin.cli import main  # noqa: PLC0415
+
+    args = ["outlook", "--level", "completion-sensitivity", "--mineral", "rare_earths"]
+    res = CliRunner().invoke(main, [*args, "--draws", "50", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    records = json.loads(res.output)
+    assert {r["year"] for r in records} == {2030, 2035}
+    assert {r["mineral"] for r in records} == {"rare_earths"}
+    bad = CliRunner().invoke(main, [*args, "--year", "2050"])
+    assert bad.exit_code != 0
+    assert "--year: 2050 is outside the outlook" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
