@@ -98,6 +98,7 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
             "recycling",
             "recycling-sensitivity",
             "lead-time-sensitivity",
+            "completion-sensitivity",
             "instruments",
         ]
     ),
@@ -111,6 +112,8 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
     "figure at x0.5 and x1.5 (one --mineral); "
     "lead-time-sensitivity: the expected pipeline additions in --year with each lead_times "
     "duration and pass probability at x0.5 and x1.5; "
+    "completion-sensitivity: the non-China share in 2030 and --year with each assumed pass "
+    "probability, and each facility type's completion chance, at +/-0.2; "
     "instruments: what the reserve optimiser can be offered.",
 )
 @click.option("--group", default="allied", show_default=True, help="Country group for the share.")
@@ -119,7 +122,8 @@ def recycled_chain(chain: SupplyChain, year: int | None, seed: int = 0) -> Suppl
     type=checks.YEAR,
     default=2035,
     show_default=True,
-    help="The year --level recycling-sensitivity and lead-time-sensitivity report.",
+    help="The year --level recycling-sensitivity, lead-time-sensitivity and "
+    "completion-sensitivity report.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option(
@@ -213,6 +217,19 @@ def _run(
             base._fail(f"--{exc}")
         title = f"Lead-time sensitivity {policy.name}, {year}: {min(draws, 1000):,} draws"
         base._emit(frame, fmt, title, {"additions": "t/yr (chain basis)"})
+        return
+    if level == "completion-sensitivity":
+        from critmin.outlook.sensitivity import completion_sensitivity  # noqa: PLC0415
+
+        years = tuple(sorted({2030, year}))
+        try:
+            frame = completion_sensitivity(
+                chain, policy, years=years, minerals=minerals, draws=draws, seed=seed
+            )
+        except ValueError as exc:
+            base._fail(f"--{exc}")
+        title = f"Completion sensitivity {policy.name}, {years}: {draws:,} draws, seed {seed}"
+        base._emit(frame, fmt, title, {"non_china": "fraction", "change": "percentage points"})
         return
     result = run_outlook(chain, policy, draws=draws, seed=seed, minerals=minerals, group=group)
     if level == "country":

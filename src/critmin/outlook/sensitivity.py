@@ -159,3 +159,183 @@ def _phases_ahead(
         kind = str(row.facility_type)
         out.setdefault(key, set()).update((kind, phases[j]) for j in np.flatnonzero(ahead[i]))
     return out
+
+
+#: Absolute shift of a pass probability (or of a facility type's completion chance) in
+#: ``completion_sensitivity``: the ±0.2 the outlook's review asked for.
+COMPLETION_DELTA = 0.2
+#: Label of the joint variant: every pass probability of a facility type moved together.
+ALL_PHASES = "all (completion chance)"
+
+
+def _assumed_pass(row: pd.Series) -> bool:
+    """A row's pass probability is an assumption (a plant's guess, or critmin's split of the
+    sourced mine product over the phases) when its note or source id says so."""
+    note = str(row["note"]).lower()
+    return row["source_id"] == "CRITMIN_ASSUMPTION" or "assum" in note
+
+
+def _completion_variants(
+    table: pd.DataFrame, delta: float
+) -> list[tuple[str, str, float, float, float, pd.DataFrame, pd.DataFrame]]:
+    """(facility type, phase, value, low value, high value, low table, high table) for each
+    assumed pass probability moved by ``delta`` (clipped to [0, 1]), and for each facility
+    type's completion chance (the product of its pass probabilities) moved by ``delta``:
+    every pass probability ``p`` becomes ``p ** a`` with ``a = ln(P ± delta) / ln(P)``, so the
+    product moves exactly and the split over the phases keeps its proportions in log terms."""
+    out = []
+    for i, row in table.iterrows():
+        if not _assumed_pass(row):
+            continue
+        p = float(row["pass_probability"])
+        lo, hi = max(0.0, p - delta), min(1.0, p + delta)
+        tables = []
+        for value in (lo, hi):
+            varied = table.copy()
+            varied.loc[i, "pass_probability"] = value
+            tables.append(varied)
+        out.append((str(row["facility_type"]), str(row["phase"]), p, lo, hi, tables[0], tables[1]))
+    for kind in sorted(set(table["facility_type"].astype(str))):
+        rows = table["facility_type"] == kind
+        product = float(np.prod(table.loc[rows, "pass_probability"].astype(float)))
+        if not 0.0 < product < 1.0:
+            continue
+        lo, hi = max(1e-9, product - delta), min(1.0, product + delta)
+        tables = []
+        for target in (lo, hi):
+            varied = table.copy()
+            power = np.log(target) / np.log(product)
+            varied.loc[rows, "pass_probability"] = (
+                table.loc[rows, "pass_probability"].astype(float) ** power
+            )
+            tables.append(varied)
+        out.append((kind, ALL_PHASES, product, lo, hi, tables[0], tables[1]))
+    return out
+
+
+def _non_china_share(
+    chain: SupplyChain,
+    policy: Policy,
+    lead_times: pd.DataFrame | None,
+    years: tuple[int, ...],
+    minerals: list[str],
+    draws: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Share of world capacity outside China by (mineral, stage, year) for the stages with a
+    tonnage base: ``mean`` over draws (smooth in the pass probabilities) and ``p50`` (the
+    outlook's reported median, which moves in steps where a few large projects decide it)."""
+    from critmin.outlook.capacity import CHINA, base_capacity, stage_capacity  # noqa: PLC0415
+
+    pipeline = build_pipeline(chain.dataset, policy, lead_times)
+    drawn = sample(pipeline, draws, seed)
+    frac = online_fraction(drawn.online, list(years)).transpose("draw", "project", "year")
+    frac_np = frac.to_numpy()
+    base = base_capacity(chain)
+    rows = []
+    for (mineral, stage), base_row in sorted(base.values.items()):
+        if mineral not in minerals:
+            continue
+        countries, cap = stage_capacity(base_row, pipeline.projects, frac_np, mineral, stage)
+        total = cap.sum(axis=1)
+        china = cap[:, countries.index(CHINA), :] if CHINA in countries else np.zeros_like(total)
+        outside = 1.0 - np.divide(china, total, out=np.zeros_like(total), where=total > 0)
+        for j, year in enumerate(years):
+            rows.append(
+                {
+                    "mineral": mineral,
+                    "stage": stage,
+                    "year": year,
+                    "mean": float(outside[:, j].mean()),
+                    "p50": float(np.quantile(outside[:, j], 0.5)),
+                }
+            )
+    return pd.DataFrame(rows).set_index(["mineral", "stage", "year"])
+
+
+def completion_sensitivity(
+    chain: SupplyChain,
+    policy: Policy,
+    *,
+    years: tuple[int, ...] = (2030, 2035),
+    minerals: list[str] | None = None,
+    draws: int = 1000,
+    seed: int = 0,
+    delta: float = COMPLETION_DELTA,
+) -> pd.DataFrame:
+    """How the projected non-China share of each chain stage moves when an assumed pass
+    probability (each ``lead_times`` row whose note marks it assumed), or a facility type's
+    whole completion chance, is moved by ``±delta``; the rest held, the same random numbers.
+
+    One row per (variant, mineral, stage, year) for the stages with a tonnage base and at least
+    one project of the variant's facility type: the non-China share (mean over draws, and the
+    median the outlook reports) at the table's values and with the figure at ``value_low`` /
+    ``value_high``; ``change_low_pts`` / ``change_high_pts`` are the mean's changes in
+    percentage points. ``minerals`` defaults to the six the IEA tracks (``compare.IEA_FOCUS``).
+    """
+    from critmin.outlook.compare import IEA_FOCUS  # noqa: PLC0415
+    from critmin.outlook.pipeline import facility_type  # noqa: PLC0415
+
+    for year in years:
+        if not policy.start_year <= year <= policy.end_year:
+            raise ValueError(
+                f"year: {year} is outside the outlook ({policy.start_year}-{policy.end_year})"
+            )
+    wanted = list(minerals) if minerals else list(IEA_FOCUS)
+    table = chain.dataset["lead_times"]
+    base = _non_china_share(chain, policy, None, years, wanted, draws, seed)
+    projects = build_pipeline(chain.dataset, policy).projects
+    kinds = {
+        (str(m), str(s)): {facility_type(str(s))}
+        for m, s in zip(projects["mineral"], projects["stage"], strict=True)
+    }
+    frames: list[pd.DataFrame] = []
+    for kind, phase, value, lo, hi, low_table, high_table in _completion_variants(table, delta):
+        low = _non_china_share(chain, policy, low_table, years, wanted, draws, seed)
+        high = _non_china_share(chain, policy, high_table, years, wanted, draws, seed)
+        keep = [kind in kinds.get((m, s), set()) for m, s, _ in base.index]
+        here = base[keep]
+        if here.empty:
+            continue
+        frames.append(
+            pd.DataFrame(
+                {
+                    "facility_type": kind,
+                    "phase": phase,
+                    "value": value,
+                    "value_low": lo,
+                    "value_high": hi,
+                    "non_china_mean": here["mean"],
+                    "low_mean": low["mean"].reindex(here.index),
+                    "high_mean": high["mean"].reindex(here.index),
+                    "non_china_p50": here["p50"],
+                    "low_p50": low["p50"].reindex(here.index),
+                    "high_p50": high["p50"].reindex(here.index),
+                },
+                index=here.index,
+            ).reset_index()
+        )
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    out["change_low_pts"] = (out["low_mean"] - out["non_china_mean"]) * 100
+    out["change_high_pts"] = (out["high_mean"] - out["non_china_mean"]) * 100
+    columns = [
+        "facility_type",
+        "phase",
+        "value",
+        "value_low",
+        "value_high",
+        "mineral",
+        "stage",
+        "year",
+        "non_china_mean",
+        "low_mean",
+        "high_mean",
+        "change_low_pts",
+        "change_high_pts",
+        "non_china_p50",
+        "low_p50",
+        "high_p50",
+    ]
+    return pd.DataFrame(out[columns])
