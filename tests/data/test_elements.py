@@ -188,3 +188,94 @@ def test_element_prices_are_usgs_and_reliance_is_marked_estimated() -> None:
     assert dy["estimated"].all()
     assert "heavy" in str(dy["note"].iloc[0])
     assert pd.api.types.is_float_dtype(dy["value"])
+
+
+def test_every_element_chain_has_a_separation_stage(chain: SupplyChain) -> None:
+    """Issue 9: each rare earth is separated before use; samarium's and europium's chains
+    stopped at mining, where China's share alone left the U.S. supplied."""
+    for element in elements.REE_ELEMENTS:
+        assert chain.stages_of(element)[:2] == ["mining", "refining"], element
+
+
+@pytest.mark.parametrize("element", ["samarium", "europium"])
+def test_china_separates_samarium_and_europium(chain: SupplyChain, element: str) -> None:
+    """Sourced coverage: no separator outside China ran a Sm or Eu circuit in 2023-2024, so
+    China's separation share exceeds its share of the element's mine output."""
+    for year in (2023, 2024):
+        share = china_share(chain, element, "refining", year)
+        assert share == pytest.approx(1.0)
+        assert share > china_share(chain, element, "mining", year)
+
+
+def _magnet_reo() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "country": ["CHN", "MYS", "OTH", "AUS"],
+            "year": [2024] * 4,
+            "value": [90.0, 6.0, 4.0, 0.0],
+            "unit": ["t"] * 4,
+            "source_id": ["IEA_X"] * 4,
+        }
+    )
+
+
+def _coverage(rows: list[tuple[str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "element": "samarium",
+                "country": c,
+                "year_from": 2023,
+                "year_to": 2024,
+                "coverage": v,
+                "source_id": "S",
+                "note": "n",
+            }
+            for c, v in rows
+        ]
+    )
+
+
+def test_separation_by_coverage_weights_the_aggregate_shares() -> None:
+    """Plumbing: share = aggregate share x coverage, renormalised (hand-computed)."""
+    cov = _coverage([("CHN", 1.0), ("MYS", 0.0), ("OTH", 0.5)])
+    out = elements.ree_separation_by_coverage(_magnet_reo(), cov).set_index("country")
+    assert out.loc["CHN", "value"] == pytest.approx(90.0 / 92.0)
+    assert out.loc["OTH", "value"] == pytest.approx(2.0 / 92.0)
+    assert out.loc["MYS", "value"] == 0.0
+    assert "AUS" not in out.index  # no separation output, no row needed
+    assert set(out["unit"]) == {"fraction"}
+    assert set(out["source_id"]) == {"IEA_X"}
+
+
+def test_separation_by_coverage_refuses_an_uncovered_separator() -> None:
+    cov = _coverage([("CHN", 1.0), ("MYS", 0.0)])
+    with pytest.raises(ValueError, match=r"samarium 2024: no coverage row .* \['OTH'\]"):
+        elements.ree_separation_by_coverage(_magnet_reo(), cov)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("coverage", "1.5", "row 2: coverage"),
+        ("coverage", "all", "row 2: coverage"),
+        ("element", "neodymium", "row 2: element"),
+        ("source_id", "NOPE", "row 2: source_id"),
+    ],
+)
+def test_separator_table_refuses_bad_rows(
+    tmp_path: Path, field: str, value: str, message: str
+) -> None:
+    row = {"element": "samarium", "country": "CHN", "year_from": "2023", "year_to": "2024"}
+    row |= {"coverage": "1", "source_id": "S", "note": "n"}
+    row[field] = value
+    frame = pd.DataFrame([row])
+    frame.to_csv(tmp_path / "ree_separators.csv", index=False)
+    with pytest.raises(ValueError, match=f"ree_separators.csv {message}"):
+        elements.read_separators(tmp_path, {"S"})
+
+
+def test_bundled_separator_table_reads_against_the_sources() -> None:
+    ids = set(load()["sources"]["id"])
+    table = elements.read_separators(REPO / "data-src" / "elements", ids)
+    assert set(table["element"]) == {"samarium", "europium"}

@@ -149,7 +149,6 @@ def test_rare_earth_demand_is_usgs_compounds_and_metals_before_the_controls(
         "barite",
         "chromium",
         "phosphate",
-        "samarium",
         "zinc",
         "zirconium",
     ],
@@ -169,6 +168,22 @@ def test_us_imports_follow_usgs_import_sources(bundled: SupplyChain, mineral: st
     usgs = rows.groupby("country")["share"].sum() / rows["category"].nunique()
     for country, value in usgs.sort_values(ascending=False).head(3).items():
         assert abs(share.get(str(country), 0.0) - value) <= 0.10, country
+
+
+def test_samarium_imports_come_from_its_only_separator(bundled: SupplyChain) -> None:
+    """Samarium's U.S. import sources are the aggregate's (rare-earth compounds and metals:
+    China 71%, Malaysia 13%, Japan and Estonia 5%), but Malaysia, Estonia and Japan separate no
+    samarium (docs/data.md), so the element's imports come from China, its only separator."""
+    model = build_model(bundled, "samarium")
+    assert model.stages[-1] == "refining"
+    imports = model.final[:, USA].copy()
+    if "USA" in model.countries:
+        imports[model.countries.index("USA")] = 0.0
+    share = dict(zip(model.countries, imports / imports.sum(), strict=True))
+    assert share["CHN"] > 0.99
+    src = bundled.dataset["import_sources"]
+    aggregate = src[(src["mineral"] == "samarium") & (src["country"] == "CHN")]["share"]
+    assert float(aggregate.max()) < 0.8  # the aggregate's share, not the element's
 
 
 def test_an_uncertain_duration_differs_across_draws(bundled: SupplyChain) -> None:

@@ -514,8 +514,8 @@ class Builder:
 
     def _ree_elements(self, prod: pd.DataFrame) -> pd.DataFrame:
         """Element rows derived from aggregates (see ``critmin.data.elements``): rare earths
-        by element (mine output, separation of Nd/Pr/La/Ce, magnets) and PGM refining by
-        country of refining."""
+        by element (mine output, separation of Nd/Pr/La/Ce and of Sm/Eu, magnets) and PGM
+        refining by country of refining."""
         inputs = elements.ReeInputs.read(self.src / "elements")
         ree = prod[prod["mineral"] == "rare_earths"].copy()
         ree["value"] = pd.to_numeric(ree["value"])
@@ -531,6 +531,10 @@ class Builder:
             (ree["stage"] == "refining") & ree["basis"].str.contains("magnet REE", regex=False)
         ]
         separated = elements.ree_separation(magnet_reo, mine, inputs)
+        covered = elements.ree_separation_by_coverage(
+            magnet_reo,
+            elements.read_separators(self.src / "elements", set(self.sources()["id"])),
+        )
         magnets = elements.inherit(
             ree[ree["stage"] == "magnets"],
             elements.MAGNET_REE,
@@ -542,7 +546,7 @@ class Builder:
             _csv(self.src / "elements" / "pgm_refining.csv"),
             "JM_PGM_NOTES",
         )
-        frames = [mine, separated, magnets, pgm]
+        frames = [mine, separated, covered, magnets, pgm]
         out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
         out["year"] = out["year"].astype(str)
         return out

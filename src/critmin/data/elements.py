@@ -4,6 +4,8 @@ Mine output by element = a country's REO mine output x the element's share of to
 deposit types the country mines (``data-src/elements/ree_distributions.csv``, weighted by
 ``ree_deposit_mix.csv``). Separation output of Nd, Pr, La and Ce = a country's refined
 magnet-REE output (IEA) x the element's share of the magnet elements in that country's feed.
+Separation of the elements ``ree_separators.csv`` covers (Sm, Eu) = a country's share of that
+series x the share of its separation with a circuit for the element (sourced statements).
 Every derived row is ``estimated`` and its note says how it was made. Heavy-element separation
 and element magnet shares are entered by hand (``stage_production_elements.csv``).
 """
@@ -189,6 +191,79 @@ def ree_separation(magnet_reo: pd.DataFrame, mine: pd.DataFrame, inputs: ReeInpu
         total = frame[frac].groupby(["mineral", "year"])["value"].transform("sum")
         frame.loc[frac, "value"] = frame.loc[frac, "value"] / total
     return frame
+
+
+def read_separators(folder: Path, sources: set[str]) -> pd.DataFrame:
+    """``ree_separators.csv``: per element, country and years, the share (0..1) of that
+    country's rare-earth separation that has a circuit for the element, each row sourced."""
+    name = "ree_separators.csv"
+    table = pd.read_csv(folder / name, dtype={"country": str, "source_id": str})
+    coverage = pd.to_numeric(table["coverage"], errors="coerce")
+    for i, (element, cov, source) in enumerate(
+        zip(table["element"], coverage, table["source_id"], strict=True), start=2
+    ):
+        if element not in REE_ELEMENTS:
+            raise ValueError(f"{name} row {i}: element: unknown rare earth {element!r}")
+        if element in DERIVED_SEPARATION:
+            raise ValueError(
+                f"{name} row {i}: element: {element} is split from the magnet-REE series"
+            )
+        if not 0.0 <= cov <= 1.0:
+            raise ValueError(f"{name} row {i}: coverage: {cov} is not a share in [0, 1]")
+        if source not in sources:
+            raise ValueError(f"{name} row {i}: source_id: {source!r} not in sources")
+    return table.assign(coverage=coverage)
+
+
+def ree_separation_by_coverage(magnet_reo: pd.DataFrame, separators: pd.DataFrame) -> pd.DataFrame:
+    """Separation shares of the elements ``separators`` covers (e.g. Sm, Eu): a country's
+    share of the aggregate's separation (IEA refined magnet-REE output, the only separation
+    series by country) x the share of its separation with a circuit for the element (sourced
+    company and press statements), renormalised to 1 per element and year.
+
+    A country with separation output and no coverage row for the element is refused, so that
+    no separator is silently dropped.
+    """
+    out = []
+    tonnes = magnet_reo[(magnet_reo["unit"] == "t") & (magnet_reo["value"] > 0)]
+    for (year, source), group in tonnes.groupby(["year", "source_id"]):
+        output = group.set_index("country")["value"].astype(float)
+        share = output / float(output.sum())
+        current = separators[(separators["year_from"] <= year) & (separators["year_to"] >= year)]
+        for element, rows in current.groupby("element"):
+            by_country = rows.set_index("country")
+            missing = sorted(set(output.index) - set(by_country.index))
+            if missing:
+                raise ValueError(
+                    f"ree_separators.csv: {element} {year}: no coverage row for separators "
+                    f"{missing}"
+                )
+            coverage = by_country["coverage"].astype(float).reindex(output.index)
+            weight = share * coverage
+            if float(weight.sum()) <= 0:
+                raise ValueError(f"ree_separators.csv: {element} {year}: no separator covers it")
+            for country in output.index:
+                out.append(
+                    {
+                        "mineral": element,
+                        "stage": "refining",
+                        "country": country,
+                        "year": int(str(year)),
+                        "value": float(weight[country]) / float(weight.sum()),
+                        "unit": "fraction",
+                        "basis": "share of separated element output",
+                        "source_id": source,
+                        "estimated": "true",
+                        "note": (
+                            f"critmin: {country}'s share of {source} refined magnet-REE output "
+                            f"({float(share[country]):.3f}) x coverage "
+                            f"{float(coverage[country]):g} of its separation by an {element} "
+                            f"circuit ({by_country.loc[country, 'source_id']}: "
+                            f"{by_country.loc[country, 'note']}), renormalised over the separators"
+                        )[:600],
+                    }
+                )
+    return pd.DataFrame(out)
 
 
 def inherit(rows: pd.DataFrame, members: tuple[str, ...], how: str) -> pd.DataFrame:
