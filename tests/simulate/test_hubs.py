@@ -10,9 +10,9 @@ from critmin.chain import SupplyChain
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
-from critmin.simulate.model import REGIONS, build_model, trade_by_stage
+from critmin.simulate.model import REGIONS, ChainModel, build_model, trade_by_stage
 from critmin.simulate.runner import parents_of
-from critmin.simulate.shocks import build_shocks
+from critmin.simulate.shocks import Shocks, build_shocks
 
 USA = REGIONS.index("USA")
 
@@ -61,7 +61,7 @@ def test_routing_through_a_hub_keeps_every_balance() -> None:
     assert np.allclose(flows[0].sum(axis=0), final.sum(axis=1))
     idx = np.array([0, 2, 1])
     via = {"BEL": {"CHN": 0.4}}
-    out_c, out_f, out_final, out_idx, notes = route_through_hubs(
+    out_c, out_f, out_final, out_idx, notes, feed = route_through_hubs(
         countries,
         flows,
         final,
@@ -82,6 +82,7 @@ def test_routing_through_a_hub_keeps_every_balance() -> None:
     np.testing.assert_allclose(out_f[0][:3, bel] / 4.0, flows[0][:, 0] / 10.0)  # CHN feed mix
     assert out_idx[bel] == 2
     assert "BEL a re-export hub" in notes[0]
+    assert feed == (("BEL", "CHN", pytest.approx(1.0)),)
     # a chain of one stage has no stage to feed a hub from: nothing moves
     one = route_through_hubs(
         countries, np.zeros((0, 3, 3)), final, idx, via, {}, {}, 1, lambda c: 2
@@ -166,3 +167,47 @@ def test_the_embedded_content_rule_reaches_the_hub(bundled: SupplyChain) -> None
     lane = shocks.lanes[(k, deu)]
     assert lane[0, -1, USA] == 0.0
     check_balance(model, run(model, shocks))
+
+
+def _last_stage_event(bundled: SupplyChain, event: dict[str, object]) -> tuple[ChainModel, Shocks]:
+    model = build_model(bundled, "rhodium")
+    spec = _spec(bundled, {"e": {"minerals": ["rhodium"], "start": "2026-01", **event}})
+    return model, build_shocks(spec, model, parents_of(bundled), 2, 3, np.random.default_rng(1))
+
+
+def test_a_hub_inherits_its_origins_refinery_outage(bundled: SupplyChain) -> None:
+    """South Africa's rhodium refineries lose 60%: Germany, which buys their metal, loses 60%
+    of the share South Africa feeds it; Russia's part is untouched."""
+    model, shocks = _last_stage_event(
+        bundled,
+        {"kind": "outage", "country": "ZAF", "stage": "refining", "share": 0.6},
+    )
+    k, deu = len(model.stages) - 1, model.countries.index("DEU")
+    zaf = {o: w for h, o, w in model.hub_feed if h == "DEU"}["ZAF"]
+    assert 0.5 < zaf < 1.0
+    np.testing.assert_allclose(shocks.avail[:, :, k, deu], 1.0 - 0.6 * zaf)
+    check_balance(model, run(model, shocks))
+
+
+def test_a_hub_inherits_its_origins_export_control(bundled: SupplyChain) -> None:
+    """A South African ban on refined rhodium exports reaches Germany's re-exports in the
+    share South Africa feeds; a ban aimed at the U.S. alone does not (the metal goes to
+    Germany, which the ban does not name)."""
+    model, shocks = _last_stage_event(
+        bundled,
+        {"kind": "export_control", "country": "ZAF", "stages": ["refining"], "regime": "ban"},
+    )
+    k, deu = len(model.stages) - 1, model.countries.index("DEU")
+    zaf = {o: w for h, o, w in model.hub_feed if h == "DEU"}["ZAF"]
+    np.testing.assert_allclose(shocks.lanes[(k, deu)][:, :, USA], 1.0 - zaf)
+    _, only_us = _last_stage_event(
+        bundled,
+        {
+            "kind": "export_control",
+            "country": "ZAF",
+            "stages": ["refining"],
+            "regime": "ban",
+            "destinations": ["USA"],
+        },
+    )
+    assert (k, deu) not in only_us.lanes

@@ -22,13 +22,16 @@ share of U.S. imports) and whose feed is that of its suppliers' own plants:
    in proportion. Every balance, world output and U.S. receipts are unchanged; the hub's traced
    content is its origins' (so the 0.1% embedded-content rule reaches it), and an outage at an
    origin's upstream stage reaches the U.S. through the hub.
+4. **Inheritance** (critmin.simulate.shocks.inherit_hub_outages): the hub buys its origins'
+   last-stage metal, so an outage of an origin's last-stage plants (an event or a hazard) and
+   an origin's export control at that stage covering the hub's country cut the hub in the
+   share of its throughput that origin feeds.
 
 Assumptions (docs/criticality.md §10): the chains carry primary supply, so a hub's U.S. flow is
 primary metal in its imports' origin mix; its own secondary feed (exports above imports: Belgium
 ships about five times the unwrought rhodium it imports) is left out, as the chains leave out
-recycling abroad. The hub is fed at the stage before the last (a chain of one stage has none:
-its hubs stay unnamed), so an export control on an origin's last-stage exports reaches the hub
-only through the content rule or where the event covers the stage before.
+recycling abroad. The hub's feed enters at the stage before the last (a chain of one stage has none:
+its hubs stay unnamed); what happens at the origin's last stage reaches it by inheritance (4).
 """
 
 from __future__ import annotations
@@ -134,7 +137,9 @@ def route_through_hubs(
     mixes: dict[str, dict[str, float]],
     us: int,
     region_index: Callable[[str], int],
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[str]]:
+) -> tuple[
+    list[str], np.ndarray, np.ndarray, np.ndarray, list[str], tuple[tuple[str, str, float], ...]
+]:
     """Move each hub's U.S. flow off its origins onto a node of its own at the last stage.
 
     ``via[hub][origin]`` is the share of U.S. imports the routing sent to ``origin`` for
@@ -143,9 +148,9 @@ def route_through_hubs(
     (:func:`hub_origins`) only label the notes. The hub's
     feed at the stage before is the origin's, in proportion; a hub that is already a node (a
     miner, say) keeps its index. Returns the grown countries, flows, final routing, region
-    index and a note per hub."""
+    index, a note per hub and the feed shares (hub, origin, share of the hub's throughput)."""
     if flows.shape[0] == 0 or not via:
-        return countries, flows, final, idx_region, []
+        return countries, flows, final, idx_region, [], ()
     countries = list(countries)
     new = [h for h in via if h not in countries]
     n0, n = len(countries), len(countries) + len(new)
@@ -156,9 +161,11 @@ def route_through_hubs(
     base = grown_final.copy()
     feed = grown[-1].copy()
     notes: list[str] = []
+    feed_share: list[tuple[str, str, float]] = []
     for hub, by_origin in via.items():
         h = countries.index(hub)
         moved = 0.0
+        part_of: dict[str, float] = {}
         for origin, part in by_origin.items():
             o = countries.index(origin)
             if shares.get(origin, 0.0) <= 0 or base[o, us] <= 0:
@@ -171,6 +178,8 @@ def route_through_hubs(
                 grown[-1][:, h] += feed[:, o] * amount / into
                 grown[-1][:, o] -= feed[:, o] * amount / into
             moved += amount
+            part_of[origin] = amount
+        feed_share += [(hub, o, a / moved) for o, a in part_of.items() if moved > 0]
         mix = ", ".join(
             f"{c} {v:.0%}" for c, v in sorted(mixes.get(hub, {}).items(), key=lambda kv: -kv[1])[:3]
         )
@@ -180,4 +189,5 @@ def route_through_hubs(
             f"plants (BACI import origins: {mix})"
         )
     extra = np.array([region_index(c) for c in new], dtype=idx_region.dtype)
-    return countries, grown, grown_final, np.concatenate([idx_region, extra]), notes
+    region = np.concatenate([idx_region, extra])
+    return countries, grown, grown_final, region, notes, tuple(feed_share)

@@ -145,6 +145,10 @@ class ChainModel:
     #: USGS import sources named out of OTH (critmin.simulate.intermediaries): never pooled
     #: back into it, or pooling would undo the U.S. routing they carry
     named: tuple[str, ...] = ()
+    #: re-export hubs (critmin.simulate.hubs): (hub, origin, share of the hub's throughput
+    #: from the origin's last-stage plants); the hub inherits the origin's last-stage
+    #: outages and export controls in that share (critmin.simulate.shocks)
+    hub_feed: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def loss_per_t(self) -> float:
@@ -426,6 +430,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     hubs = _reexport_hubs(chain, mineral, countries, use, cap[-1])
     us_sources, via = _us_import_shares(chain, mineral, countries, use[-1], hubs)
     named_nodes: tuple[str, ...] = ()
+    hub_feed: tuple[tuple[str, str, float], ...] = ()
     if us_sources is not None:
         nir = us_net_import_reliance(chain, mineral)
         final = _route_us_imports(final, cap[-1], demand, us_sources, countries, nir)
@@ -433,7 +438,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
         us_col = REGIONS.index("USA")
         before = len(countries)
-        countries, flows, final, idx_region, hub_notes = route_through_hubs(
+        countries, flows, final, idx_region, hub_notes, hub_feed = route_through_hubs(
             countries,
             flows,
             final,
@@ -569,6 +574,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         sector_share=sector_share,
         host_tied=tied,
         named=named_nodes,
+        hub_feed=hub_feed,
     )
 
 
