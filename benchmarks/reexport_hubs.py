@@ -5,8 +5,9 @@ content of U.S. imports. Then two sensitivities: (1) of the ASSUMPTION that a hu
 metal in its imports' origin mix, the share of each hub's exports its imports do not cover
 (the content that would be unattributed were that share its own secondary feed); (2) of the
 hub rule's threshold (1% of U.S. imports of the form in BACI): hubs named and the issue-9
-match count (benchmarks/import_sources_table.py) at 0.5%, 1%, 2% and 5%.
-Asserts nothing. Run: ``.venv/bin/python benchmarks/reexport_hubs.py``.
+match count (benchmarks/import_sources_table.py) at 0.5%, 1%, 2% and 5%. With ``--rank``, the
+PGMs' expected annual U.S. loss (critmin.simulate.rank, seed 0).
+Asserts nothing. Run: ``.venv/bin/python benchmarks/reexport_hubs.py [--rank]``.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ def main() -> None:
         head = buf.getvalue().splitlines()[0]
         print(f"  {threshold:.1%}: {head}; hubs {named}")
     hubs.BACI_PARTNER_MIN = base
+    if "--rank" in sys.argv:
+        from critmin.simulate.rank import rank
+
+        print("expected annual U.S. loss (rank, seed 0, default draws), USD/yr")
+        pgms = ["palladium", "platinum", "rhodium", "iridium"]
+        for row in rank(chain, seed=0, workers=1, minerals=pgms):
+            print(f"  {row.mineral}: {row.expected_loss_usd:.4g} (p95 {row.p95_loss_usd:.4g})")
 
 
 if __name__ == "__main__":
