@@ -188,6 +188,9 @@ def route_through_hubs(
             f"(USGS import source, no output in the production data), fed as its suppliers' "
             f"plants (BACI import origins: {mix})"
         )
+    # an origin whose whole U.S. flow went to hubs is left at 0 up to rounding: never below
+    np.clip(grown, 0.0, None, out=grown)
+    np.clip(grown_final, 0.0, None, out=grown_final)
     extra = np.array([region_index(c) for c in new], dtype=idx_region.dtype)
     region = np.concatenate([idx_region, extra])
     return countries, grown, grown_final, region, notes, tuple(feed_share)
