@@ -7,10 +7,16 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.scenarios.load import Labels, parse_scenario
+from critmin.scenarios.load import Labels, load_scenario, parse_scenario
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
-from critmin.simulate.model import REGIONS, ChainModel, build_model, trade_by_stage
+from critmin.simulate.model import (
+    POOL_BELOW,
+    REGIONS,
+    ChainModel,
+    build_model,
+    trade_by_stage,
+)
 from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import Shocks, build_shocks
 
@@ -211,3 +217,14 @@ def test_a_hub_inherits_its_origins_export_control(bundled: SupplyChain) -> None
         },
     )
     assert (k, deu) not in only_us.lanes
+
+
+@pytest.mark.parametrize("pool_below", [0.0, POOL_BELOW])
+def test_hubs_balance_under_the_background_hazards(bundled: SupplyChain, pool_below: float) -> None:
+    """Platinum's three hubs under the background hazards, pooled or not (a pooled origin is
+    read as OTH): every node and region balances; the hubs stay named."""
+    model = build_model(bundled, "platinum", pool_below=pool_below)
+    assert {"BEL", "DEU", "ITA"} <= set(model.named) <= set(model.countries)
+    spec = load_scenario("background", Labels.of(bundled.dataset))
+    shocks = build_shocks(spec, model, parents_of(bundled), 8, 12, np.random.default_rng(3))
+    check_balance(model, run(model, shocks))
