@@ -32,6 +32,8 @@ WMD = "WMD_2026"
 WGI = "WB_WGI_2025"
 WGI6 = "WB_WGI6_2024"
 BACI = "CEPII_BACI_V202401b"
+#: A BACI partner counts as a U.S. import source from this share of U.S. imports (quantity) on
+BACI_PARTNER_MIN = 0.01
 EOL = "EU_CRM_2023_EOLRIR"
 DEFAULT_PRIORITY = 2
 GOVERNANCE_FROM = 2015
@@ -735,7 +737,7 @@ class Builder:
             if by.sum() <= 0:
                 continue
             share = (by / by.sum()).sort_values(ascending=False)
-            share = share[share >= 0.01]
+            share = share[share >= BACI_PARTNER_MIN]
             frames.append(
                 pd.DataFrame(
                     {

@@ -40,6 +40,7 @@ from critmin.economics.price import (
 )
 from critmin.metrics.concentration import select
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
+from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (
     import_source_shares,
     name_intermediaries,
@@ -132,6 +133,10 @@ class ChainModel:
     #: USGS import sources named out of OTH (critmin.simulate.intermediaries): never pooled
     #: back into it, or pooling would undo the U.S. routing they carry
     named: tuple[str, ...] = ()
+    #: re-export hubs (critmin.simulate.hubs): (hub, origin, share of the hub's throughput
+    #: from the origin's last-stage plants); the hub inherits the origin's last-stage
+    #: outages and export controls in that share (critmin.simulate.shocks)
+    hub_feed: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def loss_per_t(self) -> float:
@@ -410,14 +415,34 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     home_f = np.zeros((N, R))
     home_f[np.arange(N), idx_region] = 1.0
     final = _route(cap[-1], demand, prior_f, home_f)
-    us_sources = _us_import_shares(chain, mineral, countries, use[-1])
+    hubs = _reexport_hubs(chain, mineral, countries, use, cap[-1])
+    us_sources, via = _us_import_shares(chain, mineral, countries, use[-1], hubs)
     named_nodes: tuple[str, ...] = ()
+    hub_feed: tuple[tuple[str, str, float], ...] = ()
     if us_sources is not None:
         nir = us_net_import_reliance(chain, mineral)
         final = _route_us_imports(final, cap[-1], demand, us_sources, countries, nir)
         sources.add("USGS_MCS2026_DR")
         assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
         us_col = REGIONS.index("USA")
+        before = len(countries)
+        countries, flows, final, idx_region, hub_notes, hub_feed = route_through_hubs(
+            countries,
+            flows,
+            final,
+            idx_region,
+            via,
+            us_sources,
+            hubs,
+            us_col,
+            lambda c: REGIONS.index(region_of(c)),
+        )
+        if hub_notes:
+            sources.add("CEPII_BACI_V202401b")
+            assumptions += hub_notes
+            named_nodes = tuple(via)
+            N = len(countries)
+            cap = np.concatenate([cap, np.zeros((K, N - before))], axis=1)
         home_us = final[countries.index("USA"), us_col] if "USA" in countries else 0.0
         unnamed = unnamed_sources(
             ds["import_sources"],
@@ -438,7 +463,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             lambda c: REGIONS.index(region_of(c)),
         )
         assumptions += named
-        named_nodes = tuple(countries[before:])
+        named_nodes += tuple(countries[before:])
         if named:
             K, N = cap.shape[0], len(countries)
             cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
@@ -529,6 +554,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         sector_share=sector_share,
         host_tied=tied,
         named=named_nodes,
+        hub_feed=hub_feed,
     )
 
 
@@ -724,23 +750,61 @@ def _net_supply(us: pd.DataFrame, mineral: str, want: int) -> float | None:
 
 
 def _us_import_shares(
-    chain: SupplyChain, mineral: str, countries: list[str], last_stage: str
-) -> dict[str, float] | None:
+    chain: SupplyChain,
+    mineral: str,
+    countries: list[str],
+    last_stage: str,
+    hubs: dict[str, dict[str, float]] | None = None,
+) -> tuple[dict[str, float] | None, dict[str, dict[str, float]]]:
     """USGS import-source shares of the mineral (critmin.simulate.intermediaries.
     import_source_shares, base year), mapped to the model's countries (a source that is not a
-    producer in the model counts as OTH)."""
+    producer in the model counts as OTH; a re-export hub's share goes to its origins in its
+    ``hubs`` mix, critmin.simulate.hubs). Also returns, per hub, the share routed to each
+    origin on its behalf."""
     want = base_year(mineral, shock_years_of(chain))
     raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
     if not raw:
-        return None
+        return None, {}
+    hubs = hubs or {}
     out: dict[str, float] = {}
+    via: dict[str, dict[str, float]] = {}
     for c, share in raw.items():
+        if c in hubs:
+            for origin, part in hubs[c].items():
+                out[origin] = out.get(origin, 0.0) + share * part
+                via.setdefault(c, {})[origin] = share * part
+            continue
         key = c if c in countries else OTHER_COUNTRIES
         if key not in countries or key == "USA":
             continue
         out[key] = out.get(key, 0.0) + share
     total = sum(out.values())
-    return {k: v / total for k, v in out.items()} if total > 0 else None
+    if total <= 0:
+        return None, {}
+    scaled = {h: {o: v / total for o, v in m.items()} for h, m in via.items()}
+    return {k: v / total for k, v in out.items()}, scaled
+
+
+def _reexport_hubs(
+    chain: SupplyChain, mineral: str, countries: list[str], stages: list[str], cap_last: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """The USGS import sources of ``mineral`` with no output at the chain's last stage that
+    ship the U.S. its form (CEPII BACI, the trade years; critmin.simulate.hubs.hub_candidates),
+    with their origin mix over the last stage's producers (critmin.simulate.hubs.hub_origins).
+    None for a one-stage chain (no stage before to feed a hub from)."""
+    if len(stages) < 2:
+        return {}
+    rows = trade_by_stage(chain.dataset).get((mineral, stages[-1]))
+    if rows is None or rows.empty:
+        return {}
+    want = base_year(mineral, shock_years_of(chain))
+    usgs = import_source_shares(chain.dataset["import_sources"], mineral, want, stages[-1])
+    producers = [c for c, v in zip(countries, cap_last, strict=True) if v > 0]
+    candidates = hub_candidates(rows, [c for c in usgs if c != OTHER_COUNTRIES], producers)
+    if not candidates:
+        return {}
+    other = OTHER_COUNTRIES if OTHER_COUNTRIES in producers else None
+    return hub_origins(rows, candidates, [c for c in producers if c != other], other)
 
 
 def _route_us_imports(

@@ -39,6 +39,7 @@ from critmin.scenarios.spec import (
     Scenario,
     month_index,
 )
+from critmin.schema.vocabulary import OTHER_COUNTRIES
 from critmin.simulate.model import REGIONS, ChainModel
 
 
@@ -303,7 +304,35 @@ def build_shocks(
             out.release[:, :, r] += np.where(active, tonnes[:, None], 0.0)
     for h in scenario.hazards:
         _hazard(out, h, model, rng)
+    inherit_hub_outages(out, model)
     return out
+
+
+def _hub_feed(model: ChainModel) -> list[tuple[int, int, float]]:
+    """(hub, origin, share) by node index at the last stage; an origin pooled there into OTH
+    (critmin.simulate.model.pool_model) is read as OTH."""
+    k = model.K - 1
+    out = []
+    for hub, origin, share in model.hub_feed:
+        h, o = model.country_index(hub), model.country_index(origin)
+        if o is None or model.capacity[k, o] <= 0:
+            o = model.country_index(OTHER_COUNTRIES)
+        if h is not None and o is not None:
+            out.append((h, o, share))
+    return out
+
+
+def inherit_hub_outages(out: Shocks, model: ChainModel) -> None:
+    """A re-export hub (critmin.simulate.hubs) buys its origins' last-stage output: what an
+    origin's plants lose at that stage (events and hazards alike) the hub loses in the share
+    of its throughput that origin feeds. The hub's own outages stay (they multiply)."""
+    feed = _hub_feed(model)
+    if not feed:
+        return
+    k = model.K - 1
+    origin_avail = out.avail[:, :, k, :].copy()
+    for h, o, share in feed:
+        out.avail[:, :, k, h] *= 1.0 - share * (1.0 - origin_avail[:, :, o])
 
 
 Value = Callable[[str, str, float], np.ndarray]
@@ -356,6 +385,25 @@ def _export_control(
             continue
         mask = dest if k < model.K - 1 else dest_r
         out.lane(k, o)[:, :, mask] *= factor[:, :, None]
+        if k == model.K - 1:
+            _hub_export_control(out, e, model, o, factor)
+
+
+def _hub_export_control(
+    out: Shocks, e: ExportControl, model: ChainModel, o: int, factor: np.ndarray
+) -> None:
+    """An origin's last-stage export control reaches the re-export hubs it feeds (their
+    purchases are its exports): a hub whose country (or region) the control covers ships
+    ``share x (1 - factor)`` less to every destination, ``share`` the origin's part of its
+    throughput (critmin.simulate.hubs)."""
+    for h, origin, share in _hub_feed(model):
+        if origin != o:
+            continue
+        hub = model.countries[h]
+        region = model.regions[int(model.region_index[h])]
+        if e.destinations != "all" and hub not in e.destinations and region not in e.destinations:
+            continue
+        out.lane(model.K - 1, h)[:, :, :] *= 1.0 - share * (1.0 - factor[:, :, None])
 
 
 def _content_rule(

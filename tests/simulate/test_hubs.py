@@ -1,0 +1,230 @@
+"""Re-export hubs as pass-through nodes (critmin.simulate.hubs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from critmin.chain import SupplyChain
+from critmin.scenarios.load import Labels, load_scenario, parse_scenario
+from critmin.simulate.engine import check_balance, run
+from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
+from critmin.simulate.model import (
+    POOL_BELOW,
+    REGIONS,
+    ChainModel,
+    build_model,
+    trade_by_stage,
+)
+from critmin.simulate.runner import parents_of
+from critmin.simulate.shocks import Shocks, build_shocks
+
+USA = REGIONS.index("USA")
+
+
+def _trade(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["exporter", "importer", "quantity_t"])
+
+
+def test_a_hub_carries_its_imports_origins_through_other_hubs() -> None:
+    """BEL buys 3 t from CHN and 1 t from DEU, DEU buys from CHN and RUS half and half: BEL's
+    metal is 3/4 + 1/4 x 1/2 Chinese. U.S. exports are no origin; an exporter that neither
+    produces nor imports counts as OTH."""
+    trade = _trade(
+        [
+            ("CHN", "BEL", 3.0),
+            ("DEU", "BEL", 1.0),
+            ("CHN", "DEU", 2.0),
+            ("RUS", "DEU", 2.0),
+            ("USA", "DEU", 40.0),
+            ("CHN", "USA", 9.0),
+            ("ITA", "GBR", 1.0),
+            ("CHN", "GBR", 1.0),
+        ]
+    )
+    mix = hub_origins(trade, ["BEL", "DEU", "GBR"], ["CHN", "RUS"], "OTH")
+    assert mix["BEL"] == pytest.approx({"CHN": 0.875, "RUS": 0.125})
+    assert mix["DEU"] == pytest.approx({"CHN": 0.5, "RUS": 0.5})
+    assert mix["GBR"] == pytest.approx({"CHN": 0.5, "OTH": 0.5})
+    # without an OTH node ITA's own exports are left out and GBR's mix is its Chinese part
+    assert hub_origins(trade, ["GBR"], ["CHN", "RUS"])["GBR"] == pytest.approx({"CHN": 1.0})
+    assert "NLD" not in hub_origins(trade, ["NLD"], ["CHN", "RUS"], "OTH")
+
+
+def test_a_hub_must_ship_the_us_the_form() -> None:
+    """1% of U.S. imports of the form (BACI) makes a USGS source a hub; a producer never is."""
+    trade = _trade([("CAN", "USA", 98.5), ("DEU", "USA", 1.0), ("JAM", "USA", 0.5)])
+    assert hub_candidates(trade, ["DEU", "JAM", "CAN", "BEL"], ["CAN"]) == ["DEU"]
+
+
+def test_routing_through_a_hub_keeps_every_balance() -> None:
+    """Two stages, CHN and RUS producers; the routing sent CHN 6 t of U.S. imports of which
+    4 t for the hub BEL. BEL takes those 4 t and CHN's feed mix; totals do not move."""
+    countries = ["CHN", "RUS", "USA"]
+    flows = np.array([[[8.0, 0.0, 0.0], [2.0, 5.0, 0.0], [0.0, 0.0, 1.0]]])
+    final = np.array([[3.0, 6.0, 1.0], [0.0, 2.0, 3.0], [0.0, 1.0, 0.0]])
+    assert np.allclose(flows[0].sum(axis=0), final.sum(axis=1))
+    idx = np.array([0, 2, 1])
+    via = {"BEL": {"CHN": 0.4}}
+    out_c, out_f, out_final, out_idx, notes, feed = route_through_hubs(
+        countries,
+        flows,
+        final,
+        idx,
+        via,
+        {"CHN": 0.6, "RUS": 0.2},
+        {"BEL": {"CHN": 1.0}},
+        1,
+        lambda c: 2,
+    )
+    assert out_c == [*countries, "BEL"]
+    bel = 3
+    assert out_final[bel, USA] == pytest.approx(4.0)
+    assert out_final[0, USA] == pytest.approx(2.0)
+    np.testing.assert_allclose(out_final.sum(axis=0), final.sum(axis=0))
+    np.testing.assert_allclose(out_f[0].sum(axis=1)[:3], flows[0].sum(axis=1))  # same shipments
+    np.testing.assert_allclose(out_f[0].sum(axis=0), out_final.sum(axis=1))  # in = out per node
+    np.testing.assert_allclose(out_f[0][:3, bel] / 4.0, flows[0][:, 0] / 10.0)  # CHN feed mix
+    assert out_idx[bel] == 2
+    assert "BEL a re-export hub" in notes[0]
+    assert feed == (("BEL", "CHN", pytest.approx(1.0)),)
+    # a chain of one stage has no stage to feed a hub from: nothing moves
+    one = route_through_hubs(
+        countries, np.zeros((0, 3, 3)), final, idx, via, {}, {}, 1, lambda c: 2
+    )
+    assert one[0] == countries
+    assert one[2] is final
+
+
+def test_rhodium_reaches_the_us_through_germany(bundled: SupplyChain) -> None:
+    """Germany refines and re-exports rhodium it does not mine: a node of the refining stage,
+    its U.S. share near the BACI import-source share, its content its suppliers' plants'."""
+    model = build_model(bundled, "rhodium")
+    assert "DEU" in model.named
+    deu = model.countries.index("DEU")
+    imports = model.final[:, USA].copy()
+    imports[model.countries.index("USA")] = 0.0
+    src = bundled.dataset["import_sources"]
+    usgs = src[(src["mineral"] == "rhodium") & (src["country"] == "DEU")]["share"].sum()
+    assert abs(model.final[deu, USA] / imports.sum() - usgs) <= 0.10
+    # content: the origin mix of its imports (BACI) over the refiners' own content
+    trade = trade_by_stage(bundled.dataset)[("rhodium", "refining")]
+    producers = [c for c in model.countries if c not in model.named and c != "USA"]
+    mix = hub_origins(trade, ["DEU"], producers)["DEU"]
+    k = len(model.stages) - 1
+    want = sum(w * model.content[k, model.countries.index(c)] for c, w in mix.items())
+    np.testing.assert_allclose(model.content[k, deu], want, atol=1e-9)
+    zaf = model.countries.index("ZAF")
+    assert model.content[k, deu, zaf] > 0.5
+    np.testing.assert_allclose(model.capacity.sum(axis=1), model.world_t_per_year / 12, rtol=1e-6)
+
+
+def _spec(bundled: SupplyChain, events: dict[str, object]) -> object:
+    raw = {"name": "t", "start": "2026-01", "events": events}
+    return parse_scenario(raw, "test", Labels.of(bundled.dataset))
+
+
+def test_an_outage_at_the_origin_reaches_the_hub(bundled: SupplyChain) -> None:
+    """South Africa's mines lose half their output for six months: Germany's re-export falls
+    with them (no rerouting), and every node balances."""
+    model = build_model(bundled, "rhodium")
+    spec = _spec(
+        bundled,
+        {
+            "cut": {
+                "kind": "outage",
+                "country": "ZAF",
+                "minerals": ["rhodium"],
+                "stage": "mining",
+                "share": 0.5,
+                "start": "2026-01",
+                "duration_months": 6,
+            }
+        },
+    )
+    shocks = build_shocks(spec, model, parents_of(bundled), 1, 12, np.random.default_rng(1))
+    trace = run(model, shocks, reroute=False)
+    check_balance(model, trace)
+    deu, k = model.countries.index("DEU"), len(model.stages) - 1
+    assert trace.output[0, :, k, deu].min() < 0.9 * model.capacity[k, deu]
+
+
+def test_the_embedded_content_rule_reaches_the_hub(bundled: SupplyChain) -> None:
+    """A 0.1% content rule of South Africa on refined rhodium restricts Germany's re-exports
+    (its traced content is South African); without the hub node it could reach no one."""
+    model = build_model(bundled, "rhodium")
+    spec = _spec(
+        bundled,
+        {
+            "rule": {
+                "kind": "content_rule",
+                "country": "ZAF",
+                "minerals": ["rhodium"],
+                "stages": ["refining"],
+                "threshold": 0.001,
+                "regime": "ban",
+                "start": "2026-01",
+            }
+        },
+    )
+    shocks = build_shocks(spec, model, parents_of(bundled), 1, 3, np.random.default_rng(1))
+    deu, k = model.countries.index("DEU"), len(model.stages) - 1
+    lane = shocks.lanes[(k, deu)]
+    assert lane[0, -1, USA] == 0.0
+    check_balance(model, run(model, shocks))
+
+
+def _last_stage_event(bundled: SupplyChain, event: dict[str, object]) -> tuple[ChainModel, Shocks]:
+    model = build_model(bundled, "rhodium")
+    spec = _spec(bundled, {"e": {"minerals": ["rhodium"], "start": "2026-01", **event}})
+    return model, build_shocks(spec, model, parents_of(bundled), 2, 3, np.random.default_rng(1))
+
+
+def test_a_hub_inherits_its_origins_refinery_outage(bundled: SupplyChain) -> None:
+    """South Africa's rhodium refineries lose 60%: Germany, which buys their metal, loses 60%
+    of the share South Africa feeds it; Russia's part is untouched."""
+    model, shocks = _last_stage_event(
+        bundled,
+        {"kind": "outage", "country": "ZAF", "stage": "refining", "share": 0.6},
+    )
+    k, deu = len(model.stages) - 1, model.countries.index("DEU")
+    zaf = {o: w for h, o, w in model.hub_feed if h == "DEU"}["ZAF"]
+    assert 0.5 < zaf < 1.0
+    np.testing.assert_allclose(shocks.avail[:, :, k, deu], 1.0 - 0.6 * zaf)
+    check_balance(model, run(model, shocks))
+
+
+def test_a_hub_inherits_its_origins_export_control(bundled: SupplyChain) -> None:
+    """A South African ban on refined rhodium exports reaches Germany's re-exports in the
+    share South Africa feeds; a ban aimed at the U.S. alone does not (the metal goes to
+    Germany, which the ban does not name)."""
+    model, shocks = _last_stage_event(
+        bundled,
+        {"kind": "export_control", "country": "ZAF", "stages": ["refining"], "regime": "ban"},
+    )
+    k, deu = len(model.stages) - 1, model.countries.index("DEU")
+    zaf = {o: w for h, o, w in model.hub_feed if h == "DEU"}["ZAF"]
+    np.testing.assert_allclose(shocks.lanes[(k, deu)][:, :, USA], 1.0 - zaf)
+    _, only_us = _last_stage_event(
+        bundled,
+        {
+            "kind": "export_control",
+            "country": "ZAF",
+            "stages": ["refining"],
+            "regime": "ban",
+            "destinations": ["USA"],
+        },
+    )
+    assert (k, deu) not in only_us.lanes
+
+
+@pytest.mark.parametrize("pool_below", [0.0, POOL_BELOW])
+def test_hubs_balance_under_the_background_hazards(bundled: SupplyChain, pool_below: float) -> None:
+    """Platinum's three hubs under the background hazards, pooled or not (a pooled origin is
+    read as OTH): every node and region balances; the hubs stay named."""
+    model = build_model(bundled, "platinum", pool_below=pool_below)
+    assert {"BEL", "DEU", "ITA"} <= set(model.named) <= set(model.countries)
+    spec = load_scenario("background", Labels.of(bundled.dataset))
+    shocks = build_shocks(spec, model, parents_of(bundled), 8, 12, np.random.default_rng(3))
+    check_balance(model, run(model, shocks))
