@@ -92,7 +92,12 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
                     for r in range(R)
                 ]
-                notional_r = [received_r[r] - sum(extra[o][r] for o in range(N)) for r in range(R)]
+                # the suppliers answer the flow scarcity: shipments without their response,
+                # releases and stock drawn
+                notional_r = [
+                    received_r[r] - shocks.release[s, t, r] - sum(extra[o][r] for o in range(N))
+                    for r in range(R)
+                ]
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
             draw = min(max(demand - received_r[r], 0.0), rstock[r])
@@ -100,7 +105,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             rstock[r] += received_r[r] - consumed
             out["shortfall"][t, r] = demand - consumed
             out["receipts"][t, r] = received_r[r]
-            ratio = received_r[r] / demand if demand > 0 else 1.0
+            # the market clears on what it received, the stock drawn included
+            supplied = received_r[r] + draw if consumed < demand else max(received_r[r], demand)
+            ratio = supplied / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
         notional = []

@@ -4,10 +4,24 @@ Demand ``D(P) = D0·(P/P0)^ε_d`` (ε_d < 0). Undisrupted suppliers respond to t
 ``S(P) = S0·(P/P0)^ε_s``, bounded by their spare capacity: the extra output a supplier offers
 is ``min(spare, (P/P0)^ε_s - 1)`` of its capacity. The response is to the previous month's
 price (partial adjustment: output cannot answer a price it has not yet seen), so the month a
-disruption starts has no response and the next months do. What the disrupted region receives
-(shipments, rerouted supply, releases, stock drawn) clears against demand: the clearing price
-ratio is ``(available / D0)^(1/ε_d)``, capped at the choke ratio ``price_cap``; at the cap
-demand still exceeds supply and the excess is rationed (unmet).
+disruption starts has no response and the next months do.
+
+What the region's market receives in the month clears against demand: shipments (rerouted
+supply included), strategic-reserve releases, and the commercial stock drawn
+(:func:`stock_draw`). Inventories released in a shortage are supply to the market and lower
+the clearing price (competitive storage: Williams & Wright 1991, *Storage and Commodity
+Markets*; Deaton & Laroque 1992, *Review of Economic Studies* 59(1)); a reserve release and a
+commercial draw are the same tonnes to the buyer and go through the same clearing. The
+clearing price ratio is ``(available / D0)^(1/ε_d)``, capped at the choke ratio
+``price_cap``; at the cap demand still exceeds supply and the excess is rationed (unmet).
+
+The draw rule (:func:`stock_draw`): holders of commercial stock (consumers' days of cover)
+draw it to cover the month's gap between demand at the reference price and what arrives, up
+to the stock left. Simplifications, stated: holders are myopic (they neither hold stock back
+in a shortage in anticipation of a higher price, nor spread the draw so that the price rises
+at the carrying cost, as in the competitive-storage equilibrium); carrying costs do not enter
+the draw; stock is not rebuilt after a shortage (restocking demand does not raise the price);
+a surplus month (receipts above demand) is stocked at the price the surplus sets.
 """
 
 from __future__ import annotations
@@ -19,6 +33,13 @@ def supply_response(price_ratio: np.ndarray, elasticity: float, spare: float) ->
     """Share of capacity undisrupted suppliers add at ``price_ratio`` (0 at or below P0)."""
     lifted = np.power(np.maximum(price_ratio, 1.0), elasticity) - 1.0
     out: np.ndarray = np.clip(lifted, 0.0, max(spare, 0.0))
+    return out
+
+
+def stock_draw(received: np.ndarray, demand: np.ndarray, stock: np.ndarray) -> np.ndarray:
+    """Commercial stock drawn in the month: the gap ``demand - received`` (none in a surplus),
+    up to the ``stock`` left. It is supply to the market: clear on ``received + draw``."""
+    out: np.ndarray = np.minimum(np.maximum(demand - received, 0.0), np.maximum(stock, 0.0))
     return out
 
 

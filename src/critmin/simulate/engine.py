@@ -14,10 +14,13 @@ Per month and stage (METHODS §3, DESIGN §3):
    drawn from their input stock. The price they answer is the one the month's scarcity would
    set without their response (so the response lasts as long as the disruption, rather than
    collapsing the month after it worked).
-4. Regions consume the last stage's shipments plus releases, draw commercial stock when short;
-   unmet demand is shortfall. The market clears each month: the price moves through the demand
-   elasticity on the flow supplied against demand, capped at a choke multiple; a regional
-   restriction gives a regional premium.
+4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
+   (the gap at the reference price, up to the stock left: critmin.economics.market.stock_draw);
+   unmet demand is shortfall. The market clears each month on what it received, shipments +
+   releases + stock drawn (one mechanism for a reserve release and a commercial draw): the
+   price moves through the demand elasticity on that supply against demand, capped at a choke
+   multiple; a regional restriction gives a regional premium. The suppliers' response answers
+   this price (stocks that cover a gap leave the price, and so the response, at rest).
 5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
    (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
 Conservation holds by construction and is checked (:func:`check_balance`). The monthly step runs

@@ -41,6 +41,12 @@ def clearing_ratio(available: float, demand: float, inv_elasticity: float, cap: 
 
 
 @jit
+def drawn(received: float, demand: float, stock: float) -> float:
+    """:func:`critmin.economics.market.stock_draw` for one region-month."""
+    return min(max(demand - received, 0.0), max(stock, 0.0))
+
+
+@jit
 def response_share(price: float, elasticity: float, spare: float) -> float:
     """:func:`critmin.economics.market.supply_response` for one scenario-month."""
     lifted: float = max(price, 1.0) ** elasticity - 1.0
@@ -277,21 +283,25 @@ def step_all(
                             final[s, t, n, r] = x
                     for r in range(R):
                         received_r[r] = ship_in[r] + release[s, t, r]
-                        # what buyers would have had without the suppliers' response
-                        notional_r[r] = received_r[r] - extra_in[r] if rerouted else received_r[r]
-            # 4. regions consume; the market clears
+                        # the flow scarcity the suppliers answer: shipments without their own
+                        # response and without the month's covers (releases, stock drawn)
+                        notional_r[r] = ship_in[r] - extra_in[r] if rerouted else ship_in[r]
+            # 4. regions draw commercial stock when short and consume; the market clears on
+            # what it received: shipments + releases + the stock drawn
             paid = 0.0
             for r in range(R):
                 dem = demand0[r] * demand_mult[s, t, r]
                 rb = rstock[r]
-                draw_r = min(max(dem - received_r[r], 0.0), rb)
+                draw_r = drawn(received_r[r], dem, rb)
                 consumed = min(dem, received_r[r] + draw_r)
                 rstock[r] = rb + (received_r[r] - consumed)
                 receipts[s, t, r] = received_r[r]
                 consumption[s, t, r] = consumed
                 shortfall[s, t, r] = dem - consumed
                 region_balance[s, t, r] = received_r[r] + (rb - rstock[r]) - consumed
-                price_ratio[s, t, r] = clearing_ratio(received_r[r], dem, inv_elasticity, price_cap)
+                # received + draw, written so that a draw closing the gap clears at exactly 1
+                supplied = max(received_r[r], consumed)
+                price_ratio[s, t, r] = clearing_ratio(supplied, dem, inv_elasticity, price_cap)
                 if has_weights:
                     notional = clearing_ratio(notional_r[r], dem, inv_elasticity, price_cap)
                     paid += notional * weights[r]
