@@ -19,7 +19,7 @@ from ledger_world import ACQ
 from critmin.api import auth
 from critmin.api.app import DIRECT, create_app
 from critmin.ledger.service import Ledger
-from critmin.ledger.users import add_user
+from critmin.ledger.users import add_user, revoke_user, token_hash
 from critmin.ledger.vocabulary import Role
 
 #: Content-Type the direct path passes on to FastAPI (which reads it as JSON all the same).
@@ -130,3 +130,41 @@ def test_every_refusal_is_the_answer_fastapi_gives(
     assert direct.status_code >= 400, case
     assert (direct.status_code, direct.json()) == (fastapi.status_code, fastapi.json()), case
     assert world.head() == head
+
+
+@pytest.mark.parametrize("how", ["revoked", "re-issued"])
+def test_a_remembered_token_is_checked_again_and_a_dead_one_writes_nothing(
+    world: Ledger, api: tuple[TestClient, dict[Role, str]], how: str
+) -> None:
+    """The guard remembers a verified token on the direct paths; once it is revoked or
+    re-issued (as by another process: nothing tells this one), a direct write is refused by
+    the append transaction (401, nothing written, a retry of a written key included), one
+    that goes on to FastAPI by ``auth.allow``'s own look-up; the next is refused by the guard
+    before its body is read, and reads look the token up every time."""
+    client, tokens = api
+    op = tokens[Role.OPERATOR]
+    first = post(client, op, "/acquisitions", {**ACQ, "lot_id": "r1"}, "r-1", "application/json")
+    assert first.status_code == 201
+    assert world.tokens.get(token_hash(op)) is not None  # remembered
+    if how == "revoked":
+        revoke_user(world.engine, "op")
+    else:
+        add_user(world.engine, "op", Role.ANALYST)
+    head = world.head()
+    # via FastAPI: auth.allow looks the remembered token up again
+    passed_on = post(client, op, "/acquisitions", {**ACQ, "lot_id": "r2"}, "r-2", VIA_FASTAPI)
+    assert passed_on.status_code == 401
+    assert world.tokens.get(token_hash(op)) is not None  # still remembered: the guard's hit
+    for key in ("r-1", "r-3"):  # a retry of a written key, a new key
+        r = post(client, op, "/acquisitions", {**ACQ, "lot_id": "r1"}, key, "application/json")
+        assert r.status_code == 401, key
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert r.json()["error"]["field"] == "Authorization"
+    assert world.tokens.get(token_hash(op)) is None  # forgotten by the transaction
+    # ... so the guard looks it up again and refuses before reading the body
+    r = post(client, op, "/acquisitions", {**ACQ, "lot_id": "r1"}, "r-4", "application/json")
+    assert r.status_code == 401
+    assert "body was not read" in r.json()["error"]["message"]
+    assert client.get("/holdings", headers={"Authorization": f"Bearer {op}"}).status_code == 401
+    assert world.head() == head
+    assert world.replay().rows() == world.stored_projections()

@@ -15,11 +15,12 @@ from sqlalchemy import text as sql_text
 
 from critmin.ledger import events as ev
 from critmin.ledger import service
-from critmin.ledger.errors import IdempotencyConflict, Refused
+from critmin.ledger.errors import IdempotencyConflict, Refused, Unauthenticated
 from critmin.ledger.service import Ledger, Receipt
 from critmin.ledger.state import Lot
+from critmin.ledger.users import User, add_user, revoke_user, token_hash
 from critmin.ledger.verify import verify
-from critmin.ledger.vocabulary import Projection
+from critmin.ledger.vocabulary import Projection, Role
 
 
 def queued(db: Ledger, commands: list[tuple[ev.Payload, str]]) -> list[Receipt | BaseException]:
@@ -233,5 +234,55 @@ def test_a_lost_connection_is_replaced_and_the_write_goes_through(world: Ledger)
     assert world._conn is not kept
     assert world.head() == head + 2
     assert held(world, "lost") == Decimal(2)
+    report = verify(world)
+    assert report.ok, report.problems
+
+
+def test_a_token_is_checked_in_the_transaction_and_a_dead_one_fails_alone(
+    world: Ledger,
+) -> None:
+    """``submit_later`` with a token's hash: the append transaction refuses a command whose
+    token is not a live token of its actor (unknown, another user's, revoked), writes nothing
+    for it, forgets the hash, and the rest of the queue goes on."""
+    live = add_user(world.engine, "operator", Role.OPERATOR)
+    other = add_user(world.engine, "someone", Role.OPERATOR)
+    doomed = add_user(world.engine, "leaver", Role.OPERATOR)
+    revoke_user(world.engine, "leaver")
+    head = world.head()
+    outcomes: dict[str, Receipt | BaseException | None] = {}
+    done = threading.Semaphore(0)
+
+    def record(name: str) -> Any:
+        def notify(receipt: Receipt | None, error: BaseException | None) -> None:
+            outcomes[name] = error if error is not None else receipt
+            done.release()
+
+        return notify
+
+    commands = [
+        ("live", "operator", live),
+        ("unknown", "operator", "not-a-token"),
+        ("another's", "operator", other),
+        ("revoked", "leaver", doomed),
+        ("live again", "operator", live),
+    ]
+    world.tokens.remember(token_hash(doomed), User("leaver", Role.OPERATOR))
+    with world._lock:  # queue them all behind the writer lock: one group
+        for name, actor, token in commands:
+            world.submit_later(acquisition("t", "1"), actor, name, record(name), token_hash(token))
+    for _ in commands:
+        assert done.acquire(timeout=30)
+    assert isinstance(outcomes["live"], Receipt)
+    assert isinstance(outcomes["live again"], Receipt)
+    for name in ("unknown", "another's", "revoked"):
+        assert isinstance(outcomes[name], Unauthenticated), name
+    assert world.head() == head + 2
+    assert world.tokens.get(token_hash(doomed)) is None
+    # a retry of a written key is answered only while the token lives
+    revoke_user(world.engine, "operator")
+    world.submit_later(acquisition("t", "1"), "operator", "live", record("retry"), token_hash(live))
+    assert done.acquire(timeout=30)
+    assert isinstance(outcomes["retry"], Unauthenticated)
+    assert world.head() == head + 2
     report = verify(world)
     assert report.ok, report.problems

@@ -104,10 +104,14 @@ class ReturnIn(Request):
     lot_id: ev.Ident | None = None
 
 
-async def _submit(db: Ledger, payload: ev.Payload, actor: str, key: str) -> Written:
+async def _submit(
+    db: Ledger, payload: ev.Payload, actor: str, key: str, token: str | None = None
+) -> Written:
     """Queue the append for the ledger's writer thread and wait for its outcome without
     holding a thread (the endpoints and their dependencies are coroutines, so FastAPI does
-    not hop for them or for the response)."""
+    not hop for them or for the response). ``token``: the hash of the bearer token, for the
+    append transaction to check again (the direct path, whose user the guard may have
+    remembered rather than looked up)."""
     loop = asyncio.get_running_loop()
     outcome: asyncio.Future[Receipt] = loop.create_future()
 
@@ -122,7 +126,7 @@ async def _submit(db: Ledger, payload: ev.Payload, actor: str, key: str) -> Writ
     def notify(receipt: Receipt | None, error: BaseException | None) -> None:
         loop.call_soon_threadsafe(settle, receipt, error)
 
-    db.submit_later(payload, actor, key, notify)
+    db.submit_later(payload, actor, key, notify, token)
     receipt = await outcome
     return Written(event=EventOut(**receipt.event.summary()), replayed=receipt.replayed)
 
@@ -138,7 +142,9 @@ def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = M
     )
     app.state.ledger = ledger
     errors.install(app)
-    # the guard runs first (token, size), then the direct path, then FastAPI's routing
+    # the guard runs first (token, size), then the direct path, then FastAPI's routing; on the
+    # direct paths the guard may take a token it has verified before from ledger.tokens, as
+    # the append transaction checks it again (and auth.allow, if FastAPI gets the request)
     app.add_middleware(
         DirectWrites,
         ledger=ledger,
@@ -146,7 +152,7 @@ def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = M
         submit=_submit,
         handlers=app.exception_handlers,
     )
-    app.add_middleware(Guard, ledger=ledger, max_body=max_body)
+    app.add_middleware(Guard, ledger=ledger, max_body=max_body, remembered=frozenset(DIRECT))
     app.include_router(security.router)
     created: dict[str, Any] = {"status_code": 201, "response_model": Written}
 

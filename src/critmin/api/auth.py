@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from critmin.api.guard import USER
+from critmin.api.guard import FROM_CACHE, USER
 from critmin.ledger.service import Ledger
 from critmin.ledger.users import User, authenticate
 from critmin.ledger.vocabulary import Role
@@ -31,7 +31,8 @@ def allow(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
     """A dependency that returns the caller if their role is one of ``roles``.
 
     Asynchronous, so it costs no thread hop: a write's user comes from the guard, which has
-    already looked the token up; only reads look it up here (in the thread pool)."""
+    already looked the token up; reads, and a write whose user the guard remembered rather
+    than looked up, look it up here (in the thread pool)."""
 
     async def check(
         request: Request,
@@ -42,7 +43,7 @@ def allow(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
                 401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
         user = getattr(request.state, USER, None)  # a write the guard has authenticated
-        if not isinstance(user, User):
+        if not isinstance(user, User) or getattr(request.state, FROM_CACHE, False):
             db = await ledger(request)
             user = await run_in_threadpool(authenticate, db.engine, credentials.credentials)
         if user is None:

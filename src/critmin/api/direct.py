@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from critmin.api.guard import USER
+from critmin.api.guard import TOKEN, USER
 from critmin.ledger import events as ev
 from critmin.ledger.service import Ledger
 from critmin.ledger.users import User
@@ -34,7 +34,7 @@ from critmin.ledger.vocabulary import Role
 #: What an ``Idempotency-Key`` may be (the API's header declaration uses the same pattern).
 KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 _KEY = re.compile(KEY_PATTERN)
-Submit = Callable[[Ledger, ev.Payload, str, str], Awaitable[BaseModel]]
+Submit = Callable[[Ledger, ev.Payload, str, str, str | None], Awaitable[BaseModel]]
 Handler = Callable[[Request, Exception], Any]
 
 
@@ -117,7 +117,9 @@ class DirectWrites:
             await self.app(scope, _replay(body), send)
             return
         try:
-            written = await self.submit(self.ledger, payload, user.name, key)
+            # the token's hash goes along: the append transaction checks it is still live
+            token = scope["state"].get(TOKEN)
+            written = await self.submit(self.ledger, payload, user.name, key, token)
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
-from critmin.ledger.errors import DatabaseProblem, NotInitialised, Refused
+from critmin.ledger.errors import DatabaseProblem, NotInitialised, Refused, Unauthenticated
 
 
 def body(message: str, field: str | None, **extra: Any) -> dict[str, Any]:
@@ -29,6 +29,13 @@ def install(app: FastAPI) -> None:
     async def refused(_: Request, exc: Refused) -> JSONResponse:
         extra = {"rule": exc.rule} if exc.rule else {}
         return JSONResponse(body(exc.message, exc.field, **extra), status_code=exc.status)
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        # as the guard and auth.allow answer a token that is not (or no longer) valid
+        return JSONResponse(
+            body(exc.message, exc.field), status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
 
     @app.exception_handler(ValidationError)
     async def invalid_model(_: Request, exc: ValidationError) -> JSONResponse:

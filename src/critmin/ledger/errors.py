@@ -30,6 +30,14 @@ class NotFound(Refused):
         super().__init__(message, field, status=404)
 
 
+class Unauthenticated(Refused):
+    """The bearer token a write was accepted with is no longer a live token of its actor
+    (revoked or re-issued since): checked inside the append transaction, nothing written."""
+
+    def __init__(self) -> None:
+        super().__init__("unknown or revoked token", "Authorization", status=401)
+
+
 class IdempotencyConflict(Refused):
     """The idempotency key was already used for a different request."""
 

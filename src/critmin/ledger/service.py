@@ -35,7 +35,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from critmin.ledger import events as ev
 from critmin.ledger.admit import admit
 from critmin.ledger.chain import digest, event_hash
-from critmin.ledger.errors import DatabaseProblem, IdempotencyConflict, NotInitialised, Refused
+from critmin.ledger.errors import (
+    DatabaseProblem,
+    IdempotencyConflict,
+    NotInitialised,
+    Refused,
+    Unauthenticated,
+)
 from critmin.ledger.reference import Reference, bundled
 from critmin.ledger.state import State, apply, canonical
 from critmin.ledger.statements import Statements
@@ -51,6 +57,7 @@ from critmin.ledger.store import (
     projections_table,
     sqlite_path,
 )
+from critmin.ledger.tokens import Tokens
 from critmin.ledger.vocabulary import EventType, Projection
 
 RETRIES = 5
@@ -80,6 +87,8 @@ class _Pending:
     done: bool = False
     #: Called (on the writer's thread) with the outcome, for ``submit_later``.
     notify: Callable[[Receipt | None, BaseException | None], None] | None = None
+    #: The SHA-256 of the bearer token the command came with, checked in the transaction.
+    token: str | None = None
 
 
 class _Isolate(Exception):
@@ -121,6 +130,8 @@ class Ledger:
         self._conn: Connection | None = None  # the appends' connection (under self._lock)
         self._state: State | None = None
         self._sql = Statements(engine)
+        #: Tokens the API has verified (their hashes); ``submit_later`` checks them again.
+        self.tokens = Tokens()
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = False) -> Ledger:
@@ -191,12 +202,19 @@ class Ledger:
         actor: str,
         key: str | None,
         notify: Callable[[Receipt | None, BaseException | None], None],
+        token: str | None = None,
     ) -> None:
         """Queue ``payload`` for the writer thread and return at once; ``notify`` is called on
         that thread with the receipt or the error (the outcome ``submit`` would return or
-        raise). A key that is too long is refused here, before anything is queued."""
+        raise). A key that is too long is refused here, before anything is queued.
+
+        ``token``, the SHA-256 of the bearer token the command came with, is checked inside
+        the append transaction: unless it is a live token of ``actor`` at that moment, the
+        command is refused (``Unauthenticated``, 401), writes nothing, and the hash is
+        forgotten from ``tokens``."""
         pending = _pending(payload, actor, key)
         pending.notify = notify
+        pending.token = token
         with self._queued:
             if self._closing:
                 raise DatabaseProblem("the ledger is closed")
@@ -260,11 +278,15 @@ class Ledger:
             with conn.begin():
                 lock_for_write(conn)
                 state = self._catch_up(conn)
+                live = self._live_tokens(conn, group)
                 seen = self._stored(conn, [one.key for one in group])
                 rows: list[dict[str, Any]] = []
                 touched: set[tuple[Projection, str]] = set()
                 for one in group:
                     try:
+                        if one.token is not None and (one.token, one.actor) not in live:
+                            self.tokens.forget(one.token)
+                            raise Unauthenticated
                         receipt = self._append_one(state, one, seen, rows, touched)
                     except Refused as exc:  # nothing changed: the next one goes on
                         outcomes.append((None, exc))
@@ -333,11 +355,21 @@ class Ledger:
             return Receipt(earlier[0], replayed=True)
         at = now()
         admitted = admit(state, self.reference, one.payload, date.fromisoformat(at[:10]))
-        event = self._event(state, admitted, one.actor, one.key, at)
+        event, body = self._chained(state, admitted, one.actor, one.key, at)
         touched |= apply(state, event)  # checks every invariant, then changes
-        rows.append(_row(event, one.request))
+        rows.append(_row(event, one.request, body))
         seen[one.key] = (event, one.request)
         return Receipt(event, replayed=False)
+
+    def _live_tokens(self, conn: Connection, group: list[_Pending]) -> set[tuple[str, str]]:
+        """(token hash, user name) of the group's tokens that are live in this transaction."""
+        sql = self._sql
+        digests = {one.token for one in group if one.token is not None}
+        return {
+            (digest, row.name)
+            for digest in sorted(digests)
+            for row in sql.run(conn, sql.user_by_token, {"token": digest})
+        }
 
     def _stored(self, conn: Connection, keys: list[str]) -> dict[str, tuple[ev.Event, str]]:
         """The events already stored under ``keys``, with their request digests."""
@@ -352,11 +384,18 @@ class Ledger:
 
     @staticmethod
     def _event(state: State, payload: ev.Payload, actor: str, key: str, at: str) -> ev.Event:
+        return Ledger._chained(state, payload, actor, key, at)[0]
+
+    @staticmethod
+    def _chained(
+        state: State, payload: ev.Payload, actor: str, key: str, at: str
+    ) -> tuple[ev.Event, str]:
+        """The next event on ``state``'s chain, and the payload text its hash covers."""
         seq, event_id = state.seq + 1, uuid.uuid4().hex
         body = canonical(payload.model_dump(mode="json"))
         t = ev.event_type(payload)
         h = event_hash(seq, event_id, key, t.value, actor, at, state.head, body)
-        return ev.Event(seq, event_id, key, t, payload, actor, at, state.head, h)
+        return ev.Event(seq, event_id, key, t, payload, actor, at, state.head, h), body
 
     def _catch_up(self, conn: Connection) -> State:
         """The state as of the database's head, applying events appended elsewhere."""
@@ -461,14 +500,16 @@ def _retryable(exc: OperationalError) -> bool:
     return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
 
 
-def _row(event: ev.Event, request: str) -> dict[str, Any]:
+def _row(event: ev.Event, request: str, payload: str | None = None) -> dict[str, Any]:
+    """The stored row of ``event``; ``payload``: its canonical text if already made (the
+    text the hash covers)."""
     return {
         "seq": event.seq,
         "event_id": event.event_id,
         "idempotency_key": event.key,
         "request_digest": request,
         "type": event.type.value,
-        "payload": canonical(event.payload.model_dump(mode="json")),
+        "payload": canonical(event.payload.model_dump(mode="json")) if payload is None else payload,
         "actor": event.actor,
         "recorded_at": event.recorded_at,
         "prev_hash": event.prev_hash,

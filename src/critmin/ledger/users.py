@@ -110,10 +110,15 @@ _BY_TOKEN: dict[Engine, Compiled] = {}
 
 
 def authenticate(engine: Engine, token: str) -> User | None:
+    return authenticate_hash(engine, token_hash(token))
+
+
+def authenticate_hash(engine: Engine, digest: str) -> User | None:
+    """The live user whose token has SHA-256 ``digest`` (None: unknown or revoked)."""
     query = _BY_TOKEN.get(engine)
     if query is None:
         query = _BY_TOKEN[engine] = Statements(engine).user_by_token
-    row = Statements.lookup(engine, query, {"token": token_hash(token)})
+    row = Statements.lookup(engine, query, {"token": digest})
     return None if row is None else User(row.name, Role(row.role), row.country)
 
 
