@@ -194,14 +194,17 @@ def _on_dask(fn: Callable[..., R], *args: Any) -> tuple[R, float, float]:
     return _measured(fn, *args)
 
 
-def _packed(fn: Callable[..., R], token: str, payload: bytes, *args: Any) -> bytes:
-    """A task on Dask, on the run's context (:func:`_context`), its result pickled into one
-    bytes object. Dask would send each numpy array of a result as a frame of its own: a
-    25-block chunk's summary parts are about 470 small arrays, a chain's build about 60, and
-    frames by the hundred cost the worker's and the client's event loops more than the bytes
-    do (the pool pickles results in one piece too)."""
-    out = _on_dask(fn, _context(token, payload), *args)
-    return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+def _pack(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _packed(fn: Callable[..., R], token: str, payload: bytes, args: bytes) -> bytes:
+    """A task on Dask, on the run's context (:func:`_context`), its arguments and result
+    each pickled into one bytes object. Dask would send each numpy array as a frame of its
+    own: a 25-block chunk's summary parts are about 470 small arrays, a chain's build about
+    60, its blocks' seeds one each, and frames by the hundred cost the worker's and the
+    client's event loops more than the bytes do (the pool pickles in one piece too)."""
+    return _pack(_on_dask(fn, _context(token, payload), *pickle.loads(args)))
 
 
 def _in_pool(fn: Callable[..., R], token: str, *args: Any) -> tuple[R, float, float]:
@@ -210,12 +213,12 @@ def _in_pool(fn: Callable[..., R], token: str, *args: Any) -> tuple[R, float, fl
 
 
 def _on_dask_built(
-    *args: Any, fn: Callable[..., Any], token: str, payload: bytes, build: bytes
+    fn: Callable[..., Any], token: str, payload: bytes, build: bytes, item: bytes
 ) -> bytes:
     """A chunk task on Dask given its key's packed build (what :func:`_packed` returned for
     it: the build's future itself, so no extra task picks the part the chunk uses)."""
     built = pickle.loads(build)[0][0]
-    return _packed(fn, token, payload, built, *args)
+    return _pack(_on_dask(fn, _context(token, payload), built, pickle.loads(item)))
 
 
 #: Contexts a Dask worker process keeps between runs (a long-lived ``dask worker``).
@@ -319,15 +322,15 @@ class _Dask(_Runner):
         (self.shared,) = client.scatter([payload], broadcast=True, hash=False)
         self.held: list[Any] = []
 
-    def _submit(self, task: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return self.client.submit(task, *args, **kwargs, pure=False)
+    def _submit(self, task: Callable[..., Any], /, *args: Any) -> Any:
+        return self.client.submit(task, *args, pure=False)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
-        fut = self._submit(_packed, fn, self.token, self.shared, *args)
+        fut = self._submit(_packed, fn, self.token, self.shared, _pack(args))
         return _unpacked(fut, release=True)
 
     def build(self, fn: Callable[..., Any], key: Any) -> Pending:
-        fut = self._submit(_packed, fn, self.token, self.shared, key)
+        fut = self._submit(_packed, fn, self.token, self.shared, _pack((key,)))
         self.held.append(fut)
         result = _unpacked(fut, release=False)
         result.future = fut  # type: ignore[attr-defined]
@@ -337,9 +340,7 @@ class _Dask(_Runner):
         return pending.future  # type: ignore[attr-defined]
 
     def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
-        fut = self._submit(
-            _on_dask_built, item, fn=fn, token=self.token, payload=self.shared, build=ref
-        )
+        fut = self._submit(_on_dask_built, fn, self.token, self.shared, ref, _pack(item))
         return _unpacked(fut, release=True)
 
     def close(self) -> None:
