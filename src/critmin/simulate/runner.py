@@ -489,6 +489,7 @@ def _simulate(
     ]
     summaries: dict[str, Summary] = {}
     built: dict[str, _Built] = {}
+    baselines: dict[str, xr.Dataset] = {}
     paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
     writers: dict[str, _PathWriter] = {}
     # a local pool's processes inherit the compiled kernel loaded here (not one load each)
@@ -497,6 +498,8 @@ def _simulate(
         m = event.key.mineral
         if isinstance(event, Built):
             built[m] = event.value
+            # labelled now, while the workers run the next chunks (not after the last)
+            baselines[m] = _labelled(event.value.model, event.value.baseline)
             summaries[m] = Summary(event.value.grids)
             writers[m] = _PathWriter(config.paths_dir, event.value.model)
             outs = [o for o in (event.extra[0], event.extra[2]) if o is not None]
@@ -516,9 +519,7 @@ def _simulate(
             if config.keep_paths
             else xr.Dataset()
         )
-        result.minerals[m] = MineralResult(
-            model, kept, _labelled(model, built[m].baseline), summaries[m]
-        )
+        result.minerals[m] = MineralResult(model, kept, baselines[m], summaries[m])
     return result
 
 
