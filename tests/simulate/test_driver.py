@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
-from distributed import Client
+from distributed import Client, LocalCluster
 
 import critmin
 from critmin.chain import SupplyChain
@@ -25,6 +26,7 @@ from critmin.cli import main
 from critmin.optimize.ensemble import build_ensemble
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period, Scenario
+from critmin.simulate import driver
 from critmin.simulate.driver import (
     Built,
     Execution,
@@ -207,15 +209,81 @@ def test_same_seed_same_numbers_in_process_pool_and_local_cluster(
     bundled: SupplyChain, october: Scenario
 ) -> None:
     base = {"runs": 90, "seed": 21, "horizon": 12, "chunk": 15, "period": Period.MONTH}
-    inproc = _numbers(simulate(bundled, october, RunConfig(**base, workers=1)))
-    pool = _numbers(simulate(bundled, october, RunConfig(**base, workers=2)))
-    cluster = _numbers(
-        simulate(bundled, october, RunConfig(**base, workers=2, executor=Executor.DASK))
-    )
-    _assert_same(inproc, pool)
-    _assert_same(inproc, cluster)
-    other = _numbers(simulate(bundled, october, RunConfig(**{**base, "seed": 22}, workers=1)))
+    # 14 chains: each chain's 6 blocks fit one chunk, so its build runs them all (one task
+    # per chain); one chain: its blocks are cut into chunks that run on the built chain
+    one_chain = october.model_copy(update={"minerals": ["rare_earths"]})
+    for spec, chains in ((october, 14), (one_chain, 1)):
+        inproc = _numbers(simulate(bundled, spec, RunConfig(**base, workers=1)))
+        on_pool = simulate(bundled, spec, RunConfig(**base, workers=2))
+        on_cluster = simulate(bundled, spec, RunConfig(**base, workers=2, executor=Executor.DASK))
+        assert len(on_pool.minerals) == chains
+        for run in (on_pool, on_cluster):
+            assert (run.stats.tasks == chains) is (chains == 14), run.stats
+        _assert_same(inproc, _numbers(on_pool))
+        _assert_same(inproc, _numbers(on_cluster))
+    other = _numbers(simulate(bundled, one_chain, RunConfig(**{**base, "seed": 22}, workers=1)))
     assert any(not np.array_equal(inproc[k], other[k]) for k in inproc)
+
+
+def test_a_kept_dask_cluster_keeps_the_context_between_runs(
+    bundled: SupplyChain, october: Scenario
+) -> None:
+    """Two runs on one LocalCluster: each worker unpickles the context once and keeps it
+    under the SHA-256 of its pickle (the same for both runs), and the numbers agree."""
+    base = {"runs": 30, "seed": 5, "horizon": 6, "chunk": 15, "executor": Executor.DASK}
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        config = RunConfig(**base, workers=2, scheduler=cluster.scheduler_address)
+        first = _numbers(simulate(bundled, october, config))
+        kept = client.run(lambda: list(driver._CONTEXTS))
+        second = _numbers(simulate(bundled, october, config))
+        assert client.run(lambda: list(driver._CONTEXTS)) == kept
+    assert [len(t) for t in kept.values()] == [1, 1]
+    assert len({t[0] for t in kept.values()}) == 1
+    _assert_same(first, second)
+
+
+def test_kept_contexts_are_the_last_used() -> None:
+    driver._CONTEXTS.clear()
+    payloads = {t: pickle.dumps({"t": t}) for t in "abc"}
+    assert driver._context("a", payloads["a"]) == {"t": "a"}
+    a = driver._context("a", payloads["a"])
+    assert driver._context("a", b"not unpickled: kept") is a
+    driver._context("b", payloads["b"])
+    driver._context("a", payloads["a"])  # a used last: b goes when c comes
+    driver._context("c", payloads["c"])
+    assert list(driver._CONTEXTS) == ["a", "c"][-driver.KEPT_CONTEXTS :]
+    driver._CONTEXTS.clear()
+
+
+_PICKLED_SCENARIO = """
+import hashlib, pickle
+from critmin.chain import SupplyChain
+from critmin.scenarios.load import Labels, load_scenario
+spec = load_scenario("china-2025-10", Labels.of(SupplyChain.load().dataset))
+back = pickle.loads(pickle.dumps(spec))
+assert back == spec and back.model_fields_set == spec.model_fields_set
+print(hashlib.sha256(pickle.dumps(spec)).hexdigest())
+"""
+
+
+def test_a_scenario_pickles_to_the_same_bytes_in_every_process() -> None:
+    """The context's name on the workers is its pickle's hash: a scenario (pydantic models,
+    whose set of fields set follows the process's string hashing) must pickle the same in
+    processes with different hash seeds."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _PICKLED_SCENARIO],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1
 
 
 def test_rank_and_ensemble_same_numbers_in_process_and_pool(bundled: SupplyChain) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import typeof
 
 from critmin.chain import SupplyChain
 from critmin.economics.market import clearing_price, supply_response
 from critmin.scenarios.load import Labels, load_scenario
-from critmin.simulate.engine import run
+from critmin.simulate import kernel
+from critmin.simulate.engine import run, warm
 from critmin.simulate.kernel import clearing_ratio, response_share
 from critmin.simulate.model import build_model
 from critmin.simulate.runner import parents_of
@@ -42,3 +44,28 @@ def test_a_draw_does_not_depend_on_its_chunk(bundled: SupplyChain, mineral: str)
         one = run(model, shocks.scenario(s))
         for name in whole.__dataclass_fields__:
             np.testing.assert_array_equal(getattr(one, name)[0], getattr(whole, name)[s], name)
+
+
+@pytest.mark.parametrize("mineral", ["lithium", "rare_earths", "aluminum"])
+def test_warm_loads_the_kernel_a_run_calls(
+    bundled: SupplyChain, mineral: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``engine.warm`` (run before a local pool forks) calls the kernel with the argument types
+    a real run passes (restricted lanes, a pooled model), so forked workers need no other
+    compiled version of it."""
+    seen: list[tuple[object, ...]] = []
+    compiled = kernel.step_all
+
+    def record(*args: object) -> None:
+        seen.append(tuple(typeof(a) for a in args))
+        compiled(*args)
+
+    monkeypatch.setattr(kernel, "step_all", record)
+    spec = load_scenario("china-2025-10", Labels.of(bundled.dataset))
+    model = build_model(bundled, mineral, pool_below=0.01)
+    warm(model)
+    shocks = build_shocks(spec, model, parents_of(bundled), 3, 12, np.random.default_rng(1))
+    assert shocks.lanes or mineral == "aluminum"  # restricted lanes where the scenario has them
+    run(model, shocks, reroute=False)
+    assert len(seen) == 2
+    assert seen[0] == seen[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import xarray as xr
@@ -22,7 +23,7 @@ from critmin.scenarios.probability import occurrence_probability, rate_of_probab
 from critmin.scenarios.spec import Scenario, month_index
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks, seed_streams
-from critmin.simulate.engine import run
+from critmin.simulate.engine import run, warm
 from critmin.simulate.model import REGIONS, ChainModel, build_model
 from critmin.simulate.runner import parents_of, to_periods
 from critmin.simulate.shocks import build_shocks
@@ -203,7 +204,8 @@ def build_ensemble(
     execution = Execution(
         Executor.DASK if scheduler else Executor.LOCAL, max(1, workers), scheduler
     )
-    results = map_chunks(_chain_chunk, ctx, items, execution, progress)
+    kernel = partial(warm, models[use[0]]) if use else None
+    results = map_chunks(_chain_chunk, ctx, items, execution, progress, warm=kernel)
     for item, lo, (s, p) in zip(items, offsets, results, strict=True):
         j = use.index(item.mineral)
         short[lo : lo + item.runs, :, j] = s

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -38,6 +38,17 @@ class Strict(BaseModel):
     """No unknown fields; no NaN or infinity in any number."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickled with the names of the fields set in sorted order, not in the process's
+        string-hash order: an equal model pickles to the same bytes in every process (the
+        ensemble driver names the context it ships to Dask workers by that hash)."""
+        state = super().__getstate__()
+        return {**state, "__pydantic_fields_set__": sorted(state["__pydantic_fields_set__"])}
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        names = set(state["__pydantic_fields_set__"])
+        super().__setstate__({**state, "__pydantic_fields_set__": names})
 
 
 def month_index(month: str) -> int:

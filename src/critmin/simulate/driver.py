@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import math
 import os
 import pickle
+import threading
 import time
 import uuid
 from collections import deque
@@ -192,12 +194,17 @@ def _on_dask(fn: Callable[..., R], *args: Any) -> tuple[R, float, float]:
     return _measured(fn, *args)
 
 
-def _packed(fn: Callable[..., R], *args: Any) -> bytes:
-    """A chunk task on Dask, its result pickled into one bytes object. Dask would send each
-    numpy array of a result as a frame of its own: a 25-block chunk's summary parts are about
-    470 small arrays, and frames by the hundred cost the worker's and the client's event loops
-    more than the chunk's bytes do (the pool pickles results in one piece too)."""
-    return pickle.dumps(_on_dask(fn, *args), protocol=pickle.HIGHEST_PROTOCOL)
+def _pack(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _packed(fn: Callable[..., R], token: str, payload: bytes, args: bytes) -> bytes:
+    """A task on Dask, on the run's context (:func:`_context`), its arguments and result
+    each pickled into one bytes object. Dask would send each numpy array as a frame of its
+    own: a 25-block chunk's summary parts are about 470 small arrays, a chain's build about
+    60, its blocks' seeds one each, and frames by the hundred cost the worker's and the
+    client's event loops more than the bytes do (the pool pickles in one piece too)."""
+    return _pack(_on_dask(fn, _context(token, payload), *pickle.loads(args)))
 
 
 def _in_pool(fn: Callable[..., R], token: str, *args: Any) -> tuple[R, float, float]:
@@ -206,14 +213,33 @@ def _in_pool(fn: Callable[..., R], token: str, *args: Any) -> tuple[R, float, fl
 
 
 def _on_dask_built(
-    *args: Any,
-    fn: Callable[..., Any],
-    context: Any,
-    build: tuple[tuple[Any, Any], float, float],
+    fn: Callable[..., Any], token: str, payload: bytes, build: bytes, item: bytes
 ) -> bytes:
-    """A chunk task on Dask given its key's whole build result (the build's future itself, so
-    no extra task picks the part the chunk uses), packed as :func:`_packed` packs it."""
-    return _packed(fn, context, build[0][0], *args)
+    """A chunk task on Dask given its key's packed build (what :func:`_packed` returned for
+    it: the build's future itself, so no extra task picks the part the chunk uses)."""
+    built = pickle.loads(build)[0][0]
+    return _pack(_on_dask(fn, _context(token, payload), built, pickle.loads(item)))
+
+
+#: Contexts a Dask worker process keeps between runs (a long-lived ``dask worker``).
+KEPT_CONTEXTS = 2
+_CONTEXT_LOCK = threading.Lock()
+
+
+def _context(token: str, payload: bytes) -> Any:
+    """The run's context on a Dask worker: unpickled from ``payload`` once per worker process
+    and kept under ``token`` (the SHA-256 of ``payload``), so a worker that lives on serves
+    a later run with the same context without unpickling it again; the
+    :data:`KEPT_CONTEXTS` last used are kept."""
+    with _CONTEXT_LOCK:
+        if token in _CONTEXTS:
+            _CONTEXTS[token] = ctx = _CONTEXTS.pop(token)  # most recently used last
+            return ctx
+        ctx = pickle.loads(payload)
+        while len(_CONTEXTS) >= KEPT_CONTEXTS:
+            _CONTEXTS.pop(next(iter(_CONTEXTS)))
+        _CONTEXTS[token] = ctx
+        return ctx
 
 
 Pending = Callable[[], tuple[Any, float, float]]
@@ -289,28 +315,24 @@ class _Pool(_Runner):
 class _Dask(_Runner):
     def __init__(self, client: Any, context: Any) -> None:
         self.client = client
-        # one future for the whole context (scatter would split a list or dict into many)
-        (self.shared,) = client.scatter([context], broadcast=True, hash=False)
+        # the context pickled here once, its hash names it on the workers (see _context);
+        # bytes travel as one frame and are not pickled again
+        payload = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+        self.token = hashlib.sha256(payload).hexdigest()
+        (self.shared,) = client.scatter([payload], broadcast=True, hash=False)
         self.held: list[Any] = []
 
+    def _submit(self, task: Callable[..., Any], /, *args: Any) -> Any:
+        return self.client.submit(task, *args, pure=False)
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
-        fut = self.client.submit(_packed, fn, self.shared, *args, pure=False)
-
-        def result() -> tuple[Any, float, float]:
-            out: tuple[Any, float, float] = pickle.loads(fut.result())
-            fut.release()
-            return out
-
-        return result
+        fut = self._submit(_packed, fn, self.token, self.shared, _pack(args))
+        return _unpacked(fut, release=True)
 
     def build(self, fn: Callable[..., Any], key: Any) -> Pending:
-        fut = self.client.submit(_on_dask, fn, self.shared, key, pure=False)
+        fut = self._submit(_packed, fn, self.token, self.shared, _pack((key,)))
         self.held.append(fut)
-
-        def result() -> tuple[Any, float, float]:
-            out: tuple[Any, float, float] = fut.result()
-            return out
-
+        result = _unpacked(fut, release=False)
         result.future = fut  # type: ignore[attr-defined]
         return result
 
@@ -318,20 +340,25 @@ class _Dask(_Runner):
         return pending.future  # type: ignore[attr-defined]
 
     def submit_built(self, fn: Callable[..., Any], ref: Any, item: Any) -> Pending:
-        fut = self.client.submit(
-            _on_dask_built, item, fn=fn, context=self.shared, build=ref, pure=False
-        )
-
-        def result() -> tuple[Any, float, float]:
-            out: tuple[Any, float, float] = pickle.loads(fut.result())
-            fut.release()
-            return out
-
-        return result
+        fut = self._submit(_on_dask_built, fn, self.token, self.shared, ref, _pack(item))
+        return _unpacked(fut, release=True)
 
     def close(self) -> None:
         for fut in [*self.held, self.shared]:
             fut.release()
+
+
+def _unpacked(fut: Any, *, release: bool) -> Pending:
+    """The pending result of a packed Dask task (released once read, unless later tasks
+    depend on it)."""
+
+    def result() -> tuple[Any, float, float]:
+        out: tuple[Any, float, float] = pickle.loads(fut.result())
+        if release:
+            fut.release()
+        return out
+
+    return result
 
 
 class Session:
@@ -351,11 +378,13 @@ class Session:
             return max(1, len(self.client.scheduler_info().get("workers", {})))
         return self.execution.parallel
 
-    def _runner(self, context: Any, tasks: int) -> _Runner:
+    def _runner(self, context: Any, tasks: int, warm: Callable[[], None] | None) -> _Runner:
         if self.client is not None:
             return _Dask(self.client, context)
         if self.execution.workers <= 1 or tasks <= 1:
             return _Here(context)
+        if warm is not None:  # before the pool forks: its processes inherit what this loads
+            warm()
         return _Pool(context, min(self.execution.workers, tasks))
 
     def _collect(self, pending: Pending) -> Any:
@@ -369,10 +398,14 @@ class Session:
         context: C,
         items: Sequence[T],
         progress: Callable[[int, int], None] | None = None,
+        *,
+        warm: Callable[[], None] | None = None,
     ) -> Iterator[R]:
         """``work(context, item)`` for every item, yielded in item order. ``work`` must be a
-        module-level function (pickled by reference); ``context`` is sent once per worker."""
-        runner = self._runner(context, len(items))
+        module-level function (pickled by reference); ``context`` is sent once per worker.
+        ``warm()`` runs here before a local pool forks (only then), so its processes inherit
+        what it loads (e.g. the compiled kernel) instead of each loading it."""
+        runner = self._runner(context, len(items), warm)
         total, done = len(items), 0
         window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
         pending: deque[Pending] = deque()
@@ -402,14 +435,16 @@ class Session:
         keys: Sequence[K],
         plan: Callable[[K, B, P], Sequence[T]],
         progress: Callable[[int, int], None] | None = None,
+        *,
+        warm: Callable[[], None] | None = None,
     ) -> Iterator[Built[K, B, P] | Done[K, T, R]]:
         """Build every key on the workers at once (``build(context, key)`` -> what its chunks
         use and what only the caller needs), then, as each build comes back, ``plan`` its
         chunks here and run ``work(context, built, item)`` for each. Yields, key by key in
         ``keys`` order, the key's ``Built`` and then its ``Done`` chunks in plan order; a
         few chunks per worker run ahead, across keys. On Dask a build stays on the worker
-        that made it and moves to another worker at most once."""
-        runner = self._runner(context, self.execution.workers)  # chunks are not known yet
+        that made it and moves to another worker at most once. ``warm`` as for :meth:`map`."""
+        runner = self._runner(context, self.execution.workers, warm)  # chunks not known yet
         window = WINDOW_PER_WORKER * max(self.workers, self.execution.parallel)
         builds = [runner.build(build, key) for key in keys]
         planned, done = len(keys), 0
@@ -508,10 +543,12 @@ def map_chunks(
     items: Sequence[T],
     execution: Execution,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    warm: Callable[[], None] | None = None,
 ) -> Iterator[R]:
     """One ``map`` on a session of its own (see :class:`Session`)."""
     with session(execution) as s:
-        yield from s.map(work, context, items, progress)
+        yield from s.map(work, context, items, progress, warm=warm)
 
 
 def timed(fn: Callable[..., R], *args: Any) -> tuple[R, float]:

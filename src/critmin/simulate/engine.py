@@ -177,6 +177,14 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     return trace
 
 
+def warm(model: ChainModel) -> None:
+    """Load the compiled kernel into this process now (from numba's on-disk cache; the first
+    run of an installation compiles it) by running one neutral draw-month of ``model``: the
+    argument types every run passes. Processes forked afterwards (the local pool's) inherit
+    it instead of each loading it again (about 0.4 s of CPU per process)."""
+    run(model, Shocks.neutral(model, 1, 1))
+
+
 class BalanceError(AssertionError):
     """A node or region does not balance; the message names it and the month."""
 

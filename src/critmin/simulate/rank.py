@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from critmin.economics.welfare import (
 from critmin.scenarios.spec import Scenario
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks
-from critmin.simulate.engine import run
+from critmin.simulate.engine import run, warm
 from critmin.simulate.model import ChainModel, build_model, reference_prices_of, us_demand_t
 from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
@@ -344,7 +345,14 @@ def rank(
         Executor.DASK if scheduler else Executor.LOCAL, max(1, workers), scheduler
     )
     chunks = _chunks(jobs)
-    results = map_chunks(_year_of, jobs, chunks, execution, progress)
+    results = map_chunks(
+        _year_of,
+        jobs,
+        chunks,
+        execution,
+        progress,
+        warm=partial(warm, jobs[0].model) if jobs else None,
+    )
     per_job: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in range(len(jobs))}
     for chunk, res in zip(chunks, results, strict=True):
         per_job[chunk.job][1 if chunk.domestic else 0].append(res)

@@ -18,6 +18,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ from critmin.simulate.driver import (
     session,
     timed,
 )
-from critmin.simulate.engine import Trace, check_balance, run
+from critmin.simulate.engine import Trace, check_balance, run, warm
 from critmin.simulate.model import POOL_BELOW, ChainModel, build_model
 from critmin.simulate.shocks import (
     Shocks,
@@ -304,11 +305,33 @@ class _Built:
 
 
 @dataclass(frozen=True)
+class _Cut:
+    """How a chain's blocks are grouped into chunks from its pilot's measured CPU seconds
+    (see :func:`critmin.simulate.driver.blocks_per_chunk`): the same rule in the calling
+    process (planning the chunks) and on the worker (a build that would leave one chunk runs
+    it itself)."""
+
+    blocks: int  # the chain's blocks
+    share: int  # workers per chain (at least 1)
+    least: int  # chunks each worker should get
+    chunk: int  # draws per block
+    months: int
+
+    def group(self, model: ChainModel, seconds: float) -> int:
+        most = max(1, CHUNK_BYTES // (_bytes_per_draw(model, self.months) * self.chunk))
+        return blocks_per_chunk(seconds, self.blocks, self.share, max_blocks=most, least=self.least)
+
+
+@dataclass(frozen=True)
 class _Item:
-    """One chunk: consecutive seeded blocks of one mineral."""
+    """One chunk: consecutive seeded blocks of one mineral. A chain's build key also holds
+    the chain's other blocks (``rest``) and the rule that cuts them (``cut``; none in-process,
+    where a chunk is one block)."""
 
     mineral: str
     blocks: tuple[tuple[int, np.random.SeedSequence], ...]  # (draws, seed)
+    rest: tuple[tuple[int, np.random.SeedSequence], ...] = ()
+    cut: _Cut | None = None
 
 
 @dataclass
@@ -331,10 +354,16 @@ def quantities(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def _build(ctx: _Context, key: _Item) -> tuple[_Built, tuple[_Out, float]]:
+#: What a build gives the caller besides the chain: its pilot block's summary and CPU seconds,
+#: and the summary of the chain's other blocks when the build ran them too (else None).
+Pilot = tuple[_Out, float, _Out | None]
+
+
+def _build(ctx: _Context, key: _Item) -> tuple[_Built, Pilot]:
     """Build one chain on a worker (with the caller's IO model, so the bits are the caller's),
     its baseline and grids, and run its first block, timed: the pilot that sizes its chunks
-    (and part of the result)."""
+    (and part of the result). When the chain's other blocks would make one chunk, run them
+    here too: one task fewer, and the chain does not move to another worker."""
     adopt(ctx.chain.dataset, ctx.io)
     m = key.mineral
     model = ctx.first if m == ctx.first.mineral else ctx.model(m)
@@ -342,7 +371,10 @@ def _build(ctx: _Context, key: _Item) -> tuple[_Built, tuple[_Out, float]]:
     baseline = summarise(run(model, neutral, reroute=ctx.reroute), ctx.per)
     built = _Built(model, baseline, grids(model, baseline, ctx.per, ctx.horizon))
     out, seconds = timed(_chunk, ctx, built, key)
-    return built, (out, seconds)
+    rest = None
+    if key.rest and key.cut is not None and key.cut.group(model, seconds) >= len(key.rest):
+        rest = _chunk(ctx, built, _Item(m, key.rest))
+    return built, (out, seconds, rest)
 
 
 def _chunk(ctx: _Context, built: _Built, item: _Item) -> _Out:
@@ -439,40 +471,47 @@ def _simulate(
     # so the last to finish are short): a chain's chunks are then cut only by their length.
     share = max(1, math.ceil(workers / len(minerals)))
     least = 1 if len(minerals) >= 2 * workers else 2
+    cut = _Cut(n_blocks, share, least, config.chunk, config.months) if parallel else None
 
-    def plan(key: _Item, built: _Built, pilot: tuple[_Out, float]) -> list[_Item]:
+    def plan(key: _Item, built: _Built, pilot: Pilot) -> list[_Item]:
         """The chain's other blocks in chunks sized from its pilot's measured time (in-process,
-        one block per chunk: nothing to amortise)."""
-        m = key.mineral
-        most = max(1, CHUNK_BYTES // (_bytes_per_draw(built.model, config.months) * config.chunk))
-        group = (
-            blocks_per_chunk(pilot[1], n_blocks, share, max_blocks=most, least=least)
-            if parallel
-            else 1
-        )
-        return [_Item(m, tuple(blocks[m][j : j + group])) for j in range(1, n_blocks, group)]
+        one block per chunk: nothing to amortise); none if its build ran them."""
+        if pilot[2] is not None:
+            return []
+        group = key.cut.group(built.model, pilot[1]) if key.cut is not None else 1
+        rest = key.rest
+        return [_Item(key.mineral, rest[j : j + group]) for j in range(0, len(rest), group)]
 
     # the costliest chains first, so the last chunks to finish are short ones
-    keys = [_Item(m, (blocks[m][0],)) for m in _costliest_first(chain, minerals)]
+    keys = [
+        _Item(m, (blocks[m][0],), tuple(blocks[m][1:]), cut)
+        for m in _costliest_first(chain, minerals)
+    ]
     summaries: dict[str, Summary] = {}
     built: dict[str, _Built] = {}
+    baselines: dict[str, xr.Dataset] = {}
     paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
     writers: dict[str, _PathWriter] = {}
-    for event in ex.map_built(_build, _chunk, ctx, keys, plan, progress):
+    # a local pool's processes inherit the compiled kernel loaded here (not one load each)
+    events = ex.map_built(_build, _chunk, ctx, keys, plan, progress, warm=partial(warm, first))
+    for event in events:
         m = event.key.mineral
         if isinstance(event, Built):
             built[m] = event.value
+            # labelled now, while the workers run the next chunks (not after the last)
+            baselines[m] = _labelled(event.value.model, event.value.baseline)
             summaries[m] = Summary(event.value.grids)
             writers[m] = _PathWriter(config.paths_dir, event.value.model)
-            out: _Out = event.extra[0]
+            outs = [o for o in (event.extra[0], event.extra[2]) if o is not None]
         else:
-            out = event.result
-        for part in out.parts:  # in block order: the merged sums do not depend on the executor
-            summaries[m].add(part)
-        if out.paths is not None:
-            writers[m].write(out.paths)
-            if config.keep_paths:
-                paths[m].append(out.paths)
+            outs = [event.result]
+        for out in outs:
+            for part in out.parts:  # in block order: the merged sums do not depend on the executor
+                summaries[m].add(part)
+            if out.paths is not None:
+                writers[m].write(out.paths)
+                if config.keep_paths:
+                    paths[m].append(out.paths)
     for m in minerals:
         model = built[m].model
         kept = (
@@ -480,9 +519,7 @@ def _simulate(
             if config.keep_paths
             else xr.Dataset()
         )
-        result.minerals[m] = MineralResult(
-            model, kept, _labelled(model, built[m].baseline), summaries[m]
-        )
+        result.minerals[m] = MineralResult(model, kept, baselines[m], summaries[m])
     return result
 
 
