@@ -561,22 +561,26 @@ def simulate(
         _fail(str(exc))
     folder = out or Path("runs") / f"{spec.name}-{seed}"
     checks.check_dir_out(folder, "--out")
+    config = RunConfig(
+        runs=runs,
+        seed=seed,
+        period=Period(period),
+        horizon=horizon,
+        executor=Executor(executor),
+        scheduler=scheduler,
+        workers=workers,
+        reroute=not no_reroute,
+        keep_paths=False,
+    )
+    if pool_below is not None:
+        config = dataclasses.replace(config, pool_below=pool_below)
+    if keep_paths:  # the paths are the one output that grows with draws x periods
+        from critmin.simulate.runner import paths_bytes
+
+        checks.check_disk(paths_bytes(chain, spec, config), runs, folder, "--keep-paths")
     # memory is flat in the draws: chunks are reduced to summaries (paths written chunk by chunk)
     with Progress(transient=True) as bar, checks.staged_dir(folder) as staged:
-        config = RunConfig(
-            runs=runs,
-            seed=seed,
-            period=Period(period),
-            horizon=horizon,
-            executor=Executor(executor),
-            scheduler=scheduler,
-            workers=workers,
-            reroute=not no_reroute,
-            keep_paths=False,
-            paths_dir=staged if keep_paths else None,
-        )
-        if pool_below is not None:
-            config = dataclasses.replace(config, pool_below=pool_below)
+        config = dataclasses.replace(config, paths_dir=staged if keep_paths else None)
         task = bar.add_task(f"simulating {spec.name}", total=None)
 
         def progress(done: int, total: int) -> None:

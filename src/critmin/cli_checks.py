@@ -152,6 +152,11 @@ def memory_limit() -> int:
     return 4 * 2**30
 
 
+def size(n: float) -> str:
+    """Bytes as the checks print them: '1,234.5 GiB', or '12.3 MiB' below 1 GiB."""
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
+
+
 def check_memory(runs: int, months: int, minerals: int, option: str = "--runs") -> int:
     """Estimate the ensemble's memory; print it if large, refuse it past the limit."""
     need = runs * max(months, 1) * max(minerals, 1) * BYTES_PER_DRAW_MONTH
@@ -159,12 +164,33 @@ def check_memory(runs: int, months: int, minerals: int, option: str = "--runs") 
     if need > limit:
         most = max(1, limit // (max(months, 1) * max(minerals, 1) * BYTES_PER_DRAW_MONTH))
         fail(
-            f"{option} {runs}: the ensemble needs about {need / 2**30:,.1f} GiB, above the limit "
-            f"of {limit / 2**30:,.1f} GiB (${MEMORY_ENV}); use {option} {most} or fewer"
+            f"{option} {runs}: the ensemble needs about {size(need)}, above the limit "
+            f"of {size(limit)} (${MEMORY_ENV}); use {option} {most} or fewer"
         )
     if need > ANNOUNCE_BYTES:
         click.echo(f"memory estimate: about {need / 2**20:,.0f} MiB for {runs:,} draws", err=True)
     return need
+
+
+def free_bytes(path: Path) -> tuple[Path, int]:
+    """The nearest existing folder of ``path`` and the bytes free on its filesystem."""
+    probe = path.absolute()
+    while not probe.exists():
+        probe = probe.parent
+    return probe, shutil.disk_usage(probe).free
+
+
+def check_disk(need: int, runs: int, folder: Path, option: str) -> None:
+    """Refuse an output of ``need`` bytes (for ``runs`` draws) that the free space of
+    ``folder``'s filesystem cannot hold, before anything is computed or written."""
+    probe, free = free_bytes(folder)
+    if need > free:
+        most = free * runs // need
+        fail(
+            f"{option}: the paths of {runs:,} draws need about {size(need)} on disk, more than "
+            f"the {size(free)} free on {probe}; use --runs {most:,} or fewer, a shorter "
+            "--horizon or another --out"
+        )
 
 
 def check_file_out(path: Path | None, option: str) -> None:

@@ -207,6 +207,44 @@ SWEEP = [
     (["exposure", "--mineral", ""], "--mineral '': no id given"),
     (["exposure", "--stage", " , "], "--stage ' , ': no id given"),
     (["outlook", "--mineral", ","], "--mineral ',': no id given"),
+    # ... and so did the security group's own --country and --stage
+    (["security", "rates", "--country", ""], "--country '': no id given"),
+    (["security", "rates", "--country", ","], "--country ',': no id given"),
+    (["security", "rates", "--stage", " "], "--stage ' ': no id given"),
+    # kept paths filled the disk (1.1 TiB here: quarters make it 3x the months, more than any
+    # test machine has free; the free-space check itself: tests/simulate/test_runner.py)
+    (
+        [
+            "simulate",
+            "china-2025-04",
+            "--runs",
+            "1000000",
+            "--horizon",
+            "240",
+            "--period",
+            "quarter",
+            "--keep-paths",
+        ],
+        "--keep-paths: the paths of 1,000,000 draws need about",
+    ),
+    # a --param without '=' was reported as "Field required" without naming it
+    (
+        [
+            "ledger",
+            "propose",
+            "--motion-id",
+            "m",
+            "--proposer",
+            "p",
+            "--kind",
+            "set_threshold",
+            "--param",
+            "noequals",
+        ],
+        "--param 'noequals': expected KEY=VALUE",
+    ),
+    # --public-key without --anchor was ignored (the walk answered ok, the key checked nothing)
+    (["ledger", "verify", "--public-key", "ab12"], "--public-key 'ab12' checks an anchor's"),
 ]
 
 

@@ -119,3 +119,21 @@ def test_a_tampered_anchor_or_a_foreign_key_is_refused(
     code, out = cli("ledger", "keygen", "--out", str(other))
     assert code != 0
     assert "exists" in out
+
+
+def test_a_public_key_without_an_anchor_is_refused_not_ignored(
+    world: Ledger, database_url: str, tmp_path: Path
+) -> None:
+    """``--public-key`` pins the signer of an anchor; without one it used to be ignored and
+    the walk answered ok, though the key had checked nothing (a forger can delete the log's
+    checkpoints, as above)."""
+    key = tmp_path / "board.key"
+    code, out = cli("ledger", "keygen", "--out", str(key))
+    public = out.split("public key: ")[1].strip()
+    assert cli("ledger", "checkpoint", "--key", str(key), "--anchor", str(tmp_path / "a.json"),
+               "--database", database_url)[0] == 0  # fmt: skip
+    code, out = cli("ledger", "verify", "--public-key", public, "--database", database_url)
+    assert code == 2, out
+    assert out.strip().splitlines() == [
+        f"critmin: --public-key {public!r} checks an anchor's signature: give --anchor FILE|URL too"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,12 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
+from critmin import cli_checks
 from critmin.chain import SupplyChain
 from critmin.cli import main
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period
-from critmin.simulate.runner import Executor, RunConfig, simulate
+from critmin.simulate.runner import Executor, RunConfig, paths_bytes, simulate
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_quarters_aggregate_months(bundled, october) -> None:  # type: ignore[no
     )
 
 
-def test_cli_writes_run_folder_and_json(tmp_path: Path) -> None:
+def test_cli_writes_run_folder_and_json(tmp_path: Path, bundled: SupplyChain) -> None:
     out, js = tmp_path / "run", tmp_path / "s.json"
     result = CliRunner().invoke(
         main,
@@ -114,6 +116,13 @@ def test_cli_writes_run_folder_and_json(tmp_path: Path) -> None:
     assert sum(p.sizes["scenario"] for p in parts) == 30
     for p in parts:
         p.close()
+    # the disk estimate --keep-paths is checked against is the bytes the writer stores
+    spec = load_scenario("china-2025-04", Labels.of(bundled.dataset))
+    stored = 0
+    for p in out.glob("*/paths-*.nc"):
+        with xr.open_dataset(p, engine="scipy") as ds:
+            stored += sum(v.nbytes for v in ds.data_vars.values())
+    assert stored == paths_bytes(bundled, spec, RunConfig(runs=30, horizon=5))
     summ = xr.open_dataset(out / "rare_earths.summary.nc", engine="scipy")
     assert summ.attrs["draws"] == 30
     assert summ["loss_total_counts"].sum() == 30 * summ.sizes["region"]
@@ -126,3 +135,28 @@ def test_cli_refuses_a_bad_scenario(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["simulate", str(bad), "--runs", "5"])
     assert result.exit_code == 2
     assert f"{bad}: events.x.country: unknown country 'ZZZ'" in result.stderr
+
+
+def test_kept_paths_beyond_the_free_disk_are_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--keep-paths writes draws x periods x cells; past the free space of the run folder's
+    filesystem it is refused in one line naming the option and both figures, nothing made."""
+    free = 2**20  # 1 MiB free: 300 draws of china-2025-04 over 12 months need about 9 MiB
+    real = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(cli_checks.shutil, "disk_usage", lambda p: real._replace(free=free))
+    out = tmp_path / "run"
+    args = ["simulate", "china-2025-04", "--runs", "300", "--keep-paths", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("critmin: --keep-paths: the paths of 300 draws need about ")
+    assert "MiB on disk, more than the 1.0 MiB free on " in lines[0]
+    assert list(tmp_path.iterdir()) == []
+    # without --keep-paths the same run does not look at the disk
+    monkeypatch.setattr(cli_checks.shutil, "disk_usage", lambda p: pytest.fail("disk checked"))
+    result = CliRunner().invoke(
+        main, ["simulate", "china-2025-04", "--runs", "20", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output

@@ -23,6 +23,19 @@ def test_dollars_scale_and_carry_their_error() -> None:
     assert usd_error(2_162_622_187, 51_000_000) == "$2.16B ± 0.05B"
 
 
+@pytest.mark.parametrize("v", [-1e-9, -0.3, -0.5, -0.0, 0.0, 0.3])
+def test_dollars_that_round_to_zero_read_as_zero_not_minus_zero(v: float) -> None:
+    # a p95 cell of the rank table is a quantile of a difference: tiny negative rounding
+    assert usd(v) == "$0"
+    assert cell("p95_loss_usd", v) == "$0"
+    assert usd_error(v, 0.2) == "$0 ± 0.20"
+
+
+def test_small_negative_dollars_keep_their_sign() -> None:
+    assert usd(-0.6) == "-$1"
+    assert usd(-999) == "-$999"
+
+
 def test_shares_read_as_percent_and_headers_as_words() -> None:
     assert pct(0.693) == "69%"
     assert cell("china_share", 0.006) == "0.6%"

@@ -151,7 +151,9 @@ def init(appropriation: Decimal, threshold: Decimal, database: str | None) -> No
     help="A published checkpoint (file or http(s) URL): the chain must still match it.",
 )
 @click.option(
-    "--public-key", default=None, help="The board's public key (hex) the anchor must carry."
+    "--public-key",
+    default=None,
+    help="The board's public key (hex) the anchor must carry (with --anchor).",
 )
 @DatabaseOption
 def verify_cmd(anchor: str | None, public_key: str | None, database: str | None) -> None:
@@ -161,6 +163,11 @@ def verify_cmd(anchor: str | None, public_key: str | None, database: str | None)
     from critmin.ledger.anchor import check_anchor, read_anchor
     from critmin.ledger.verify import verify
 
+    if public_key is not None and anchor is None:
+        # the key pins the anchor's signer; without an anchor it would check nothing (a forger
+        # with the database can delete the log's own checkpoints), so it is not ignored
+        key = public_key[:80]
+        _fail(f"--public-key {key!r} checks an anchor's signature: give --anchor FILE|URL too", 2)
     doc = read_anchor(anchor) if anchor is not None else None
     db = _open(database)
     report = verify(db)
@@ -361,7 +368,9 @@ def propose(
 
     motion: dict[str, Any] = {"kind": kind}
     for item in params:
-        k, _, v = item.partition("=")
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
+            _fail(f"--param {item[:80]!r}: expected KEY=VALUE, e.g. --param threshold_usd=5e7", 2)
         motion[k.strip()] = [x for x in v.split(",") if x] if k.strip() == "minerals" else v
     fields = {"motion_id": motion_id, "proposer": proposer, "motion": motion}
     _submit(database, MotionProposed, fields, proposer, idempotency_key, "propose")

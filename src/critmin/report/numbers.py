@@ -96,7 +96,8 @@ def pct(v: Any, digits: int = 0) -> str:
 
 
 def usd(v: Any, digits: int = 2) -> str:
-    """Dollars scaled to $K, $M or $B: 2_162_622_187 -> '$2.16B'."""
+    """Dollars scaled to $K, $M or $B: 2_162_622_187 -> '$2.16B'. A value that rounds to
+    zero reads '$0', never '-$0' (a tiny negative rounding of a difference or quantile)."""
     if missing(v):
         return "-"
     x = float(v)
@@ -105,7 +106,8 @@ def usd(v: Any, digits: int = 2) -> str:
     for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if x >= scale:
             return f"{sign}${x / scale:,.{digits}f}{suffix}"
-    return f"{sign}${x:,.0f}"
+    text = f"{x:,.0f}"
+    return f"{'' if text == '0' else sign}${text}"
 
 
 def usd_error(v: Any, se: Any) -> str:

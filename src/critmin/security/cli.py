@@ -128,13 +128,14 @@ def rates(
     from critmin.security.service import rate_table, stored_incidents  # noqa: PLC0415
 
     start = _since(since)
+    countries, stages = base._split(country, "--country"), base._split(stage, "--stage")
     from critmin.ledger.errors import Refused  # noqa: PLC0415
 
     try:
         stored = stored_incidents(database)
     except Refused as exc:
         base._fail(exc.message)
-    frame = rate_table(base._chain(ctx), stored, start, base._split(country), base._split(stage))
+    frame = rate_table(base._chain(ctx), stored, start, countries, stages)
     base._emit(frame, fmt, f"Hazard rates since {since} (incidents per country-stage-year)")
 
 

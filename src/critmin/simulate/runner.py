@@ -49,7 +49,15 @@ from critmin.simulate.shocks import (
 )
 from critmin.simulate.stream import Grid, Part, Sparse, Summary
 
-__all__ = ["CHUNK", "Executor", "MineralResult", "RunConfig", "RunResult", "simulate"]
+__all__ = [
+    "CHUNK",
+    "Executor",
+    "MineralResult",
+    "RunConfig",
+    "RunResult",
+    "paths_bytes",
+    "simulate",
+]
 
 CHUNK = 200
 #: Histogram steps per unit of the cell's scale, for quantities by region (fine), the price
@@ -62,6 +70,8 @@ TOP = 4.0
 DEFAULT_PRICE_TOP = 100.0
 #: Largest chunk in bytes of engine arrays (bounds a worker's memory).
 CHUNK_BYTES = 256 * 2**20
+#: How the per-draw paths are stored on disk (``_PathWriter``).
+PATH_DTYPE = np.float32
 
 
 @dataclass(frozen=True)
@@ -542,6 +552,32 @@ def _costliest_first(chain: SupplyChain, minerals: list[str]) -> list[str]:
     return sorted(minerals, key=lambda m: -float(cost[m]))
 
 
+def path_bytes_per_draw(model: ChainModel, periods: int) -> int:
+    """Bytes of one draw's paths of ``model`` as ``_PathWriter`` stores them: every variable
+    ``_labelled`` makes (one definition of the layout), in ``PATH_DTYPE``."""
+    R, one = len(model.regions), (1, periods)
+    arrays = {
+        "exports": np.zeros((*one, model.K, model.N)),
+        "final": np.zeros((*one, model.N, R)),
+        **{k: np.zeros((*one, R)) for k in ("receipts", "shortfall", "loss_usd", "price_ratio")},
+    }
+    cells = sum(v.size for v in _labelled(model, arrays).data_vars.values())
+    return cells * np.dtype(PATH_DTYPE).itemsize
+
+
+def paths_bytes(chain: SupplyChain, scenario: Scenario, config: RunConfig) -> int:
+    """Bytes the run's per-draw paths will take on disk (``RunConfig.paths_dir``): every chain
+    the scenario touches, built as the run builds it (pooling included), times the draws.
+    Checked before a run that keeps its paths (about 1 s to build the models); the netCDF
+    headers (a few KB per chunk file) are left out."""
+    parents = parents_of(chain)
+    per_draw = sum(
+        path_bytes_per_draw(_model(chain, m, scenario, parents, config.pool_below), config.horizon)
+        for m in _minerals(chain, scenario)
+    )
+    return config.runs * per_draw
+
+
 def _bytes_per_draw(model: ChainModel, months: int) -> int:
     """Bytes of a draw's shocks and trace (float64): the flows' allowances dominate."""
     K, N, R = model.K, model.N, len(model.regions)
@@ -565,6 +601,6 @@ class _PathWriter:
         ds = _labelled(self.model, arrays).assign_coords(
             scenario=np.arange(self.first, self.first + n)
         )
-        ds = ds.map(lambda v: v.astype(np.float32), keep_attrs=True)
+        ds = ds.map(lambda v: v.astype(PATH_DTYPE), keep_attrs=True)
         ds.to_netcdf(self.folder / f"paths-{self.first:08d}.nc", engine="scipy")
         self.first += n
