@@ -572,7 +572,7 @@ def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[
     ``stock`` is one the budget buys within the purchase caps (critmin.optimize.policies.fit):
     its least-cost schedule costs at most the budget, so the budget row is the plan's, with no
     slack. (A dollar and 1e-9 of slack here let the programme pick a dearer schedule for the
-    same stock, e.g. later purchases that carry less, and overspend by exactly that slack.)"""
+    same stock (one that lowers its other costs) and overspend by exactly that slack.)"""
     stock = stock.reindex(lot=lots.index).fillna(0.0)
     fixed = ReserveProblem(
         problem.ensemble,
