@@ -569,14 +569,16 @@ def _partners(problem: ReserveProblem, sol: Solution, refused: list[str]) -> lis
 
 def _evaluate(problem: ReserveProblem, lots: Lots, stock: xr.DataArray) -> dict[str, float]:
     """Loss on the same scenarios with the stock fixed (and no agreements), releases optimal.
-    ``stock`` is one the budget buys within the purchase caps (critmin.optimize.policies.fit);
-    the budget row gets a dollar (and 1e-9 of it) of slack for the solver's tolerance."""
+    ``stock`` is one the budget buys within the purchase caps (critmin.optimize.policies.fit):
+    its least-cost schedule costs at most the budget, so the budget row is the plan's, with no
+    slack. (A dollar and 1e-9 of slack here let the programme pick a dearer schedule for the
+    same stock (one that lowers its other costs) and overspend by exactly that slack.)"""
     stock = stock.reindex(lot=lots.index).fillna(0.0)
     fixed = ReserveProblem(
         problem.ensemble,
         lots,
         Agreements(problem.agreements.frame.iloc[0:0]),
-        budget=problem.budget * (1 + 1e-9) + 1.0,
+        budget=problem.budget,
         risk=problem.risk,
         fixed_stock=stock,
         accounting=problem.accounting,

@@ -1,0 +1,182 @@
+"""Figures docs/reserve.md quotes that ``critmin optimize`` does not print itself, on the plan's
+own ensemble ($2.5B, seed 0, horizon 20 quarters, the risk-neutral purchase problem):
+
+- ``plan`` (500 draws, default rule): dollars and tonnes bought per lot, by quarter, the
+  accounting, and each mineral's mean price ratio and mean shortfall over the draws and
+  quarters (run it with ``PYTHONPATH`` at two trees' ``src`` to compare them);
+- ``caps`` (500 draws, default rule): dollars bought per lot with every form's
+  ``purchase_cap_share`` set to 0.025, 0.05, 0.075, 0.10 and 0.20, and the budget share moved;
+- ``copper`` (200 draws, ``--eligibility all``): copper's commercial stock cover moved from its
+  bundled days to 15 times them (2 -> 30 days), re-simulated on the same draws;
+- ``revenue`` (500 draws, default rule): the plan's release revenue at the scenario's price (the
+  optimiser's: it takes the price path as given) against the reference price (where a release
+  fills the U.S. gap, the market clears back towards it), per lot; then the plan re-solved with
+  releases credited at the reference price.
+
+Asserts nothing. Run: ``.venv/bin/python benchmarks/reserve_figures.py plan|caps|copper|revenue``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+BUDGET = 2.5e9
+
+
+def _ensemble(rule: Any, runs: int) -> Any:
+    from critmin.chain import SupplyChain
+    from critmin.optimize.ensemble import build_ensemble
+
+    chain = SupplyChain.load()
+    forms = chain.dataset["reserve_forms"]
+    admitted = [
+        m for m, why in rule(chain).admit(chain, sorted(set(forms["mineral"]))).items() if why
+    ]
+    return chain, forms, build_ensemble(chain, minerals=admitted, runs=runs, seed=0, horizon=20)
+
+
+def plan() -> None:
+    from critmin.optimize.eligibility import Eligibility
+    from critmin.optimize.plan import reserve_problem
+    from critmin.optimize.problem import Risk
+
+    chain, _, ens = _ensemble(Eligibility.of, 500)
+    problem, _ = reserve_problem(chain, ens, budget=BUDGET, risk=Risk())
+    problem.build()
+    sol = problem.solve()
+    print(
+        f"spent ${sol.spent_usd / 1e6:.1f}M, expected loss ${sol.expected_loss_usd / 1e6:.1f}M, "
+        f"release revenue ${sol.release_revenue_usd / 1e6:.1f}M, terminal value "
+        f"${sol.terminal_value_usd / 1e6:.1f}M"
+    )
+    ratio = ens.price / ens.base_price
+    for m in ens.price.mineral.values:
+        print(
+            f"  {m}: mean price ratio {float(ratio.sel(mineral=m).mean()):.3f}, mean shortfall "
+            f"{float(ens.shortfall.sel(mineral=m).mean()):.2f} t a period"
+        )
+    assert sol.spent_by_lot is not None
+    assert sol.purchases is not None
+    for lot in problem.lots.index:
+        usd = float(sol.spent_by_lot.sel(lot=lot))
+        if usd > 1e5:
+            by_quarter = [round(float(x)) for x in sol.purchases.sel(lot=lot).values]
+            print(
+                f"  {lot}: ${usd / 1e6:.1f}M, {float(sol.stock.sel(lot=lot)):.1f} t; {by_quarter}"
+            )
+
+
+def caps() -> None:
+    from critmin.optimize.eligibility import Eligibility
+    from critmin.optimize.sensitivity import _spend, moved_share
+
+    chain, forms, ens = _ensemble(Eligibility.of, 500)
+    base: dict[str, float] | None = None
+    for share in [0.05, 0.025, 0.075, 0.10, 0.20]:
+        f = forms.copy()
+        f["purchase_cap_share"] = share
+        spend = _spend(chain, f, ens, BUDGET, None)
+        base = spend if base is None else base
+        lots = sorted(((v, k) for k, v in spend.items() if v > 1e3), reverse=True)
+        print(
+            f"cap share {share}: spent ${sum(spend.values()) / 1e6:.1f}M, budget moved "
+            f"{100 * moved_share(base, spend, BUDGET):.1f}%; "
+            + "; ".join(f"{k} ${v / 1e6:.1f}M" for v, k in lots),
+            flush=True,
+        )
+
+
+def copper() -> None:
+    from critmin.optimize.eligibility import Eligibility
+    from critmin.optimize.sensitivity import Resimulator, _perturbed, _spend, moved_share
+    from critmin.simulate.model import build_model
+
+    rule = Eligibility.parse("all")
+    chain, forms, ens = _ensemble(lambda _: rule, 200)
+    base = _spend(chain, forms, ens, BUDGET, rule)
+    model = build_model(chain, "copper")
+    moved = Resimulator(chain, ens, 0).ensemble(
+        _perturbed(model, chain, "commercial_stock_days", 15.0)
+    )
+    case = _spend(chain, forms, moved, BUDGET, rule)
+
+    def cu(spend: dict[str, float]) -> float:
+        return sum(v for k, v in spend.items() if k.startswith("copper"))
+
+    print(f"copper stock days (node, region): {model.node_stock_days}, {model.region_stock_days}")
+    print(
+        f"spent ${sum(base.values()) / 1e6:.1f}M -> ${sum(case.values()) / 1e6:.1f}M; copper "
+        f"${cu(base) / 1e6:.2f}M -> ${cu(case) / 1e6:.2f}M; budget moved "
+        f"{100 * moved_share(base, case, BUDGET):.2f}%"
+    )
+
+
+def revenue() -> None:
+    import xarray as xr
+
+    from critmin.optimize.eligibility import Eligibility
+    from critmin.optimize.plan import reserve_problem
+    from critmin.optimize.problem import ReserveProblem, Risk
+
+    chain, _, ens = _ensemble(Eligibility.of, 500)
+    problem, _ = reserve_problem(chain, ens, budget=BUDGET, risk=Risk())
+    problem.build()
+    sol = problem.solve()
+    lots = problem.lots
+    market, base, r = lots.market_price(ens), lots.column("price_usd_t"), sol.releases
+
+    def expect(x: xr.DataArray) -> xr.DataArray:
+        return x.mean("scenario") if ens.weight is None else (x * ens.weight).sum("scenario")
+
+    at_market = expect((market * r).sum("period"))
+    at_ref = expect((base * r).sum("period"))
+    released = expect(r.sum("period"))
+    print(
+        f"spent ${sol.spent_usd / 1e6:.1f}M, release revenue ${sol.release_revenue_usd / 1e6:.1f}M"
+    )
+    for lot in lots.index:
+        a, b = float(at_market.sel(lot=lot)), float(at_ref.sel(lot=lot))
+        if a > 1e4:
+            print(
+                f"  {lot}: E[released] {float(released.sel(lot=lot)):.1f} t, revenue at the "
+                f"scenario price ${a / 1e6:.1f}M, at the reference price ${b / 1e6:.1f}M "
+                f"(x{a / b:.2f})"
+            )
+    print(
+        f"total: ${float(at_market.sum()) / 1e6:.1f}M at the scenario price, "
+        f"${float(at_ref.sum()) / 1e6:.1f}M at the reference price"
+    )
+    original = ReserveProblem.unit_costs
+
+    def at_reference(self: ReserveProblem, e: Any = None) -> dict[str, xr.DataArray]:
+        out = original(self, e)
+        price = self.lots.market_price(e if e is not None else self.ensemble)
+        out["release"] = out["release"] - price + self.lots.column("price_usd_t")
+        return out
+
+    ReserveProblem.unit_costs = at_reference  # type: ignore[method-assign]
+    try:
+        again, _ = reserve_problem(chain, ens, budget=BUDGET, risk=Risk())
+        again.build()
+        low = again.solve()
+    finally:
+        ReserveProblem.unit_costs = original  # type: ignore[method-assign]
+    assert sol.spent_by_lot is not None
+    assert low.spent_by_lot is not None
+    print(f"releases credited at the reference price: spent ${low.spent_usd / 1e6:.1f}M")
+    for lot in lots.index:
+        a, b = float(sol.spent_by_lot.sel(lot=lot)), float(low.spent_by_lot.sel(lot=lot))
+        if max(a, b) > 1e5:
+            print(f"  {lot}: ${a / 1e6:.1f}M -> ${b / 1e6:.1f}M")
+
+
+def main() -> None:
+    parts = {"plan": plan, "caps": caps, "copper": copper, "revenue": revenue}
+    if len(sys.argv) != 2 or sys.argv[1] not in parts:
+        sys.exit("usage: reserve_figures.py plan|caps|copper|revenue")
+    parts[sys.argv[1]]()
+
+
+if __name__ == "__main__":
+    main()
