@@ -2,10 +2,11 @@
 `backtest` draw from (one event set, one rate convention: critmin.scenarios.probability).
 
 Per chain mineral:
-- an export restriction by every major foreign supplier (≥ 10% of a stage), a licensing regime
-  on the stages it is major in, with the approval path fitted to the April 2025 magnet exports
-  (the library's path), at the annual rate λ_cm of its governance and restriction record,
-  starting in a uniformly drawn month of the year;
+- an export restriction by every major foreign supplier (≥ 10% of a stage) on the stages it is
+  major in, at the annual rate λ_cm of its governance and restriction record, starting in a
+  uniformly drawn month of the year, shaped as the supplier's own latest library regime on the
+  mineral (DR Congo's cobalt: its 2025 quota, 44% of prior exports) or, without one, a
+  licensing regime on the approval path fitted to the April 2025 magnet exports;
 - the library regimes that name the mineral, at the rate their state implies (a suspended
   regime may return);
 - an outage of every major foreign supplier at each stage it is major in (the background
@@ -105,9 +106,29 @@ class DisruptionSet:
             hosts={m: h for m in sorted(set(shares["mineral"])) if (h := chain.hosts(m))},
         )
 
+    def tightening_shape(self, country: str, mineral: str) -> tuple[str, dict[str, Any]]:
+        """How a new restriction by ``country`` of ``mineral`` works: the shape (regime,
+        approval path, duration, coverage) of the country's latest library export control on
+        the mineral to all destinations, whatever its state (DR Congo's cobalt: its 2025
+        quota); without one, a licensing regime on the path fitted to the April 2025 magnet
+        exports. Returns the library event's name and the fields."""
+        own = [
+            (str(body["start"]), name, body)
+            for name, body in self.library.items()
+            if body.get("kind") == "export_control"
+            and body.get("country") == country
+            and mineral in body.get("minerals", [])
+            and body.get("destinations", "all") == "all"
+        ]
+        name, body = FITTED_PATH, self.library[FITTED_PATH]
+        if own:
+            _, name, body = max(own, key=lambda t: (t[0], t[1]))
+        keys = ("regime", "approval", "duration_months", "coverage")
+        return name, {k: body[k] for k in keys if body.get(k) is not None}
+
     def restriction_events(self, chain: SupplyChain, mineral: str) -> dict[str, Any]:
-        """A licensing restriction per major foreign supplier of ``mineral``'s chain."""
-        path = self.library[FITTED_PATH]["approval"]
+        """A restriction per major foreign supplier of ``mineral``'s chain, shaped as the
+        supplier's own latest library regime on it (:meth:`tightening_shape`)."""
         major = major_suppliers(self.shares[self.shares["mineral"] == mineral])
         out: dict[str, Any] = {}
         for country, rows in major.groupby("country"):
@@ -115,16 +136,17 @@ class DisruptionSet:
             if c == USA:
                 continue
             rate = restriction_rate(chain.dataset, self.calibration, c, mineral)
+            shape_of, shape = self.tightening_shape(c, mineral)
             out[f"restriction-{c}-{mineral}"] = {
                 "kind": "export_control",
                 "country": c,
                 "minerals": [mineral],
                 "stages": sorted(str(s) for s in rows["stage"]),
-                "regime": "licensing",
-                "approval": list(path),
+                **shape,
                 "start": START,
                 "probability": occurrence_probability(rate),
-                "note": f"annual rate {rate:.4f} ({self.calibration.describe()})",
+                "note": f"annual rate {rate:.4f} ({self.calibration.describe()}); "
+                f"shaped as {shape_of}",
             }
         return out
 
