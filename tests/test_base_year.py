@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,7 +21,7 @@ from critmin.optimize.eligibility import Eligibility
 from critmin.outlook.alliance import us_requirement
 from critmin.outlook.policy import AllianceAction
 from critmin.outlook.recycling import demand_history
-from critmin.simulate.model import us_demand_t, us_net_import_reliance
+from critmin.simulate.model import REGIONS, build_model, us_demand_t
 
 BASE, LATEST = 2024, 2025
 #: cobalt's U.S. figures: (base year, latest year); the latest would pass the 0.9 rule
@@ -76,7 +77,54 @@ def test_net_import_reliance_is_read_in_the_base_year(later: SupplyChain) -> Non
     at = later.us_nir_base().sel(mineral="cobalt")
     assert float(at) == pytest.approx(NIR[0])
     assert int(at.nir_year) == BASE
-    assert us_net_import_reliance(later, "cobalt") == pytest.approx(NIR[0])
+    assert not bool(at.net_exporter)
+    # one definition: the whole array and the one-mineral reading the chain model takes agree
+    assert float(later.us_nir_base(["cobalt"])[0]) == pytest.approx(NIR[0])
+
+
+def _with_nir_rows(tmp_path: Path, rows: list[dict[str, object]]) -> SupplyChain:
+    tables = small_world_tables()
+    tables["us_supply"] = pd.concat([tables["us_supply"], pd.DataFrame(rows)], ignore_index=True)
+    write_tables(tables, tmp_path / "nir")
+    dataset, problems = collect(base_dir=tmp_path / "nir")
+    assert dataset is not None, problems
+    return SupplyChain.from_dataset(dataset)
+
+
+def test_a_net_exporter_is_flagged_not_read_as_no_reliance(tmp_path: Path) -> None:
+    """USGS's "net exporter" reads as 0 (eligibility, the reserve plan and the exposure table
+    count it so) with the flag ``net_exporter`` that tells it from a reliance of 0: the chain
+    model keeps a net exporter's routing, and would send all U.S. demand to U.S. plants if it
+    read the 0 alone. A year with one form net-exported and another imported is no net
+    exporter's (the largest form counts, as for every NIR)."""
+    exporter = {**_row(2022, "net_import_reliance", 0.0, "fraction", "NIR, metal")}
+    exporter.update(value="", qualifier="net_exporter")
+    rows = [
+        exporter,
+        {**exporter, "year": 2023},
+        _row(2023, "net_import_reliance", 0.0, "fraction", "NIR, oxide"),
+    ]
+    chain = _with_nir_rows(tmp_path, rows)
+    flag = chain.us_nir.net_exporter.sel(mineral="cobalt")
+    assert chain.us_nir.sel(mineral="cobalt", year=[2022, 2023]).values.tolist() == [0.0, 0.0]
+    assert flag.sel(year=[2022, 2023, BASE]).values.tolist() == [True, False, False]
+    nir = chain.us_nir_base(["cobalt", "rare_earths", "unknown"])
+    assert nir.sel(mineral="rare_earths").item() == 0.0  # the small world's "E" row
+    assert nir.net_exporter.values.tolist() == [False, True, False]
+    assert np.isnan(nir.sel(mineral="unknown").item())
+
+
+def test_the_chain_model_keeps_a_net_exporters_routing(bundled: SupplyChain) -> None:
+    """Molybdenum (USGS: net exporter in 2024) has USGS import sources: with the flag the
+    model routes U.S. imports by them but keeps the trade prior's home deliveries; read as a
+    reliance of 0, U.S. plants would serve all U.S. demand (min of output and demand)."""
+    at = bundled.us_nir_base(["molybdenum"])
+    assert bool(at.net_exporter[0]) and float(at[0]) == 0.0  # the premise
+    model = build_model(bundled, "molybdenum")
+    assert any("import-source" in a for a in model.assumptions)
+    usa, us = model.countries.index("USA"), REGIONS.index("USA")
+    as_if_zero = min(model.capacity[-1, usa], model.demand[us])
+    assert model.final[usa, us] < 0.9 * as_if_zero
 
 
 def test_eligibility_reads_the_base_year(later: SupplyChain) -> None:

@@ -9,6 +9,7 @@ The choice is kept in ``source``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,8 @@ class SupplyChain:
     groups: xr.DataArray
     """Membership (bool) by (group, country)."""
     us_nir: xr.DataArray
-    """U.S. net import reliance (fraction; 0 for a net exporter) by (mineral, year)."""
+    """U.S. net import reliance (fraction; 0 for a net exporter) by (mineral, year); the bool
+    coordinate ``net_exporter`` tells a net exporter's 0 from a reliance of 0."""
     trade_param: xr.DataArray
     """EU trade parameter t_c by (mineral, country); 1 where no restriction is recorded."""
     dataset: Dataset
@@ -236,26 +238,39 @@ class SupplyChain:
         reliance, import sources) is read in it, not in USGS's latest (estimated) year."""
         return base_year(mineral, shock_years_of_dataset(self.dataset))
 
-    def us_nir_base(self) -> xr.DataArray:
-        """U.S. net import reliance by ``mineral`` in each mineral's base year (the latest year
-        USGS reports up to it, else the earliest: ``year_at_base``); NaN where USGS reports
-        none. The year read is the coordinate ``nir_year`` (0 where none).
+    def us_nir_base(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
+        """U.S. net import reliance by ``mineral`` (every mineral, or those of ``minerals``) in
+        each mineral's base year (the latest year USGS reports up to it, else the earliest:
+        ``year_at_base``); NaN where USGS reports none. Coordinates: ``nir_year``, the year
+        read (0 where none), and ``net_exporter``, True where the 0 read is USGS's "net
+        exporter" (the U.S. exports more than it imports; its gross imports are not in it).
 
         Not the latest year: MCS 2026's 2025 figures are estimates, and for a mineral under a
         2025 control they carry the shock the model applies (the price's reason,
-        critmin.economics.price)."""
-        minerals = [str(m) for m in self.us_nir.mineral.values]
-        values = np.full(len(minerals), np.nan)
-        years = np.zeros(len(minerals), dtype=int)
-        for i, m in enumerate(minerals):
-            series = self.us_nir.sel(mineral=m).to_series().dropna()
-            if series.empty:
+        critmin.economics.price). The one definition of base-year reliance: eligibility, the
+        reserve plan and the chain model's U.S. import routing all read it."""
+        names = [str(m) for m in self.us_nir.mineral.values] if minerals is None else [*minerals]
+        values = np.full(len(names), np.nan)
+        years = np.zeros(len(names), dtype=int)
+        exporter = np.zeros(len(names), dtype=bool)
+        known = set(self.us_nir.mineral.values)
+        for i, m in enumerate(names):
+            if m not in known:
                 continue
-            year = year_at_base({int(y) for y in series.index}, self.base_year(m))
-            values[i], years[i] = float(series[year]), year
+            at = self.us_nir.sel(mineral=m)
+            reported = at.notnull().to_numpy()
+            if not reported.any():
+                continue
+            year = year_at_base({int(y) for y in at.year.values[reported]}, self.base_year(m))
+            point = at.sel(year=year)
+            values[i], years[i], exporter[i] = float(point), year, bool(point.net_exporter)
         return xr.DataArray(
             values,
-            coords={"mineral": minerals, "nir_year": ("mineral", years)},
+            coords={
+                "mineral": names,
+                "nir_year": ("mineral", years),
+                "net_exporter": ("mineral", exporter),
+            },
             dims=("mineral",),
             name="us_nir",
             attrs={"unit": "fraction"},
@@ -269,15 +284,27 @@ class SupplyChain:
 
 def _nir(us: pd.DataFrame, minerals: list[str], years: list[int]) -> xr.DataArray:
     """U.S. net import reliance per mineral and year: the largest NIR USGS reports for any form
-    of the mineral (a net exporter counts as 0; a bound such as >95% counts as its bound)."""
-    nir = us[us["statistic"] == NIR_STAT].copy()
-    nir["value"] = nir["value"].where(nir["qualifier"] != "net_exporter", 0.0)
-    table = nir.groupby(["mineral", "year"])["value"].max().unstack("year")
+    of the mineral (a net exporter counts as 0; a bound such as >95% counts as its bound). The
+    bool coordinate ``net_exporter`` marks a (mineral, year) whose every reported form is a net
+    exporter: its 0 is not a reliance of 0."""
+    nir = us[us["statistic"] == NIR_STAT]
+    exporter = nir["qualifier"] == "net_exporter"
+    nir = nir.assign(value=nir["value"].where(~exporter, 0.0), importer=~exporter)
+    by = nir.groupby(["mineral", "year"])
+    table = by["value"].max().unstack("year")
+    imports = by["importer"].any().unstack("year", fill_value=False)
     all_years = sorted(set(years) | {int(y) for y in table.columns})
-    table = table.reindex(index=sorted(set(minerals) | set(table.index)), columns=all_years)
+    all_minerals = sorted(set(minerals) | set(table.index))
+    table = table.reindex(index=all_minerals, columns=all_years)
+    imports = imports.reindex(index=all_minerals, columns=all_years, fill_value=False)
+    net_exporter = table.notna().to_numpy() & ~imports.to_numpy(bool)
     return xr.DataArray(
         table.to_numpy(float),
-        coords={"mineral": list(table.index), "year": all_years},
+        coords={
+            "mineral": all_minerals,
+            "year": all_years,
+            "net_exporter": (("mineral", "year"), net_exporter),
+        },
         dims=("mineral", "year"),
         name="us_nir",
         attrs={"unit": "fraction"},

@@ -420,7 +420,9 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     named_nodes: tuple[str, ...] = ()
     hub_feed: tuple[tuple[str, str, float], ...] = ()
     if us_sources is not None:
-        nir = us_net_import_reliance(chain, mineral)
+        at = chain.us_nir_base([mineral])
+        # a net exporter's gross imports are not in a net figure: its routing stays the prior's
+        nir = None if at.net_exporter[0] or np.isnan(at[0]) else float(np.clip(at[0], 0.0, 1.0))
         final = _route_us_imports(final, cap[-1], demand, us_sources, countries, nir)
         sources.add("USGS_MCS2026_DR")
         assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
@@ -674,21 +676,6 @@ def us_demand_t(chain: SupplyChain, mineral: str) -> tuple[float | None, str]:
     pick = apparent if len(apparent) else at
     note = "" if year == want else f"U.S. consumption of {year} (base year {want} not reported)"
     return float(pick["value"].max()), note
-
-
-def us_net_import_reliance(chain: SupplyChain, mineral: str) -> float | None:
-    """USGS net import reliance (fraction of apparent consumption) in the mineral's base year:
-    the largest reported over the forms (as U.S. demand takes the largest form), a bound
-    (">95%") read as its value; None where USGS withholds it or the U.S. is a net exporter."""
-    us = chain.dataset["us_supply"]
-    rows = us[(us["mineral"] == mineral) & (us["statistic"] == "net_import_reliance")]
-    if rows.empty:
-        return None
-    year = year_at_base({int(y) for y in rows["year"]}, base_year(mineral, shock_years_of(chain)))
-    at = rows[rows["year"] == year]
-    values = at["value"].dropna()
-    # a net exporter's gross imports are not in a net figure: its routing stays the prior's
-    return float(np.clip(values.max(), 0.0, 1.0)) if len(values) else None
 
 
 def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, str]:
