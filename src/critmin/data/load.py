@@ -162,9 +162,10 @@ def _check_files(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, lis
     return frame, problems
 
 
-@dataclass
+@dataclass(eq=False)
 class Dataset:
-    """The validated tables, keyed by table name; trade is loaded on first use."""
+    """The validated tables, keyed by table name; trade is loaded on first use. Compared and
+    hashed by identity (what is derived from it is kept per dataset: critmin.data.per_dataset)."""
 
     tables: dict[str, pd.DataFrame]
     files: dict[str, TableFiles]

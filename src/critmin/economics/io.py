@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from critmin.data.load import Dataset
+from critmin.data.per_dataset import per_dataset
 from critmin.schema.vocabulary import WORLD
 
 OTHER_SECTOR = "other"
@@ -70,25 +71,17 @@ class IOModel:
         return self.codes.index(code)
 
 
-_MODELS: dict[int, tuple[Dataset, IOModel]] = {}
-
-
 def io_model(dataset: Dataset) -> IOModel:
     """The model of the bundled ``io_industries`` and ``io_flows`` tables (built once per
     dataset)."""
-    hit = _MODELS.get(id(dataset))
-    if hit is not None and hit[0] is dataset:
-        return hit[1]
-    model = _build(dataset)
-    _MODELS[id(dataset)] = (dataset, model)
-    return model
+    return _models(dataset)
 
 
 def adopt(dataset: Dataset, model: IOModel) -> None:
     """Use ``model`` as ``dataset``'s IO model: a worker given the caller's model builds the
     caller's chain models bit for bit (the Leontief inverse's last bits depend on the number
     of BLAS threads of the process that inverts it)."""
-    _MODELS[id(dataset)] = (dataset, model)
+    _models.set(dataset, model)
 
 
 def _build(dataset: Dataset) -> IOModel:
@@ -126,6 +119,9 @@ def _build(dataset: Dataset) -> IOModel:
     direct = np.divide(use, x[None, :], out=np.zeros_like(use), where=x[None, :] > 0)
     total = pd.DataFrame(direct @ leontief, index=codes, columns=codes)
     return IOModel(tuple(codes), x, mu, frame, total)
+
+
+_models = per_dataset(_build)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from critmin.data.load import Dataset
+from critmin.data.per_dataset import per_dataset
 from critmin.scenarios.load import library_events
 from critmin.schema.vocabulary import USD_PER_T
 
@@ -56,25 +57,18 @@ def shock_years(library: dict[str, dict[str, object]], parents: dict[str, str]) 
     return out
 
 
-_SHOCKS: dict[int, tuple[Dataset, dict[str, int]]] = {}
-
-
 def parents_of_dataset(ds: Dataset) -> dict[str, str]:
     """Each element's parent mineral (bundled ``minerals``: rare earths, PGMs)."""
     minerals = ds["minerals"]
     return {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
 
 
+@per_dataset
 def shock_years_of_dataset(ds: Dataset) -> dict[str, int]:
     """Per mineral, the year of the first library event naming it (once per dataset): the
     base year of its price, U.S. demand and net import reliance is the year before
     (``base_year``)."""
-    hit = _SHOCKS.get(id(ds))
-    if hit is not None and hit[0] is ds:
-        return hit[1]
-    shocks = shock_years(library_events(), parents_of_dataset(ds))
-    _SHOCKS[id(ds)] = (ds, shocks)
-    return shocks
+    return shock_years(library_events(), parents_of_dataset(ds))
 
 
 def base_year(mineral: str, shocks: dict[str, int]) -> int:

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from critmin.data.load import Dataset
+from critmin.data.per_dataset import per_dataset
 
 MAJOR_SHARE = 0.10
 WINDOW = (2010, 2025)
@@ -91,19 +92,13 @@ def trade_parameter(ds: Dataset, country: str, mineral: str, parent: str = "") -
     return max(values) if values else 1.0
 
 
-_TP: dict[int, tuple[Dataset, dict[tuple[str, str], float]]] = {}
-
-
+@per_dataset
 def _trade_parameters(ds: Dataset) -> dict[tuple[str, str], float]:
-    hit = _TP.get(id(ds))
-    if hit is not None and hit[0] is ds:
-        return hit[1]
     tp = ds["trade_parameters"]
     table: dict[tuple[str, str], float] = {}
     for c, m, v in zip(tp["country"], tp["mineral"], tp["t_param"], strict=True):
         key = (str(c), str(m))
         table[key] = max(table.get(key, float("-inf")), float(v))
-    _TP[id(ds)] = (ds, table)
     return table
 
 

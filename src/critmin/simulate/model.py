@@ -27,6 +27,7 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.data.load import Dataset
+from critmin.data.per_dataset import per_dataset
 from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
@@ -60,19 +61,16 @@ POOL_BELOW = 0.01
 #: U.S. import routing rest on them).
 NEVER_POOLED = frozenset({"CHN", "USA"})
 
-_PRICES: dict[int, tuple[Dataset, dict[str, ReferencePrice]]] = {}
+
+@per_dataset
+def _reference_prices(ds: Dataset) -> dict[str, ReferencePrice]:
+    return reference_prices(ds["prices"], shock_years_of_dataset(ds))
 
 
 def reference_prices_of(chain: SupplyChain) -> dict[str, ReferencePrice]:
     """The reference price of every mineral (one definition: critmin.economics.price), once
     per dataset."""
-    ds = chain.dataset
-    hit = _PRICES.get(id(ds))
-    if hit is not None and hit[0] is ds:
-        return hit[1]
-    prices = reference_prices(ds["prices"], shock_years_of(chain))
-    _PRICES[id(ds)] = (ds, prices)
-    return prices
+    return _reference_prices(chain.dataset)
 
 
 def shock_years_of(chain: SupplyChain) -> dict[str, int]:
@@ -173,21 +171,14 @@ def _price(chain: SupplyChain, mineral: str) -> tuple[float, str]:
     return ref.usd_per_t, ref.note
 
 
-_TRADE: dict[int, tuple[Dataset, dict[tuple[str, str], pd.DataFrame]]] = {}
-
-
+@per_dataset
 def trade_by_stage(ds: Dataset) -> dict[tuple[str, str], pd.DataFrame]:
     """BACI rows of the trade years, split by (mineral, stage) once per dataset."""
-    hit = _TRADE.get(id(ds))
-    if hit is not None and hit[0] is ds:
-        return hit[1]
     trade = ds["trade"]
     trade = trade[trade["year"].between(*TRADE_YEARS)]
-    split = {
+    return {
         (str(m), str(st)): g for (m, st), g in trade.groupby(["mineral", "stage"], observed=True)
     }
-    _TRADE[id(ds)] = (ds, split)
-    return split
 
 
 def _trade_prior(
