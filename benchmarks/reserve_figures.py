@@ -69,14 +69,14 @@ def plan() -> None:
 
 def caps() -> None:
     from critmin.optimize.eligibility import Eligibility
-    from critmin.optimize.sensitivity import _spend, moved_share
+    from critmin.optimize.sensitivity import moved_share, spend_by_lot
 
     chain, forms, ens = _ensemble(Eligibility.of, 500)
     base: dict[str, float] | None = None
     for share in [0.05, 0.025, 0.075, 0.10, 0.20]:
         f = forms.copy()
         f["purchase_cap_share"] = share
-        spend = _spend(chain, f, ens, BUDGET, None)
+        spend = spend_by_lot(chain, f, ens, BUDGET, None)
         base = spend if base is None else base
         lots = sorted(((v, k) for k, v in spend.items() if v > 1e3), reverse=True)
         print(
@@ -89,17 +89,17 @@ def caps() -> None:
 
 def copper() -> None:
     from critmin.optimize.eligibility import Eligibility
-    from critmin.optimize.sensitivity import Resimulator, _perturbed, _spend, moved_share
+    from critmin.optimize.sensitivity import Resimulator, moved_share, scaled_model, spend_by_lot
     from critmin.simulate.model import build_model
 
     rule = Eligibility.parse("all")
     chain, forms, ens = _ensemble(lambda _: rule, 200)
-    base = _spend(chain, forms, ens, BUDGET, rule)
+    base = spend_by_lot(chain, forms, ens, BUDGET, rule)
     model = build_model(chain, "copper")
     moved = Resimulator(chain, ens, 0).ensemble(
-        _perturbed(model, chain, "commercial_stock_days", 15.0)
+        scaled_model(model, chain, "commercial_stock_days", 15.0)
     )
-    case = _spend(chain, forms, moved, BUDGET, rule)
+    case = spend_by_lot(chain, forms, moved, BUDGET, rule)
 
     def cu(spend: dict[str, float]) -> float:
         return sum(v for k, v in spend.items() if k.startswith("copper"))

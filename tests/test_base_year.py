@@ -119,7 +119,8 @@ def test_the_chain_model_keeps_a_net_exporters_routing(bundled: SupplyChain) -> 
     model routes U.S. imports by them but keeps the trade prior's home deliveries; read as a
     reliance of 0, U.S. plants would serve all U.S. demand (min of output and demand)."""
     at = bundled.us_nir_base(["molybdenum"])
-    assert bool(at.net_exporter[0]) and float(at[0]) == 0.0  # the premise
+    assert bool(at.net_exporter[0])  # the premise
+    assert float(at[0]) == 0.0
     model = build_model(bundled, "molybdenum")
     assert any("import-source" in a for a in model.assumptions)
     usa, us = model.countries.index("USA"), REGIONS.index("USA")

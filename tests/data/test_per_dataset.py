@@ -48,7 +48,8 @@ def test_a_value_is_computed_once_per_live_dataset(small_dir: Path) -> None:
 
     first, _ = collect(base_dir=small_dir)
     second, _ = collect(base_dir=small_dir)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert tables(first) == tables(first) == tables(second)
     assert len(calls) == 2  # once per dataset, though the two are alike
     assert len(tables) == 2

@@ -7,7 +7,7 @@ import numpy as np
 from critmin.chain import SupplyChain
 from critmin.optimize.ensemble import build_ensemble
 from critmin.simulate.model import build_model
-from critmin.web.sensitivity import Resimulator, _perturbed, moved_share
+from critmin.web.sensitivity import Resimulator, moved_share, scaled_model
 
 
 def test_moved_share_counts_a_reallocation_once_and_a_cut_as_a_cut() -> None:
@@ -25,7 +25,7 @@ def test_resimulating_an_unchanged_chain_reproduces_the_ensemble() -> None:
     same = resim.ensemble(model)
     np.testing.assert_allclose(same.shortfall.values, ens.shortfall.values)
     np.testing.assert_allclose(same.price.values, ens.price.values)
-    fewer = resim.ensemble(_perturbed(model, chain, "commercial_stock_days", 0.5))
+    fewer = resim.ensemble(scaled_model(model, chain, "commercial_stock_days", 0.5))
     # the other mineral is untouched; the changed one draws the same events
     np.testing.assert_allclose(
         fewer.shortfall.sel(mineral="cobalt").values, ens.shortfall.sel(mineral="cobalt").values

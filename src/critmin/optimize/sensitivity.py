@@ -73,7 +73,7 @@ def moved_share(base: dict[str, float], case: dict[str, float], budget: float) -
     return float(max(delta[delta > 0].sum(), -delta[delta < 0].sum()) / budget)
 
 
-def _spend(
+def spend_by_lot(
     chain: SupplyChain,
     forms: pd.DataFrame,
     ens: Ensemble,
@@ -83,8 +83,11 @@ def _spend(
     needs: pd.DataFrame | None = None,
     conversions: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """Dollars the reserve problem (risk-neutral, as planned) spends per lot; only the
-    purchase problem is solved, not the comparison policies ``optimise`` adds."""
+    """Dollars the reserve problem spends per lot (USD by lot id), risk-neutral as planned,
+    on ``ens`` with the reserve forms ``forms`` (and, where given, ``needs`` and
+    ``conversions`` in place of the bundled reserve_needs and reserve_conversions): the
+    measure every sensitivity case compares (``moved_share``). Only the purchase problem is
+    solved, not the comparison policies ``optimise`` adds."""
     problem, _ = reserve_problem(
         chain,
         ens,
@@ -103,8 +106,9 @@ def _spend(
     return {str(k): float(v) for k, v in zip(usd.lot.values, usd.values, strict=True)}
 
 
-def _perturbed(model: ChainModel, chain: SupplyChain, name: str, f: float) -> ChainModel:
-    """The chain model with one market parameter scaled by ``f``."""
+def scaled_model(model: ChainModel, chain: SupplyChain, name: str, f: float) -> ChainModel:
+    """The chain model with one market parameter (``MARKET``: a market_parameters name) scaled
+    by ``f``; re-simulate it on the same draws with ``Resimulator.ensemble``."""
     if name == "commercial_stock_days":
         return dataclasses.replace(
             model,
@@ -350,7 +354,7 @@ def _solve_case(ctx: _Cases, item: _Item | None) -> dict[str, float] | None:
     """Dollars per lot of the plan with one parameter scaled (None: the base plan); None when
     the deadline has passed before the case starts."""
     if item is None:
-        return _spend(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
+        return spend_by_lot(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
     if time.time() > ctx.deadline:
         return None
     name, m, table, f = item
@@ -367,11 +371,13 @@ def _solve_case(ctx: _Cases, item: _Item | None) -> dict[str, float] | None:
         model = _MODELS.get((ctx.token, m))
         if model is None:
             model = _MODELS[(ctx.token, m)] = build_model(ctx.chain, m)
-        e = ctx.resim.ensemble(_perturbed(model, ctx.chain, name, f))
+        e = ctx.resim.ensemble(scaled_model(model, ctx.chain, name, f))
     elif table == "reserve_forms":
         forms = forms.copy()
         pick = forms["mineral"] == m
         forms.loc[pick, name] = (forms.loc[pick, name].astype(float) * f).clip(upper=1.0)
     else:
         capital = CAPITAL_COST_PER_YEAR * f
-    return _spend(ctx.chain, forms, e, ctx.budget, ctx.eligibility, capital, needs_case, conv_case)
+    return spend_by_lot(
+        ctx.chain, forms, e, ctx.budget, ctx.eligibility, capital, needs_case, conv_case
+    )

@@ -8,9 +8,9 @@ from critmin.optimize.sensitivity import (
     FORMS,
     MARKET,
     Resimulator,
-    _perturbed,
     moved_share,
     parameter_sensitivity,
+    scaled_model,
 )
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
     "FORMS",
     "MARKET",
     "Resimulator",
-    "_perturbed",
     "moved_share",
     "parameter_sensitivity",
+    "scaled_model",
 ]
