@@ -4,6 +4,7 @@ with what a user can call, and a private helper may change without notice."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,8 @@ def private_uses(source: str) -> list[str]:
                 for a in node.names
                 if private_module or a.name.startswith("_")
             ]
-        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-            if not node.attr.startswith("__"):
-                out.append(f"{node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Attribute) and re.match(r"_(?!_)", node.attr):
+            out.append(f"{node.lineno}: {ast.unparse(node)}")
     return out
 
 

@@ -12,6 +12,9 @@ from urllib.parse import urlparse
 import pytest
 from web_world import Site
 
+from critmin.ledger.state import Fund
+from critmin.report.numbers import usd
+
 WIDTHS = {"desktop": (1440, 900), "phone": (390, 844)}
 PAGES = {
     "overview": "/",
@@ -151,6 +154,13 @@ def test_board_member_can_vote_and_public_cannot(watched: Watched, site: Site) -
     votes = site.api("GET", "/board", site.tokens["member1"]).json()["motion"]
     assert any(m["votes"].get("member1") == "yes" for m in votes)
     assert "verified" in (page.text_content("#verify") or "")
+    # dollars as every front end writes them (critmin.report.numbers.usd), by the server
+    raw = site.api("GET", "/funds", site.tokens["member1"]).json()
+    shown = [row.locator("td").all_text_contents() for row in page.locator("#funds tbody tr").all()]
+    assert [cells[0] for cells in shown] == [f["fund_id"] for f in raw]
+    for cells, f in zip(shown, raw, strict=True):
+        fund = Fund.model_validate(f)
+        assert cells[-2:] == [usd(fund.amount_usd), usd(fund.available)]
     watched.check()
 
 

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from critmin.api.auth import LedgerDep, Reader, allow
+from critmin.ledger.state import Fund
 from critmin.ledger.users import User
 from critmin.ledger.verify import verify
-from critmin.ledger.vocabulary import Role
+from critmin.ledger.vocabulary import Projection, Role
+from critmin.report.numbers import usd
 
 if TYPE_CHECKING:
     from critmin.web.app import Web
@@ -48,5 +50,17 @@ def router(web: Web) -> APIRouter:
             "head": report.head,
             "problems": report.problems[:20],
         }
+
+    @r.get("/web/console/funds")
+    def funds(db: LedgerDep, user: Reader) -> list[dict[str, Any]]:
+        """The funds of ``GET /funds`` (the same role check), each with ``amount`` and
+        ``available`` (``Fund.available``: what an accepted fund has not spent) written as
+        every front end writes dollars (critmin.report.numbers.usd): the page formats no
+        money itself."""
+        out = []
+        for row in db.projection(Projection.FUND):
+            fund = Fund.model_validate(row)
+            out.append({**row, "amount": usd(fund.amount_usd), "available": usd(fund.available)})
+        return out
 
     return r

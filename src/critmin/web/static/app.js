@@ -244,7 +244,6 @@
     const newKey = () => "web-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
     const writeHeaders = () => Object.assign({ "Content-Type": "application/json", "Idempotency-Key": newKey() }, auth());
     const fail = (e) => { const el = document.getElementById("console-error"); el.textContent = e.message; el.hidden = false; };
-    const money = (v) => { const x = Number(v); return isFinite(x) ? (Math.abs(x) >= 1e9 ? "$" + (x / 1e9).toFixed(2) + "B" : Math.abs(x) >= 1e6 ? "$" + (x / 1e6).toFixed(2) + "M" : "$" + x.toLocaleString("en-US", { maximumFractionDigits: 0 })) : "-"; };
     document.querySelectorAll("form.op").forEach((f) => f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const body = {};
@@ -280,7 +279,8 @@
       }
       const [verify, funds, board, holdings, events] = await Promise.all([
         getJSON("/web/console/verify", { headers: auth() }),
-        getJSON("/funds", { headers: auth() }),
+        // dollars come written by the server (critmin.report.numbers.usd): no formatter here
+        getJSON("/web/console/funds", { headers: auth() }),
         getJSON("/board", { headers: auth() }),
         getJSON("/holdings", { headers: auth() }),
         getJSON("/events?limit=10000", { headers: auth() }),
@@ -289,7 +289,7 @@
         ? "✔ hash chain and projections verified: " + verify.events + " events"
         : '<span class="error">✘ ' + esc(verify.problems.join("; ")) + "</span>";
       document.getElementById("funds").innerHTML = '<div class="scroll"><table class="data">' +
-        table(funds.map((f) => Object.assign({}, f, { amount_usd: money(f.amount_usd), available: money(f.available) })), [["fund_id", "Fund"], ["kind", "Kind"], ["partner", "Partner"], ["status", "Status"], ["amount_usd", "Amount"], ["available", "Available"]]) + "</table></div>";
+        table(funds, [["fund_id", "Fund"], ["kind", "Kind"], ["partner", "Partner"], ["status", "Status"], ["amount", "Amount"], ["available", "Available"]]) + "</table></div>";
       const motions = board.motion || [];
       document.getElementById("motions").innerHTML = motions.length ? '<div class="scroll"><table class="data"><thead><tr><th>Motion</th><th>What</th><th>Status</th><th>Votes</th><th>Your vote</th></tr></thead><tbody>' +
         motions.map((m) => {

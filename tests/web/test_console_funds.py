@@ -1,0 +1,77 @@
+"""The console's dollars are written by the server with the one formatter every front end uses
+(critmin.report.numbers.usd); the page's script formats no money of its own. Its own
+``money()`` read "$-0" for a tiny negative, "$1,500" where the review reads "$1.50K", and "-"
+for every fund's "available" (a figure the ``/funds`` rows do not carry)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import critmin.web
+from critmin.api.app import create_app
+from critmin.ledger import events as ev
+from critmin.ledger.service import Ledger
+from critmin.ledger.state import Fund
+from critmin.ledger.users import add_user
+from critmin.ledger.vocabulary import Role
+from critmin.report.numbers import usd
+
+APP_JS = Path(critmin.web.__file__).parent / "static" / "app.js"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    db = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}", create=True)
+    db.submit(ev.Genesis(appropriation_usd=Decimal("2.5e9")), "init", "genesis")
+    db.submit(
+        ev.ContributionProposed(contribution_id="jp-1", partner="JPN", amount_usd=Decimal("1e9")),
+        "partner-jp",
+    )
+    yield db
+    db.dispose()
+
+
+def test_console_funds_carry_the_dollars_as_the_review_writes_them(ledger: Ledger) -> None:
+    tokens = {
+        Role.OPERATOR: add_user(ledger.engine, "operator", Role.OPERATOR),
+        Role.PARTNER: add_user(ledger.engine, "partner-jp", Role.PARTNER, country="JPN"),
+    }
+    with TestClient(create_app(ledger)) as client:
+        head = {"Authorization": f"Bearer {tokens[Role.OPERATOR]}"}
+        rows = client.get("/web/console/funds", headers=head).json()
+        raw = client.get("/funds", headers=head).json()
+        # the same role check as GET /funds: a partner reads neither
+        partner = {"Authorization": f"Bearer {tokens[Role.PARTNER]}"}
+        assert client.get("/funds", headers=partner).status_code == 403
+        assert client.get("/web/console/funds", headers=partner).status_code == 403
+    assert [r["fund_id"] for r in rows] == [r["fund_id"] for r in raw]
+    for row, stored in zip(rows, raw, strict=True):
+        fund = Fund.model_validate(stored)
+        assert row["amount"] == usd(fund.amount_usd)
+        assert row["available"] == usd(fund.available)
+    by_id = {r["fund_id"]: r for r in rows}
+    assert (by_id["appropriation"]["amount"], by_id["appropriation"]["available"]) == (
+        "$2.50B",
+        "$2.50B",
+    )
+    # a contribution not yet accepted has nothing available
+    assert (by_id["jp-1"]["amount"], by_id["jp-1"]["available"]) == ("$1.00B", "$0")
+
+
+def test_the_page_script_formats_no_money() -> None:
+    script = APP_JS.read_text(encoding="utf-8")
+    assert "money" not in script
+    assert not re.search(r"toFixed|toLocaleString|Intl\.NumberFormat|[\"']\$[\"']", script)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(-0.0, "$0"), (-0.4, "$0"), (1e9, "$1.00B"), (-1500, "-$1.50K")]
+)
+def test_the_one_formatter_on_the_values_the_script_got_wrong(value: float, text: str) -> None:
+    assert usd(value) == text
