@@ -9,6 +9,7 @@ The choice is kept in ``source``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,9 @@ class SupplyChain:
     """U.S. secondary (recycled) supply, t/yr by ``mineral`` in the chain model's reference
     basis; None = none. Attached by ``critmin.outlook.recycling.with_recycling``; the chain
     model enters it as a domestic supply node (critmin.simulate.model)."""
+    as_of: int | None = None
+    """The latest base year any mineral may take (``base_year``); None = no cap. A back-test
+    of an episode that starts in year Y sets Y - 1 (critmin.simulate.backtest)."""
 
     @classmethod
     def from_dataset(
@@ -230,11 +234,60 @@ class SupplyChain:
             )
         )
 
+    def shock_years(self) -> dict[str, int]:
+        """Per mineral, the year its first library shock starts (critmin.economics.price.
+        shock_years_of_dataset); with ``as_of``, no later than ``as_of + 1`` for every mineral,
+        so that ``base_year`` is at most ``as_of``."""
+        shocks = shock_years_of_dataset(self.dataset)
+        if self.as_of is None:
+            return shocks
+        cap = self.as_of + 1
+        names = {str(m) for m in self.dataset["minerals"]["id"]} | set(shocks)
+        return {m: min(shocks.get(m, cap), cap) for m in names}
+
     def base_year(self, mineral: str) -> int:
         """The mineral's pre-shock base year (critmin.economics.price.base_year, the year of its
-        reference price): every baseline read from USGS's U.S. tables (demand, net import
-        reliance, import sources) is read in it, not in USGS's latest (estimated) year."""
-        return base_year(mineral, shock_years_of_dataset(self.dataset))
+        reference price): every baseline a model reads (world production by stage and country,
+        U.S. demand, net import reliance, import sources, price) is read in it, not in USGS's
+        latest (estimated) year."""
+        return base_year(mineral, self.shock_years())
+
+    def production_years(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
+        """The year each (mineral, stage)'s production is read in by a model: the latest year
+        with data up to the mineral's base year, else the earliest after it (one rule with the
+        price and U.S. demand: critmin.economics.price.year_at_base); -1 where the stage has
+        no data. Not the latest year: MCS 2026's 2025 output is an estimate, and for a mineral
+        under a 2025 shock it carries the shock the model applies."""
+        prod = self.production if minerals is None else self.production.sel(mineral=list(minerals))
+        has = prod.notnull().any("country").to_numpy()  # (mineral, stage, year)
+        years = prod.year.to_numpy().astype(int)
+        base = np.array([self.base_year(str(m)) for m in prod.mineral.values])
+        upto = has & (years[None, None, :] <= base[:, None, None])
+        last = len(years) - 1 - np.argmax(upto[..., ::-1], axis=-1)
+        first = np.argmax(has, axis=-1)
+        pick = np.where(upto.any(-1), last, first)
+        out = np.where(has.any(-1), years[pick], -1)
+        return xr.DataArray(
+            out,
+            coords={"mineral": prod.mineral.values, "stage": prod.stage.values},
+            dims=("mineral", "stage"),
+            name="production_year",
+        )
+
+    def base_shares(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
+        """Country shares by (mineral, stage, country) in each (mineral, stage)'s
+        ``production_years`` (the coordinate ``year``; -1 and NaN shares without data): the
+        world production every simulation (critmin.simulate.model) and its disruption set
+        read."""
+        prod = self.production if minerals is None else self.production.sel(mineral=list(minerals))
+        years = self.production_years(minerals)
+        picked = prod.sel(year=years.where(years >= 0, int(prod.year[0])))
+        total = picked.sum("country", min_count=1)
+        out = (picked / total.where(total > 0)).where(years >= 0)
+        out = out.drop_vars("year").assign_coords(year=years)
+        out.name = "share"
+        out.attrs["unit"] = "fraction"
+        return out
 
     def us_nir_base(self) -> xr.DataArray:
         """U.S. net import reliance by ``mineral`` in each mineral's base year (the latest year
