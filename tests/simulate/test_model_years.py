@@ -143,3 +143,20 @@ def test_back_tests_read_the_year_before_each_episode(bundled: SupplyChain) -> N
     assert ree["base_year"] == 2009
     assert ree["production_years"].startswith("mining 2018")
     assert rows["magnets-2025-04"]["base_year"] == 2024
+
+
+def test_world_output_is_read_from_the_us_tables_source(bundled: SupplyChain) -> None:
+    """Phosphate's U.S. demand is USGS's rock tonnage: the world output it is a share of is
+    USGS's rock of the base year (2024), not the latest year's (2025e) nor World Mining Data's
+    P2O5 content (a third of the rock's tonnage: the U.S. share would triple)."""
+    model = build_model(bundled, "phosphate")
+    raw = bundled.dataset["production"]
+    want = raw[
+        (raw["mineral"] == "phosphate")
+        & (raw["stage"] == "mining")
+        & (raw["year"] == bundled.base_year("phosphate"))
+        & (raw["source_id"] == "USGS_MCS2026_DR")
+        & (raw["country"] != "WLD")
+    ]
+    assert model.world_t_per_year == pytest.approx(float(want["value"].sum()))
+    assert "rock" in model.unit

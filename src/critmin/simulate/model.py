@@ -346,15 +346,16 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
 
     # reference world total: the first stage reported in tonnes, base year
     world, unit = float("nan"), "t"
-    prod = chain.production.sel(mineral=mineral)
+    read = chain.model_production()  # the U.S. tables' source where it reports
+    prod = read.production.sel(mineral=mineral)
     for s in use:
         year = year_of[s]
-        u = str(chain.unit.sel(mineral=mineral, stage=s, year=year).item())
+        u = str(read.unit.sel(mineral=mineral, stage=s, year=year).item())
         if u == "t":
             world = float(prod.sel(stage=s, year=year).sum())
-            basis = str(chain.basis.sel(mineral=mineral, stage=s, year=year).item())
+            basis = str(read.basis.sel(mineral=mineral, stage=s, year=year).item())
             unit = f"t ({basis})"
-            sources.add(str(chain.source.sel(mineral=mineral, stage=s, year=year).item()))
+            sources.add(str(read.source.sel(mineral=mineral, stage=s, year=year).item()))
             break
     if not np.isfinite(world) or world <= 0:
         world, unit = 1.0, "index (world output = 1 per year)"
@@ -368,7 +369,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         col = shares.sel(stage=s).to_series().reindex(countries).fillna(0.0).to_numpy()
         cap[k] = col * world / MONTHS_PER_YEAR
         year = year_of[s]
-        sources.add(str(chain.source.sel(mineral=mineral, stage=s, year=year).item()))
+        sources.add(str(read.source.sel(mineral=mineral, stage=s, year=year).item()))
     if K > 1:
         assumptions.append("every stage passes the same content on (no yield losses)")
 
@@ -744,12 +745,13 @@ def _first_stage_world(chain: SupplyChain, mineral: str) -> float:
     if mineral not in chain.production.mineral.values:
         return 0.0
     shares = chain.base_shares([mineral]).sel(mineral=mineral)
-    prod = chain.production.sel(mineral=mineral)
+    read = chain.model_production()
+    prod = read.production.sel(mineral=mineral)
     for s in shares.stage.values:
         if not bool(shares.sel(stage=s).notnull().any()):
             continue
         year = int(shares.year.sel(stage=s))
-        if str(chain.unit.sel(mineral=mineral, stage=s, year=year).item()) == "t":
+        if str(read.unit.sel(mineral=mineral, stage=s, year=year).item()) == "t":
             return float(prod.sel(stage=s, year=year).sum())
     return 0.0
 
