@@ -33,6 +33,8 @@ from critmin.schema.vocabulary import (
 
 NIR_STAT = "net_import_reliance"
 
+_MODEL_PRODUCTION: dict[int, tuple[Dataset, xr.Dataset]] = {}
+
 
 def _select_sources(production: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     """Keep, per (mineral, stage, year), the rows of the one preferred source: lowest priority
@@ -99,6 +101,9 @@ class SupplyChain:
     """U.S. secondary (recycled) supply, t/yr by ``mineral`` in the chain model's reference
     basis; None = none. Attached by ``critmin.outlook.recycling.with_recycling``; the chain
     model enters it as a domestic supply node (critmin.simulate.model)."""
+    as_of: int | None = None
+    """The latest base year any mineral may take (``base_year``); None = no cap. A back-test
+    of an episode that starts in year Y sets Y - 1 (critmin.simulate.backtest)."""
 
     @classmethod
     def from_dataset(
@@ -232,11 +237,119 @@ class SupplyChain:
             )
         )
 
+    def shock_years(self) -> dict[str, int]:
+        """Per mineral, the year its first library shock starts (critmin.economics.price.
+        shock_years_of_dataset); with ``as_of``, no later than ``as_of + 1`` for every mineral,
+        so that ``base_year`` is at most ``as_of``."""
+        shocks = shock_years_of_dataset(self.dataset)
+        if self.as_of is None:
+            return shocks
+        cap = self.as_of + 1
+        names = {str(m) for m in self.dataset["minerals"]["id"]} | set(shocks)
+        return {m: min(shocks.get(m, cap), cap) for m in names}
+
     def base_year(self, mineral: str) -> int:
         """The mineral's pre-shock base year (critmin.economics.price.base_year, the year of its
-        reference price): every baseline read from USGS's U.S. tables (demand, net import
-        reliance, import sources) is read in it, not in USGS's latest (estimated) year."""
-        return base_year(mineral, shock_years_of_dataset(self.dataset))
+        reference price): every baseline a model reads (world production by stage and country,
+        U.S. demand, net import reliance, import sources, price) is read in it, not in USGS's
+        latest (estimated) year."""
+        return base_year(mineral, self.shock_years())
+
+    def model_production(self) -> xr.Dataset:
+        """``production``, ``unit``, ``basis`` and ``source`` as a chain model reads them: the
+        chain's arrays, except that where the source of the mineral's U.S. tables (USGS MCS:
+        U.S. demand, price, net import reliance, import sources) reports a (mineral, stage,
+        year), its rows are read. The U.S. demand a model sets against world output is then
+        a ratio of one publication's figures, on one basis and one country list (with its
+        "other countries"): World Mining Data's phosphate is P2O5 content (77 Mt in 2024)
+        where USGS's U.S. consumption is rock (22.5 Mt against USGS's 239 Mt). Once per
+        dataset."""
+        ds = self.dataset
+        hit = _MODEL_PRODUCTION.get(id(ds))
+        if hit is not None and hit[0] is ds:
+            return hit[1]
+        us = ds["us_supply"]
+        pairs = set(zip(us["mineral"].astype(str), us["source_id"].astype(str), strict=True))
+        raw = ds["production"]
+        raw = raw[raw["country"] != WORLD]
+        own = [
+            (str(m), str(src)) in pairs
+            for m, src in zip(raw["mineral"], raw["source_id"], strict=True)
+        ]
+        rows = raw[np.array(own, dtype=bool)]
+        labels = {d: self.production[d].values for d in self.production.dims}
+        rows = rows[
+            rows["mineral"].isin(labels["mineral"])
+            & rows["stage"].isin(labels["stage"])
+            & rows["country"].isin(labels["country"])
+            & rows["year"].astype(int).isin(labels["year"])
+        ]
+        codes = tuple(
+            pd.Categorical(
+                rows[d].astype(int) if d == "year" else rows[d], categories=list(labels[d])
+            ).codes
+            for d in labels
+        )
+        grid = np.zeros(self.production.shape)
+        seen = np.zeros(grid.shape, dtype=bool)
+        np.add.at(grid, codes, rows["value"].to_numpy(float))
+        seen[codes] = True
+        dims = list(self.production.dims)
+        covered = seen.any(axis=dims.index("country"))  # (mineral, stage, year)
+        wide = np.expand_dims(covered, dims.index("country"))
+        production = self.production.copy(
+            data=np.where(wide, np.where(seen, grid, np.nan), self.production.values)
+        )
+        meta = rows.drop_duplicates(["mineral", "stage", "year"])
+        out = xr.Dataset({"production": production})
+        for name, col in (("unit", "unit"), ("basis", "basis"), ("source", "source_id")):
+            arr = getattr(self, name).copy()
+            for m, st, y, v in zip(
+                meta["mineral"], meta["stage"], meta["year"], meta[col], strict=True
+            ):
+                arr.loc[{"mineral": m, "stage": st, "year": int(y)}] = v
+            out[name] = arr
+        _MODEL_PRODUCTION[id(ds)] = (ds, out)
+        return out
+
+    def production_years(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
+        """The year each (mineral, stage)'s production is read in by a model: the latest year
+        with data up to the mineral's base year, else the earliest after it (one rule with the
+        price and U.S. demand: critmin.economics.price.year_at_base); -1 where the stage has
+        no data. Not the latest year: MCS 2026's 2025 output is an estimate, and for a mineral
+        under a 2025 shock it carries the shock the model applies."""
+        prod = self.model_production()["production"]
+        prod = prod if minerals is None else prod.sel(mineral=list(minerals))
+        has = prod.notnull().any("country").to_numpy()  # (mineral, stage, year)
+        years = prod.year.to_numpy().astype(int)
+        base = np.array([self.base_year(str(m)) for m in prod.mineral.values])
+        upto = has & (years[None, None, :] <= base[:, None, None])
+        last = len(years) - 1 - np.argmax(upto[..., ::-1], axis=-1)
+        first = np.argmax(has, axis=-1)
+        pick = np.where(upto.any(-1), last, first)
+        out = np.where(has.any(-1), years[pick], -1)
+        return xr.DataArray(
+            out,
+            coords={"mineral": prod.mineral.values, "stage": prod.stage.values},
+            dims=("mineral", "stage"),
+            name="production_year",
+        )
+
+    def base_shares(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
+        """Country shares by (mineral, stage, country) in each (mineral, stage)'s
+        ``production_years`` (the coordinate ``year``; -1 and NaN shares without data), from
+        ``model_production``: the world production every simulation (critmin.simulate.model)
+        and its disruption set read."""
+        prod = self.model_production()["production"]
+        prod = prod if minerals is None else prod.sel(mineral=list(minerals))
+        years = self.production_years(minerals)
+        picked = prod.sel(year=years.where(years >= 0, int(prod.year[0])))
+        total = picked.sum("country", min_count=1)
+        out = (picked / total.where(total > 0)).where(years >= 0)
+        out = out.drop_vars("year").assign_coords(year=years)
+        out.name = "share"
+        out.attrs["unit"] = "fraction"
+        return out
 
     def us_nir_base(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
         """U.S. net import reliance by ``mineral`` (every mineral, or those of ``minerals``) in

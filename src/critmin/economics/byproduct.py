@@ -20,14 +20,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from critmin.chain import SupplyChain
-from critmin.metrics.concentration import select
 
 
 def host_producers(chain: SupplyChain, host: str, host_stage: str) -> set[str]:
-    """Countries with host output at ``host_stage`` in its latest year (shares > 0)."""
+    """Countries with host output at ``host_stage`` in the host's base-year production year
+    (SupplyChain.base_shares; shares > 0)."""
     if host not in chain.production.mineral.values:
         return set()
-    shares = select(chain, mineral=[host]).shares.sel(mineral=host)
+    shares = chain.base_shares([host]).sel(mineral=host)
     if host_stage not in shares.stage.values:
         return set()
     col = shares.sel(stage=host_stage).to_series()

@@ -1,9 +1,13 @@
 """Back-tests: replay historical episodes on the engine and set the modelled changes beside the
 observed ones, each observation with its source (``scenarios/library/backtests.yaml``).
 
-The chains and market parameters are today's (the bundled data), not the episode year's; an
-observation marked ``in_sample`` was used to fit a parameter (the April 2025 approval path) or
-is the scenario's own input (the 2010 quota), so it is shown and never scored. An episode may
+Each episode's chain is read as of the year before the episode starts (``SupplyChain.as_of``):
+world production by stage and country, U.S. demand, net import reliance, import sources and
+the price in that year, or where the bundled data do not reach back so far, the earliest year
+they have (the 2010 rare-earth quota is replayed on 2018's chain, the bundled data's first
+year; each record names its years). The market parameters are today's. An observation
+marked ``in_sample`` was used to fit a parameter (the April 2025 approval path) or is the
+scenario's own input (the 2010 quota), so it is shown and never scored. An episode may
 name the ``stages`` whose market it replays (the 2010 quota was a quota on oxides, and the price
 observed is an oxide price: that market is the chain up to separation, not the magnets a
 longer chain sells to consumers).
@@ -15,7 +19,7 @@ is a plumbing check); an observation of 0 (exports that stopped) is shown, not s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,10 @@ class Record:
     modelled: float
     source_id: str
     in_sample: bool
+    #: the chain's base year (SupplyChain.base_year, as of the year before the episode) and
+    #: the year each stage's production was read in ("mining 2022, refining 2022")
+    base_year: int = 0
+    production_years: str = ""
 
     @property
     def error(self) -> float:
@@ -116,7 +124,11 @@ def backtest(chain: SupplyChain) -> list[Record]:
     for name, ep in episodes().items():
         raw = {"name": name, **ep["scenario"]}
         scenario = parse_scenario(raw, f"backtests.yaml:{name}", labels)
-        model = build_model(chain, ep["mineral"], ep.get("stages"))
+        as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
+        model = build_model(as_of, ep["mineral"], ep.get("stages"))
+        years = ", ".join(
+            f"{s} {y}" for s, y in zip(model.stages, model.production_years, strict=True)
+        )
         months = max(int(ep["months"]), 12)
         shocks = build_shocks(scenario, model, parents, 1, months, np.random.default_rng(0))
         trace = run(model, shocks)
@@ -131,6 +143,8 @@ def backtest(chain: SupplyChain) -> list[Record]:
                     modelled=_measure(model, trace, base, obs["measure"]),
                     source_id=str(obs["source_id"]),
                     in_sample=bool(obs["in_sample"]),
+                    base_year=model.base_year,
+                    production_years=years,
                 )
             )
     return out
@@ -148,6 +162,8 @@ def backtest_records(records: list[Record]) -> list[dict[str, Any]]:
             "log_error": round(r.log_error, 4) if np.isfinite(r.log_error) else None,
             "source_id": r.source_id,
             "in_sample": r.in_sample,
+            "base_year": r.base_year,
+            "production_years": r.production_years,
         }
         for r in records
     ]

@@ -30,7 +30,6 @@ from typing import Any
 import pandas as pd
 
 from critmin.chain import HostLink, SupplyChain
-from critmin.metrics.concentration import select
 from critmin.scenarios.load import library_events, load_scenario, parse_scenario
 from critmin.scenarios.probability import (
     Calibration,
@@ -68,8 +67,9 @@ def scaled(distribution: dict[str, Any], factor: float) -> dict[str, Any]:
 
 
 def stage_shares(chain: SupplyChain) -> pd.DataFrame:
-    """(mineral, stage, country, share) at each mineral's latest year per stage."""
-    shares = select(chain).shares
+    """(mineral, stage, country, share) in each (mineral, stage)'s base-year production year
+    (SupplyChain.base_shares: the shares the chain models are built on)."""
+    shares = chain.base_shares()
     frame = shares.to_dataframe(name="share").reset_index()
     frame = frame[frame["share"].notna() & (frame["share"] > 0)]
     return frame[["mineral", "stage", "country", "share"]]

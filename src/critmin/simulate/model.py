@@ -36,10 +36,8 @@ from critmin.economics.price import (
     base_year,
     parents_of_dataset,
     reference_prices,
-    shock_years_of_dataset,
     year_at_base,
 )
-from critmin.metrics.concentration import select
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (
@@ -63,20 +61,27 @@ NEVER_POOLED = frozenset({"CHN", "USA"})
 
 
 @per_dataset
-def _reference_prices(ds: Dataset) -> dict[str, ReferencePrice]:
-    return reference_prices(ds["prices"], shock_years_of_dataset(ds))
+def _reference_prices(ds: Dataset) -> dict[int | None, dict[str, ReferencePrice]]:
+    """Reference prices by ``as_of`` (filled by reference_prices_of)."""
+    return {}
 
 
 def reference_prices_of(chain: SupplyChain) -> dict[str, ReferencePrice]:
     """The reference price of every mineral (one definition: critmin.economics.price), once
-    per dataset."""
-    return _reference_prices(chain.dataset)
+    per dataset and ``as_of``."""
+    by_as_of = _reference_prices(chain.dataset)
+    prices = by_as_of.get(chain.as_of)
+    if prices is None:
+        prices = by_as_of[chain.as_of] = reference_prices(
+            chain.dataset["prices"], shock_years_of(chain)
+        )
+    return prices
 
 
 def shock_years_of(chain: SupplyChain) -> dict[str, int]:
-    """Per mineral, the year of the first library event naming it (critmin.chain.
-    shock_years_of_dataset): the base year is the year before."""
-    return shock_years_of_dataset(chain.dataset)
+    """Per mineral, the year of the first library event naming it (SupplyChain.shock_years):
+    the base year is the year before."""
+    return chain.shock_years()
 
 
 def region_of(country: str) -> str:
@@ -135,6 +140,10 @@ class ChainModel:
     #: from the origin's last-stage plants); the hub inherits the origin's last-stage
     #: outages and export controls in that share (critmin.simulate.shocks)
     hub_feed: tuple[tuple[str, str, float], ...] = ()
+    #: the mineral's base year (SupplyChain.base_year) and, per stage, the year its world
+    #: production was read in (SupplyChain.production_years); 0 / () = not recorded
+    base_year: int = 0
+    production_years: tuple[int, ...] = ()
 
     @property
     def loss_per_t(self) -> float:
@@ -226,8 +235,9 @@ def build_model(
     pool_below: float = 0.0,
     keep: Collection[str] = (),
 ) -> ChainModel:
-    """The chain of ``mineral`` over its stages with data (latest year per stage); with
-    ``pool_below`` > 0 its small producers are pooled (:func:`pool_model`)."""
+    """The chain of ``mineral`` over its stages with data (base-year production per stage:
+    SupplyChain.production_years); with ``pool_below`` > 0 its small producers are pooled
+    (:func:`pool_model`)."""
     model = _build_model(chain, mineral, stages)
     return pool_model(model, pool_below, keep) if pool_below > 0 else model
 
@@ -319,27 +329,30 @@ def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> C
 
 
 def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = None) -> ChainModel:
-    """The chain of ``mineral`` over its stages with data (latest year per stage)."""
-    sel = select(chain, mineral=[mineral])
-    shares = sel.shares.sel(mineral=mineral)
+    """The chain of ``mineral`` over its stages with data (base-year production per stage)."""
+    if mineral not in chain.production.mineral.values:
+        raise KeyError(f"no production data for {mineral}")
+    shares = chain.base_shares([mineral]).sel(mineral=mineral)
+    year_of = {str(s): int(y) for s, y in zip(shares.stage.values, shares.year.values, strict=True)}
     have = [str(s) for s in shares.stage.values if bool(shares.sel(stage=s).notnull().any())]
     use = [s for s in (stages or have) if s in have]
     if not use:
         raise KeyError(f"no production data for {mineral}")
-    assumptions: list[str] = []
+    assumptions: list[str] = [_years_note(chain.base_year(mineral), use, year_of)]
     sources: set[str] = set()
 
-    # reference world total: the first stage reported in tonnes, latest year
+    # reference world total: the first stage reported in tonnes, base year
     world, unit = float("nan"), "t"
-    prod = chain.production.sel(mineral=mineral)
+    read = chain.model_production()  # the U.S. tables' source where it reports
+    prod = read.production.sel(mineral=mineral)
     for s in use:
-        year = int(sel.shares.year.sel(mineral=mineral, stage=s))
-        u = str(chain.unit.sel(mineral=mineral, stage=s, year=year).item())
+        year = year_of[s]
+        u = str(read.unit.sel(mineral=mineral, stage=s, year=year).item())
         if u == "t":
             world = float(prod.sel(stage=s, year=year).sum())
-            basis = str(chain.basis.sel(mineral=mineral, stage=s, year=year).item())
+            basis = str(read.basis.sel(mineral=mineral, stage=s, year=year).item())
             unit = f"t ({basis})"
-            sources.add(str(chain.source.sel(mineral=mineral, stage=s, year=year).item()))
+            sources.add(str(read.source.sel(mineral=mineral, stage=s, year=year).item()))
             break
     if not np.isfinite(world) or world <= 0:
         world, unit = 1.0, "index (world output = 1 per year)"
@@ -352,8 +365,8 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     for k, s in enumerate(use):
         col = shares.sel(stage=s).to_series().reindex(countries).fillna(0.0).to_numpy()
         cap[k] = col * world / MONTHS_PER_YEAR
-        year = int(sel.shares.year.sel(mineral=mineral, stage=s))
-        sources.add(str(chain.source.sel(mineral=mineral, stage=s, year=year).item()))
+        year = year_of[s]
+        sources.add(str(read.source.sel(mineral=mineral, stage=s, year=year).item()))
     if K > 1:
         assumptions.append("every stage passes the same content on (no yield losses)")
 
@@ -548,6 +561,24 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         host_tied=tied,
         named=named_nodes,
         hub_feed=hub_feed,
+        base_year=chain.base_year(mineral),
+        production_years=tuple(year_of[s] for s in use),
+    )
+
+
+def _years_note(base: int, stages: list[str], year_of: dict[str, int]) -> str:
+    """The note naming the year the model's inputs are read in."""
+    off = [
+        f"{s} {year_of[s]} ("
+        + ("latest year with data before it" if year_of[s] < base else "no data up to it")
+        + ")"
+        for s in stages
+        if year_of[s] != base
+    ]
+    return (
+        f"base year {base} (critmin.chain.SupplyChain.base_year): world production by stage "
+        "and country, U.S. demand, net import reliance, import sources and price are read in it"
+        + (f"; production of {'; '.join(off)}" if off else "")
     )
 
 
@@ -693,17 +724,18 @@ def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, st
 
 
 def _first_stage_world(chain: SupplyChain, mineral: str) -> float:
-    """World output (t) of the first stage reported in tonnes, latest year (0 if none)."""
+    """World output (t) of the first stage reported in tonnes, in its base-year production
+    year (SupplyChain.production_years; 0 if none)."""
     if mineral not in chain.production.mineral.values:
         return 0.0
-    sel = select(chain, mineral=[mineral])
-    shares = sel.shares.sel(mineral=mineral)
-    prod = chain.production.sel(mineral=mineral)
+    shares = chain.base_shares([mineral]).sel(mineral=mineral)
+    read = chain.model_production()
+    prod = read.production.sel(mineral=mineral)
     for s in shares.stage.values:
         if not bool(shares.sel(stage=s).notnull().any()):
             continue
-        year = int(sel.shares.year.sel(mineral=mineral, stage=s))
-        if str(chain.unit.sel(mineral=mineral, stage=s, year=year).item()) == "t":
+        year = int(shares.year.sel(stage=s))
+        if str(read.unit.sel(mineral=mineral, stage=s, year=year).item()) == "t":
             return float(prod.sel(stage=s, year=year).sum())
     return 0.0
 

@@ -19,6 +19,7 @@ import xarray as xr
 import yaml
 
 from critmin.data.load import Dataset
+from critmin.simulate.model import ChainModel
 from critmin.simulate.runner import MineralResult, RunResult
 from critmin.simulate.stream import Summary
 
@@ -153,12 +154,14 @@ def summary(result: RunResult) -> dict[str, Any]:
     regions: list[dict[str, Any]] = []
     sectors: list[dict[str, Any]] = []
     units: dict[str, str] = {}
+    years: dict[str, dict[str, Any]] = {}
     assumptions: dict[str, list[str]] = {}
     for mineral, mr in result.minerals.items():
         flows += flow_records(mineral, mr)
         regions += region_records(mineral, mr)
         sectors += sector_records(mineral, mr)
         units[mineral] = mr.model.unit
+        years[mineral] = data_years(mr.model)
         assumptions[mineral] = list(mr.model.assumptions)
     return {
         "scenario": result.scenario.name,
@@ -171,8 +174,18 @@ def summary(result: RunResult) -> dict[str, Any]:
         "regions": regions,
         "sectors": sectors,
         "quantity_units": units,
+        "data_years": years,
         "money_unit": "USD",
         "assumptions": assumptions,
+    }
+
+
+def data_years(model: ChainModel) -> dict[str, Any]:
+    """The years a chain model's inputs were read in: its base year (SupplyChain.base_year)
+    and each stage's production year (SupplyChain.production_years)."""
+    return {
+        "base_year": model.base_year,
+        "production_years": dict(zip(model.stages, model.production_years, strict=True)),
     }
 
 
@@ -210,6 +223,7 @@ def write_run(result: RunResult, ds: Dataset, out: Path) -> Path:
         "minerals": {
             m: {
                 "stages": list(r.model.stages),
+                **data_years(r.model),
                 "unit": r.model.unit,
                 "sources": list(r.model.sources),
                 "assumptions": list(r.model.assumptions),
