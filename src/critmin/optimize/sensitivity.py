@@ -106,11 +106,9 @@ def _spend(
 def _perturbed(model: ChainModel, chain: SupplyChain, name: str, f: float) -> ChainModel:
     """The chain model with one market parameter scaled by ``f``."""
     if name == "commercial_stock_days":
-        return dataclasses.replace(
-            model,
-            node_stock_days=model.node_stock_days * f,
-            region_stock_days=model.region_stock_days * f,
-        )
+        return dataclasses.replace(model, region_stock_days=model.region_stock_days * f)
+    if name == "supplier_stock_days":
+        return dataclasses.replace(model, node_stock_days=model.node_stock_days * f)
     if name == "price_elasticity_demand":
         return dataclasses.replace(model, elasticity=model.elasticity * f)
     if name == "supply_elasticity":
