@@ -74,7 +74,12 @@ def stock_days(
             str(e).lower() == "true"
             for e in used[used["detail"].isin(consumption)]["estimated"].tolist()
         )
-        span = f"{years[0]}" if len(years) == 1 else f"{years[0]}-{years[-1]}"
+        contiguous = years == list(range(years[0], years[-1] + 1))
+        span = (
+            f"{years[0]}-{years[-1]}"
+            if contiguous and len(years) > 1
+            else ", ".join(str(y) for y in years)
+        )
         note = (
             f"U.S. commercial stock cover derived by critmin from the USGS MCS 2026 salient "
             f"statistics: mean yearend stocks {s:,.4g} t / mean consumption {c:,.4g} t/yr x 365, "
