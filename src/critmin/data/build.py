@@ -26,8 +26,8 @@ from critmin.data.stock_days import PARAMETER as STOCK_DAYS
 from critmin.data.stock_days import stock_days
 from critmin.economics.price import base_year, shock_years
 from critmin.metrics import governance as gov
-from critmin.schema.tables import TABLES
 from critmin.scenarios.load import library_events
+from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
 from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
 
