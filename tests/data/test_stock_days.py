@@ -197,3 +197,17 @@ def test_ratio_of_means_over_complete_pre_shock_years() -> None:
     assert "over 2021, 2022, 2024 (base year 2024" in out["note"].item()
     assert out["source_id"].item() == "SRC"
     assert skipped == {"y": "not derived"}
+
+
+def test_cover_on_derived_consumption_is_flagged(ds: Dataset) -> None:
+    """Silicon: USGS withholds consumption (critmin derives production + imports - exports) and
+    its stocks from 2024, so its cover is flagged estimated and spans the years with stocks."""
+    us = ds["us_supply"]
+    si = us[(us["mineral"] == "silicon") & (us["statistic"] == "stocks") & us["value"].notna()]
+    last = int(si["year"].astype(int).max())
+    row = _param(ds, "silicon")
+    assert row["source_id"] == "USGS_MCS2026_DR"
+    assert str(row["estimated"]).lower() == "true"
+    assert f"-{last} (base year" in row["note"]
+    official = _param(ds, "cobalt")
+    assert str(official["estimated"]).lower() == "false"
