@@ -16,6 +16,7 @@ from critmin.simulate.backtest import Record, backtest, score
 
 PARAMETERS = (
     "commercial_stock_days",
+    "supplier_stock_days",
     "price_elasticity_demand",
     "price_cap_ratio",
     "spare_capacity",

@@ -20,6 +20,7 @@ PARAMETERS = (
     "spare_capacity",
     "price_cap_ratio",
     "commercial_stock_days",
+    "supplier_stock_days",
     "substitution_elasticity",
 )
 

@@ -291,6 +291,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 for p, v, u in (
                     ("price_elasticity_demand", -0.5, "ratio"),
                     ("commercial_stock_days", 15, "days"),
+                    ("supplier_stock_days", 15, "days"),
                     ("spare_capacity", 0.1, "fraction"),
                     ("price_cap_ratio", 10, "ratio"),
                     ("supply_elasticity", 0.3, "ratio"),

@@ -55,7 +55,9 @@ def test_rank_json(tmp_path: Path) -> None:
     losses = [r["expected_loss_usd"] for r in ranked]
     assert losses == sorted(losses, reverse=True)
     for r in ranked:
-        assert 0 <= r["gdp_loss_usd"] <= r["expected_loss_usd"] + 1e-6
+        # a mineral whose stock covers every gap clears at P/P0 = 1 to rounding: on copper's
+        # $17 bn U.S. market, 1e-16 of the price is a few millionths of a dollar
+        assert 0 <= r["gdp_loss_usd"] <= r["expected_loss_usd"] + 1e-3
         assert r["expected_loss_se_usd"] >= 0
         # a price dip below the reference can make the transfer a (tiny) gain, never a large one
         assert r["p95_loss_usd"] >= -1.0

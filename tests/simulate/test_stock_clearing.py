@@ -136,3 +136,19 @@ def test_a_release_clears_like_the_stock_it_replaces(bundled: SupplyChain, rerou
     for s in range(4):
         ref = run_one(bare, released, s, reroute=reroute)
         np.testing.assert_allclose(other.price_ratio[s], ref["price_ratio"], rtol=1e-9)
+
+
+def test_region_and_supplier_stocks_read_their_own_parameters(bundled: SupplyChain) -> None:
+    """The consuming regions hold ``commercial_stock_days`` (cobalt: derived from the USGS U.S.
+    stocks) and the processing-stage nodes ``supplier_stock_days``: two parameters, no longer
+    one value for both."""
+    params = bundled.dataset["market_parameters"]
+
+    def value(name: str) -> float:
+        row = params[(params["mineral"] == "cobalt") & (params["parameter"] == name)]
+        return float(row["value"].iloc[0])
+
+    model = build_model(bundled, "cobalt")
+    assert model.region_stock_days == value("commercial_stock_days")
+    assert model.node_stock_days == value("supplier_stock_days")
+    assert model.region_stock_days != model.node_stock_days

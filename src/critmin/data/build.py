@@ -22,7 +22,11 @@ import pandas as pd
 from critmin.data import elements
 from critmin.data.bea import io_tables
 from critmin.data.load import collect
+from critmin.data.stock_days import PARAMETER as STOCK_DAYS
+from critmin.data.stock_days import stock_days
+from critmin.economics.price import base_year, shock_years
 from critmin.metrics import governance as gov
+from critmin.scenarios.load import library_events
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
 from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
@@ -853,11 +857,33 @@ class Builder:
         out = out[out["mineral"] != ""]
         return out.drop_duplicates(["mineral", "source_id"])
 
+    def _stock_days(self, have: set[tuple[str, str]]) -> pd.DataFrame:
+        """``commercial_stock_days`` derived from the USGS stock and consumption rows
+        (critmin.data.stock_days; rules in ``data-src/mappings/us_stock_days.csv``), on each
+        mineral's pre-shock base years, for the minerals without a hand-entered row."""
+        rules = _csv(self.src / "mappings" / "us_stock_days.csv")
+        parents = {
+            str(m): str(p)
+            for m, p in zip(self.minerals["id"], self.minerals["parent"], strict=True)
+            if p
+        }
+        shocks = shock_years(library_events(), parents)
+        bases = {str(m): base_year(str(m), shocks) for m in rules["mineral"]}
+        derived, skipped = stock_days(self.us_supply(), rules, bases, USGS)
+        for mineral, why in sorted(skipped.items()):
+            self.log.skip("commercial stock days (default kept)", f"{mineral}: {why[:60]}")
+        keep = [(m, STOCK_DAYS) not in have for m in derived["mineral"]]
+        return derived[keep]
+
     def market_parameters(self) -> pd.DataFrame:
-        """Sourced rows as entered; rows for mineral ``all`` fill every other mineral lacking
-        that parameter (and are marked as the critmin default in their note)."""
+        """Hand-entered sourced rows as entered; then ``commercial_stock_days`` derived from
+        the USGS stocks where no hand-entered row exists (:meth:`_stock_days`); rows for
+        mineral ``all`` fill every other mineral lacking that parameter (and are marked as the
+        critmin default in their note)."""
         raw = _csv(self.src / "manual" / "market_parameters.csv")
         specific = raw[raw["mineral"] != "all"]
+        have = set(zip(specific["mineral"], specific["parameter"], strict=True))
+        specific = pd.concat([specific, self._stock_days(have)], ignore_index=True)
         have = set(zip(specific["mineral"], specific["parameter"], strict=True))
         fill = [
             {**row, "mineral": m}

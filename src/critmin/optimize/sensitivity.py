@@ -110,11 +110,9 @@ def scaled_model(model: ChainModel, chain: SupplyChain, name: str, f: float) -> 
     """The chain model with one market parameter (``MARKET``: a market_parameters name) scaled
     by ``f``; re-simulate it on the same draws with ``Resimulator.ensemble``."""
     if name == "commercial_stock_days":
-        return dataclasses.replace(
-            model,
-            node_stock_days=model.node_stock_days * f,
-            region_stock_days=model.region_stock_days * f,
-        )
+        return dataclasses.replace(model, region_stock_days=model.region_stock_days * f)
+    if name == "supplier_stock_days":
+        return dataclasses.replace(model, node_stock_days=model.node_stock_days * f)
     if name == "price_elasticity_demand":
         return dataclasses.replace(model, elasticity=model.elasticity * f)
     if name == "supply_elasticity":

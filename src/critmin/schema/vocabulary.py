@@ -112,10 +112,17 @@ FAMILIES: frozenset[str] = frozenset(
 
 #: Market parameters the disruption engine reads (market_parameters.csv), in the order the
 #: chain model reads them (and lists those it defaults) and the plan's sensitivity varies them.
+#: Stocks, two concepts: ``commercial_stock_days`` is the stock a consuming region holds
+#: (consumers, producers of the consumed form, dealers, exchange warehouses), in days of the
+#: region's demand, drawn when shipments fall short (critmin.economics.market.stock_draw;
+#: derived per mineral from the USGS U.S. stocks where they exist, critmin.data.stock_days);
+#: ``supplier_stock_days`` is the input stock each processing-stage plant holds, in days of its
+#: baseline input, drawn when its input falls short (engine step 1).
 MARKET_PARAMETER_NAMES: tuple[str, ...] = (
     "price_elasticity_demand",
     "supply_elasticity",
     "commercial_stock_days",
+    "supplier_stock_days",
     "spare_capacity",
     "price_cap_ratio",
     "substitution_elasticity",

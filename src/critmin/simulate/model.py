@@ -114,8 +114,8 @@ class ChainModel:
     final: np.ndarray  # (N, R) t per month from last-stage producers to regions
     demand: np.ndarray  # (R,) t per month
     content: np.ndarray  # (K, N, N): share of c's stage-k output originating in mine country o
-    node_stock_days: float
-    region_stock_days: float
+    node_stock_days: float  # supplier_stock_days: input stock of each processing-stage node
+    region_stock_days: float  # commercial_stock_days: consumer stock of each consuming region
     elasticity: float
     spare: float
     price_cap: float
@@ -542,7 +542,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         final=final,
         demand=demand,
         content=content,
-        node_stock_days=values["commercial_stock_days"],
+        node_stock_days=values["supplier_stock_days"],
         region_stock_days=values["commercial_stock_days"],
         elasticity=values["price_elasticity_demand"],
         spare=values["spare_capacity"],

@@ -1,0 +1,107 @@
+"""U.S. commercial stock cover in days, per mineral, from the USGS salient statistics.
+
+``commercial_stock_days`` (the consumer-region stocks the engine draws, critmin.economics.market.
+stock_draw) = mean yearend commercial stocks / mean U.S. consumption x 365, over the mineral's
+pre-shock years: the years of the release up to its base year (critmin.economics.price.
+base_year: 2024, or the year before the first library event naming the mineral), in which every
+stock and consumption row the rule names is reported. The 2025 figures of MCS 2026 are
+estimates and never used. A ratio of means (not a mean of yearly ratios), so one year of odd
+consumption (bismuth 2022) does not swing the cover.
+
+Which rows count is declared per mineral in ``data-src/mappings/us_stock_days.csv``: the stock
+rows summed (commercial stocks held in the U.S.: consumers, producers of the consumed form,
+dealers, and exchange warehouses where the exchange stock is deliverable industrial metal), the
+consumption rows summed (on the same basis: content or gross weight), the stock rows left out
+and why (Treasury and government stocks; input stocks of a processing stage, which are supplier
+side; investment metal), and the rules that derive nothing (stocks withheld, W). Values come
+from the normalised ``us_supply`` rows, already in tonnes (kg, thousand and million metric tons
+converted by the build's USGS unit table).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+PARAMETER = "commercial_stock_days"
+DAYS_PER_YEAR = 365.0
+
+
+def _details(cell: object) -> list[str]:
+    return [d.strip() for d in str(cell or "").split("|") if d.strip()]
+
+
+def stock_days(
+    us_supply: pd.DataFrame,
+    rules: pd.DataFrame,
+    base_years: dict[str, int],
+    source_id: str,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``market_parameters`` rows of ``commercial_stock_days`` for every rule that derives one,
+    and, per rule that cannot, why (mineral -> reason)."""
+    out: list[dict[str, object]] = []
+    skipped: dict[str, str] = {}
+    for rule in rules.to_dict(orient="records"):
+        mineral = str(rule["mineral"])
+        stocks, consumption = _details(rule["stocks"]), _details(rule["consumption"])
+        if not stocks or not consumption:
+            skipped[mineral] = str(rule["note"])
+            continue
+        mine = us_supply[(us_supply["mineral"] == mineral) & (us_supply["unit"] == "t")]
+        mine = mine[pd.to_numeric(mine["value"], errors="coerce").notna()]
+        year = pd.to_numeric(mine["year"]).astype(int)
+        base = base_years[mineral]
+        complete = []
+        for y in sorted(set(year)):
+            at = mine[year == y]
+            if set(stocks) <= set(at["detail"]) and set(consumption) <= set(at["detail"]):
+                complete.append(y)
+        before = [y for y in complete if y <= base]
+        years = before or complete[:1]
+        if not years:
+            skipped[mineral] = "no year reports every stock and consumption row it names"
+            continue
+        used = mine[year.isin(years)]
+        values = pd.to_numeric(used["value"])
+        s = float(values[used["detail"].isin(stocks)].sum()) / len(years)
+        c = float(values[used["detail"].isin(consumption)].sum()) / len(years)
+        if not (math.isfinite(s) and math.isfinite(c)) or c <= 0 or s < 0:
+            skipped[mineral] = f"stocks {s} t or consumption {c} t/yr not usable"
+            continue
+        days = s / c * DAYS_PER_YEAR
+        derived = any(
+            str(e).lower() == "true"
+            for e in used[used["detail"].isin(consumption)]["estimated"].tolist()
+        )
+        contiguous = years == list(range(years[0], years[-1] + 1))
+        span = (
+            f"{years[0]}-{years[-1]}"
+            if contiguous and len(years) > 1
+            else ", ".join(str(y) for y in years)
+        )
+        note = (
+            f"U.S. commercial stock cover derived by critmin from the USGS MCS 2026 salient "
+            f"statistics: mean yearend stocks {s:,.4g} t / mean consumption {c:,.4g} t/yr x 365, "
+            f"over {span} (base year {base}; 2025 estimates and shock years left out). "
+            f"Stocks: {'; '.join(stocks)}. Consumption: {'; '.join(consumption)}. "
+            f"Basis: {rule['basis']}. {rule['note']}. "
+            + (f"Left out: {'; '.join(_details(rule['excluded']))}. " if rule["excluded"] else "")
+            + "The U.S. figure is used for every consuming region (no comparable stock "
+            "statistics for China or the rest of the world)."
+        )
+        out.append(
+            {
+                "mineral": mineral,
+                "parameter": PARAMETER,
+                "value": f"{days:.1f}",
+                "unit": "days",
+                "source_id": source_id,
+                "estimated": "true" if derived else "false",
+                "note": note,
+            }
+        )
+    frame = pd.DataFrame(
+        out, columns=["mineral", "parameter", "value", "unit", "source_id", "estimated", "note"]
+    )
+    return frame, skipped

@@ -1,0 +1,213 @@
+"""Commercial stock cover per mineral from the USGS U.S. stocks (critmin.data.stock_days):
+recomputed here from the bundled USGS rows, never copied from the build's output."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from critmin.data.load import Dataset, load
+from critmin.data.stock_days import stock_days
+from critmin.economics.price import base_year, shock_years_of_dataset
+
+DAYS = "commercial_stock_days"
+
+
+@pytest.fixture(scope="module")
+def ds() -> Dataset:
+    return load()
+
+
+def _param(ds: Dataset, mineral: str, name: str = DAYS) -> pd.Series:
+    p = ds["market_parameters"]
+    return p[(p["mineral"] == mineral) & (p["parameter"] == name)].iloc[0]
+
+
+def _cover(
+    ds: Dataset, mineral: str, stocks: list[str] | None, consumption: str, keep_out: tuple = ()
+) -> float:
+    """Mean yearend stocks / mean consumption x 365 over the pre-shock years 2021..base."""
+    us = ds["us_supply"]
+    mine = us[(us["mineral"] == mineral) & us["value"].notna()]
+    base = base_year(mineral, shock_years_of_dataset(ds))
+    mine = mine[mine["year"].astype(int) <= base]
+    st = mine[mine["statistic"] == "stocks"]
+    for word in keep_out:
+        st = st[~st["detail"].str.contains(word, regex=False)]
+    if stocks is not None:
+        st = st[st["detail"].isin(stocks)]
+    cons = mine[(mine["statistic"] == "consumption") & (mine["detail"] == consumption)]
+    years = sorted(set(st["year"]) & set(cons["year"]))
+    assert years, mineral
+    s = st[st["year"].isin(years)]["value"].sum() / len(years)
+    c = cons[cons["year"].isin(years)]["value"].sum() / len(years)
+    return float(s / c * 365)
+
+
+def test_cobalt_cover_recomputes_from_the_usgs_rows(ds: Dataset) -> None:
+    """Industry stocks plus the LME U.S. warehouse over apparent consumption (both Co content,
+    t), 2021-2024: cobalt's first library event is the DRC's 2025 suspension."""
+    assert base_year("cobalt", shock_years_of_dataset(ds)) == 2024
+    want = _cover(ds, "cobalt", None, "Cobalt: Consumption (includes secondary): Apparent")
+    row = _param(ds, "cobalt")
+    assert float(row["value"]) == pytest.approx(want, abs=0.05)
+    assert row["source_id"] == "USGS_MCS2026_DR"
+
+
+def test_gallium_cover_uses_the_years_before_the_2023_controls_and_tonnes(ds: Dataset) -> None:
+    """Gallium's base year is 2022 (controls from August 2023): only 2021-22 count. Its stocks
+    are in kg in the release; both figures must be in tonnes here."""
+    assert base_year("gallium", shock_years_of_dataset(ds)) == 2022
+    us = ds["us_supply"]
+    ga = us[(us["mineral"] == "gallium") & us["statistic"].isin(["stocks", "consumption"])]
+    assert set(ga["unit"]) == {"t"}
+    want = _cover(ds, "gallium", None, "Gallium: Consumption, reported")
+    assert float(_param(ds, "gallium")["value"]) == pytest.approx(want, abs=0.05)
+    latest = _cover_all_years(ds, "gallium")
+    assert not math.isclose(want, latest, rel_tol=1e-3)  # the base-year rule matters
+
+
+def _cover_all_years(ds: Dataset, mineral: str) -> float:
+    us = ds["us_supply"]
+    m = us[(us["mineral"] == mineral) & (us["year"].astype(int) <= 2024)]
+    s = m[m["statistic"] == "stocks"].groupby("year")["value"].sum()
+    c = m[m["statistic"] == "consumption"].groupby("year")["value"].sum()
+    return float(s.mean() / c.mean() * 365)
+
+
+def test_silver_leaves_treasury_and_comex_out(ds: Dataset) -> None:
+    """Government (Treasury) and investment (COMEX vault) silver are not commercial cover."""
+    consumption = "Silver: Consumption, apparent"
+    industry = _cover(ds, "silver", None, consumption, keep_out=("Treasury", "COMEX"))
+    everything = _cover(ds, "silver", None, consumption)
+    assert float(_param(ds, "silver")["value"]) == pytest.approx(industry, abs=0.05)
+    assert everything > 10 * industry
+
+
+def test_manganese_is_gross_weight_over_gross_weight(ds: Dataset) -> None:
+    """Manganese stocks are gross weight: they are set against the reported consumption of the
+    same three forms (gross), not the apparent consumption in Mn content."""
+    us = ds["us_supply"]
+    mn = us[(us["mineral"] == "manganese") & (us["year"].astype(int) <= 2024)]
+    forms = ("Manganese ore", "Ferromanganese", "Silicomanganese")
+    st = mn[(mn["statistic"] == "stocks") & mn["detail"].str.endswith(forms)]
+    reported = mn[
+        (mn["statistic"] == "consumption")
+        & mn["detail"].str.startswith("Manganese: Consumption, reported:")
+        & mn["detail"].str.endswith(forms)
+    ]
+    assert len(st) == len(reported) == 12
+    want = st["value"].sum() / reported["value"].sum() * 365
+    assert float(_param(ds, "manganese")["value"]) == pytest.approx(want, abs=0.05)
+
+
+def test_stock_days_are_finite_and_not_negative(ds: Dataset) -> None:
+    p = ds["market_parameters"]
+    days = p[p["parameter"].isin([DAYS, "supplier_stock_days"])]["value"].astype(float)
+    assert len(days) > 0
+    assert np.isfinite(days).all()
+    assert (days >= 0).all()
+
+
+def test_default_only_where_no_commercial_usgs_row_exists(ds: Dataset) -> None:
+    """A mineral keeps the critmin default only without a usable USGS stock row: none at all,
+    withheld (W, not in the table), government only (Treasury) or an ore stock at a processor
+    (supplier side). Every other mineral with stocks and consumption gets a derived row."""
+    p = ds["market_parameters"]
+    rows = p[p["parameter"] == DAYS]
+    on_default = set(rows[rows["source_id"] == "CRITMIN_ASSUMPTION"]["mineral"])
+    us = ds["us_supply"]
+    stocks = us[(us["statistic"] == "stocks") & us["value"].notna()]
+    commercial = stocks[~stocks["detail"].str.contains("Treasury|, ore,", regex=True)]
+    consumed = set(us[(us["statistic"] == "consumption") & us["value"].notna()]["mineral"])
+    usable = set(commercial["mineral"]) & consumed
+    assert usable, "no USGS stock rows bundled"
+    assert not usable & on_default
+    derived = set(rows[rows["source_id"] == "USGS_MCS2026_DR"]["mineral"])
+    # a hand-entered row wins over a derived one; every derived mineral has usable rows
+    assert derived <= usable
+    assert {"gold", "beryllium"} <= on_default  # Treasury only; ore at the processor only
+
+
+def test_hand_entered_rows_and_the_supplier_default_are_kept(ds: Dataset) -> None:
+    """Tungsten (USGS withholds its stocks) keeps its sourced row; supplier-side input stock
+    stays the labelled critmin assumption for every mineral."""
+    assert _param(ds, "tungsten")["source_id"] == "ARGUS_JP_STOCK_2020"
+    p = ds["market_parameters"]
+    supplier = p[p["parameter"] == "supplier_stock_days"]
+    assert set(supplier["mineral"]) == set(ds["minerals"]["id"])
+    assert set(supplier["source_id"]) == {"CRITMIN_ASSUMPTION"}
+
+
+def _usgs(rows: list[tuple[str, int, str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "mineral": m,
+                "year": str(y),
+                "statistic": s,
+                "detail": d,
+                "value": v,
+                "unit": "t",
+                "estimated": "false",
+            }
+            for m, y, s, d, v in rows
+        ]
+    )
+
+
+def test_ratio_of_means_over_complete_pre_shock_years() -> None:
+    """Synthetic rows: 2023 lacks one stock row (withheld) and 2025 is after the base year, so
+    only 2021, 2022 and 2024 count, as mean stocks / mean consumption."""
+    rows = []
+    for y, a, b, c in ((2021, 10, 5, 100), (2022, 20, 5, 300), (2024, 30, 5, 200), (2025, 1, 1, 1)):
+        rows += [
+            ("x", y, "stocks", "X: Stocks, consumer", a),
+            ("x", y, "stocks", "X: Stocks, LME", b),
+            ("x", y, "consumption", "X: Consumption, apparent", c),
+        ]
+    rows += [("x", 2023, "stocks", "X: Stocks, LME", 7.0)]
+    rows += [("x", 2023, "consumption", "X: Consumption, apparent", 50.0)]
+    rules = pd.DataFrame(
+        [
+            {
+                "mineral": "x",
+                "stocks": "X: Stocks, consumer|X: Stocks, LME",
+                "consumption": "X: Consumption, apparent",
+                "excluded": "",
+                "basis": "t",
+                "note": "test",
+            },
+            {
+                "mineral": "y",
+                "stocks": "",
+                "consumption": "",
+                "excluded": "Y: Stocks, Treasury",
+                "basis": "t",
+                "note": "not derived",
+            },
+        ]
+    )
+    out, skipped = stock_days(_usgs(rows), rules, {"x": 2024, "y": 2024}, "SRC")
+    want = ((10 + 5 + 20 + 5 + 30 + 5) / 3) / ((100 + 300 + 200) / 3) * 365
+    assert float(out["value"].item()) == pytest.approx(want, abs=0.05)
+    assert "over 2021, 2022, 2024 (base year 2024" in out["note"].item()
+    assert out["source_id"].item() == "SRC"
+    assert skipped == {"y": "not derived"}
+
+
+def test_cover_on_derived_consumption_is_flagged(ds: Dataset) -> None:
+    """Silicon: USGS withholds consumption (critmin derives production + imports - exports) and
+    its stocks from 2024, so its cover is flagged estimated and spans the years with stocks."""
+    us = ds["us_supply"]
+    si = us[(us["mineral"] == "silicon") & (us["statistic"] == "stocks") & us["value"].notna()]
+    last = int(si["year"].astype(int).max())
+    row = _param(ds, "silicon")
+    assert row["source_id"] == "USGS_MCS2026_DR"
+    assert str(row["estimated"]).lower() == "true"
+    assert f"-{last} (base year" in row["note"]
+    official = _param(ds, "cobalt")
+    assert str(official["estimated"]).lower() == "false"
