@@ -85,7 +85,8 @@ def test_new_indonesian_restriction_takes_indonesias_shape(
     events = dset.restriction_events(bundled, "nickel")
     idn = events["restriction-IDN-nickel"]
     own = dset.library["idn-2020-01-nickel-ore-ban"]
-    assert idn["regime"] == "ban" and "approval" not in idn
+    assert idn["regime"] == "ban"
+    assert "approval" not in idn
     assert idn["coverage"] == own["coverage"]
     assert idn["stages"] == ["mining"]  # major in refining too, but the ore ban spares it
     assert "idn-2020-01-nickel-ore-ban" in idn["note"]
@@ -101,7 +102,8 @@ def test_indonesian_nickel_restriction_is_likelier_than_australias_or_canadas(
     ds, cal = bundled.dataset, dset.calibration
     rate = {c: restriction_rate(ds, cal, c, "nickel") for c in ("IDN", "AUS", "CAN")}
     p = {c: occurrence_probability(r) for c, r in rate.items()}
-    assert p["IDN"] > p["AUS"] and p["IDN"] > p["CAN"]
+    assert p["IDN"] > p["AUS"]
+    assert p["IDN"] > p["CAN"]
     # more than governance alone gives: Indonesia's record and trade parameter count
     g = governance_risk(ds)
     for other in ("AUS", "CAN"):
