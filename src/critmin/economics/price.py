@@ -8,6 +8,10 @@ $/dmtu, $/mtu, $/flask, $/troy oz, $/lb, $/kg, $/g lots), in the mineral's **bas
 - before the first export control of the event library that names the mineral (or its parent
   chain): a crisis-year average double-counts the shock the model is about to apply
   (antimony: 2024 averaged $10.24/lb against $5.49 in 2023, after the September 2024 control).
+  A regime marked ``sets_base_year: false`` does not count: one that started before the first
+  bundled price year and whose market the base year shows (Indonesia's nickel-ore bans of 2014
+  and 2020), or whose years saw no price shock (Zimbabwe's 2022 lithium-ore ban, concentrates
+  exempt, while lithium fell from $63,700/t in 2022 to $11,800/t in 2024).
 
 USGS does not publish per-form quantities for most minerals, so the forms cannot be weighted by
 quantity; the median keeps a high-value niche form (vacuum-pan salt, $260/t) from setting the
@@ -43,9 +47,13 @@ class ReferencePrice:
 
 
 def shock_years(library: dict[str, dict[str, object]], parents: dict[str, str]) -> dict[str, int]:
-    """Per mineral (and its parent chain), the year the first library event naming it starts."""
+    """Per mineral (and its parent chain), the year the first library event naming it starts;
+    an event with ``sets_base_year: false`` does not count (a regime the base year's market
+    already reflects, started before the bundled prices: Indonesia's nickel-ore bans)."""
     out: dict[str, int] = {}
     for body in library.values():
+        if body.get("sets_base_year", True) is False:
+            continue
         names = body.get("minerals") or [body.get("mineral")]
         start = str(body.get("start", ""))
         if not start or not isinstance(names, list):

@@ -68,6 +68,12 @@ class EventBase(Strict):
     state: Literal["in_force", "tightened", "suspended", "lifted"] | None = Field(
         default=None, description="where a library regime stands (critmin.scenarios.probability)"
     )
+    sets_base_year: bool = Field(
+        default=True,
+        description="whether the regime marks its minerals' pre-shock base year "
+        "(critmin.economics.price.shock_years); false where the base year's market already "
+        "reflects it and no pre-regime year is in the data",
+    )
     note: str = ""
 
 
@@ -85,6 +91,13 @@ class ExportControl(EventBase):
         description="monthly licence approval rate from the start; the last value persists",
     )
     coverage: Share = Field(default=1.0, description="share of the flow the control reaches")
+    tightening_stages: Literal["major", "own"] = Field(
+        default="major",
+        description="the stages a new restriction by the country reaches when this regime "
+        "shapes it (critmin.simulate.disruptions): every stage it is a major supplier of (a "
+        "strategic control), or only this regime's (a raw-material ban that keeps processed "
+        "exports open)",
+    )
 
     @model_validator(mode="after")
     def _approval_matches_regime(self) -> ExportControl:

@@ -5,8 +5,9 @@ Per chain mineral:
 - an export restriction by every major foreign supplier (≥ 10% of a stage) on the stages it is
   major in, at the annual rate λ_cm of its governance and restriction record, starting in a
   uniformly drawn month of the year, shaped as the supplier's own latest library regime on the
-  mineral (DR Congo's cobalt: its 2025 quota, 44% of prior exports) or, without one, a
-  licensing regime on the approval path fitted to the April 2025 magnet exports;
+  mineral (DR Congo's cobalt: its 2025 quota, 44% of prior exports; Indonesia's nickel: its
+  2020 ore ban, on the mining stage only) or, without one, a licensing regime on the approval
+  path fitted to the April 2025 magnet exports;
 - the library regimes that name the mineral, at the rate their state implies (a suspended
   regime may return);
 - an outage of every major foreign supplier at each stage it is major in (the background
@@ -124,7 +125,19 @@ class DisruptionSet:
         if own:
             _, name, body = max(own, key=lambda t: (t[0], t[1]))
         keys = ("regime", "approval", "duration_months", "coverage")
-        return name, {k: body[k] for k in keys if body.get(k) is not None}
+        shape = {k: body[k] for k in keys if body.get(k) is not None}
+        if own and body.get("tightening_stages") == "own":
+            shape["stages"] = [str(s) for s in body["stages"]]
+        return name, shape
+
+    @staticmethod
+    def restriction_stages(major: list[str], shape: dict[str, Any]) -> list[str]:
+        """The stages a new restriction reaches: every stage the supplier is major in, or,
+        where its own regime says ``tightening_stages: own`` (a raw-material ban that keeps
+        processed exports open: Indonesia's nickel ore), those of them the regime reaches
+        (Indonesia's nickel: mining, not the refined NPI and matte it is also major in)."""
+        own = [s for s in major if s in shape.get("stages", [])]
+        return sorted(own or major)
 
     def restriction_events(self, chain: SupplyChain, mineral: str) -> dict[str, Any]:
         """A restriction per major foreign supplier of ``mineral``'s chain, shaped as the
@@ -137,12 +150,13 @@ class DisruptionSet:
                 continue
             rate = restriction_rate(chain.dataset, self.calibration, c, mineral)
             shape_of, shape = self.tightening_shape(c, mineral)
+            stages = self.restriction_stages([str(s) for s in rows["stage"]], shape)
             out[f"restriction-{c}-{mineral}"] = {
                 "kind": "export_control",
                 "country": c,
                 "minerals": [mineral],
-                "stages": sorted(str(s) for s in rows["stage"]),
                 **shape,
+                "stages": stages,
                 "start": START,
                 "probability": occurrence_probability(rate),
                 "note": f"annual rate {rate:.4f} ({self.calibration.describe()}); "
