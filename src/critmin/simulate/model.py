@@ -19,7 +19,7 @@ regions' own countries (CHN, USA), the U.S. recycling node and any country a sce
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -241,17 +241,38 @@ def build_model(
     return pool_model(model, pool_below, keep) if pool_below > 0 else model
 
 
-def traced_content(flows: np.ndarray, stages: int, nodes: int) -> np.ndarray:
+def traced_content(
+    flows: np.ndarray,
+    stages: int,
+    nodes: int,
+    fed: Sequence[tuple[int, int, float]] = (),
+) -> np.ndarray:
     """(stage, node, origin) each node's input by mine-stage origin, traced through the
-    baseline flows; mine-stage countries are their own origin."""
+    baseline flows; mine-stage countries are their own origin, except a node ``fed`` at the
+    first stage by others ((node, origin, share): a re-export hub of a one-stage chain,
+    critmin.simulate.hubs), whose origin is theirs."""
     content = np.zeros((stages, nodes, nodes))
     content[0] = np.eye(nodes)
+    if stages > 0:
+        for h in {h for h, _, _ in fed}:
+            content[0, h] = 0.0
+        for h, o, share in fed:
+            content[0, h, o] += share
     for k in range(1, stages):
         inflow = flows[k - 1]
         tot = inflow.sum(axis=0)
         share_in = np.divide(inflow, tot[None, :], out=np.zeros_like(inflow), where=tot > 0)
         content[k] = share_in.T @ content[k - 1]
     return content
+
+
+def _first_stage_feed(
+    model: ChainModel, index_of: Callable[[str], int]
+) -> list[tuple[int, int, float]]:
+    """A one-stage chain's hub feed by node index (``index_of`` maps a country to its node)."""
+    if model.K != 1:
+        return []
+    return [(index_of(h), index_of(o), v) for h, o, v in model.hub_feed]
 
 
 def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
@@ -297,7 +318,7 @@ def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> C
         for k in range(K):
             np.add.at(tied_t[k], to[k], model.host_tied[k] * model.capacity[k])
         tied = np.divide(tied_t, cap, out=np.zeros_like(cap), where=cap > 0)
-    content = traced_content(flows, K, M)
+    content = traced_content(flows, K, M, _first_stage_feed(model, lambda c: index.get(c, oth)))
     region = np.array(
         [
             REGIONS.index("USA") if c == SECONDARY_NODE else REGIONS.index(region_of(c))
@@ -479,7 +500,12 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     cap[-1] = final.sum(axis=1)
 
     # traced origin content: mine-stage countries are their own origin
-    content = traced_content(flows, K, N)
+    feed_at_0: list[tuple[int, int, float]] = []
+    if K == 1 and hub_feed:
+        # a one-stage chain's hubs make nothing: they ship their origins' output (their
+        # content) and cannot answer the price from capacity of their own
+        feed_at_0 = [(countries.index(h), countries.index(o), v) for h, o, v in hub_feed]
+    content = traced_content(flows, K, N, feed_at_0)
 
     params = ds["market_parameters"]
     values: dict[str, float] = {}
@@ -527,6 +553,10 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     tied, tied_notes, tied_sources = host_tied(chain, mineral, use, countries)
     assumptions += tied_notes
     sources |= tied_sources
+    if feed_at_0:
+        tied = np.zeros((K, len(countries))) if tied is None else tied
+        for h in {h for h, _, _ in feed_at_0}:
+            tied[0, h] = 1.0
     return ChainModel(
         mineral=mineral,
         stages=tuple(use),
@@ -791,16 +821,17 @@ def _reexport_hubs(
     """The USGS import sources of ``mineral`` with no output at the chain's last stage that
     ship the U.S. its form (CEPII BACI, the trade years; critmin.simulate.hubs.hub_candidates),
     with their origin mix over the last stage's producers (critmin.simulate.hubs.hub_origins).
-    None for a one-stage chain (no stage before to feed a hub from)."""
-    if len(stages) < 2:
-        return {}
+    In a one-stage chain a hub's feed is the form itself: it must import what it exports
+    (critmin.simulate.hubs.hub_candidates ``same_form``)."""
     rows = trade_by_stage(chain.dataset).get((mineral, stages[-1]))
     if rows is None or rows.empty:
         return {}
     want = base_year(mineral, shock_years_of(chain))
     usgs = import_source_shares(chain.dataset["import_sources"], mineral, want, stages[-1])
     producers = [c for c, v in zip(countries, cap_last, strict=True) if v > 0]
-    candidates = hub_candidates(rows, [c for c in usgs if c != OTHER_COUNTRIES], producers)
+    candidates = hub_candidates(
+        rows, [c for c in usgs if c != OTHER_COUNTRIES], producers, same_form=len(stages) == 1
+    )
     if not candidates:
         return {}
     other = OTHER_COUNTRIES if OTHER_COUNTRIES in producers else None
