@@ -18,8 +18,9 @@ typed per mineral; :func:`source_cause`):
   no rows): no evidence for a hub and no origin mix.
 - ``baci-below-1%``: not in the chain and under 1% of U.S. imports of the last-stage form in
   BACI: the USGS figure is for another form (or year) than the chain's last-stage HS code.
-- ``usgs-other``: USGS's "other countries" with no OTH node at the chain's last stage (the
-  share is left out and the rest scaled up).
+- ``usgs-other``: USGS's "other countries" (the sources it does not list) with no OTH node
+  at the chain's last stage and no unlisted producer there to take the share
+  (critmin.simulate.model._us_import_shares): the share is left out, the rest scaled up.
 - ``prior``: a producer below its USGS share for none of the above (the BACI prior and the
   RAS fit of the other regions).
 
@@ -41,7 +42,7 @@ TOL = 0.10
 BOUND = 0.95
 
 
-def source_cause(model: Any, country: str, trade: Any, us: int) -> str:
+def source_cause(model: Any, country: str, trade: Any, us: int, listed: Any = ()) -> str:
     """Why ``country`` ships the U.S. less than its USGS share in ``model`` (a ChainModel);
     ``trade`` the BACI rows of the chain's last stage (or None)."""
     from critmin.data.build import BACI_PARTNER_MIN
@@ -59,7 +60,13 @@ def source_cause(model: Any, country: str, trade: Any, us: int) -> str:
         hubs.setdefault(h, []).append(o)
     if country == OTHER_COUNTRIES:
         if country not in countries or out[countries.index(country)] <= 0:
-            return "usgs-other"
+            # the share went to the producers USGS does not ``listed`` (if any): their bound
+            rest = [
+                c
+                for i, c in enumerate(countries)
+                if model.capacity[-1, i] > 0 and c not in listed and c != "USA"
+            ]
+            return "capacity" if rest and all(capped(c) for c in rest) else "usgs-other"
         # the sources named out of OTH (critmin.simulate.intermediaries) are OTH's output too
         part = [countries.index(c) for c in (country, *model.named) if c not in hubs]
         sent, made = float(model.final[part, us].sum()), float(out[part].sum())
@@ -127,9 +134,13 @@ def main() -> None:
         # the root cause: the USGS source (OTH included) with the largest shortfall
         total = sum(raw.values())
         gaps = {c: v / total - share.get(c, 0.0) for c, v in raw.items()}
+        if "OTH" in gaps:  # USGS's "other countries" are the sources it does not list
+            gaps["OTH"] = raw["OTH"] / total - sum(
+                v for c, v in share.items() if (c not in raw or c == "OTH") and c != "USA"
+            )
         worst = max(gaps, key=lambda c: gaps[c])
         rows = trade.get((mineral, model.stages[-1]))
-        cause = source_cause(model, worst, rows, us)
+        cause = source_cause(model, worst, rows, us, raw)
         failed.append(
             (
                 mineral,

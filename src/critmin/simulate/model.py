@@ -437,7 +437,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     home_f[np.arange(N), idx_region] = 1.0
     final = _route(cap[-1], demand, prior_f, home_f)
     hubs = _reexport_hubs(chain, mineral, countries, use, cap[-1])
-    us_sources, via = _us_import_shares(chain, mineral, countries, use[-1], hubs)
+    us_sources, via = _us_import_shares(chain, mineral, countries, use[-1], hubs, cap[-1])
     named_nodes: tuple[str, ...] = ()
     hub_feed: tuple[tuple[str, str, float], ...] = ()
     if us_sources is not None:
@@ -785,12 +785,17 @@ def _us_import_shares(
     countries: list[str],
     last_stage: str,
     hubs: dict[str, dict[str, float]] | None = None,
+    cap_last: np.ndarray | None = None,
 ) -> tuple[dict[str, float] | None, dict[str, dict[str, float]]]:
     """USGS import-source shares of the mineral (critmin.simulate.intermediaries.
     import_source_shares, base year), mapped to the model's countries (a source that is not a
     producer in the model counts as OTH; a re-export hub's share goes to its origins in its
-    ``hubs`` mix, critmin.simulate.hubs). Also returns, per hub, the share routed to each
-    origin on its behalf."""
+    ``hubs`` mix, critmin.simulate.hubs). USGS's "other countries" are the countries it does
+    not list: where the chain has no OTH output at the last stage (``cap_last``, the last
+    stage's output by country), that share goes to the last stage's producers USGS does not
+    list, in proportion to their output (without them it is left out, as before, and the
+    listed sources scaled up: indium's Korea at 37% of modelled U.S. imports against USGS's
+    25%). Also returns, per hub, the share routed to each origin on its behalf."""
     want = base_year(mineral, shock_years_of(chain))
     raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
     if not raw:
@@ -798,7 +803,22 @@ def _us_import_shares(
     hubs = hubs or {}
     out: dict[str, float] = {}
     via: dict[str, dict[str, float]] = {}
+    made = (
+        dict(zip(countries, cap_last, strict=True))
+        if cap_last is not None
+        else dict.fromkeys(countries, 1.0)
+    )
+    unlisted = {
+        c: v
+        for c, v in made.items()
+        if v > 0 and c not in raw and c not in ("USA", OTHER_COUNTRIES)
+    }
     for c, share in raw.items():
+        if c == OTHER_COUNTRIES and made.get(c, 0.0) <= 0 and unlisted:
+            scale = sum(unlisted.values())
+            for p, v in unlisted.items():
+                out[p] = out.get(p, 0.0) + share * v / scale
+            continue
         if c in hubs:
             for origin, part in hubs[c].items():
                 out[origin] = out.get(origin, 0.0) + share * part
