@@ -793,9 +793,11 @@ def _us_import_shares(
     ``hubs`` mix, critmin.simulate.hubs). USGS's "other countries" are the countries it does
     not list: where the chain has no OTH output at the last stage (``cap_last``, the last
     stage's output by country), that share goes to the last stage's producers USGS does not
-    list, in proportion to their output (without them it is left out, as before, and the
-    listed sources scaled up: indium's Korea at 37% of modelled U.S. imports against USGS's
-    25%). Also returns, per hub, the share routed to each origin on its behalf."""
+    list, in proportion to their U.S. exports of the form in BACI (the trade years), or to
+    their output where BACI shows none of them shipping the U.S. (without such producers it
+    is left out, as before, and the listed sources scaled up: indium's Korea at 37% of
+    modelled U.S. imports against USGS's 25%). Also returns, per hub, the share routed to
+    each origin on its behalf."""
     want = base_year(mineral, shock_years_of(chain))
     raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
     if not raw:
@@ -813,6 +815,13 @@ def _us_import_shares(
         for c, v in made.items()
         if v > 0 and c not in raw and c not in ("USA", OTHER_COUNTRIES)
     }
+    rows = trade_by_stage(chain.dataset).get((mineral, last_stage))
+    if unlisted and rows is not None and not rows.empty:
+        # weighted by what BACI says each ships the U.S. of the form, where it says any
+        to_us = rows[rows["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
+        seen = {c: float(to_us.get(c, 0.0)) for c in unlisted}
+        if sum(seen.values()) > 0:
+            unlisted = {c: v for c, v in seen.items() if v > 0}
     for c, share in raw.items():
         if c == OTHER_COUNTRIES and made.get(c, 0.0) <= 0 and unlisted:
             scale = sum(unlisted.values())
