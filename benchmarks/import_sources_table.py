@@ -19,8 +19,9 @@ typed per mineral; :func:`source_cause`):
 - ``baci-below-1%``: not in the chain and under 1% of U.S. imports of the last-stage form in
   BACI: the USGS figure is for another form (or year) than the chain's last-stage HS code.
 - ``usgs-other``: USGS's "other countries" (the sources it does not list) with no OTH node
-  at the chain's last stage and no unlisted producer there to take the share
-  (critmin.simulate.model._us_import_shares): the share is left out, the rest scaled up.
+  at the chain's last stage and no producer there that USGS does not list and BACI shows
+  shipping the U.S. (critmin.simulate.model._us_import_shares): the share is left out and
+  the listed sources scaled up.
 - ``prior``: a producer below its USGS share for none of the above (the BACI prior and the
   RAS fit of the other regions).
 
@@ -55,16 +56,26 @@ def source_cause(model: Any, country: str, trade: Any, us: int, listed: Any = ()
         i = countries.index(c)
         return bool(out[i] > 0 and model.final[i, us] >= BOUND * (1 - 1e-6) * out[i])
 
+    def baci_share(c: str) -> float:
+        if trade is None or trade.empty:
+            return 0.0
+        to_us = trade[trade["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
+        return float(to_us.get(c, 0.0) / to_us.sum()) if to_us.sum() > 0 else 0.0
+
     hubs: dict[str, list[str]] = {}
     for h, o, _ in model.hub_feed:
         hubs.setdefault(h, []).append(o)
     if country == OTHER_COUNTRIES:
         if country not in countries or out[countries.index(country)] <= 0:
-            # the share went to the producers USGS does not ``listed`` (if any): their bound
+            # the share went to the producers USGS does not list that BACI shows shipping
+            # the U.S. (critmin.simulate.model._us_import_shares), if any: their bound
             rest = [
                 c
                 for i, c in enumerate(countries)
-                if model.capacity[-1, i] > 0 and c not in listed and c != "USA"
+                if model.capacity[-1, i] > 0
+                and c not in listed
+                and c != "USA"
+                and baci_share(c) >= BACI_PARTNER_MIN
             ]
             return "capacity" if rest and all(capped(c) for c in rest) else "usgs-other"
         # the sources named out of OTH (critmin.simulate.intermediaries) are OTH's output too
@@ -80,8 +91,7 @@ def source_cause(model: Any, country: str, trade: Any, us: int, listed: Any = ()
         return "upstream-form"
     if trade is None or trade.empty:
         return "no-baci"
-    to_us = trade[trade["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
-    if to_us.sum() <= 0 or float(to_us.get(country, 0.0)) / to_us.sum() < BACI_PARTNER_MIN:
+    if baci_share(country) < BACI_PARTNER_MIN:
         return "baci-below-1%"
     cross = trade[trade["exporter"] != trade["importer"]]
     imports = float(cross.loc[cross["importer"] == country, "quantity_t"].sum())

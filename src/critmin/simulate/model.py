@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
+from critmin.data.build import BACI_PARTNER_MIN
 from critmin.data.load import Dataset
 from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
@@ -793,10 +794,10 @@ def _us_import_shares(
     ``hubs`` mix, critmin.simulate.hubs). USGS's "other countries" are the countries it does
     not list: where the chain has no OTH output at the last stage (``cap_last``, the last
     stage's output by country), that share goes to the last stage's producers USGS does not
-    list, in proportion to their U.S. exports of the form in BACI (the trade years), or to
-    their output where BACI shows none of them shipping the U.S. (without such producers it
-    is left out, as before, and the listed sources scaled up: indium's Korea at 37% of
-    modelled U.S. imports against USGS's 25%). Also returns, per hub, the share routed to
+    list and BACI shows shipping the U.S. the form (at least 1% of U.S. imports of it, the
+    trade years), in proportion to those shipments. Without such producers it is left out,
+    as before, and the listed sources scaled up (indium's Korea at 37% of modelled U.S.
+    imports against USGS's 25%). Also returns, per hub, the share routed to
     each origin on its behalf."""
     want = base_year(mineral, shock_years_of(chain))
     raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
@@ -815,13 +816,21 @@ def _us_import_shares(
         for c, v in made.items()
         if v > 0 and c not in raw and c not in ("USA", OTHER_COUNTRIES)
     }
+    # the unlisted producers that BACI shows shipping the U.S. the form (the BACI partner
+    # rule, critmin.data.build), weighted by those shipments: without that evidence the share
+    # stays out (gallium has no BACI code: by output, Russia would take 29% of U.S. imports)
     rows = trade_by_stage(chain.dataset).get((mineral, last_stage))
+    seen: dict[str, float] = {}
     if unlisted and rows is not None and not rows.empty:
-        # weighted by what BACI says each ships the U.S. of the form, where it says any
         to_us = rows[rows["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
-        seen = {c: float(to_us.get(c, 0.0)) for c in unlisted}
-        if sum(seen.values()) > 0:
-            unlisted = {c: v for c, v in seen.items() if v > 0}
+        if to_us.sum() > 0:
+            part = to_us / to_us.sum()
+            seen = {
+                c: float(part.get(c, 0.0))
+                for c in unlisted
+                if float(part.get(c, 0.0)) >= BACI_PARTNER_MIN
+            }
+    unlisted = seen
     for c, share in raw.items():
         if c == OTHER_COUNTRIES and made.get(c, 0.0) <= 0 and unlisted:
             scale = sum(unlisted.values())
