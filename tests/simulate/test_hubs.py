@@ -7,14 +7,17 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import base_year
 from critmin.scenarios.load import Labels, load_scenario, parse_scenario
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
+from critmin.simulate.intermediaries import import_source_shares
 from critmin.simulate.model import (
     POOL_BELOW,
     REGIONS,
     ChainModel,
     build_model,
+    shock_years_of,
     trade_by_stage,
 )
 from critmin.simulate.runner import parents_of
@@ -282,13 +285,9 @@ def test_antimony_reaches_the_us_through_its_one_stage_hubs(bundled: SupplyChain
     """Antimony's chain has one stage (mining). India and Thailand ship the U.S. antimony they
     buy (BACI: each imports more antimony ore than it exports) and were left out, their USGS
     shares sent to the producers (China 92% of modelled U.S. imports against USGS's 36%).
-    As hubs each ships the U.S. within 10 points of its USGS share, its content is its BACI
-    import mix, it makes nothing of its own (no price response) and world output is
-    unchanged."""
-    from critmin.economics.price import base_year
-    from critmin.simulate.intermediaries import import_source_shares
-    from critmin.simulate.model import shock_years_of
-
+    As hubs each ships the U.S. within 10 points of its USGS share, its content is its
+    origins' (its BACI import mix), it makes nothing of its own (no price response) and
+    world output is unchanged."""
     model = build_model(bundled, "antimony")
     assert model.K == 1
     usgs = import_source_shares(
@@ -304,13 +303,19 @@ def test_antimony_reaches_the_us_through_its_one_stage_hubs(bundled: SupplyChain
         assert share[hub] > 0.0
         assert abs(share[hub] - usgs[hub]) <= 0.10
         h = model.countries.index(hub)
+        # content: what the origins shipped for it (its BACI import mix, after the capacity
+        # bound on each origin), never itself
         mix = hub_origins(trade, [hub], producers)[hub]
         want = np.zeros(model.N)
-        for c, w in mix.items():
-            want[model.countries.index(c)] = w
+        for x, c, w in model.hub_feed:
+            if x == hub:
+                assert c in mix
+                want[model.countries.index(c)] = w
         np.testing.assert_allclose(model.content[0, h], want, atol=1e-9)
+        assert want.sum() == pytest.approx(1.0)
         assert model.content[0, h, h] == 0.0
-        assert model.host_tied is not None and model.host_tied[0, h] == 1.0
+        assert model.host_tied is not None
+        assert model.host_tied[0, h] == 1.0
     assert share["CHN"] < usgs["CHN"] + 0.30  # 0.92 before against USGS's 0.36
     np.testing.assert_allclose(model.capacity.sum(), model.world_t_per_year / 12, rtol=1e-9)
 
@@ -345,3 +350,33 @@ def test_a_one_stage_hub_inherits_and_balances(bundled: SupplyChain, pool_below:
     background = load_scenario("background", Labels.of(bundled.dataset))
     shocks = build_shocks(background, model, parents_of(bundled), 8, 12, np.random.default_rng(3))
     check_balance(model, run(model, shocks))
+
+
+def test_usgs_other_countries_go_to_unlisted_producers_baci_sees(bundled: SupplyChain) -> None:
+    """Platinum's chain has no OTH refining: USGS's "other countries" (23%) were left out and
+    the listed sources scaled up (South Africa 0.64 of modelled U.S. imports against USGS's
+    0.49). They now go to the refiners USGS does not list that BACI shows shipping the U.S.
+    (Russia): South Africa within 10 points. Gallium has no BACI code, so no unlisted
+    producer gets anything (by output alone Russia would take 29%)."""
+    model = build_model(bundled, "platinum")
+    usgs = import_source_shares(
+        bundled.dataset["import_sources"],
+        "platinum",
+        base_year("platinum", shock_years_of(bundled)),
+        model.stages[-1],
+    )
+    share = _us_import_share(model)
+    assert usgs["OTH"] > 0.1
+    assert abs(share["ZAF"] - usgs["ZAF"]) <= 0.10
+    unlisted = [c for c in model.countries if c not in usgs and c != "USA"]
+    taken = sum(share[c] for c in unlisted)
+    assert abs(taken - usgs["OTH"] / sum(usgs.values())) <= 0.05
+    gallium = build_model(bundled, "gallium")
+    listed = import_source_shares(
+        bundled.dataset["import_sources"],
+        "gallium",
+        base_year("gallium", shock_years_of(bundled)),
+        gallium.stages[-1],
+    )
+    ga = _us_import_share(gallium)
+    assert all(ga[c] == 0.0 for c in gallium.countries if c not in listed and c != "USA")
