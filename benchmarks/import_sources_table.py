@@ -12,8 +12,8 @@ typed per mineral; :func:`source_cause`):
   the form the U.S. imports (refined cobalt, lithium carbonate), the chain's last stage is a
   later one (cathode material, cells), and U.S. demand sits at the last stage.
 - ``makes-form``: not in the chain, a one-stage chain, and BACI shows it exporting more of
-  the form than it imports: a producer the production data lack, not a hub
-  (critmin.simulate.hubs.hub_candidates ``same_form``).
+  the form than it imports from countries other than the U.S.: a producer the production
+  data lack, not a hub (critmin.simulate.hubs.hub_candidates ``same_form``).
 - ``no-baci``: not in the chain and no BACI trade of the last stage's form (no HS code, or
   no rows): no evidence for a hub and no origin mix.
 - ``baci-below-1%``: not in the chain and under 1% of U.S. imports of the last-stage form in
@@ -94,7 +94,9 @@ def source_cause(model: Any, country: str, trade: Any, us: int, listed: Any = ()
     if baci_share(country) < BACI_PARTNER_MIN:
         return "baci-below-1%"
     cross = trade[trade["exporter"] != trade["importer"]]
-    imports = float(cross.loc[cross["importer"] == country, "quantity_t"].sum())
+    imports = float(
+        cross.loc[(cross["importer"] == country) & (cross["exporter"] != "USA"), "quantity_t"].sum()
+    )
     exports = float(cross.loc[cross["exporter"] == country, "quantity_t"].sum())
     if model.K == 1 and exports > imports:
         return "makes-form"

@@ -69,13 +69,15 @@ def hub_candidates(
     before to feed it from), so a pass-through ships no more than it imports: a source whose
     BACI exports of the form exceed its imports of it makes the form itself (selenium's
     Korea, 1,631 t exported against 89 t imported, 2021-24: a copper refinery the production
-    data lack) and is no hub."""
+    data lack) and is no hub. Imports from the U.S. do not count, as in :func:`hub_origins`
+    (U.S. material processed abroad is not foreign supply): Canada's lead concentrate
+    imports are 99% American (Trail smelts U.S. concentrate), so Canada is no lead hub."""
     to_us = trade[trade["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
     if to_us.sum() <= 0:
         return []
     share = to_us / to_us.sum()
     cross = trade[trade["exporter"] != trade["importer"]]
-    imports = cross.groupby("importer")["quantity_t"].sum()
+    imports = cross[cross["exporter"] != "USA"].groupby("importer")["quantity_t"].sum()
     exports = cross.groupby("exporter")["quantity_t"].sum()
     return [
         c
