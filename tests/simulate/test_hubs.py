@@ -139,6 +139,10 @@ def test_a_one_stage_hub_must_import_what_it_exports() -> None:
     )
     assert hub_candidates(trade, ["KOR", "THA"], ["CHN"], same_form=True) == ["THA"]
     assert hub_candidates(trade, ["KOR", "THA"], ["CHN"]) == ["KOR", "THA"]
+    # CAN ships the U.S. what it imports from the U.S. (Trail smelts U.S. lead concentrate):
+    # U.S. material processed abroad is not a foreign feed, so CAN is no hub
+    toll = pd.concat([trade, _trade([("CAN", "USA", 10.0), ("USA", "CAN", 40.0)])])
+    assert hub_candidates(toll, ["CAN", "THA"], ["CHN"], same_form=True) == ["THA"]
 
 
 def test_rhodium_reaches_the_us_through_germany(bundled: SupplyChain) -> None:
