@@ -824,11 +824,11 @@ def _us_import_shares(
     if unlisted and rows is not None and not rows.empty:
         to_us = rows[rows["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
         if to_us.sum() > 0:
-            part = to_us / to_us.sum()
+            of_us = to_us / to_us.sum()
             seen = {
-                c: float(part.get(c, 0.0))
+                c: float(of_us.get(c, 0.0))
                 for c in unlisted
-                if float(part.get(c, 0.0)) >= BACI_PARTNER_MIN
+                if float(of_us.get(c, 0.0)) >= BACI_PARTNER_MIN
             }
     unlisted = seen
     for c, share in raw.items():
