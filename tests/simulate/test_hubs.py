@@ -7,14 +7,17 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import base_year
 from critmin.scenarios.load import Labels, load_scenario, parse_scenario
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
+from critmin.simulate.intermediaries import import_source_shares
 from critmin.simulate.model import (
     POOL_BELOW,
     REGIONS,
     ChainModel,
     build_model,
+    shock_years_of,
     trade_by_stage,
 )
 from critmin.simulate.runner import parents_of
@@ -89,12 +92,57 @@ def test_routing_through_a_hub_keeps_every_balance() -> None:
     assert out_idx[bel] == 2
     assert "BEL a re-export hub" in notes[0]
     assert feed == (("BEL", "CHN", pytest.approx(1.0)),)
-    # a chain of one stage has no stage to feed a hub from: nothing moves
-    one = route_through_hubs(
-        countries, np.zeros((0, 3, 3)), final, idx, via, {}, {}, 1, lambda c: 2
+
+
+def test_a_one_stage_hub_conserves_mass() -> None:
+    """One stage (no feed to move): the 4 t CHN shipped the U.S. for the hub BEL leave CHN's
+    row for BEL's; every region receives what it did and world output (the rows' sum) is
+    unchanged: what BEL ships it no longer counts as CHN's. The old code moved nothing."""
+    countries = ["CHN", "RUS", "USA"]
+    final = np.array([[3.0, 6.0, 1.0], [0.0, 2.0, 3.0], [0.0, 1.0, 0.0]])
+    out_c, out_f, out_final, _, notes, feed = route_through_hubs(
+        countries,
+        np.zeros((0, 3, 3)),
+        final,
+        np.array([0, 2, 1]),
+        {"BEL": {"CHN": 0.4}},
+        {"CHN": 0.6, "RUS": 0.2},
+        {"BEL": {"CHN": 1.0}},
+        USA,
+        lambda c: 2,
     )
-    assert one[0] == countries
-    assert one[2] is final
+    assert out_c == [*countries, "BEL"]
+    assert out_f.shape == (0, 4, 4)
+    assert out_final[3, USA] == pytest.approx(4.0)
+    assert out_final[0, USA] == pytest.approx(2.0)
+    np.testing.assert_allclose(out_final.sum(axis=0), final.sum(axis=0))  # receipts
+    assert out_final.sum() == pytest.approx(final.sum())  # world output
+    assert out_final[3].sum() == pytest.approx(4.0)  # the hub ships only what it bought
+    assert feed == (("BEL", "CHN", pytest.approx(1.0)),)
+    assert "buying the form" in notes[0]
+
+
+def test_a_one_stage_hub_must_import_what_it_exports() -> None:
+    """With no stage before, a hub's feed is the form itself: KOR exports 30 t and imports
+    10 t, so it makes the form (a producer the data lack), not a hub; THA imports 50 t and
+    exports 20 t. The rule binds only where the form in is the form out."""
+    trade = _trade(
+        [
+            ("CHN", "USA", 80.0),
+            ("KOR", "USA", 10.0),
+            ("THA", "USA", 10.0),
+            ("KOR", "JPN", 20.0),
+            ("CHN", "KOR", 10.0),
+            ("THA", "JPN", 10.0),
+            ("CHN", "THA", 50.0),
+        ]
+    )
+    assert hub_candidates(trade, ["KOR", "THA"], ["CHN"], same_form=True) == ["THA"]
+    assert hub_candidates(trade, ["KOR", "THA"], ["CHN"]) == ["KOR", "THA"]
+    # CAN ships the U.S. what it imports from the U.S. (Trail smelts U.S. lead concentrate):
+    # U.S. material processed abroad is not a foreign feed, so CAN is no hub
+    toll = pd.concat([trade, _trade([("CAN", "USA", 10.0), ("USA", "CAN", 40.0)])])
+    assert hub_candidates(toll, ["CAN", "THA"], ["CHN"], same_form=True) == ["THA"]
 
 
 def test_rhodium_reaches_the_us_through_germany(bundled: SupplyChain) -> None:
@@ -228,3 +276,111 @@ def test_hubs_balance_under_the_background_hazards(bundled: SupplyChain, pool_be
     spec = load_scenario("background", Labels.of(bundled.dataset))
     shocks = build_shocks(spec, model, parents_of(bundled), 8, 12, np.random.default_rng(3))
     check_balance(model, run(model, shocks))
+
+
+def _us_import_share(model: ChainModel) -> dict[str, float]:
+    imports = model.final[:, USA].copy()
+    if "USA" in model.countries:
+        imports[model.countries.index("USA")] = 0.0
+    return dict(zip(model.countries, imports / imports.sum(), strict=True))
+
+
+def test_antimony_reaches_the_us_through_its_one_stage_hubs(bundled: SupplyChain) -> None:
+    """Antimony's chain has one stage (mining). India and Thailand ship the U.S. antimony they
+    buy (BACI: each imports more antimony ore than it exports) and were left out, their USGS
+    shares sent to the producers (China 92% of modelled U.S. imports against USGS's 36%).
+    As hubs each ships the U.S. within 10 points of its USGS share, its content is its
+    origins' (its BACI import mix), it makes nothing of its own (no price response) and
+    world output is unchanged."""
+    model = build_model(bundled, "antimony")
+    assert model.K == 1
+    usgs = import_source_shares(
+        bundled.dataset["import_sources"],
+        "antimony",
+        base_year("antimony", shock_years_of(bundled)),
+    )
+    share = _us_import_share(model)
+    trade = trade_by_stage(bundled.dataset)[("antimony", "mining")]
+    producers = [c for c in model.countries if c not in model.named]
+    for hub in ("IND", "THA"):
+        assert hub in model.named
+        assert share[hub] > 0.0
+        assert abs(share[hub] - usgs[hub]) <= 0.10
+        h = model.countries.index(hub)
+        # content: what the origins shipped for it (its BACI import mix, after the capacity
+        # bound on each origin), never itself
+        mix = hub_origins(trade, [hub], producers)[hub]
+        want = np.zeros(model.N)
+        for x, c, w in model.hub_feed:
+            if x == hub:
+                assert c in mix
+                want[model.countries.index(c)] = w
+        np.testing.assert_allclose(model.content[0, h], want, atol=1e-9)
+        assert want.sum() == pytest.approx(1.0)
+        assert model.content[0, h, h] == 0.0
+        assert model.host_tied is not None
+        assert model.host_tied[0, h] == 1.0
+    assert share["CHN"] < usgs["CHN"] + 0.30  # 0.92 before against USGS's 0.36
+    np.testing.assert_allclose(model.capacity.sum(), model.world_t_per_year / 12, rtol=1e-9)
+
+
+@pytest.mark.parametrize("pool_below", [0.0, POOL_BELOW])
+def test_a_one_stage_hub_inherits_and_balances(bundled: SupplyChain, pool_below: float) -> None:
+    """Myanmar's antimony mines lose 60%: Thailand, whose antimony is Myanmar's, loses 60% of
+    it; India in the share Myanmar feeds it; under the background hazards too, pooled or not,
+    every node and region balances."""
+    model = build_model(bundled, "antimony", pool_below=pool_below)
+    spec = _spec(
+        bundled,
+        {
+            "cut": {
+                "kind": "outage",
+                "country": "MMR",
+                "minerals": ["antimony"],
+                "stage": "mining",
+                "share": 0.6,
+                "start": "2026-01",
+                "duration_months": 6,
+            }
+        },
+    )
+    shocks = build_shocks(spec, model, parents_of(bundled), 1, 3, np.random.default_rng(1))
+    for hub in ("THA", "IND"):
+        h = model.countries.index(hub)
+        fed = {o: w for x, o, w in model.hub_feed if x == hub}.get("MMR", 0.0)
+        assert fed > 0.1
+        np.testing.assert_allclose(shocks.avail[:, :, 0, h], 1.0 - 0.6 * fed)
+    check_balance(model, run(model, shocks, reroute=False))
+    background = load_scenario("background", Labels.of(bundled.dataset))
+    shocks = build_shocks(background, model, parents_of(bundled), 8, 12, np.random.default_rng(3))
+    check_balance(model, run(model, shocks))
+
+
+def test_usgs_other_countries_go_to_unlisted_producers_baci_sees(bundled: SupplyChain) -> None:
+    """Platinum's chain has no OTH refining: USGS's "other countries" (23%) were left out and
+    the listed sources scaled up (South Africa 0.64 of modelled U.S. imports against USGS's
+    0.49). They now go to the refiners USGS does not list that BACI shows shipping the U.S.
+    (Russia): South Africa within 10 points. Gallium has no BACI code, so no unlisted
+    producer gets anything (by output alone Russia would take 29%)."""
+    model = build_model(bundled, "platinum")
+    usgs = import_source_shares(
+        bundled.dataset["import_sources"],
+        "platinum",
+        base_year("platinum", shock_years_of(bundled)),
+        model.stages[-1],
+    )
+    share = _us_import_share(model)
+    assert usgs["OTH"] > 0.1
+    assert abs(share["ZAF"] - usgs["ZAF"]) <= 0.10
+    unlisted = [c for c in model.countries if c not in usgs and c != "USA"]
+    taken = sum(share[c] for c in unlisted)
+    assert abs(taken - usgs["OTH"] / sum(usgs.values())) <= 0.05
+    gallium = build_model(bundled, "gallium")
+    listed = import_source_shares(
+        bundled.dataset["import_sources"],
+        "gallium",
+        base_year("gallium", shock_years_of(bundled)),
+        gallium.stages[-1],
+    )
+    ga = _us_import_share(gallium)
+    assert all(ga[c] == 0.0 for c in gallium.countries if c not in listed and c != "USA")

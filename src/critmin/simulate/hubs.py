@@ -30,8 +30,13 @@ share of U.S. imports) and whose feed is that of its suppliers' own plants:
 Assumptions (docs/criticality.md §10): the chains carry primary supply, so a hub's U.S. flow is
 primary metal in its imports' origin mix; its own secondary feed (exports above imports: Belgium
 ships about five times the unwrought rhodium it imports) is left out, as the chains leave out
-recycling abroad. The hub's feed enters at the stage before the last (a chain of one stage has none:
-its hubs stay unnamed); what happens at the origin's last stage reaches it by inheritance (4).
+recycling abroad. The hub's feed enters at the stage before the last; what happens at the
+origin's last stage reaches it by inheritance (4). A chain of one stage has no stage before:
+there the hub is a node of the only stage that buys the form itself (its BACI imports of the
+form are its feed, so it must import at least what it exports: :func:`hub_candidates`,
+``same_form``); what it ships the U.S. leaves its origins' rows (world output unchanged), its
+traced content is its origin mix, its output does not answer the price (its origins' spare
+capacity does), and (4) carries its origins' outages and export controls at that stage to it.
 """
 
 from __future__ import annotations
@@ -49,21 +54,38 @@ ITERATIONS = 200
 
 
 def hub_candidates(
-    trade: pd.DataFrame, sources: Collection[str], producers: Collection[str]
+    trade: pd.DataFrame,
+    sources: Collection[str],
+    producers: Collection[str],
+    same_form: bool = False,
 ) -> list[str]:
     """The import ``sources`` (USGS) with no output at the last stage (not in ``producers``)
     that ship the U.S. the stage's form: at least :data:`BACI_PARTNER_MIN` of U.S. imports of
     it in ``trade`` (BACI tonnes), the rule by which a BACI partner counts as a U.S. import
     source (critmin.data.build). Without it Jamaica, a U.S. source of bauxite and alumina,
-    became a hub of aluminium metal."""
+    became a hub of aluminium metal.
+
+    ``same_form``: the hub's feed is the form it ships (a chain of one stage has no stage
+    before to feed it from), so a pass-through ships no more than it imports: a source whose
+    BACI exports of the form exceed its imports of it makes the form itself (selenium's
+    Korea, 1,631 t exported against 89 t imported, 2021-24: a copper refinery the production
+    data lack) and is no hub. Imports from the U.S. do not count, as in :func:`hub_origins`
+    (U.S. material processed abroad is not foreign supply): Canada's lead concentrate
+    imports are 99% American (Trail smelts U.S. concentrate), so Canada is no lead hub."""
     to_us = trade[trade["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
     if to_us.sum() <= 0:
         return []
     share = to_us / to_us.sum()
+    cross = trade[trade["exporter"] != trade["importer"]]
+    imports = cross[cross["exporter"] != "USA"].groupby("importer")["quantity_t"].sum()
+    exports = cross.groupby("exporter")["quantity_t"].sum()
     return [
         c
         for c in sources
-        if c not in producers and c != "USA" and float(share.get(c, 0.0)) >= BACI_PARTNER_MIN
+        if c not in producers
+        and c != "USA"
+        and float(share.get(c, 0.0)) >= BACI_PARTNER_MIN
+        and (not same_form or float(imports.get(c, 0.0)) >= float(exports.get(c, 0.0)))
     ]
 
 
@@ -147,10 +169,15 @@ def route_through_hubs(
     (``final[origin, us]``, after the capacity bound) is split in that proportion; ``mixes``
     (:func:`hub_origins`) only label the notes. The hub's
     feed at the stage before is the origin's, in proportion; a hub that is already a node (a
-    miner, say) keeps its index. Returns the grown countries, flows, final routing, region
-    index, a note per hub and the feed shares (hub, origin, share of the hub's throughput)."""
-    if flows.shape[0] == 0 or not via:
+    miner, say) keeps its index. In a chain of one stage (``flows`` of no stage) only the
+    U.S. flow moves: what the hub ships the origin no longer does, so world output is
+    unchanged; the hub's origin content and its tie to its origins' output are set by the
+    caller (critmin.simulate.model: traced_content's ``fed``, ``host_tied``). Returns the
+    grown countries, flows, final routing, region index, a note per hub and the feed shares
+    (hub, origin, share of the hub's throughput)."""
+    if not via:
         return countries, flows, final, idx_region, [], ()
+    staged = flows.shape[0] > 0  # a chain of one stage: no feed to move
     countries = list(countries)
     new = [h for h in via if h not in countries]
     n0, n = len(countries), len(countries) + len(new)
@@ -159,7 +186,7 @@ def route_through_hubs(
     grown_final = np.concatenate([final, np.zeros((len(new), final.shape[1]))], axis=0)
     countries += new
     base = grown_final.copy()
-    feed = grown[-1].copy()
+    feed = grown[-1].copy() if staged else np.zeros((n, n))
     notes: list[str] = []
     feed_share: list[tuple[str, str, float]] = []
     for hub, by_origin in via.items():
@@ -174,7 +201,7 @@ def route_through_hubs(
             grown_final[o, us] -= amount
             grown_final[h, us] += amount
             into = feed[:, o].sum()
-            if into > 0:
+            if staged and into > 0:
                 grown[-1][:, h] += feed[:, o] * amount / into
                 grown[-1][:, o] -= feed[:, o] * amount / into
             moved += amount
@@ -183,10 +210,15 @@ def route_through_hubs(
         mix = ", ".join(
             f"{c} {v:.0%}" for c, v in sorted(mixes.get(hub, {}).items(), key=lambda kv: -kv[1])[:3]
         )
+        fed = (
+            "fed as its suppliers' plants"
+            if staged
+            else "buying the form from its suppliers (no output of its own)"
+        )
         notes.append(
             f"{hub} a re-export hub at the last stage: {moved * 12:,.4g} t/yr to the U.S. "
-            f"(USGS import source, no output in the production data), fed as its suppliers' "
-            f"plants (BACI import origins: {mix})"
+            f"(USGS import source, no output in the production data), {fed} "
+            f"(BACI import origins: {mix})"
         )
     # an origin whose whole U.S. flow went to hubs is left at 0 up to rounding: never below
     np.clip(grown, 0.0, None, out=grown)

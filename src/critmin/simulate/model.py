@@ -19,13 +19,14 @@ regions' own countries (CHN, USA), the U.S. recycling node and any country a sce
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
+from critmin.data.build import BACI_PARTNER_MIN
 from critmin.data.load import Dataset
 from critmin.data.per_dataset import per_dataset
 from critmin.economics.byproduct import host_tied
@@ -242,17 +243,38 @@ def build_model(
     return pool_model(model, pool_below, keep) if pool_below > 0 else model
 
 
-def traced_content(flows: np.ndarray, stages: int, nodes: int) -> np.ndarray:
+def traced_content(
+    flows: np.ndarray,
+    stages: int,
+    nodes: int,
+    fed: Sequence[tuple[int, int, float]] = (),
+) -> np.ndarray:
     """(stage, node, origin) each node's input by mine-stage origin, traced through the
-    baseline flows; mine-stage countries are their own origin."""
+    baseline flows; mine-stage countries are their own origin, except a node ``fed`` at the
+    first stage by others ((node, origin, share): a re-export hub of a one-stage chain,
+    critmin.simulate.hubs), whose origin is theirs."""
     content = np.zeros((stages, nodes, nodes))
     content[0] = np.eye(nodes)
+    if stages > 0:
+        for h in {h for h, _, _ in fed}:
+            content[0, h] = 0.0
+        for h, o, share in fed:
+            content[0, h, o] += share
     for k in range(1, stages):
         inflow = flows[k - 1]
         tot = inflow.sum(axis=0)
         share_in = np.divide(inflow, tot[None, :], out=np.zeros_like(inflow), where=tot > 0)
         content[k] = share_in.T @ content[k - 1]
     return content
+
+
+def _first_stage_feed(
+    model: ChainModel, index_of: Callable[[str], int]
+) -> list[tuple[int, int, float]]:
+    """A one-stage chain's hub feed by node index (``index_of`` maps a country to its node)."""
+    if model.K != 1:
+        return []
+    return [(index_of(h), index_of(o), v) for h, o, v in model.hub_feed]
 
 
 def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
@@ -298,7 +320,7 @@ def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> C
         for k in range(K):
             np.add.at(tied_t[k], to[k], model.host_tied[k] * model.capacity[k])
         tied = np.divide(tied_t, cap, out=np.zeros_like(cap), where=cap > 0)
-    content = traced_content(flows, K, M)
+    content = traced_content(flows, K, M, _first_stage_feed(model, lambda c: index.get(c, oth)))
     region = np.array(
         [
             REGIONS.index("USA") if c == SECONDARY_NODE else REGIONS.index(region_of(c))
@@ -420,7 +442,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     home_f[np.arange(N), idx_region] = 1.0
     final = _route(cap[-1], demand, prior_f, home_f)
     hubs = _reexport_hubs(chain, mineral, countries, use, cap[-1])
-    us_sources, via = _us_import_shares(chain, mineral, countries, use[-1], hubs)
+    us_sources, via = _us_import_shares(chain, mineral, countries, use[-1], hubs, cap[-1])
     named_nodes: tuple[str, ...] = ()
     hub_feed: tuple[tuple[str, str, float], ...] = ()
     if us_sources is not None:
@@ -485,7 +507,12 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     cap[-1] = final.sum(axis=1)
 
     # traced origin content: mine-stage countries are their own origin
-    content = traced_content(flows, K, N)
+    feed_at_0: list[tuple[int, int, float]] = []
+    if K == 1 and hub_feed:
+        # a one-stage chain's hubs make nothing: they ship their origins' output (their
+        # content) and cannot answer the price from capacity of their own
+        feed_at_0 = [(countries.index(h), countries.index(o), v) for h, o, v in hub_feed]
+    content = traced_content(flows, K, N, feed_at_0)
 
     params = ds["market_parameters"]
     values: dict[str, float] = {}
@@ -533,6 +560,10 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     tied, tied_notes, tied_sources = host_tied(chain, mineral, use, countries)
     assumptions += tied_notes
     sources |= tied_sources
+    if feed_at_0:
+        tied = np.zeros((K, len(countries))) if tied is None else tied
+        for h in {h for h, _, _ in feed_at_0}:
+            tied[0, h] = 1.0
     return ChainModel(
         mineral=mineral,
         stages=tuple(use),
@@ -765,12 +796,19 @@ def _us_import_shares(
     countries: list[str],
     last_stage: str,
     hubs: dict[str, dict[str, float]] | None = None,
+    cap_last: np.ndarray | None = None,
 ) -> tuple[dict[str, float] | None, dict[str, dict[str, float]]]:
     """USGS import-source shares of the mineral (critmin.simulate.intermediaries.
     import_source_shares, base year), mapped to the model's countries (a source that is not a
     producer in the model counts as OTH; a re-export hub's share goes to its origins in its
-    ``hubs`` mix, critmin.simulate.hubs). Also returns, per hub, the share routed to each
-    origin on its behalf."""
+    ``hubs`` mix, critmin.simulate.hubs). USGS's "other countries" are the countries it does
+    not list: where the chain has no OTH output at the last stage (``cap_last``, the last
+    stage's output by country), that share goes to the last stage's producers USGS does not
+    list and BACI shows shipping the U.S. the form (at least 1% of U.S. imports of it, the
+    trade years), in proportion to those shipments. Without such producers it is left out,
+    as before, and the listed sources scaled up (indium's Korea at 37% of modelled U.S.
+    imports against USGS's 25%). Also returns, per hub, the share routed to
+    each origin on its behalf."""
     want = base_year(mineral, shock_years_of(chain))
     raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
     if not raw:
@@ -778,7 +816,37 @@ def _us_import_shares(
     hubs = hubs or {}
     out: dict[str, float] = {}
     via: dict[str, dict[str, float]] = {}
+    made = (
+        dict(zip(countries, cap_last, strict=True))
+        if cap_last is not None
+        else dict.fromkeys(countries, 1.0)
+    )
+    unlisted = {
+        c: v
+        for c, v in made.items()
+        if v > 0 and c not in raw and c not in ("USA", OTHER_COUNTRIES)
+    }
+    # the unlisted producers that BACI shows shipping the U.S. the form (the BACI partner
+    # rule, critmin.data.build), weighted by those shipments: without that evidence the share
+    # stays out (gallium has no BACI code: by output, Russia would take 29% of U.S. imports)
+    rows = trade_by_stage(chain.dataset).get((mineral, last_stage))
+    seen: dict[str, float] = {}
+    if unlisted and rows is not None and not rows.empty:
+        to_us = rows[rows["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
+        if to_us.sum() > 0:
+            of_us = to_us / to_us.sum()
+            seen = {
+                c: float(of_us.get(c, 0.0))
+                for c in unlisted
+                if float(of_us.get(c, 0.0)) >= BACI_PARTNER_MIN
+            }
+    unlisted = seen
     for c, share in raw.items():
+        if c == OTHER_COUNTRIES and made.get(c, 0.0) <= 0 and unlisted:
+            scale = sum(unlisted.values())
+            for p, v in unlisted.items():
+                out[p] = out.get(p, 0.0) + share * v / scale
+            continue
         if c in hubs:
             for origin, part in hubs[c].items():
                 out[origin] = out.get(origin, 0.0) + share * part
@@ -801,16 +869,17 @@ def _reexport_hubs(
     """The USGS import sources of ``mineral`` with no output at the chain's last stage that
     ship the U.S. its form (CEPII BACI, the trade years; critmin.simulate.hubs.hub_candidates),
     with their origin mix over the last stage's producers (critmin.simulate.hubs.hub_origins).
-    None for a one-stage chain (no stage before to feed a hub from)."""
-    if len(stages) < 2:
-        return {}
+    In a one-stage chain a hub's feed is the form itself: it must import what it exports
+    (critmin.simulate.hubs.hub_candidates ``same_form``)."""
     rows = trade_by_stage(chain.dataset).get((mineral, stages[-1]))
     if rows is None or rows.empty:
         return {}
     want = base_year(mineral, shock_years_of(chain))
     usgs = import_source_shares(chain.dataset["import_sources"], mineral, want, stages[-1])
     producers = [c for c, v in zip(countries, cap_last, strict=True) if v > 0]
-    candidates = hub_candidates(rows, [c for c in usgs if c != OTHER_COUNTRIES], producers)
+    candidates = hub_candidates(
+        rows, [c for c in usgs if c != OTHER_COUNTRIES], producers, same_form=len(stages) == 1
+    )
     if not candidates:
         return {}
     other = OTHER_COUNTRIES if OTHER_COUNTRIES in producers else None
