@@ -1,26 +1,31 @@
 """Benchmark: the ensemble driver on Dask (prints figures, asserts nothing).
 
-Run with `.venv/bin/python benchmarks/bench_dask.py [--quick] [--runs N]`. The load average is
-printed first and with every round (the 2-core machine is shared).
+Run with `.venv/bin/python benchmarks/bench_dask.py [--quick] [--rounds R] [--runs N [--months M]
+| --sizes 2000x12,10000x60]`. The load average is printed first and with every round (the
+2-core machine is shared).
 1. one chunk in-process, on a Dask worker as the nanny leaves it (``MALLOC_TRIM_THRESHOLD_``
    = 65536: every temporary above 128 KiB mapped fresh), and on the same worker after
    ``critmin.simulate.driver.tune_worker`` (mmap threshold 32 MiB): seconds and minor page
    faults per chunk (median of three; ``--quick``: one);
-2. ``simulate`` china-2025-10 on the local pool (2 workers) and on LocalClusters of 1 and 2
-   workers (started as critmin starts one, before the clock), measured **interleaved**: three
-   rounds of pool, 1 worker, 2 workers, each figure the median over rounds. Targets: 2 workers
-   >= 1.8x one worker, no slower than the pool. Beside the wall times, per configuration: the
-   tasks' CPU seconds summed over workers (``RunResult.stats``; equal for 1 and 2 workers when
-   the work itself scales), the worker processes' whole CPU (tasks plus comms and event loop),
-   the tasks' wall / CPU (above 1: the core was not ours), the client's CPU seconds (with the
-   LocalCluster's scheduler, which runs in this process, and periodic callbacks that grow with
-   wall time; the other cluster's event loop, idle meanwhile, not counted), and the ratio
-   Amdahl's law gives from those CPU seconds alone, (client + work at 1 worker) / (client +
-   work / 2 at 2 workers), counting every client second as serial: what the machine would
-   show without other users' load.
+2. the scaling curve: ``simulate`` china-2025-10 at every workload size of :data:`CURVE`
+   (draws 2,000 / 10,000 / 40,000 x 12 and x 60 months; ``--quick``: 2,000 and 10,000 x 12)
+   in-process (the pool's one-worker case), on the local pool (2 workers) and on LocalClusters
+   of 1 and 2 workers (started once, as critmin starts one, before the clock, and kept),
+   measured **interleaved**: per size, R rounds (2; ``--quick``: 1) of the four, each figure
+   the median over rounds. Targets: Dask 2 workers >= 1.8x Dask 1 worker, no slower than the
+   pool. Per configuration: the tasks' CPU seconds summed over workers (``RunResult.stats``;
+   equal for 1 and 2 workers when the work itself scales), the worker processes' whole CPU
+   (tasks plus comms and event loop), the tasks' wall / CPU (above 1: the core was not ours),
+   the client's CPU seconds (with the LocalCluster's scheduler, which runs in this process;
+   the other cluster's event loop, idle meanwhile, not counted). The closing table gives, per
+   size, the wall times, pool 2 / in-process, Dask 1 -> 2, Dask 2 against the pool, the
+   tasks' CPU at 2 workers over 1, and the ratio Amdahl's law gives from CPU seconds alone
+   (every client second serial, the tasks split over two workers): what a quiet machine
+   would show. On a loaded machine (wall / CPU on the workers well above 1) only the CPU
+   columns mean anything.
 One command prints it all: ``PYTHONPATH=$PWD/src:$PWD/benchmarks .venv/bin/python
-benchmarks/bench_dask.py`` (about 2 minutes on a quiet machine); its last line holds the
-1 -> 2 workers ratio, the ratio to the pool and the Amdahl estimate.
+benchmarks/bench_dask.py`` (about 7 minutes on a quiet machine, estimated from the tasks' CPU;
+40,000 x 60 is most of it).
 """
 
 from __future__ import annotations
@@ -232,6 +237,9 @@ def main() -> None:
     if "--runs" in sys.argv:  # one size: --runs N [--months M]
         months = int(sys.argv[sys.argv.index("--months") + 1]) if "--months" in sys.argv else 12
         sizes = [(int(sys.argv[sys.argv.index("--runs") + 1]), months)]
+    if "--sizes" in sys.argv:  # e.g. --sizes 2000x12,10000x60
+        given = sys.argv[sys.argv.index("--sizes") + 1].split(",")
+        sizes = [(int(d), int(m)) for d, m in (g.split("x") for g in given)]
     print(f"load average (1, 5, 15 min): {load()}")
     chain = SupplyChain.load()
     one_chunk(chain, 1 if quick else 3)
