@@ -68,7 +68,7 @@ REGION_STEPS, PRICE_STEPS, FLOW_STEPS = 1024, 256, 64
 #: full shortfall); the price ratio's top is the model's price cap.
 TOP = 4.0
 DEFAULT_PRICE_TOP = 100.0
-#: Largest chunk in bytes of engine arrays (bounds a worker's memory).
+#: Largest per-draw paths a chunk holds before they are written or sent (a worker's memory).
 CHUNK_BYTES = 256 * 2**20
 #: How the per-draw paths are stored on disk (``_PathWriter``).
 PATH_DTYPE = np.float32
@@ -325,11 +325,25 @@ class _Cut:
     share: int  # workers per chain (at least 1)
     least: int  # chunks each worker should get
     chunk: int  # draws per block
-    months: int
+    periods: int
+    paths: bool  # the chunk's per-draw paths are kept (held until the chunk ends)
+    inline: bool = True  # a build whose other blocks make one chunk runs them itself
 
     def group(self, model: ChainModel, seconds: float) -> int:
-        most = max(1, CHUNK_BYTES // (_bytes_per_draw(model, self.months) * self.chunk))
-        return blocks_per_chunk(seconds, self.blocks, self.share, max_blocks=most, least=self.least)
+        return blocks_per_chunk(
+            seconds, self.blocks, self.share, max_blocks=self.most(model), least=self.least
+        )
+
+    def most(self, model: ChainModel) -> int | None:
+        """Blocks per chunk that keep a worker's memory under :data:`CHUNK_BYTES`. A chunk
+        runs block by block, each block's shocks and trace freed before the next, so only
+        kept paths grow with the chunk (float64 until written); without them, no bound. (The
+        bound counted every block's shocks and trace: at 60 months it held rare earths to 3
+        blocks per chunk, 5x the tasks of the 0.5 s target at 10,000 draws.)"""
+        if not self.paths:
+            return None
+        per_block = 2 * path_bytes_per_draw(model, self.periods) * self.chunk
+        return max(1, CHUNK_BYTES // per_block)
 
 
 @dataclass(frozen=True)
@@ -425,7 +439,8 @@ def _build(ctx: _Context, key: _Item) -> tuple[_Built, Pilot]:
     built = _Built(model, baseline, grids(model, baseline, ctx.per, ctx.horizon))
     out, seconds = timed(_chunk, ctx, built, key)
     rest = None
-    if key.rest and key.cut is not None and key.cut.group(model, seconds) >= len(key.rest):
+    cut = key.cut
+    if key.rest and cut is not None and cut.inline and cut.group(model, seconds) >= len(key.rest):
         rest = _chunk(ctx, built, _Item(m, key.rest))
     return built, (out, seconds, rest)
 
@@ -520,13 +535,17 @@ def _simulate(
     # every worker gets at least two chunks in all, not two of every chain: fewer, longer tasks.
     # With at least two chains per worker the chains alone spread the work (costliest first,
     # so the last to finish are short): a chain's chunks are then cut only by their length.
+    # In-process too a chunk is about 0.5 s (a chunk's histograms are made sparse once, not
+    # once per block: one block per chunk cost 40% more CPU at 40,000 draws), and builds do
+    # not run their chain's other blocks, so progress is reported chunk by chunk.
     share = max(1, math.ceil(workers / len(minerals)))
-    least = 1 if len(minerals) >= 2 * workers else 2
-    cut = _Cut(n_blocks, share, least, config.chunk, config.months) if parallel else None
+    least = 1 if len(minerals) >= 2 * workers or not parallel else 2
+    keep = config.keep_paths or config.paths_dir is not None
+    cut = _Cut(n_blocks, share, least, config.chunk, config.horizon, keep, inline=parallel)
 
     def plan(key: _Item, built: _Built, pilot: Pilot) -> list[_Item]:
-        """The chain's other blocks in chunks sized from its pilot's measured time (in-process,
-        one block per chunk: nothing to amortise); none if its build ran them."""
+        """The chain's other blocks in chunks sized from its pilot's measured time; none if
+        its build ran them."""
         if pilot[2] is not None:
             return []
         group = key.cut.group(built.model, pilot[1]) if key.cut is not None else 1
@@ -557,7 +576,8 @@ def _simulate(
         else:
             outs = [event.result]
         for out in outs:
-            for part in out.parts.blocks():  # in block order: the merged sums do not depend on the executor
+            # in block order: the merged sums do not depend on the executor
+            for part in out.parts.blocks():
                 summaries[m].add(part)
             if out.paths is not None:
                 writers[m].write(out.paths)
@@ -646,12 +666,6 @@ def paths_bytes(chain: SupplyChain, scenario: Scenario, config: RunConfig) -> in
         for m in _minerals(chain, scenario)
     )
     return config.runs * per_draw
-
-
-def _bytes_per_draw(model: ChainModel, months: int) -> int:
-    """Bytes of a draw's shocks and trace (float64): the flows' allowances dominate."""
-    K, N, R = model.K, model.N, len(model.regions)
-    return 8 * months * (max(K - 1, 0) * N * N + 2 * N * R + 5 * K * N + 10 * R)
 
 
 class _PathWriter:
