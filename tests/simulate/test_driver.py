@@ -172,8 +172,10 @@ def test_paths_written_chunk_by_chunk_in_float32_within_bound(
     result = simulate(bundled, october, config)
     mr = result.minerals["rare_earths"]
     files = sorted((tmp_path / "rare_earths").glob("paths-*.nc"))
-    assert len(files) == 3  # 20 + 20 + 10 draws, one file per chunk
+    # one file per chunk: the pilot block (20 draws), then the chain's other blocks (20 + 10)
+    assert [f.name for f in files] == ["paths-00000000.nc", "paths-00000020.nc"]
     with xr.open_mfdataset(files, engine="scipy", combine="by_coords") as ds:
+        np.testing.assert_array_equal(ds["scenario"].values, np.arange(50))
         for name in ("shortfall", "loss_usd", "exports", "price_ratio"):
             x64, x32 = mr.results[name].values, ds[name].values
             assert x32.dtype == np.float32
