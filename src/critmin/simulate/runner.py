@@ -600,7 +600,7 @@ def shipped(chain: SupplyChain, minerals: list[str]) -> SupplyChain:
     parameters) keep only those minerals and the ones their builds read too (parents, whose
     U.S. demand an element's shares; hosts, whose producers tie a by-product's output: the
     closure of both), the trade table only their rows. Under china-2025-10 the production
-    array alone was 8.0 MB of the 15 MB pickled context (94 minerals, 17 read); every chain
+    array alone was 8.0 MB of the 15 MB pickled context (94 minerals, 14 read); every chain
     built from the cut equals the one built from the whole, tested."""
     wanted = read_minerals(chain, minerals)
     cut = chain.dataset.with_rows("trade", lambda t: t["mineral"].isin(wanted))
