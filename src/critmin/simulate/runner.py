@@ -339,7 +339,7 @@ class _Cut:
         runs block by block, each block's shocks and trace freed before the next, so only
         kept paths grow with the chunk (float64 until written); without them, no bound. (The
         bound counted every block's shocks and trace: at 60 months it held rare earths to 3
-        blocks per chunk, 5x the tasks of the 0.5 s target at 10,000 draws.)"""
+        blocks per chunk, and a 10,000-draw run of china-2025-10 took 84 tasks, not 44.)"""
         if not self.paths:
             return None
         per_block = 2 * path_bytes_per_draw(model, self.periods) * self.chunk
@@ -362,9 +362,9 @@ class _Item:
 class _Stacked:
     """A chunk's per-block summary parts as they travel: per quantity, each moment of every
     block in one array (blocks first) and the chunk's histogram as its non-zero bins. One
-    array per block and field was about 470 arrays for a 25-block chunk, 13,500 per
-    china-2025-10 run at 10,000 draws, and unpickling them was a third of the client's CPU
-    (numpy rebuilds each array on its own); the numbers are copied, never recomputed."""
+    array per block and field was about 13,500 arrays per china-2025-10 run at 10,000 draws,
+    and unpickling them (numpy rebuilds each array on its own) was the largest item of the
+    client's main thread; the numbers are copied, never recomputed."""
 
     n: tuple[int, ...]  # draws per block
     total: dict[str, np.ndarray]  # (blocks, cells...)
@@ -600,7 +600,7 @@ def shipped(chain: SupplyChain, minerals: list[str]) -> SupplyChain:
     parameters) keep only those minerals and the ones their builds read too (parents, whose
     U.S. demand an element's shares; hosts, whose producers tie a by-product's output: the
     closure of both), the trade table only their rows. Under china-2025-10 the production
-    array alone was 8.0 MB of the 15 MB pickled context (94 minerals, 14 read); every chain
+    array alone was 8.0 MB of the 16.9 MB pickled context (94 minerals, 14 read); every chain
     built from the cut equals the one built from the whole, tested."""
     wanted = read_minerals(chain, minerals)
     cut = chain.dataset.with_rows("trade", lambda t: t["mineral"].isin(wanted))
