@@ -1,26 +1,31 @@
 """Benchmark: the ensemble driver on Dask (prints figures, asserts nothing).
 
-Run with `.venv/bin/python benchmarks/bench_dask.py [--quick] [--runs N]`. The load average is
-printed first and with every round (the 2-core machine is shared).
+Run with `.venv/bin/python benchmarks/bench_dask.py [--quick] [--rounds R] [--runs N [--months M]
+| --sizes 2000x12,10000x60]`. The load average is printed first and with every round (the
+2-core machine is shared).
 1. one chunk in-process, on a Dask worker as the nanny leaves it (``MALLOC_TRIM_THRESHOLD_``
    = 65536: every temporary above 128 KiB mapped fresh), and on the same worker after
    ``critmin.simulate.driver.tune_worker`` (mmap threshold 32 MiB): seconds and minor page
    faults per chunk (median of three; ``--quick``: one);
-2. ``simulate`` china-2025-10 on the local pool (2 workers) and on LocalClusters of 1 and 2
-   workers (started as critmin starts one, before the clock), measured **interleaved**: three
-   rounds of pool, 1 worker, 2 workers, each figure the median over rounds. Targets: 2 workers
-   >= 1.8x one worker, no slower than the pool. Beside the wall times, per configuration: the
-   tasks' CPU seconds summed over workers (``RunResult.stats``; equal for 1 and 2 workers when
-   the work itself scales), the worker processes' whole CPU (tasks plus comms and event loop),
-   the tasks' wall / CPU (above 1: the core was not ours), the client's CPU seconds (with the
-   LocalCluster's scheduler, which runs in this process, and periodic callbacks that grow with
-   wall time; the other cluster's event loop, idle meanwhile, not counted), and the ratio
-   Amdahl's law gives from those CPU seconds alone, (client + work at 1 worker) / (client +
-   work / 2 at 2 workers), counting every client second as serial: what the machine would
-   show without other users' load.
+2. the scaling curve: ``simulate`` china-2025-10 at every workload size of :data:`CURVE`
+   (draws 2,000 / 10,000 / 40,000 x 12 and x 60 months; ``--quick``: 2,000 and 10,000 x 12)
+   in-process (the pool's one-worker case), on the local pool (2 workers) and on LocalClusters
+   of 1 and 2 workers (started once, as critmin starts one, before the clock, and kept),
+   measured **interleaved**: per size, R rounds (2; ``--quick``: 1) of the four, each figure
+   the median over rounds. Targets: Dask 2 workers >= 1.8x Dask 1 worker, no slower than the
+   pool. Per configuration: the tasks' CPU seconds summed over workers (``RunResult.stats``;
+   equal for 1 and 2 workers when the work itself scales), the worker processes' whole CPU
+   (tasks plus comms and event loop), the tasks' wall / CPU (above 1: the core was not ours),
+   the client's CPU seconds (with the LocalCluster's scheduler, which runs in this process;
+   the other cluster's event loop, idle meanwhile, not counted). The closing table gives, per
+   size, the wall times, pool 2 / in-process, Dask 1 -> 2, Dask 2 against the pool, the
+   tasks' CPU at 2 workers over 1, and the ratio Amdahl's law gives from CPU seconds alone
+   (every client second serial, the tasks split over two workers): what a quiet machine
+   would show. On a loaded machine (wall / CPU on the workers well above 1) only the CPU
+   columns mean anything.
 One command prints it all: ``PYTHONPATH=$PWD/src:$PWD/benchmarks .venv/bin/python
-benchmarks/bench_dask.py`` (about 2 minutes on a quiet machine); its last line holds the
-1 -> 2 workers ratio, the ratio to the pool and the Amdahl estimate.
+benchmarks/bench_dask.py`` (about 7 minutes on a quiet machine, estimated from the tasks' CPU;
+40,000 x 60 is most of it).
 """
 
 from __future__ import annotations
@@ -121,17 +126,24 @@ def thread_cpu(tid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
-    """Pool, LocalCluster 1 and 2 workers, interleaved round by round."""
+#: The workload sizes of the scaling curve: (draws, months).
+CURVE = [(2_000, 12), (10_000, 12), (40_000, 12), (2_000, 60), (10_000, 60), (40_000, 60)]
+QUICK_CURVE = [(2_000, 12), (10_000, 12)]
+
+
+def scaling(chain: SupplyChain, sizes: list[tuple[int, int]], rounds: int) -> None:
+    """In-process, pool, LocalCluster 1 and 2 workers at every workload size, interleaved
+    round by round (the clusters are started once and kept, as a ``dask worker`` deployment
+    would be)."""
     import dask
     from distributed import Client, LocalCluster
 
     spec = load_scenario("china-2025-10", Labels.of(chain.dataset))
-    base: dict[str, Any] = {"runs": runs, "seed": 1, "horizon": 12, "keep_paths": False}
+    curve: list[tuple[int, int, dict[str, float], dict[str, float], dict[str, float]]] = []
     with ExitStack() as stack:
-        configs = {"pool": RunConfig(**base, workers=2)}
         clients: dict[str, Any] = {}
         loops: dict[str, int] = {}  # each cluster's event-loop thread in this process
+        addresses: dict[str, str] = {}
         for n in (1, 2):
             t0 = time.perf_counter()
             with dask.config.set(local_cluster_config()):
@@ -141,70 +153,97 @@ def scaling(chain: SupplyChain, runs: int, rounds: int) -> None:
             print(f"   LocalCluster of {n} started in {time.perf_counter() - t0:.1f} s (not timed)")
             clients[f"dask {n}"] = stack.enter_context(Client(cluster))
             loops[f"dask {n}"] = loop_thread(cluster)
-            configs[f"dask {n}"] = RunConfig(
-                **base, workers=n, executor=Executor.DASK, scheduler=cluster.scheduler_address
-            )
-        for c in configs.values():  # warm: every process has imported and loaded what it uses
-            simulate(chain, spec, RunConfig(**{**c.__dict__, "runs": 400}))
-        wall: dict[str, list[float]] = {k: [] for k in configs}
-        cpu: dict[str, list[float]] = {k: [] for k in configs}
-        task_wall: dict[str, list[float]] = {k: [] for k in configs}
-        client: dict[str, list[float]] = {k: [] for k in configs}
-        tasks: dict[str, int] = {}
-        procs: dict[str, list[float]] = {k: [] for k in clients}
-        for r in range(rounds):
-            line = []
-            for name, config in configs.items():
-                before = clients[name].run(process_cpu) if name in clients else {}
-                # the client's CPU: this process less the other clusters' idle event loops
-                others = [t for k, t in loops.items() if k != name]
-                idle0 = sum(thread_cpu(t) for t in others)
-                c0, t0 = time.process_time(), time.perf_counter()
-                result = simulate(chain, spec, config)
-                wall[name].append(time.perf_counter() - t0)
-                idle = sum(thread_cpu(t) for t in others) - idle0
-                client[name].append(time.process_time() - c0 - idle)
-                if name in clients:
-                    after = clients[name].run(process_cpu)
-                    procs[name].append(sum(after[w] - before[w] for w in after))
-                cpu[name].append(result.stats.cpu)
-                task_wall[name].append(result.stats.wall)
-                tasks[name] = result.stats.tasks
-                line.append(f"{name} {wall[name][-1]:.2f} s")
-            print(f"   round {r + 1}: {', '.join(line)}; load {load()}")
-    med = {k: statistics.median(v) for k, v in wall.items()}
-    for name in configs:
-        w, c, tw = (statistics.median(x[name]) for x in (cpu, client, task_wall))
-        whole = (
-            f" ({statistics.median(procs[name]):.2f} s whole worker processes)"
-            if name in procs
-            else ""
-        )
-        print(
-            f"   {name}: wall {med[name]:.2f} s; tasks' CPU {w:.2f} s summed over workers{whole} "
-            f"(wall / CPU on the workers {tw / w:.2f}); client CPU {c:.2f} s"
-            + f"; {tasks[name]} tasks"
-        )
-    c1, w1 = statistics.median(client["dask 1"]), statistics.median(cpu["dask 1"])
-    c2, w2 = statistics.median(client["dask 2"]), statistics.median(cpu["dask 2"])
+            addresses[f"dask {n}"] = cluster.scheduler_address
+        for runs, months in sizes:
+            base: dict[str, Any] = {"runs": runs, "seed": 1, "horizon": months, "keep_paths": False}
+            configs = {
+                "in-process": RunConfig(**base, workers=1),
+                "pool": RunConfig(**base, workers=2),
+                **{
+                    k: RunConfig(
+                        **base, workers=int(k[-1]), executor=Executor.DASK, scheduler=address
+                    )
+                    for k, address in addresses.items()
+                },
+            }
+            for c in configs.values():  # warm: every process has loaded what it uses
+                simulate(chain, spec, RunConfig(**{**c.__dict__, "runs": 400}))
+            wall, cpu, task_wall, client, procs = ({k: [] for k in configs} for _ in range(5))  # type: tuple[dict[str, list[float]], ...]
+            tasks: dict[str, int] = {}
+            for r in range(rounds):
+                line = []
+                for name, config in configs.items():
+                    before = clients[name].run(process_cpu) if name in clients else {}
+                    # the client's CPU: this process less the other clusters' idle event loops
+                    others = [t for k, t in loops.items() if k != name]
+                    idle0 = sum(thread_cpu(t) for t in others)
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    result = simulate(chain, spec, config)
+                    wall[name].append(time.perf_counter() - t0)
+                    idle = sum(thread_cpu(t) for t in others) - idle0
+                    client[name].append(time.process_time() - c0 - idle)
+                    if name in clients:
+                        after = clients[name].run(process_cpu)
+                        procs[name].append(sum(after[w] - before[w] for w in after))
+                    cpu[name].append(result.stats.cpu)
+                    task_wall[name].append(result.stats.wall)
+                    tasks[name] = result.stats.tasks
+                    line.append(f"{name} {wall[name][-1]:.2f} s")
+                print(f"   {runs:,} x {months}, round {r + 1}: {', '.join(line)}; load {load()}")
+            med = {k: statistics.median(v) for k, v in wall.items()}
+            mc = {k: statistics.median(v) for k, v in client.items()}
+            mw = {k: statistics.median(v) for k, v in cpu.items()}
+            for name in configs:
+                tw = statistics.median(task_wall[name])
+                whole = (
+                    f" ({statistics.median(procs[name]):.2f} s whole worker processes)"
+                    if procs[name]
+                    else ""
+                )
+                what = "client CPU, tasks included" if name == "in-process" else "client CPU"
+                print(
+                    f"   {name}: wall {med[name]:.2f} s; tasks' CPU {mw[name]:.2f} s summed over "
+                    f"workers{whole} (wall / CPU on the workers {tw / mw[name]:.2f}); "
+                    f"{what} {mc[name]:.2f} s; {tasks[name]} tasks"
+                )
+            # Amdahl from CPU seconds: every client second serial, the tasks split over 2
+            amdahl = {
+                "pool": mc["in-process"] / (mc["pool"] + mw["pool"] / 2),
+                "dask": (mc["dask 1"] + mw["dask 1"]) / (mc["dask 2"] + mw["dask 2"] / 2),
+            }
+            curve.append((runs, months, med, mw, amdahl))
     print(
-        f"2. china-2025-10, {runs:,} draws x 12 months, median of {rounds} interleaved rounds: "
-        f"pool 2 workers {med['pool']:.2f} s; LocalCluster 1 worker {med['dask 1']:.2f} s, "
-        f"2 workers {med['dask 2']:.2f} s -> {med['dask 1'] / med['dask 2']:.2f}x "
-        f"(target >= 1.8x), {med['pool'] / med['dask 2']:.2f}x the pool's speed (target >= 1); "
-        f"work at 2 workers / at 1: {w2 / w1:.2f}x CPU; Amdahl from CPU seconds: "
-        f"{(c1 + w1) / (c2 + w2 / 2):.2f}x ({(c2 + w1) / (c2 + w2 / 2):.2f}x with the 2-worker "
-        "client's CPU as the serial part of both: the 1-worker client's grows with its wall time)"
+        "2. china-2025-10 scaling curve (median of "
+        f"{rounds} interleaved rounds; targets: Dask 2 workers >= 1.8x Dask 1, >= the pool)"
     )
+    print(
+        "   draws x months | in-process | pool 2 | Dask 1 | Dask 2 | pool 2 / in-process | "
+        "Dask 1 -> 2 | Dask 2 vs pool | tasks' CPU at 2 / 1 (Dask) | Amdahl from CPU (pool, Dask)"
+    )
+    for runs, months, med, mw, amdahl in curve:
+        print(
+            f"   {runs:,} x {months} | {med['in-process']:.2f} s | {med['pool']:.2f} s | "
+            f"{med['dask 1']:.2f} s | {med['dask 2']:.2f} s | "
+            f"{med['in-process'] / med['pool']:.2f}x | {med['dask 1'] / med['dask 2']:.2f}x | "
+            f"{med['pool'] / med['dask 2']:.2f}x | {mw['dask 2'] / mw['dask 1']:.2f}x | "
+            f"{amdahl['pool']:.2f}x, {amdahl['dask']:.2f}x"
+        )
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else None
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else None
+    sizes = QUICK_CURVE if quick else CURVE
+    if "--runs" in sys.argv:  # one size: --runs N [--months M]
+        months = int(sys.argv[sys.argv.index("--months") + 1]) if "--months" in sys.argv else 12
+        sizes = [(int(sys.argv[sys.argv.index("--runs") + 1]), months)]
+    if "--sizes" in sys.argv:  # e.g. --sizes 2000x12,10000x60
+        given = sys.argv[sys.argv.index("--sizes") + 1].split(",")
+        sizes = [(int(d), int(m)) for d, m in (g.split("x") for g in given)]
     print(f"load average (1, 5, 15 min): {load()}")
     chain = SupplyChain.load()
     one_chunk(chain, 1 if quick else 3)
-    scaling(chain, runs or (2000 if quick else 10_000), 1 if quick else 3)
+    scaling(chain, sizes, rounds or (1 if quick else 2))
 
 
 if __name__ == "__main__":

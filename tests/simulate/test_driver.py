@@ -26,7 +26,7 @@ from critmin.cli import main
 from critmin.optimize.ensemble import build_ensemble
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period, Scenario
-from critmin.simulate import driver
+from critmin.simulate import driver, runner
 from critmin.simulate.driver import (
     Built,
     Execution,
@@ -40,7 +40,7 @@ from critmin.simulate.model import build_model
 from critmin.simulate.output import region_records
 from critmin.simulate.rank import rank, rank_records
 from critmin.simulate.runner import RunConfig, RunResult, chain_minerals, shipped, simulate
-from critmin.simulate.stream import Grid, Part, Summary
+from critmin.simulate.stream import Grid, Part, Sparse, Summary
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -172,8 +172,10 @@ def test_paths_written_chunk_by_chunk_in_float32_within_bound(
     result = simulate(bundled, october, config)
     mr = result.minerals["rare_earths"]
     files = sorted((tmp_path / "rare_earths").glob("paths-*.nc"))
-    assert len(files) == 3  # 20 + 20 + 10 draws, one file per chunk
+    # one file per chunk: the pilot block (20 draws), then the chain's other blocks (20 + 10)
+    assert [f.name for f in files] == ["paths-00000000.nc", "paths-00000020.nc"]
     with xr.open_mfdataset(files, engine="scipy", combine="by_coords") as ds:
+        np.testing.assert_array_equal(ds["scenario"].values, np.arange(50))
         for name in ("shortfall", "loss_usd", "exports", "price_ratio"):
             x64, x32 = mr.results[name].values, ds[name].values
             assert x32.dtype == np.float32
@@ -503,23 +505,67 @@ def test_optimize_same_seed_same_plan_in_process_pool_and_scheduler(
     assert json.loads((tmp_path / "other.json").read_text()) != plans["here"]
 
 
+def _same_models(a, b, label: str) -> None:  # type: ignore[no-untyped-def]
+    for f in dataclasses.fields(a):
+        if f.name != "exposure":  # compared by what it gives below
+            np.testing.assert_equal(getattr(a, f.name), getattr(b, f.name), err_msg=label)
+    if a.exposure is not None:
+        assert b.exposure is not None
+        np.testing.assert_array_equal(
+            a.exposure.gdp_lost(np.linspace(0, 1, 5)), b.exposure.gdp_lost(np.linspace(0, 1, 5))
+        )
+
+
 def test_the_chain_shipped_to_workers_builds_the_same_models(
     bundled: SupplyChain, october: Scenario
 ) -> None:
-    """Workers get the trade table cut to the simulated chains' rows; every chain they build
-    from it equals the one built from the whole table, bit for bit."""
+    """Workers get the trade table and the per-mineral arrays cut to what the simulated
+    chains' builds read; every chain they build from it equals the one built from the whole
+    data, bit for bit: the scenario's chains together, and every chain shipped alone (its
+    parents and by-product hosts must come with it)."""
     minerals = chain_minerals(bundled, october)
     cut = shipped(bundled, minerals)
     assert len(cut.dataset["trade"]) < len(bundled.dataset["trade"])
+    assert cut.production.sizes["mineral"] < bundled.production.sizes["mineral"] / 3
+    assert len(pickle.dumps(cut)) < len(pickle.dumps(bundled)) / 3
     for m in minerals:
-        a, b = build_model(bundled, m), build_model(cut, m)
-        for f in dataclasses.fields(a):
-            if f.name != "exposure":  # compared by what it gives below
-                np.testing.assert_equal(
-                    getattr(a, f.name), getattr(b, f.name), err_msg=f"{m}.{f.name}"
-                )
-        if a.exposure is not None:
-            assert b.exposure is not None
-            np.testing.assert_array_equal(
-                a.exposure.gdp_lost(np.linspace(0, 1, 5)), b.exposure.gdp_lost(np.linspace(0, 1, 5))
-            )
+        _same_models(build_model(bundled, m), build_model(cut, m), m)
+    every = sorted({str(m) for m in bundled.dataset["chains"]["mineral"]})
+    hosted = set(bundled.dataset["byproducts"]["mineral"])
+    assert any(m in hosted for m in every)  # a by-product's host is read and shipped
+    for m in every:
+        alone = shipped(bundled, [m])
+        _same_models(build_model(bundled, m), build_model(alone, m), f"{m} alone")
+
+
+def test_a_chunks_block_parts_travel_stacked_and_come_back_the_same(
+    bundled: SupplyChain, october: Scenario
+) -> None:
+    """A chunk's per-block parts travel as one array per quantity and field (not one per
+    block) and come back, block by block, equal to the parts of each block run alone; the
+    chunk's histogram (with the first block) is the sum of theirs."""
+    mineral = chain_minerals(bundled, october)[0]
+    model = build_model(bundled, mineral)
+    io = runner.io_model(bundled.dataset)
+    parents = runner.parents_of(bundled)
+    ctx = runner._Context(bundled, io, model, october, parents, 6, 1, 6, True, False, 0.0)
+    seeds = np.random.SeedSequence(3).spawn(4)
+    built, _ = runner._build(ctx, runner._Item(mineral, ((15, seeds[0]),)))
+    out = runner._chunk(ctx, built, runner._Item(mineral, tuple((15, ss) for ss in seeds)))
+    travelled = pickle.loads(pickle.dumps(out.parts))
+    assert all(a.shape[0] == 4 for a in travelled.total.values())  # one array, four blocks
+    got = travelled.blocks()
+    alone = [runner._chunk(ctx, built, runner._Item(mineral, ((15, ss),))) for ss in seeds]
+    assert len(got) == 4
+    for b, one in enumerate(alone):
+        want = one.parts.blocks()[0]
+        assert got[b].keys() == want.keys()
+        for name, part in got[b].items():
+            assert part.n == want[name].n == 15
+            for field in ("total", "m2", "above_zero"):
+                np.testing.assert_array_equal(getattr(part, field), getattr(want[name], field))
+            assert (part.counts is None) is (b > 0)
+    for name, part in got[0].items():
+        assert isinstance(part.counts, Sparse)
+        summed = sum(o.parts.blocks()[0][name].counts.dense() for o in alone)  # type: ignore[union-attr]
+        np.testing.assert_array_equal(part.counts.dense(), summed)

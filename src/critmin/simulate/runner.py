@@ -68,7 +68,7 @@ REGION_STEPS, PRICE_STEPS, FLOW_STEPS = 1024, 256, 64
 #: full shortfall); the price ratio's top is the model's price cap.
 TOP = 4.0
 DEFAULT_PRICE_TOP = 100.0
-#: Largest chunk in bytes of engine arrays (bounds a worker's memory).
+#: Largest per-draw paths a chunk holds before they are written or sent (a worker's memory).
 CHUNK_BYTES = 256 * 2**20
 #: How the per-draw paths are stored on disk (``_PathWriter``).
 PATH_DTYPE = np.float32
@@ -325,11 +325,25 @@ class _Cut:
     share: int  # workers per chain (at least 1)
     least: int  # chunks each worker should get
     chunk: int  # draws per block
-    months: int
+    periods: int
+    paths: bool  # the chunk's per-draw paths are kept (held until the chunk ends)
+    inline: bool = True  # a build whose other blocks make one chunk runs them itself
 
     def group(self, model: ChainModel, seconds: float) -> int:
-        most = max(1, CHUNK_BYTES // (_bytes_per_draw(model, self.months) * self.chunk))
-        return blocks_per_chunk(seconds, self.blocks, self.share, max_blocks=most, least=self.least)
+        return blocks_per_chunk(
+            seconds, self.blocks, self.share, max_blocks=self.most(model), least=self.least
+        )
+
+    def most(self, model: ChainModel) -> int | None:
+        """Blocks per chunk that keep a worker's memory under :data:`CHUNK_BYTES`. A chunk
+        runs block by block, each block's shocks and trace freed before the next, so only
+        kept paths grow with the chunk (float64 until written); without them, no bound. (The
+        bound counted every block's shocks and trace: at 60 months it held rare earths to 3
+        blocks per chunk, and a 10,000-draw run of china-2025-10 took 84 tasks, not 44.)"""
+        if not self.paths:
+            return None
+        per_block = 2 * path_bytes_per_draw(model, self.periods) * self.chunk
+        return max(1, CHUNK_BYTES // per_block)
 
 
 @dataclass(frozen=True)
@@ -344,9 +358,52 @@ class _Item:
     cut: _Cut | None = None
 
 
+@dataclass(frozen=True)
+class _Stacked:
+    """A chunk's per-block summary parts as they travel: per quantity, each moment of every
+    block in one array (blocks first) and the chunk's histogram as its non-zero bins. One
+    array per block and field was about 13,500 arrays per china-2025-10 run at 10,000 draws,
+    and unpickling them (numpy rebuilds each array on its own) was the largest item of the
+    client's main thread; the numbers are copied, never recomputed."""
+
+    n: tuple[int, ...]  # draws per block
+    total: dict[str, np.ndarray]  # (blocks, cells...)
+    m2: dict[str, np.ndarray]
+    above_zero: dict[str, np.ndarray]
+    counts: dict[str, Sparse]  # the chunk's histogram per quantity
+
+    @classmethod
+    def of(cls, parts: list[dict[str, Part]], counts: dict[str, np.ndarray]) -> _Stacked:
+        names = list(parts[0])
+        return cls(
+            tuple(p[names[0]].n for p in parts),
+            {k: np.stack([p[k].total for p in parts]) for k in names},
+            {k: np.stack([p[k].m2 for p in parts]) for k in names},
+            {k: np.stack([p[k].above_zero for p in parts]) for k in names},
+            {k: Sparse.of(c) for k, c in counts.items()},
+        )
+
+    def blocks(self) -> list[dict[str, Part]]:
+        """The parts per block, in block order (views of the stacked arrays); the chunk's
+        histogram rides with the first block (integer counts: merged exactly anywhere)."""
+        return [
+            {
+                k: Part(
+                    self.counts.get(k) if i == 0 else None,
+                    n,
+                    self.total[k][i],
+                    self.m2[k][i],
+                    self.above_zero[k][i],
+                )
+                for k in self.total
+            }
+            for i, n in enumerate(self.n)
+        ]
+
+
 @dataclass
 class _Out:
-    parts: list[dict[str, Part]]  # per block; histograms counted once, in the first
+    parts: _Stacked  # per block; histograms counted once, with the first
     paths: dict[str, np.ndarray] | None
 
 
@@ -382,7 +439,8 @@ def _build(ctx: _Context, key: _Item) -> tuple[_Built, Pilot]:
     built = _Built(model, baseline, grids(model, baseline, ctx.per, ctx.horizon))
     out, seconds = timed(_chunk, ctx, built, key)
     rest = None
-    if key.rest and key.cut is not None and key.cut.group(model, seconds) >= len(key.rest):
+    cut = key.cut
+    if key.rest and cut is not None and cut.inline and cut.group(model, seconds) >= len(key.rest):
         rest = _chunk(ctx, built, _Item(m, key.rest))
     return built, (out, seconds, rest)
 
@@ -419,12 +477,10 @@ def _chunk(ctx: _Context, built: _Built, item: _Item) -> _Out:
             counts[k] = c if k not in counts else counts[k] + c
         if ctx.paths:
             kept.append(arrays)
-    for k, c in counts.items():  # sent as their non-zero bins
-        parts[0][k].counts = Sparse.of(c)
     paths = (
         {k: np.concatenate([a[k] for a in kept]) for k in kept[0]} if ctx.paths and kept else None
     )
-    return _Out(parts, paths)
+    return _Out(_Stacked.of(parts, counts), paths)
 
 
 def simulate(
@@ -479,13 +535,17 @@ def _simulate(
     # every worker gets at least two chunks in all, not two of every chain: fewer, longer tasks.
     # With at least two chains per worker the chains alone spread the work (costliest first,
     # so the last to finish are short): a chain's chunks are then cut only by their length.
+    # In-process too a chunk is about 0.5 s (a chunk's histograms are made sparse once, not
+    # once per block: one block per chunk cost 40% more CPU at 40,000 draws), and builds do
+    # not run their chain's other blocks, so progress is reported chunk by chunk.
     share = max(1, math.ceil(workers / len(minerals)))
-    least = 1 if len(minerals) >= 2 * workers else 2
-    cut = _Cut(n_blocks, share, least, config.chunk, config.months) if parallel else None
+    least = 1 if len(minerals) >= 2 * workers or not parallel else 2
+    keep = config.keep_paths or config.paths_dir is not None
+    cut = _Cut(n_blocks, share, least, config.chunk, config.horizon, keep, inline=parallel)
 
     def plan(key: _Item, built: _Built, pilot: Pilot) -> list[_Item]:
-        """The chain's other blocks in chunks sized from its pilot's measured time (in-process,
-        one block per chunk: nothing to amortise); none if its build ran them."""
+        """The chain's other blocks in chunks sized from its pilot's measured time; none if
+        its build ran them."""
         if pilot[2] is not None:
             return []
         group = key.cut.group(built.model, pilot[1]) if key.cut is not None else 1
@@ -516,7 +576,8 @@ def _simulate(
         else:
             outs = [event.result]
         for out in outs:
-            for part in out.parts:  # in block order: the merged sums do not depend on the executor
+            # in block order: the merged sums do not depend on the executor
+            for part in out.parts.blocks():
                 summaries[m].add(part)
             if out.paths is not None:
                 writers[m].write(out.paths)
@@ -534,12 +595,41 @@ def _simulate(
 
 
 def shipped(chain: SupplyChain, minerals: list[str]) -> SupplyChain:
-    """The chain as the workers get it: the trade table cut to the rows of ``minerals`` (a
-    chain's build reads only its own; the whole table is half of what would travel to every
-    worker, e.g. 89% of its rows are other chains' under china-2025-10)."""
-    wanted = set(minerals)
+    """The chain as the workers get it: what a build of ``minerals`` reads, no more. The
+    per-mineral arrays (production and its unit, basis and source, U.S. reliance, trade
+    parameters) keep only those minerals and the ones their builds read too (parents, whose
+    U.S. demand an element's shares; hosts, whose producers tie a by-product's output: the
+    closure of both), the trade table only their rows. Under china-2025-10 the production
+    array alone was 8.0 MB of the 16.9 MB pickled context (94 minerals, 14 read); every chain
+    built from the cut equals the one built from the whole, tested."""
+    wanted = read_minerals(chain, minerals)
     cut = chain.dataset.with_rows("trade", lambda t: t["mineral"].isin(wanted))
-    return dataclasses.replace(chain, dataset=cut)
+    keep = [m for m in chain.production.mineral.values.tolist() if m in wanted]
+    arrays = {name: getattr(chain, name).sel(mineral=keep) for name in _PER_MINERAL}
+    return dataclasses.replace(chain, dataset=cut, **arrays)
+
+
+#: The SupplyChain arrays over every mineral of the production data (cut by ``shipped``).
+_PER_MINERAL = ("production", "unit", "basis", "source", "us_nir", "trade_param")
+
+
+def read_minerals(chain: SupplyChain, minerals: list[str]) -> set[str]:
+    """``minerals`` and every mineral their chain builds read: parents and by-product hosts,
+    and theirs in turn."""
+    parents = parents_of(chain)
+    byproducts = chain.dataset["byproducts"]
+    hosts: dict[str, set[str]] = {}
+    for m, h in zip(byproducts["mineral"], byproducts["host"], strict=True):
+        hosts.setdefault(str(m), set()).add(str(h))
+    out: set[str] = set()
+    todo = list(minerals)
+    while todo:
+        m = todo.pop()
+        if m in out:
+            continue
+        out.add(m)
+        todo += [p for p in (parents.get(m),) if p] + sorted(hosts.get(m, ()))
+    return out
 
 
 def _costliest_first(chain: SupplyChain, minerals: list[str]) -> list[str]:
@@ -576,12 +666,6 @@ def paths_bytes(chain: SupplyChain, scenario: Scenario, config: RunConfig) -> in
         for m in _minerals(chain, scenario)
     )
     return config.runs * per_draw
-
-
-def _bytes_per_draw(model: ChainModel, months: int) -> int:
-    """Bytes of a draw's shocks and trace (float64): the flows' allowances dominate."""
-    K, N, R = model.K, model.N, len(model.regions)
-    return 8 * months * (max(K - 1, 0) * N * N + 2 * N * R + 5 * K * N + 10 * R)
 
 
 class _PathWriter:
