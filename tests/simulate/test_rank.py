@@ -12,7 +12,8 @@ from scipy.stats import spearmanr
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
-from critmin.simulate.rank import rank, rank_records
+from critmin.simulate.rank import _chain_of, rank, rank_records, universe
+from critmin.simulate.runner import parents_of
 
 KEYS = {
     "mineral",
@@ -108,3 +109,21 @@ def test_ranking_is_stable_across_seeds(
     top = [r for r in default if r["rank"] is not None][:20]
     rho = spearmanr([r["expected_loss_usd"] for r in top], [b[r["mineral"]] for r in top])
     assert rho.statistic >= 0.95
+
+
+def test_every_ranked_mineral_is_simulated_on_its_own_or_its_family_chain(
+    bundled: SupplyChain,
+) -> None:
+    """A mineral without a parent and without a chain of its own is not ranked on another
+    mineral's chain (a missing parent once read as the string "nan" put cesium, hafnium and
+    rubidium on the natural-gas chain)."""
+    parents = parents_of(bundled)
+    assert "nan" not in parents.values()
+    have = set(bundled.production.mineral.values.tolist())
+    for mineral, _ in universe(bundled, include_all=True):
+        on = _chain_of(bundled, mineral, parents, have)
+        parent = parents.get(mineral)
+        family = {mineral} | (
+            {parent} | {m for m, p in parents.items() if p == parent} if parent else set()
+        )
+        assert on in family, (mineral, on)

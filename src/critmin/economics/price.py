@@ -68,7 +68,11 @@ def shock_years(library: dict[str, dict[str, object]], parents: dict[str, str]) 
 def parents_of_dataset(ds: Dataset) -> dict[str, str]:
     """Each element's parent mineral (bundled ``minerals``: rare earths, PGMs)."""
     minerals = ds["minerals"]
-    return {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
+    return {
+        str(m): str(p)
+        for m, p in zip(minerals["id"], minerals["parent"], strict=True)
+        if isinstance(p, str) and p
+    }
 
 
 @per_dataset

@@ -26,6 +26,7 @@ import xarray as xr
 
 from critmin.chain import SupplyChain
 from critmin.economics.io import IOModel, adopt, io_model
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.spec import Period, Scenario
 from critmin.simulate.driver import (
     Built,
@@ -198,8 +199,8 @@ def chain_minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
 
 
 def parents_of(chain: SupplyChain) -> dict[str, str]:
-    minerals = chain.dataset["minerals"]
-    return {str(m): str(p) for m, p in zip(minerals["id"], minerals["parent"], strict=True) if p}
+    """Each element's parent mineral (one definition: economics.price.parents_of_dataset)."""
+    return parents_of_dataset(chain.dataset)
 
 
 def _minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
