@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.data.load import Dataset, load
+from critmin.data.per_dataset import PerDataset
 from critmin.economics.price import (
     base_year,
     shock_years_of_dataset,
@@ -33,7 +34,13 @@ from critmin.schema.vocabulary import (
 
 NIR_STAT = "net_import_reliance"
 
-_MODEL_PRODUCTION: dict[int, tuple[Dataset, xr.Dataset]] = {}
+
+def _no_model_production(ds: Dataset) -> xr.Dataset:
+    raise LookupError("set by SupplyChain.model_production")
+
+
+#: SupplyChain.model_production, once per dataset (held weakly: critmin.data.per_dataset).
+_MODEL_PRODUCTION: PerDataset[xr.Dataset] = PerDataset(_no_model_production)
 
 
 def _select_sources(production: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
@@ -265,9 +272,9 @@ class SupplyChain:
         where USGS's U.S. consumption is rock (22.5 Mt against USGS's 239 Mt). Once per
         dataset."""
         ds = self.dataset
-        hit = _MODEL_PRODUCTION.get(id(ds))
-        if hit is not None and hit[0] is ds:
-            return hit[1]
+        hit = _MODEL_PRODUCTION.get(ds)
+        if hit is not None:
+            return hit
         us = ds["us_supply"]
         pairs = set(zip(us["mineral"].astype(str), us["source_id"].astype(str), strict=True))
         raw = ds["production"]
@@ -309,7 +316,7 @@ class SupplyChain:
             ):
                 arr.loc[{"mineral": m, "stage": st, "year": int(y)}] = v
             out[name] = arr
-        _MODEL_PRODUCTION[id(ds)] = (ds, out)
+        _MODEL_PRODUCTION.set(ds, out)
         return out
 
     def production_years(self, minerals: Sequence[str] | None = None) -> xr.DataArray:

@@ -36,6 +36,10 @@ class PerDataset(Generic[T]):
             value = self._values[ds] = self._build(ds)
             return value
 
+    def get(self, ds: Dataset) -> T | None:
+        """The value held for ``ds``, if any, without building it."""
+        return self._values.get(ds)
+
     def set(self, ds: Dataset, value: T) -> None:
         self._values[ds] = value
 
