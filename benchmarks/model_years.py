@@ -23,7 +23,7 @@ def main(changed_only: bool = False) -> None:
     from critmin.economics.price import year_at_base
     from critmin.metrics.concentration import select
     from critmin.simulate.model import TRADE_YEARS, build_model, reference_prices_of, us_demand_t
-    from critmin.simulate.rank import _chain_of, universe
+    from critmin.simulate.rank import chain_of, universe
     from critmin.simulate.runner import parents_of
 
     chain = SupplyChain.load()
@@ -68,7 +68,7 @@ def main(changed_only: bool = False) -> None:
     models: dict[str, object] = {}
     rows = []
     for mineral, _ in universe(chain):
-        on = _chain_of(chain, mineral, parents, have)
+        on = chain_of(chain, mineral, parents, have)
         if on not in models:
             model = build_model(chain, on)
             want = tuple(int(now.sel(mineral=on, stage=s)) for s in model.stages)

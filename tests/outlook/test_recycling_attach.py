@@ -78,12 +78,12 @@ def _us_shortfall(chain: SupplyChain, event: dict[str, object]) -> float:
 
 
 EVENTS = [
-    {"country": "COD", "stage": "mining", "share": 0.75, "start": "2025-01", "duration_months": 6},
+    {"country": "COD", "stage": "mining", "share": 0.75, "start": "2025-01", "duration_months": 9},
     {"country": "COD", "stage": "mining", "share": 0.9, "start": "2025-02", "duration_months": 11},
 ]
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=["drc-mines-6-months", "drc-mines-11-months"])
+@pytest.mark.parametrize("event", EVENTS, ids=["drc-mines-9-months", "drc-mines-11-months"])
 def test_recycling_never_makes_the_us_shortfall_larger(
     bundled: SupplyChain, event: dict[str, object]
 ) -> None:
@@ -104,8 +104,8 @@ def test_cli_simulate_with_recycling(tmp_path: Path) -> None:
     scenario = tmp_path / "drc.yaml"
     scenario.write_text(
         "name: drc\nstart: 2025-01\nevents:\n  cod:\n    kind: outage\n    country: COD\n"
-        "    minerals: [cobalt]\n    stage: mining\n    share: 0.75\n    start: 2025-01\n"
-        "    duration_months: 6\n",
+        "    minerals: [cobalt]\n    stage: mining\n    share: 0.9\n    start: 2025-01\n"
+        "    duration_months: 11\n",
         encoding="utf-8",
     )
     runner = CliRunner()

@@ -16,13 +16,14 @@ MINERAL = "cobalt"
 US = REGIONS.index("USA")
 
 
-#: DR Congo's mines lose 60-90% of capacity for 6 months.
+#: DR Congo's mines lose 60-90% of capacity for 9 months (52 days of U.S. consumer stock, USGS,
+#: cover a 6-month outage).
 COD_MINES = {
     "country": "COD",
     "stage": "mining",
     "share": 0.75,
     "start": "2025-01",
-    "duration_months": 6,
+    "duration_months": 9,
 }
 
 

@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
-from critmin.simulate.rank import _chain_of, rank, rank_records, universe
+from critmin.simulate.rank import chain_of, rank, rank_records, universe
 from critmin.simulate.runner import parents_of
 
 KEYS = {
@@ -121,7 +121,7 @@ def test_every_ranked_mineral_is_simulated_on_its_own_or_its_family_chain(
     assert "nan" not in parents.values()
     have = set(bundled.production.mineral.values.tolist())
     for mineral, _ in universe(bundled, include_all=True):
-        on = _chain_of(bundled, mineral, parents, have)
+        on = chain_of(bundled, mineral, parents, have)
         parent = parents.get(mineral)
         family = {mineral} | (
             {parent} | {m for m, p in parents.items() if p == parent} if parent else set()

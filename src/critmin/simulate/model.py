@@ -279,13 +279,16 @@ def _first_stage_feed(
 
 def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
     """``model`` with, at every stage, the countries below ``below`` of the stage's output
-    (not in ``keep``, :data:`NEVER_POOLED`, the named import sources or the recycling node)
+    (not in ``keep``, :data:`NEVER_POOLED`, the named import sources, a country feeding at
+    least ``below`` of a re-export hub's imports, whose outages the hub inherits, or the
+    recycling node)
     merged into the stage's "other countries" node: capacities and flows are summed
     (baseline flows keep their totals), traced content is recomputed from the pooled flows,
     and a country pooled at every stage leaves the country axis."""
     K, N = model.K, model.N
     names = list(model.countries)
-    fixed = {*NEVER_POOLED, *keep, *model.named, SECONDARY_NODE, OTHER_COUNTRIES}
+    origins = {origin for _, origin, weight in model.hub_feed if weight >= below}
+    fixed = {*NEVER_POOLED, *keep, *model.named, *origins, SECONDARY_NODE, OTHER_COUNTRIES}
     total = model.capacity.sum(axis=1, keepdims=True)
     share = np.divide(model.capacity, total, out=np.zeros_like(model.capacity), where=total > 0)
     movable = np.array([c not in fixed for c in names])

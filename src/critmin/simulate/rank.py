@@ -224,7 +224,7 @@ def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[order][min(i, len(x) - 1)])
 
 
-def _chain_of(chain: SupplyChain, mineral: str, parents: dict[str, str], have: set[str]) -> str:
+def chain_of(chain: SupplyChain, mineral: str, parents: dict[str, str], have: set[str]) -> str:
     """The chain a mineral is simulated on: its own; else its parent's; else, for a co-product
     without either (ruthenium: no mine data of its own, no PGM aggregate), the sibling with the
     largest output (the same mines produce both)."""
@@ -296,7 +296,7 @@ def rank(
     priced: dict[str, list[_Priced]] = {}
     notes: dict[str, list[str]] = {}
     for mineral, _ in plan:
-        chain_mineral = _chain_of(chain, mineral, parents, have)
+        chain_mineral = chain_of(chain, mineral, parents, have)
         if chain_mineral not in models:
             models[chain_mineral] = build_model(chain, chain_mineral)
         model = models[chain_mineral]
