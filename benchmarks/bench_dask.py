@@ -43,6 +43,7 @@ from timing import load
 
 from critmin.chain import SupplyChain
 from critmin.economics.io import io_model
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.simulate import runner
 from critmin.simulate.driver import Executor, block_seeds, local_cluster_config, tune_worker
@@ -72,7 +73,7 @@ def one_chunk(chain: SupplyChain, repeat: int) -> None:
         io_model(chain.dataset),
         model,
         spec,
-        runner.parents_of(chain),
+        parents_of_dataset(chain.dataset),
         12,
         1,
         12,

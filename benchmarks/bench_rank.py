@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.rank import DEFAULT_RUNS, rank, strata
-from critmin.simulate.runner import parents_of
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     t1 = time.perf_counter()
     rows = rank(chain, workers=args.workers, scheduler=args.scheduler)
     t2 = time.perf_counter()
-    events = DisruptionSet.of(chain, parents_of(chain))
+    events = DisruptionSet.of(chain, parents_of_dataset(chain.dataset))
     chains = {r.chain for r in rows}
     draws = sum(len(strata(events.foreign(chain, c, c))) * DEFAULT_RUNS for c in chains)
     print(

@@ -28,10 +28,11 @@ from timing import load, median_time
 from traffic import measure
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.simulate.engine import Trace, run
 from critmin.simulate.model import POOL_BELOW, build_model
-from critmin.simulate.runner import RunConfig, parents_of, simulate
+from critmin.simulate.runner import RunConfig, simulate
 from critmin.simulate.shocks import build_shocks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,9 @@ def engine_vs_reference(chain: SupplyChain, repeat: int) -> None:
     spec = load_scenario("china-2025-10", Labels.of(chain.dataset))
     model = build_model(chain, "rare_earths")
     draws = 200
-    shocks = build_shocks(spec, model, parents_of(chain), draws, 12, np.random.default_rng(1))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(chain.dataset), draws, 12, np.random.default_rng(1)
+    )
     run(model, shocks)  # warm: numba's import and the compiled kernel's load are not per draw
     vec = median_time(lambda: run(model, shocks), repeat)
     few = 20
@@ -138,7 +141,7 @@ def bandwidth(chain: SupplyChain, repeat: int, traffic_draws: int) -> None:
     for mineral, pool_below in (("aluminum", 0.0), ("aluminum", POOL_BELOW), ("lithium", 0.0)):
         model = build_model(chain, mineral, pool_below=pool_below)
         rng = np.random.default_rng(1)
-        shocks = build_shocks(spec, model, parents_of(chain), draws, months, rng)
+        shocks = build_shocks(spec, model, parents_of_dataset(chain.dataset), draws, months, rng)
         trace = run(model, shocks)  # warm
         dt = median_time(
             lambda m=model, sh=shocks: run(m, sh), max(repeat, 5), clock=time.process_time

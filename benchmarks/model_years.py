@@ -20,14 +20,13 @@ import sys
 
 def main(changed_only: bool = False) -> None:
     from critmin.chain import SupplyChain
-    from critmin.economics.price import year_at_base
+    from critmin.economics.price import parents_of_dataset, year_at_base
     from critmin.metrics.concentration import select
     from critmin.simulate.model import TRADE_YEARS, build_model, reference_prices_of, us_demand_t
     from critmin.simulate.rank import chain_of, universe
-    from critmin.simulate.runner import parents_of
 
     chain = SupplyChain.load()
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     have = set(chain.production.mineral.values.tolist())
     latest = select(chain).shares.year  # the latest year with data per (mineral, stage)
     now = chain.production_years()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.backtest import episodes
 from critmin.simulate.engine import run
 from critmin.simulate.model import build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 EPISODE = "nickel-2014-idn"
@@ -30,7 +30,7 @@ def main() -> None:
         for stages in (ep["stages"], None):
             model = build_model(chain, ep["mineral"], stages)
             shocks = build_shocks(
-                scenario, model, parents_of(chain), 1, 12, np.random.default_rng(0)
+                scenario, model, parents_of_dataset(chain.dataset), 1, 12, np.random.default_rng(0)
             )
             trace = run(model, shocks)
             market = "+".join(stages) if stages else "full chain"

@@ -104,10 +104,10 @@ def _child() -> None:
     import numpy as np
 
     from critmin.chain import SupplyChain
+    from critmin.economics.price import parents_of_dataset
     from critmin.scenarios.load import Labels, load_scenario
     from critmin.simulate.engine import run
     from critmin.simulate.model import build_model
-    from critmin.simulate.runner import parents_of
     from critmin.simulate.shocks import build_shocks
 
     cg = ctypes.CDLL(lib_path)
@@ -115,7 +115,9 @@ def _child() -> None:
     spec = load_scenario("background", Labels.of(chain.dataset))
     model = build_model(chain, mineral, pool_below=float(pool_below))
     rng = np.random.default_rng(1)
-    shocks = build_shocks(spec, model, parents_of(chain), int(draws), int(months), rng)
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(chain.dataset), int(draws), int(months), rng
+    )
     run(model, shocks)  # warm: compiled, and the allocator has seen these sizes
     cg.cg_start()
     trace = run(model, shocks)

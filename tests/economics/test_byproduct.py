@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.disruptions import DisruptionSet, scaled
 from critmin.simulate.engine import run
 from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 
@@ -39,7 +39,9 @@ def _outage(bundled: SupplyChain, model: ChainModel, country: str, share: float)
 def _others_output(bundled: SupplyChain, model: ChainModel, country: str) -> float:
     """Output of every supplier but ``country`` over the months of a 50% outage there."""
     spec = _outage(bundled, model, country, 0.5)
-    shocks = build_shocks(spec, model, parents_of(bundled), 1, 6, np.random.default_rng(0))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 1, 6, np.random.default_rng(0)
+    )
     trace = run(model, shocks)
     keep = np.array([c != country for c in model.countries])
     return float(trace.output[0, :4, 0][:, keep].sum())
@@ -73,7 +75,7 @@ def test_host_tied_output_does_not_answer_the_price(bundled: SupplyChain) -> Non
 def test_a_host_outage_cuts_the_byproduct(bundled: SupplyChain) -> None:
     """rank's event set carries an outage of China's alumina refineries for gallium, at the
     severity times the tied share; simulated, it cuts China's gallium output."""
-    ds = DisruptionSet.of(bundled, parents_of(bundled))
+    ds = DisruptionSet.of(bundled, parents_of_dataset(bundled.dataset))
     events, uncertain = ds.outage_events("gallium", "foreign")
     name = "host-outage-CHN-aluminum-refining-gallium"
     assert name in events
@@ -85,7 +87,9 @@ def test_a_host_outage_cuts_the_byproduct(bundled: SupplyChain) -> None:
     event = {k: v for k, v in events[name].items() if k not in ("probability", "note")}
     raw = {"name": "t", "start": "2026-01", "events": {"host": event}}
     spec = parse_scenario(raw, "test", Labels.of(bundled.dataset))
-    shocks = build_shocks(spec, model, parents_of(bundled), 1, 3, np.random.default_rng(0))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 1, 3, np.random.default_rng(0)
+    )
     chn = model.countries.index("CHN")
     out = run(model, shocks).output[0, 0, 0, chn]
     assert out == pytest.approx(model.capacity[0, chn] * (1 - event["share"]), rel=1e-9)

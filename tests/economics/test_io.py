@@ -12,9 +12,9 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.data.load import bundled_dir, collect
 from critmin.economics.io import exposure, io_model
+from critmin.economics.price import parents_of_dataset
 from critmin.schema.tables import TABLES
 from critmin.simulate.model import build_model
-from critmin.simulate.runner import parents_of
 
 
 def test_value_added_multipliers_are_shares_of_output(bundled: SupplyChain) -> None:
@@ -44,7 +44,7 @@ def test_loss_grows_faster_than_the_shortfall(bundled: SupplyChain) -> None:
     leontief = exposure(
         bundled.dataset,
         "gallium",
-        parents_of(bundled),
+        parents_of_dataset(bundled.dataset),
         value_usd=ga.value_usd,
         substitution=0.05,
     )

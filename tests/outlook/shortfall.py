@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import parse_scenario
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.model import REGIONS, build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 US = REGIONS.index("USA")
@@ -38,7 +38,9 @@ def mean_us_shortfall(
         ]
     spec = parse_scenario(doc, "test")
     model = build_model(chain, mineral)
-    shocks = build_shocks(spec, model, parents_of(chain), draws, 12, np.random.default_rng(seed))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(chain.dataset), draws, 12, np.random.default_rng(seed)
+    )
     trace = run(model, shocks)
     check_balance(model, trace)
     return float(trace.shortfall[:, :, US].sum(axis=1).mean())

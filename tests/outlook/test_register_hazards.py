@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import load_scenario, parse_scenario
 from critmin.scenarios.spec import Scenario
 from critmin.security.hazard import (
@@ -18,7 +19,6 @@ from critmin.security.hazard import (
     register_background,
 )
 from critmin.simulate.model import build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 UNTIL = date(2025, 12, 31)
@@ -45,7 +45,9 @@ def _probability(scenario: Scenario, country: str, stage: str) -> float:
 def _outage_months(chain: SupplyChain, scenario: Scenario, country: str) -> float:
     """Mean number of months with capacity cut at ``country`` (any stage), 3,000 draws."""
     model = build_model(chain, "cobalt")
-    shocks = build_shocks(scenario, model, parents_of(chain), 3000, 12, np.random.default_rng(9))
+    shocks = build_shocks(
+        scenario, model, parents_of_dataset(chain.dataset), 3000, 12, np.random.default_rng(9)
+    )
     c = model.countries.index(country)
     return float((shocks.avail[:, :, :, c] < 1.0).any(axis=2).sum(axis=1).mean())
 

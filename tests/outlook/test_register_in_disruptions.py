@@ -7,9 +7,9 @@ from datetime import date
 import pandas as pd
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.security.hazard import register_factor, register_window_end
 from critmin.simulate.disruptions import DisruptionSet
-from critmin.simulate.runner import parents_of
 
 
 def _blockades(country: str, stage: str, n: int) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def test_incidents_raise_a_node_factor_and_unobserved_nodes_keep_none(
 def test_the_factor_multiplies_the_outage_probability_of_that_supplier(
     bundled: SupplyChain,
 ) -> None:
-    parents = parents_of(bundled)
+    parents = parents_of_dataset(bundled.dataset)
     base = DisruptionSet.of(bundled, parents)
     plain = base.__class__(**{**base.__dict__, "security": {}})
     events, _ = base.outage_events("copper", "foreign")

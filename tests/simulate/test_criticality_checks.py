@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.economics.price import base_year, shock_years
+from critmin.economics.price import base_year, parents_of_dataset, shock_years
 from critmin.optimize.ensemble import event_timing, planning_scenario
 from critmin.scenarios.load import Labels, library_events, parse_scenario
 from critmin.scenarios.probability import (
@@ -22,7 +22,6 @@ from critmin.simulate.disruptions import DisruptionSet, stage_shares
 from critmin.simulate.engine import run
 from critmin.simulate.model import REGIONS, build_model
 from critmin.simulate.rank import rank
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 USA = REGIONS.index("USA")
@@ -51,7 +50,9 @@ def test_lime_outage_draws_imports_from_others(bundled: SupplyChain) -> None:
             }
         },
     )
-    shocks = build_shocks(spec, model, parents_of(bundled), 1, 6, np.random.default_rng(0))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 1, 6, np.random.default_rng(0)
+    )
     trace = run(model, shocks)
     us = model.countries.index("USA")
     foreign = np.ones(model.N, dtype=bool)
@@ -100,7 +101,7 @@ def test_us_demand_matches_usgs_or_says_why(bundled: SupplyChain) -> None:
     listed = minerals[minerals["usgs_2025"].astype(str).str.lower() == "true"]["id"]
     have = set(bundled.production.mineral.values.tolist())
     us = ds["us_supply"]
-    shocks = shock_years(library_events(), parents_of(bundled))
+    shocks = shock_years(library_events(), parents_of_dataset(bundled.dataset))
     unexplained = []
     for m in listed:
         if m not in have:
@@ -208,7 +209,9 @@ def test_an_uncertain_duration_differs_across_draws(bundled: SupplyChain) -> Non
             }
         ],
     )
-    shocks = build_shocks(spec, model, parents_of(bundled), 400, 14, np.random.default_rng(3))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 400, 14, np.random.default_rng(3)
+    )
     c = model.countries.index("COD")
     months = (shocks.avail[:, :, 0, c] < 1.0).sum(axis=1)
     assert len(set(months.tolist())) >= 10
@@ -255,7 +258,13 @@ def test_event_frequency_matches_its_rate(bundled: SupplyChain, kind: str) -> No
     p, n = 0.3, 4000
     spec = _scenario(bundled, {"e": {**KINDS[kind], "start": "2026-01", "probability": p}})
     shocks = build_shocks(
-        spec, model, parents_of(bundled), n, 2, np.random.default_rng(7), sample_occurrence=True
+        spec,
+        model,
+        parents_of_dataset(bundled.dataset),
+        n,
+        2,
+        np.random.default_rng(7),
+        sample_occurrence=True,
     )
     hit = (
         (shocks.avail != 1).any(axis=(1, 2, 3))
@@ -283,7 +292,9 @@ def test_background_hazard_frequency_matches_its_rate(bundled: SupplyChain) -> N
             }
         ],
     )
-    shocks = build_shocks(spec, model, parents_of(bundled), n, months, np.random.default_rng(9))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), n, months, np.random.default_rng(9)
+    )
     c = model.countries.index("COD")
     starts = (shocks.avail[:, :, 0, c] < 1).sum() / n  # one-month outages: months hit = starts
     assert starts == pytest.approx(-math.log(1 - p) * 1.0, rel=0.1)
@@ -292,7 +303,7 @@ def test_background_hazard_frequency_matches_its_rate(bundled: SupplyChain) -> N
 
 
 def test_china_restriction_more_probable_than_canada_or_australia(bundled: SupplyChain) -> None:
-    parents = parents_of(bundled)
+    parents = parents_of_dataset(bundled.dataset)
     cal = calibrate(bundled.dataset, stage_shares(bundled), parents)
     assert cal.events >= 15
     assert 0 < cal.alpha_se < cal.alpha
@@ -303,7 +314,7 @@ def test_china_restriction_more_probable_than_canada_or_australia(bundled: Suppl
 
 
 def test_rank_and_optimize_imply_the_same_annual_rates(bundled: SupplyChain) -> None:
-    parents = parents_of(bundled)
+    parents = parents_of_dataset(bundled.dataset)
     events = DisruptionSet.of(bundled, parents)
     ranked = events.foreign(bundled, "graphite", "graphite").events
     planned = planning_scenario(bundled, ["graphite", "cobalt"]).events

@@ -23,6 +23,7 @@ from distributed import Client, LocalCluster
 import critmin
 from critmin.chain import SupplyChain
 from critmin.cli import main
+from critmin.economics.price import parents_of_dataset
 from critmin.optimize.ensemble import build_ensemble
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.spec import Period, Scenario
@@ -547,7 +548,7 @@ def test_a_chunks_block_parts_travel_stacked_and_come_back_the_same(
     mineral = chain_minerals(bundled, october)[0]
     model = build_model(bundled, mineral)
     io = runner.io_model(bundled.dataset)
-    parents = runner.parents_of(bundled)
+    parents = parents_of_dataset(bundled.dataset)
     ctx = runner._Context(bundled, io, model, october, parents, 6, 1, 6, True, False, 0.0)
     seeds = np.random.SeedSequence(3).spawn(4)
     built, _ = runner._build(ctx, runner._Item(mineral, ((15, seeds[0]),)))

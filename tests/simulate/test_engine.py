@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario, parse_scenario
 from critmin.simulate.engine import BalanceError, check_balance, run
 from critmin.simulate.model import build_model, origin_content
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import Shocks, build_shocks
 
 from .reference import run_one
@@ -81,7 +81,9 @@ def stress(bundled: SupplyChain):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("reroute", [True, False])
 def test_vectorised_engine_equals_reference(bundled, stress, mineral, reroute) -> None:  # type: ignore[no-untyped-def]
     model = build_model(bundled, mineral)
-    shocks = build_shocks(stress, model, parents_of(bundled), 4, 10, np.random.default_rng(11))
+    shocks = build_shocks(
+        stress, model, parents_of_dataset(bundled.dataset), 4, 10, np.random.default_rng(11)
+    )
     trace = run(model, shocks, reroute=reroute)
     check_balance(model, trace)
     for s in range(4):
@@ -114,7 +116,9 @@ def test_balance_check_names_the_failing_node(bundled) -> None:  # type: ignore[
 
 def test_rerouting_reduces_shortfall(bundled, stress) -> None:  # type: ignore[no-untyped-def]
     model = build_model(bundled, "rare_earths")
-    shocks = build_shocks(stress, model, parents_of(bundled), 8, 10, np.random.default_rng(2))
+    shocks = build_shocks(
+        stress, model, parents_of_dataset(bundled.dataset), 8, 10, np.random.default_rng(2)
+    )
     on, off = run(model, shocks, reroute=True), run(model, shocks, reroute=False)
     assert on.shortfall.sum() <= off.shortfall.sum() + 1e-6
 
@@ -134,7 +138,9 @@ def test_content_rule_reaches_third_country_output(bundled) -> None:  # type: ig
         "rule",
         Labels.of(bundled.dataset),
     )
-    shocks = build_shocks(rule, model, parents_of(bundled), 1, 3, np.random.default_rng(0))
+    shocks = build_shocks(
+        rule, model, parents_of_dataset(bundled.dataset), 1, 3, np.random.default_rng(0)
+    )
     for c in third:
         home = model.region_index[c]
         others = [r for r in range(3) if r != home]
@@ -174,7 +180,9 @@ def test_sector_surge_and_sector_split(bundled) -> None:  # type: ignore[no-unty
         "mob",
         Labels.of(bundled.dataset),
     )
-    shocks = build_shocks(surge, model, parents_of(bundled), 1, 2, np.random.default_rng(0))
+    shocks = build_shocks(
+        surge, model, parents_of_dataset(bundled.dataset), 1, 2, np.random.default_rng(0)
+    )
     expected = 1.0 + model.sector_share[1, j] * 2.0
     np.testing.assert_allclose(shocks.demand[0, :, 1], expected)
     np.testing.assert_allclose(shocks.demand[0, :, [0, 2]], 1.0)
@@ -186,7 +194,9 @@ def test_free_shipping_path_equals_reference(bundled, mineral) -> None:  # type:
     any (scenario, origin, destination) array, matches the per-scenario reference."""
     spec = load_scenario("background", Labels.of(bundled.dataset))
     model = build_model(bundled, mineral)
-    shocks = build_shocks(spec, model, parents_of(bundled), 6, 36, np.random.default_rng(5))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 6, 36, np.random.default_rng(5)
+    )
     assert (shocks.ship == 1.0).all()
     assert (shocks.ship_final == 1.0).all()
     trace = run(model, shocks)
@@ -222,7 +232,9 @@ def test_host_tied_response_equals_reference(bundled) -> None:  # type: ignore[n
         },
     }
     spec = parse_scenario(raw, "t", Labels.of(bundled.dataset))
-    shocks = build_shocks(spec, model, parents_of(bundled), 2, 6, np.random.default_rng(3))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 2, 6, np.random.default_rng(3)
+    )
     trace = run(model, shocks)
     check_balance(model, trace)
     for s in range(2):

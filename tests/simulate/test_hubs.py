@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.economics.price import base_year
+from critmin.economics.price import base_year, parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario, parse_scenario
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
@@ -20,7 +20,6 @@ from critmin.simulate.model import (
     shock_years_of,
     trade_by_stage,
 )
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import Shocks, build_shocks
 
 USA = REGIONS.index("USA")
@@ -191,7 +190,9 @@ def test_an_outage_at_the_origin_reaches_the_hub(bundled: SupplyChain) -> None:
             }
         },
     )
-    shocks = build_shocks(spec, model, parents_of(bundled), 1, 12, np.random.default_rng(1))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 1, 12, np.random.default_rng(1)
+    )
     trace = run(model, shocks, reroute=False)
     check_balance(model, trace)
     deu, k = model.countries.index("DEU"), len(model.stages) - 1
@@ -216,7 +217,9 @@ def test_the_embedded_content_rule_reaches_the_hub(bundled: SupplyChain) -> None
             }
         },
     )
-    shocks = build_shocks(spec, model, parents_of(bundled), 1, 3, np.random.default_rng(1))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 1, 3, np.random.default_rng(1)
+    )
     deu, k = model.countries.index("DEU"), len(model.stages) - 1
     lane = shocks.lanes[(k, deu)]
     assert lane[0, -1, USA] == 0.0
@@ -226,7 +229,9 @@ def test_the_embedded_content_rule_reaches_the_hub(bundled: SupplyChain) -> None
 def _last_stage_event(bundled: SupplyChain, event: dict[str, object]) -> tuple[ChainModel, Shocks]:
     model = build_model(bundled, "rhodium")
     spec = _spec(bundled, {"e": {"minerals": ["rhodium"], "start": "2026-01", **event}})
-    return model, build_shocks(spec, model, parents_of(bundled), 2, 3, np.random.default_rng(1))
+    return model, build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 2, 3, np.random.default_rng(1)
+    )
 
 
 def test_a_hub_inherits_its_origins_refinery_outage(bundled: SupplyChain) -> None:
@@ -274,7 +279,9 @@ def test_hubs_balance_under_the_background_hazards(bundled: SupplyChain, pool_be
     model = build_model(bundled, "platinum", pool_below=pool_below)
     assert {"BEL", "DEU", "ITA"} <= set(model.named) <= set(model.countries)
     spec = load_scenario("background", Labels.of(bundled.dataset))
-    shocks = build_shocks(spec, model, parents_of(bundled), 8, 12, np.random.default_rng(3))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 8, 12, np.random.default_rng(3)
+    )
     check_balance(model, run(model, shocks))
 
 
@@ -344,7 +351,9 @@ def test_a_one_stage_hub_inherits_and_balances(bundled: SupplyChain, pool_below:
             }
         },
     )
-    shocks = build_shocks(spec, model, parents_of(bundled), 1, 3, np.random.default_rng(1))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 1, 3, np.random.default_rng(1)
+    )
     for hub in ("THA", "IND"):
         h = model.countries.index(hub)
         fed = {o: w for x, o, w in model.hub_feed if x == hub}.get("MMR", 0.0)
@@ -352,7 +361,9 @@ def test_a_one_stage_hub_inherits_and_balances(bundled: SupplyChain, pool_below:
         np.testing.assert_allclose(shocks.avail[:, :, 0, h], 1.0 - 0.6 * fed)
     check_balance(model, run(model, shocks, reroute=False))
     background = load_scenario("background", Labels.of(bundled.dataset))
-    shocks = build_shocks(background, model, parents_of(bundled), 8, 12, np.random.default_rng(3))
+    shocks = build_shocks(
+        background, model, parents_of_dataset(bundled.dataset), 8, 12, np.random.default_rng(3)
+    )
     check_balance(model, run(model, shocks))
 
 

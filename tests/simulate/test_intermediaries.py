@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.intermediaries import name_intermediaries
 from critmin.simulate.model import REGIONS, build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 USA = REGIONS.index("USA")
@@ -42,7 +42,9 @@ def test_finland_ships_the_us_its_usgs_share_of_refined_copper(bundled: SupplyCh
 def test_a_named_node_balances_under_shocks(bundled: SupplyChain) -> None:
     model = build_model(bundled, "copper")
     spec = load_scenario("background", Labels.of(bundled.dataset))
-    shocks = build_shocks(spec, model, parents_of(bundled), 8, 12, np.random.default_rng(2))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 8, 12, np.random.default_rng(2)
+    )
     check_balance(model, run(model, shocks))
 
 

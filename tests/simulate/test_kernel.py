@@ -9,12 +9,12 @@ from numba import typeof
 
 from critmin.chain import SupplyChain
 from critmin.economics.market import clearing_price, supply_response
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.simulate import kernel
 from critmin.simulate.engine import run, warm
 from critmin.simulate.kernel import clearing_ratio, response_share
 from critmin.simulate.model import build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 
@@ -38,7 +38,9 @@ def test_scalar_market_equals_the_market_module() -> None:
 def test_a_draw_does_not_depend_on_its_chunk(bundled: SupplyChain, mineral: str) -> None:
     spec = load_scenario("china-2025-10", Labels.of(bundled.dataset))
     model = build_model(bundled, mineral)
-    shocks = build_shocks(spec, model, parents_of(bundled), 6, 12, np.random.default_rng(2))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 6, 12, np.random.default_rng(2)
+    )
     whole = run(model, shocks)
     for s in (0, 5):
         one = run(model, shocks.scenario(s))
@@ -64,7 +66,9 @@ def test_warm_loads_the_kernel_a_run_calls(
     spec = load_scenario("china-2025-10", Labels.of(bundled.dataset))
     model = build_model(bundled, mineral, pool_below=0.01)
     warm(model)
-    shocks = build_shocks(spec, model, parents_of(bundled), 3, 12, np.random.default_rng(1))
+    shocks = build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), 3, 12, np.random.default_rng(1)
+    )
     assert shocks.lanes or mineral == "aluminum"  # restricted lanes where the scenario has them
     run(model, shocks, reroute=False)
     assert len(seen) == 2

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, library_events, parse_scenario
 from critmin.scenarios.probability import RegimeState
 from critmin.simulate import disruptions
 from critmin.simulate.disruptions import FITTED_PATH, DisruptionSet
 from critmin.simulate.model import build_model
 from critmin.simulate.rank import rank
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 DRC = ("cod-2025-02-cobalt-ban", "cod-2025-10-cobalt-quota")
@@ -45,7 +45,9 @@ def _lane(bundled: SupplyChain, use: str) -> tuple[np.ndarray, int]:
     raw = {"name": "t", "start": "2025-01", "events": {"e": {"use": use}}}
     scenario = parse_scenario(raw, "test", Labels.of(bundled.dataset))
     model = build_model(bundled, "cobalt")
-    shocks = build_shocks(scenario, model, parents_of(bundled), 1, 24, np.random.default_rng(0))
+    shocks = build_shocks(
+        scenario, model, parents_of_dataset(bundled.dataset), 1, 24, np.random.default_rng(0)
+    )
     o = model.country_index("COD")
     assert o is not None
     k = model.stages.index("mining")
@@ -69,7 +71,7 @@ def test_drc_ban_and_quota_cut_cod_mining_exports(bundled: SupplyChain) -> None:
 
 @pytest.fixture(scope="module")
 def drc_set(bundled: SupplyChain) -> DisruptionSet:
-    return DisruptionSet.of(bundled, parents_of(bundled))
+    return DisruptionSet.of(bundled, parents_of_dataset(bundled.dataset))
 
 
 def test_restriction_is_shaped_as_the_suppliers_own_regime(

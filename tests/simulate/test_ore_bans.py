@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.economics.price import base_year, shock_years
+from critmin.economics.price import base_year, parents_of_dataset, shock_years
 from critmin.scenarios.load import Labels, library_events, parse_scenario
 from critmin.scenarios.probability import (
     RegimeState,
@@ -20,7 +20,6 @@ from critmin.scenarios.probability import (
 from critmin.simulate.backtest import episodes
 from critmin.simulate.disruptions import FITTED_PATH, DisruptionSet
 from critmin.simulate.model import build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 NEW = {
@@ -33,7 +32,7 @@ NEW = {
 
 @pytest.fixture(scope="module")
 def dset(bundled: SupplyChain) -> DisruptionSet:
-    return DisruptionSet.of(bundled, parents_of(bundled))
+    return DisruptionSet.of(bundled, parents_of_dataset(bundled.dataset))
 
 
 @pytest.mark.parametrize("name", sorted(NEW))
@@ -69,7 +68,9 @@ def test_ore_ban_cuts_indonesian_mining_exports_only(bundled: SupplyChain) -> No
     raw = {"name": "t", "start": "2014-01", "events": {"e": {"use": "idn-2014-01-nickel-ore-ban"}}}
     scenario = parse_scenario(raw, "test", Labels.of(bundled.dataset))
     model = build_model(bundled, "nickel")
-    shocks = build_shocks(scenario, model, parents_of(bundled), 1, 40, np.random.default_rng(0))
+    shocks = build_shocks(
+        scenario, model, parents_of_dataset(bundled.dataset), 1, 40, np.random.default_rng(0)
+    )
     o = model.countries.index("IDN")
     k = model.stages.index("mining")
     assert set(shocks.lanes) == {(k, o)}  # Indonesia's mining exports, nothing else

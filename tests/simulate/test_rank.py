@@ -12,8 +12,8 @@ from scipy.stats import spearmanr
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
+from critmin.economics.price import parents_of_dataset
 from critmin.simulate.rank import chain_of, rank, rank_records, universe
-from critmin.simulate.runner import parents_of
 
 KEYS = {
     "mineral",
@@ -117,7 +117,7 @@ def test_every_ranked_mineral_is_simulated_on_its_own_or_its_family_chain(
     """A mineral without a parent and without a chain of its own is not ranked on another
     mineral's chain (a missing parent once read as the string "nan" put cesium, hafnium and
     rubidium on the natural-gas chain)."""
-    parents = parents_of(bundled)
+    parents = parents_of_dataset(bundled.dataset)
     assert "nan" not in parents.values()
     have = set(bundled.production.mineral.values.tolist())
     for mineral, _ in universe(bundled, include_all=True):

@@ -11,11 +11,11 @@ import pytest
 
 from critmin.chain import SupplyChain
 from critmin.economics.market import stock_draw
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.engine import Trace, check_balance, run
 from critmin.simulate.kernel import drawn
 from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import Shocks, build_shocks
 
 from .reference import run_one
@@ -42,7 +42,9 @@ def _outage(bundled: SupplyChain, model: ChainModel, draws: int) -> Shocks:
         ],
     }
     spec = parse_scenario(raw, "cut", Labels.of(bundled.dataset))
-    return build_shocks(spec, model, parents_of(bundled), draws, 10, np.random.default_rng(4))
+    return build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), draws, 10, np.random.default_rng(4)
+    )
 
 
 def _stocked(model: ChainModel, factor: float) -> ChainModel:

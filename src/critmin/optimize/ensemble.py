@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.probability import occurrence_probability, rate_of_probability
 from critmin.scenarios.spec import Scenario, month_index
@@ -25,7 +26,7 @@ from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks, seed_streams
 from critmin.simulate.engine import run, warm
 from critmin.simulate.model import REGIONS, ChainModel, build_model
-from critmin.simulate.runner import parents_of, to_periods
+from critmin.simulate.runner import to_periods
 from critmin.simulate.shocks import build_shocks
 
 __all__ = [
@@ -81,7 +82,9 @@ class Ensemble:
 def planning_scenario(chain: SupplyChain, minerals: Sequence[str]) -> Scenario:
     """The foreign disruptions of every chain mineral, from the one event set `rank` uses
     (critmin.simulate.disruptions)."""
-    return DisruptionSet.of(chain, parents_of(chain)).planning(chain, list(minerals))
+    return DisruptionSet.of(chain, parents_of_dataset(chain.dataset)).planning(
+        chain, list(minerals)
+    )
 
 
 def event_timing(
@@ -175,7 +178,7 @@ def build_ensemble(
     cluster at ``scheduler``); the same seed gives the same ensemble on every executor."""
     forms = chain.dataset["reserve_forms"]
     use = list(minerals) if minerals else sorted(set(forms["mineral"]))
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     months = horizon * months_per_period
     labels = Labels.of(chain.dataset)
     specs = (

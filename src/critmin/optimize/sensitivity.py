@@ -29,6 +29,7 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.economics.io import exposure as io_exposure
+from critmin.economics.price import parents_of_dataset
 from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import (
     Ensemble,
@@ -42,7 +43,6 @@ from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, Accounting, Risk
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES
 from critmin.simulate.driver import Execution, map_chunks
 from critmin.simulate.model import MONTHS_PER_YEAR, REGIONS, ChainModel, build_model
-from critmin.simulate.runner import parents_of
 
 #: market_parameters rows the chain model reads and the reserve plan therefore depends on
 MARKET = MARKET_PARAMETER_NAMES
@@ -142,7 +142,7 @@ def scaled_model(model: ChainModel, chain: SupplyChain, name: str, f: float) -> 
     exposure = io_exposure(
         chain.dataset,
         model.mineral,
-        parents_of(chain),
+        parents_of_dataset(chain.dataset),
         value_usd=us_t_year * price,
         substitution=substitution,
     )
@@ -185,7 +185,7 @@ class Resimulator:
         self.chain, self.ens = chain, ens
         self.use = [str(m) for m in ens.shortfall.mineral.values]
         self.spec = planning_scenario(chain, self.use)
-        self.parents = parents_of(chain)
+        self.parents = parents_of_dataset(chain.dataset)
         self.months = ens.periods * ens.months_per_period
         ((timing_seed, self.chain_seeds),) = seed_streams(seed, 1, len(self.use))
         self.timing = event_timing(

@@ -28,10 +28,10 @@ import numpy as np
 import yaml
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.engine import Trace, run
 from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import Shocks, build_shocks
 
 
@@ -118,7 +118,7 @@ def _measure(model: ChainModel, trace: Trace, base: Trace, m: dict[str, Any]) ->
 
 def backtest(chain: SupplyChain) -> list[Record]:
     """Every episode's observations against the engine's figures."""
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     labels = Labels.of(chain.dataset)
     out: list[Record] = []
     for name, ep in episodes().items():

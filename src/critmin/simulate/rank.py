@@ -31,6 +31,7 @@ import numpy as np
 from critmin.chain import SupplyChain
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
+from critmin.economics.price import parents_of_dataset
 from critmin.economics.welfare import (
     consumer_surplus_lost,
     producer_gain,
@@ -41,7 +42,6 @@ from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks
 from critmin.simulate.engine import run, warm
 from critmin.simulate.model import ChainModel, build_model, reference_prices_of, us_demand_t
-from critmin.simulate.runner import parents_of
 from critmin.simulate.shocks import build_shocks
 
 MONTHS = 12
@@ -244,7 +244,7 @@ def universe(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str
     """(mineral, on a U.S. list) to rank: U.S.-list minerals and every rare-earth and PGM
     element by default; every mineral with ``include_all``."""
     minerals = chain.dataset["minerals"]
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     listed = minerals["usgs_2025"].astype(str).str.lower().eq("true") | minerals["doe_2023"].astype(
         str
     ).str.lower().eq("true")
@@ -284,7 +284,7 @@ def rank(
     """The criticality ranking (see the module docstring); ``minerals`` keeps a subset. Chunks
     (a chain's year under one stratum) run on the ensemble driver: ``workers`` local
     processes, or the Dask cluster at ``scheduler``."""
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     have = set(chain.production.mineral.values.tolist())
     plan = universe(chain, include_all=include_all or bool(minerals))
     if minerals:

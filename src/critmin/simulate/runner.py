@@ -188,7 +188,7 @@ def _labelled(model: ChainModel, arrays: dict[str, np.ndarray]) -> xr.Dataset:
 
 def chain_minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
     """The chains a scenario touches: named minerals with data, or their parent chains."""
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     have = set(chain.production.mineral.values.tolist())
     out: list[str] = []
     for m in scenario.minerals or scenario.event_minerals():
@@ -196,11 +196,6 @@ def chain_minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
         if target in have and target not in out:
             out.append(target)
     return out
-
-
-def parents_of(chain: SupplyChain) -> dict[str, str]:
-    """Each element's parent mineral (one definition: economics.price.parents_of_dataset)."""
-    return parents_of_dataset(chain.dataset)
 
 
 def _minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
@@ -516,7 +511,7 @@ def _simulate(
     # go to every worker once; the others are built on the workers, all at once. Building
     # inverts the IO matrix (LAPACK), whose last bits depend on the process's BLAS threads,
     # so workers use the caller's IO model and every executor gets the same models.
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     first = _model(chain, minerals[0], scenario, parents, config.pool_below)
     ctx = _Context(
         shipped(chain, minerals),
@@ -617,7 +612,7 @@ _PER_MINERAL = ("production", "unit", "basis", "source", "us_nir", "trade_param"
 def read_minerals(chain: SupplyChain, minerals: list[str]) -> set[str]:
     """``minerals`` and every mineral their chain builds read: parents and by-product hosts,
     and theirs in turn."""
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     byproducts = chain.dataset["byproducts"]
     hosts: dict[str, set[str]] = {}
     for m, h in zip(byproducts["mineral"], byproducts["host"], strict=True):
@@ -661,7 +656,7 @@ def paths_bytes(chain: SupplyChain, scenario: Scenario, config: RunConfig) -> in
     the scenario touches, built as the run builds it (pooling included), times the draws.
     Checked before a run that keeps its paths (about 1 s to build the models); the netCDF
     headers (a few KB per chunk file) are left out."""
-    parents = parents_of(chain)
+    parents = parents_of_dataset(chain.dataset)
     per_draw = sum(
         path_bytes_per_draw(_model(chain, m, scenario, parents, config.pool_below), config.horizon)
         for m in _minerals(chain, scenario)
