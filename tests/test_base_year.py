@@ -6,6 +6,7 @@ each reader must return the 2024 figure; reading the latest would give the 2025 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,6 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.data.build import write_tables
-from critmin.data.load import collect
 from critmin.examples import SRC, small_world_tables
 from critmin.metrics import concentration
 from critmin.optimize.eligibility import Eligibility
@@ -45,7 +44,7 @@ def _row(year: int, statistic: str, value: float, unit: str, detail: str) -> dic
 
 
 @pytest.fixture
-def later(tmp_path: Path) -> SupplyChain:
+def later(chain_from_tables: Callable[..., SupplyChain], tmp_path: Path) -> SupplyChain:
     tables = small_world_tables()
     us = tables["us_supply"]
     extra = pd.DataFrame(
@@ -62,11 +61,7 @@ def later(tmp_path: Path) -> SupplyChain:
     cobalt = prod[(prod["mineral"] == "cobalt") & (prod["stage"] == "mining")]
     mine = cobalt[cobalt["year"] == BASE]
     tables["production"] = pd.concat([prod, mine.assign(year=LATEST)], ignore_index=True)
-    folder = tmp_path / "later"
-    write_tables(tables, folder)
-    dataset, problems = collect(base_dir=folder)
-    assert dataset is not None, problems
-    chain = SupplyChain.from_dataset(dataset)
+    chain = chain_from_tables(tables, tmp_path / "later")
     # the premise: the latest year differs and the base year is 2024
     assert chain.base_year("cobalt") == BASE
     assert float(chain.us_nir.sel(mineral="cobalt", year=LATEST)) == pytest.approx(NIR[1])
@@ -82,16 +77,9 @@ def test_net_import_reliance_is_read_in_the_base_year(later: SupplyChain) -> Non
     assert float(later.us_nir_base(["cobalt"])[0]) == pytest.approx(NIR[0])
 
 
-def _with_nir_rows(tmp_path: Path, rows: list[dict[str, object]]) -> SupplyChain:
-    tables = small_world_tables()
-    tables["us_supply"] = pd.concat([tables["us_supply"], pd.DataFrame(rows)], ignore_index=True)
-    write_tables(tables, tmp_path / "nir")
-    dataset, problems = collect(base_dir=tmp_path / "nir")
-    assert dataset is not None, problems
-    return SupplyChain.from_dataset(dataset)
-
-
-def test_a_net_exporter_is_flagged_not_read_as_no_reliance(tmp_path: Path) -> None:
+def test_a_net_exporter_is_flagged_not_read_as_no_reliance(
+    chain_from_tables: Callable[..., SupplyChain], tmp_path: Path
+) -> None:
     """USGS's "net exporter" reads as 0 (eligibility, the reserve plan and the exposure table
     count it so) with the flag ``net_exporter`` that tells it from a reliance of 0: the chain
     model keeps a net exporter's routing, and would send all U.S. demand to U.S. plants if it
@@ -104,7 +92,9 @@ def test_a_net_exporter_is_flagged_not_read_as_no_reliance(tmp_path: Path) -> No
         {**exporter, "year": 2023},
         _row(2023, "net_import_reliance", 0.0, "fraction", "NIR, oxide"),
     ]
-    chain = _with_nir_rows(tmp_path, rows)
+    tables = small_world_tables()
+    tables["us_supply"] = pd.concat([tables["us_supply"], pd.DataFrame(rows)], ignore_index=True)
+    chain = chain_from_tables(tables, tmp_path / "nir")
     flag = chain.us_nir.net_exporter.sel(mineral="cobalt")
     assert chain.us_nir.sel(mineral="cobalt", year=[2022, 2023]).values.tolist() == [0.0, 0.0]
     assert flag.sel(year=[2022, 2023, BASE]).values.tolist() == [True, False, False]

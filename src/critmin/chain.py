@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.data.load import Dataset, load
-from critmin.data.per_dataset import PerDataset
+from critmin.data.per_dataset import DatasetMemo
 from critmin.economics.price import (
     base_year,
     shock_years_of_dataset,
@@ -35,12 +35,8 @@ from critmin.schema.vocabulary import (
 NIR_STAT = "net_import_reliance"
 
 
-def _no_model_production(ds: Dataset) -> xr.Dataset:
-    raise LookupError("set by SupplyChain.model_production")
-
-
 #: SupplyChain.model_production, once per dataset (held weakly: critmin.data.per_dataset).
-_MODEL_PRODUCTION: PerDataset[xr.Dataset] = PerDataset(_no_model_production)
+_MODEL_PRODUCTION: DatasetMemo[xr.Dataset] = DatasetMemo()
 
 
 def _select_sources(production: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from critmin.chain import SupplyChain
@@ -15,25 +16,27 @@ from critmin.data.load import Dataset, collect
 from critmin.data.per_dataset import per_dataset
 from critmin.economics.io import io_model
 from critmin.economics.price import shock_years_of_dataset
+from critmin.examples import small_world_tables
 from critmin.scenarios.probability import trade_parameter
 from critmin.simulate.model import build_model, reference_prices_of, trade_by_stage
 
 
-def _use_every_cache(small_dir: Path) -> weakref.ref[Dataset]:
-    dataset, problems = collect(base_dir=small_dir)
-    assert dataset is not None, problems
-    chain = SupplyChain.from_dataset(dataset)
+def _use_every_cache(chain: SupplyChain) -> weakref.ref[Dataset]:
+    dataset = chain.dataset
     assert shock_years_of_dataset(dataset) is shock_years_of_dataset(dataset)  # computed once
     assert reference_prices_of(chain) is reference_prices_of(chain)
     assert trade_by_stage(dataset) is trade_by_stage(dataset)
     assert io_model(dataset) is io_model(dataset)
     trade_parameter(dataset, "CHN", "cobalt")
+    assert chain.model_production() is chain.model_production()
     build_model(chain, "cobalt")
     return weakref.ref(dataset)
 
 
-def test_a_dataset_is_released_after_its_last_reference(small_dir: Path) -> None:
-    ref = _use_every_cache(small_dir)
+def test_a_dataset_is_released_after_its_last_reference(
+    chain_from_tables: Callable[..., SupplyChain], tmp_path: Path
+) -> None:
+    ref = _use_every_cache(chain_from_tables(small_world_tables(), tmp_path / "small"))
     gc.collect()
     assert ref() is None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -9,15 +10,15 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.data.build import write_tables
-from critmin.data.load import collect
 from critmin.examples import small_world_tables
 from critmin.outlook.capacity import run_outlook
 from critmin.outlook.policy import Policy
 from critmin.outlook.recycling import lifetime_pmf, recycling_outlook
 
 
-def _world(tmp_path: Path, plant_t: float | None) -> SupplyChain:
+def _tables(plant_t: float | None) -> dict[str, pd.DataFrame]:
+    """The small world with Australia's cobalt recycling flows and, given ``plant_t``, a recycling
+    plant of that capacity."""
     tables = small_world_tables()
     common = {"source_id": "EXAMPLE", "estimated": True, "note": "test"}
     tables["recycling_flows"] = pd.DataFrame(
@@ -48,18 +49,14 @@ def _world(tmp_path: Path, plant_t: float | None) -> SupplyChain:
             )
         )
         tables["projects"] = pd.concat([tables["projects"], plant], ignore_index=True)
-    folder = tmp_path / f"w{plant_t}"
-    write_tables(tables, folder)
-    ds, problems = collect(base_dir=folder)
-    assert ds is not None, problems
-    return SupplyChain.from_dataset(ds)
+    return tables
 
 
 @pytest.mark.parametrize("plant_t", [None, 0.5, 1000.0])
 def test_recycled_never_exceeds_eol_times_collection_times_recovery(
-    tmp_path: Path, plant_t: float | None
+    chain_from_tables: Callable[..., SupplyChain], tmp_path: Path, plant_t: float | None
 ) -> None:
-    chain = _world(tmp_path, plant_t)
+    chain = chain_from_tables(_tables(plant_t), tmp_path / "world")
     out = recycling_outlook(chain, run_outlook(chain, Policy(), draws=300, seed=1))
     assert not out.empty
     bound = out["eol_t"] * out["collection_rate"] * out["recovery_rate"]
@@ -82,10 +79,12 @@ def test_lifetime_distribution_sums_to_one_and_peaks_at_the_mean() -> None:
     assert int(np.argmax(pmf)) == 15
 
 
-def test_recycled_supply_node_sums_sectors(tmp_path: Path) -> None:
+def test_recycled_supply_node_sums_sectors(
+    chain_from_tables: Callable[..., SupplyChain], tmp_path: Path
+) -> None:
     from critmin.outlook.recycling import recycled_supply  # noqa: PLC0415
 
-    chain = _world(tmp_path, 0.5)
+    chain = chain_from_tables(_tables(0.5), tmp_path / "world")
     result = run_outlook(chain, Policy(), draws=200, seed=2)
     node = recycled_supply(chain, result)
     assert node.dims == ("mineral", "region", "year")

@@ -8,6 +8,7 @@ world output than the base year (2024): a model built on the latest year would c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,8 +17,6 @@ import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.data.build import write_tables
-from critmin.data.load import collect
 from critmin.examples import small_world_tables
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.backtest import backtest, backtest_records
@@ -33,7 +32,7 @@ AT_LATEST = {"COD": 40.0, "AUS": 60.0, "JPN": 100.0}
 
 
 @pytest.fixture
-def later(tmp_path: Path) -> SupplyChain:
+def later(chain_from_tables: Callable[..., SupplyChain], tmp_path: Path) -> SupplyChain:
     tables = small_world_tables()
     prod = tables["production"]
     mine = prod[(prod["mineral"] == "cobalt") & (prod["stage"] == "mining")]
@@ -45,11 +44,7 @@ def later(tmp_path: Path) -> SupplyChain:
         ]
     )
     tables["production"] = pd.concat([prod, extra], ignore_index=True)
-    folder = tmp_path / "later"
-    write_tables(tables, folder)
-    dataset, problems = collect(base_dir=folder)
-    assert dataset is not None, problems
-    chain = SupplyChain.from_dataset(dataset)
+    chain = chain_from_tables(tables, tmp_path / "later")
     # the premise: the latest year is not the base year, and its output differs
     assert chain.base_year("cobalt") == BASE
     got = chain.production.sel(mineral="cobalt", stage="mining", year=LATEST)

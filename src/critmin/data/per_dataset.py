@@ -20,21 +20,13 @@ from critmin.data.load import Dataset
 T = TypeVar("T")
 
 
-class PerDataset(Generic[T]):
-    """``build(ds)`` once per dataset (``per_dataset`` as a decorator); ``set`` stores a value
-    computed elsewhere (a worker adopting its caller's)."""
+class DatasetMemo(Generic[T]):
+    """Values held per dataset, weakly, with nothing to build them: ``set`` stores a value
+    computed where its inputs are at hand (SupplyChain.model_production reads the chain's
+    arrays), ``get`` returns it while the dataset lives."""
 
-    def __init__(self, build: Callable[[Dataset], T]) -> None:
-        self._build = build
+    def __init__(self) -> None:
         self._values: WeakKeyDictionary[Dataset, T] = WeakKeyDictionary()
-        update_wrapper(self, build)
-
-    def __call__(self, ds: Dataset) -> T:
-        try:
-            return self._values[ds]
-        except KeyError:
-            value = self._values[ds] = self._build(ds)
-            return value
 
     def get(self, ds: Dataset) -> T | None:
         """The value held for ``ds``, if any, without building it."""
@@ -46,6 +38,23 @@ class PerDataset(Generic[T]):
     def __len__(self) -> int:
         """How many datasets hold a value now."""
         return len(self._values)
+
+
+class PerDataset(DatasetMemo[T]):
+    """``build(ds)`` once per dataset (``per_dataset`` as a decorator); ``set`` stores a value
+    computed elsewhere (a worker adopting its caller's)."""
+
+    def __init__(self, build: Callable[[Dataset], T]) -> None:
+        super().__init__()
+        self._build = build
+        update_wrapper(self, build)
+
+    def __call__(self, ds: Dataset) -> T:
+        try:
+            return self._values[ds]
+        except KeyError:
+            value = self._values[ds] = self._build(ds)
+            return value
 
 
 def per_dataset(build: Callable[[Dataset], T]) -> PerDataset[T]:
