@@ -24,6 +24,8 @@ from critmin.simulate.model import REGIONS, build_model
 from critmin.simulate.rank import rank
 from critmin.simulate.shocks import build_shocks
 
+from .specs import CUT, outage
+
 USA = REGIONS.index("USA")
 
 
@@ -36,20 +38,7 @@ def test_lime_outage_draws_imports_from_others(bundled: SupplyChain) -> None:
     """Halve U.S. lime capacity for three months: imports from other suppliers rise."""
     model = build_model(bundled, "lime")
     stage = model.stages[-1]
-    spec = _scenario(
-        bundled,
-        {
-            "half": {
-                "kind": "outage",
-                "country": "USA",
-                "minerals": ["lime"],
-                "stage": stage,
-                "share": 0.5,
-                "start": "2026-01",
-                "duration_months": 3,
-            }
-        },
-    )
+    spec = outage(bundled, "USA", "lime", stage, 0.5, 3)
     shocks = build_shocks(
         spec, model, parents_of_dataset(bundled.dataset), 1, 6, np.random.default_rng(0)
     )
@@ -189,22 +178,16 @@ def test_samarium_imports_come_from_its_only_separator(bundled: SupplyChain) -> 
 
 def test_an_uncertain_duration_differs_across_draws(bundled: SupplyChain) -> None:
     model = build_model(bundled, "cobalt")
-    spec = _scenario(
+    spec = outage(
         bundled,
-        {
-            "cut": {
-                "kind": "outage",
-                "country": "COD",
-                "minerals": ["cobalt"],
-                "stage": "mining",
-                "share": 0.5,
-                "start": "2026-01",
-                "duration_months": 6,
-            }
-        },
+        "COD",
+        "cobalt",
+        "mining",
+        0.5,
+        6,
         uncertainties=[
             {
-                "target": "cut.duration_months",
+                "target": f"{CUT}.duration_months",
                 "distribution": {"dist": "uniform", "low": 1, "high": 12},
             }
         ],

@@ -13,6 +13,7 @@ from critmin.simulate.model import build_model, origin_content
 from critmin.simulate.shocks import Shocks, build_shocks
 
 from .reference import run_one
+from .specs import outage
 
 STRESS = {
     "name": "stress",
@@ -216,22 +217,7 @@ def test_host_tied_response_equals_reference(bundled) -> None:  # type: ignore[n
     supply response equals the reference engine's."""
     model = build_model(bundled, "gallium")
     assert model.host_tied is not None
-    raw = {
-        "name": "t",
-        "start": "2026-01",
-        "events": {
-            "cut": {
-                "kind": "outage",
-                "country": "CHN",
-                "minerals": ["gallium"],
-                "stage": model.stages[0],
-                "share": 0.5,
-                "start": "2026-01",
-                "duration_months": 4,
-            }
-        },
-    }
-    spec = parse_scenario(raw, "t", Labels.of(bundled.dataset))
+    spec = outage(bundled, "CHN", "gallium", model.stages[0], 0.5, 4)
     shocks = build_shocks(
         spec, model, parents_of_dataset(bundled.dataset), 2, 6, np.random.default_rng(3)
     )

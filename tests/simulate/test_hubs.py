@@ -22,6 +22,8 @@ from critmin.simulate.model import (
 )
 from critmin.simulate.shocks import Shocks, build_shocks
 
+from .specs import outage
+
 USA = REGIONS.index("USA")
 
 
@@ -176,20 +178,7 @@ def test_an_outage_at_the_origin_reaches_the_hub(bundled: SupplyChain) -> None:
     """South Africa's mines lose half their output for six months: Germany's re-export falls
     with them (no rerouting), and every node balances."""
     model = build_model(bundled, "rhodium")
-    spec = _spec(
-        bundled,
-        {
-            "cut": {
-                "kind": "outage",
-                "country": "ZAF",
-                "minerals": ["rhodium"],
-                "stage": "mining",
-                "share": 0.5,
-                "start": "2026-01",
-                "duration_months": 6,
-            }
-        },
-    )
+    spec = outage(bundled, "ZAF", "rhodium", "mining", 0.5, 6)
     shocks = build_shocks(
         spec, model, parents_of_dataset(bundled.dataset), 1, 12, np.random.default_rng(1)
     )

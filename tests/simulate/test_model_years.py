@@ -18,12 +18,13 @@ import pytest
 
 from critmin.chain import SupplyChain
 from critmin.examples import small_world_tables
-from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.backtest import backtest, backtest_records
 from critmin.simulate.disruptions import stage_shares
 from critmin.simulate.model import build_model
 from critmin.simulate.output import summary, write_run
 from critmin.simulate.runner import RunConfig, simulate
+
+from .specs import outage
 
 BASE, LATEST = 2024, 2025
 #: cobalt mine output (t): the base year's is small_world_tables'; the latest year's differs
@@ -104,22 +105,7 @@ def test_a_stage_without_data_up_to_the_base_year_takes_the_earliest_after(
 
 
 def test_the_run_records_the_years_it_read(later: SupplyChain, tmp_path: Path) -> None:
-    raw = {
-        "name": "cobalt-outage",
-        "start": "2026-01",
-        "events": {
-            "o": {
-                "kind": "outage",
-                "country": "COD",
-                "minerals": ["cobalt"],
-                "stage": "mining",
-                "share": 0.5,
-                "start": "2026-01",
-                "duration_months": 2,
-            }
-        },
-    }
-    scenario = parse_scenario(raw, "test", Labels.of(later.dataset))
+    scenario = outage(later, "COD", "cobalt", "mining", 0.5, 2)
     result = simulate(later, scenario, RunConfig(runs=4, horizon=3, workers=1))
     want = {"base_year": BASE, "production_years": {"mining": BASE, "refining": BASE}}
     assert summary(result)["data_years"]["cobalt"] == want

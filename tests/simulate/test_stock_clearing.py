@@ -12,36 +12,28 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.economics.market import stock_draw
 from critmin.economics.price import parents_of_dataset
-from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.engine import Trace, check_balance, run
 from critmin.simulate.kernel import drawn
 from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.shocks import Shocks, build_shocks
 
 from .reference import run_one
+from .specs import CUT, outage
 
 
 def _outage(bundled: SupplyChain, model: ChainModel, draws: int) -> Shocks:
     """China's first-stage output cut by a drawn share for four months, from month 3."""
-    raw = {
-        "name": "cut",
-        "start": "2026-01",
-        "events": {
-            "cut": {
-                "kind": "outage",
-                "country": "CHN",
-                "minerals": [model.mineral],
-                "stage": model.stages[0],
-                "share": 0.5,
-                "start": "2026-03",
-                "duration_months": 4,
-            }
-        },
-        "uncertainties": [
-            {"target": "cut.share", "distribution": {"dist": "uniform", "low": 0.2, "high": 0.9}}
-        ],
-    }
-    spec = parse_scenario(raw, "cut", Labels.of(bundled.dataset))
+    share = {"dist": "uniform", "low": 0.2, "high": 0.9}
+    spec = outage(
+        bundled,
+        "CHN",
+        model.mineral,
+        model.stages[0],
+        0.5,
+        4,
+        start="2026-03",
+        uncertainties=[{"target": f"{CUT}.share", "distribution": share}],
+    )
     return build_shocks(
         spec, model, parents_of_dataset(bundled.dataset), draws, 10, np.random.default_rng(4)
     )
