@@ -315,18 +315,23 @@ class SupplyChain:
         _MODEL_PRODUCTION.set(ds, out)
         return out
 
-    def production_years(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
+    def production_years(
+        self, minerals: Sequence[str] | None = None, *, base: int | None = None
+    ) -> xr.DataArray:
         """The year each (mineral, stage)'s production is read in by a model: the latest year
         with data up to the mineral's base year, else the earliest after it (one rule with the
         price and U.S. demand: critmin.economics.price.year_at_base); -1 where the stage has
         no data. Not the latest year: MCS 2026's 2025 output is an estimate, and for a mineral
-        under a 2025 shock it carries the shock the model applies."""
+        under a 2025 shock it carries the shock the model applies. ``base``, if given, stands
+        for every mineral's base year: a by-product's host is read in the by-product's
+        (critmin.economics.byproduct.host_shares)."""
         prod = self.model_production()["production"]
         prod = prod if minerals is None else prod.sel(mineral=list(minerals))
         has = prod.notnull().any("country").to_numpy()  # (mineral, stage, year)
         years = prod.year.to_numpy().astype(int)
-        base = np.array([self.base_year(str(m)) for m in prod.mineral.values])
-        upto = has & (years[None, None, :] <= base[:, None, None])
+        base_of = [self.base_year(str(m)) if base is None else base for m in prod.mineral.values]
+        base_at = np.array(base_of, dtype=int)
+        upto = has & (years[None, None, :] <= base_at[:, None, None])
         last = len(years) - 1 - np.argmax(upto[..., ::-1], axis=-1)
         first = np.argmax(has, axis=-1)
         pick = np.where(upto.any(-1), last, first)
@@ -338,14 +343,16 @@ class SupplyChain:
             name="production_year",
         )
 
-    def base_shares(self, minerals: Sequence[str] | None = None) -> xr.DataArray:
+    def base_shares(
+        self, minerals: Sequence[str] | None = None, *, base: int | None = None
+    ) -> xr.DataArray:
         """Country shares by (mineral, stage, country) in each (mineral, stage)'s
         ``production_years`` (the coordinate ``year``; -1 and NaN shares without data), from
         ``model_production``: the world production every simulation (critmin.simulate.model)
-        and its disruption set read."""
+        and its disruption set read. ``base`` as in ``production_years``."""
         prod = self.model_production()["production"]
         prod = prod if minerals is None else prod.sel(mineral=list(minerals))
-        years = self.production_years(minerals)
+        years = self.production_years(minerals, base=base)
         picked = prod.sel(year=years.where(years >= 0, int(prod.year[0])))
         total = picked.sum("country", min_count=1)
         out = (picked / total.where(total > 0)).where(years >= 0)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.economics.byproduct import host_shares
 from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.disruptions import DisruptionSet, scaled
@@ -99,3 +101,36 @@ def test_a_severity_that_does_not_scale_is_refused() -> None:
     assert scaled({"dist": "uniform", "low": 0.1, "high": 0.6}, 0.5)["high"] == 0.3
     with pytest.raises(ValueError, match="beta"):
         scaled({"dist": "beta", "a": 2.0, "b": 3.0}, 0.5)
+
+
+@pytest.fixture(scope="module")
+def closed_after_base(bundled: SupplyChain) -> SupplyChain:
+    """The bundled chain, but China refines no alumina after 2022, gallium's base year: a
+    by-product's host read in the host's own base year (aluminum: 2024) would miss it."""
+
+    def kept(t: pd.DataFrame) -> pd.Series:
+        alumina = (t["mineral"] == "aluminum") & (t["stage"] == "refining")
+        return ~(alumina & (t["country"] == "CHN") & (t["year"].astype(int) > 2022))
+
+    chain = SupplyChain.from_dataset(bundled.dataset.with_rows("production", kept))
+    # the premise: gallium's base year is 2022, aluminum's is later and has no Chinese refining
+    assert chain.base_year("gallium") == 2022 < chain.base_year("aluminum")
+    own = chain.base_shares(["aluminum"]).sel(mineral="aluminum", stage="refining")
+    assert not float(own.sel(country="CHN")) > 0
+    return chain
+
+
+def test_a_hosts_output_is_read_in_the_byproducts_base_year(
+    closed_after_base: SupplyChain,
+) -> None:
+    """Gallium's model is of 2022: China's 2022 alumina refining ties its gallium, and an
+    outage of those refineries is in gallium's event set (both read the host in 2022)."""
+    link = closed_after_base.hosts("gallium")[0]
+    assert host_shares(closed_after_base, link)["CHN"] > 0.5
+    model = build_model(closed_after_base, "gallium")
+    assert model.host_tied is not None
+    assert model.host_tied[0, model.countries.index("CHN")] == pytest.approx(link.share)
+    events, _ = DisruptionSet.of(
+        closed_after_base, parents_of_dataset(closed_after_base.dataset)
+    ).outage_events("gallium", "foreign")
+    assert "host-outage-CHN-aluminum-refining-gallium" in events

@@ -89,6 +89,9 @@ def test_a_stage_without_data_up_to_the_base_year_takes_the_earliest_after(
     years = early.production_years(["cobalt"]).sel(mineral="cobalt")
     assert int(years.sel(stage="mining")) == 2023
     assert int(years.sel(stage="refining")) == BASE
+    # a base year given for another mineral (a by-product's, for its host) takes the same rule
+    given = later.production_years(["cobalt"], base=2022).sel(mineral="cobalt")
+    assert given.values.tolist() == years.values.tolist()
     model = build_model(early, "cobalt")
     assert model.base_year == 2022
     assert model.production_years == (2023, BASE)

@@ -11,6 +11,8 @@ The bundled ``byproducts`` table gives, per by-product stage and host, the share
 by-product's world output recovered with that host. A country's output is tied in that share
 where the country processes the host at the host stage (the world share stands for each such
 country's: country-level recovery is not bundled); elsewhere (no host output) it is untied.
+The host's output is read in the by-product's base year, the year the by-product's model is
+of (``host_shares``), not in the host's own.
 """
 
 from __future__ import annotations
@@ -18,20 +20,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
-from critmin.chain import SupplyChain
+from critmin.chain import HostLink, SupplyChain
 
 
-def host_producers(chain: SupplyChain, host: str, host_stage: str) -> set[str]:
-    """Countries with host output at ``host_stage`` in the host's base-year production year
-    (SupplyChain.base_shares; shares > 0)."""
-    if host not in chain.production.mineral.values:
-        return set()
-    shares = chain.base_shares([host]).sel(mineral=host)
-    if host_stage not in shares.stage.values:
-        return set()
-    col = shares.sel(stage=host_stage).to_series()
-    return {str(c) for c, v in col.items() if np.isfinite(v) and v > 0}
+def host_shares(chain: SupplyChain, link: HostLink) -> pd.Series:
+    """Country shares (> 0) of the host's output at the host stage, by country, in the
+    by-product's base year: the host's production year is the latest with data up to the
+    by-product's base year, else the earliest after it (SupplyChain.base_shares with
+    ``base``). A simulation is of the by-product's base year, so its host output is that
+    year's: gallium (base year 2022) reads 2022's alumina refiners, not 2024's. Empty where
+    the chain has no output of the host at that stage."""
+    empty = pd.Series(dtype=float, name="share")
+    if link.host not in chain.production.mineral.values:
+        return empty
+    at = chain.base_year(link.mineral)
+    shares = chain.base_shares([link.host], base=at).sel(mineral=link.host)
+    if link.host_stage not in shares.stage.values:
+        return empty
+    col = shares.sel(stage=link.host_stage)
+    values = col.to_numpy()
+    keep = np.isfinite(values) & (values > 0)
+    return pd.Series(values[keep], index=col.country.values[keep].astype(str), name="share")
 
 
 def host_tied(
@@ -46,7 +57,7 @@ def host_tied(
     notes: list[str] = []
     for link in links:
         k = list(stages).index(link.stage)
-        producers = host_producers(chain, link.host, link.host_stage)
+        producers = set(host_shares(chain, link).index)
         for n, c in enumerate(countries):
             if c in producers:
                 tied[k, n] += link.share

@@ -16,9 +16,9 @@ Per chain mineral:
   critmin.security.hazard; 1 where the register has observed nothing) (outages of minor
   suppliers, below 10% of a stage, are left out: spare capacity and stocks absorb them);
 - for a by-product (critmin.economics.byproduct), an outage of every major supplier of its
-  host at the host stage, where that country also produces the by-product: it cuts the
-  by-product's output there by the outage's severity times the host-tied share, at the host
-  plant's outage rate;
+  host at the host stage (in the by-product's base year: byproduct.host_shares), where that
+  country also produces the by-product: it cuts the by-product's output there by the
+  outage's severity times the host-tied share, at the host plant's outage rate;
 - separately, the domestic set: outages of U.S. plants only (reported in its own column, never
   in the criticality ranking).
 """
@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from critmin.chain import HostLink, SupplyChain
+from critmin.economics.byproduct import host_shares
 from critmin.scenarios.load import library_events, load_scenario, parse_scenario
 from critmin.scenarios.probability import (
     Calibration,
@@ -88,8 +89,9 @@ class DisruptionSet:
     parents: dict[str, str]
     #: security-register factor on the background rate per (country, stage); 1 when absent
     security: dict[tuple[str, str], float] = field(default_factory=dict)
-    #: host links of by-products (chain.hosts), by by-product
-    hosts: dict[str, tuple[HostLink, ...]] = field(default_factory=dict)
+    #: host links of by-products (chain.hosts), by by-product, each with its host's country
+    #: shares in the by-product's base year (critmin.economics.byproduct.host_shares)
+    hosts: dict[str, tuple[tuple[HostLink, pd.Series], ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, chain: SupplyChain, parents: dict[str, str]) -> DisruptionSet:
@@ -104,7 +106,11 @@ class DisruptionSet:
             rates=background_rates(chain.dataset, countries),
             parents=parents,
             security=register_factor(chain),
-            hosts={m: h for m in sorted(set(shares["mineral"])) if (h := chain.hosts(m))},
+            hosts={
+                m: tuple((link, host_shares(chain, link)) for link in links)
+                for m in sorted(set(shares["mineral"]))
+                if (links := chain.hosts(m))
+            },
         )
 
     def tightening_shape(self, country: str, mineral: str) -> tuple[str, dict[str, Any]]:
@@ -225,11 +231,9 @@ class DisruptionSet:
         events: dict[str, Any] = {}
         uncertain: list[Any] = []
         own = self.shares[self.shares["mineral"] == mineral]
-        for link in self.hosts.get(mineral, ()):
+        for link, at_base in self.hosts.get(mineral, ()):
             makers = set(own.loc[own["stage"] == link.stage, "country"].astype(str))
-            host = self.shares[
-                (self.shares["mineral"] == link.host) & (self.shares["stage"] == link.host_stage)
-            ]
+            host = at_base.rename_axis("country").reset_index()
             for country in major_suppliers(host)["country"]:
                 c = str(country)
                 if c not in makers or (c == USA) != (countries == "domestic"):
