@@ -106,12 +106,13 @@ def source_cause(model: Any, country: str, trade: Any, us: int, listed: Any = ()
 def main() -> None:
     from critmin.chain import SupplyChain
     from critmin.economics.price import base_year
-    from critmin.simulate.intermediaries import import_source_shares
+    from critmin.simulate.intermediaries import import_forms, import_source_shares
     from critmin.simulate.model import REGIONS, build_model, shock_years_of, trade_by_stage
 
     chain = SupplyChain.load()
     us = REGIONS.index("USA")
     src = chain.dataset["import_sources"]
+    forms = import_forms(chain.dataset)
     trade = trade_by_stage(chain.dataset)
     have = set(chain.production.mineral.values.tolist())
     passed: list[str] = []
@@ -136,7 +137,7 @@ def main() -> None:
         want = base_year(mineral, shock_years_of(chain))
         raw = {
             str(c): v
-            for c, v in import_source_shares(src, mineral, want, model.stages[-1]).items()
+            for c, v in import_source_shares(src, mineral, want, model.stages[-1], forms).items()
             if c != "USA"
         }
         top = sorted(((c, v) for c, v in raw.items() if c != "OTH"), key=lambda kv: -kv[1])[:3]

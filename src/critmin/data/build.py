@@ -29,7 +29,14 @@ from critmin.metrics import governance as gov
 from critmin.scenarios.load import library_events
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError
-from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
+from critmin.schema.vocabulary import (
+    IMPORT_FORM,
+    IMPORT_TOTAL,
+    OTHER_COUNTRIES,
+    STAGE_NAMES,
+    STAGE_ORDER,
+    WORLD,
+)
 
 USGS = "USGS_MCS2026_DR"
 WMD = "WMD_2026"
@@ -262,6 +269,13 @@ class Builder:
         usgs = _csv(self.src / "mappings" / "usgs_world.csv")
         hs = _csv(self.src / "mappings" / "hs6.csv")
         editions = _csv(self.src / "mappings" / "usgs_world_editions.csv")
+        forms = _csv(self.src / "mappings" / "usgs_import_forms.csv")
+        for i, flag in enumerate(forms["total"], start=2):
+            if flag not in ("yes", "no"):
+                raise ValueError(
+                    f"data-src/mappings/usgs_import_forms.csv line {i}: total must be "
+                    f"'yes' or 'no', not {flag!r}"
+                )
         frames = [
             pd.DataFrame(
                 {
@@ -305,6 +319,21 @@ class Builder:
                     "stage": hs["stage"],
                     "basis": "gross weight of the traded product",
                     "note": hs["note"],
+                }
+            ),
+            # which chain stage's form a USGS import-source category is
+            # (critmin.simulate.intermediaries.import_source_shares)
+            pd.DataFrame(
+                {
+                    "source_id": USGS,
+                    "raw_commodity": forms["category"],
+                    "raw_detail": forms["total"].map(
+                        {"yes": IMPORT_TOTAL, "no": IMPORT_FORM}
+                    ),
+                    "mineral": forms["mineral"],
+                    "stage": forms["stage"],
+                    "basis": "share of U.S. imports of the form",
+                    "note": forms["note"],
                 }
             ),
         ]
