@@ -45,9 +45,9 @@ def test_a_tagged_total_is_read_alone_and_other_stages_forms_are_left_out() -> N
     )
     untagged = import_source_shares(rows, "x", 2024, "metal")
     assert untagged["DDD"] == pytest.approx(1.0 / 3)  # ore left out; pigment, metal, total
-    forms = {("x", "ore"): ("mining", False), ("x", "metal"): ("metal", False)}
+    forms = {"ore": ("mining", False), "metal": ("metal", False)}
     assert import_source_shares(rows, "x", 2024, "metal", forms) == {"BBB": 0.2, "CCC": 0.8}
-    forms[("x", "total")] = ("metal", True)
+    forms["total"] = ("metal", True)
     assert import_source_shares(rows, "x", 2024, "metal", forms) == {"BBB": 0.3, "CCC": 0.7}
     # a chain whose last stage has no tagged form keeps the untagged rule
     assert import_source_shares(rows, "x", 2024, "refining", forms) == import_source_shares(
@@ -61,7 +61,9 @@ def test_every_tagged_category_is_a_usgs_category_at_a_stage_of_its_chain(
     src = bundled.dataset["import_sources"]
     forms = import_forms(bundled.dataset)
     assert forms  # the mapping reached the bundled commodity map
-    for (mineral, category), (stage, _) in forms.items():
+    cmap = bundled.dataset["commodity_map"]
+    for category, (stage, _) in forms.items():
+        mineral = str(cmap.loc[cmap["raw_commodity"] == category, "mineral"].iloc[0])
         assert ((src["mineral"] == mineral) & (src["category"] == category)).any(), category
         assert stage in build_model(bundled, mineral).stages, (mineral, stage)
 
@@ -119,7 +121,8 @@ def test_bismuth_trade_is_at_its_chains_stage_and_routes_germany(bundled: Supply
     bismuth) does not have, so the chain had no BACI rows and Germany's USGS share (13%, a
     re-exporter of Chinese bismuth) could not be routed."""
     rows = trade_by_stage(bundled.dataset).get(("bismuth", "refining"))
-    assert rows is not None and not rows.empty
+    assert rows is not None
+    assert not rows.empty
     share = _import_shares(bundled, "bismuth")
     usgs = _usgs(bundled, "bismuth", category="Bismuth: All")
     assert max(share, key=lambda c: share[c]) == "CHN"
@@ -134,8 +137,36 @@ def test_mercury_trade_confirms_usgs_sources_canada_is_not_a_producer(
     first, as USGS does (69%), though the production data give Canada no mercury output
     (by-product and recovered mercury), so the routing cannot ship it (a known miss)."""
     rows = trade_by_stage(bundled.dataset).get(("mercury", "mining"))
-    assert rows is not None and not rows.empty
+    assert rows is not None
+    assert not rows.empty
     to_us = rows[rows["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
     usgs = _usgs(bundled, "mercury", category="Mercury: All")
     assert to_us.idxmax() == max(usgs, key=lambda c: usgs[c]) == "CAN"
     assert "CAN" not in build_model(bundled, "mercury").countries
+
+
+@pytest.mark.parametrize("mineral", ["neodymium", "praseodymium", "dysprosium"])
+def test_magnet_elements_route_by_the_groups_magnet_import_shares(
+    bundled: SupplyChain, mineral: str
+) -> None:
+    """Nd, Pr and Dy end at magnets as the group does; their U.S. imports there follow the
+    group's sintered-NdFeB import shares (inherited), not its compounds' (Malaysia's Lynas 13%,
+    a separator, not a magnet maker)."""
+    src = bundled.dataset["import_sources"]
+    assert build_model(bundled, mineral).stages[-1] == "magnets"
+    want = base_year(mineral, shock_years_of(bundled))
+    group = src[(src["mineral"] == "rare_earths") & src["category"].str.contains("NdFeB")]
+    period = max(p for p in group["period"] if int(str(p)[:4]) <= want)
+    magnets = {
+        str(c): float(v)
+        for c, v in zip(
+            group.loc[group["period"] == period, "country"],
+            group.loc[group["period"] == period, "share"],
+            strict=True,
+        )
+    }
+    read = import_source_shares(src, mineral, want, "magnets", import_forms(bundled.dataset))
+    assert read == pytest.approx(magnets)
+    share = _import_shares(bundled, mineral)
+    assert abs(share["CHN"] - magnets["CHN"]) <= 0.01
+    assert share.get("MYS", 0.0) == 0.0

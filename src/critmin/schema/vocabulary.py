@@ -170,3 +170,6 @@ GAP_ITEMS: frozenset[str] = frozenset(
 #: the stage's forms (critmin.simulate.intermediaries.import_source_shares)
 IMPORT_FORM = "Import Sources: form"
 IMPORT_TOTAL = "Import Sources: total"
+#: prefix of the import-source categories an element takes from its aggregate
+#: (data-src/elements/inherit.csv); the category after it is the aggregate's
+INHERITED_SOURCES = "critmin (aggregate's sources): "

@@ -23,7 +23,12 @@ import numpy as np
 import pandas as pd
 
 from critmin.data.load import Dataset
-from critmin.schema.vocabulary import IMPORT_FORM, IMPORT_TOTAL, OTHER_COUNTRIES
+from critmin.schema.vocabulary import (
+    IMPORT_FORM,
+    IMPORT_TOTAL,
+    INHERITED_SOURCES,
+    OTHER_COUNTRIES,
+)
 
 
 def name_intermediaries(
@@ -88,17 +93,16 @@ SCRAP = r"scrap|waste"
 ORE = r"\bores?\b|\bconcentrates?\b"
 
 
-def import_forms(ds: Dataset) -> dict[tuple[str, str], tuple[str, bool]]:
-    """(mineral, USGS import-source category) -> (the chain stage whose form it is, whether it
-    is USGS's total over that stage's forms): the categories data-src/mappings/
-    usgs_import_forms.csv tags, read from the dataset's ``commodity_map``."""
+def import_forms(ds: Dataset) -> dict[str, tuple[str, bool]]:
+    """USGS import-source category -> (the chain stage whose form it is, whether it is USGS's
+    total over that stage's forms): the categories data-src/mappings/usgs_import_forms.csv
+    tags, read from the dataset's ``commodity_map``. An element's category taken from its
+    aggregate (:data:`INHERITED_SOURCES`) has the aggregate's tag."""
     cmap = ds["commodity_map"]
     rows = cmap[cmap["raw_detail"].isin((IMPORT_FORM, IMPORT_TOTAL))]
     return {
-        (str(m), str(c)): (str(s), d == IMPORT_TOTAL)
-        for m, c, s, d in zip(
-            rows["mineral"], rows["raw_commodity"], rows["stage"], rows["raw_detail"], strict=True
-        )
+        str(c): (str(s), d == IMPORT_TOTAL)
+        for c, s, d in zip(rows["raw_commodity"], rows["stage"], rows["raw_detail"], strict=True)
     }
 
 
@@ -107,7 +111,7 @@ def import_source_shares(
     mineral: str,
     want: int,
     last_stage: str = "mining",
-    forms: Mapping[tuple[str, str], tuple[str, bool]] | None = None,
+    forms: Mapping[str, tuple[str, bool]] | None = None,
 ) -> dict[str, float]:
     """USGS import-source shares of ``mineral`` by country: the mean over the forms listed, each
     form read in one period, the latest starting in or before the base year ``want`` (else its
@@ -122,7 +126,7 @@ def import_source_shares(
     rows = import_sources[import_sources["mineral"] == mineral]
     if rows.empty:
         return {}
-    tags = [(forms or {}).get((mineral, str(c))) for c in rows["category"]]
+    tags = [(forms or {}).get(str(c).removeprefix(INHERITED_SOURCES)) for c in rows["category"]]
     last = pd.Series([t is not None and t[0] == last_stage for t in tags], index=rows.index)
     if last.any():
         total = pd.Series([t is not None and t[1] for t in tags], index=rows.index) & last
@@ -140,10 +144,10 @@ def import_source_shares(
         pick = before.max() if len(before) else years.min()
         keep[years.index[years == pick]] = True
     rows = rows[keep]
-    forms = rows["category"].nunique()
+    n_forms = rows["category"].nunique()
     out: dict[str, float] = {}
     for country, value in zip(rows["country"], rows["share"], strict=True):
-        out[str(country)] = out.get(str(country), 0.0) + float(value) / forms
+        out[str(country)] = out.get(str(country), 0.0) + float(value) / n_forms
     return out
 
 
@@ -154,7 +158,7 @@ def unnamed_sources(
     imports: float,
     want: int,
     last_stage: str = "mining",
-    forms: Mapping[tuple[str, str], tuple[str, bool]] | None = None,
+    forms: Mapping[str, tuple[str, bool]] | None = None,
 ) -> dict[str, float]:
     """U.S. imports (t/month) from each USGS import source that is not a country of the
     chain: its share (``import_source_shares``, normalised as the routing normalises them,
