@@ -28,7 +28,7 @@ from critmin.economics.price import base_year, shock_years
 from critmin.metrics import governance as gov
 from critmin.scenarios.load import library_events
 from critmin.schema.tables import TABLES
-from critmin.schema.validate import DataError
+from critmin.schema.validate import DataError, Problem
 from critmin.schema.vocabulary import (
     IMPORT_FORM,
     IMPORT_TOTAL,
@@ -271,12 +271,18 @@ class Builder:
         hs = _csv(self.src / "mappings" / "hs6.csv")
         editions = _csv(self.src / "mappings" / "usgs_world_editions.csv")
         forms = _csv(self.src / "mappings" / "usgs_import_forms.csv")
-        for i, flag in enumerate(forms["total"], start=2):
-            if flag not in ("yes", "no"):
-                raise ValueError(
-                    f"data-src/mappings/usgs_import_forms.csv line {i}: total must be "
-                    f"'yes' or 'no', not {flag!r}"
-                )
+        bad = [
+            Problem(
+                str(self.src / "mappings" / "usgs_import_forms.csv"),
+                i,
+                "total",
+                f"{v!r}: not yes or no",
+            )
+            for i, v in enumerate(forms["total"], start=2)
+            if v not in ("yes", "no")
+        ]
+        if bad:
+            raise DataError(bad)
         frames = [
             pd.DataFrame(
                 {
