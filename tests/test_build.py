@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -289,3 +290,16 @@ def test_build_bundles_six_governance_dimensions(tmp_path: Path) -> None:
     # silently
     mapped = ("COD", "mean_of_six") in gov.index
     assert mapped != any("ZAR" in line for line in log.lines())
+
+
+def test_an_import_form_total_that_is_not_yes_or_no_is_refused(tmp_path: Path) -> None:
+    """data-src/mappings/usgs_import_forms.csv: a ``total`` other than yes/no names its file,
+    row and column (it decides whether routing reads USGS's total alone)."""
+    src = tmp_path / "data-src"
+    shutil.copytree(REPO / "data-src", src)
+    path = src / "mappings" / "usgs_import_forms.csv"
+    forms = pd.read_csv(path, dtype=str, keep_default_na=False)
+    forms.loc[0, "total"] = "maybe"
+    forms.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"usgs_import_forms\.csv, row 2, column 'total'"):
+        build(tiny_raw(tmp_path / "raw"), src, tmp_path / "bundled")

@@ -28,8 +28,16 @@ from critmin.economics.price import base_year, shock_years
 from critmin.metrics import governance as gov
 from critmin.scenarios.load import library_events
 from critmin.schema.tables import TABLES
-from critmin.schema.validate import DataError
-from critmin.schema.vocabulary import OTHER_COUNTRIES, STAGE_NAMES, STAGE_ORDER, WORLD
+from critmin.schema.validate import DataError, Problem
+from critmin.schema.vocabulary import (
+    IMPORT_FORM,
+    IMPORT_TOTAL,
+    INHERITED_SOURCES,
+    OTHER_COUNTRIES,
+    STAGE_NAMES,
+    STAGE_ORDER,
+    WORLD,
+)
 
 USGS = "USGS_MCS2026_DR"
 WMD = "WMD_2026"
@@ -262,6 +270,19 @@ class Builder:
         usgs = _csv(self.src / "mappings" / "usgs_world.csv")
         hs = _csv(self.src / "mappings" / "hs6.csv")
         editions = _csv(self.src / "mappings" / "usgs_world_editions.csv")
+        forms = _csv(self.src / "mappings" / "usgs_import_forms.csv")
+        bad = [
+            Problem(
+                str(self.src / "mappings" / "usgs_import_forms.csv"),
+                i,
+                "total",
+                f"{v!r}: not yes or no",
+            )
+            for i, v in enumerate(forms["total"], start=2)
+            if v not in ("yes", "no")
+        ]
+        if bad:
+            raise DataError(bad)
         frames = [
             pd.DataFrame(
                 {
@@ -305,6 +326,19 @@ class Builder:
                     "stage": hs["stage"],
                     "basis": "gross weight of the traded product",
                     "note": hs["note"],
+                }
+            ),
+            # which chain stage's form a USGS import-source category is
+            # (critmin.simulate.intermediaries.import_source_shares)
+            pd.DataFrame(
+                {
+                    "source_id": USGS,
+                    "raw_commodity": forms["category"],
+                    "raw_detail": forms["total"].map({"yes": IMPORT_TOTAL, "no": IMPORT_FORM}),
+                    "mineral": forms["mineral"],
+                    "stage": forms["stage"],
+                    "basis": "share of U.S. imports of the form",
+                    "note": forms["note"],
                 }
             ),
         ]
@@ -673,12 +707,15 @@ class Builder:
                 )
         return pd.DataFrame(out, columns=[c.name for c in TABLES["us_supply"].columns])
 
-    def _inherited(self, table: str, rows: pd.DataFrame) -> pd.DataFrame:
+    def _inherited(
+        self, table: str, rows: pd.DataFrame, have: set[str] | None = None
+    ) -> pd.DataFrame:
         """Rows an element takes from its aggregate (data-src/elements/inherit.csv), marked
-        estimated, for elements USGS does not report on their own."""
+        estimated, for elements USGS does not report on their own (not in ``have``, by default
+        the minerals of ``rows``)."""
         rules = _csv(self.src / "elements" / "inherit.csv")
         rules = rules[rules["table"] == table]
-        have = set(rows["mineral"])
+        have = set(rows["mineral"]) if have is None else have
         frames = []
         for rule in rules.to_dict(orient="records"):
             if rule["to_mineral"] in have:
@@ -713,13 +750,17 @@ class Builder:
             }
         )
         out = out.drop_duplicates(["mineral", "period", "category", "country"])
-        # elements USGS does not report take their aggregate's sources, labelled as such
-        inherited = self._inherited("import_sources", out.rename(columns={"category": "detail"}))
-        inherited = inherited.rename(columns={"detail": "category"})
-        inherited["category"] = "critmin (aggregate's sources): " + inherited["category"]
         cols = [c.name for c in TABLES["import_sources"].columns]
-        baci = self._baci_import_sources(set(out["mineral"]))
         manual = _optional_manual(self.src / "manual", "us_import_shares*.csv", cols)
+        # elements USGS does not report take their aggregate's sources (USGS's and the manual
+        # rows, such as the aggregate's magnet import shares), labelled as such
+        both = pd.concat([out, manual], ignore_index=True)
+        inherited = self._inherited(
+            "import_sources", both.rename(columns={"category": "detail"}), set(out["mineral"])
+        )
+        inherited = inherited.rename(columns={"detail": "category"})
+        inherited["category"] = INHERITED_SOURCES + inherited["category"]
+        baci = self._baci_import_sources(set(out["mineral"]))
         return pd.concat([out, inherited[cols], baci[cols], manual], ignore_index=True)
 
     def _baci_import_sources(self, covered: set[str]) -> pd.DataFrame:

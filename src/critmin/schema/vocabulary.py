@@ -164,3 +164,12 @@ DEFAULT_GOVERNANCE_VARIANT = "mean_of_six"
 GAP_ITEMS: frozenset[str] = frozenset(
     {"production_shares", "us_nir", "import_sources", "price", "end_uses", "us_demand"}
 )
+
+#: ``commodity_map.raw_detail`` of a USGS import-source category tagged with the chain stage
+#: whose form it is (data-src/mappings/usgs_import_forms.csv): one form, or USGS's total over
+#: the stage's forms (critmin.simulate.intermediaries.import_source_shares)
+IMPORT_FORM = "Import Sources: form"
+IMPORT_TOTAL = "Import Sources: total"
+#: prefix of the import-source categories an element takes from its aggregate
+#: (data-src/elements/inherit.csv); the category after it is the aggregate's
+INHERITED_SOURCES = "critmin (aggregate's sources): "

@@ -17,12 +17,18 @@ re-export stage the chain does not have; docs/criticality.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from critmin.schema.vocabulary import OTHER_COUNTRIES
+from critmin.data.load import Dataset
+from critmin.schema.vocabulary import (
+    IMPORT_FORM,
+    IMPORT_TOTAL,
+    INHERITED_SOURCES,
+    OTHER_COUNTRIES,
+)
 
 
 def name_intermediaries(
@@ -87,18 +93,45 @@ SCRAP = r"scrap|waste"
 ORE = r"\bores?\b|\bconcentrates?\b"
 
 
+def import_forms(ds: Dataset) -> dict[str, tuple[str, bool]]:
+    """USGS import-source category -> (the chain stage whose form it is, whether it is USGS's
+    total over that stage's forms): the categories data-src/mappings/usgs_import_forms.csv
+    tags, read from the dataset's ``commodity_map``. An element's category taken from its
+    aggregate (:data:`INHERITED_SOURCES`) has the aggregate's tag."""
+    cmap = ds["commodity_map"]
+    rows = cmap[cmap["raw_detail"].isin((IMPORT_FORM, IMPORT_TOTAL))]
+    return {
+        str(c): (str(s), d == IMPORT_TOTAL)
+        for c, s, d in zip(rows["raw_commodity"], rows["stage"], rows["raw_detail"], strict=True)
+    }
+
+
 def import_source_shares(
-    import_sources: pd.DataFrame, mineral: str, want: int, last_stage: str = "mining"
+    import_sources: pd.DataFrame,
+    mineral: str,
+    want: int,
+    last_stage: str = "mining",
+    forms: Mapping[str, tuple[str, bool]] | None = None,
 ) -> dict[str, float]:
     """USGS import-source shares of ``mineral`` by country: the mean over the forms listed, each
     form read in one period, the latest starting in or before the base year ``want`` (else its
     earliest); scrap forms left out, and ore forms where the chain's ``last_stage`` is not
     mining. Without this a form quoted for several periods (the NdFeB magnet rows of
-    2024Q1 and 2025Q1) counted once per period: China came to 120% of U.S. rare-earth imports."""
+    2024Q1 and 2025Q1) counted once per period: China came to 120% of U.S. rare-earth imports.
+    Where ``forms`` (:func:`import_forms`) tags a category of the mineral as the last stage's
+    form, only the last stage's tagged categories are read, and of those USGS's total over the
+    stage's forms alone if one is tagged: aluminum's bauxite and alumina feed U.S. refineries
+    and smelters, not the metal demand; niobium's total weighs its forms by content (68%
+    ferroniobium, 1% ore), which the mean over forms (and the total as a fourth) did not."""
     rows = import_sources[import_sources["mineral"] == mineral]
     if rows.empty:
         return {}
-    for pattern in (SCRAP, ORE if last_stage != "mining" else None):
+    tags = [(forms or {}).get(str(c).removeprefix(INHERITED_SOURCES)) for c in rows["category"]]
+    last = pd.Series([t is not None and t[0] == last_stage for t in tags], index=rows.index)
+    if last.any():
+        total = pd.Series([t is not None and t[1] for t in tags], index=rows.index) & last
+        rows = rows[total] if total.any() else rows[last]
+    for pattern in (SCRAP, ORE if last_stage != "mining" and not last.any() else None):
         if pattern is None:
             continue
         drop = rows["category"].str.contains(pattern, case=False, regex=True)
@@ -111,10 +144,10 @@ def import_source_shares(
         pick = before.max() if len(before) else years.min()
         keep[years.index[years == pick]] = True
     rows = rows[keep]
-    forms = rows["category"].nunique()
+    n_forms = rows["category"].nunique()
     out: dict[str, float] = {}
     for country, value in zip(rows["country"], rows["share"], strict=True):
-        out[str(country)] = out.get(str(country), 0.0) + float(value) / forms
+        out[str(country)] = out.get(str(country), 0.0) + float(value) / n_forms
     return out
 
 
@@ -125,6 +158,7 @@ def unnamed_sources(
     imports: float,
     want: int,
     last_stage: str = "mining",
+    forms: Mapping[str, tuple[str, bool]] | None = None,
 ) -> dict[str, float]:
     """U.S. imports (t/month) from each USGS import source that is not a country of the
     chain: its share (``import_source_shares``, normalised as the routing normalises them,
@@ -133,7 +167,7 @@ def unnamed_sources(
         return {}
     share = {
         c: v
-        for c, v in import_source_shares(import_sources, mineral, want, last_stage).items()
+        for c, v in import_source_shares(import_sources, mineral, want, last_stage, forms).items()
         if c != "USA"
     }
     total = sum(share.values())

@@ -42,6 +42,7 @@ from critmin.economics.price import (
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (
+    import_forms,
     import_source_shares,
     name_intermediaries,
     unnamed_sources,
@@ -482,6 +483,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             max(demand[us_col] - home_us, 0.0),
             base_year(mineral, shock_years_of(chain)),
             use[-1],
+            import_forms(ds),
         )
         before = len(countries)
         countries, flows, final, idx_region, named = name_intermediaries(
@@ -813,7 +815,9 @@ def _us_import_shares(
     imports against USGS's 25%). Also returns, per hub, the share routed to
     each origin on its behalf."""
     want = base_year(mineral, shock_years_of(chain))
-    raw = import_source_shares(chain.dataset["import_sources"], mineral, want, last_stage)
+    raw = import_source_shares(
+        chain.dataset["import_sources"], mineral, want, last_stage, import_forms(chain.dataset)
+    )
     if not raw:
         return None, {}
     hubs = hubs or {}
@@ -878,7 +882,9 @@ def _reexport_hubs(
     if rows is None or rows.empty:
         return {}
     want = base_year(mineral, shock_years_of(chain))
-    usgs = import_source_shares(chain.dataset["import_sources"], mineral, want, stages[-1])
+    usgs = import_source_shares(
+        chain.dataset["import_sources"], mineral, want, stages[-1], import_forms(chain.dataset)
+    )
     producers = [c for c, v in zip(countries, cap_last, strict=True) if v > 0]
     candidates = hub_candidates(
         rows, [c for c in usgs if c != OTHER_COUNTRIES], producers, same_form=len(stages) == 1
