@@ -16,9 +16,10 @@ and why (Treasury and government stocks; input stocks of a processing stage, whi
 side; investment metal), and the rules that derive nothing (stocks withheld, W). Values come
 from the normalised ``us_supply`` rows, already in tonnes (kg, thousand and million metric tons
 converted by the build's USGS unit table), and from the hand-entered rows of earlier USGS
-editions (``data-src/manual/us_stock_editions.csv``, same columns) for a mineral whose stock row
-MCS 2026 no longer carries (antimony: MCS 2020, the latest edition read that carries its yearend stocks). A
-derived row cites the source of the rows it used; one rule never mixes editions.
+editions (``data-src/manual/us_stock_editions.csv``, same columns) for a mineral whose stock
+row MCS 2026 no longer carries (antimony: MCS 2020, the latest edition read that carries its
+yearend stocks). A derived row cites the source of the rows it used; one rule never mixes
+editions.
 """
 
 from __future__ import annotations
