@@ -14,6 +14,7 @@ from critmin.chain import SupplyChain
 from critmin.data.load import Dataset, load
 from critmin.data.stock_days import stock_days
 from critmin.economics.price import base_year, shock_years_of_dataset
+from critmin.schema.validate import DataError
 from critmin.simulate.model import build_model
 
 DAYS = "commercial_stock_days"
@@ -307,5 +308,5 @@ def test_a_rule_takes_one_edition_and_cites_it() -> None:
     assert float(out["value"].item()) == pytest.approx(10.0)
     assert "OLD_EDITION (an earlier edition)" in out["note"].item()
     rows.loc[1, "source_id"] = "NEW_EDITION"
-    with pytest.raises(ValueError, match="rule for x"):
+    with pytest.raises(DataError, match=r"us_stock_days.csv.*rule for x"):
         stock_days(rows, rules, {"x": 2024}, "DEFAULT")

@@ -28,7 +28,10 @@ import math
 
 import pandas as pd
 
+from critmin.schema.validate import DataError, Problem
+
 PARAMETER = "commercial_stock_days"
+RULES_FILE = "data-src/mappings/us_stock_days.csv"
 DAYS_PER_YEAR = 365.0
 
 
@@ -77,10 +80,11 @@ def stock_days(
         named = used[used["detail"].isin(stocks + consumption)]
         cited = sorted({str(x) for x in named.get("source_id", pd.Series(dtype=str)) if x})
         if len(cited) > 1:
-            raise ValueError(
-                f"us_stock_days rule for {mineral}: its rows come from {', '.join(cited)}; "
+            rule_text = (
+                f"the rule for {mineral} names rows from {', '.join(cited)}; "
                 "one rule takes its stocks and consumption from one edition"
             )
+            raise DataError([Problem(RULES_FILE, None, "stocks", rule_text)])
         source = cited[0] if cited else source_id
         edition, left_out = (
             ("the USGS MCS 2026 salient statistics", "2025 estimates")
