@@ -4,14 +4,18 @@ recomputed here from the bundled USGS rows, never copied from the build's output
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from critmin.chain import SupplyChain
 from critmin.data.load import Dataset, load
 from critmin.data.stock_days import stock_days
 from critmin.economics.price import base_year, shock_years_of_dataset
+from critmin.schema.validate import DataError
+from critmin.simulate.model import build_model
 
 DAYS = "commercial_stock_days"
 
@@ -19,6 +23,11 @@ DAYS = "commercial_stock_days"
 @pytest.fixture(scope="module")
 def ds() -> Dataset:
     return load()
+
+
+@pytest.fixture(scope="module")
+def bundled_chain() -> SupplyChain:
+    return SupplyChain.load()
 
 
 def _param(ds: Dataset, mineral: str, name: str = DAYS) -> pd.Series:
@@ -211,3 +220,93 @@ def test_cover_on_derived_consumption_is_flagged(ds: Dataset) -> None:
     assert f"-{last} (base year" in row["note"]
     official = _param(ds, "cobalt")
     assert str(official["estimated"]).lower() == "false"
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _editions() -> pd.DataFrame:
+    path = REPO / "data-src" / "manual" / "us_stock_editions.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_antimony_cover_recomputes_from_the_mcs2020_rows(ds: Dataset) -> None:
+    """Antimony's U.S. yearend stocks are in MCS 2020 (2015-18; 2019e not entered), not in MCS
+    2026: mean stocks / mean apparent consumption of the same edition x 365, over the years up
+    to antimony's base year, recomputed from the hand-entered edition rows."""
+    base = base_year("antimony", shock_years_of_dataset(ds))
+    rows = _editions()
+    sb = rows[(rows["mineral"] == "antimony") & (rows["year"].astype(int) <= base)]
+    st = sb[sb["statistic"] == "stocks"].set_index("year")["value"].astype(float)
+    co = sb[sb["statistic"] == "consumption"].set_index("year")["value"].astype(float)
+    assert sorted(st.index) == sorted(co.index) == ["2015", "2016", "2017", "2018"]
+    want = st.mean() / co.mean() * 365
+    row = _param(ds, "antimony")
+    assert float(row["value"]) == pytest.approx(want, abs=0.05)
+    assert row["source_id"] == "USGS_MCS2020_SB" == sb["source_id"].unique().item()
+    assert "2015-2018" in row["note"]
+    # not the critmin default any more, and not the latest year alone (78 days)
+    assert float(row["value"]) != 30.0
+    assert not math.isclose(float(row["value"]), st["2018"] / co["2018"] * 365, rel_tol=1e-3)
+
+
+def test_every_sourced_stock_row_cites_a_bundled_source(ds: Dataset) -> None:
+    """Each stock-cover row (derived, hand-entered or default) names a source the bundled
+    sources table holds, and each edition row the build reads does too."""
+    p = ds["market_parameters"]
+    rows = p[p["parameter"].isin([DAYS, "supplier_stock_days"])]
+    known = set(ds["sources"]["id"])
+    assert set(rows["source_id"]) <= known
+    assert set(_editions()["source_id"]) <= known
+
+
+def test_edition_rows_are_not_us_supply_rows(ds: Dataset) -> None:
+    """The earlier editions' rows serve the stock cover only: nothing reads them as U.S.
+    supply (antimony's us_supply rows stay MCS 2026's, 2021 on)."""
+    us = ds["us_supply"]
+    sb = us[us["mineral"] == "antimony"]
+    assert len(sb) > 0
+    assert not sb["detail"].isin(_editions()["detail"]).any()
+    assert int(sb["year"].astype(int).min()) >= 2021
+
+
+def test_sourced_stock_rows_are_the_chain_models_stocks(bundled_chain: SupplyChain) -> None:
+    """A sourced cover is used by the chain built: the consuming regions of the antimony and
+    cobalt models hold the bundled ``commercial_stock_days``, not the 30-day default."""
+    params = bundled_chain.dataset["market_parameters"]
+    for mineral in ("antimony", "cobalt"):
+        row = params[(params["mineral"] == mineral) & (params["parameter"] == DAYS)]
+        assert row["source_id"].item() != "CRITMIN_ASSUMPTION"
+        model = build_model(bundled_chain, mineral)
+        assert model.region_stock_days == float(row["value"].item()) != 30.0
+
+
+def test_a_rule_takes_one_edition_and_cites_it() -> None:
+    """A derived row cites the source of the rows it used; rows of two editions under one rule
+    are refused with the mineral named."""
+    rows = _usgs(
+        [
+            ("x", 2017, "stocks", "X: Stocks", 10.0),
+            ("x", 2017, "consumption", "X: Consumption", 365.0),
+        ]
+    )
+    rows["source_id"] = "OLD_EDITION"
+    rules = pd.DataFrame(
+        [
+            {
+                "mineral": "x",
+                "stocks": "X: Stocks",
+                "consumption": "X: Consumption",
+                "excluded": "",
+                "basis": "t",
+                "note": "test",
+            }
+        ]
+    )
+    out, _ = stock_days(rows, rules, {"x": 2024}, "DEFAULT")
+    assert out["source_id"].item() == "OLD_EDITION"
+    assert float(out["value"].item()) == pytest.approx(10.0)
+    assert "OLD_EDITION (an earlier edition)" in out["note"].item()
+    rows.loc[1, "source_id"] = "NEW_EDITION"
+    with pytest.raises(DataError, match=r"us_stock_days.csv.*rule for x"):
+        stock_days(rows, rules, {"x": 2024}, "DEFAULT")

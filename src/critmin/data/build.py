@@ -900,8 +900,9 @@ class Builder:
 
     def _stock_days(self, have: set[tuple[str, str]]) -> pd.DataFrame:
         """``commercial_stock_days`` derived from the USGS stock and consumption rows
-        (critmin.data.stock_days; rules in ``data-src/mappings/us_stock_days.csv``), on each
-        mineral's pre-shock base years, for the minerals without a hand-entered row."""
+        (critmin.data.stock_days; rules in ``data-src/mappings/us_stock_days.csv``; earlier
+        editions' rows in ``data-src/manual/us_stock_editions.csv``), on each mineral's
+        pre-shock base years, for the minerals without a hand-entered row."""
         rules = _csv(self.src / "mappings" / "us_stock_days.csv")
         parents = {
             str(m): str(p)
@@ -910,7 +911,11 @@ class Builder:
         }
         shocks = shock_years(library_events(), parents)
         bases = {str(m): base_year(str(m), shocks) for m in rules["mineral"]}
-        derived, skipped = stock_days(self.us_supply(), rules, bases, USGS)
+        # rows of earlier USGS editions, for a stock row MCS 2026 no longer carries; used here
+        # only (they are not us_supply rows: nothing else reads them as this year's supply)
+        editions = _csv(self.src / "manual" / "us_stock_editions.csv")
+        rows = pd.concat([self.us_supply(), editions], ignore_index=True)
+        derived, skipped = stock_days(rows, rules, bases, USGS)
         for mineral, why in sorted(skipped.items()):
             self.log.skip("commercial stock days (default kept)", f"{mineral}: {why[:60]}")
         keep = [(m, STOCK_DAYS) not in have for m in derived["mineral"]]

@@ -15,7 +15,11 @@ consumption rows summed (on the same basis: content or gross weight), the stock 
 and why (Treasury and government stocks; input stocks of a processing stage, which are supplier
 side; investment metal), and the rules that derive nothing (stocks withheld, W). Values come
 from the normalised ``us_supply`` rows, already in tonnes (kg, thousand and million metric tons
-converted by the build's USGS unit table).
+converted by the build's USGS unit table), and from the hand-entered rows of earlier USGS
+editions (``data-src/manual/us_stock_editions.csv``, same columns) for a mineral whose stock
+row MCS 2026 no longer carries (antimony: MCS 2020, the latest edition read that carries its
+yearend stocks). A derived row cites the source of the rows it used; one rule never mixes
+editions.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import math
 
 import pandas as pd
 
+from critmin.schema.validate import DataError, Problem
+
 PARAMETER = "commercial_stock_days"
+RULES_FILE = "data-src/mappings/us_stock_days.csv"
 DAYS_PER_YEAR = 365.0
 
 
@@ -70,6 +77,23 @@ def stock_days(
             skipped[mineral] = f"stocks {s} t or consumption {c} t/yr not usable"
             continue
         days = s / c * DAYS_PER_YEAR
+        named = used[used["detail"].isin(stocks + consumption)]
+        cited = sorted({str(x) for x in named.get("source_id", pd.Series(dtype=str)) if x})
+        if len(cited) > 1:
+            rule_text = (
+                f"the rule for {mineral} names rows from {', '.join(cited)}; "
+                "one rule takes its stocks and consumption from one edition"
+            )
+            raise DataError([Problem(RULES_FILE, None, "stocks", rule_text)])
+        source = cited[0] if cited else source_id
+        edition, left_out = (
+            ("the USGS MCS 2026 salient statistics", "2025 estimates")
+            if source == source_id
+            else (
+                f"the USGS salient statistics of {source} (an earlier edition)",
+                "the edition's estimated last year",
+            )
+        )
         derived = any(
             str(e).lower() == "true"
             for e in used[used["detail"].isin(consumption)]["estimated"].tolist()
@@ -81,9 +105,9 @@ def stock_days(
             else ", ".join(str(y) for y in years)
         )
         note = (
-            f"U.S. commercial stock cover derived by critmin from the USGS MCS 2026 salient "
-            f"statistics: mean yearend stocks {s:,.4g} t / mean consumption {c:,.4g} t/yr x 365, "
-            f"over {span} (base year {base}; 2025 estimates and shock years left out). "
+            f"U.S. commercial stock cover derived by critmin from {edition}: mean yearend "
+            f"stocks {s:,.4g} t / mean consumption {c:,.4g} t/yr x 365, over {span} "
+            f"(base year {base}; {left_out} and shock years left out). "
             f"Stocks: {'; '.join(stocks)}. Consumption: {'; '.join(consumption)}. "
             f"Basis: {rule['basis']}. {rule['note']}. "
             + (f"Left out: {'; '.join(_details(rule['excluded']))}. " if rule["excluded"] else "")
@@ -96,7 +120,7 @@ def stock_days(
                 "parameter": PARAMETER,
                 "value": f"{days:.1f}",
                 "unit": "days",
-                "source_id": source_id,
+                "source_id": source,
                 "estimated": "true" if derived else "false",
                 "note": note,
             }
