@@ -12,17 +12,16 @@ the prior's weight in units of exposure) and ``n`` events over exposure ``E`` th
 moves from the prior mean towards the observed rate as exposure grows (:func:`update`).
 
 Marginally (λ integrated out) the count is negative binomial with size ``shape`` and mean
-``shape / rate · E``; the prior's shape across many units can be fitted by maximising that
-marginal likelihood (:func:`fit_shape`, parametric empirical Bayes: Clayton & Kaldor 1987,
+``shape / rate · E`` (:func:`nb_loglik`); the prior's shape across many units can be fitted by
+maximising that marginal likelihood (parametric empirical Bayes: Clayton & Kaldor 1987,
 Biometrics 43:671-681, for relative risks of disease by area; Casella 1985, The American
-Statistician 39:83-87).
+Statistician 39:83-87), as critmin.scenarios.probability.calibrate does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize_scalar
 from scipy.special import gammaln
 
 #: Bounds of a fitted shape: below, the prior carries almost no weight; above, the counts
@@ -56,24 +55,12 @@ def nb_loglik(events: ArrayLike, shape: float, mean: ArrayLike) -> NDArray[np.fl
     n = np.asarray(events, dtype=float)
     mu = np.asarray(mean, dtype=float)
     k = float(shape)
-    out = (
-        gammaln(n + k)
-        - gammaln(k)
-        - gammaln(n + 1.0)
-        + k * np.log(k / (k + mu))
-        + n * np.log(np.where(n > 0, mu, 1.0) / (k + mu))
-    )
+    with np.errstate(divide="ignore"):  # a count > 0 at mean 0 has probability 0: -inf
+        out = (
+            gammaln(n + k)
+            - gammaln(k)
+            - gammaln(n + 1.0)
+            + k * np.log(k / (k + mu))
+            + n * np.log(np.where(n > 0, mu, 1.0) / (k + mu))
+        )
     return np.asarray(out, dtype=float)
-
-
-def fit_shape(events: ArrayLike, mean: ArrayLike) -> float:
-    """The prior shape that maximises the negative-binomial marginal likelihood of ``events``
-    given their prior expected counts ``mean``, within :data:`SHAPE_BOUNDS` (log scale)."""
-    lo, hi = np.log(SHAPE_BOUNDS)
-    result = minimize_scalar(
-        lambda log_k: -float(nb_loglik(events, float(np.exp(log_k)), mean).sum()),
-        bounds=(lo, hi),
-        method="bounded",
-        options={"xatol": 1e-6},
-    )
-    return float(np.exp(result.x))

@@ -162,7 +162,7 @@ def theta_cells(shape: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]
     inner = np.sqrt(THETA_EDGES[1:] * THETA_EDGES[:-1])
     fallback = np.concatenate([[THETA_EDGES[0] / 2], inner, [THETA_EDGES[-1] * 2]])
     with np.errstate(divide="ignore", invalid="ignore"):
-        nodes = np.where(mass > 0, first / mass, fallback)
+        nodes = np.where((mass > 0) & (first > 0), first / mass, fallback)
     return mass, nodes
 
 
