@@ -7,6 +7,7 @@ the 2010-2019 fit under-predicts 2020-2025 (the stated limit)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ def test_shrinkage_vanishes_as_exposure_grows() -> None:
         abs(float(posterior_mean(0.005, 0.7, observed * e, e)) - observed)
         for e in (16.0, 160.0, 1_600.0, 160_000.0)
     ]
-    assert all(later < earlier for earlier, later in zip(gaps, gaps[1:], strict=False))
+    assert all(later < earlier for earlier, later in pairwise(gaps))
     assert gaps[-1] < 0.01 * observed
 
 

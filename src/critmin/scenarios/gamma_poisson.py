@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln
+from scipy.special import gammaln  # type: ignore[import-untyped]
 
 #: Bounds of a fitted shape: below, the prior carries almost no weight; above, the counts
 #: carry no evidence of over-dispersion (the Poisson limit) and the prior mean is used as is.

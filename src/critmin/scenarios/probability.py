@@ -54,8 +54,8 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.optimize import minimize
-from scipy.special import gammainc, logsumexp
+from scipy.optimize import minimize  # type: ignore[import-untyped]
+from scipy.special import gammainc, logsumexp  # type: ignore[import-untyped]
 
 from critmin.data.load import Dataset
 from critmin.data.per_dataset import per_dataset
@@ -125,7 +125,10 @@ def major_suppliers(shares: pd.DataFrame) -> pd.DataFrame:
 def stage_share_of(shares: pd.DataFrame) -> dict[tuple[str, str], float]:
     """Each (country, mineral)'s largest stage share (the residual 'OTH' left out)."""
     top = shares[shares["country"] != "OTH"].groupby(["country", "mineral"])["share"].max()
-    return {(str(c), str(m)): float(v) for (c, m), v in top.items()}
+    return {
+        (str(c), str(m)): float(v)
+        for (c, m), v in zip(top.index.to_list(), top.to_numpy(float), strict=True)
+    }
 
 
 def restriction_pairs(shares: pd.DataFrame, parents: dict[str, str]) -> pd.DataFrame:
@@ -274,7 +277,7 @@ def calibrate(
     }
     years = window[1] - window[0] + 1
     weight = np.array([g.get(c, 0.5) * s for (c, _), s in zip(keys, pairs["share"], strict=True)])
-    pair_events = {k: 0 for k in keys}
+    pair_events = dict.fromkeys(keys, 0)
     for c, m in zip(record["country"], record["mineral"], strict=True):
         key = (str(c), family.get((str(c), str(m)), str(m)))
         pair_events[key] = pair_events.get(key, 0) + 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import poisson  # type: ignore[import-untyped]
 
 from critmin.data.load import Dataset
 from critmin.scenarios.probability import (
@@ -92,7 +92,7 @@ class OutOfSample:
 
     @property
     def totals(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.table.sum().items()}
+        return {str(k): float(v) for k, v in self.table.sum().items()}
 
 
 def _scores(table: pd.DataFrame, methods: tuple[str, ...]) -> tuple[dict[str, float], ...]:
