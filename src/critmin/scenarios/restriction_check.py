@@ -21,6 +21,7 @@ from critmin.scenarios.probability import (
     calibrate,
     governance_risk,
     major_suppliers,
+    occurrence_probability,
     record_in,
     restriction_pairs,
     trade_parameter,
@@ -29,6 +30,27 @@ from critmin.scenarios.probability import (
 FIT = (2010, 2019)
 TEST = (2020, 2025)
 METHODS = ("pooled", "pooled_without_t", "gamma_poisson")
+#: The pairs docs/criticality.md §5 shows.
+RATES_SHOWN = (
+    ("CHN", "gallium"),
+    ("CHN", "rare_earths"),
+    ("CHN", "graphite"),
+    ("CHN", "copper"),
+    ("COD", "cobalt"),
+    ("COD", "tantalum"),
+    ("COD", "diamond"),
+    ("COD", "copper"),
+    ("IDN", "nickel"),
+    ("IDN", "cobalt"),
+    ("ZWE", "lithium"),
+    ("ZWE", "platinum"),
+    ("RUS", "palladium"),
+    ("RUS", "nickel"),
+    ("PHL", "nickel"),
+    ("CAN", "nickel"),
+    ("AUS", "nickel"),
+    ("AUS", "lithium"),
+)
 
 
 def pooled_rates(
@@ -180,6 +202,9 @@ def main() -> None:  # pragma: no cover - prints the figures of the docs
     print(loo.round(2).to_string())
     print("sums", loo[["pooled", "gamma_poisson"]].sum().round(2).to_dict())
     cal = calibrate(ds, shares, parents)
+    print("\nannual probability of a new restriction (2010-2025 fit)")
+    for c, m in RATES_SHOWN:
+        print(f"{c} {m}: {100 * occurrence_probability(cal.rate(c, m)):.3f}%")
     fitted = by_country(gamma_poisson_rates(ds, shares, parents), cal.years)
     pooled = by_country(pooled_rates(ds, shares, parents), cal.years)
     recorded = record_in(ds, WINDOW)["country"].value_counts()
