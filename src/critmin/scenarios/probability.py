@@ -237,11 +237,12 @@ def _country_loglik(
     b: float,
     theta: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """log P(counts of country c | theta) at the nodes ``theta``: (countries, nodes)."""
-    per_pair = nb_loglik(n[:, None], b, expected[:, None] * theta[None, :])
-    out = np.zeros((int(country.max()) + 1, theta.size))
-    np.add.at(out, country, per_pair)
-    return out
+    """log P(counts of country c | theta) at the nodes ``theta``: (countries, nodes); every
+    country index from 0 to its largest appears in ``country``."""
+    order = np.argsort(country, kind="stable")
+    per_pair = nb_loglik(n[order, None], b, expected[order, None] * theta[None, :])
+    starts = np.flatnonzero(np.diff(country[order], prepend=-1))
+    return np.asarray(np.add.reduceat(per_pair, starts, axis=0), dtype=float)
 
 
 def _marginal(
