@@ -21,6 +21,7 @@ from critmin.scenarios.probability import (
     calibrate,
     record_in,
     restriction_pairs,
+    theta_cells,
 )
 from critmin.scenarios.restriction_check import (
     leave_one_episode_out,
@@ -67,6 +68,14 @@ def test_negative_binomial_is_a_distribution_with_a_poisson_limit() -> None:
         assert p.sum() == pytest.approx(1.0, abs=1e-6)
         assert (n * p).sum() == pytest.approx(mean, rel=1e-4)
     assert np.exp(nb_loglik(n[:20], 1e7, 2.5)) == pytest.approx(poisson.pmf(n[:20], 2.5), rel=1e-4)
+
+
+@pytest.mark.parametrize("shape", [0.02, 0.139, 1.0, 50.0, 1_000.0])
+def test_country_factor_grid_keeps_the_prior(shape: float) -> None:
+    mass, nodes = theta_cells(shape)
+    assert mass.sum() == pytest.approx(1.0, abs=1e-12)
+    assert mass @ nodes == pytest.approx(1.0, abs=1e-9)  # E[theta] = 1
+    assert mass @ nodes**2 == pytest.approx(1.0 + 1.0 / shape, rel=0.02)  # Var = 1/shape
 
 
 def test_drc_cobalt_rises_toward_its_record(

@@ -174,7 +174,7 @@ def _log_mass(mass: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.log(mass)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
 class Calibration:
     """A fitted two-level Gamma-Poisson restriction model (see the module docstring)."""
 
