@@ -6,22 +6,33 @@ horizon of T years it happens at least once with probability ``1 - exp(-λ·T)``
 uniformly in the horizon (:func:`occurrence_probability`); a one-year ranking and a five-year
 planning ensemble therefore imply the same λ.
 
-**Export restrictions.** The rate at which supplier country c restricts exports of mineral m is
+**Export restrictions** (a two-level Gamma-Poisson rate per supplier and mineral, built on the
+update of critmin.scenarios.gamma_poisson that the security register's outage evidence also
+uses). The unit is a *pair*: a country with a bundled share of a stage of a chain mineral
+(latest year; a mineral whose parent the country also produces, e.g. terbium under China's rare
+earths, belongs to its parent's pair and takes its rate, so one rare-earth quota counts once).
+Each pair is observed over the ``WINDOW`` years of the record (``export_restrictions``: WTO
+panel reports, official announcements) and its restrictions n_cm counted. Its rate, in
+restrictions per year, is ``lambda_cm = mu_cm · theta_c · phi_cm``:
 
-    λ_cm = alpha · g_c · t_cm · R_c
+- *prior mean* ``mu_cm = alpha · g_c · s_cm``: g_c the country's governance risk (the EU JRC
+  score ``(2.5 - WGI)·2`` over 10, 0 best to 1 worst, latest year), s_cm its largest stage
+  share of the mineral (where a country holds the market, a restriction moves it), alpha set so
+  the pooled expected count over the window equals the recorded count (the Poisson estimate;
+  standard error ``alpha/√n``). The EU trade parameter t_cm is left out: every t = 1.5 row of
+  ``trade_parameters`` is a recorded restriction, which the count already carries;
+- *country* ``theta_c ~ Gamma(a, a)`` (mean 1): what the country's record on all its pairs says
+  about the country (a bauxite ban says something about its nickel);
+- *pair* ``phi_cm ~ Gamma(b, b)`` (mean 1): what is left to the pair's own record (a cobalt
+  ban says more about cobalt than about diamonds). Given theta_c the pair's posterior mean is
+  the Gamma-Poisson update ``(b + n_cm) / (b / (mu_cm · theta_c) + E)``; theta_c is integrated
+  over its posterior given every count of the country (negative-binomial likelihood of each
+  pair) on a fixed grid whose cells carry the exact prior mass.
 
-with g_c the country's governance risk (the EU JRC score ``(2.5 - WGI)·2`` over 10, 0 best to
-1 worst; the bundled WGI dimension(s), latest year), t_cm the EU trade parameter (1.5 for a
-recorded export-restriction regime, 0.8 for a U.S. free-trade partner, 1 otherwise;
-``trade_parameters``), R_c = 1 + the number of export restrictions country c imposed in the
-window (its record; the OECD inventory of export restrictions on industrial raw materials is
-the public register of such measures), and alpha calibrated on the historical record: the
-number of export restrictions imposed by major suppliers (``export_restrictions``, 2010-2025,
-WTO panel reports and official announcements) equals ``alpha · Σ g_c·t_cm·R_c · years`` over
-every (country, mineral) pair in which the country holds at least ``MAJOR_SHARE`` of a stage
-(latest year). The standard error of alpha is Poisson, ``alpha/√n``. The trade parameters and
-R_c record the same episodes the calibration counts, so they are in-sample; the out-of-sample
-check fits on 2010-2019 and predicts the count of 2020-2025 (docs/criticality.md).
+The shapes ``a`` and ``b`` maximise the marginal (negative-binomial, theta_c integrated out)
+likelihood of all the counts: parametric empirical Bayes (Clayton & Kaldor 1987). Out-of-sample
+checks (fit on 2010-2019, predict 2020-2025; leave one episode out) are in
+critmin.scenarios.restriction_check and docs/criticality.md §5.
 
 **Background outages** (accidents, strikes, weather, unrest) keep the library's order of
 magnitude (5% a year, ASSUMPTION) but differ by country in proportion to governance risk:
@@ -42,9 +53,13 @@ from enum import StrEnum
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+from scipy.optimize import minimize  # type: ignore[import-untyped]
+from scipy.special import gammainc, logsumexp  # type: ignore[import-untyped]
 
 from critmin.data.load import Dataset
 from critmin.data.per_dataset import per_dataset
+from critmin.scenarios.gamma_poisson import SHAPE_BOUNDS, nb_loglik, posterior_mean
 
 MAJOR_SHARE = 0.10
 WINDOW = (2010, 2025)
@@ -107,33 +122,139 @@ def major_suppliers(shares: pd.DataFrame) -> pd.DataFrame:
     return shares[(shares["share"] >= MAJOR_SHARE) & (shares["country"] != "OTH")]
 
 
-@dataclass(frozen=True)
+def stage_share_of(shares: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Each (country, mineral)'s largest stage share (the residual 'OTH' left out)."""
+    top = shares[shares["country"] != "OTH"].groupby(["country", "mineral"])["share"].max()
+    return {
+        (str(c), str(m)): float(v)
+        for (c, m), v in zip(top.index.to_list(), top.to_numpy(float), strict=True)
+    }
+
+
+def restriction_pairs(shares: pd.DataFrame, parents: dict[str, str]) -> pd.DataFrame:
+    """(country, mineral, share): the pairs a restriction record is counted on, a child
+    mineral folded into its parent where the country also produces the parent."""
+    top = stage_share_of(shares)
+    rows = [
+        (c, m, s) for (c, m), s in top.items() if not (parents.get(m) and (c, parents[m]) in top)
+    ]
+    return pd.DataFrame(rows, columns=["country", "mineral", "share"])
+
+
+def record_in(ds: Dataset, window: tuple[int, int]) -> pd.DataFrame:
+    """The export restrictions recorded in ``window`` (country, mineral, start)."""
+    table = ds["export_restrictions"]
+    years = table["start"].str[:4].astype(int)
+    return table[years.between(*window)][["country", "mineral", "start"]].reset_index(drop=True)
+
+
+#: Cell edges of the country factor theta_c (log-spaced; the end cells reach 0 and infinity).
+THETA_EDGES = np.geomspace(1e-6, 1e4, 401)
+
+
+def theta_cells(shape: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The prior Gamma(shape, shape) on cells of :data:`THETA_EDGES`: each cell's exact mass
+    and its node, the prior mean of theta within the cell (θ·Gamma(a, a) is Gamma(a + 1, a),
+    so the nodes keep the prior mean exactly 1)."""
+
+    def masses(k: float) -> NDArray[np.float64]:
+        cdf = gammainc(k, shape * THETA_EDGES)
+        return np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+
+    mass, first = masses(shape), masses(shape + 1.0)
+    inner = np.sqrt(THETA_EDGES[1:] * THETA_EDGES[:-1])
+    fallback = np.concatenate([[THETA_EDGES[0] / 2], inner, [THETA_EDGES[-1] * 2]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nodes = np.where((mass > 0) & (first > 0), first / mass, fallback)
+    return mass, nodes
+
+
+def _log_mass(mass: NDArray[np.float64]) -> NDArray[np.float64]:
+    with np.errstate(divide="ignore"):  # a cell of no prior mass has log-weight -inf
+        return np.log(mass)
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
 class Calibration:
-    alpha: float
+    """A fitted two-level Gamma-Poisson restriction model (see the module docstring)."""
+
+    alpha: float  # prior scale: restrictions per year per unit of g·s
     alpha_se: float
-    events: int
-    exposure: float  # Σ g·t·R·years over major-supplier pairs
+    events: int  # restrictions recorded in the window, on the pairs
+    exposure: float  # Σ g·s·years over the pairs
     pairs: int
     years: int
-    record: dict[str, float] = field(default_factory=dict)  # R_c = 1 + restrictions recorded
+    country_shape: float  # a
+    pair_shape: float  # b
+    governance: dict[str, float] = field(default_factory=dict)
+    shares: dict[tuple[str, str], float] = field(default_factory=dict)  # of each pair
+    family: dict[tuple[str, str], str] = field(default_factory=dict)  # (c, child) -> parent
+    pair_events: dict[tuple[str, str], int] = field(default_factory=dict)  # n_cm
+    #: theta_c's nodes and prior weights (theta_cells), and its posterior weights by country
+    theta: NDArray[np.float64] = field(default_factory=lambda: np.ones(1))
+    theta_prior: NDArray[np.float64] = field(default_factory=lambda: np.ones(1))
+    country_posterior: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     window: tuple[int, int] = WINDOW
 
     def describe(self) -> str:
         return (
-            f"alpha = {self.alpha:.4f} +/- {self.alpha_se:.4f} (Poisson) per unit of g*t per "
-            f"year, from {self.events} recorded export restrictions "
-            f"{self.window[0]}-{self.window[1]} "
-            f"over {self.pairs} major-supplier pairs"
+            f"Gamma-Poisson: prior alpha*g*s, alpha = {self.alpha:.4f} +/- "
+            f"{self.alpha_se:.4f}/yr; country shape {self.country_shape:.3g}, pair shape "
+            f"{self.pair_shape:.3g}; from {self.events} recorded export restrictions "
+            f"{self.window[0]}-{self.window[1]} over {self.pairs} country-mineral pairs"
         )
 
+    def pair_of(self, country: str, mineral: str) -> tuple[str, str]:
+        return (country, self.family.get((country, mineral), mineral))
 
-def record_factor(ds: Dataset, window: tuple[int, int] = WINDOW) -> dict[str, float]:
-    """R_c = 1 + the number of export restrictions country c imposed in ``window`` (its
-    record, the OECD-inventory idea; Laplace-smoothed so a clean record is 1, not 0)."""
-    record = ds["export_restrictions"]
-    years = record["start"].str[:4].astype(int)
-    counts = record[years.between(*window)]["country"].value_counts()
-    return {str(c): 1.0 + float(n) for c, n in counts.items()}
+    def prior_mean(self, country: str, mineral: str) -> float:
+        """mu_cm = alpha·g_c·s_cm, restrictions per year (s = MAJOR_SHARE where the country
+        has no bundled share of the mineral)."""
+        g = self.governance.get(country, 0.5)
+        s = self.shares.get(self.pair_of(country, mineral), MAJOR_SHARE)
+        return self.alpha * g * s
+
+    def country_factor(self, country: str) -> float:
+        """Posterior mean of theta_c (1 a priori)."""
+        weights = self.country_posterior.get(country, self.theta_prior)
+        return float(weights @ self.theta)
+
+    def rate(self, country: str, mineral: str) -> float:
+        """lambda_cm, the posterior mean restriction rate (events per year)."""
+        mu = self.prior_mean(country, mineral)
+        if not mu > 0:
+            return 0.0
+        n = self.pair_events.get(self.pair_of(country, mineral), 0)
+        weights = self.country_posterior.get(country, self.theta_prior)
+        given_theta = posterior_mean(mu * self.theta, self.pair_shape, n, self.years)
+        return float(weights @ given_theta)
+
+
+def _country_loglik(
+    n: NDArray[np.float64],
+    expected: NDArray[np.float64],
+    country: NDArray[np.intp],
+    b: float,
+    theta: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """log P(counts of country c | theta) at the nodes ``theta``: (countries, nodes); every
+    country index from 0 to its largest appears in ``country``."""
+    order = np.argsort(country, kind="stable")
+    per_pair = nb_loglik(n[order, None], b, expected[order, None] * theta[None, :])
+    starts = np.flatnonzero(np.diff(country[order], prepend=-1))
+    return np.asarray(np.add.reduceat(per_pair, starts, axis=0), dtype=float)
+
+
+def _marginal(
+    log_ab: NDArray[np.float64],
+    n: NDArray[np.float64],
+    expected: NDArray[np.float64],
+    country: NDArray[np.intp],
+) -> float:
+    a, b = np.exp(np.clip(log_ab, *np.log(SHAPE_BOUNDS)))
+    mass, theta = theta_cells(float(a))
+    loglik = _country_loglik(n, expected, country, float(b), theta) + _log_mass(mass)[None, :]
+    return -float(logsumexp(loglik, axis=1).sum())
 
 
 def calibrate(
@@ -141,31 +262,70 @@ def calibrate(
     shares: pd.DataFrame,
     parents: dict[str, str],
     window: tuple[int, int] = WINDOW,
+    record: pd.DataFrame | None = None,
 ) -> Calibration:
-    """Fit alpha on the restrictions recorded in ``window`` (see the module docstring)."""
+    """Fit the Gamma-Poisson restriction model on the restrictions recorded in ``window``
+    (``record``: a record to use instead of the bundled one, e.g. with an episode held out)."""
     g = governance_risk(ds)
-    record = record_factor(ds, window)
-    major = major_suppliers(shares)[["mineral", "country"]].drop_duplicates()
+    record = record_in(ds, window) if record is None else record
+    pairs = restriction_pairs(shares, parents)
+    keys = [(str(c), str(m)) for c, m in zip(pairs["country"], pairs["mineral"], strict=True)]
+    known = set(keys)
+    family = {
+        (c, m): parents[m]
+        for c, m in stage_share_of(shares)
+        if parents.get(m) and (c, parents[m]) in known
+    }
     years = window[1] - window[0] + 1
-    weight = sum(
-        g.get(c, 0.5) * trade_parameter(ds, c, m, parents.get(m, "")) * record.get(c, 1.0)
-        for m, c in zip(major["mineral"], major["country"], strict=True)
+    weight = np.array([g.get(c, 0.5) * s for (c, _), s in zip(keys, pairs["share"], strict=True)])
+    pair_events = dict.fromkeys(keys, 0)
+    for c, m in zip(record["country"], record["mineral"], strict=True):
+        key = (str(c), family.get((str(c), str(m)), str(m)))
+        pair_events[key] = pair_events.get(key, 0) + 1
+    n = np.array([pair_events[k] for k in keys], dtype=float)
+    events = int(n.sum())
+    exposure = float(weight.sum() * years)
+    alpha = events / exposure if exposure > 0 else 0.0
+    se = alpha / np.sqrt(events) if events > 0 else alpha
+    expected = alpha * weight * years  # mu_cm·E
+    countries = sorted({c for c, _ in keys})
+    index = np.array([countries.index(c) for c, _ in keys], dtype=np.intp)
+    a, b = SHAPE_BOUNDS[1], SHAPE_BOUNDS[1]
+    if events > 0:
+        start = np.log([1.0, 1.0])
+        fit = minimize(_marginal, start, args=(n, expected, index), method="Nelder-Mead")
+        a, b = (float(v) for v in np.exp(np.clip(fit.x, *np.log(SHAPE_BOUNDS))))
+    mass, theta = theta_cells(a)
+    loglik = _country_loglik(n, expected, index, b, theta) + _log_mass(mass)[None, :]
+    post = np.exp(loglik - logsumexp(loglik, axis=1, keepdims=True))
+    return Calibration(
+        alpha=alpha,
+        alpha_se=float(se),
+        events=events,
+        exposure=exposure,
+        pairs=len(keys),
+        years=years,
+        country_shape=a,
+        pair_shape=b,
+        governance=g,
+        shares=dict(zip(keys, pairs["share"].astype(float), strict=True)),
+        family=family,
+        pair_events=pair_events,
+        theta=theta,
+        theta_prior=mass,
+        country_posterior={c: post[i] for i, c in enumerate(countries)},
+        window=window,
     )
-    table = ds["export_restrictions"]
-    n = int(table["start"].str[:4].astype(int).between(*window).sum())
-    exposure = weight * years
-    alpha = n / exposure if exposure > 0 else 0.0
-    se = alpha / np.sqrt(n) if n > 0 else alpha
-    return Calibration(alpha, float(se), n, float(exposure), len(major), years, record, window)
 
 
 def restriction_rate(
     ds: Dataset, calibration: Calibration, country: str, mineral: str, parent: str = ""
 ) -> float:
-    """λ_cm: annual rate of an export restriction of ``mineral`` by ``country``."""
-    g = governance_risk(ds).get(country, 0.5)
-    record = calibration.record.get(country, 1.0)
-    return calibration.alpha * g * trade_parameter(ds, country, mineral, parent) * record
+    """λ_cm: annual rate (events per year) of an export restriction of ``mineral`` by
+    ``country``, the Gamma-Poisson posterior mean (``ds`` and ``parent`` are kept for the
+    callers; the calibration holds the governance, shares and families it was fitted on)."""
+    del ds, parent
+    return calibration.rate(country, mineral)
 
 
 def background_rates(ds: Dataset, countries: list[str]) -> dict[str, float]:

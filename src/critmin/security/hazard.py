@@ -4,7 +4,8 @@ Each producing country-stage is a node observed for ``E`` years (the register wi
 incidents of threat ``k`` at node ``(c, s)`` are Poisson with rate ``lambda``; the prior is
 ``Gamma(alpha0, beta0)`` with mean ``rate_per_year`` and weight ``beta0 = strength_years``
 (``security_priors``). With ``n`` incidents in the window the posterior is
-``Gamma(alpha0 + n, beta0 + E)``, whose mean
+``Gamma(alpha0 + n, beta0 + E)`` (critmin.scenarios.gamma_poisson.update, the one
+definition the export-restriction rates also use), whose mean
 
     (alpha0 + n) / (beta0 + E) = w * n / E + (1 - w) * alpha0 / beta0,   w = E / (beta0 + E)
 
@@ -26,6 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.scenarios.gamma_poisson import update
 from critmin.scenarios.hazards import with_register_hazards
 from critmin.scenarios.spec import Scenario
 from critmin.schema.tables import THREAT_TYPES
@@ -94,10 +96,14 @@ def posterior(
     beta0 = priors["strength_years"].to_numpy(float)
     alpha0 = priors["rate_per_year"].to_numpy(float) * beta0
     dims = ("country", "stage", "threat")
-    alpha = alpha0[None, None, :] + counts
     covered = set(inside["country"]) if observed is None else set(observed)
     seen = np.array([c in covered for c in countries], dtype=float)
-    beta = beta0[None, None, :] + exposure * np.broadcast_to(seen[:, None, None], shape)
+    alpha, beta = update(
+        alpha0[None, None, :],
+        beta0[None, None, :],
+        counts,
+        exposure * np.broadcast_to(seen[:, None, None], shape),
+    )
     rate = np.where(node[:, :, None], alpha / beta, np.nan)
     return xr.Dataset(
         {

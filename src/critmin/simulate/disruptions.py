@@ -3,7 +3,8 @@
 
 Per chain mineral:
 - an export restriction by every major foreign supplier (≥ 10% of a stage) on the stages it is
-  major in, at the annual rate λ_cm of its governance and restriction record, starting in a
+  major in, at its Gamma-Poisson rate λ_cm (governance, share, and its own and its country's
+  restriction record: critmin.scenarios.probability), starting in a
   uniformly drawn month of the year, shaped as the supplier's own latest library regime on the
   mineral (DR Congo's cobalt: its 2025 quota, 44% of prior exports; Indonesia's nickel: its
   2020 ore ban, on the mining stage only) or, without one, a licensing regime on the approval
