@@ -15,6 +15,7 @@ import pytest
 from scipy.stats import poisson
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.gamma_poisson import nb_loglik, posterior_mean, update
 from critmin.scenarios.probability import (
     Calibration,
@@ -29,12 +30,11 @@ from critmin.scenarios.restriction_check import (
     pooled_rates,
 )
 from critmin.simulate.disruptions import stage_shares
-from critmin.simulate.runner import parents_of
 
 
 @pytest.fixture(scope="module")
 def inputs(bundled: SupplyChain) -> tuple[pd.DataFrame, dict[str, str]]:
-    return stage_shares(bundled), parents_of(bundled)
+    return stage_shares(bundled), parents_of_dataset(bundled.dataset)
 
 
 @pytest.fixture(scope="module")

@@ -181,11 +181,11 @@ def leave_one_episode_out(
 
 def main() -> None:  # pragma: no cover - prints the figures of the docs
     from critmin.chain import SupplyChain  # noqa: PLC0415
+    from critmin.economics.price import parents_of_dataset  # noqa: PLC0415
     from critmin.simulate.disruptions import stage_shares  # noqa: PLC0415
-    from critmin.simulate.runner import parents_of  # noqa: PLC0415
 
     chain = SupplyChain.load()
-    ds, shares, parents = chain.dataset, stage_shares(chain), parents_of(chain)
+    ds, shares, parents = chain.dataset, stage_shares(chain), parents_of_dataset(chain.dataset)
     pd.set_option("display.width", 200)
     for fit in (FIT, WINDOW):
         cal = calibrate(ds, shares, parents, fit)
