@@ -1,5 +1,5 @@
 """Which year each input of a simulation's chain model is read in, for the default rank
-universe (critmin.simulate.rank.universe): world production per stage (the model's rule,
+universe's simulated minerals (critmin.simulate.rank.simulated): world production per stage (the model's rule,
 SupplyChain.production_years, beside the latest year with data that the model read before
 the base-year rule), U.S. demand, reference price and net import reliance. The other inputs
 have no year to choose: BACI routing priors are the trade years (critmin.simulate.model.
@@ -23,7 +23,7 @@ def main(changed_only: bool = False) -> None:
     from critmin.economics.price import year_at_base
     from critmin.metrics.concentration import select
     from critmin.simulate.model import TRADE_YEARS, build_model, reference_prices_of, us_demand_t
-    from critmin.simulate.rank import chain_of, universe
+    from critmin.simulate.rank import chain_of, simulated
     from critmin.simulate.runner import parents_of
 
     chain = SupplyChain.load()
@@ -67,7 +67,7 @@ def main(changed_only: bool = False) -> None:
 
     models: dict[str, object] = {}
     rows = []
-    for mineral, _ in universe(chain):
+    for mineral, _ in simulated(chain):
         on = chain_of(chain, mineral, parents, have)
         if on not in models:
             model = build_model(chain, on)
