@@ -1,10 +1,10 @@
 """Which year each input of a simulation's chain model is read in, for the default rank
-universe's simulated minerals (critmin.simulate.rank.simulated): world production per stage (the model's rule,
-SupplyChain.production_years, beside the latest year with data that the model read before
-the base-year rule), U.S. demand, reference price and net import reliance. The other inputs
-have no year to choose: BACI routing priors are the trade years (critmin.simulate.model.
-TRADE_YEARS), USGS import sources the latest period starting in or before the base year,
-market parameters (stocks, elasticities, spare capacity) carry none.
+universe's simulated minerals (critmin.simulate.rank.simulated): world production per stage
+(the model's rule, SupplyChain.production_years, beside the latest year with data that the
+model read before the base-year rule), U.S. demand, reference price and net import
+reliance. The other inputs have no year to choose: BACI routing priors are the trade years
+(critmin.simulate.model.TRADE_YEARS), USGS import sources the latest period starting in or
+before the base year, market parameters (stocks, elasticities, spare capacity) carry none.
 
 An element assessed on its parent chain (terbium on rare_earths) is simulated on the parent's
 production and priced on its own U.S. demand and price: the row shows both. Asserts that every
