@@ -20,11 +20,11 @@ def main(rows: int = 25) -> None:
     from critmin.chain import SupplyChain
     from critmin.economics.io import io_model
     from critmin.simulate.model import build_model
-    from critmin.simulate.rank import universe
+    from critmin.simulate.rank import simulated
 
     chain = SupplyChain.load()
     table = []
-    for mineral, _listed in universe(chain):
+    for mineral, _listed in simulated(chain):
         try:
             expo = build_model(chain, mineral).exposure
         except (KeyError, ValueError):

@@ -1,10 +1,10 @@
 """Which year each input of a simulation's chain model is read in, for the default rank
-universe (critmin.simulate.rank.universe): world production per stage (the model's rule,
-SupplyChain.production_years, beside the latest year with data that the model read before
-the base-year rule), U.S. demand, reference price and net import reliance. The other inputs
-have no year to choose: BACI routing priors are the trade years (critmin.simulate.model.
-TRADE_YEARS), USGS import sources the latest period starting in or before the base year,
-market parameters (stocks, elasticities, spare capacity) carry none.
+universe's simulated minerals (critmin.simulate.rank.simulated): world production per stage
+(the model's rule, SupplyChain.production_years, beside the latest year with data that the
+model read before the base-year rule), U.S. demand, reference price and net import
+reliance. The other inputs have no year to choose: BACI routing priors are the trade years
+(critmin.simulate.model.TRADE_YEARS), USGS import sources the latest period starting in or
+before the base year, market parameters (stocks, elasticities, spare capacity) carry none.
 
 An element assessed on its parent chain (terbium on rare_earths) is simulated on the parent's
 production and priced on its own U.S. demand and price: the row shows both. Asserts that every
@@ -23,7 +23,7 @@ def main(changed_only: bool = False) -> None:
     from critmin.economics.price import parents_of_dataset, year_at_base
     from critmin.metrics.concentration import select
     from critmin.simulate.model import TRADE_YEARS, build_model, reference_prices_of, us_demand_t
-    from critmin.simulate.rank import chain_of, universe
+    from critmin.simulate.rank import chain_of, simulated
 
     chain = SupplyChain.load()
     parents = parents_of_dataset(chain.dataset)
@@ -66,7 +66,7 @@ def main(changed_only: bool = False) -> None:
 
     models: dict[str, object] = {}
     rows = []
-    for mineral, _ in universe(chain):
+    for mineral, _ in simulated(chain):
         on = chain_of(chain, mineral, parents, have)
         if on not in models:
             model = build_model(chain, on)

@@ -8,12 +8,18 @@ own ensemble ($2.5B, seed 0, horizon 20 quarters, the risk-neutral purchase prob
   ``purchase_cap_share`` set to 0.025, 0.05, 0.075, 0.10 and 0.20, and the budget share moved;
 - ``copper`` (200 draws, ``--eligibility all``): copper's commercial stock cover moved from its
   bundled days to 15 times them (2 -> 30 days), re-simulated on the same draws;
+- ``stockdays`` (500 draws, default rule): the plan's sensitivity (``critmin optimize --json``'s
+  ``sensitivity``, the same cases and measure) to the two stock-cover parameters, each moved
+  on its own at x0.5 and x1.5: ``commercial_stock_days`` (the consuming regions' stock) and
+  ``supplier_stock_days`` (the processing plants' input stock); then, for comparison, both
+  moved together (as the one parameter did before they were split);
 - ``revenue`` (500 draws, default rule): the plan's release revenue at the scenario's price (the
   optimiser's: it takes the price path as given) against the reference price (where a release
   fills the U.S. gap, the market clears back towards it), per lot; then the plan re-solved with
   releases credited at the reference price.
 
-Asserts nothing. Run: ``.venv/bin/python benchmarks/reserve_figures.py plan|caps|copper|revenue``.
+Asserts nothing. Run:
+``.venv/bin/python benchmarks/reserve_figures.py plan|caps|copper|stockdays|revenue``.
 """
 
 from __future__ import annotations
@@ -112,6 +118,53 @@ def copper() -> None:
     )
 
 
+def stockdays() -> None:
+    from critmin.optimize.eligibility import Eligibility
+    from critmin.optimize.plan import optimise
+    from critmin.optimize.problem import Risk
+    from critmin.optimize.sensitivity import parameter_sensitivity
+
+    chain, _, ens = _ensemble(Eligibility.of, 500)
+    rule = Eligibility.of(chain)
+    plan = optimise(chain, ens, budget=BUDGET, risk=Risk(), eligibility=rule).as_json()
+    print(f"spent ${plan['spent_usd'] / 1e6:.1f}M")
+    rows = parameter_sensitivity(
+        chain,
+        ens,
+        plan,
+        budget=BUDGET,
+        seed=0,
+        eligibility=rule,
+        time_limit=float("inf"),
+        workers=2,
+        parameters=("commercial_stock_days", "supplier_stock_days"),
+    )
+    for r in sorted(rows, key=lambda r: -r["budget_share_moved"]):
+        print(
+            f"  {r['parameter']:22s} {r['mineral']:14s} {r['value']:g} days: moved "
+            f"{100 * r['moved_share_low']:.1f}% at x0.5, {100 * r['moved_share_high']:.1f}% at x1.5"
+        )
+    from critmin.optimize.sensitivity import Resimulator, moved_share, scaled_model, spend_by_lot
+    from critmin.simulate.model import build_model
+
+    forms = chain.dataset["reserve_forms"]
+    base = spend_by_lot(chain, forms, ens, BUDGET, rule)
+    resim = Resimulator(chain, ens, 0)
+    print("both together:")
+    for m in sorted({r["mineral"] for r in rows}):
+        model = build_model(chain, m)
+        moved = []
+        for f in (0.5, 1.5):
+            both = scaled_model(model, chain, "commercial_stock_days", f)
+            both = scaled_model(both, chain, "supplier_stock_days", f)
+            case = spend_by_lot(chain, forms, resim.ensemble(both), BUDGET, rule)
+            moved.append(100 * moved_share(base, case, BUDGET))
+        print(
+            f"  {m:14s} (region {model.region_stock_days:g}, plants {model.node_stock_days:g} "
+            f"days): moved {moved[0]:.1f}% at x0.5, {moved[1]:.1f}% at x1.5"
+        )
+
+
 def revenue() -> None:
     import xarray as xr
 
@@ -172,9 +225,15 @@ def revenue() -> None:
 
 
 def main() -> None:
-    parts = {"plan": plan, "caps": caps, "copper": copper, "revenue": revenue}
+    parts = {
+        "plan": plan,
+        "caps": caps,
+        "copper": copper,
+        "stockdays": stockdays,
+        "revenue": revenue,
+    }
     if len(sys.argv) != 2 or sys.argv[1] not in parts:
-        sys.exit("usage: reserve_figures.py plan|caps|copper|revenue")
+        sys.exit("usage: reserve_figures.py plan|caps|copper|stockdays|revenue")
     parts[sys.argv[1]]()
 
 

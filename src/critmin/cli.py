@@ -621,7 +621,11 @@ SCHEDULER = click.option(
 @click.option("--all", "include_all", is_flag=True, help="Rank every mineral, not only U.S.-list.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
-    "--top", type=click.IntRange(1, 10_000), default=25, show_default=True, help="Rows to print."
+    "--top",
+    type=click.IntRange(1, 10_000),
+    default=25,
+    show_default=True,
+    help="Ranked rows to print (the unranked ones follow, with their reason).",
 )
 @RECYCLING
 @click.pass_context
@@ -756,7 +760,10 @@ def _rank(
             "domestic_outage_loss_usd",
             "on_us_list",
         ]
-    ].head(top)
+    ]
+    # the top ranked rows, then every unranked one (no dollar figure; its reason below)
+    unranked = frame["rank"].isna()
+    frame = pd.concat([frame[~unranked].head(top), frame[unranked]])
     frame["rank"] = frame["rank"].astype("Int64")
     _emit(
         frame,
@@ -772,6 +779,11 @@ def _rank(
             "domestic_outage_loss_usd": "USD/yr",
         },
     )
+    reasons = [r for r in records if r["rank"] is None]
+    if reasons:
+        click.echo("Unranked (no dollar figure):")
+        for r in reasons:
+            click.echo(f"  {r['mineral']}: {r['reason']}")
     click.echo(
         "Assumptions: default elasticities, spare capacity, the short-run substitution elasticity "
         "and background outage rates are critmin assumptions; see docs/criticality.md and the "

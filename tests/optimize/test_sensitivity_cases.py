@@ -77,3 +77,11 @@ def test_the_re_solves_give_the_same_rows_here_and_on_the_local_pool(bundled: Su
     )
     assert [r["parameter"] for r in late] == [r["parameter"] for r in here]
     assert all(r["budget_share_moved"] is None for r in late)
+    # the two stock covers, each a case of its own (docs/reserve.md's stock-days rows)
+    stocks = ("commercial_stock_days", "supplier_stock_days")
+    only = parameter_sensitivity(
+        bundled, ens, plan, budget=2e8, seed=3, eligibility=rule, parameters=stocks
+    )
+    assert [(r["parameter"], r["mineral"]) for r in only] == [(s, "antimony") for s in stocks]
+    by = {r["parameter"]: r["budget_share_moved"] for r in here}
+    assert [r["budget_share_moved"] for r in only] == pytest.approx([by[s] for s in stocks])

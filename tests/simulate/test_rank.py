@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from critmin.chain import SupplyChain
 from critmin.cli import main
 from critmin.economics.price import parents_of_dataset
-from critmin.simulate.rank import chain_of, rank, rank_records, universe
+from critmin.simulate.rank import chain_of, rank, rank_records, simulated, universe
 
 KEYS = {
     "mineral",
@@ -26,6 +26,7 @@ KEYS = {
     "domestic_outage_loss_usd",
     "on_us_list",
 }
+DOLLARS = [k for k in KEYS if k.endswith("_usd")]
 NOT_CRITICAL = {"gold", "salt", "lime", "cement", "sand_gravel_industrial", "sulfur"}
 ELEMENTS = {"samarium", "gadolinium", "terbium", "dysprosium", "lutetium", "yttrium"}
 ELEMENTS |= {"neodymium", "praseodymium", "rhodium", "iridium", "ruthenium"}
@@ -50,6 +51,14 @@ def test_rank_json(tmp_path: Path) -> None:
     assert "assumptions" in result.output.lower()
     rows = json.loads(out.read_text())
     assert set(rows[0]) >= KEYS
+    # the table prints every unranked mineral after the ranked ones, with its reason
+    unranked = [r for r in rows if r["rank"] is None]
+    assert {"cesium", "hafnium", "rubidium"} <= {r["mineral"] for r in unranked}
+    text = result.output.split("Unranked (no dollar figure):")
+    assert len(text) == 2, result.output
+    for r in unranked:
+        assert r["mineral"][:14] in text[0]  # a row of the table (long names fold at 14)
+        assert f"  {r['mineral']}: {r['reason']}" in text[1]
     ranked = [r for r in rows if r["rank"] is not None]
     assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
     assert all(r["expected_loss_usd"] is not None for r in ranked)
@@ -120,10 +129,55 @@ def test_every_ranked_mineral_is_simulated_on_its_own_or_its_family_chain(
     parents = parents_of_dataset(bundled.dataset)
     assert "nan" not in parents.values()
     have = set(bundled.production.mineral.values.tolist())
-    for mineral, _ in universe(bundled, include_all=True):
+    for mineral, _ in simulated(bundled, include_all=True):
         on = chain_of(bundled, mineral, parents, have)
         parent = parents.get(mineral)
         family = {mineral} | (
             {parent} | {m for m, p in parents.items() if p == parent} if parent else set()
         )
         assert on in family, (mineral, on)
+
+
+@pytest.mark.parametrize("include_all", [False, True])
+def test_every_mineral_of_the_universe_is_a_row(
+    bundled: SupplyChain,
+    default: list[dict[str, object]],
+    everything: list[dict[str, object]],
+    include_all: bool,
+) -> None:
+    """The universe minus the ranked minerals is exactly the unranked rows, each after the
+    ranked ones, with a one-line reason and no dollar figure (None, never 0). Cesium, hafnium
+    and rubidium (U.S.-list, no country production data) used to be dropped without a word."""
+    rows = everything if include_all else default
+    json.dumps(rows, allow_nan=False)  # no NaN in the JSON: a missing figure is null
+    scope = {m for m, _ in universe(bundled, include_all=include_all)}
+    names = [str(r["mineral"]) for r in rows]
+    assert len(names) == len(set(names))
+    assert set(names) == scope
+    ranked = [r for r in rows if r["rank"] is not None]
+    unranked = [r for r in rows if r["rank"] is None]
+    assert {str(r["mineral"]) for r in unranked} == scope - {str(r["mineral"]) for r in ranked}
+    assert rows == ranked + unranked  # the unranked rows come after the ranked ones
+    for r in unranked:
+        reason = str(r["reason"] or "")
+        assert reason.strip(), r
+        assert "\n" not in reason, r
+        assert all(r[k] is None for k in DOLLARS), r
+    assert all(r["reason"] is None for r in ranked)
+    by = {str(r["mineral"]): r for r in rows}
+    for m in ("cesium", "hafnium", "rubidium"):
+        assert by[m]["rank"] is None
+        assert by[m]["chain"] is None
+        assert str(by[m]["reason"]).startswith("no country production data bundled")
+    # the PGM aggregate (U.S. list) is ranked through its elements, and says so
+    assert by["pgm"]["rank"] is None
+    assert "platinum" in str(by["pgm"]["reason"])
+    # --all adds the minerals off the lists, the default's rows stay rows
+    if include_all:
+        assert {str(r["mineral"]) for r in default} < set(names)
+        assert by["thallium"]["rank"] is None
+
+
+def test_a_subset_keeps_its_unsimulable_minerals(bundled: SupplyChain) -> None:
+    rows = rank_records(rank(bundled, runs=20, seed=3, minerals=["cobalt", "cesium"]))
+    assert [(r["mineral"], r["rank"]) for r in rows] == [("cobalt", 1), ("cesium", None)]

@@ -61,6 +61,12 @@ def _world(db: Ledger) -> None:
         ),
         "operator",
     )
+    db.submit(
+        ev.ContributionProposed(
+            contribution_id="jp-web", partner="JPN", amount_usd=Decimal("1234567")
+        ),
+        "partner-jp",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +77,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tokens = {
         "member1": add_user(db.engine, "member1", Role.BOARD),
         "operator": add_user(db.engine, "operator", Role.OPERATOR),
+        "partner-jp": add_user(db.engine, "partner-jp", Role.PARTNER, country="JPN"),
     }
     settings = WebSettings(cache=folder / "cache", rank_runs=10, plan_runs=10, start_analyses=True)
     app = create_app(db, settings)

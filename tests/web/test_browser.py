@@ -5,6 +5,7 @@ screenshot at 1,440 and 390 px; the explorer, the lab, the console and the publi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -161,6 +162,30 @@ def test_board_member_can_vote_and_public_cannot(watched: Watched, site: Site) -
     for cells, f in zip(shown, raw, strict=True):
         fund = Fund.model_validate(f)
         assert cells[-2:] == [usd(fund.amount_usd), usd(fund.available)]
+    # the holdings' cost too (12.5 t at $30,000/t: "$375.00K", not 375000.0)
+    lots = site.api("GET", "/holdings", site.tokens["member1"]).json()
+    shown = [r.locator("td").all_text_contents() for r in page.locator("#holdings tbody tr").all()]
+    assert [cells[0] for cells in shown] == [lot["lot_id"] for lot in lots]
+    for cells, lot in zip(shown, lots, strict=True):
+        assert cells[-1] == usd(Decimal(str(lot["cost_usd"])))
+    assert "$375.00K" in [cells[-1] for cells in shown]
+    watched.check()
+
+
+def test_partner_sees_its_contributions_in_written_dollars(watched: Watched, site: Site) -> None:
+    page = watched.page
+    page.goto(site.url + "/console", wait_until="networkidle")
+    page.fill("#token", site.tokens["partner-jp"])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#partner-forms:not([hidden])")
+    page.wait_for_selector("#funds tbody tr")
+    own = site.api("GET", "/contributions", site.tokens["partner-jp"]).json()
+    shown = [r.locator("td").all_text_contents() for r in page.locator("#funds tbody tr").all()]
+    assert [cells[0] for cells in shown] == [f["fund_id"] for f in own]
+    for cells, f in zip(shown, own, strict=True):
+        fund = Fund.model_validate(f)
+        assert cells[-2:] == [usd(fund.amount_usd), usd(fund.available)]
+    assert ["jp-web", "pending", "", "$1.23M", "$0"] in shown
     watched.check()
 
 

@@ -24,6 +24,7 @@ from critmin.api.auth import (
     Operator,
     Partner,
     Reader,
+    contributions_for,
 )
 from critmin.api.direct import KEY_PATTERN, DirectWrites
 from critmin.api.guard import MAX_BODY, Guard
@@ -32,7 +33,7 @@ from critmin.ledger.anchor import anchor_document, chain_hashes
 from critmin.ledger.public import public_transactions
 from critmin.ledger.service import Ledger, Receipt
 from critmin.ledger.valuation import valuation
-from critmin.ledger.vocabulary import FundKind, Projection, Role, Vote
+from critmin.ledger.vocabulary import Projection, Role, Vote
 from critmin.web import WebSettings, mount
 
 KeyHeader = Annotated[
@@ -231,10 +232,7 @@ def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = M
     @app.get("/contributions", tags=["funds"])
     def contributions(db: LedgerDep, user: ContributionReader) -> list[dict[str, Any]]:
         """Partner contributions; a partner sees only its own."""
-        rows = [f for f in db.projection(Projection.FUND) if f["kind"] == FundKind.CONTRIBUTION]
-        if user.role is Role.PARTNER:
-            rows = [f for f in rows if f["partner"] == user.country]
-        return rows
+        return contributions_for(db, user)
 
     # -- partner ----------------------------------------------------------------------------
     @app.post("/contributions", tags=["funds"], **created)

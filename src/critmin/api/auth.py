@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from critmin.api.guard import FROM_CACHE, USER
 from critmin.ledger.service import Ledger
 from critmin.ledger.users import User, authenticate
-from critmin.ledger.vocabulary import Role
+from critmin.ledger.vocabulary import FundKind, Projection, Role
 
 bearer = HTTPBearer(auto_error=False, description="A token from `critmin users add`.")
 
@@ -66,3 +66,12 @@ Partner = Annotated[User, Depends(allow(Role.PARTNER))]
 Reader = Annotated[User, Depends(allow(*READERS))]
 ContributionReader = Annotated[User, Depends(allow(*READERS, Role.PARTNER))]
 LedgerDep = Annotated[Ledger, Depends(ledger)]
+
+
+def contributions_for(db: Ledger, user: User) -> list[dict[str, Any]]:
+    """The partner contributions ``user`` may read (``GET /contributions`` and the console's
+    partner view): every one for a reader, a partner only its own country's."""
+    rows = [f for f in db.projection(Projection.FUND) if f["kind"] == FundKind.CONTRIBUTION]
+    if user.role is Role.PARTNER:
+        rows = [f for f in rows if f["partner"] == user.country]
+    return rows

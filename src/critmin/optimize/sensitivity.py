@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,13 +230,15 @@ def parameter_sensitivity(
     time_limit: float = 900.0,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    parameters: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per (assumed parameter, held mineral): ``budget_share_moved``, the larger share
     of the budget that moves at x0.5 and x1.5 (also ``moved_share``, the name the web page
     reads), and ``flagged`` when it passes 25%. Cases left when ``time_limit`` seconds have
     passed are listed as not re-solved (share and flag None). The re-solves are independent
     and run on the ensemble driver's local pool of ``workers`` processes (1: here); each
-    re-solve is deterministic, so the rows do not depend on ``workers``."""
+    re-solve is deterministic, so the rows do not depend on ``workers``. ``parameters`` keeps
+    the cases of those parameter names only (None: every one)."""
     started = time.monotonic()
     held = sorted({h["mineral"] for h in base["holdings"] if h["tonnes"] > 1e-6})
     params = chain.dataset["market_parameters"]
@@ -272,6 +274,8 @@ def parameter_sensitivity(
                 cases.append((col, m, float(first[col]), "reserve_conversions"))
     if held:
         cases.append(("capital_cost_per_year", "all", CAPITAL_COST_PER_YEAR, "capital"))
+    if parameters is not None:
+        cases = [c for c in cases if c[0] in parameters]
     resim = (
         Resimulator(chain, ens, seed) if any(c[3] == "market_parameters" for c in cases) else None
     )

@@ -17,6 +17,10 @@ of different draws.
 Elements without a chain of their own (e.g. individual rare earths) are assessed on their
 parent chain: the parent's U.S. shortfall share in each draw applied to the element's own U.S.
 demand, price and users; without U.S. demand or a price of their own they get no dollar figure.
+
+Every mineral of the universe comes out as a row: one that cannot be simulated (no country
+production data bundled, e.g. cesium; a group ranked through its elements, the PGM aggregate)
+is an unranked row after the ranked ones, with no dollar figure and its reason.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ DEFAULT_RUNS = 200  # draws per stratum (no event; each event alone)
 @dataclass(frozen=True)
 class RankRow:
     mineral: str
-    chain: str
+    chain: str | None  # the chain it was simulated on; None when it could not be
     on_us_list: bool
     expected_loss_usd: float | None  # U.S. GDP lost + terms-of-trade transfer, USD/yr
     gdp_loss_usd: float | None  # U.S. GDP lost through the BEA input-output model, USD/yr
@@ -63,11 +67,12 @@ class RankRow:
     producer_gain_usd: float | None
     terms_of_trade_usd: float | None
     domestic_outage_loss_usd: float | None
-    expected_shortfall_share: float
+    expected_shortfall_share: float | None  # None when not simulated
     leverage: float | None  # GDP lost per USD short at a 50% shortfall
     leverage_basis: str
     events: tuple[str, ...]
     assumptions: tuple[str, ...] = field(default_factory=tuple)
+    reason: str | None = None  # why the row has no dollar figure (None when it has one)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,17 @@ class _Priced:
     exposure: Exposure | None
     price: float
     demand_t: float  # U.S. demand, t per month
+    missing: str = ""  # what it lacks for a dollar figure ("" when it has what it needs)
+
+
+def _missing(price: float, demand: float | None, expo: Exposure | None, own: str = "") -> str:
+    """What a simulated mineral lacks for a dollar figure, as the reason of its row."""
+    if expo is not None and np.isfinite(price):
+        return ""
+    lacks = [
+        n for n, ok in (("reference price", np.isfinite(price)), ("U.S. demand", demand)) if not ok
+    ]
+    return f"no {' or '.join(lacks or ['bridge to the BEA tables'])}{own} bundled"
 
 
 @dataclass(frozen=True)
@@ -242,7 +258,8 @@ def chain_of(chain: SupplyChain, mineral: str, parents: dict[str, str], have: se
 
 def universe(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str, bool]]:
     """(mineral, on a U.S. list) to rank: U.S.-list minerals and every rare-earth and PGM
-    element by default; every mineral with ``include_all``."""
+    element by default; every mineral with ``include_all``. Some cannot be simulated
+    (:func:`unsimulable` says why): they are rows of the ranking without a dollar figure."""
     minerals = chain.dataset["minerals"]
     parents = parents_of_dataset(chain.dataset)
     listed = minerals["usgs_2025"].astype(str).str.lower().eq("true") | minerals["doe_2023"].astype(
@@ -250,16 +267,38 @@ def universe(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str
     ).str.lower().eq("true")
     on = dict(zip(minerals["id"].astype(str), listed, strict=True))
     element = {m for m, p in parents.items() if p in ("rare_earths", "pgm")}
+    return [(m, bool(on[m])) for m in sorted(on) if include_all or on[m] or m in element]
+
+
+def unsimulable(chain: SupplyChain, mineral: str, parents: dict[str, str]) -> str | None:
+    """Why ``mineral`` has no chain to be simulated on (see :func:`chain_of`), in one line;
+    None when it has one."""
     have = set(chain.production.mineral.values.tolist())
-    out = []
-    siblings = {p for m, p in parents.items() if m in have}
-    for m in sorted(on):
-        chainable = m in have or parents.get(m) in have or parents.get(m) in siblings
-        if not chainable:
-            continue
-        if include_all or on[m] or m in element:
-            out.append((m, bool(on[m])))
-    return out
+    parent = parents.get(mineral)
+    if mineral in have or parent in have:
+        return None
+    if parent and any(p == parent and m in have for m, p in parents.items()):
+        return None  # a co-product assessed on its largest sibling
+    elements = sorted(m for m, p in parents.items() if p == mineral)
+    if elements:
+        return (
+            "a group without production data of its own: its elements ("
+            + ", ".join(elements)
+            + ") are assessed one by one"
+        )
+    gaps = chain.dataset["data_gaps"]
+    why = gaps[(gaps["mineral"] == mineral) & (gaps["item"] == "production_shares")]["reason"]
+    return "no country production data bundled" + (f": {why.iloc[0]}" if len(why) else "")
+
+
+def simulated(chain: SupplyChain, *, include_all: bool = False) -> list[tuple[str, bool]]:
+    """The minerals of the universe that have a chain to be simulated on."""
+    parents = parents_of_dataset(chain.dataset)
+    return [
+        (m, on)
+        for m, on in universe(chain, include_all=include_all)
+        if unsimulable(chain, m, parents) is None
+    ]
 
 
 def _own_demand(chain: SupplyChain, mineral: str) -> float | None:
@@ -286,9 +325,11 @@ def rank(
     processes, or the Dask cluster at ``scheduler``."""
     parents = parents_of_dataset(chain.dataset)
     have = set(chain.production.mineral.values.tolist())
-    plan = universe(chain, include_all=include_all or bool(minerals))
+    scope = universe(chain, include_all=include_all or bool(minerals))
     if minerals:
-        plan = [(m, on) for m, on in plan if m in minerals]
+        scope = [(m, on) for m, on in scope if m in minerals]
+    why = {m: unsimulable(chain, m, parents) for m, _ in scope}
+    plan = [(m, on) for m, on in scope if why[m] is None]
     disruptions = DisruptionSet.of(chain, parents)
     prices = reference_prices_of(chain)
     params = chain.dataset["market_parameters"]
@@ -302,7 +343,14 @@ def rank(
         model = models[chain_mineral]
         note = list(model.assumptions)
         if mineral == chain_mineral:
-            item = _Priced(mineral, model.exposure, model.price_usd_t, float(model.demand[USA]))
+            us_demand = float(model.demand[USA])
+            item = _Priced(
+                mineral,
+                model.exposure,
+                model.price_usd_t,
+                us_demand,
+                _missing(model.price_usd_t, us_demand, model.exposure),
+            )
         else:
             ref = prices.get(mineral)
             demand = _own_demand(chain, mineral)
@@ -317,7 +365,13 @@ def rank(
                 expo = io_exposure(
                     chain.dataset, mineral, parents, value_usd=demand * price, substitution=s
                 )
-            item = _Priced(mineral, expo, price, demand / MONTHS if demand else 0.0)
+            item = _Priced(
+                mineral,
+                expo,
+                price,
+                demand / MONTHS if demand else 0.0,
+                _missing(price, demand, expo, " of its own"),
+            )
             note.append(
                 f"assessed on the {chain_mineral} chain (co-product or parent): its U.S. "
                 f"shortfall share applied to {mineral}'s own U.S. demand and price"
@@ -359,19 +413,38 @@ def rank(
     for i, job in enumerate(jobs):
         out = _assess(job, *per_job[i])
         for p in job.priced:
-            rows.append(
-                _row(
-                    p.mineral, job, p.exposure, out[p.mineral], listed[p.mineral], notes[p.mineral]
-                )
-            )
+            rows.append(_row(p, job, out[p.mineral], listed[p.mineral], notes[p.mineral]))
     rows.sort(
         key=lambda r: (
             r.expected_loss_usd is None,
             -(r.expected_loss_usd or 0.0),
-            -r.expected_shortfall_share,
+            -(r.expected_shortfall_share or 0.0),
         )
     )
-    return rows
+    return rows + [_unsimulated(m, on, why[m] or "") for m, on in scope if why[m] is not None]
+
+
+def _unsimulated(mineral: str, listed: bool, reason: str) -> RankRow:
+    """A mineral of the universe that could not be simulated: no figure, its reason."""
+    return RankRow(
+        mineral=mineral,
+        chain=None,
+        on_us_list=listed,
+        expected_loss_usd=None,
+        gdp_loss_usd=None,
+        expected_loss_se_usd=None,
+        p95_loss_usd=None,
+        welfare_loss_usd=None,
+        consumer_surplus_lost_usd=None,
+        producer_gain_usd=None,
+        terms_of_trade_usd=None,
+        domestic_outage_loss_usd=None,
+        expected_shortfall_share=None,
+        leverage=None,
+        leverage_basis="",
+        events=(),
+        reason=reason,
+    )
 
 
 def _mean(x: np.ndarray | None) -> float | None:
@@ -379,13 +452,13 @@ def _mean(x: np.ndarray | None) -> float | None:
 
 
 def _row(
-    mineral: str,
+    priced: _Priced,
     job: _Job,
-    expo: Exposure | None,
     out: dict[str, np.ndarray],
     listed: bool,
     notes: list[str],
 ) -> RankRow:
+    mineral, expo = priced.mineral, priced.exposure
     gdp = out.get("gdp")
     w, stratum = out["weight"], out["stratum"]
     cs, pg = out.get("cs"), out.get("pg")
@@ -417,11 +490,13 @@ def _row(
         leverage_basis="" if expo is None else expo.describe(0.5),
         events=tuple(job.foreign.events),
         assumptions=tuple(notes),
+        reason=None if loss is not None else (priced.missing or "no dollar figure computed"),
     )
 
 
 def rank_records(rows: list[RankRow]) -> list[dict[str, Any]]:
-    """The JSON of ``critmin rank``: dollars per year; ``rank`` for every row with a figure."""
+    """The JSON of ``critmin rank``: dollars per year; ``rank`` for every row with a figure,
+    ``reason`` (one line) for every row without one."""
     out = []
     n = 0
     for r in rows:
@@ -447,9 +522,7 @@ def rank_records(rows: list[RankRow]) -> list[dict[str, Any]]:
                 "leverage_derivation": r.leverage_basis,
                 "events": list(r.events),
                 "assumptions": list(r.assumptions),
-                "note": None
-                if ranked
-                else "no dollar figure: no U.S. demand, price or BEA bridge of its own bundled",
+                "reason": r.reason,  # why an unranked row has no dollar figure
             }
         )
     return out

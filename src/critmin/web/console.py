@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from critmin.api.auth import LedgerDep, Reader, allow
-from critmin.ledger.state import Fund
+from critmin.api.auth import ContributionReader, LedgerDep, Reader, allow, contributions_for
+from critmin.ledger.state import Fund, Lot
 from critmin.ledger.users import User
 from critmin.ledger.verify import verify
 from critmin.ledger.vocabulary import Projection, Role
@@ -57,10 +57,31 @@ def router(web: Web) -> APIRouter:
         ``available`` (``Fund.available``: what an accepted fund has not spent) written as
         every front end writes dollars (critmin.report.numbers.usd): the page formats no
         money itself."""
+        return [_fund(row) for row in db.projection(Projection.FUND)]
+
+    @r.get("/web/console/contributions")
+    def contributions(db: LedgerDep, user: ContributionReader) -> list[dict[str, Any]]:
+        """The contributions of ``GET /contributions`` (the same role check; a partner reads
+        only its own), dollars written as for the funds: the partner's view of the console."""
+        return [_fund(row) for row in contributions_for(db, user)]
+
+    @r.get("/web/console/holdings")
+    def holdings(db: LedgerDep, user: Reader) -> list[dict[str, Any]]:
+        """The lots of ``GET /holdings`` (the same role check), each with ``cost`` and
+        ``written_down`` (``cost_usd``, ``written_down_usd``) written by the one formatter."""
         out = []
-        for row in db.projection(Projection.FUND):
-            fund = Fund.model_validate(row)
-            out.append({**row, "amount": usd(fund.amount_usd), "available": usd(fund.available)})
+        for row in db.projection(Projection.LOT):
+            lot = Lot.model_validate(row)
+            out.append(
+                {**row, "cost": usd(lot.cost_usd), "written_down": usd(lot.written_down_usd)}
+            )
         return out
 
     return r
+
+
+def _fund(row: dict[str, Any]) -> dict[str, Any]:
+    """A fund row with ``amount`` and ``available`` (``Fund.available``: what an accepted fund
+    has not spent) written as every front end writes dollars (critmin.report.numbers.usd)."""
+    fund = Fund.model_validate(row)
+    return {**row, "amount": usd(fund.amount_usd), "available": usd(fund.available)}

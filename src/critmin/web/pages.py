@@ -171,7 +171,7 @@ def router(web: Web) -> APIRouter:
                     continue
                 if family and (meta is None or str(meta["family"]) != family):
                     continue
-                if stage and stage not in chain.stages_of(rec["chain"]):
+                if stage and (not rec["chain"] or stage not in chain.stages_of(rec["chain"])):
                     continue
                 rows.append(rec)
         families = sorted({str(f) for f in minerals["family"].dropna()})

@@ -272,8 +272,10 @@
       document.getElementById("role").textContent = me.role;
       if (!me.can_read) {
         document.getElementById("motions").textContent = "Your role (" + me.role + ") sees its contributions only.";
-        const c = await getJSON("/contributions", { headers: auth() });
-        document.getElementById("funds").innerHTML = '<div class="scroll"><table class="data">' + table(c) + "</table></div>";
+        // dollars come written by the server (critmin.report.numbers.usd), as for the funds
+        const c = await getJSON("/web/console/contributions", { headers: auth() });
+        document.getElementById("funds").innerHTML = c.length ? '<div class="scroll"><table class="data">' +
+          table(c, [["fund_id", "Contribution"], ["status", "Status"], ["earmark", "Earmark"], ["amount", "Amount"], ["available", "Available"]]) + "</table></div>" : "No contribution yet.";
         document.getElementById("verify").textContent = "-";
         return;
       }
@@ -282,7 +284,7 @@
         // dollars come written by the server (critmin.report.numbers.usd): no formatter here
         getJSON("/web/console/funds", { headers: auth() }),
         getJSON("/board", { headers: auth() }),
-        getJSON("/holdings", { headers: auth() }),
+        getJSON("/web/console/holdings", { headers: auth() }),
         getJSON("/events?limit=10000", { headers: auth() }),
       ]);
       document.getElementById("verify").innerHTML = verify.ok
@@ -299,7 +301,7 @@
           const buttons = can ? ["yes", "no", "abstain"].map((v) => '<button type="button" class="vote" data-motion="' + esc(m.motion_id) + '" data-vote="' + v + '">' + v + "</button>").join(" ") : "-";
           return "<tr><td>" + esc(m.motion_id) + "</td><td>" + esc(what) + "</td><td>" + esc(m.status) + "</td><td>" + esc(votes) + "</td><td>" + buttons + "</td></tr>";
         }).join("") + "</tbody></table></div>" : "No motion on record.";
-      document.getElementById("holdings").innerHTML = holdings.length ? '<div class="scroll"><table class="data">' + table(holdings, [["lot_id", "Lot"], ["mineral", "Mineral"], ["form", "Form"], ["location", "Location"], ["quantity_t", "Tonnes"], ["cost_usd", "Cost (USD)"]]) + "</table></div>" : "Nothing held.";
+      document.getElementById("holdings").innerHTML = holdings.length ? '<div class="scroll"><table class="data">' + table(holdings, [["lot_id", "Lot"], ["mineral", "Mineral"], ["form", "Form"], ["location", "Location"], ["quantity_t", "Tonnes"], ["cost", "Cost"]]) + "</table></div>" : "Nothing held.";
       const ops = events.filter((e) => ["acquisition", "release", "loan", "loan_returned", "transfer", "write_down", "contribution_proposed", "contract_signed"].includes(e.type));
       document.getElementById("events").innerHTML = ops.length ? '<div class="scroll"><table class="data">' + table(ops.map((e) => ({ seq: e.seq, recorded_at: e.recorded_at.slice(0, 16).replace("T", " "), type: e.type, actor: e.actor, detail: Object.entries(e.payload).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v)).join(", ") })), [["seq", "#"], ["recorded_at", "Recorded"], ["type", "Type"], ["actor", "By"], ["detail", "Details"]]) + "</table></div>" : "No operation yet.";
       document.querySelectorAll("button.vote").forEach((b) => b.addEventListener("click", async () => {
