@@ -31,8 +31,9 @@ from .specs import outage
 US = REGIONS.index("USA")
 
 
-def RNG() -> np.random.Generator:  # noqa: N802
+def RNG() -> np.random.Generator:
     return np.random.default_rng(0)
+
 
 #: the minerals whose USGS consumption is of an earlier form than the chain's last stage
 EARLIER = {

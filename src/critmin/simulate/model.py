@@ -497,7 +497,10 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         if buyer and k > j:
             # the buyer passes its purchases on; the other producers trade as before
             flows[k, :-1, :-1] = _route(
-                cap[k, :-1], cap[k + 1, :-1], None if prior is None else prior[:-1, :-1], np.eye(N - 1)
+                cap[k, :-1],
+                cap[k + 1, :-1],
+                None if prior is None else prior[:-1, :-1],
+                np.eye(N - 1),
             )
             flows[k, -1, -1] = cap[k, -1]
         else:
@@ -835,19 +838,27 @@ def us_stage_of(chain: SupplyChain, mineral: str, stages: Sequence[str]) -> tupl
         return last, "", ""
     stage, source = str(row.iloc[0]["stage"]), str(row.iloc[0]["source_id"])
     if stage not in stages:
-        return last, (
-            f"U.S. demand declared at the {stage} stage, which has no production data: "
-            f"delivered at the {stages[last]} stage"
-        ), ""
+        return (
+            last,
+            (
+                f"U.S. demand declared at the {stage} stage, which has no production data: "
+                f"delivered at the {stages[last]} stage"
+            ),
+            "",
+        )
     j = list(stages).index(stage)
     if j == last:
         return last, "", source
-    return j, (
-        f"U.S. demand buys the {stage} stage's form, the form USGS's U.S. consumption and "
-        f"import sources count (data-src/manual/us_demand_stages.csv): the U.S. region is "
-        f"supplied through the node {US_BUYER}, which passes it on through the later stages; "
-        "their producers serve the other regions"
-    ), source
+    return (
+        j,
+        (
+            f"U.S. demand buys the {stage} stage's form, the form USGS's U.S. consumption and "
+            f"import sources count (data-src/manual/us_demand_stages.csv): the U.S. region is "
+            f"supplied through the node {US_BUYER}, which passes it on through the later stages; "
+            "their producers serve the other regions"
+        ),
+        source,
+    )
 
 
 def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, str]:
