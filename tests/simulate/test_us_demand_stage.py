@@ -72,8 +72,8 @@ def test_us_demand_sits_at_the_declared_stage(bundled: SupplyChain, mineral: str
 
 
 def test_cobalt_us_imports_come_from_usgs_sources_at_refining(bundled: SupplyChain) -> None:
-    """USGS: U.S. imports of cobalt metal, oxide and salts from Finland 16%, Canada 14%,
-    Japan 14% (Norway's 26% is refined in a plant the production data count in OTH). The
+    """USGS: U.S. imports of cobalt metal, oxide and salts from Norway 26%, Finland 16%,
+    Canada 14%, Japan 14% (Norway's refinery named out of OTH at the refining stage). The
     old model bought cathode material, made in none of them."""
     model = build_model(bundled, "cobalt", pool_below=POOL_BELOW)
     want = base_year("cobalt", shock_years_of(bundled))
@@ -81,7 +81,7 @@ def test_cobalt_us_imports_come_from_usgs_sources_at_refining(bundled: SupplyCha
         bundled.dataset["import_sources"], "cobalt", want, "refining", import_forms(bundled.dataset)
     )
     got = _bought(model)
-    for country in ("FIN", "CAN", "JPN"):
+    for country in ("NOR", "FIN", "CAN", "JPN"):
         assert got.get(country, 0.0) == pytest.approx(usgs[country], abs=0.05), country
 
 
@@ -92,20 +92,24 @@ def test_lithium_us_imports_come_from_chile_and_argentina(bundled: SupplyChain) 
     assert got.get("ARG", 0.0) == pytest.approx(0.43, abs=0.05)
 
 
-def test_a_finnish_refinery_outage_reaches_us_supply_at_once(bundled: SupplyChain) -> None:
-    """Finland ships the U.S. 16% of its refined cobalt: its refinery down, U.S. receipts fall
-    the same month by Finland's deliveries (the buyer holds no stock), balances hold, and the
-    plain reference engine gives the same numbers. The old model's U.S. bought cathode
-    material, fed by Finland only through the cathode plants' input stocks."""
+@pytest.mark.parametrize("country", ["FIN", "NOR"])
+def test_a_nordic_refinery_outage_reaches_us_supply_at_once(
+    bundled: SupplyChain, country: str
+) -> None:
+    """Finland and Norway ship the U.S. 16% and 26% of its refined cobalt: a refinery down,
+    U.S. receipts fall the same month by its deliveries (the buyer holds no stock), balances
+    hold, and the plain reference engine gives the same numbers. The old model's U.S. bought
+    cathode material, fed by Finland only through the cathode plants' input stocks (and
+    Norway was a cathode maker)."""
     model = build_model(bundled, "cobalt", pool_below=POOL_BELOW)
-    scenario = outage(bundled, "FIN", "cobalt", "refining", 1.0, 3)
+    scenario = outage(bundled, country, "cobalt", "refining", 1.0, 3)
     shocks = build_shocks(scenario, model, parents_of_dataset(bundled.dataset), 1, 6, RNG())
     base = run(model, Shocks.neutral(model, 1, 6), reroute=False)
     trace = run(model, shocks, reroute=False)
     check_balance(model, trace)
-    fin = model.countries.index("FIN")
+    c = model.countries.index(country)
     b = model.countries.index(US_BUYER)
-    sent = model.flows[model.us_stage_index][fin, b]
+    sent = model.flows[model.us_stage_index][c, b]
     assert sent > 0
     drop = base.receipts[0, 0, US] - trace.receipts[0, 0, US]
     assert drop == pytest.approx(sent, rel=1e-9)

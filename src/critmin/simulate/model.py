@@ -537,6 +537,15 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             f"U.S. imports routed by the USGS import-source shares (2021-24) at the {use[j]} "
             "stage, where U.S. demand buys"
         )
+        countries, flows, idx_region, named = _name_at_us_stage(
+            chain, mineral, countries, flows, idx_region, j, use[j], demand[us]
+        )
+        assumptions += named
+        named_nodes = tuple(countries[N:])
+        if named:
+            N = len(countries)
+            cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
+            final = np.concatenate([final, np.zeros((N - final.shape[0], R))], axis=0)
     elif us_sources is not None:
         at = chain.us_nir_base([mineral])
         # a net exporter's gross imports are not in a net figure: its routing stays the prior's
@@ -993,6 +1002,54 @@ def _us_import_shares(
         return None, {}
     scaled = {h: {o: v / total for o, v in m.items()} for h, m in via.items()}
     return {k: v / total for k, v in out.items()}, scaled
+
+
+def _name_at_us_stage(
+    chain: SupplyChain,
+    mineral: str,
+    countries: list[str],
+    flows: np.ndarray,
+    idx_region: np.ndarray,
+    j: int,
+    stage: str,
+    us_demand: float,
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """The USGS import sources of the U.S. stage ``j`` that are not countries of the chain,
+    named out of OTH's deliveries to the U.S. buyer node there
+    (critmin.simulate.intermediaries.name_intermediaries on the flows out of stage ``j``):
+    Norway's cobalt and nickel refinery, in OTH in the production data. They make nothing at
+    the stages after ``j``."""
+    b = countries.index(US_BUYER)
+    home = flows[j][countries.index("USA"), b] if "USA" in countries else 0.0
+    ds = chain.dataset
+    unnamed = unnamed_sources(
+        ds["import_sources"],
+        mineral,
+        countries,
+        max(us_demand - home, 0.0),
+        base_year(mineral, shock_years_of(chain)),
+        stage,
+        import_forms(ds),
+    )
+    before = len(countries)
+    grown, upstream, out, idx, notes = name_intermediaries(
+        countries,
+        flows[:j],
+        flows[j],
+        idx_region,
+        unnamed,
+        b,
+        lambda c: REGIONS.index(region_of(c)),
+    )
+    if not notes:
+        return countries, flows, idx_region, []
+    n = len(grown)
+    new = np.zeros((flows.shape[0], n, n))
+    new[:j] = upstream
+    new[j, :, :before] = out
+    new[j + 1 :, :before, :before] = flows[j + 1 :]
+    notes = [note.replace("at the last stage", f"at the {stage} stage") for note in notes]
+    return grown, new, idx, notes
 
 
 def _reexport_hubs(
