@@ -9,8 +9,10 @@ typed per mineral; :func:`source_cause`):
   share times modelled U.S. imports exceeds what the chain gives the country; the excess
   went to the other sources in their shares.
 - ``upstream-form``: the source has output only at an earlier stage of the chain: USGS lists
-  the form the U.S. imports (refined cobalt, lithium carbonate), the chain's last stage is a
-  later one (cathode material, cells), and U.S. demand sits at the last stage.
+  the form the U.S. imports, a later stage is where U.S. demand buys (its chain's last
+  stage unless data-src/manual/us_demand_stages.csv names an earlier one, as it does for
+  cobalt's refined metal and lithium's carbonate). The table reads the U.S. purchases at
+  that stage (:func:`us_view`).
 - ``makes-form``: not in the chain, a one-stage chain, and BACI shows it exporting more of
   the form than it imports from countries other than the U.S.: a producer the production
   data lack, not a hub (critmin.simulate.hubs.hub_candidates ``same_form``).
