@@ -172,3 +172,15 @@ def test_a_stage_outside_the_chain_is_refused_at_build(tmp_path: Path) -> None:
     builder.src = copy
     with pytest.raises(DataError, match=r"us_demand_stages.csv, row \d+, column 'stage'"):
         builder.us_demand_stages()
+
+
+def test_the_2023_graphite_licence_reaches_natural_flake(bundled: SupplyChain) -> None:
+    """MOFCOM's December 2023 licence covers natural flake graphite, the form USGS's U.S.
+    consumption counts (the mining stage here), as well as spherical and synthetic graphite:
+    the library event must reach the stage the U.S. buys at, or the U.S. never feels it."""
+    from critmin.scenarios.load import library_events  # noqa: PLC0415
+
+    event = library_events()["china-2023-12-graphite"]
+    model = build_model(bundled, "graphite", pool_below=POOL_BELOW)
+    assert "natural flake" in event["note"]
+    assert model.us_stage in event["stages"]
