@@ -602,7 +602,7 @@ def test_a_build_merges_its_blocks_on_the_worker_as_the_caller_would(
     the whole chain or only its pilot."""
     mineral = "rare_earths"
     io = runner.io_model(bundled.dataset)
-    parents = runner.parents_of(bundled)
+    parents = parents_of_dataset(bundled.dataset)
     # 12 months: the controls bite within the horizon, so the draws vary
     ctx = runner._Context(bundled, io, None, october, parents, 12, 1, 12, True, False, 0.0)
     seeds = np.random.SeedSequence(7).spawn(5)
