@@ -30,9 +30,11 @@ as one compiled loop per scenario (:mod:`critmin.simulate.kernel`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
+from critmin.economics.storage import STOCK_RULES, release_table
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -128,6 +130,8 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     def c64(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.float64)
 
+    policy, policy_row, months_max = release_policy(model, shocks)
+
     step_all(
         cap,
         safe_cap,
@@ -154,6 +158,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         lane_stage,
         lane_origin,
         lane_vals,
+        policy,
+        policy_row,
+        months_max,
         trace.output,
         trace.exports,
         trace.node_balance,
@@ -175,6 +182,40 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         loss[hit] = model.exposure.gdp_lost(short[hit])
         trace.loss_usd[:, :, us] = loss
     return trace
+
+
+def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.ndarray, float]:
+    """The stock release rule the kernel applies (critmin.economics.storage): the policy table
+    (one row per distinct end hazard below 1 of the scenario-months), each scenario-month's
+    row (-1: the myopic draw, for ``stock_rule = "myopic"``, a month with nothing expected
+    (hazard 1), or no stock), and the table's largest stock in months of demand."""
+    S, M = shocks.demand.shape[:2]
+    rows = np.full((S, M), -1, dtype=np.int64)
+    # the stock may pass its starting level in a surplus; beyond twice it (and a month) the
+    # policy is read at the grid's end (the release is still bounded by the gap and the stock)
+    months_max = float(np.ceil(2.0 * model.region_stock_days / DAYS_PER_MONTH + 1.0))
+    hazard = shocks.end_hazard
+    if model.stock_rule not in STOCK_RULES:
+        raise ValueError(f"stock_rule must be one of {STOCK_RULES}, got {model.stock_rule!r}")
+    if model.stock_rule == "myopic" or hazard is None or model.region_stock_days <= 0:
+        return np.zeros((1, 2, 2)), rows, months_max
+    expected = hazard < 1.0
+    if not expected.any():
+        return np.zeros((1, 2, 2)), rows, months_max
+    # rounded so that the table rows repeat across chunks (cached)
+    levels, index = np.unique(np.round(hazard[expected], 9), return_inverse=True)
+    rows[expected] = index
+    table = np.stack(
+        [_row(float(h), model.elasticity, model.price_cap, months_max) for h in levels]
+    )
+    return table, rows, months_max
+
+
+@lru_cache(maxsize=1024)
+def _row(hazard: float, elasticity: float, price_cap: float, months_max: float) -> np.ndarray:
+    """One hazard's policy (gaps x stocks), solved once per process and parameter set."""
+    out: np.ndarray = release_table(np.array([hazard]), elasticity, price_cap, months_max)[0]
+    return out
 
 
 def warm(model: ChainModel) -> None:

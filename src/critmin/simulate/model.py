@@ -32,6 +32,7 @@ from critmin.data.per_dataset import per_dataset
 from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
+from critmin.economics.storage import DEFAULT_STOCK_RULE
 from critmin.economics.price import (
     ReferencePrice,
     base_year,
@@ -146,6 +147,9 @@ class ChainModel:
     #: production was read in (SupplyChain.production_years); 0 / () = not recorded
     base_year: int = 0
     production_years: tuple[int, ...] = ()
+    #: how consuming regions release commercial stock in a shortage (critmin.economics.storage:
+    #: ``myopic`` or ``storage``, the competitive-storage policy)
+    stock_rule: str = DEFAULT_STOCK_RULE
 
     @property
     def loss_per_t(self) -> float:
