@@ -120,10 +120,7 @@ def solve_release(
         # the endogenous-grid step: carry A = grid[j] out; today's price is beta E[P']
         for j in range(points):
             p = beta * (hazard + (1.0 - hazard) * price[j])
-            if p <= 1.0:
-                r = gap
-            else:
-                r = min(max(p**elasticity - q, 0.0), gap)
+            r = gap if p <= 1.0 else min(max(p**elasticity - q, 0.0), gap)
             endo_x[j] = r
             endo_s[j] = grid[j] + r
         change = 0.0
@@ -139,7 +136,7 @@ def solve_release(
                 w = (s - lo) / (hi - lo) if hi > lo else 1.0
                 w = min(max(w, 0.0), 1.0)
                 r = endo_x[k] + w * (endo_x[k + 1] - endo_x[k])
-            r = min(max(r, 0.0), min(gap, s))
+            r = min(max(r, 0.0), gap, s)
             p_new = _price(q + r, inv, cap)
             change = max(change, abs(p_new - price[i]))
             x[i] = r
@@ -205,7 +202,7 @@ def stored(
     si = min(st / demand, s_max) / s_max * (points - 1)
     j0 = min(int(si), points - 2)
     fs = si - j0
-    x = (1.0 - fg) * ((1.0 - fs) * table[u, i0, j0] + fs * table[u, i0, j0 + 1]) + fg * (
+    x: float = (1.0 - fg) * ((1.0 - fs) * table[u, i0, j0] + fs * table[u, i0, j0 + 1]) + fg * (
         (1.0 - fs) * table[u, i0 + 1, j0] + fs * table[u, i0 + 1, j0 + 1]
     )
     return min(max(x * demand, 0.0), myopic)

@@ -32,7 +32,6 @@ from critmin.data.per_dataset import per_dataset
 from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
-from critmin.economics.storage import DEFAULT_STOCK_RULE
 from critmin.economics.price import (
     ReferencePrice,
     base_year,
@@ -40,6 +39,7 @@ from critmin.economics.price import (
     reference_prices,
     year_at_base,
 )
+from critmin.economics.storage import DEFAULT_STOCK_RULE
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from critmin.economics.storage import OPEN_REGIME_END_HAZARD
 from critmin.scenarios.spec import (
     ContentRule,
     DemandSurge,
@@ -43,7 +44,6 @@ from critmin.scenarios.spec import (
     Scenario,
     month_index,
 )
-from critmin.economics.storage import OPEN_REGIME_END_HAZARD
 from critmin.schema.vocabulary import OTHER_COUNTRIES
 from critmin.simulate.model import REGIONS, ChainModel
 
