@@ -17,7 +17,8 @@ For S scenarios and M months:
 - ``end_hazard`` (S, M): the probability, as stock holders read the scenario, that the month's
   disruption ends the next month (critmin.economics.storage): 1 where no event is active, the
   hazard ``1/d`` of an event of (drawn) duration ``d`` months, the open-regime hazard
-  (``OPEN_REGIME_END_HAZARD``) for an open-ended one, the smallest of the active events'.
+  (``OPEN_REGIME_END_HAZARD``) for an open-ended one (an in-force regime without a duration);
+  the smallest of the active events'; a hazard outage of drawn duration ``d``, ``1/d``.
 ``ship`` (S, M, K-1, N, N) and ``ship_final`` (S, M, N, R) give the dense allowances on
 demand, for inspection and the per-scenario reference.
 """
@@ -213,6 +214,18 @@ def _window(
     return since, active
 
 
+def _end_hazard(duration: np.ndarray | None) -> np.ndarray | float:
+    """Per scenario, the hazard (per month) with which stock holders expect the event's
+    shortage to end (critmin.economics.storage): ``1/d`` for an event of (drawn) duration
+    ``d`` months; an open-ended one (an in-force regime without a duration) ends at
+    ``OPEN_REGIME_END_HAZARD``, whatever its approval path (the path is the model's average
+    approval rate, not a date holders know: a regime in force stays in force)."""
+    if duration is None:
+        return OPEN_REGIME_END_HAZARD
+    out: np.ndarray = 1.0 / np.maximum(duration, 1)[:, None]
+    return out
+
+
 def _approval(path: list[float], since: np.ndarray, scale: np.ndarray) -> np.ndarray:
     arr = np.asarray(path, dtype=float)
     idx = np.clip(since, 0, len(arr) - 1)
@@ -278,8 +291,7 @@ def build_shocks(
         since, active = _window(start, duration, months, first)
         active &= occurs[name][:, None]
         if not isinstance(e, Release) and out.end_hazard is not None:
-            # what holders read of the event's end: its duration's hazard, or an open regime's
-            ends = OPEN_REGIME_END_HAZARD if duration is None else 1.0 / duration[:, None]
+            ends = _end_hazard(duration)
             out.end_hazard[:] = np.where(active, np.minimum(out.end_hazard, ends), out.end_hazard)
         if isinstance(e, ExportControl):
             _export_control(out, e, name, model, since, active, value, stage_of, region_of_country)
