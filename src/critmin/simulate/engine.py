@@ -15,11 +15,14 @@ Per month and stage (METHODS §3, DESIGN §3):
    set without their response (so the response lasts as long as the disruption, rather than
    collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
-   (the gap at the reference price, up to the stock left: critmin.economics.market.stock_draw);
-   unmet demand is shortfall. The market clears each month on what it received, shipments +
-   releases + stock drawn (one mechanism for a reserve release and a commercial draw): the
-   price moves through the demand elasticity on that supply against demand, capped at a choke
-   multiple; a regional restriction gives a regional premium. The suppliers' response answers
+   (the competitive-storage release of critmin.economics.storage: a tabulated policy of the
+   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``;
+   with ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
+   critmin.economics.market.stock_draw); unmet demand is shortfall. The market clears each
+   month on what it received, shipments + releases + stock drawn (one mechanism for a reserve
+   release and a commercial draw): the price moves through the demand elasticity on that
+   supply against demand, capped at a choke multiple; a regional restriction gives a regional
+   premium. The suppliers' response answers
    this price (stocks that cover a gap leave the price, and so the response, at rest).
 5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
    (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
