@@ -11,13 +11,8 @@ import pytest
 
 from critmin.chain import SupplyChain
 from critmin.economics.price import parents_of_dataset
-from critmin.economics.storage import (
-    MONTHLY_DISCOUNT,
-    OPEN_REGIME_END_HAZARD,
-    release_table,
-    solve_release,
-    stored,
-)
+from critmin.economics.storage import MONTHLY_DISCOUNT, OPEN_REGIME_END_HAZARD, release_table
+from critmin.economics.storage_kernel import solve_release, stored
 from critmin.scenarios.load import Labels, library_events, parse_scenario
 from critmin.scenarios.spec import month_index
 from critmin.simulate.engine import check_balance, run

@@ -37,7 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from critmin.economics.storage import STOCK_RULES, release_table
+from critmin.economics.storage import OPEN_REGIME_END_HAZARD, STOCK_RULES, release_table
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -194,9 +194,7 @@ def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.nd
     (hazard 1), or no stock), and the table's largest stock in months of demand."""
     S, M = shocks.demand.shape[:2]
     rows = np.full((S, M), -1, dtype=np.int64)
-    # the stock may pass its starting level in a surplus; beyond twice it (and a month) the
-    # policy is read at the grid's end (the release is still bounded by the gap and the stock)
-    months_max = float(np.ceil(2.0 * model.region_stock_days / DAYS_PER_MONTH + 1.0))
+    months_max = _months_max(model)
     hazard = shocks.end_hazard
     if model.stock_rule not in STOCK_RULES:
         raise ValueError(f"stock_rule must be one of {STOCK_RULES}, got {model.stock_rule!r}")
@@ -214,6 +212,13 @@ def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.nd
     return table, rows, months_max
 
 
+def _months_max(model: ChainModel) -> float:
+    """The policy table's largest stock, months of demand: twice the starting cover and a
+    month (the stock may pass its starting level in a surplus; beyond this the policy is read
+    at the grid's end, the release still bounded by the gap and the stock)."""
+    return float(np.ceil(2.0 * model.region_stock_days / DAYS_PER_MONTH + 1.0))
+
+
 @lru_cache(maxsize=1024)
 def _row(hazard: float, elasticity: float, price_cap: float, months_max: float) -> np.ndarray:
     """One hazard's policy (gaps x stocks), solved once per process and parameter set."""
@@ -225,8 +230,11 @@ def warm(model: ChainModel) -> None:
     """Load the compiled kernel into this process now (from numba's on-disk cache; the first
     run of an installation compiles it) by running one neutral draw-month of ``model``: the
     argument types every run passes. Processes forked afterwards (the local pool's) inherit
-    it instead of each loading it again (about 0.4 s of CPU per process)."""
+    it instead of each loading it again (about 0.4 s of CPU per process). Under the storage
+    rule it also solves the open-regime release policy, the one most scenarios read."""
     run(model, Shocks.neutral(model, 1, 1))
+    if model.stock_rule == "storage" and model.region_stock_days > 0:
+        _row(OPEN_REGIME_END_HAZARD, model.elasticity, model.price_cap, _months_max(model))
 
 
 class BalanceError(AssertionError):

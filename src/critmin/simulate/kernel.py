@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from numba import njit
 
-from critmin.economics.storage import stored
+from critmin.economics.storage_kernel import stored
 
 F = TypeVar("F", bound=Callable[..., Any])
 
