@@ -18,8 +18,10 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     for k in range(1, K):
         for d in range(N):
             base_in[k][d] = sum(model.flows[k - 1][o][d] for o in range(N))
+    held = model.input_stocked  # the U.S. buyer node holds no input stock
     stock = [
-        [base_in[k][c] * model.node_stock_days / DAYS_PER_MONTH for c in range(N)] for k in range(K)
+        [base_in[k][c] * model.node_stock_days / DAYS_PER_MONTH * held[c] for c in range(N)]
+        for k in range(K)
     ]
     rstock = [model.demand[r] * model.region_stock_days / DAYS_PER_MONTH for r in range(R)]
     out = {

@@ -85,7 +85,10 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     for k in range(1, K):
         base_in[k] = model.flows[k - 1].sum(axis=0)
     stock0 = np.ascontiguousarray(
-        np.broadcast_to(base_in * model.node_stock_days / DAYS_PER_MONTH, (K, N))
+        np.broadcast_to(
+            base_in * model.node_stock_days / DAYS_PER_MONTH * model.input_stocked[None, :],
+            (K, N),
+        )
     )
     rstock0 = np.ascontiguousarray(
         np.broadcast_to(model.demand * model.region_stock_days / DAYS_PER_MONTH, (R,)),

@@ -46,7 +46,7 @@ from critmin.scenarios.spec import (
     month_index,
 )
 from critmin.schema.vocabulary import OTHER_COUNTRIES
-from critmin.simulate.model import REGIONS, ChainModel
+from critmin.simulate.model import REGIONS, US_BUYER, ChainModel
 
 
 @dataclass
@@ -318,10 +318,16 @@ def build_shocks(
             a, b = (model.country_index(c) for c in e.between)
             share = np.clip(value(name, "share", e.share), 0.0, 1.0)
             cut = np.where(active, 1.0 - share[:, None], 1.0)
-            for x, y in ((a, b), (b, a)):
-                if x is not None and y is not None:
-                    for k in range(model.K - 1):
-                        out.lane(k, x)[:, :, y] *= cut
+            buyer = model.country_index(US_BUYER)
+            for (x, y), y_name in zip(((a, b), (b, a)), reversed(e.between), strict=True):
+                # the U.S. buyer node's purchases travel the lanes into the U.S.
+                extra = [buyer] if buyer is not None and y_name == "USA" else []
+                if x is None:
+                    continue
+                for k in range(model.K - 1):
+                    for z in ([y] if y is not None else []) + extra:
+                        out.lane(k, x)[:, :, z] *= cut
+                if y is not None:
                     out.lane(model.K - 1, x)[:, :, region_of_country[y]] *= cut
         elif isinstance(e, Release):
             r = REGIONS.index(e.region)
@@ -395,7 +401,13 @@ def _export_control(
     dest = np.ones(N, dtype=bool)
     dest[o] = False
     if e.destinations != "all":
-        dest = np.array([c in e.destinations for c in model.countries])
+        # the U.S. buyer node buys for the U.S.: a control naming the U.S. reaches it
+        dest = np.array(
+            [
+                c in e.destinations or (c == US_BUYER and "USA" in e.destinations)
+                for c in model.countries
+            ]
+        )
     dest_r = np.zeros(len(model.regions), dtype=bool)
     home = model.regions.index(model.regions[region_of_country[o]])
     if e.destinations == "all":
@@ -479,6 +491,8 @@ def _hazard(out: Shocks, h: Hazard, model: ChainModel, rng: np.random.Generator)
             for c in model.countries
         ]
     )
+    # the U.S. buyer node is no plant: it passes on what it bought and has nothing to lose
+    countries &= np.array([c != US_BUYER for c in model.countries])
     present = (model.capacity > 0) & stages[:, None] & countries[None, :]
     annual = np.array([h.country_probability.get(c, h.annual_probability) for c in model.countries])
     p_month = (1.0 - (1.0 - annual) ** (1.0 / 12.0))[None, None, :]  # (1, 1, N)
