@@ -39,6 +39,7 @@ from critmin.economics.price import (
     reference_prices,
     year_at_base,
 )
+from critmin.economics.storage import DEFAULT_STOCK_RULE
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (
@@ -154,6 +155,9 @@ class ChainModel:
     #: production was read in (SupplyChain.production_years); 0 / () = not recorded
     base_year: int = 0
     production_years: tuple[int, ...] = ()
+    #: how consuming regions release commercial stock in a shortage (critmin.economics.storage:
+    #: ``myopic`` or ``storage``, the competitive-storage policy)
+    stock_rule: str = DEFAULT_STOCK_RULE
     #: the stage whose output the U.S. region buys (data-src/manual/us_demand_stages.csv;
     #: "" = the last stage). Before the last stage the U.S. purchases go to the node
     #: :data:`US_BUYER`, which passes them on unchanged through the later stages
