@@ -466,7 +466,7 @@ def users_list(database: str | None) -> None:
     type=click.IntRange(10, 5000),
     default=200,
     show_default=True,
-    help="Draws for the web's ranking and reserve plan (computed once per data version).",
+    help="Draws for the web's ranking and reserve plan (computed once per data and code version).",
 )
 @click.option(
     "--warm/--lazy",
