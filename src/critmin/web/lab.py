@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -34,29 +34,47 @@ class LabRequest(BaseModel):
     runs: int = Field(1000, ge=10, le=MAX_RUNS)
     horizon: int = Field(12, ge=1, le=60)
     seed: int = Field(0, ge=0, le=2**31)
-    scale: dict[str, float] = Field(default_factory=dict)
+    #: per event, a factor on its approval path (an export control or content rule under
+    #: licensing): the scenario's ``EVENT.scale`` uncertainty, fixed at that value
+    scale: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
 
 
 def compose(req: LabRequest) -> dict[str, Any]:
-    """The scenario as YAML would hold it: library events by name, with any scale override."""
+    """The scenario as YAML would hold it: library events by name; a scale is the event's
+    ``scale`` uncertainty fixed at that factor (an event has no ``scale`` field: an approval
+    path is scaled through its uncertainty, critmin.simulate.shocks)."""
     from critmin.scenarios.load import ScenarioError, library_events
 
     library = library_events()
     unknown = [e for e in req.events if e not in library]
     if unknown:
         raise ScenarioError("lab", [f"events: no library event {', '.join(unknown)}"])
+    problems = [f"scale.{e}: not an event of this run" for e in req.scale if e not in req.events]
     events: dict[str, Any] = {}
+    uncertainties: list[dict[str, Any]] = []
     for e in req.events:
-        body: dict[str, Any] = {"use": e}
-        if e in req.scale and req.scale[e] != 1.0:
-            body["scale"] = float(req.scale[e])
-        events[e] = body
-    return {
+        events[e] = {"use": e}
+        factor = float(req.scale.get(e, 1.0))
+        if factor == 1.0:
+            continue
+        body = library[e]
+        if body.get("kind") not in ("export_control", "content_rule") or not body.get("approval"):
+            problems.append(f"scale.{e}: only a licensing regime's approval path can be scaled")
+            continue
+        uncertainties.append(
+            {"target": f"{e}.scale", "distribution": {"dist": "choice", "values": [factor]}}
+        )
+    if problems:
+        raise ScenarioError("lab", problems)
+    out: dict[str, Any] = {
         "name": req.name,
         "description": "composed in the critmin scenario lab from " + ", ".join(req.events),
         "start": req.start,
         "events": events,
     }
+    if uncertainties:
+        out["uncertainties"] = uncertainties
+    return out
 
 
 def _band(arr: xr.DataArray) -> tuple[list[float | None], ...]:
