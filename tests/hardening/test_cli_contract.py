@@ -211,6 +211,10 @@ SWEEP = [
     (["security", "rates", "--country", ""], "--country '': no id given"),
     (["security", "rates", "--country", ","], "--country ',': no id given"),
     (["security", "rates", "--stage", " "], "--stage ' ': no id given"),
+    # an unknown country or stage printed an empty table of hazard rates, exit 0
+    (["security", "rates", "--country", "XXX"], "--country: unknown XXX"),
+    (["security", "rates", "--country", "PER,ZZZ"], "--country: unknown ZZZ"),
+    (["security", "rates", "--stage", "nosuch"], "--stage: unknown nosuch"),
     # kept paths filled the disk (1.1 TiB here: quarters make it 3x the months, more than any
     # test machine has free; the free-space check itself: tests/simulate/test_runner.py)
     (
