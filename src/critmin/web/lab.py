@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from critmin.web.jobs import Progress
 
 MAX_RUNS = 5000
+#: Lab runs computing at once: the lab is open to every visitor (no token), so a further run
+#: is refused (429) until one finishes rather than queued without bound on a small server.
+MAX_RUNNING = 2
 
 
 class LabRequest(BaseModel):
@@ -238,6 +242,7 @@ def summarise(result: RunResult, raw: dict[str, Any]) -> dict[str, Any]:
 def router(web: Web) -> APIRouter:
     r = APIRouter()
     state = web.state
+    gate = threading.Lock()
 
     @r.get("/lab", response_class=HTMLResponse)
     def lab_page(request: Request) -> HTMLResponse:
@@ -284,7 +289,14 @@ def router(web: Web) -> APIRouter:
         def work(progress: Progress) -> dict[str, Any]:
             return summarise(simulate(chain, spec, config, progress), raw)
 
-        job = state.jobs.start("lab", work, name=req.name, runs=req.runs)
+        with gate:  # the count and the start together: two requests cannot both pass
+            running = sum(j.label == "lab" and j.status == "running" for j in state.jobs.all())
+            if running >= MAX_RUNNING:
+                raise HTTPException(
+                    429,
+                    f"the lab is busy: {running} runs are computing; try again when one finishes",
+                )
+            job = state.jobs.start("lab", work, name=req.name, runs=req.runs)
         return {"job": job.id}
 
     def finished(job_id: str) -> dict[str, Any]:
