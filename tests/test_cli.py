@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from critmin.cli import main
+from critmin.simulate import rank as ranking
 
 KEYS = {
     "mineral",
@@ -140,3 +143,24 @@ def test_review_writes_a_self_contained_page(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_every_format_of_minerals_runs(fmt: str) -> None:
     assert run("minerals", "--format", fmt)[0] == 0
+
+
+def test_criticality_usgs_csv_is_csv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``criticality --method usgs --format csv`` printed the rich table; it prints CSV, with
+    the rows and figures of ``--format json``."""
+    real = ranking.rank
+    monkeypatch.setattr(  # two minerals keep the test quick
+        ranking, "rank", lambda chain, **kw: real(chain, **{**kw, "minerals": ["cobalt", "boron"]})
+    )
+    args = ["criticality", "--method", "usgs", "--runs", "20", "--workers", "1", "--format"]
+    code, out, err = run(*args, "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    code, js, err = run(*args, "json")
+    assert code == 0, err
+    records = json.loads(js)
+    assert [r["mineral"] for r in rows] == [r["mineral"] for r in records]
+    for row, record in zip(rows, records, strict=True):
+        assert row["reason"] == (record["reason"] or "")
+        if record["expected_loss_usd"] is not None:
+            assert float(row["expected_loss_usd"]) == pytest.approx(record["expected_loss_usd"])

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from click.testing import CliRunner
 from critmin import cli
 from critmin.data import result_cache, table_cache
 from critmin.schema.tables import TABLES
+from critmin.simulate import output
+from critmin.web.state import WebSettings, WebState
 
 ARGS = ["exposure", "--format", "csv", "--mineral", "cobalt,lithium"]
 
@@ -98,3 +102,36 @@ def test_a_damaged_entry_off_and_a_data_folder_are_not_served(
     assert result_cache.key("exposure", ["x"], [], None) is None
     result_cache.put(None, frame)
     assert result_cache.get(None) is None
+
+
+def test_the_web_analyses_are_keyed_on_the_code_as_well_as_the_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An upgraded (or edited) critmin on the same data must not serve the ranking an older one
+    cached: the web application's cache file changes with critmin's version and its files."""
+    monkeypatch.setattr(output, "data_version", lambda ds: "d" * 16)  # the same data throughout
+    package = tmp_path / "critmin"
+    shutil.copytree(result_cache.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(result_cache, "PACKAGE", package)
+
+    def cache_file() -> Path:
+        state = WebState(WebSettings(cache=tmp_path / "cache"))
+        monkeypatch.setattr(state, "chain", lambda: SimpleNamespace(dataset=None))
+        found = state._cache_file("rank", 10)
+        assert found is not None
+        return found
+
+    first = cache_file()
+    first.parent.mkdir(parents=True)
+    first.write_text('[{"mineral": "cobalt"}]', encoding="utf-8")
+    assert cache_file() == first  # same data, same code: served from the cache
+    real = metadata.version
+    monkeypatch.setattr(
+        metadata, "version", lambda name: "99.0" if name == "critmin" else real(name)
+    )
+    upgraded = cache_file()
+    assert upgraded != first
+    monkeypatch.setattr(metadata, "version", real)
+    module = package / "simulate" / "rank.py"
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 1))  # an edit
+    assert cache_file() not in {first, upgraded}

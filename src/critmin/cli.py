@@ -663,7 +663,7 @@ def criticality_cmd(
 ) -> None:
     """Criticality by the EU (JRC) method or the USGS-style equilibrium/GDP ranking."""
     if method == "usgs":
-        _rank(ctx, runs, seed, workers, False, None, 25, "json" if fmt == "json" else "table")
+        _rank(ctx, runs, seed, workers, False, None, 25, fmt)
         return
     import pandas as pd
 
@@ -731,7 +731,7 @@ def _rank(
     chain = recycled_chain(_chain(ctx), recycling_year, seed)
     n = runs or DEFAULT_RUNS
     checks.check_memory(n, 12, _chain_minerals(chain))
-    with Progress(transient=True, disable=fmt == "json") as bar:
+    with Progress(transient=True, disable=fmt != "table") as bar:
         task = bar.add_task("ranking minerals", total=None)
         rows = rank(
             chain,
@@ -748,19 +748,23 @@ def _rank(
     if fmt == "json":
         click.echo(json.dumps(records, indent=1))
         return
-    frame = pd.DataFrame(records)[
-        [
-            "rank",
-            "mineral",
-            "expected_loss_usd",
-            "expected_loss_se_usd",
-            "p95_loss_usd",
-            "gdp_loss_usd",
-            "welfare_loss_usd",
-            "domestic_outage_loss_usd",
-            "on_us_list",
-        ]
+    columns = [
+        "rank",
+        "mineral",
+        "expected_loss_usd",
+        "expected_loss_se_usd",
+        "p95_loss_usd",
+        "gdp_loss_usd",
+        "welfare_loss_usd",
+        "domestic_outage_loss_usd",
+        "on_us_list",
     ]
+    if fmt == "csv":  # every row, ranked then unranked, each with its reason (USD/yr)
+        table = pd.DataFrame(records)[[*columns, "reason"]]
+        table["rank"] = table["rank"].astype("Int64")
+        _emit(table, "csv", "rank")
+        return
+    frame = pd.DataFrame(records)[columns]
     # the top ranked rows, then every unranked one (no dollar figure; its reason below)
     unranked = frame["rank"].isna()
     frame = pd.concat([frame[~unranked].head(top), frame[unranked]])

@@ -211,6 +211,10 @@ SWEEP = [
     (["security", "rates", "--country", ""], "--country '': no id given"),
     (["security", "rates", "--country", ","], "--country ',': no id given"),
     (["security", "rates", "--stage", " "], "--stage ' ': no id given"),
+    # an unknown country or stage printed an empty table of hazard rates, exit 0
+    (["security", "rates", "--country", "XXX"], "--country: unknown XXX"),
+    (["security", "rates", "--country", "PER,ZZZ"], "--country: unknown ZZZ"),
+    (["security", "rates", "--stage", "nosuch"], "--stage: unknown nosuch"),
     # kept paths filled the disk (1.1 TiB here: quarters make it 3x the months, more than any
     # test machine has free; the free-space check itself: tests/simulate/test_runner.py)
     (
@@ -518,3 +522,16 @@ def test_ledger_commands_refuse_bad_input_and_create_nothing(
     ledger_dir: Path, args: list[str]
 ) -> None:
     run(args, ledger_dir)
+
+
+def test_an_actor_without_the_verbs_role_is_named_with_both_roles(tmp_path: Path) -> None:
+    """It read "'ana' is a analyst; `acquire` needs a operator user"."""
+    db = Ledger.open(f"sqlite:///{tmp_path / 'roles.db'}", create=True)
+    add_user(db.engine, "ana", Role.ANALYST)
+    db.dispose()
+    args = ["ledger", "acquire", "--database", "sqlite:///roles.db", "--actor", "ana",
+            "--lot-id", "l", "--mineral", "cobalt", "--form", "metal", "--location", "d",
+            "--seller", "s", "--seller-country", "AUS", "--price-usd-per-t", "30000",
+            "--quantity-t", "1"]  # fmt: skip
+    says = run(args, tmp_path, single=True)
+    assert "--actor 'ana' has the role analyst; `acquire` needs the role operator" in says

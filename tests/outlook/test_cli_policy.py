@@ -116,3 +116,19 @@ def test_project_naming_an_unknown_facility_is_refused(small_dir: Path) -> None:
     assert "column 'facility'" in res.output
     assert "no-such-plant" in res.output
     assert "Traceback" not in res.output
+
+
+def test_compare_table_shows_each_rows_why() -> None:
+    """The comparison's 'why' (a paragraph) was a table column squeezed to nothing: each row
+    ran dozens of blank lines tall and the reasons were never shown. They follow the table."""
+    args = ["outlook", "--level", "compare", "--draws", "50"]
+    runner = CliRunner(env={"COLUMNS": "100"})
+    table = runner.invoke(main, args)
+    assert table.exit_code == 0, table.output
+    records = json.loads(runner.invoke(main, [*args, "--format", "json"]).stdout)
+    assert records
+    lines = table.stdout.splitlines()
+    blank_runs = "\n".join("x" if line.strip() else "" for line in lines)
+    assert "\n\n\n\n" not in blank_runs  # no row padded with blank lines
+    for r in records:
+        assert " ".join(r["why"].split()) in " ".join(table.stdout.split())

@@ -91,3 +91,20 @@ def test_a_stage_filter_leaves_out_the_minerals_without_a_chain(
     shown = {r[1].removesuffix(" U.S. list") for r in _rows(html)}
     assert "Cesium" not in shown
     assert "Cobalt" in shown
+
+
+def test_the_lede_names_the_disruptions_the_ranking_draws(
+    served: tuple[TestClient, Any],
+) -> None:
+    """The page said the ranking was of 'background supplier outages plus the library events',
+    an older event set: since the Gamma-Poisson restriction rates, every major foreign
+    supplier's export restriction is drawn, and that is what the ranked rows' events list."""
+    client, state = served
+    events = {e for r in state.analysis("rank").result for e in r["events"]}
+    html = client.get("/criticality").text
+    lede = _text(html.split('class="lede">', 1)[1].split("</p>", 1)[0])
+    assert any(e.startswith("restriction-") for e in events)
+    assert "export restrictions by every major foreign supplier" in lede
+    assert any(e.startswith("outage-") for e in events)
+    assert "outages of major foreign suppliers" in lede
+    assert "USD/yr" in lede

@@ -31,6 +31,19 @@ def test_dollars_that_round_to_zero_read_as_zero_not_minus_zero(v: float) -> Non
     assert usd_error(v, 0.2) == "$0 ± 0.20"
 
 
+@pytest.mark.parametrize(("v", "text"), [(-0.0, "0"), (-1e-16, "0.00"), (-0.004, "0.00")])
+def test_numbers_that_round_to_zero_read_as_zero_not_minus_zero(v: float, text: str) -> None:
+    # the back-test's error and log error (modelled - observed) of an in-sample episode
+    assert cell("error", v) == text
+    assert cell("log_error", v) == text
+
+
+def test_small_negative_numbers_keep_their_sign() -> None:
+    assert cell("error", -0.006) == "-0.01"
+    assert cell("error", -0.5) == "-0.50"
+    assert cell("error", -1234.0) == "-1,234"
+
+
 def test_small_negative_dollars_keep_their_sign() -> None:
     assert usd(-0.6) == "-$1"
     assert usd(-999) == "-$999"

@@ -63,7 +63,9 @@ def _actor(db: Any, actor: str, verb: str, option: str = "--actor") -> Any:
         _fail(f"{option} {actor!r}: the user was revoked", 2)
     role = VERB_ROLES.get(verb, "operator")
     if user.role.value != role:
-        _fail(f"{option} {actor!r} is a {user.role.value}; `{verb}` needs a {role} user", 2)
+        _fail(
+            f"{option} {actor!r} has the role {user.role.value}; `{verb}` needs the role {role}", 2
+        )
     return user
 
 
@@ -466,7 +468,7 @@ def users_list(database: str | None) -> None:
     type=click.IntRange(10, 5000),
     default=200,
     show_default=True,
-    help="Draws for the web's ranking and reserve plan (computed once per data version).",
+    help="Draws for the web's ranking and reserve plan (computed once per data and code version).",
 )
 @click.option(
     "--warm/--lazy",

@@ -273,7 +273,18 @@ def _run(
         }
         checks.write_text(out, json.dumps(run, indent=1))
     title = f"Outlook {policy.name}: {draws:,} draws, seed {seed}"
+    notes: list[str] = []
+    if fmt == "table" and "why" in frame.columns:
+        # a paragraph per row does not fit a 100-column table (it was squeezed to nothing,
+        # leaving each row dozens of blank lines tall): it follows the table, row by row
+        notes = [
+            f"{r['mineral']} {r['stage']} {r['year']} {r['metric']}: {r['why']}"
+            for r in frame.to_dict("records")
+        ]
+        frame = frame.drop(columns="why")
     base._emit(frame, fmt, title, {"capacity": "t/yr (chain basis)", "share": "fraction"})
+    for note in notes:
+        click.echo(note)
 
 
 COMMANDS = (outlook,)

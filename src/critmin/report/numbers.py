@@ -158,8 +158,11 @@ def cell(column: str, v: Any) -> str:
         return usd(v)
     if isinstance(v, float):
         if v.is_integer() and abs(v) < 1e15:
-            return f"{v:,.0f}"
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+            text = f"{v:,.0f}"
+        else:
+            text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+        # a value that rounds to zero reads '0', never '-0' (a back-test's error of -1e-16)
+        return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
     if isinstance(v, list | tuple):
         return ", ".join(str(x) for x in v)
     return str(v)

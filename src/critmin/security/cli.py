@@ -135,7 +135,17 @@ def rates(
         stored = stored_incidents(database)
     except Refused as exc:
         base._fail(exc.message)
-    frame = rate_table(base._chain(ctx), stored, start, countries, stages)
+    chain = base._chain(ctx)
+    known = {
+        "--country": set(chain.dataset["countries"]["iso3"].astype(str)),
+        "--stage": set(chain.dataset["stages"]["id"].astype(str)),
+    }
+    for option, asked in (("--country", countries), ("--stage", stages)):
+        unknown = [v for v in asked if v not in known[option]]
+        if unknown:  # an unknown label is refused, not shown as an empty table
+            what = "countries.csv ISO3" if option == "--country" else "`critmin minerals`"
+            base._fail(f"{option}: unknown {', '.join(unknown)} (see {what})")
+    frame = rate_table(chain, stored, start, countries, stages)
     base._emit(frame, fmt, f"Hazard rates since {since} (incidents per country-stage-year)")
 
 

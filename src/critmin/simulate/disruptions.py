@@ -26,12 +26,15 @@ Per chain mineral:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from critmin.chain import HostLink, SupplyChain
+from critmin.data.load import Dataset
+from critmin.data.per_dataset import per_dataset
 from critmin.economics.byproduct import host_shares
 from critmin.scenarios.load import library_events, load_scenario, parse_scenario
 from critmin.scenarios.probability import (
@@ -69,6 +72,25 @@ def scaled(distribution: dict[str, Any], factor: float) -> dict[str, Any]:
     return out
 
 
+@per_dataset
+def _calibrations(ds: Dataset) -> dict[str, Calibration]:
+    """The Gamma-Poisson fits made on ``ds`` (about 0.7 s of CPU each), by their inputs."""
+    return {}
+
+
+def calibration_of(ds: Dataset, shares: pd.DataFrame, parents: dict[str, str]) -> Calibration:
+    """``calibrate(ds, shares, parents)``, fitted once per dataset and inputs: rank, optimize
+    (its ensemble and its sensitivity), the web application's jobs and the tests each build
+    the disruption set, often on one dataset in one process."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(shares, index=False).to_numpy().tobytes())
+    digest.update(repr(sorted(parents.items())).encode())
+    fits = _calibrations(ds)
+    key = digest.hexdigest()
+    if key not in fits:
+        fits[key] = calibrate(ds, shares, parents)
+    return fits[key]
+
+
 def stage_shares(chain: SupplyChain) -> pd.DataFrame:
     """(mineral, stage, country, share) in each (mineral, stage)'s base-year production year
     (SupplyChain.base_shares: the shares the chain models are built on)."""
@@ -101,7 +123,7 @@ class DisruptionSet:
         countries = sorted(set(shares["country"]))
         return cls(
             shares=shares,
-            calibration=calibrate(chain.dataset, shares, parents),
+            calibration=calibration_of(chain.dataset, shares, parents),
             library=library_events(),
             background=hazard,
             rates=background_rates(chain.dataset, countries),

@@ -83,5 +83,10 @@ class Jobs:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
+    def all(self) -> list[Job]:
+        """Every job kept, running or finished."""
+        with self._lock:
+            return list(self._jobs.values())
+
     def done(self) -> list[Job]:
         return [j for j in self._jobs.values() if j.status == "done"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from critmin.web.jobs import Progress
 
 MAX_RUNS = 5000
+#: Lab runs computing at once: the lab is open to every visitor (no token), so a further run
+#: is refused (429) until one finishes rather than queued without bound on a small server.
+MAX_RUNNING = 2
 
 
 class LabRequest(BaseModel):
@@ -34,29 +38,47 @@ class LabRequest(BaseModel):
     runs: int = Field(1000, ge=10, le=MAX_RUNS)
     horizon: int = Field(12, ge=1, le=60)
     seed: int = Field(0, ge=0, le=2**31)
-    scale: dict[str, float] = Field(default_factory=dict)
+    #: per event, a factor on its approval path (an export control or content rule under
+    #: licensing): the scenario's ``EVENT.scale`` uncertainty, fixed at that value
+    scale: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
 
 
 def compose(req: LabRequest) -> dict[str, Any]:
-    """The scenario as YAML would hold it: library events by name, with any scale override."""
+    """The scenario as YAML would hold it: library events by name; a scale is the event's
+    ``scale`` uncertainty fixed at that factor (an event has no ``scale`` field: an approval
+    path is scaled through its uncertainty, critmin.simulate.shocks)."""
     from critmin.scenarios.load import ScenarioError, library_events
 
     library = library_events()
     unknown = [e for e in req.events if e not in library]
     if unknown:
         raise ScenarioError("lab", [f"events: no library event {', '.join(unknown)}"])
+    problems = [f"scale.{e}: not an event of this run" for e in req.scale if e not in req.events]
     events: dict[str, Any] = {}
+    uncertainties: list[dict[str, Any]] = []
     for e in req.events:
-        body: dict[str, Any] = {"use": e}
-        if e in req.scale and req.scale[e] != 1.0:
-            body["scale"] = float(req.scale[e])
-        events[e] = body
-    return {
+        events[e] = {"use": e}
+        factor = float(req.scale.get(e, 1.0))
+        if factor == 1.0:
+            continue
+        body = library[e]
+        if body.get("kind") not in ("export_control", "content_rule") or not body.get("approval"):
+            problems.append(f"scale.{e}: only a licensing regime's approval path can be scaled")
+            continue
+        uncertainties.append(
+            {"target": f"{e}.scale", "distribution": {"dist": "choice", "values": [factor]}}
+        )
+    if problems:
+        raise ScenarioError("lab", problems)
+    out: dict[str, Any] = {
         "name": req.name,
         "description": "composed in the critmin scenario lab from " + ", ".join(req.events),
         "start": req.start,
         "events": events,
     }
+    if uncertainties:
+        out["uncertainties"] = uncertainties
+    return out
 
 
 def _band(arr: xr.DataArray) -> tuple[list[float | None], ...]:
@@ -220,6 +242,7 @@ def summarise(result: RunResult, raw: dict[str, Any]) -> dict[str, Any]:
 def router(web: Web) -> APIRouter:
     r = APIRouter()
     state = web.state
+    gate = threading.Lock()
 
     @r.get("/lab", response_class=HTMLResponse)
     def lab_page(request: Request) -> HTMLResponse:
@@ -266,7 +289,14 @@ def router(web: Web) -> APIRouter:
         def work(progress: Progress) -> dict[str, Any]:
             return summarise(simulate(chain, spec, config, progress), raw)
 
-        job = state.jobs.start("lab", work, name=req.name, runs=req.runs)
+        with gate:  # the count and the start together: two requests cannot both pass
+            running = sum(j.label == "lab" and j.status == "running" for j in state.jobs.all())
+            if running >= MAX_RUNNING:
+                raise HTTPException(
+                    429,
+                    f"the lab is busy: {running} runs are computing; try again when one finishes",
+                )
+            job = state.jobs.start("lab", work, name=req.name, runs=req.runs)
         return {"job": job.id}
 
     def finished(job_id: str) -> dict[str, Any]:

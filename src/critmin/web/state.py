@@ -1,6 +1,6 @@
 """What the web application holds between requests: the chain (loaded once), the exposure
-tables, and the heavy analyses (ranking, reserve plan) computed once per data version in the
-background and kept on disk, so no page request ever waits for them."""
+tables, and the heavy analyses (ranking, reserve plan) computed once per data and code version
+in the background and kept on disk, so no page request ever waits for them."""
 
 from __future__ import annotations
 
@@ -58,9 +58,13 @@ class WebState:
 
     @cached_property
     def version(self) -> str:
+        """The data version and the code's (critmin's version and files:
+        result_cache.code_id): an upgraded or edited critmin does not serve the analyses an
+        older one cached for the same data."""
+        from critmin.data.result_cache import code_id
         from critmin.simulate.output import data_version
 
-        return data_version(self.chain().dataset)
+        return f"{data_version(self.chain().dataset)}-{code_id()[:16]}"
 
     @cached_property
     def exposure(self) -> pd.DataFrame:
