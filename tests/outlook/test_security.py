@@ -259,3 +259,22 @@ def test_unmigrated_database_is_refused_in_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "no security register tables" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "value"),
+    [({"country": "XXX"}, "country", "XXX"), ({"stage": "nosuch"}, "stage", "nosuch")],
+)
+def test_api_hazards_refuses_an_unknown_country_or_stage(
+    db: Ledger, params: dict[str, str], field: str, value: str
+) -> None:
+    token = add_user(db.engine, "reader", Role.ANALYST)
+    with TestClient(create_app(db)) as client:
+        got = client.get(
+            "/security/hazards", params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert got.status_code == 422, got.json()
+    error = got.json()["error"]
+    assert error["field"] == field
+    assert error["message"].startswith(f"{field}: unknown {value}")
+    assert "\n" not in error["message"]

@@ -72,20 +72,18 @@ def hazards(
     stage: Annotated[str | None, Query(pattern=r"^[a-z]+$")] = None,
     since: date = date(2015, 1, 1),
 ) -> list[dict[str, Any]]:
-    """Posterior hazard rates (incidents per country-stage-year) with the stored entries."""
+    """Posterior hazard rates (incidents per country-stage-year) with the stored entries; an
+    unknown country or stage is refused (422) with the parameter named."""
     from critmin.chain import SupplyChain  # noqa: PLC0415
     from critmin.ledger.errors import Refused  # noqa: PLC0415
     from critmin.records import json_records  # noqa: PLC0415
-    from critmin.security.service import rate_table  # noqa: PLC0415
+    from critmin.security.service import check_filters, rate_table  # noqa: PLC0415
     from critmin.security.store import list_incidents  # noqa: PLC0415
 
     if since >= date.today():
         raise Refused("since: must be in the past", "since", 422)
-    frame = rate_table(
-        SupplyChain.load(),
-        list_incidents(db.engine),
-        since,
-        [country] if country else [],
-        [stage] if stage else [],
-    )
+    chain = SupplyChain.load()
+    countries, stages = [country] if country else [], [stage] if stage else []
+    check_filters(chain, countries, stages)  # one check with `critmin security rates`
+    frame = rate_table(chain, list_incidents(db.engine), since, countries, stages)
     return json_records(frame)

@@ -125,7 +125,11 @@ def rates(
 ) -> None:
     """Hazard rates by country, stage and threat (Gamma-Poisson posterior means)."""
     from critmin import cli as base  # noqa: PLC0415
-    from critmin.security.service import rate_table, stored_incidents  # noqa: PLC0415
+    from critmin.security.service import (  # noqa: PLC0415
+        check_filters,
+        rate_table,
+        stored_incidents,
+    )
 
     start = _since(since)
     countries, stages = base._split(country, "--country"), base._split(stage, "--stage")
@@ -136,15 +140,10 @@ def rates(
     except Refused as exc:
         base._fail(exc.message)
     chain = base._chain(ctx)
-    known = {
-        "--country": set(chain.dataset["countries"]["iso3"].astype(str)),
-        "--stage": set(chain.dataset["stages"]["id"].astype(str)),
-    }
-    for option, asked in (("--country", countries), ("--stage", stages)):
-        unknown = [v for v in asked if v not in known[option]]
-        if unknown:  # an unknown label is refused, not shown as an empty table
-            what = "countries.csv ISO3" if option == "--country" else "`critmin minerals`"
-            base._fail(f"{option}: unknown {', '.join(unknown)} (see {what})")
+    try:  # an unknown label is refused, not shown as an empty table
+        check_filters(chain, countries, stages, prefix="--")
+    except Refused as exc:
+        base._fail(exc.message)
     frame = rate_table(chain, stored, start, countries, stages)
     base._emit(frame, fmt, f"Hazard rates since {since} (incidents per country-stage-year)")
 

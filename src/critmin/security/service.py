@@ -58,6 +58,23 @@ def stored_incidents(database: str | None) -> pd.DataFrame | None:
         db.dispose()
 
 
+def check_filters(
+    chain: SupplyChain, countries: list[str], stages: list[str], prefix: str = ""
+) -> None:
+    """Refuse (422) a country or stage filter the dataset does not know, naming the parameter
+    (``prefix`` + ``country``/``stage``: ``--`` for the CLI options, nothing for the API's
+    query parameters): an unknown label is refused, not answered with an empty table."""
+    known = {
+        "country": (set(chain.dataset["countries"]["iso3"].astype(str)), "countries.csv ISO3"),
+        "stage": (set(chain.dataset["stages"]["id"].astype(str)), "`critmin minerals`"),
+    }
+    for name, asked in (("country", countries), ("stage", stages)):
+        labels, where = known[name]
+        unknown = [v for v in asked if v not in labels]
+        if unknown:
+            raise Refused(f"{prefix}{name}: unknown {', '.join(unknown)} (see {where})", name, 422)
+
+
 def rate_table(
     chain: SupplyChain,
     stored: pd.DataFrame | None,
