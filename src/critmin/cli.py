@@ -796,13 +796,16 @@ def _rank(
 
 
 def _check_partners(chain: SupplyChain, specs: Sequence[str], partners: Sequence[Partner]) -> None:
-    """A --partner naming a country or an earmarked mineral the data do not know is a typo:
-    refused before the draws (a foreign entity of concern is refused in the plan, by policy)."""
-    countries = set(chain.dataset["countries"]["iso3"].astype(str))
+    """A --partner the reserve will refuse (a foreign entity of concern, an unknown country:
+    ``optimize.partners.refusal``, the plan's own rule) or naming an earmarked mineral the data
+    do not know is refused before the draws, in one line naming the option and the value."""
+    from critmin.optimize.partners import refusal
+
     minerals = set(chain.dataset["minerals"]["id"].astype(str))
     for spec, p in zip(specs, partners, strict=True):
-        if p.country not in countries:
-            _fail(f"--partner {spec}: unknown country {p.country!r} (ISO3 of countries.csv)")
+        why = refusal(chain, p)
+        if why is not None:
+            _fail(f"--partner {spec}: {why}")
         unknown = [m for m in p.earmark if m not in minerals]
         if unknown:
             _fail(

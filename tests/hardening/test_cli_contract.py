@@ -193,6 +193,11 @@ SWEEP = [
     # an unknown partner country or earmark was dropped from the plan after the draws
     (["optimize", "--partner", "ZZZ:1e9"], "--partner ZZZ:1e9: unknown country 'ZZZ'"),
     (["optimize", "--partner", "JPN:1e9:unobtanium"], "unknown mineral unobtanium"),
+    # a foreign entity of concern ran all the draws, then was one "refused" line, exit 0
+    (
+        ["optimize", "--partner", "CHN:1e8", "--runs", "10"],
+        "--partner CHN:1e8: CHN is a foreign entity of concern",
+    ),
     # a bad --scenario was reported after the ensemble's memory estimate
     (["optimize", "--scenario", "missing.yaml"], "missing.yaml: no such file"),
     (["optimize", "--scenario", "a-file"], "a-file: (top level): a scenario must be"),

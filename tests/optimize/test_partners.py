@@ -78,7 +78,7 @@ def test_release_rights_hold_tonnes_back_from_the_us() -> None:
 def test_foreign_entities_of_concern_are_refused(bundled: SupplyChain) -> None:
     ok, refused = screen(bundled, [Partner("CHN", 1e9), Partner("JPN", 1e8), Partner("XXX", 1)])
     assert [p.country for p in ok] == ["JPN"]
-    assert any(r.startswith("CHN: a foreign entity of concern") for r in refused)
+    assert any(r.startswith("CHN:") and "foreign entity of concern" in r for r in refused)
     assert any(r.startswith("XXX") for r in refused)
     assert Partner.parse("jpn:3e8:gallium+germanium:share=0.5:rights=0.3") == Partner(
         "JPN", 3e8, ("gallium", "germanium"), 0.5, 0.3

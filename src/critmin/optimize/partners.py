@@ -48,20 +48,29 @@ class Partner:
         return cls(country, amount, earmark, share, rights)
 
 
-def screen(chain: SupplyChain, partners: list[Partner]) -> tuple[list[Partner], list[str]]:
-    """Partners accepted, and one line per partner refused (a foreign entity of concern or an
-    unknown country)."""
+def refusal(chain: SupplyChain, partner: Partner) -> str | None:
+    """Why the reserve refuses ``partner`` (None: it does not): a foreign entity of concern
+    (country_groups group ``feoc``) or a country countries.csv does not know. The one rule the
+    plan (``screen``) and the CLI's check before the draws both apply."""
     groups = chain.dataset["country_groups"]
     feoc = set(groups.loc[groups["group"] == FEOC_GROUP, "country"].astype(str))
-    known = set(chain.dataset["countries"]["iso3"].astype(str))
+    if partner.country in feoc:
+        return (
+            f"{partner.country} is a foreign entity of concern (country group {FEOC_GROUP}); "
+            "the reserve does not deal with it"
+        )
+    if partner.country not in set(chain.dataset["countries"]["iso3"].astype(str)):
+        return f"unknown country {partner.country!r} (ISO3 of countries.csv)"
+    return None
+
+
+def screen(chain: SupplyChain, partners: list[Partner]) -> tuple[list[Partner], list[str]]:
+    """Partners accepted, and one line ``ISO3: reason`` per partner refused (``refusal``)."""
     ok, refused = [], []
     for p in partners:
-        if p.country in feoc:
-            refused.append(
-                f"{p.country}: a foreign entity of concern; the reserve does not deal with it"
-            )
-        elif p.country not in known:
-            refused.append(f"{p.country}: not a country of countries.csv")
-        else:
+        why = refusal(chain, p)
+        if why is None:
             ok.append(p)
+        else:
+            refused.append(f"{p.country}: {why}")
     return ok, refused
