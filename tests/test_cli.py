@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from critmin.cli import main
+from critmin.simulate import draws
 from critmin.simulate import rank as ranking
 
 KEYS = {
@@ -164,3 +165,14 @@ def test_criticality_usgs_csv_is_csv(monkeypatch: pytest.MonkeyPatch) -> None:
         assert row["reason"] == (record["reason"] or "")
         if record["expected_loss_usd"] is not None:
             assert float(row["expected_loss_usd"]) == pytest.approx(record["expected_loss_usd"])
+
+
+@pytest.mark.parametrize("command", ["rank", "criticality", "review", "serve"])
+def test_ranking_draws_have_one_minimum_and_default(command: str) -> None:
+    shown = " ".join(CliRunner().invoke(main, [command, "--help"]).output.split())
+    assert "per stratum" in shown
+    assert f"default: {draws.DEFAULT_RUNS}; {draws.MIN_RUNS}<=x<=" in shown
+    # below the one minimum is refused, in one line, before anything runs
+    bad = CliRunner().invoke(main, [command, "--runs", str(draws.MIN_RUNS - 1)])
+    assert bad.exit_code == 2
+    assert f"'--runs': {draws.MIN_RUNS - 1} is not in the range {draws.MIN_RUNS}<=x" in bad.stderr

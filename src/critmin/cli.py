@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from critmin import cli_checks as checks
+from critmin.simulate import draws
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -315,10 +316,10 @@ LOCAL_WORKERS = click.option(
 @click.option("--year", type=checks.YEAR, default=None, help="Year (default: latest per stage).")
 @click.option(
     "--runs",
-    type=click.IntRange(10, checks.MAX_RUNS),
-    default=200,
+    type=checks.RANK_RUNS,
+    default=draws.DEFAULT_RUNS,
     show_default=True,
-    help="Monte Carlo draws per disruption scenario.",
+    help="Draws per stratum of the ranking (as `critmin rank --runs`) and per disruption scenario.",
 )
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @click.option(
@@ -614,7 +615,13 @@ SCHEDULER = click.option(
 
 
 @main.command("rank")
-@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="Draws per stratum.")
+@click.option(
+    "--runs",
+    type=checks.RANK_RUNS,
+    default=draws.DEFAULT_RUNS,
+    show_default=True,
+    help=checks.RANK_RUNS_HELP,
+)
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @LOCAL_WORKERS
 @SCHEDULER
@@ -654,7 +661,13 @@ def rank_cmd(
     help="eu: JRC supply risk and economic importance; usgs: the equilibrium/GDP ranking.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@click.option("--runs", type=click.IntRange(20, 100_000), default=None, help="usgs: draws.")
+@click.option(
+    "--runs",
+    type=checks.RANK_RUNS,
+    default=draws.DEFAULT_RUNS,
+    show_default=True,
+    help=f"usgs: {checks.RANK_RUNS_HELP[0].lower()}{checks.RANK_RUNS_HELP[1:]}",
+)
 @click.option("--seed", type=checks.SEED, default=0, show_default=True)
 @LOCAL_WORKERS
 @click.pass_context
@@ -726,10 +739,10 @@ def _rank(
     import pandas as pd
     from rich.progress import Progress
 
-    from critmin.simulate.rank import DEFAULT_RUNS, rank, rank_records
+    from critmin.simulate.rank import rank, rank_records
 
     chain = recycled_chain(_chain(ctx), recycling_year, seed)
-    n = runs or DEFAULT_RUNS
+    n = runs or draws.DEFAULT_RUNS
     checks.check_memory(n, 12, _chain_minerals(chain))
     with Progress(transient=True, disable=fmt != "table") as bar:
         task = bar.add_task("ranking minerals", total=None)

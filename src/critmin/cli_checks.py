@@ -24,6 +24,8 @@ from typing import Any, NoReturn
 
 import click
 
+from critmin.simulate import draws
+
 #: Upper bounds on the ensemble size (draws per scenario).
 MAX_RUNS = 1_000_000
 #: Bytes held per draw, per simulated month and per mineral (measured: 11.5 KB per draw for
@@ -96,6 +98,9 @@ class FiniteDecimal(click.ParamType):  # type: ignore[type-arg]
 #: A random seed: a non-negative integer below 2**63.
 SEED = click.IntRange(0, 2**63 - 1)
 RUNS = click.IntRange(1, MAX_RUNS)
+#: Draws per stratum of the criticality ranking (rank, criticality, review; serve caps lower).
+RANK_RUNS = click.IntRange(draws.MIN_RUNS, draws.MAX_RUNS)
+RANK_RUNS_HELP = "Draws per stratum of the ranking (the no-event stratum and each event alone)."
 PORT = click.IntRange(1, 65535)
 YEAR = click.IntRange(1900, 2100)
 

@@ -108,3 +108,14 @@ def test_the_lede_names_the_disruptions_the_ranking_draws(
     assert any(e.startswith("outage-") for e in events)
     assert "outages of major foreign suppliers" in lede
     assert "USD/yr" in lede
+
+
+def test_the_lede_gives_the_cli_command_that_reproduces_the_ranking(
+    served: tuple[TestClient, Any],
+) -> None:
+    client, state = served
+    html = client.get("/criticality").text
+    lede = _text(html.split('class="lede">', 1)[1].split("</p>", 1)[0])
+    runs, seed = state.settings.rank_runs, state.settings.seed
+    assert f"{runs} seeded draws per stratum" in lede
+    assert f"critmin rank --runs {runs} --seed {seed}" in lede

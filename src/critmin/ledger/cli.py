@@ -14,6 +14,7 @@ from typing import Any, NoReturn, get_args, get_origin
 import click
 
 from critmin import cli_checks as checks
+from critmin.simulate import draws
 
 DatabaseOption = click.option(
     "--database",
@@ -465,10 +466,11 @@ def users_list(database: str | None) -> None:
 )
 @click.option(
     "--runs",
-    type=click.IntRange(10, 5000),
-    default=200,
+    type=click.IntRange(draws.MIN_RUNS, 5000),
+    default=draws.DEFAULT_RUNS,
     show_default=True,
-    help="Draws for the web's ranking and reserve plan (computed once per data and code version).",
+    help="Draws per stratum of the web's ranking (as `critmin rank --runs`) and draws of its "
+    "reserve plan (computed once per data and code version).",
 )
 @click.option(
     "--warm/--lazy",

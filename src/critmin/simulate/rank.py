@@ -43,6 +43,7 @@ from critmin.economics.welfare import (
 )
 from critmin.scenarios.spec import Scenario
 from critmin.simulate.disruptions import DisruptionSet
+from critmin.simulate.draws import DEFAULT_RUNS
 from critmin.simulate.driver import Execution, Executor, map_chunks
 from critmin.simulate.engine import run, warm
 from critmin.simulate.model import (
@@ -56,7 +57,6 @@ from critmin.simulate.shocks import build_shocks
 
 MONTHS = 12
 USA = 1  # index of the U.S. in REGIONS
-DEFAULT_RUNS = 200  # draws per stratum (no event; each event alone)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from critmin.records import json_records
+from critmin.simulate.draws import DEFAULT_RUNS
 from critmin.web.jobs import Job, Jobs, Progress
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class WebSettings:
 
     data: Path | None = None
     cache: Path | None = None
-    rank_runs: int = 200
+    rank_runs: int = DEFAULT_RUNS  # draws per stratum, as `critmin rank --runs`
     plan_runs: int = 200
     seed: int = 0
     workers: int = 2
