@@ -176,3 +176,19 @@ def test_ranking_draws_have_one_minimum_and_default(command: str) -> None:
     bad = CliRunner().invoke(main, [command, "--runs", str(draws.MIN_RUNS - 1)])
     assert bad.exit_code == 2
     assert f"'--runs': {draws.MIN_RUNS - 1} is not in the range {draws.MIN_RUNS}<=x" in bad.stderr
+
+
+def test_security_rates_table_keeps_small_rates_and_names_their_unit() -> None:
+    args = ["security", "rates", "--country", "PER"]
+    rows = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).output)
+    table = CliRunner().invoke(main, args)
+    assert table.exit_code == 0, table.output
+    lines = [ln.split() for ln in table.output.splitlines() if ln.strip().startswith("PER ")]
+    assert len(lines) == len(rows)
+    assert any(0 < r["rate"] < 0.005 for r in rows)  # the case two decimals printed as 0.00
+    for cells, row in zip(lines, rows, strict=True):
+        for i, key in ((4, "rate"), (5, "annual_probability"), (6, "prior_rate")):
+            shown = float(cells[i])
+            assert shown > 0
+            assert shown == pytest.approx(row[key], rel=5e-3), (key, cells[i], row[key])
+    assert "Rate: incidents per year" in " ".join(table.output.split())

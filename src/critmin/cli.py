@@ -83,9 +83,16 @@ def _check_year(chain: SupplyChain, year: int | None) -> None:
         _fail(f"--year {year}: the data cover {low}-{high}; choose a year in that range")
 
 
-def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | None = None) -> None:
-    """Print ``frame`` as a table (human headers, shares in %, dollars in $M/$B, at most
-    TABLE_WIDTH columns wide), JSON, CSV, or an XLSX workbook on standard output."""
+def _emit(
+    frame: pd.DataFrame,
+    fmt: str,
+    title: str,
+    units: dict[str, str] | None = None,
+    significant: Iterable[str] = (),
+) -> None:
+    """Print ``frame`` as a table (human headers, shares in %, dollars in $M/$B, the
+    ``significant`` columns to three significant digits, at most TABLE_WIDTH columns wide),
+    JSON, CSV, or an XLSX workbook on standard output."""
     if fmt == "json":
         from critmin.records import json_records
 
@@ -102,7 +109,7 @@ def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | Non
         out.flush()
     else:
         from critmin.report import plain_table
-        from critmin.report.numbers import SHARE_COLUMNS, header, is_money
+        from critmin.report.numbers import SHARE_COLUMNS, header, is_money, sig
 
         shown = {
             k: v
@@ -115,8 +122,12 @@ def _emit(frame: pd.DataFrame, fmt: str, title: str, units: dict[str, str] | Non
         if any(is_money(c) for c in frame.columns):
             notes.append("dollars: US$ (K thousand, M million, B billion)")
         caption = "; ".join(notes) or None
+        fine = set(significant)
         cells = [
-            [_cell(str(c), v) for c, v in zip(frame.columns, row, strict=True)]
+            [
+                sig(v) if c in fine else _cell(str(c), v)
+                for c, v in zip(frame.columns, row, strict=True)
+            ]
             for row in frame.itertuples(index=False)
         ]
         columns = []

@@ -131,6 +131,18 @@ def num(v: Any, digits: int = 0) -> str:
     return f"{float(v):,.{digits}f}"
 
 
+def sig(v: Any, digits: int = 3) -> str:
+    """``v`` to ``digits`` significant digits in fixed notation (0.0083 -> '0.0083', 0.12065 ->
+    '0.121', 11.92 -> '11.9'): for small rates that fixed decimals would round to '0.00'."""
+    if missing(v):
+        return "-"
+    x = float(v)
+    if x == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:,.{decimals}f}"
+
+
 def month_labels(start: str, count: int, months_per_period: int = 1) -> list[str]:
     """Calendar labels for simulation periods from ``start`` ('2025-04'): 'Apr 2025', ...
     A quarter is labelled by its first month."""

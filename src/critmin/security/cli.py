@@ -145,7 +145,18 @@ def rates(
     except Refused as exc:
         base._fail(exc.message)
     frame = rate_table(chain, stored, start, countries, stages)
-    base._emit(frame, fmt, f"Hazard rates since {since} (incidents per country-stage-year)")
+    base._emit(
+        frame,
+        fmt,
+        f"Hazard rates since {since} (incidents per country-stage-year)",
+        {
+            "rate": "incidents per year (posterior mean)",
+            "annual_probability": "chance of at least one incident in a year",
+            "prior_rate": "incidents per year",
+            "exposure_years": "years",
+        },
+        significant=("rate", "annual_probability", "prior_rate", "exposure_years"),
+    )
 
 
 def _since(since: str) -> date:
