@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from critmin.cli import main
+from critmin.data.load import bundled_dir
 from critmin.simulate import draws
 from critmin.simulate import rank as ranking
 
@@ -192,3 +193,16 @@ def test_security_rates_table_keeps_small_rates_and_names_their_unit() -> None:
             assert shown > 0
             assert shown == pytest.approx(row[key], rel=5e-3), (key, cells[i], row[key])
     assert "Rate: incidents per year" in " ".join(table.output.split())
+
+
+def test_data_check_names_the_extend_files_own_row(tmp_path: Path) -> None:
+    lines = (bundled_dir() / "production.csv").read_text(encoding="utf-8").splitlines()
+    header, good = lines[0], lines[1:3]  # two bundled rows again (same key: they replace)
+    fields = dict(zip(header.split(","), lines[3].split(","), strict=True))
+    bad = ",".join({**fields, "year": "2031", "country": "ZZZ"}.values())  # row 4 of the file
+    extend = tmp_path / "production.extend.csv"
+    extend.write_text("\n".join([header, *good, bad]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["data", "check", str(tmp_path)])
+    assert result.exit_code != 0
+    assert f"{extend}, row 4, column 'country': unknown label" in result.output + result.stderr
+    assert "bundled" not in (result.output + result.stderr)

@@ -16,11 +16,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from critmin.data import table_cache
 from critmin.schema.tables import LOAD_ORDER, TABLES
-from critmin.schema.validate import DataError, Problem, check_references, check_table
+from critmin.schema.validate import DataError, Problem, RowOrigin, check_references, check_table
 
 EXTEND = ".extend"
 
@@ -114,9 +115,13 @@ def _locate(user_dir: Path | None, base: Path) -> tuple[dict[str, TableFiles], l
 _BUNDLED: dict[tuple[str, int, int], tuple[pd.DataFrame | None, list[Problem]]] = {}
 
 
-def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, list[Problem]]:
+Loaded = tuple[pd.DataFrame | None, list[Problem], RowOrigin | None]
+
+
+def _load_one(name: str, files: TableFiles) -> Loaded:
     """Read and check one table; the frame comes back (for cross-reference checks) whenever
-    its columns could be read, even if some cells broke a rule."""
+    its columns could be read, even if some cells broke a rule, with where each row came from
+    when it combines several files."""
     if files.extensions or files.base.parent != bundled_dir() or not files.base.exists():
         return _check_files(name, files)
     stat = files.base.stat()
@@ -126,16 +131,18 @@ def _load_one(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, list[P
         if cached is not None:
             _BUNDLED[stamp] = cached, []
         else:
-            _BUNDLED[stamp] = checked = _check_files(name, files)
-            if checked[0] is not None and not checked[1]:
-                table_cache.put(name, files.base, checked[0])
+            checked, found, _ = _check_files(name, files)  # one file: no RowOrigin
+            _BUNDLED[stamp] = checked, found
+            if checked is not None and not found:
+                table_cache.put(name, files.base, checked)
     frame, problems = _BUNDLED[stamp]
-    return (None if frame is None else frame.copy()), list(problems)
+    return (None if frame is None else frame.copy()), list(problems), None
 
 
-def _check_files(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, list[Problem]]:
+def _check_files(name: str, files: TableFiles) -> Loaded:
     table = TABLES[name]
     parts: list[pd.DataFrame] = []
+    paths: list[str] = []
     problems: list[Problem] = []
     for path in (files.base, *files.extensions):
         if not path.exists():
@@ -154,12 +161,19 @@ def _check_files(name: str, files: TableFiles) -> tuple[pd.DataFrame | None, lis
         problems.extend(found)
         if all(c.name in typed.columns for c in table.columns):
             parts.append(typed)
+            paths.append(str(path))
     if not parts:
-        return None, problems
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    if len(parts) > 1:
-        frame = frame.drop_duplicates(subset=list(table.key), keep="last").reset_index(drop=True)
-    return frame, problems
+        return None, problems, None
+    if len(parts) == 1:
+        return parts[0], problems, None
+    frame = pd.concat(parts, ignore_index=True)
+    keep = ~frame.duplicated(subset=list(table.key), keep="last").to_numpy()
+    origin = RowOrigin(
+        tuple(paths),
+        np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])[keep],
+        np.concatenate([np.arange(len(p)) + 2 for p in parts])[keep],  # header is row 1
+    )
+    return frame[keep].reset_index(drop=True), problems, origin
 
 
 @dataclass(eq=False)
@@ -176,10 +190,13 @@ class Dataset:
             return self.tables[name]
         if name not in self._lazy:
             label = self.files[name].label
-            frame, problems = _load_one(name, self.files[name])
+            frame, problems, origin = _load_one(name, self.files[name])
             if frame is not None:
                 data = {**self.tables, name: frame}
-                problems += check_references(TABLES, data, {name: label}, only=(name,))
+                origins = {name: origin} if origin is not None else None
+                problems += check_references(
+                    TABLES, data, {name: label}, only=(name,), origins=origins
+                )
             if problems or frame is None:
                 raise DataError(problems)
             self._lazy[name] = frame
@@ -211,19 +228,22 @@ def collect(
     """
     files, problems = _locate(user_dir, base_dir or bundled_dir())
     data: dict[str, pd.DataFrame] = {}
+    origins: dict[str, RowOrigin] = {}
     for name in LOAD_ORDER:
         if TABLES[name].lazy and not include_lazy:
             continue
-        frame, found = _load_one(name, files[name])
+        frame, found, origin = _load_one(name, files[name])
         problems += found
         if frame is not None:
             data[name] = frame
+        if origin is not None:
+            origins[name] = origin
     # the bundled tables alone: their cross-references are checked once per data and code
     # version (table_cache), not on every start
     used = [files[n].base for n in data]
     bundled_only = user_dir is None and base_dir is None and not problems
     if not (bundled_only and table_cache.references_checked(used)):
-        found = check_references(TABLES, data, {n: files[n].label for n in data})
+        found = check_references(TABLES, data, {n: files[n].label for n in data}, origins=origins)
         problems += found
         if bundled_only and not found:
             table_cache.mark_references_checked(used)

@@ -63,6 +63,41 @@ def _report(
         )
 
 
+@dataclass(frozen=True)
+class RowOrigin:
+    """Where each row of a table combined from several files (a base table and its
+    ``.extend.csv`` files) was written: the file and its row there (header = row 1), so a
+    problem found in the combined table names the row the user wrote."""
+
+    files: tuple[str, ...]
+    file_of: np.ndarray  # per combined row: index into ``files``
+    line_of: np.ndarray  # per combined row: its row in that file
+
+    @property
+    def label(self) -> str:
+        return " + ".join(self.files)
+
+
+def _report_at(
+    problems: list[Problem],
+    origin: RowOrigin,
+    column: str,
+    mask: pd.Series,
+    rule: str,
+    values: pd.Series,
+) -> None:
+    """As ``_report``, each offending row named by the file and row it came from."""
+    idx = np.flatnonzero(np.asarray(mask))
+    shown = values.to_numpy()[idx]
+    for i, value in list(zip(idx, shown, strict=True))[:MAX_PER_RULE]:
+        file = origin.files[int(origin.file_of[i])]
+        problems.append(Problem(file, int(origin.line_of[i]), column, f"{rule} (got {value!r})"))
+    if len(idx) > MAX_PER_RULE:
+        problems.append(
+            Problem(origin.label, None, column, f"{rule}: {len(idx) - MAX_PER_RULE} more rows")
+        )
+
+
 def _convert(col: Column, raw: pd.Series, file: str, problems: list[Problem]) -> pd.Series:
     empty = raw == ""
     if col.required:
@@ -138,8 +173,10 @@ def check_references(
     data: Mapping[str, pd.DataFrame],
     files: Mapping[str, str],
     only: tuple[str, ...] | None = None,
+    origins: Mapping[str, RowOrigin] | None = None,
 ) -> list[Problem]:
-    """Check every declared cross-reference: a label must exist in the table it names."""
+    """Check every declared cross-reference: a label must exist in the table it names. A
+    table in ``origins`` (combined from several files) has its rows named in their own file."""
     problems: list[Problem] = []
     for name, frame in data.items():
         if only is not None and name not in only:
@@ -153,7 +190,10 @@ def check_references(
             known = set(data[ref_table][ref_col].dropna().astype(str))
             values = frame[col.name]
             bad = values.notna() & ~values.astype(str).isin(known)
-            _report(
-                problems, files[name], col.name, bad, f"unknown label, not in {ref_table}", values
-            )
+            rule = f"unknown label, not in {ref_table}"
+            origin = (origins or {}).get(name)
+            if origin is not None:
+                _report_at(problems, origin, col.name, bad, rule, values)
+            else:
+                _report(problems, files[name], col.name, bad, rule, values)
     return problems
