@@ -114,9 +114,10 @@ def test_region_share_on_us_consumption_is_refused(bundled: SupplyChain, result:
         recycling_outlook(bundled, result, cobalt)
 
 
-#: A Chinese lithium-refining outage: 90% of capacity for 9 months.
-CHN_REFINING = {
-    "country": "CHN",
+#: A Chilean lithium-refining outage: 90% of capacity for 9 months (Chile and Argentina refine
+#: the compounds the U.S. buys, USGS; its demand sits at the refining stage).
+CHL_REFINING = {
+    "country": "CHL",
     "stage": "refining",
     "share": 0.9,
     "start": "2025-01",
@@ -125,8 +126,8 @@ CHN_REFINING = {
 
 
 def _us_lithium_shortfall(chain: SupplyChain) -> float:
-    """Mean U.S. shortfall (t over 12 months, 40 draws) of the Chinese refining outage."""
-    return mean_us_shortfall(chain, "lithium", CHN_REFINING, draws=40, seed=7)
+    """Mean U.S. shortfall (t over 12 months, 40 draws) of the Chilean refining outage."""
+    return mean_us_shortfall(chain, "lithium", CHL_REFINING, draws=40, seed=7)
 
 
 def test_attached_lithium_is_a_node_and_never_raises_the_us_shortfall(
