@@ -171,9 +171,8 @@ def form_prices(
         other = row.get("price_of")
         if isinstance(other, str) and other and other in refs:
             mult = mult * refs[other].usd_per_t / chain
-            note = f"{row['price_multiplier']} x the reference price of {other}"
-        else:
-            note = f"{row['price_multiplier']} x the reference price of {m} ({ref.note})"
+            ref = refs[other]
+        note = f"{row['price_multiplier']} x the reference price of {ref.mineral} ({ref.note})"
         out[m, form] = FormPrice(m, form, mult * chain, mult, ref.year, note)
     return out
 
