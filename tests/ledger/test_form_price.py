@@ -13,6 +13,7 @@ from ledger_world import acquisition
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
+from critmin.ledger import events as ev
 from critmin.ledger.errors import Refused
 from critmin.ledger.reference import bundled as bundled_reference
 from critmin.ledger.service import Ledger
@@ -21,6 +22,7 @@ from critmin.optimize.ensemble import build_ensemble
 from critmin.optimize.plan import plan_lots
 
 CENT = Decimal("0.01")
+KNOWN = "unknown form 'oxide' for rare_earths; known forms: dy_oxide, ndpr_oxide, tb_oxide"
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +52,17 @@ def test_the_ledger_prices_every_reserve_form_as_the_optimiser_does(
     assert ledger["lithium", "chemical"] > Decimal(5) * ref.prices["lithium"][0]
 
 
-@pytest.mark.parametrize(("mineral", "form"), [("rare_earths", "ndpr_oxide"), ("lithium", "chemical")])
+@pytest.mark.parametrize(
+    ("mineral", "form"), [("rare_earths", "ndpr_oxide"), ("lithium", "chemical")]
+)
 def test_an_acquisition_at_the_plans_price_is_accepted_and_twice_it_refused(
     world: Ledger, plan_prices: dict[tuple[str, str], Decimal], mineral: str, form: str
 ) -> None:
     price = plan_prices[mineral, form]
     ok = acquisition("R1", "1", mineral=mineral, form=form, price_usd_per_t=price)
     payload = world.submit(ok, "operator").event.payload
-    assert getattr(payload, "market_usd_per_t") == price
+    assert isinstance(payload, ev.Acquisition)
+    assert payload.market_usd_per_t == price
     before = world.head()
     dear = acquisition("R2", "1", mineral=mineral, form=form, price_usd_per_t=2 * price)
     with pytest.raises(Refused) as info:
@@ -72,9 +77,7 @@ def test_an_unknown_form_is_refused_naming_the_known_ones(world: Ledger) -> None
         world.submit(acquisition("R3", "1", mineral="rare_earths", form="oxide"), "operator")
     assert info.value.rule == Rule.KNOWN_FORM
     assert info.value.field == "form"
-    assert "unknown form 'oxide' for rare_earths; known forms: dy_oxide, ndpr_oxide, tb_oxide" in (
-        info.value.message
-    )
+    assert KNOWN in info.value.message
     assert world.head() == before
 
 
@@ -103,4 +106,4 @@ def test_the_cli_records_ndpr_oxide_at_the_plans_price(
     code, out = run(*acquire, "--lot-id", "R2", "--form", "oxide", "--price-usd-per-t", "1")
     assert code == 1
     assert out.count("\n") == 1
-    assert "unknown form 'oxide' for rare_earths; known forms: dy_oxide, ndpr_oxide, tb_oxide" in out
+    assert KNOWN in out

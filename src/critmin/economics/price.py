@@ -177,9 +177,7 @@ def form_prices(
     return out
 
 
-def form_price(
-    priced: dict[tuple[str, str], FormPrice], mineral: str, form: str
-) -> FormPrice:
+def form_price(priced: dict[tuple[str, str], FormPrice], mineral: str, form: str) -> FormPrice:
     """The price of ``form`` of ``mineral``, or UnknownForm naming the forms known for it."""
     found = priced.get((mineral, form))
     if found is None:

@@ -37,12 +37,17 @@ class Reference:
     countries: frozenset[str] = frozenset()
     forms: dict[tuple[str, str], FormPrice] = field(default_factory=dict)
 
+    def reference_price(self, mineral: str) -> tuple[Decimal, int] | None:
+        """The mineral's reference price (USD/t of the USGS quote) and its base year
+        (critmin.economics.price); a reserve form's price is :meth:`market_price`."""
+        return self.prices.get(mineral)
+
     def market_price(self, mineral: str, form: str) -> tuple[Decimal, int] | None:
         """The market price of ``form`` of ``mineral``, USD per t in the chain's reference
         basis (as the plan prices it), and its base year; None where the mineral has no
         reference price. Raises UnknownForm naming the forms known for the mineral."""
         found = form_price(self.forms, mineral, form)
-        if found.year is None or not found.usd_per_t == found.usd_per_t:  # NaN: no price
+        if found.year is None or found.usd_per_t != found.usd_per_t:  # NaN: no price
             return None
         return _cents(found.usd_per_t), found.year
 

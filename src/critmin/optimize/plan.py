@@ -454,7 +454,8 @@ def supply_elasticities(chain: SupplyChain) -> dict[str, float]:
 
 def plan_lots(chain: SupplyChain, forms: pd.DataFrame, ens: Ensemble) -> Lots:
     """The lots of ``forms`` as the plan prices them (critmin.economics.price.form_prices: a
-    form with ``price_of`` at that mineral's reference price, x its multiplier), with the market-impact cap and slope of its stage."""
+    form with ``price_of`` at that mineral's reference price, x its multiplier), with the
+    market-impact cap and slope of its stage."""
     forms = forms.copy()
     # one definition with the ledger's market price (critmin.economics.price.form_prices)
     priced = form_prices(forms, reference_prices_of(chain), chain.dataset["market_parameters"])
