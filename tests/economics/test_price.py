@@ -58,7 +58,7 @@ def test_ledger_and_engine_share_the_reference_price(bundled: SupplyChain) -> No
     engine = reference_prices_of(bundled)
     ledger = ledger_reference()
     for mineral in ("rare_earths", "cobalt", "tungsten", "antimony", "salt"):
-        value, year = ledger.market_price(mineral) or (None, None)
+        value, year = ledger.reference_price(mineral) or (None, None)
         assert value is not None
         assert float(value) == pytest.approx(engine[mineral].usd_per_t, abs=0.01)
         assert year == engine[mineral].year

@@ -27,7 +27,7 @@ PRICE = Decimal("30000")
 #: An acquisition body as the API takes it (strings for decimals), for the API tests.
 ACQ = {
     "mineral": "cobalt",
-    "form": "cathode",
+    "form": "metal",
     "quantity_t": "0.01",
     "location": "depot-a",
     "price_usd_per_t": "30000",
@@ -84,7 +84,7 @@ def acquisition(lot: str = "lot1", quantity: str = "10", **kw: object) -> ev.Acq
     fields: dict[str, object] = {
         "lot_id": lot,
         "mineral": MINERAL,
-        "form": "cathode",
+        "form": "metal",
         "quantity_t": quantity,
         "location": "depot-a",
         "price_usd_per_t": PRICE,

@@ -150,7 +150,7 @@ def test_value_leaving_the_reserve_is_counted_at_book_value(world: Ledger) -> No
 
 
 def test_forms_must_match_on_return_and_transfer(world: Ledger) -> None:
-    world.submit(acquisition("hyd", "1", form="hydroxide"), "operator")
+    # cobalt has one reserve form (metal): the other lot differs in kind (financial)
     world.submit(acquisition("fin", "1", kind="financial"), "operator")
     loan = ev.Loan(
         loan_id="L",
@@ -161,7 +161,7 @@ def test_forms_must_match_on_return_and_transfer(world: Ledger) -> None:
         return_date=TODAY + timedelta(days=30),
     )
     world.submit(loan, "operator")
-    back = ev.LoanReturned(loan_id="L", quantity_t=Decimal(1), lot_id="hyd")
+    back = ev.LoanReturned(loan_id="L", quantity_t=Decimal(1), lot_id="fin")
     refused(world, back, Rule.SAME_FORM)
     move = ev.Transfer(lot_id="lot1", quantity_t=Decimal(1), to_lot_id="fin", to_location="depot-a")
     refused(world, move, Rule.SAME_FORM)

@@ -28,7 +28,7 @@ def acquire(key: str, lot: str = "lot1", quantity: str = "1") -> dict[str, str]:
     return {
         "lot_id": lot,
         "mineral": "cobalt",
-        "form": "cathode",
+        "form": "metal",
         "quantity_t": quantity,
         "location": "depot-a",
         "price_usd_per_t": "30000",

@@ -84,7 +84,7 @@ def test_cli_init_is_idempotent_and_operators_can_work(database_url: str) -> Non
         "--mineral",
         "lithium",
         "--form",
-        "carbonate",
+        "chemical",
         "--quantity-t",
         "2",
         "--location",

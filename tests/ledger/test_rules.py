@@ -177,7 +177,9 @@ def test_spending_stays_within_accepted_funds_and_earmarks(ledger: Ledger) -> No
     resolve(ledger, "acc", ev.AcceptContribution(contribution_id="kor1"))
     refused(ledger, big, "quantity_t")
     ledger.submit(acquisition("ok", "83333"), "operator")
-    lithium = acquisition("li", "100000", mineral="lithium", price_usd_per_t="9000")
+    lithium = acquisition(
+        "li", "100000", mineral="lithium", form="chemical", price_usd_per_t="9000"
+    )
     ledger.submit(lithium, "operator")
     kor = state(ledger).get(Projection.FUND, "kor1", Fund)
     assert kor is not None

@@ -102,7 +102,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         json={
             "lot_id": "lot-web-1",
             "mineral": "cobalt",
-            "form": "cathode",
+            "form": "metal",
             "quantity_t": "12.5",
             "location": "depot-a",
             "price_usd_per_t": "30000",

@@ -212,7 +212,7 @@ def test_operator_records_an_acquisition_from_the_console(watched: Watched, site
     for name, value in {
         "lot_id": "lot-console",
         "mineral": "cobalt",
-        "form": "cathode",
+        "form": "metal",
         "quantity_t": "2",
         "location": "depot-b",
         "price_usd_per_t": "30000",

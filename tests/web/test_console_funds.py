@@ -90,7 +90,7 @@ def test_partner_contributions_and_holdings_carry_written_dollars(ledger: Ledger
         ev.Acquisition(
             lot_id="lot-1",
             mineral="cobalt",
-            form="cathode",
+            form="metal",
             quantity_t=Decimal("80"),
             location="depot-a",
             price_usd_per_t=Decimal("15432.09"),

@@ -115,3 +115,75 @@ def reference_prices(prices: pd.DataFrame, shocks: dict[str, int]) -> dict[str, 
             note += f" (base year {want} not quoted)"
         out[m] = ReferencePrice(m, value, year, len(pick), note)
     return out
+
+
+# --- the price of a reserve form (one definition for the optimiser and the ledger) ----------
+
+#: market_parameters row converting the USGS price form to the chain's reference basis
+#: (lithium: t Li2CO3 per t contained Li; tungsten: t WO3 per t W; 1 elsewhere).
+BASIS_FACTOR = "price_to_basis_factor"
+
+
+class UnknownForm(ValueError):
+    """A form the bundled reserve_forms does not list for the mineral."""
+
+
+@dataclass(frozen=True)
+class FormPrice:
+    """The market price of one reserve form, USD per t **in the chain's reference basis**: t
+    of the form itself (NdPr oxide, cobalt metal), or t of contained element where the chain
+    counts contained element (lithium chemical: t contained Li; tungsten concentrate: t
+    contained W; manganese ore: t contained Mn). NaN where the mineral has no reference price.
+    ``multiplier`` is the price over the mineral's reference price in that basis."""
+
+    mineral: str
+    form: str
+    usd_per_t: float
+    multiplier: float
+    year: int | None
+    note: str
+
+
+def basis_factor(params: pd.DataFrame, mineral: str) -> float:
+    """The mineral's ``price_to_basis_factor`` (market_parameters; the ``all`` row otherwise)."""
+    for key in (mineral, "all"):
+        rows = params[(params["mineral"] == key) & (params["parameter"] == BASIS_FACTOR)]
+        if not rows.empty:
+            return float(rows["value"].iloc[0])
+    raise KeyError(f"market_parameters has no {BASIS_FACTOR} for {mineral}")
+
+
+def form_prices(
+    forms: pd.DataFrame, refs: dict[str, ReferencePrice], params: pd.DataFrame
+) -> dict[tuple[str, str], FormPrice]:
+    """Every (mineral, form) of ``forms`` (reserve_forms) priced: ``price_multiplier`` x the
+    reference price of ``price_of`` where given (that mineral's USGS quote, e.g. dysprosium),
+    else x the mineral's reference price converted to the chain's basis (``basis_factor``)."""
+    out: dict[tuple[str, str], FormPrice] = {}
+    for row in forms.to_dict("records"):
+        m, form = str(row["mineral"]), str(row["form"])
+        mult = float(row["price_multiplier"])
+        ref = refs.get(m)
+        if ref is None:
+            out[m, form] = FormPrice(m, form, float("nan"), mult, None, "no USGS price")
+            continue
+        chain = ref.usd_per_t * basis_factor(params, m)
+        other = row.get("price_of")
+        if isinstance(other, str) and other and other in refs:
+            mult = mult * refs[other].usd_per_t / chain
+            ref = refs[other]
+        note = f"{row['price_multiplier']} x the reference price of {ref.mineral} ({ref.note})"
+        out[m, form] = FormPrice(m, form, mult * chain, mult, ref.year, note)
+    return out
+
+
+def form_price(priced: dict[tuple[str, str], FormPrice], mineral: str, form: str) -> FormPrice:
+    """The price of ``form`` of ``mineral``, or UnknownForm naming the forms known for it."""
+    found = priced.get((mineral, form))
+    if found is None:
+        known = sorted(f for m, f in priced if m == mineral)
+        raise UnknownForm(
+            f"unknown form {form!r} for {mineral}; known forms: "
+            + (", ".join(known) if known else "none (reserve_forms lists no form of it)")
+        )
+    return found

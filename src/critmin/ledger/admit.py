@@ -1,14 +1,17 @@
 """Admission: check a command against reference data and fill in what the ledger looked up.
 
 Minerals must be bundled ids; sellers, buyers, counterparties and partners from a foreign
-entity of concern are refused; acquisitions and releases record the market price found.
+entity of concern are refused; an acquisition's form must be a reserve form of its mineral
+(reserve_forms); acquisitions and releases record the market price of the form found.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from decimal import Decimal
 
+from critmin.economics.price import UnknownForm
 from critmin.ledger import events as ev
 from critmin.ledger.anchor import check_signature
 from critmin.ledger.errors import Refused
@@ -25,10 +28,12 @@ COUNTERPARTIES = {
 }
 
 
-def market_price(state: State, ref: Reference, mineral: str) -> Decimal | None:
-    """The price from the source the board designated: the bundled reference (default), or
-    the latest price an analyst entered (falling back to the bundled one)."""
-    found = ref.market_price(mineral)
+def market_price(state: State, ref: Reference, mineral: str, form: str) -> Decimal | None:
+    """The price from the source the board designated: the bundled price of the form, as the
+    reserve plan prices it (default; USD per t in the chain's reference basis), or the latest
+    price an analyst entered for the mineral (falling back to the bundled one). Raises
+    UnknownForm for a form the bundled reserve_forms does not list for the mineral."""
+    found = ref.market_price(mineral, form)
     return state.market(mineral, None if found is None else found[0])
 
 
@@ -70,11 +75,18 @@ def admit(state: State, ref: Reference, payload: ev.Payload, day: date) -> ev.Pa
     if isinstance(payload, ev.Checkpoint):
         check_signature(payload)
     if isinstance(payload, ev.Acquisition):
-        market = market_price(state, ref, payload.mineral)
+        try:
+            market = market_price(state, ref, payload.mineral, payload.form)
+        except UnknownForm as exc:
+            raise Refused(str(exc), "form", 422, Rule.KNOWN_FORM) from None
         return payload.model_copy(update={"market_usd_per_t": market})
     if isinstance(payload, ev.Release):
         lot = state.tables[Projection.LOT].get(payload.lot_id)
-        held = getattr(lot, "mineral", None)
-        market = market_price(state, ref, held) if isinstance(held, str) else None
+        held, form = getattr(lot, "mineral", None), getattr(lot, "form", None)
+        market = None
+        if isinstance(held, str) and isinstance(form, str):
+            # a lot recorded before forms were checked may hold an unlisted form: no price
+            with contextlib.suppress(UnknownForm):
+                market = market_price(state, ref, held, form)
         return payload.model_copy(update={"market_usd_per_t": market})
     return payload

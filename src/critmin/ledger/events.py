@@ -194,11 +194,21 @@ class Acquisition(Payload):
     lot_id: Ident
     kind: AcquisitionKind = AcquisitionKind.PHYSICAL
     mineral: MineralId
-    form: Text
-    quantity_t: Quantity
+    form: Text = Field(
+        description="a reserve form of the mineral (reserve_forms: e.g. ndpr_oxide, "
+        "chemical, metal); an unknown form is refused, naming the known ones"
+    )
+    quantity_t: Quantity = Field(
+        description="tonnes in the chain's reference basis, as the reserve plan counts them: "
+        "t of the form (NdPr oxide, metal), t of contained element for lithium chemical, "
+        "tungsten concentrate and manganese ore (docs/reserve.md, The ledger)"
+    )
     grade: NoteText = ""
     location: Ident = confidential()
-    price_usd_per_t: PositiveMoney
+    price_usd_per_t: PositiveMoney = Field(
+        description="USD per t in the same basis as --quantity-t; checked against the form's "
+        "market price as the plan prices it"
+    )
     seller: Text = confidential()
     seller_country: Country
     intermediary: NoteText = confidential(default="")

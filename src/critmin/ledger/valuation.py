@@ -1,10 +1,12 @@
-"""Valuation of the holdings at market prices (entered prices first, then bundled ones)."""
+"""Valuation of the holdings at market prices (entered prices first, then the bundled price
+of each lot's form: critmin.economics.price.form_prices, the reserve plan's)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from critmin.economics.price import UnknownForm
 from critmin.ledger.reference import Reference
 from critmin.ledger.state import Fund, Lot, Price, State, usd
 from critmin.ledger.vocabulary import Projection
@@ -17,11 +19,14 @@ def valuation(state: State, ref: Reference) -> dict[str, Any]:
     total_cost = total_value = Decimal(0)
     for lot in state.all(Projection.LOT, Lot):
         entered = state.get(Projection.PRICE, lot.mineral, Price)
-        found = ref.market_price(lot.mineral)
+        try:  # the form's price as the plan prices it (critmin.economics.price.form_prices)
+            found = ref.market_price(lot.mineral, lot.form)
+        except UnknownForm:  # a lot recorded before forms were checked
+            found = None
         if entered is not None:
             price, source = entered.usd_per_t, f"entered {entered.as_of} ({entered.source})"
         elif found is not None:
-            price, source = found[0], f"bundled prices, {found[1]}"
+            price, source = found[0], f"bundled price of the form, {found[1]}"
         else:
             price, source = None, "no price"
         value = usd(lot.quantity_t * price) if price is not None else None

@@ -83,6 +83,7 @@ class Rule(StrEnum):
     SAME_FORM = "same_form"
     RELEASE_TRIGGER = "release_trigger"
     KNOWN_MINERAL = "known_mineral"
+    KNOWN_FORM = "known_form"
     NO_FEOC = "no_feoc"
     DATES_IN_ORDER = "dates_in_order"
     CHECKPOINT_HEAD = "checkpoint_head"

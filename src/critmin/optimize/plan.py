@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from critmin.chain import SupplyChain
+from critmin.economics.price import form_prices
 from critmin.optimize.conversion import Conversion
 from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble
@@ -452,17 +453,16 @@ def supply_elasticities(chain: SupplyChain) -> dict[str, float]:
 
 
 def plan_lots(chain: SupplyChain, forms: pd.DataFrame, ens: Ensemble) -> Lots:
-    """The lots of ``forms`` as the plan prices them: a form with ``price_of`` at that mineral's
-    reference price (x its multiplier), with the market-impact cap and slope of its stage."""
+    """The lots of ``forms`` as the plan prices them (critmin.economics.price.form_prices: a
+    form with ``price_of`` at that mineral's reference price, x its multiplier), with the
+    market-impact cap and slope of its stage."""
     forms = forms.copy()
-    if "price_of" in forms:
-        refs = reference_prices_of(chain)
-        base = ens.base_price.to_series()
-        for i, row in forms.iterrows():
-            other = row["price_of"]
-            if isinstance(other, str) and other and other in refs and row["mineral"] in base:
-                ratio = refs[other].usd_per_t / float(base[row["mineral"]])
-                forms.loc[i, "price_multiplier"] = float(row["price_multiplier"]) * ratio
+    # one definition with the ledger's market price (critmin.economics.price.form_prices)
+    priced = form_prices(forms, reference_prices_of(chain), chain.dataset["market_parameters"])
+    forms["price_multiplier"] = [
+        priced[str(m), str(f)].multiplier
+        for m, f in zip(forms["mineral"], forms["form"], strict=True)
+    ]
     return Lots.from_table(forms, ens, impact(chain, forms, ens.months_per_period))
 
 

@@ -91,7 +91,7 @@ def alliance_outlook(
         stock = action.pooled_stock_t.get(mineral, 0.0)
         with_ = np.minimum(need, domestic + committed + pro_rata_other + stock)
         short_without, short_with = need - without, need - with_
-        price = prices.market_price(mineral)
+        price = prices.reference_price(mineral)
         usd = float(price[0]) if price is not None else float("nan")
         frame: dict[str, object] = {
             "mineral": mineral,
