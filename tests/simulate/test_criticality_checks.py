@@ -77,9 +77,10 @@ def test_demand_elasticity_changes_the_loss() -> None:
         assert row.consumer_surplus_lost_usd is not None
         losses.append(row.expected_loss_usd)
         surplus.append(row.consumer_surplus_lost_usd)
-    # same draws, same shortfall: a more elastic demand clears at a lower price, so less is
-    # paid abroad and less surplus is lost
-    assert losses[1] < losses[0]
+    # same draws: a more elastic demand clears at a lower price, so less surplus is lost. The
+    # shortfall is not the same: under competitive storage (docs/criticality.md §3) holders
+    # keep more stock back where the price can still rise (below the cap), so the loss moves
+    # either way with the elasticity (gallium: 5.5e8 -> 6.3e8 USD/yr, 2026-12-03); it moves
     assert not math.isclose(losses[0], losses[1], rel_tol=1e-4)
     assert surplus[1] < 0.8 * surplus[0]
 
