@@ -9,8 +9,10 @@ typed per mineral; :func:`source_cause`):
   share times modelled U.S. imports exceeds what the chain gives the country; the excess
   went to the other sources in their shares.
 - ``upstream-form``: the source has output only at an earlier stage of the chain: USGS lists
-  the form the U.S. imports (refined cobalt, lithium carbonate), the chain's last stage is a
-  later one (cathode material, cells), and U.S. demand sits at the last stage.
+  the form the U.S. imports, a later stage is where U.S. demand buys (its chain's last
+  stage unless data-src/manual/us_demand_stages.csv names an earlier one, as it does for
+  cobalt's refined metal and lithium's carbonate). The table reads the U.S. purchases at
+  that stage (:func:`us_view`).
 - ``makes-form``: not in the chain, a one-stage chain, and BACI shows it exporting more of
   the form than it imports from countries other than the U.S.: a producer the production
   data lack, not a hub (critmin.simulate.hubs.hub_candidates ``same_form``).
@@ -108,6 +110,34 @@ def source_cause(model: Any, country: str, trade: Any, us: int, listed: Any = ()
     return "prior"
 
 
+def us_view(model: Any, us: int) -> Any:
+    """``model`` cut at the stage where U.S. demand buys (ChainModel.us_stage): its output
+    by supplier as ``final``, the U.S. column the U.S. buyer node's purchases
+    (critmin.simulate.model.US_BUYER), the rest in the last column; ``model`` itself where
+    U.S. demand buys the last stage."""
+    from types import SimpleNamespace
+
+    from critmin.simulate.model import US_BUYER
+
+    if US_BUYER not in model.countries:
+        return model
+    j = model.us_stage_index
+    flows = model.flows[j]
+    bought = flows[:, model.countries.index(US_BUYER)]
+    final = np.zeros((model.N, len(model.regions)))
+    final[:, us] = bought
+    final[:, -1] = flows.sum(axis=1) - bought
+    return SimpleNamespace(
+        countries=model.countries,
+        final=final,
+        capacity=model.capacity[: j + 1],
+        stages=model.stages[: j + 1],
+        K=j + 1,
+        hub_feed=model.hub_feed,
+        named=model.named,
+    )
+
+
 def main() -> None:
     from critmin.chain import SupplyChain
     from critmin.economics.price import base_year
@@ -129,7 +159,7 @@ def main() -> None:
             skipped.append(mineral)
             continue
         try:
-            model = build_model(chain, mineral)
+            model = us_view(build_model(chain, mineral), us)
         except (KeyError, ValueError):
             skipped.append(mineral)
             continue
@@ -175,7 +205,7 @@ def main() -> None:
         )
     total_n = len(passed) + len(failed)
     print(f"top-3 U.S. import sources within {TOL:.0%}: {len(passed)} of {total_n} minerals")
-    head = ("mineral", "last stage", "USGS top 3", "modelled", "cause", "largest shortfall")
+    head = ("mineral", "U.S. stage", "USGS top 3", "modelled", "cause", "largest shortfall")
     width = [max(len(str(r[i])) for r in [head, *failed]) for i in range(len(head))]
     for row in [head, *failed]:
         print("  " + "  ".join(str(x).ljust(w) for x, w in zip(row, width, strict=True)))

@@ -276,6 +276,8 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                 }
             ]
         ),
+        # U.S. demand buys each chain's last stage (cobalt: refining)
+        "us_demand_stages": pd.DataFrame(columns=["mineral", "stage", "source_id", "note"]),
         "market_parameters": pd.DataFrame(
             [
                 {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from critmin.simulate.engine import DAYS_PER_MONTH
+from critmin.simulate.engine import DAYS_PER_MONTH, release_policy
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -18,8 +18,10 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     for k in range(1, K):
         for d in range(N):
             base_in[k][d] = sum(model.flows[k - 1][o][d] for o in range(N))
+    held = model.input_stocked  # the U.S. buyer node holds no input stock
     stock = [
-        [base_in[k][c] * model.node_stock_days / DAYS_PER_MONTH for c in range(N)] for k in range(K)
+        [base_in[k][c] * model.node_stock_days / DAYS_PER_MONTH * held[c] for c in range(N)]
+        for k in range(K)
     ]
     rstock = [model.demand[r] * model.region_stock_days / DAYS_PER_MONTH for r in range(R)]
     out = {
@@ -31,6 +33,8 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     }
     response = 0.0
     total_demand = sum(model.demand)
+    # the stock release rule: the engine's policy table (solved once), read here by hand
+    policy, rows, months_max = release_policy(model, shocks)
     for t in range(M):
         received = [0.0] * N
         for k in range(K):
@@ -100,7 +104,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                 ]
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
-            draw = min(max(demand - received_r[r], 0.0), rstock[r])
+            draw = _release(received_r[r], demand, rstock[r], policy, int(rows[s, t]), months_max)
             consumed = min(demand, received_r[r] + draw)
             rstock[r] += received_r[r] - consumed
             out["shortfall"][t, r] = demand - consumed
@@ -120,3 +124,24 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         lifted = max(world, 1.0) ** model.supply_elasticity - 1.0
         response = min(max(lifted, 0.0), model.spare)
     return out
+
+
+def _release(
+    received: float, demand: float, stock: float, policy: np.ndarray, row: int, months_max: float
+) -> float:
+    """The month's stock release: the gap at P0 up to the stock (myopic, ``row < 0``), or the
+    competitive-storage policy ``policy[row]`` at the month's gap share and months of stock,
+    interpolated linearly in each, bounded by the gap and the stock."""
+    gap = max(demand - received, 0.0)
+    myopic = min(gap, max(stock, 0.0))
+    if row < 0 or myopic <= 0.0 or demand <= 0.0:
+        return myopic
+    table = policy[row]
+    gaps = np.linspace(0.0, 1.0, table.shape[0])
+    stocks = np.linspace(0.0, months_max, table.shape[1])
+    g = min(gap / demand, 1.0)
+    m = min(max(stock, 0.0) / demand, months_max)
+    # along the stock axis at each gap row, then across the gap rows
+    by_gap = [float(np.interp(m, stocks, table[i])) for i in range(table.shape[0])]
+    share = float(np.interp(g, gaps, by_gap))
+    return min(max(share * demand, 0.0), myopic)

@@ -570,3 +570,122 @@ def test_a_chunks_block_parts_travel_stacked_and_come_back_the_same(
         assert isinstance(part.counts, Sparse)
         summed = sum(o.parts.blocks()[0][name].counts.dense() for o in alone)  # type: ignore[union-attr]
         np.testing.assert_array_equal(part.counts.dense(), summed)
+
+
+def _merged_here(parts: list[dict[str, Part]], grids: dict[str, Grid]) -> Summary:
+    """The caller's rule: every block's parts added in block order."""
+    out = Summary(grids)
+    for p in parts:
+        out.add(p)
+    return out
+
+
+def _assert_same_parts(got: Summary, want: Summary) -> None:
+    assert got.parts.keys() == want.parts.keys()
+    for name, part in got.parts.items():
+        other = want.parts[name]
+        assert part.n == other.n, name
+        assert isinstance(part.counts, np.ndarray), name  # dense again once resumed
+        for field in ("counts", "total", "m2", "above_zero"):
+            a, b = getattr(part, field), getattr(other, field)
+            assert a.dtype == b.dtype, (name, field)
+            assert a.tobytes() == b.tobytes(), (name, field)  # the bits, not within rounding
+
+
+def test_a_build_merges_its_blocks_on_the_worker_as_the_caller_would(
+    bundled: SupplyChain, october: Scenario
+) -> None:
+    """A chain's build task merges the blocks it ran (its pilot, and the chain's others when
+    they make one chunk) in block order, by ``Summary.add``, and sends that one summary with
+    its histograms sparse; the caller resumes from it and adds later chunks block by block.
+    Bit for bit what the caller got when it merged every block itself, whether the build ran
+    the whole chain or only its pilot."""
+    mineral = "rare_earths"
+    io = runner.io_model(bundled.dataset)
+    parents = parents_of_dataset(bundled.dataset)
+    # 12 months: the controls bite within the horizon, so the draws vary
+    ctx = runner._Context(bundled, io, None, october, parents, 12, 1, 12, True, False, 0.0)
+    seeds = np.random.SeedSequence(7).spawn(5)
+    blocks = tuple((15, ss) for ss in seeds)
+    # the caller's merge of every block, each block's parts from a chunk that ran them all
+    built, _ = runner._build(ctx, runner._Item(mineral, blocks[:1]))
+    every = runner._chunk(ctx, built, runner._Item(mineral, blocks)).parts.blocks()
+    want = _merged_here(every, built.grids)
+    assert len(every) == 5
+    cut = runner._Cut(5, 1, 1, 15, 12, False)
+    # the whole chain in its build: one merged summary comes back, nothing left to plan
+    _, whole = runner._build(ctx, runner._Item(mineral, blocks[:1], blocks[1:], cut))
+    assert whole.whole
+    assert whole.seconds > 0
+    travelled = pickle.loads(pickle.dumps(whole))
+    assert all(isinstance(p.counts, Sparse) for p in travelled.parts.values())
+    assert {p.n for p in travelled.parts.values()} == {75}
+    _assert_same_parts(Summary.resumed(built.grids, travelled.parts), want)
+    # the pilot alone (the rest cut into chunks elsewhere): resumed, then the rest added
+    alone = dataclasses.replace(cut, inline=False)
+    _, pilot = runner._build(ctx, runner._Item(mineral, blocks[:1], blocks[1:], alone))
+    assert not pilot.whole
+    resumed = Summary.resumed(built.grids, pickle.loads(pickle.dumps(pilot)).parts)
+    for j in (1, 3):  # two chunks of the rest: blocks 1-2 and 3-4
+        later = runner._chunk(ctx, built, runner._Item(mineral, blocks[j : j + 2]))
+        for part in pickle.loads(pickle.dumps(later.parts)).blocks():
+            resumed.add(part)
+    _assert_same_parts(resumed, want)
+    # a merge in another order gives other bits: the comparison above can tell
+    swapped = _merged_here(every[::-1], built.grids)
+    assert any(swapped.parts[k].m2.tobytes() != want.parts[k].m2.tobytes() for k in want.parts)
+
+
+def test_on_dask_the_caller_builds_no_chain(
+    bundled: SupplyChain, october: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Dask every chain is built on the workers (a build in the calling process was serial
+    time, 36 ms of CPU per run); in-process and before a local pool forks (whose processes
+    inherit the kernel its neutral run loads) the caller builds the first."""
+    made: list[str] = []
+    build = runner.build_model
+
+    def counted(chain: SupplyChain, mineral: str, *args: object, **kw: object) -> object:
+        made.append(mineral)
+        return build(chain, mineral, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "build_model", counted)
+    base = {"runs": 30, "seed": 4, "horizon": 6, "chunk": 15}
+    one = october.model_copy(update={"minerals": ["rare_earths", "graphite"]})
+    here = simulate(bundled, one, RunConfig(**base, workers=1))
+    assert sorted(made) == ["graphite", "rare_earths"]  # every build ran here, once each
+    made.clear()
+    on_pool = simulate(bundled, one, RunConfig(**base, workers=2))
+    assert made == [
+        "rare_earths"
+    ]  # the first, for the pool's warm-up (forked workers: theirs not seen)
+    made.clear()
+    on_dask = simulate(bundled, one, RunConfig(**base, workers=2, executor=Executor.DASK))
+    assert made == []
+    assert sorted(on_dask.minerals) == ["graphite", "rare_earths"]
+    _assert_same(_numbers(here), _numbers(on_dask))
+    _assert_same(_numbers(here), _numbers(on_pool))
+
+
+def test_labelled_paths_are_the_broadcast_products(bundled: SupplyChain) -> None:
+    """``_labelled`` builds a chain's dataset in one go; its sector splits are the products
+    xarray's broadcasting gives (shortfall by region x the region's sector shares)."""
+    model = build_model(bundled, "rare_earths")
+    assert model.sector_share.shape[1] > 1  # more than one sector: the split is not trivial
+    rng = np.random.default_rng(0)
+    S, P, R = 3, 4, len(model.regions)
+    arrays = {
+        "exports": rng.random((S, P, model.K, model.N)),
+        "final": rng.random((S, P, model.N, R)),
+        **{k: rng.random((S, P, R)) for k in ("receipts", "shortfall", "loss_usd", "price_ratio")},
+    }
+    ds = runner._labelled(model, arrays)
+    split = xr.DataArray(model.sector_share, dims=("region", "sector"))
+    for name, source in (("shortfall_sector", "shortfall"), ("loss_sector", "loss_usd")):
+        want = ds[source] * split
+        assert ds[name].dims == want.dims == ("scenario", "period", "region", "sector")
+        assert ds[name].values.tobytes() == want.values.tobytes()
+        assert ds[name].attrs["unit"] == ds[source].attrs["unit"]
+    assert ds.attrs == {"mineral": "rare_earths", "quantity_unit": model.unit}
+    assert list(ds["region"].values) == list(model.regions)
+    np.testing.assert_array_equal(ds["period"].values, np.arange(1, P + 1))

@@ -94,7 +94,9 @@ def test_vectorised_engine_equals_reference(bundled, stress, mineral, reroute) -
                 getattr(trace, name)[s], ref[name], rtol=1e-9, atol=1e-7, err_msg=name
             )
     # the shocks did bite somewhere (the comparison is not between two idle runs)
-    assert trace.shortfall.sum() > 0 or mineral == "cobalt"
+    # (graphite: the U.S. buys natural graphite at the mining stage, which no stress event
+    # controls, and the rest of the world has no demand of its own: no region falls short)
+    assert trace.shortfall.sum() > 0 or mineral in ("cobalt", "graphite")
     assert (trace.output < model.capacity[None, None] * (1 - 1e-9)).any()
 
 

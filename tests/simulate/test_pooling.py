@@ -7,7 +7,7 @@ import numpy as np
 
 from critmin.chain import SupplyChain
 from critmin.scenarios.load import Labels, load_scenario, parse_scenario
-from critmin.simulate.model import POOL_BELOW, build_model, pool_model
+from critmin.simulate.model import POOL_BELOW, US_BUYER, build_model, pool_model
 from critmin.simulate.runner import RunConfig, simulate
 
 #: Stated tolerances at POOL_BELOW (docs/scaling.md): mean U.S. shortfall over the horizon
@@ -57,7 +57,17 @@ def test_pooled_model_keeps_flow_totals(bundled: SupplyChain) -> None:
             if c != "OTH" and c in full.countries and c not in full.named:
                 k = full.countries.index(c)
                 feeds_hub = any(o == c and w >= POOL_BELOW for _, o, w in full.hub_feed)
-                assert (share[:, k] >= POOL_BELOW).any() or c in ("CHN", "USA") or feeds_hub
+                # the U.S. buyer and the USGS sources it buys from stay (graphite's Canada)
+                buyer = full.country_index(US_BUYER)
+                feeds_us = c == US_BUYER or (
+                    buyer is not None and full.flows[full.us_stage_index][k, buyer] > 0
+                )
+                assert (
+                    (share[:, k] >= POOL_BELOW).any()
+                    or c in ("CHN", "USA")
+                    or feeds_hub
+                    or feeds_us
+                )
     assert build_model(bundled, "graphite", pool_below=POOL_BELOW).N < (
         build_model(bundled, "graphite").N
     )

@@ -939,6 +939,22 @@ class Builder:
         ]
         return pd.concat([specific, pd.DataFrame(fill)], ignore_index=True)
 
+    def us_demand_stages(self) -> pd.DataFrame:
+        """data-src/manual/us_demand_stages.csv, each row's stage checked against the
+        mineral's chain (chains.csv): U.S. demand is delivered at a stage the chain has."""
+        path = self.src / "manual" / "us_demand_stages.csv"
+        rows = _csv(path)
+        chains = _csv(self.src / "manual" / "chains.csv")
+        have = set(zip(chains["mineral"], chains["stage"], strict=True))
+        bad = [
+            Problem(str(path), i, "stage", f"{s!r}: not a stage of {m}'s chain (chains.csv)")
+            for i, (m, s) in enumerate(zip(rows["mineral"], rows["stage"], strict=True), start=2)
+            if (m, s) not in have
+        ]
+        if bad:
+            raise DataError(bad)
+        return rows
+
     def manual(self, name: str) -> Callable[[], pd.DataFrame]:
         return lambda: _csv(self.src / "manual" / f"{name}.csv")
 
@@ -965,6 +981,7 @@ class Builder:
             "recycling": self.recycling,
             "trade_parameters": self.manual("trade_parameters"),
             "demand_shares": self.manual("demand_shares"),
+            "us_demand_stages": self.us_demand_stages,
             "market_parameters": self.market_parameters,
             "reserve_forms": self.manual("reserve_forms"),
             "reserve_candidates": self.manual("reserve_candidates"),

@@ -15,13 +15,14 @@ commercial draw are the same tonnes to the buyer and go through the same clearin
 clearing price ratio is ``(available / D0)^(1/ε_d)``, capped at the choke ratio
 ``price_cap``; at the cap demand still exceeds supply and the excess is rationed (unmet).
 
-The draw rule (:func:`stock_draw`): holders of commercial stock (consumers' days of cover)
+The myopic draw (:func:`stock_draw`): holders of commercial stock (consumers' days of cover)
 draw it to cover the month's gap between demand at the reference price and what arrives, up
-to the stock left. Simplifications, stated: holders are myopic (they neither hold stock back
-in a shortage in anticipation of a higher price, nor spread the draw so that the price rises
-at the carrying cost, as in the competitive-storage equilibrium); carrying costs do not enter
-the draw; stock is not rebuilt after a shortage (restocking demand does not raise the price);
-a surplus month (receipts above demand) is stocked at the price the surplus sets.
+to the stock left. It is the engine's rule with ``stock_rule = "myopic"`` and the limit
+(end hazard 1) of the default, the competitive-storage release of
+:mod:`critmin.economics.storage`, under which holders keep stock back while the disruption is
+expected to last. Either way stock is not rebuilt after a shortage (restocking demand does not
+raise the price), and a surplus month (receipts above demand) is stocked at the price the
+surplus sets.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from critmin.economics import storage
 from critmin.optimize.cases import Block, group_cases, single
 from critmin.optimize.conversion import Conversion
 from critmin.optimize.ensemble import Ensemble
@@ -279,11 +280,10 @@ class Risk:
         return cls(a, w)
 
 
-#: Real cost of the money tied up in stock, per year: prices are constant dollars, so the rate
-#: must be real. 2.0%: the federal real discount rate of the 2023 Circular A-4 (a moving average
-#: of 10-year Treasury rates; CEA_SDR_2024 in sources.csv). Formerly 4%, a critmin assumption;
-#: docs/reserve.md reports its sensitivity.
-CAPITAL_COST_PER_YEAR = 0.02
+#: Real cost of the money tied up in stock, per year (2.0%, CEA_SDR_2024): defined once, in
+#: critmin.economics.storage, where commercial holders discount by it too. Formerly 4%, a
+#: critmin assumption; docs/reserve.md reports its sensitivity.
+CAPITAL_COST_PER_YEAR = storage.CAPITAL_COST_PER_YEAR
 
 
 @dataclass(frozen=True)

@@ -349,6 +349,20 @@ TABLES: dict[str, Table] = {
             "share comes from USGS apparent consumption).",
         ),
         Table(
+            "us_demand_stages",
+            (
+                Column("mineral", references="minerals.id"),
+                Column("stage", allowed=STAGES),
+                _source(),
+                _note(),
+            ),
+            key=("mineral",),
+            description="The stage of a mineral's chain whose form USGS's U.S. consumption and "
+            "import sources count (cobalt: refined metal and chemicals), where the chain model "
+            "delivers U.S. demand; a mineral not listed takes its chain's last stage. Checked at "
+            "build: a stage of the mineral's chain (chains.csv).",
+        ),
+        Table(
             "market_parameters",
             (
                 Column("mineral", references="minerals.id"),

@@ -15,11 +15,14 @@ Per month and stage (METHODS §3, DESIGN §3):
    set without their response (so the response lasts as long as the disruption, rather than
    collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
-   (the gap at the reference price, up to the stock left: critmin.economics.market.stock_draw);
-   unmet demand is shortfall. The market clears each month on what it received, shipments +
-   releases + stock drawn (one mechanism for a reserve release and a commercial draw): the
-   price moves through the demand elasticity on that supply against demand, capped at a choke
-   multiple; a regional restriction gives a regional premium. The suppliers' response answers
+   (the competitive-storage release of critmin.economics.storage: a tabulated policy of the
+   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``;
+   with ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
+   critmin.economics.market.stock_draw); unmet demand is shortfall. The market clears each
+   month on what it received, shipments + releases + stock drawn (one mechanism for a reserve
+   release and a commercial draw): the price moves through the demand elasticity on that
+   supply against demand, capped at a choke multiple; a regional restriction gives a regional
+   premium. The suppliers' response answers
    this price (stocks that cover a gap leave the price, and so the response, at rest).
 5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
    (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
@@ -30,9 +33,11 @@ as one compiled loop per scenario (:mod:`critmin.simulate.kernel`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
+from critmin.economics.storage import OPEN_REGIME_END_HAZARD, STOCK_RULES, release_table
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -80,7 +85,10 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     for k in range(1, K):
         base_in[k] = model.flows[k - 1].sum(axis=0)
     stock0 = np.ascontiguousarray(
-        np.broadcast_to(base_in * model.node_stock_days / DAYS_PER_MONTH, (K, N))
+        np.broadcast_to(
+            base_in * model.node_stock_days / DAYS_PER_MONTH * model.input_stocked[None, :],
+            (K, N),
+        )
     )
     rstock0 = np.ascontiguousarray(
         np.broadcast_to(model.demand * model.region_stock_days / DAYS_PER_MONTH, (R,)),
@@ -128,6 +136,8 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     def c64(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.float64)
 
+    policy, policy_row, months_max = release_policy(model, shocks)
+
     step_all(
         cap,
         safe_cap,
@@ -154,6 +164,9 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         lane_stage,
         lane_origin,
         lane_vals,
+        policy,
+        policy_row,
+        months_max,
         trace.output,
         trace.exports,
         trace.node_balance,
@@ -177,12 +190,54 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
     return trace
 
 
+def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.ndarray, float]:
+    """The stock release rule the kernel applies (critmin.economics.storage): the policy table
+    (one row per distinct end hazard below 1 of the scenario-months), each scenario-month's
+    row (-1: the myopic draw, for ``stock_rule = "myopic"``, a month with nothing expected
+    (hazard 1), or no stock), and the table's largest stock in months of demand."""
+    S, M = shocks.demand.shape[:2]
+    rows = np.full((S, M), -1, dtype=np.int64)
+    months_max = _months_max(model)
+    hazard = shocks.end_hazard
+    if model.stock_rule not in STOCK_RULES:
+        raise ValueError(f"stock_rule must be one of {STOCK_RULES}, got {model.stock_rule!r}")
+    if model.stock_rule == "myopic" or hazard is None or model.region_stock_days <= 0:
+        return np.zeros((1, 2, 2)), rows, months_max
+    expected = hazard < 1.0
+    if not expected.any():
+        return np.zeros((1, 2, 2)), rows, months_max
+    # rounded so that the table rows repeat across chunks (cached)
+    levels, index = np.unique(np.round(hazard[expected], 9), return_inverse=True)
+    rows[expected] = index
+    table = np.stack(
+        [_row(float(h), model.elasticity, model.price_cap, months_max) for h in levels]
+    )
+    return table, rows, months_max
+
+
+def _months_max(model: ChainModel) -> float:
+    """The policy table's largest stock, months of demand: twice the starting cover and a
+    month (the stock may pass its starting level in a surplus; beyond this the policy is read
+    at the grid's end, the release still bounded by the gap and the stock)."""
+    return float(np.ceil(2.0 * model.region_stock_days / DAYS_PER_MONTH + 1.0))
+
+
+@lru_cache(maxsize=1024)
+def _row(hazard: float, elasticity: float, price_cap: float, months_max: float) -> np.ndarray:
+    """One hazard's policy (gaps x stocks), solved once per process and parameter set."""
+    out: np.ndarray = release_table(np.array([hazard]), elasticity, price_cap, months_max)[0]
+    return out
+
+
 def warm(model: ChainModel) -> None:
     """Load the compiled kernel into this process now (from numba's on-disk cache; the first
     run of an installation compiles it) by running one neutral draw-month of ``model``: the
     argument types every run passes. Processes forked afterwards (the local pool's) inherit
-    it instead of each loading it again (about 0.4 s of CPU per process)."""
+    it instead of each loading it again (about 0.4 s of CPU per process). Under the storage
+    rule it also solves the open-regime release policy, the one most scenarios read."""
     run(model, Shocks.neutral(model, 1, 1))
+    if model.stock_rule == "storage" and model.region_stock_days > 0:
+        _row(OPEN_REGIME_END_HAZARD, model.elasticity, model.price_cap, _months_max(model))
 
 
 class BalanceError(AssertionError):

@@ -19,6 +19,8 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from numba import njit
 
+from critmin.economics.storage_kernel import stored
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -82,6 +84,10 @@ def step_all(
     lane_stage: Any,  # (L,) stage of each restricted lane
     lane_origin: Any,  # (L,)
     lane_vals: Any,  # (L, S, M, Dmax)
+    # the stock release rule: policy table (U, G, P) and each scenario-month's row (-1: myopic)
+    policy: Any,
+    policy_row: Any,  # (S, M)
+    stock_months_max: float,
     # trace, scenario-major
     output: Any,  # (S, M, K, N)
     exports: Any,
@@ -286,13 +292,16 @@ def step_all(
                         # the flow scarcity the suppliers answer: shipments without their own
                         # response and without the month's covers (releases, stock drawn)
                         notional_r[r] = ship_in[r] - extra_in[r] if rerouted else ship_in[r]
-            # 4. regions draw commercial stock when short and consume; the market clears on
-            # what it received: shipments + releases + the stock drawn
+            # 4. regions draw commercial stock when short (the release rule of
+            # critmin.economics.storage: the myopic draw, or the competitive-storage policy)
+            # and consume; the market clears on what it received: shipments + releases + the
+            # stock drawn
             paid = 0.0
+            row = policy_row[s, t]
             for r in range(R):
                 dem = demand0[r] * demand_mult[s, t, r]
                 rb = rstock[r]
-                draw_r = drawn(received_r[r], dem, rb)
+                draw_r = stored(received_r[r], dem, rb, policy, row, stock_months_max)
                 consumed = min(dem, received_r[r] + draw_r)
                 rstock[r] = rb + (received_r[r] - consumed)
                 receipts[s, t, r] = received_r[r]

@@ -39,6 +39,7 @@ from critmin.economics.price import (
     reference_prices,
     year_at_base,
 )
+from critmin.economics.storage import DEFAULT_STOCK_RULE
 from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (
@@ -60,6 +61,11 @@ POOL_BELOW = 0.01
 #: Countries never pooled: the consuming regions' own countries (home-market flows and the
 #: U.S. import routing rest on them).
 NEVER_POOLED = frozenset({"CHN", "USA"})
+#: The chain model's node through which the U.S. buys a stage before the last one (its
+#: ``us_stage``): it takes the U.S. purchases of that stage's form from the stage's
+#: producers, passes them on unchanged at every later stage (no capacity of its own to lose,
+#: no input stock, no answer to the price) and delivers them to the U.S. region.
+US_BUYER = "USA-buyer"
 
 
 @per_dataset
@@ -87,7 +93,10 @@ def shock_years_of(chain: SupplyChain) -> dict[str, int]:
 
 
 def region_of(country: str) -> str:
-    """The consuming region a country belongs to (CHN, USA, or ROW for every other)."""
+    """The consuming region a country belongs to (CHN, USA, or ROW for every other); the
+    U.S. buyer and recycling nodes are the U.S.'s."""
+    if country in (US_BUYER, SECONDARY_NODE):
+        return "USA"
     return country if country in ("CHN", "USA") else "ROW"
 
 
@@ -146,6 +155,25 @@ class ChainModel:
     #: production was read in (SupplyChain.production_years); 0 / () = not recorded
     base_year: int = 0
     production_years: tuple[int, ...] = ()
+    #: how consuming regions release commercial stock in a shortage (critmin.economics.storage:
+    #: ``myopic`` or ``storage``, the competitive-storage policy)
+    stock_rule: str = DEFAULT_STOCK_RULE
+    #: the stage whose output the U.S. region buys (data-src/manual/us_demand_stages.csv;
+    #: "" = the last stage). Before the last stage the U.S. purchases go to the node
+    #: :data:`US_BUYER`, which passes them on unchanged through the later stages
+    us_stage: str = ""
+
+    @property
+    def us_stage_index(self) -> int:
+        """Index of the stage whose output the U.S. region buys."""
+        return self.stages.index(self.us_stage) if self.us_stage else self.K - 1
+
+    @property
+    def input_stocked(self) -> np.ndarray:
+        """(N,) 1 for a node that holds input stock (supplier_stock_days), 0 for the U.S.
+        buyer node: it is no plant, and the U.S. consumers' stock is the region's
+        (commercial_stock_days)."""
+        return np.array([0.0 if c == US_BUYER else 1.0 for c in self.countries])
 
     @property
     def loss_per_t(self) -> float:
@@ -281,15 +309,28 @@ def _first_stage_feed(
 def pool_model(model: ChainModel, below: float, keep: Collection[str] = ()) -> ChainModel:
     """``model`` with, at every stage, the countries below ``below`` of the stage's output
     (not in ``keep``, :data:`NEVER_POOLED`, the named import sources, a country feeding at
-    least ``below`` of a re-export hub's imports, whose outages the hub inherits, or the
-    recycling node)
+    least ``below`` of a re-export hub's imports, whose outages the hub inherits, the U.S.
+    buyer node and the suppliers it buys from, or the recycling node)
     merged into the stage's "other countries" node: capacities and flows are summed
     (baseline flows keep their totals), traced content is recomputed from the pooled flows,
     and a country pooled at every stage leaves the country axis."""
     K, N = model.K, model.N
     names = list(model.countries)
     origins = {origin for _, origin, weight in model.hub_feed if weight >= below}
-    fixed = {*NEVER_POOLED, *keep, *model.named, *origins, SECONDARY_NODE, OTHER_COUNTRIES}
+    # the U.S. buyer and the suppliers it buys from (USGS import sources at its stage)
+    buyers = set()
+    if US_BUYER in names:
+        fed = model.flows[model.us_stage_index][:, names.index(US_BUYER)]
+        buyers = {US_BUYER, *(names[n] for n in np.flatnonzero(fed > 0))}
+    fixed = {
+        *NEVER_POOLED,
+        *keep,
+        *model.named,
+        *origins,
+        *buyers,
+        SECONDARY_NODE,
+        OTHER_COUNTRIES,
+    }
     total = model.capacity.sum(axis=1, keepdims=True)
     share = np.divide(model.capacity, total, out=np.zeros_like(model.capacity), where=total > 0)
     movable = np.array([c not in fixed for c in names])
@@ -428,15 +469,46 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     demand[REGIONS.index("USA")] -= secondary
     demand[REGIONS.index("ROW")] += secondary
 
+    # the stage whose form U.S. demand buys (data-src/manual/us_demand_stages.csv); before
+    # the last one, through the U.S. buyer node (US_BUYER), which later stages' producers make
+    # room for: each passes on the same content, so they make U.S. demand less
+    j, stage_note, stage_source = us_stage_of(chain, mineral, use)
+    buyer = j < K - 1
+    us = REGIONS.index("USA")
+    if stage_note:
+        assumptions.append(stage_note)
+    if stage_source:
+        sources.add(stage_source)
+    if buyer:
+        d_us = float(demand[us])
+        countries = [*countries, US_BUYER]
+        N += 1
+        cap = np.concatenate([cap, np.zeros((K, 1))], axis=1)
+        for k in range(j + 1, K):
+            made = float(cap[k, :-1].sum())
+            cap[k, :-1] *= max(made - d_us, 0.0) / made if made > 0 else 0.0
+            cap[k, -1] = d_us
     idx_region = np.array([REGIONS.index(region_of(c)) for c in countries])
     flows = np.zeros((max(K - 1, 0), N, N))
     for k in range(K - 1):
-        prior = _trade_prior(chain, mineral, use[k], countries, countries)
+        # at the U.S. stage, the trade to the U.S. is the buyer's
+        dests = [*countries[:-1], "USA"] if buyer and k == j else countries
+        prior = _trade_prior(chain, mineral, use[k], countries, dests)
         if prior is None:
             assumptions.append(f"no BACI code for {use[k]}: home market plus pooled world market")
         else:
             sources.add("CEPII_BACI_V202401b")
-        flows[k] = _route(cap[k], cap[k + 1], prior, np.eye(N))
+        if buyer and k > j:
+            # the buyer passes its purchases on; the other producers trade as before
+            flows[k, :-1, :-1] = _route(
+                cap[k, :-1],
+                cap[k + 1, :-1],
+                None if prior is None else prior[:-1, :-1],
+                np.eye(N - 1),
+            )
+            flows[k, -1, -1] = cap[k, -1]
+        else:
+            flows[k] = _route(cap[k], cap[k + 1], prior, np.eye(N))
     prior_f = _trade_prior(chain, mineral, use[-1], countries, list(REGIONS))
     if prior_f is None:
         assumptions.append(f"no BACI code for {use[-1]}: home region plus pooled world market")
@@ -444,12 +516,41 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         sources.add("CEPII_BACI_V202401b")
     home_f = np.zeros((N, R))
     home_f[np.arange(N), idx_region] = 1.0
-    final = _route(cap[-1], demand, prior_f, home_f)
-    hubs = _reexport_hubs(chain, mineral, countries, use, cap[-1])
-    us_sources, via = _us_import_shares(chain, mineral, countries, use[-1], hubs, cap[-1])
+    if buyer:
+        need = demand.copy()
+        need[us] = 0.0
+        final = np.zeros((N, R))
+        final[:-1] = _route(
+            cap[-1, :-1], need, None if prior_f is None else prior_f[:-1], home_f[:-1]
+        )
+        final[-1, us] = cap[-1, -1]
+    else:
+        final = _route(cap[-1], demand, prior_f, home_f)
+    hubs = {} if buyer else _reexport_hubs(chain, mineral, countries, use, cap[-1])
+    us_sources, via = _us_import_shares(chain, mineral, countries, use[j], hubs, cap[j])
     named_nodes: tuple[str, ...] = ()
     hub_feed: tuple[tuple[str, str, float], ...] = ()
-    if us_sources is not None:
+    if us_sources is not None and buyer:
+        at = chain.us_nir_base([mineral])
+        nir = None if at.net_exporter[0] or np.isnan(at[0]) else float(np.clip(at[0], 0.0, 1.0))
+        flows[j] = _route_us_imports(
+            flows[j], cap[j], cap[j + 1], us_sources, countries, nir, us_col=N - 1
+        )
+        sources.add("USGS_MCS2026_DR")
+        assumptions.append(
+            f"U.S. imports routed by the USGS import-source shares (2021-24) at the {use[j]} "
+            "stage, where U.S. demand buys"
+        )
+        countries, flows, idx_region, named = _name_at_us_stage(
+            chain, mineral, countries, flows, idx_region, j, use[j], demand[us]
+        )
+        assumptions += named
+        named_nodes = tuple(countries[N:])
+        if named:
+            N = len(countries)
+            cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
+            final = np.concatenate([final, np.zeros((N - final.shape[0], R))], axis=0)
+    elif us_sources is not None:
         at = chain.us_nir_base([mineral])
         # a net exporter's gross imports are not in a net figure: its routing stays the prior's
         nir = None if at.net_exporter[0] or np.isnan(at[0]) else float(np.clip(at[0], 0.0, 1.0))
@@ -500,9 +601,9 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         if named:
             K, N = cap.shape[0], len(countries)
             cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
-    us = REGIONS.index("USA")
+    us_in = flows[j][:, countries.index(US_BUYER)] if buyer else final[:, us]
     us_home = (
-        float(final[countries.index("USA"), us] / demand[us])
+        float(us_in[countries.index("USA")] / demand[us])
         if "USA" in countries and demand[us] > 0
         else 0.0
     )
@@ -599,6 +700,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         hub_feed=hub_feed,
         base_year=chain.base_year(mineral),
         production_years=tuple(year_of[s] for s in use),
+        us_stage=use[j],
     )
 
 
@@ -736,6 +838,42 @@ def us_demand_t(chain: SupplyChain, mineral: str) -> tuple[float | None, str]:
     return float(pick["value"].max()), note
 
 
+def us_stage_of(chain: SupplyChain, mineral: str, stages: Sequence[str]) -> tuple[int, str, str]:
+    """The index in ``stages`` (the model's, with data) of the stage whose form U.S. demand
+    buys: the row of ``us_demand_stages`` (data-src/manual/us_demand_stages.csv: the form USGS's
+    U.S. consumption and import sources count), else the last stage; with a note and the
+    row's source. A declared stage without production data leaves U.S. demand at the last
+    stage, and the note says so."""
+    table = chain.dataset["us_demand_stages"]
+    row = table[table["mineral"] == mineral]
+    last = len(stages) - 1
+    if row.empty:
+        return last, "", ""
+    stage, source = str(row.iloc[0]["stage"]), str(row.iloc[0]["source_id"])
+    if stage not in stages:
+        return (
+            last,
+            (
+                f"U.S. demand declared at the {stage} stage, which has no production data: "
+                f"delivered at the {stages[last]} stage"
+            ),
+            "",
+        )
+    j = list(stages).index(stage)
+    if j == last:
+        return last, "", source
+    return (
+        j,
+        (
+            f"U.S. demand buys the {stage} stage's form, the form USGS's U.S. consumption and "
+            f"import sources count (data-src/manual/us_demand_stages.csv): the U.S. region is "
+            f"supplied through the node {US_BUYER}, which passes it on through the later stages; "
+            "their producers serve the other regions"
+        ),
+        source,
+    )
+
+
 def _us_share(chain: SupplyChain, mineral: str, world: float) -> tuple[float, str]:
     """U.S. share of world consumption: U.S. demand (``us_demand_t``) / world output; an
     element without a figure of its own takes its parent's share."""
@@ -870,6 +1008,54 @@ def _us_import_shares(
     return {k: v / total for k, v in out.items()}, scaled
 
 
+def _name_at_us_stage(
+    chain: SupplyChain,
+    mineral: str,
+    countries: list[str],
+    flows: np.ndarray,
+    idx_region: np.ndarray,
+    j: int,
+    stage: str,
+    us_demand: float,
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """The USGS import sources of the U.S. stage ``j`` that are not countries of the chain,
+    named out of OTH's deliveries to the U.S. buyer node there
+    (critmin.simulate.intermediaries.name_intermediaries on the flows out of stage ``j``):
+    Norway's cobalt and nickel refinery, in OTH in the production data. They make nothing at
+    the stages after ``j``."""
+    b = countries.index(US_BUYER)
+    home = flows[j][countries.index("USA"), b] if "USA" in countries else 0.0
+    ds = chain.dataset
+    unnamed = unnamed_sources(
+        ds["import_sources"],
+        mineral,
+        countries,
+        max(us_demand - home, 0.0),
+        base_year(mineral, shock_years_of(chain)),
+        stage,
+        import_forms(ds),
+    )
+    before = len(countries)
+    grown, upstream, out, idx, notes = name_intermediaries(
+        countries,
+        flows[:j],
+        flows[j],
+        idx_region,
+        unnamed,
+        b,
+        lambda c: REGIONS.index(region_of(c)),
+    )
+    if not notes:
+        return countries, flows, idx_region, []
+    n = len(grown)
+    new = np.zeros((flows.shape[0], n, n))
+    new[:j] = upstream
+    new[j, :, :before] = out
+    new[j + 1 :, :before, :before] = flows[j + 1 :]
+    notes = [note.replace("at the last stage", f"at the {stage} stage") for note in notes]
+    return grown, new, idx, notes
+
+
 def _reexport_hubs(
     chain: SupplyChain, mineral: str, countries: list[str], stages: list[str], cap_last: np.ndarray
 ) -> dict[str, dict[str, float]]:
@@ -902,13 +1088,16 @@ def _route_us_imports(
     shares: dict[str, float],
     countries: list[str],
     nir: float | None = None,
+    us_col: int | None = None,
 ) -> np.ndarray:
     """Refit the flows so that U.S. imports (U.S. demand less U.S. producers' home deliveries)
     come from the USGS import sources in their shares, other regions' purchases adjusting.
     With USGS's net import reliance ``nir``, U.S. producers deliver ``demand x (1 - nir)`` at
     home (at most their output): the routing's trade prior alone sent U.S. phosphate rock to
-    China while the U.S. imported Peru's."""
-    us = REGIONS.index("USA")
+    China while the U.S. imported Peru's. ``final`` is (supplier, destination), the U.S. the
+    destination ``us_col`` (the U.S. region by default; the U.S. buyer node where U.S. demand
+    buys an earlier stage, ``demand`` then the next stage's need by node)."""
+    us = REGIONS.index("USA") if us_col is None else us_col
     home = final[countries.index("USA"), us] if "USA" in countries else 0.0
     if nir is not None and "USA" in countries:
         home = min(float(supply[countries.index("USA")]), demand[us] * (1.0 - nir))
@@ -937,7 +1126,7 @@ def _route_us_imports(
         col[countries.index("USA")] = home
     prior[:, us] = col
     # fix the U.S. column; fit the other regions to what is left of each supplier
-    rest = [r for r in range(len(REGIONS)) if r != us]
+    rest = [r for r in range(final.shape[1]) if r != us]
     left = np.clip(supply - col, 0.0, None)
     need = demand[rest]
     fitted = ras(prior[:, rest] + 1e-9 * np.outer(left > 0, need > 0), left, need)

@@ -45,7 +45,13 @@ from critmin.scenarios.spec import Scenario
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks
 from critmin.simulate.engine import run, warm
-from critmin.simulate.model import ChainModel, build_model, reference_prices_of, us_demand_t
+from critmin.simulate.model import (
+    US_BUYER,
+    ChainModel,
+    build_model,
+    reference_prices_of,
+    us_demand_t,
+)
 from critmin.simulate.shocks import build_shocks
 
 MONTHS = 12
@@ -123,6 +129,14 @@ def _year(
     r = trace.price_ratio[:, :, USA]
     us_idx = model.country_index("USA")
     home = trace.final[:, :, us_idx, USA] / base if us_idx is not None and base > 0 else 0.0 * r
+    buyer = model.country_index(US_BUYER)
+    if buyer is not None and us_idx is not None and base > 0:
+        # U.S. demand buys an earlier stage (ChainModel.us_stage): U.S. producers' home
+        # deliveries are their baseline sales to the U.S. buyer node, scaled by their output
+        j = model.us_stage_index
+        cap = float(model.capacity[j, us_idx])
+        ratio = trace.output[:, :, j, us_idx] / cap if cap > 0 else 0.0 * r
+        home = ratio * float(model.flows[j][us_idx, buyer]) / base
     bought = trace.receipts[:, :, USA] / base if base > 0 else 0.0 * r
     out: dict[str, dict[str, np.ndarray]] = {}
     for p in job.priced:

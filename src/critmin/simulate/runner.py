@@ -147,7 +147,24 @@ class RunResult:
     stats: Stats = field(default_factory=Stats)
 
 
+#: The unit of every variable of a chain's labelled paths (``_labelled``).
+_UNITS = {
+    "exports": "t",
+    "final": "t",
+    "receipts": "t",
+    "shortfall": "t",
+    "loss_usd": "USD",
+    "price_ratio": "ratio to baseline price",
+    "shortfall_sector": "t",
+    "loss_sector": "USD",
+}
+
+
 def _labelled(model: ChainModel, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+    """A chain's per-draw paths (or baseline) as a labelled dataset, built in one go: the
+    sector splits multiplied in numpy (the same products xarray's broadcasting made), no
+    variable added one by one (each addition aligned the whole dataset again: 3 ms a chain,
+    on the caller's serial path for every baseline)."""
     S, P = arrays["receipts"].shape[:2]
     coords = {
         "scenario": np.arange(S),
@@ -157,33 +174,20 @@ def _labelled(model: ChainModel, arrays: dict[str, np.ndarray]) -> xr.Dataset:
         "region": list(model.regions),
         "sector": list(model.sectors),
     }
-    units = {
-        "exports": "t",
-        "final": "t",
-        "receipts": "t",
-        "shortfall": "t",
-        "loss_usd": "USD",
-        "price_ratio": "ratio to baseline price",
+    cells = ("scenario", "period", "region")
+    split = model.sector_share  # (region, sector)
+    data = {
+        "exports": (("scenario", "period", "stage", "origin"), arrays["exports"]),
+        "final": (("scenario", "period", "origin", "region"), arrays["final"]),
+        **{k: (cells, arrays[k]) for k in ("receipts", "shortfall", "loss_usd", "price_ratio")},
+        "shortfall_sector": ((*cells, "sector"), arrays["shortfall"][..., None] * split),
+        "loss_sector": ((*cells, "sector"), arrays["loss_usd"][..., None] * split),
     }
-    ds = xr.Dataset(
-        {
-            "exports": (("scenario", "period", "stage", "origin"), arrays["exports"]),
-            "final": (("scenario", "period", "origin", "region"), arrays["final"]),
-            "receipts": (("scenario", "period", "region"), arrays["receipts"]),
-            "shortfall": (("scenario", "period", "region"), arrays["shortfall"]),
-            "loss_usd": (("scenario", "period", "region"), arrays["loss_usd"]),
-            "price_ratio": (("scenario", "period", "region"), arrays["price_ratio"]),
-        },
+    return xr.Dataset(
+        {k: (dims, v, {"unit": _UNITS[k]}) for k, (dims, v) in data.items()},
         coords=coords,
+        attrs={"mineral": model.mineral, "quantity_unit": model.unit},
     )
-    split = xr.DataArray(model.sector_share, dims=("region", "sector"))
-    ds["shortfall_sector"] = ds["shortfall"] * split
-    ds["loss_sector"] = ds["loss_usd"] * split
-    units |= {"shortfall_sector": "t", "loss_sector": "USD"}
-    for name, unit in units.items():
-        ds[name].attrs["unit"] = unit
-    ds.attrs.update({"mineral": model.mineral, "quantity_unit": model.unit})
-    return ds
 
 
 def chain_minerals(chain: SupplyChain, scenario: Scenario) -> list[str]:
@@ -274,7 +278,10 @@ class _Context:
 
     chain: SupplyChain
     io: IOModel
-    first: ChainModel  # built by the caller (its build loaded the tables)
+    #: the first chain, built by the caller when it runs chunks itself or forks a local pool
+    #: (which inherits the kernel that build's neutral run loads); None on Dask, where every
+    #: chain is built on the workers (a build in the caller is serial time)
+    first: ChainModel | None
     scenario: Scenario
     parents: dict[str, str]
     months: int
@@ -417,28 +424,50 @@ def quantities(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-#: What a build gives the caller besides the chain: its pilot block's summary and CPU seconds,
-#: and the summary of the chain's other blocks when the build ran them too (else None).
-Pilot = tuple[_Out, float, _Out | None]
+@dataclass(frozen=True)
+class Pilot:
+    """What a chain's build gives the caller besides the chain: the summary of the blocks it
+    ran (its first, and the chain's others when it ran them too: ``whole``), merged on the
+    worker in block order by the caller's own rule (``Summary.add``, block after block), so
+    the caller continues from it with the chain's later chunks and gets the same bits as if
+    it had merged every block itself; the first block's CPU seconds (which size the other
+    chunks); and the per-draw paths of what it ran, if kept. Merging on the worker took
+    ``Summary.add`` off the caller's serial path: at 10,000 draws x 12 months every chain of
+    china-2025-10 runs in its build, so the caller merges nothing."""
+
+    seconds: float
+    parts: dict[str, Part]  # merged; histograms as their non-zero bins (Sparse) in transit
+    whole: bool  # the build ran every block of its chain
+    paths: tuple[dict[str, np.ndarray], ...]  # per chunk run, when paths are kept
 
 
 def _build(ctx: _Context, key: _Item) -> tuple[_Built, Pilot]:
     """Build one chain on a worker (with the caller's IO model, so the bits are the caller's),
     its baseline and grids, and run its first block, timed: the pilot that sizes its chunks
     (and part of the result). When the chain's other blocks would make one chunk, run them
-    here too: one task fewer, and the chain does not move to another worker."""
+    here too: one task fewer, and the chain does not move to another worker. What it ran
+    comes back merged (:class:`Pilot`)."""
     adopt(ctx.chain.dataset, ctx.io)
     m = key.mineral
-    model = ctx.first if m == ctx.first.mineral else ctx.model(m)
+    model = ctx.first if ctx.first is not None and m == ctx.first.mineral else ctx.model(m)
     neutral = Shocks.neutral(model, 1, ctx.months)
     baseline = summarise(run(model, neutral, reroute=ctx.reroute), ctx.per)
     built = _Built(model, baseline, grids(model, baseline, ctx.per, ctx.horizon))
     out, seconds = timed(_chunk, ctx, built, key)
-    rest = None
+    outs = [out]
     cut = key.cut
     if key.rest and cut is not None and cut.inline and cut.group(model, seconds) >= len(key.rest):
-        rest = _chunk(ctx, built, _Item(m, key.rest))
-    return built, (out, seconds, rest)
+        outs.append(_chunk(ctx, built, _Item(m, key.rest)))
+    summary = Summary(built.grids)
+    for o in outs:
+        for part in o.parts.blocks():  # in block order, as the caller merges
+            summary.add(part)
+    return built, Pilot(
+        seconds,
+        summary.sparse(),
+        whole=len(outs) > 1 or not key.rest,
+        paths=tuple(o.paths for o in outs if o.paths is not None),
+    )
 
 
 def _chunk(ctx: _Context, built: _Built, item: _Item) -> _Out:
@@ -507,12 +536,16 @@ def _simulate(
     result = RunResult(scenario, config)
     if not minerals:
         return result
-    # One chain is built here: that loads the tables a build reads and the IO model, which
-    # go to every worker once; the others are built on the workers, all at once. Building
-    # inverts the IO matrix (LAPACK), whose last bits depend on the process's BLAS threads,
-    # so workers use the caller's IO model and every executor gets the same models.
+    # The IO model is built here and goes to every worker once with the chain cut to what
+    # the builds read (which loads the trade table); the chains are built on the workers, all
+    # at once. Building inverts the IO matrix (LAPACK), whose last bits depend on the
+    # process's BLAS threads, so workers use the caller's IO model and every executor gets
+    # the same models. The first chain is built here only in-process or for a local pool
+    # (its neutral run loads the kernel the pool's processes inherit); on Dask a build here
+    # was serial time (36 ms of CPU per run under china-2025-10).
     parents = parents_of_dataset(chain.dataset)
-    first = _model(chain, minerals[0], scenario, parents, config.pool_below)
+    dask = config.executor is Executor.DASK
+    first = None if dask else _model(chain, minerals[0], scenario, parents, config.pool_below)
     ctx = _Context(
         shipped(chain, minerals),
         io_model(chain.dataset),
@@ -542,9 +575,9 @@ def _simulate(
     def plan(key: _Item, built: _Built, pilot: Pilot) -> list[_Item]:
         """The chain's other blocks in chunks sized from its pilot's measured time; none if
         its build ran them."""
-        if pilot[2] is not None:
+        if pilot.whole:
             return []
-        group = key.cut.group(built.model, pilot[1]) if key.cut is not None else 1
+        group = key.cut.group(built.model, pilot.seconds) if key.cut is not None else 1
         rest = key.rest
         return [_Item(key.mineral, rest[j : j + group]) for j in range(0, len(rest), group)]
 
@@ -559,26 +592,27 @@ def _simulate(
     paths: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in minerals}
     writers: dict[str, _PathWriter] = {}
     # a local pool's processes inherit the compiled kernel loaded here (not one load each)
-    events = ex.map_built(_build, _chunk, ctx, keys, plan, progress, warm=partial(warm, first))
+    warming = None if first is None else partial(warm, first)
+    events = ex.map_built(_build, _chunk, ctx, keys, plan, progress, warm=warming)
     for event in events:
         m = event.key.mineral
         if isinstance(event, Built):
             built[m] = event.value
             # labelled now, while the workers run the next chunks (not after the last)
             baselines[m] = _labelled(event.value.model, event.value.baseline)
-            summaries[m] = Summary(event.value.grids)
-            writers[m] = _PathWriter(config.paths_dir, event.value.model)
-            outs = [o for o in (event.extra[0], event.extra[2]) if o is not None]
-        else:
-            outs = [event.result]
-        for out in outs:
+            # the build's blocks came merged; later chunks are merged here, block by block,
             # in block order: the merged sums do not depend on the executor
-            for part in out.parts.blocks():
+            summaries[m] = Summary.resumed(event.value.grids, event.extra.parts)
+            writers[m] = _PathWriter(config.paths_dir, event.value.model)
+            arrived = list(event.extra.paths)
+        else:
+            for part in event.result.parts.blocks():
                 summaries[m].add(part)
-            if out.paths is not None:
-                writers[m].write(out.paths)
-                if config.keep_paths:
-                    paths[m].append(out.paths)
+            arrived = [] if event.result.paths is None else [event.result.paths]
+        for arrays in arrived:
+            writers[m].write(arrays)
+            if config.keep_paths:
+                paths[m].append(arrays)
     for m in minerals:
         model = built[m].model
         kept = (

@@ -13,7 +13,12 @@ For S scenarios and M months:
   event touches, an (S, M, D) share of each baseline flow let through (D = N destinations
   between stages, R regions from the last stage, ``k = K - 1``). Every other shipment is
   allowed in full and is never stored (the dense arrays were 20-30% of the engine's time);
-- ``demand`` (S, M, R): demand multiplier; ``release`` (S, M, R): t released into a region.
+- ``demand`` (S, M, R): demand multiplier; ``release`` (S, M, R): t released into a region;
+- ``end_hazard`` (S, M): the probability, as stock holders read the scenario, that the month's
+  disruption ends the next month (critmin.economics.storage): 1 where no event is active, the
+  hazard ``1/d`` of an event of (drawn) duration ``d`` months, the open-regime hazard
+  (``OPEN_REGIME_END_HAZARD``) for an open-ended one (an in-force regime without a duration);
+  the smallest of the active events'; a hazard outage of drawn duration ``d``, ``1/d``.
 ``ship`` (S, M, K-1, N, N) and ``ship_final`` (S, M, N, R) give the dense allowances on
 demand, for inspection and the per-scenario reference.
 """
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from critmin.economics.storage import OPEN_REGIME_END_HAZARD
 from critmin.scenarios.spec import (
     ContentRule,
     DemandSurge,
@@ -40,7 +46,7 @@ from critmin.scenarios.spec import (
     month_index,
 )
 from critmin.schema.vocabulary import OTHER_COUNTRIES
-from critmin.simulate.model import REGIONS, ChainModel
+from critmin.simulate.model import REGIONS, US_BUYER, ChainModel
 
 
 @dataclass
@@ -51,6 +57,7 @@ class Shocks:
     lanes: dict[tuple[int, int], np.ndarray]
     stages: int  # K
     countries: int  # N
+    end_hazard: np.ndarray | None = None  # (S, M); None = 1 everywhere (nothing expected)
 
     @classmethod
     def neutral(cls, model: ChainModel, scenarios: int, months: int) -> Shocks:
@@ -62,6 +69,7 @@ class Shocks:
             lanes={},
             stages=K,
             countries=N,
+            end_hazard=np.ones((scenarios, months)),
         )
 
     @property
@@ -109,12 +117,14 @@ class Shocks:
             {key: lane[one] for key, lane in self.lanes.items()},
             self.stages,
             self.countries,
+            None if self.end_hazard is None else self.end_hazard[one],
         )
 
     def as_tuple(self) -> tuple[np.ndarray, ...]:
         """Every stored array (the lanes in key order)."""
         lanes = tuple(self.lanes[key] for key in sorted(self.lanes))
-        return (self.avail, self.demand, self.release, *lanes)
+        hazard = () if self.end_hazard is None else (self.end_hazard,)
+        return (self.avail, self.demand, self.release, *lanes, *hazard)
 
 
 #: Spawn key of the event stream (above any chain index, so it is never a chain's stream).
@@ -204,6 +214,18 @@ def _window(
     return since, active
 
 
+def _end_hazard(duration: np.ndarray | None) -> np.ndarray | float:
+    """Per scenario, the hazard (per month) with which stock holders expect the event's
+    shortage to end (critmin.economics.storage): ``1/d`` for an event of (drawn) duration
+    ``d`` months; an open-ended one (an in-force regime without a duration) ends at
+    ``OPEN_REGIME_END_HAZARD``, whatever its approval path (the path is the model's average
+    approval rate, not a date holders know: a regime in force stays in force)."""
+    if duration is None:
+        return OPEN_REGIME_END_HAZARD
+    out: np.ndarray = 1.0 / np.maximum(duration, 1)[:, None]
+    return out
+
+
 def _approval(path: list[float], since: np.ndarray, scale: np.ndarray) -> np.ndarray:
     arr = np.asarray(path, dtype=float)
     idx = np.clip(since, 0, len(arr) - 1)
@@ -268,6 +290,9 @@ def build_shocks(
             duration = np.full(S, int(e.duration_months))
         since, active = _window(start, duration, months, first)
         active &= occurs[name][:, None]
+        if not isinstance(e, Release) and out.end_hazard is not None:
+            ends = _end_hazard(duration)
+            out.end_hazard[:] = np.where(active, np.minimum(out.end_hazard, ends), out.end_hazard)
         if isinstance(e, ExportControl):
             _export_control(out, e, name, model, since, active, value, stage_of, region_of_country)
         elif isinstance(e, ContentRule):
@@ -293,10 +318,16 @@ def build_shocks(
             a, b = (model.country_index(c) for c in e.between)
             share = np.clip(value(name, "share", e.share), 0.0, 1.0)
             cut = np.where(active, 1.0 - share[:, None], 1.0)
-            for x, y in ((a, b), (b, a)):
-                if x is not None and y is not None:
-                    for k in range(model.K - 1):
-                        out.lane(k, x)[:, :, y] *= cut
+            buyer = model.country_index(US_BUYER)
+            for (x, y), y_name in zip(((a, b), (b, a)), reversed(e.between), strict=True):
+                # the U.S. buyer node's purchases travel the lanes into the U.S.
+                extra = [buyer] if buyer is not None and y_name == "USA" else []
+                if x is None:
+                    continue
+                for k in range(model.K - 1):
+                    for z in ([y] if y is not None else []) + extra:
+                        out.lane(k, x)[:, :, z] *= cut
+                if y is not None:
                     out.lane(model.K - 1, x)[:, :, region_of_country[y]] *= cut
         elif isinstance(e, Release):
             r = REGIONS.index(e.region)
@@ -370,7 +401,13 @@ def _export_control(
     dest = np.ones(N, dtype=bool)
     dest[o] = False
     if e.destinations != "all":
-        dest = np.array([c in e.destinations for c in model.countries])
+        # the U.S. buyer node buys for the U.S.: a control naming the U.S. reaches it
+        dest = np.array(
+            [
+                c in e.destinations or (c == US_BUYER and "USA" in e.destinations)
+                for c in model.countries
+            ]
+        )
     dest_r = np.zeros(len(model.regions), dtype=bool)
     home = model.regions.index(model.regions[region_of_country[o]])
     if e.destinations == "all":
@@ -454,17 +491,25 @@ def _hazard(out: Shocks, h: Hazard, model: ChainModel, rng: np.random.Generator)
             for c in model.countries
         ]
     )
+    # the U.S. buyer node is no plant: it passes on what it bought and has nothing to lose
+    countries &= np.array([c != US_BUYER for c in model.countries])
     present = (model.capacity > 0) & stages[:, None] & countries[None, :]
     annual = np.array([h.country_probability.get(c, h.annual_probability) for c in model.countries])
     p_month = (1.0 - (1.0 - annual) ** (1.0 / 12.0))[None, None, :]  # (1, 1, N)
     remaining = np.zeros((S, K, N))
+    length = np.ones((S, K, N))
     severity = np.zeros((S, K, N))
     for t in range(M):
         starts = (remaining <= 0) & (rng.random((S, K, N)) < p_month) & present[None]
         n = int(starts.sum())
         if n:
             remaining[starts] = np.maximum(1, np.round(draw(h.duration_months, rng, n)))
+            length[starts] = remaining[starts]
             severity[starts] = np.clip(draw(h.severity, rng, n), 0.0, 1.0)
         on = remaining > 0
         out.avail[:, t] *= np.where(on, 1.0 - severity, 1.0)
+        if out.end_hazard is not None:
+            # an outage of drawn duration d ends at the hazard 1/d
+            ends = np.where(on & (severity > 0), 1.0 / length, 1.0).min(axis=(1, 2))
+            out.end_hazard[:, t] = np.minimum(out.end_hazard[:, t], ends)
         remaining = np.maximum(remaining - 1, 0)

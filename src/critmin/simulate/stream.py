@@ -20,7 +20,7 @@ Memory is cells x bins, flat in the number of draws.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -182,6 +182,22 @@ class Summary:
                     part.above_zero.copy(),
                 )
 
+    def sparse(self) -> dict[str, Part]:
+        """The merged parts with their histograms as non-zero bins: how a worker that merged
+        blocks sends them (the caller continues with :meth:`resumed`)."""
+        return {
+            k: replace(p, counts=None if p.counts is None else Sparse.of(_dense(p.counts)))
+            for k, p in self.parts.items()
+        }
+
+    @classmethod
+    def resumed(cls, grids: dict[str, Grid], parts: dict[str, Part]) -> Summary:
+        """A summary that continues from ``parts`` merged elsewhere (:meth:`sparse`): the
+        next ``add`` gives the bits it would have given where they were merged."""
+        return cls(
+            grids, {k: replace(p, counts=_add_counts(None, p.counts)) for k, p in parts.items()}
+        )
+
     @property
     def draws(self) -> int:
         return next(iter(self.parts.values())).n if self.parts else 0
@@ -261,6 +277,10 @@ class Summary:
             dims=(*g.dims, "bin"),
             coords={**{d: g.coords[d] for d in g.dims}, "bin": np.arange(nb)},
         ).assign_coords(bin_value=((*g.dims, "bin"), g.scale[..., None] * edges))
+
+
+def _dense(counts: np.ndarray | Sparse) -> np.ndarray:
+    return counts.dense() if isinstance(counts, Sparse) else counts
 
 
 def _add_counts(

@@ -1,0 +1,49 @@
+"""Monthly price paths of the back-test episodes under the two stock release rules
+(critmin.economics.storage: ``myopic`` and ``storage``), with the end hazard the holders read
+each month (docs/criticality.md §3).
+
+    python benchmarks/storage_paths.py [EPISODE ...]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
+from critmin.scenarios.load import Labels, parse_scenario
+from critmin.simulate.backtest import episodes
+from critmin.simulate.engine import run
+from critmin.simulate.model import build_model
+from critmin.simulate.shocks import build_shocks
+
+
+def main(names: list[str]) -> None:
+    chain = SupplyChain.load()
+    parents = parents_of_dataset(chain.dataset)
+    labels = Labels.of(chain.dataset)
+    for name, ep in episodes().items():
+        if names and name not in names:
+            continue
+        scenario = parse_scenario({"name": name, **ep["scenario"]}, name, labels)
+        as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
+        model = build_model(as_of, ep["mineral"], ep.get("stages"))
+        months = max(int(ep["months"]), 12)
+        shocks = build_shocks(scenario, model, parents, 1, months, np.random.default_rng(0))
+        hazard = shocks.end_hazard
+        print(f"{name} ({model.mineral}, {model.region_stock_days:.1f} days of consumer stock)")
+        if hazard is not None:
+            print("  end hazard " + " ".join(f"{h:.4f}" for h in hazard[0]))
+        for rule in ("myopic", "storage"):
+            trace = run(dataclasses.replace(model, stock_rule=rule), shocks)
+            for r, region in enumerate(model.regions):
+                path = " ".join(f"{p:5.2f}" for p in trace.price_ratio[0, :, r])
+                print(f"  {rule:8s} {region}  {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
