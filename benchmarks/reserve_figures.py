@@ -7,7 +7,8 @@ own ensemble ($2.5B, seed 0, horizon 20 quarters, the risk-neutral purchase prob
 - ``caps`` (500 draws, default rule): dollars bought per lot with every form's
   ``purchase_cap_share`` set to 0.025, 0.05, 0.075, 0.10 and 0.20, and the budget share moved;
 - ``copper`` (200 draws, ``--eligibility all``): copper's commercial stock cover moved from its
-  bundled days to 15 times them (2 -> 30 days), re-simulated on the same draws;
+  bundled days to 15 times them (2 -> 30 days when written; 22.5 -> 337.5 days since the U.S.
+  cover is read from USGS stocks), re-simulated on the same draws;
 - ``stockdays`` (500 draws, default rule): the plan's sensitivity (``critmin optimize --json``'s
   ``sensitivity``, the same cases and measure) to the two stock-cover parameters, each moved
   on its own at x0.5 and x1.5: ``commercial_stock_days`` (the consuming regions' stock) and
