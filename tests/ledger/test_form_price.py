@@ -5,11 +5,12 @@ accepted, one at twice it is refused, and an unknown form is refused naming the 
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from ledger_world import acquisition
+from ledger_world import acquisition, resolve
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
@@ -17,7 +18,8 @@ from critmin.ledger import events as ev
 from critmin.ledger.errors import Refused
 from critmin.ledger.reference import bundled as bundled_reference
 from critmin.ledger.service import Ledger
-from critmin.ledger.vocabulary import Rule
+from critmin.ledger.state import Price, State
+from critmin.ledger.vocabulary import Projection, Rule
 from critmin.optimize.ensemble import build_ensemble
 from critmin.optimize.plan import plan_lots
 
@@ -107,3 +109,66 @@ def test_the_cli_records_ndpr_oxide_at_the_plans_price(
     assert code == 1
     assert out.count("\n") == 1
     assert KNOWN in out
+
+
+def _entered(mineral: str, usd: Decimal, form: str | None = None) -> ev.PriceRecorded:
+    return ev.PriceRecorded(
+        mineral=mineral, form=form, usd_per_t=usd, as_of=date(2025, 6, 1), source="analyst desk"
+    )
+
+
+def test_an_entered_price_is_the_price_of_its_form_only(
+    world: Ledger, plan_prices: dict[tuple[str, str], Decimal]
+) -> None:
+    """Under analyst prices, an NdPr oxide quote prices NdPr oxide; terbium oxide keeps its
+    own (bundled) price. Before forms were named, the NdPr quote priced every rare-earth form
+    and a terbium oxide purchase at the plan's price was refused as above it."""
+    resolve(world, "analyst", ev.DesignatePriceSource(source="analyst"))
+    ndpr, tb = plan_prices["rare_earths", "ndpr_oxide"], plan_prices["rare_earths", "tb_oxide"]
+    quote = (2 * ndpr).quantize(CENT)
+    world.submit(_entered("rare_earths", quote, "ndpr_oxide"), "analyst")
+    dear = acquisition("N1", "1", mineral="rare_earths", form="ndpr_oxide", price_usd_per_t=quote)
+    payload = world.submit(dear, "operator").event.payload
+    assert isinstance(payload, ev.Acquisition)
+    assert payload.market_usd_per_t == quote
+    bought = acquisition("T1", "0.1", mineral="rare_earths", form="tb_oxide", price_usd_per_t=tb)
+    payload = world.submit(bought, "operator").event.payload
+    assert isinstance(payload, ev.Acquisition)
+    assert payload.market_usd_per_t == tb
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (None, "rare_earths has 3 reserve forms (dy_oxide, ndpr_oxide, tb_oxide): name the form"),
+        ("oxide", KNOWN),
+    ],
+)
+def test_an_entered_price_names_a_listed_form(
+    world: Ledger, form: str | None, message: str
+) -> None:
+    before = world.head()
+    with pytest.raises(Refused) as info:
+        world.submit(_entered("rare_earths", Decimal(60000), form), "analyst")
+    assert (info.value.field, info.value.rule) == ("form", Rule.KNOWN_FORM)
+    assert message in info.value.message
+    assert world.head() == before
+
+
+def test_a_price_without_a_form_is_the_only_forms(world: Ledger) -> None:
+    payload = world.submit(_entered("cobalt", Decimal(31000)), "analyst").event.payload
+    assert isinstance(payload, ev.PriceRecorded)
+    assert payload.form == "metal"
+    entered = world.read(lambda s: s.entered_price("cobalt", "metal"))
+    assert entered is not None
+    assert entered.usd_per_t == Decimal(31000)
+
+
+def test_a_price_recorded_before_forms_were_named_stands_for_every_form() -> None:
+    state = State()
+    old = Price(mineral="lithium", usd_per_t=Decimal(9000), as_of=date(2024, 1, 1), source="x")
+    state.put(Projection.PRICE, "lithium", old)
+    assert state.entered_price("lithium", "chemical") == old
+    new = old.model_copy(update={"form": "chemical", "usd_per_t": Decimal(9500)})
+    state.put(Projection.PRICE, "lithium/chemical", new)
+    assert state.entered_price("lithium", "chemical") == new

@@ -307,8 +307,10 @@ def create_app(ledger: Ledger, web: WebSettings | None = None, max_body: int = M
     async def price(
         body: ev.PriceRecorded, db: LedgerDep, user: Analyst, key: KeyHeader
     ) -> Written:
-        """Enter a market price (USD/t). The checks use it only if the board designated the
-        analyst price source; ``as_of`` may not be in the future."""
+        """Enter a market price of one reserve form (USD/t in the basis acquisitions of the
+        form use). The checks use it only if the board designated the analyst price source;
+        ``as_of`` may not be in the future; ``form`` may be omitted only for a mineral with one
+        reserve form."""
         return await _submit(db, body, user.name, key)
 
     @app.post("/contracts", tags=["operations"], **created)

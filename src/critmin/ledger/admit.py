@@ -31,10 +31,35 @@ COUNTERPARTIES = {
 def market_price(state: State, ref: Reference, mineral: str, form: str) -> Decimal | None:
     """The price from the source the board designated: the bundled price of the form, as the
     reserve plan prices it (default; USD per t in the chain's reference basis), or the latest
-    price an analyst entered for the mineral (falling back to the bundled one). Raises
+    price an analyst entered for the form (falling back to the bundled one). Raises
     UnknownForm for a form the bundled reserve_forms does not list for the mineral."""
     found = ref.market_price(mineral, form)
-    return state.market(mineral, None if found is None else found[0])
+    return state.market(mineral, form, None if found is None else found[0])
+
+
+def price_form(ref: Reference, p: ev.PriceRecorded) -> ev.PriceRecorded:
+    """An entered price names a listed form; without one, the mineral's only form (a mineral
+    with several forms, e.g. NdPr, Dy and Tb oxide of rare_earths, has no one price)."""
+    forms = ref.forms_of(p.mineral)
+    if p.form is not None:
+        if p.form not in forms:
+            raise Refused(
+                f"unknown form {p.form!r} for {p.mineral}; known forms: "
+                + (", ".join(forms) if forms else "none (reserve_forms lists no form of it)"),
+                "form",
+                422,
+                Rule.KNOWN_FORM,
+            )
+        return p
+    if len(forms) > 1:
+        raise Refused(
+            f"{p.mineral} has {len(forms)} reserve forms ({', '.join(forms)}): name the form "
+            "the price is for",
+            "form",
+            422,
+            Rule.KNOWN_FORM,
+        )
+    return p.model_copy(update={"form": forms[0]}) if forms else p
 
 
 def _minerals(payload: ev.Payload) -> list[tuple[str, str]]:
@@ -74,6 +99,8 @@ def admit(state: State, ref: Reference, payload: ev.Payload, day: date) -> ev.Pa
         return tally(motion, state, day)
     if isinstance(payload, ev.Checkpoint):
         check_signature(payload)
+    if isinstance(payload, ev.PriceRecorded):
+        return price_form(ref, payload)
     if isinstance(payload, ev.Acquisition):
         try:
             market = market_price(state, ref, payload.mineral, payload.form)

@@ -75,7 +75,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "seat": ("SeatFilled", "Record a board member's seat and term."),
     "vote": ("VoteCast", "Cast a member's vote (yes, no, abstain, recused)."),
     "contribute": ("ContributionProposed", "Record a partner's proposed contribution."),
-    "price": ("PriceRecorded", "Enter a market price (USD/t)."),
+    "price": ("PriceRecorded", "Enter a market price of a reserve form (USD/t)."),
     "acquire": ("Acquisition", "Buy into a lot, paid from accepted funds."),
     "release": ("Release", "Sell from a lot, citing its trigger."),
     "loan": ("Loan", "Lend or swap out of a lot, with a return date."),

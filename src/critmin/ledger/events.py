@@ -185,6 +185,12 @@ class ContributionProposed(Payload):
 
 class PriceRecorded(Payload):
     mineral: MineralId
+    form: Text | None = Field(
+        default=None,
+        description="the reserve form the price is for (reserve_forms: e.g. ndpr_oxide, "
+        "chemical, metal), USD per t in the basis acquisitions use; may be omitted only for a "
+        "mineral with one reserve form",
+    )
     usd_per_t: PositiveMoney
     as_of: date
     source: Text

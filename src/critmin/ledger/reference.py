@@ -42,6 +42,10 @@ class Reference:
         (critmin.economics.price); a reserve form's price is :meth:`market_price`."""
         return self.prices.get(mineral)
 
+    def forms_of(self, mineral: str) -> list[str]:
+        """The reserve forms listed for ``mineral`` (reserve_forms), sorted."""
+        return sorted(f for m, f in self.forms if m == mineral)
+
     def market_price(self, mineral: str, form: str) -> tuple[Decimal, int] | None:
         """The market price of ``form`` of ``mineral``, USD per t in the chain's reference
         basis (as the plan prices it), and its base year; None where the mineral has no

@@ -157,6 +157,7 @@ class LoanState(Entity):
 class Price(Entity):
     mineral: str
     usd_per_t: Decimal
+    form: str | None = None
     as_of: date
     source: str
 
@@ -191,6 +192,11 @@ class Settings(Entity):
 
 
 E = TypeVar("E", bound=Entity)
+
+
+def price_key(mineral: str, form: str) -> str:
+    """The projection key of an entered price of one form (``mineral/form``)."""
+    return f"{mineral}/{form}"
 
 
 class State:
@@ -267,10 +273,17 @@ class State:
         """The founding appointment lasts until the board's first motion."""
         return not self.tables[Projection.MOTION]
 
-    def market(self, mineral: str, bundled: Decimal | None) -> Decimal | None:
-        """The price the checks use: from the source the board designated."""
+    def entered_price(self, mineral: str, form: str) -> Price | None:
+        """The latest price an analyst entered for ``form`` of ``mineral``; a price entered
+        without a form (allowed for a mineral with one reserve form, and recorded so before
+        forms were named) stands for every form of the mineral."""
+        found = self.get(Projection.PRICE, price_key(mineral, form), Price)
+        return found if found is not None else self.get(Projection.PRICE, mineral, Price)
+
+    def market(self, mineral: str, form: str, bundled: Decimal | None) -> Decimal | None:
+        """The price of ``form`` the checks use: from the source the board designated."""
         if self.settings.price_source is PriceSource.ANALYST:
-            entered = self.get(Projection.PRICE, mineral, Price)
+            entered = self.entered_price(mineral, form)
             if entered is not None:
                 return entered.usd_per_t
         return bundled
@@ -671,9 +684,10 @@ def _price(state: State, p: ev.PriceRecorded, e: ev.Event) -> None:
             422,
             Rule.PRICE_NOT_FUTURE,
         )
-    old = state.get(Projection.PRICE, p.mineral, Price)
+    key = p.mineral if p.form is None else price_key(p.mineral, p.form)
+    old = state.get(Projection.PRICE, key, Price)
     if old is None or p.as_of >= old.as_of:
-        state.put(Projection.PRICE, p.mineral, Price(**p.model_dump()))
+        state.put(Projection.PRICE, key, Price(**p.model_dump()))
 
 
 @handles(EventType.ACQUISITION)

@@ -8,7 +8,7 @@ from typing import Any
 
 from critmin.economics.price import UnknownForm
 from critmin.ledger.reference import Reference
-from critmin.ledger.state import Fund, Lot, Price, State, usd
+from critmin.ledger.state import Fund, Lot, State, usd
 from critmin.ledger.vocabulary import Projection
 
 
@@ -18,7 +18,7 @@ def valuation(state: State, ref: Reference) -> dict[str, Any]:
     lots = []
     total_cost = total_value = Decimal(0)
     for lot in state.all(Projection.LOT, Lot):
-        entered = state.get(Projection.PRICE, lot.mineral, Price)
+        entered = state.entered_price(lot.mineral, lot.form)
         try:  # the form's price as the plan prices it (critmin.economics.price.form_prices)
             found = ref.market_price(lot.mineral, lot.form)
         except UnknownForm:  # a lot recorded before forms were checked
