@@ -548,9 +548,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         assumptions += named
         # the new nodes, and the nodes of earlier stages named at this one
         now = flows[j].sum(axis=1)
-        named_nodes = tuple(c for c in idle if now[countries.index(c)] > 0) + tuple(
-            countries[N:]
-        )
+        named_nodes = tuple(c for c in idle if now[countries.index(c)] > 0) + tuple(countries[N:])
         if named:
             N = len(countries)
             cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
