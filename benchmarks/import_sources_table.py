@@ -12,7 +12,9 @@ typed per mineral; :func:`source_cause`):
   the form the U.S. imports, a later stage is where U.S. demand buys (its chain's last
   stage unless data-src/manual/us_demand_stages.csv names an earlier one, as it does for
   cobalt's refined metal and lithium's carbonate). The table reads the U.S. purchases at
-  that stage (:func:`us_view`).
+  that stage (:func:`us_view`). Such a source ships through OTH and is named out of it at its
+  own node where OTH ships the U.S. enough (critmin.simulate.intermediaries: sulfur's Mexico),
+  so the cause is left where OTH cannot carry it.
 - ``makes-form``: not in the chain, a one-stage chain, and BACI shows it exporting more of
   the form than it imports from countries other than the U.S.: a producer the production
   data lack, not a hub (critmin.simulate.hubs.hub_candidates ``same_form``).

@@ -145,6 +145,34 @@ def test_mercury_trade_confirms_usgs_sources_canada_is_not_a_producer(
     assert "CAN" not in build_model(bundled, "mercury").countries
 
 
+def test_vanadium_trade_is_at_its_chains_stage_and_routes_canada(bundled: SupplyChain) -> None:
+    """HS 7202.92 (ferrovanadium) and 2825.30 (vanadium oxides), the forms of USGS's U.S.
+    import total, were mapped to a metal and a refining stage vanadium's one-stage chain does
+    not have: the chain had no BACI rows, Canada (USGS total 34%: a ferrovanadium maker that
+    buys its oxide from Brazil, South Africa and China, BACI) could not be routed, and South
+    Africa and Brazil took its share (0.60 and 0.39 against USGS's 0.13 each)."""
+    rows = trade_by_stage(bundled.dataset).get(("vanadium", "mining"))
+    assert rows is not None
+    assert set(rows["hs6"].astype(str)) == {"720292", "282530"}
+    model = build_model(bundled, "vanadium")
+    assert "CAN" in {hub for hub, _, _ in model.hub_feed}
+    share = _import_shares(bundled, "vanadium")
+    total = _usgs(bundled, "vanadium", category="Vanadium: Total")
+    for country in ("CAN", "BRA", "ZAF"):
+        assert abs(share.get(country, 0.0) - total[country]) <= TOL, country
+
+
+def test_niobium_trade_is_ferroniobium_at_its_chains_stage(bundled: SupplyChain) -> None:
+    """HS 7202.93 (ferroniobium, 68% of U.S. niobium imports by content, USGS) was mapped to
+    a metal stage niobium's one-stage chain does not have; its BACI rows (U.S. imports: Brazil
+    61%, Canada 39% by quantity) now inform the chain's trade prior."""
+    rows = trade_by_stage(bundled.dataset).get(("niobium", "mining"))
+    assert rows is not None
+    assert set(rows["hs6"].astype(str)) == {"720293"}
+    to_us = rows[rows["importer"] == "USA"].groupby("exporter")["quantity_t"].sum()
+    assert list(to_us.sort_values(ascending=False).index[:2]) == ["BRA", "CAN"]
+
+
 @pytest.mark.parametrize("mineral", ["neodymium", "praseodymium", "dysprosium"])
 def test_magnet_elements_route_by_the_groups_magnet_import_shares(
     bundled: SupplyChain, mineral: str

@@ -17,7 +17,7 @@ re-export stage the chain does not have; docs/criticality.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,11 @@ def name_intermediaries(
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Split each ``us_flow`` (country -> t/month it ships the U.S., not a producer of the
     last stage) off OTH's U.S. deliveries; returns the grown countries, flows, final routing,
-    region index and a note per split."""
+    region index and a note per split.
+
+    A source that is a country of the chain with no output at the last stage (a node of an
+    earlier stage: sulfur's Mexico, a miner in World Mining Data, in USGS's "other countries"
+    of the refining table) is named at its own node; any other country gets a new node."""
     if OTHER_COUNTRIES not in countries or not us_flow:
         return countries, flows, final, idx_region, []
     o = countries.index(OTHER_COUNTRIES)
@@ -50,33 +54,44 @@ def name_intermediaries(
     left = float(final[o, us])
     picked: list[tuple[str, float]] = []
     for country, amount in sorted(us_flow.items(), key=lambda kv: -kv[1]):
-        if country in countries or amount <= 0 or amount > left * (1 + 1e-9):
+        if amount <= 0 or amount > left * (1 + 1e-9):
+            continue
+        if country in countries and (
+            country in (OTHER_COUNTRIES, "USA") or final[countries.index(country)].sum() > 0
+        ):
             continue
         picked.append((country, amount))
         left -= amount
     if not picked:
         return countries, flows, final, idx_region, []
-    n0, m = len(countries), len(picked)
+    new = [c for c, _ in picked if c not in countries]
+    n0, m = len(countries), len(new)
     grown_final = np.concatenate([final, np.zeros((m, final.shape[1]))], axis=0)
     grown = np.zeros((flows.shape[0], n0 + m, n0 + m))
     grown[:, :n0, :n0] = flows
     oth_out = float(final[o].sum())
-    for j, (country, amount) in enumerate(picked):
-        n = n0 + j
+    at = {c: i for i, c in enumerate([*countries, *new])}
+    for country, amount in picked:
+        n = at[country]
         grown_final[n, us] = amount
         grown_final[o, us] -= amount
         if grown.shape[0] > 0 and oth_out > 0:
             # the named refiner's feed: OTH's input mix at the stage before, in proportion
             f = amount / oth_out
-            grown[-1, :n0, n] = flows[-1][:, o] * f
+            grown[-1, :n0, n] += flows[-1][:, o] * f
             grown[-1, :n0, o] -= flows[-1][:, o] * f
+        where = (
+            "no output at this stage in the production data"
+            if n < n0
+            else "not in the production data"
+        )
         notes.append(
             f"{country} named out of OTH at the last stage: {amount * 12:,.4g} t/yr to the "
-            "U.S. (USGS import source; not in the production data)"
+            f"U.S. (USGS import source; {where})"
         )
-    extra = np.array([region_index(c) for c, _ in picked], dtype=idx_region.dtype)
+    extra = np.array([region_index(c) for c in new], dtype=idx_region.dtype)
     return (
-        [*countries, *(c for c, _ in picked)],
+        [*countries, *new],
         grown,
         grown_final,
         np.concatenate([idx_region, extra]),
@@ -159,12 +174,15 @@ def unnamed_sources(
     want: int,
     last_stage: str = "mining",
     forms: Mapping[str, tuple[str, bool]] | None = None,
+    producers: Collection[str] | None = None,
 ) -> dict[str, float]:
-    """U.S. imports (t/month) from each USGS import source that is not a country of the
-    chain: its share (``import_source_shares``, normalised as the routing normalises them,
+    """U.S. imports (t/month) from each USGS import source that is not a producer of the
+    stage (``producers``; without them, not a country of the chain): its share
+    (``import_source_shares``, normalised as the routing normalises them,
     critmin.simulate.model._us_import_shares) times ``imports``."""
     if OTHER_COUNTRIES not in countries:
         return {}
+    made = set(countries if producers is None else producers)
     share = {
         c: v
         for c, v in import_source_shares(import_sources, mineral, want, last_stage, forms).items()
@@ -174,5 +192,5 @@ def unnamed_sources(
     return {
         c: v / total * imports
         for c, v in share.items()
-        if c not in countries and c != OTHER_COUNTRIES and total > 0
+        if c not in made and c not in (OTHER_COUNTRIES, "USA") and total > 0
     }

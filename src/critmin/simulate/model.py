@@ -541,11 +541,14 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             f"U.S. imports routed by the USGS import-source shares (2021-24) at the {use[j]} "
             "stage, where U.S. demand buys"
         )
+        idle = [c for c, v in zip(countries, flows[j].sum(axis=1), strict=True) if v <= 0]
         countries, flows, idx_region, named = _name_at_us_stage(
             chain, mineral, countries, flows, idx_region, j, use[j], demand[us]
         )
         assumptions += named
-        named_nodes = tuple(countries[N:])
+        # the new nodes, and the nodes of earlier stages named at this one
+        now = flows[j].sum(axis=1)
+        named_nodes = tuple(c for c in idle if now[countries.index(c)] > 0) + tuple(countries[N:])
         if named:
             N = len(countries)
             cap = np.concatenate([cap, np.zeros((K, N - cap.shape[1]))], axis=1)
@@ -585,8 +588,10 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             base_year(mineral, shock_years_of(chain)),
             use[-1],
             import_forms(ds),
+            [c for c, v in zip(countries, final.sum(axis=1), strict=True) if v > 0],
         )
         before = len(countries)
+        idle = [c for c, v in zip(countries, final.sum(axis=1), strict=True) if v <= 0]
         countries, flows, final, idx_region, named = name_intermediaries(
             countries,
             flows,
@@ -597,6 +602,8 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             lambda c: REGIONS.index(region_of(c)),
         )
         assumptions += named
+        # the new nodes, and the nodes of earlier stages named at the last one
+        named_nodes += tuple(c for c in idle if final[countries.index(c)].sum() > 0)
         named_nodes += tuple(countries[before:])
         if named:
             K, N = cap.shape[0], len(countries)
@@ -997,7 +1004,9 @@ def _us_import_shares(
                 out[origin] = out.get(origin, 0.0) + share * part
                 via.setdefault(c, {})[origin] = share * part
             continue
-        key = c if c in countries else OTHER_COUNTRIES
+        # a source with no output at the stage (one not in the chain, or a node of an
+        # earlier stage only: sulfur's Mexico) ships it through OTH, as USGS's tables count it
+        key = c if made.get(c, 0.0) > 0 else OTHER_COUNTRIES
         if key not in countries or key == "USA":
             continue
         out[key] = out.get(key, 0.0) + share
@@ -1034,6 +1043,7 @@ def _name_at_us_stage(
         base_year(mineral, shock_years_of(chain)),
         stage,
         import_forms(ds),
+        [c for c, v in zip(countries, flows[j].sum(axis=1), strict=True) if v > 0],
     )
     before = len(countries)
     grown, upstream, out, idx, notes = name_intermediaries(
