@@ -88,3 +88,31 @@ def release_table(
         h, beta, float(elasticity), float(price_cap), float(s_max), GAP_POINTS, STOCK_POINTS
     )
     return out
+
+
+def path_release_table(
+    stationary: np.ndarray,
+    hazard: float,
+    ratios: np.ndarray,
+    elasticity: float,
+    price_cap: float,
+    s_max: float,
+    *,
+    beta: float = MONTHLY_DISCOUNT,
+) -> np.ndarray:
+    """The policy (GAP_POINTS gaps, STOCK_POINTS stocks) of a month whose gap holders expect
+    to move along a declared path, ``ratios[k]`` times this month's in month ``k + 1`` from
+    now (the last for good), from ``stationary``, that hazard's row of :func:`release_table`
+    (the module docstring: the regime's approval path)."""
+    from critmin.economics.storage_kernel import path_table  # noqa: PLC0415 (numba on first use)
+
+    out: np.ndarray = path_table(
+        np.ascontiguousarray(stationary, dtype=np.float64),
+        np.ascontiguousarray(ratios, dtype=np.float64),
+        float(hazard),
+        beta,
+        float(elasticity),
+        float(price_cap),
+        float(s_max),
+    )
+    return out

@@ -37,7 +37,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from critmin.economics.storage import OPEN_REGIME_END_HAZARD, STOCK_RULES, release_table
+from critmin.economics.storage import (
+    OPEN_REGIME_END_HAZARD,
+    STOCK_RULES,
+    path_release_table,
+    release_table,
+)
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -192,9 +197,11 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
 
 def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.ndarray, float]:
     """The stock release rule the kernel applies (critmin.economics.storage): the policy table
-    (one row per distinct end hazard below 1 of the scenario-months), each scenario-month's
-    row (-1: the myopic draw, for ``stock_rule = "myopic"``, a month with nothing expected
-    (hazard 1), or no stock), and the table's largest stock in months of demand."""
+    (one row per distinct end hazard below 1 of the scenario-months and, for a month whose gap
+    holders expect to move along a declared approval path, ``Shocks.gap_path``, per distinct
+    hazard and path), each scenario-month's row (-1: the myopic draw, for ``stock_rule =
+    "myopic"``, a month with nothing expected (hazard 1), or no stock), and the table's
+    largest stock in months of demand."""
     S, M = shocks.demand.shape[:2]
     rows = np.full((S, M), -1, dtype=np.int64)
     months_max = _months_max(model)
@@ -206,13 +213,24 @@ def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.nd
     expected = hazard < 1.0
     if not expected.any():
         return np.zeros((1, 2, 2)), rows, months_max
-    # rounded so that the table rows repeat across chunks (cached)
-    levels, index = np.unique(np.round(hazard[expected], 9), return_inverse=True)
-    rows[expected] = index
+    # rounded so that the table rows repeat across chunks (cached); a month without a path
+    # (or whose path stays at its gap) reads the stationary policy of its hazard
+    keys = np.round(hazard[expected], 9)[:, None]
+    if shocks.gap_path is not None:
+        keys = np.concatenate([keys, np.round(shocks.gap_path[expected], 9)], axis=1)
+    levels, index = np.unique(keys, axis=0, return_inverse=True)
+    rows[expected] = index.reshape(-1)
     table = np.stack(
-        [_row(float(h), model.elasticity, model.price_cap, months_max) for h in levels]
+        [
+            _path_row(float(k[0]), tuple(float(r) for r in k[1:]), *_market(model), months_max)
+            for k in levels
+        ]
     )
     return table, rows, months_max
+
+
+def _market(model: ChainModel) -> tuple[float, float]:
+    return float(model.elasticity), float(model.price_cap)
 
 
 def _months_max(model: ChainModel) -> float:
@@ -227,6 +245,25 @@ def _row(hazard: float, elasticity: float, price_cap: float, months_max: float) 
     """One hazard's policy (gaps x stocks), solved once per process and parameter set."""
     out: np.ndarray = release_table(np.array([hazard]), elasticity, price_cap, months_max)[0]
     return out
+
+
+@lru_cache(maxsize=4096)
+def _path_row(
+    hazard: float,
+    ratios: tuple[float, ...],
+    elasticity: float,
+    price_cap: float,
+    months_max: float,
+) -> np.ndarray:
+    """One hazard's policy along a declared gap path (``ratios``: next month's expected gap
+    over this month's, and so on; the last for good), from that hazard's stationary policy;
+    a path that stays at the month's gap (all ratios 1, or none) is the stationary policy."""
+    stationary = _row(hazard, elasticity, price_cap, months_max)
+    if all(r == 1.0 for r in ratios):
+        return stationary
+    return path_release_table(
+        stationary, hazard, np.array(ratios), elasticity, price_cap, months_max
+    )
 
 
 def warm(model: ChainModel) -> None:
