@@ -24,10 +24,23 @@ start is ``A + x``. The release is never more than the gap (holders do not sell 
 below P0: at ``h = 1`` the policy is exactly the myopic draw ``min(g, S)``) and never less
 than zero (nobody buys stock at a price expected to fall).
 
-Stated simplifications: the holders expect the gap of the current month to last until the
-disruption ends (they do not foresee the suppliers' response or a ramped approval path); the
-end hazard is constant (a disruption of declared duration ``d`` is read as a hazard ``1/d``);
-after the disruption stock is not rebuilt (as in the myopic rule).
+**The regime's declared path.** A month whose gap the scenario declares to move (a licensing
+regime's approval path: ``critmin.simulate.shocks.Shocks.gap_path``, the blocked share of the
+active events in each of the next L months over this month's) is solved on that path: holders
+expect the gap ``g·r_k`` (at most 1) ``k`` months ahead while the disruption lasts, the last
+ratio for good. From month L on the policy is the stationary one at the path's last gap (read
+from this hazard's table by linear interpolation in the gap); the months before it are solved
+backward from it, one endogenous-grid step a month, down to this month's policy
+(:func:`path_release_table`), so ``E_t[P_{t+1}] = h·1 + (1 - h)·P_{t+1}(S - x)`` with
+``P_{t+1}`` the next month's price function on the path: the same arbitrage condition
+(Deaton & Laroque's eq. (5)), its expectation taken over a known deterministic state path and
+a constant hazard of ending rather than over a stationary state. A path that stays at the
+month's gap is the stationary policy; at ``h = 1`` the release is still the myopic draw.
+
+Stated simplifications: the holders expect the gap to move in proportion to the blocked share
+the scenario declares (they do not foresee the suppliers' response); events that have not
+started are not foreseen; the end hazard is constant (a disruption of declared duration ``d``
+is read as a hazard ``1/d``); after the disruption stock is not rebuilt (as in the myopic rule).
 
 The compiled solver and the kernel's lookup are in :mod:`critmin.economics.storage_kernel`
 (numba, loaded on first use).

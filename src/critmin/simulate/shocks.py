@@ -229,8 +229,8 @@ def _end_hazard(duration: np.ndarray | None) -> np.ndarray | float:
     """Per scenario, the hazard (per month) with which stock holders expect the event's
     shortage to end (critmin.economics.storage): ``1/d`` for an event of (drawn) duration
     ``d`` months; an open-ended one (an in-force regime without a duration) ends at
-    ``OPEN_REGIME_END_HAZARD``, whatever its approval path (the path is the model's average
-    approval rate, not a date holders know: a regime in force stays in force)."""
+    ``OPEN_REGIME_END_HAZARD``, whatever its approval path (a regime in force stays in force;
+    the approval path moves the gap holders expect while it lasts: ``Shocks.gap_path``)."""
     if duration is None:
         return OPEN_REGIME_END_HAZARD
     out: np.ndarray = 1.0 / np.maximum(duration, 1)[:, None]
