@@ -1,6 +1,6 @@
 """Monthly price paths of the back-test episodes under the two stock release rules
 (critmin.economics.storage: ``myopic`` and ``storage``), with the end hazard the holders read
-each month (docs/criticality.md §3).
+each month and the gap path they expect where a regime declares one (docs/criticality.md §3).
 
     python benchmarks/storage_paths.py [EPISODE ...]
 """
@@ -38,6 +38,11 @@ def main(names: list[str]) -> None:
         print(f"{name} ({model.mineral}, {model.region_stock_days:.1f} days of consumer stock)")
         if hazard is not None:
             print("  end hazard " + " ".join(f"{h:.4f}" for h in hazard[0]))
+        if shocks.gap_path is not None:
+            for t, ratios in enumerate(shocks.gap_path[0]):
+                if (ratios != 1.0).any():
+                    ahead = " ".join(f"{r:.3f}" for r in ratios)
+                    print(f"  month {t + 1}: gap expected ahead, x this month's: {ahead}")
         for rule in ("myopic", "storage"):
             trace = run(dataclasses.replace(model, stock_rule=rule), shocks)
             for r, region in enumerate(model.regions):

@@ -16,8 +16,9 @@ Per month and stage (METHODS §3, DESIGN §3):
    collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
    (the competitive-storage release of critmin.economics.storage: a tabulated policy of the
-   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``;
-   with ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
+   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``,
+   solved along the gap path the active regimes declare, ``Shocks.gap_path``; with
+   ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
    critmin.economics.market.stock_draw); unmet demand is shortfall. The market clears each
    month on what it received, shipments + releases + stock drawn (one mechanism for a reserve
    release and a commercial draw): the price moves through the demand elasticity on that
