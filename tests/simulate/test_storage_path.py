@@ -1,5 +1,6 @@
 """Competitive storage along a licensing regime's declared approval path
-(critmin.economics.storage, ``Shocks.gap_path``): holders who foresee the approvals release
+(critmin.economics.storage, ``stock_rule = "storage_path"``, ``Shocks.gap_path``): holders who
+foresee the approvals release
 stock earlier, so a licence whose approvals rise clears below the same shock whose blocked
 share stays; a path that stays at the month's gap is the stationary policy, and ``h = 1`` is
 still the myopic draw. The engine and the per-scenario reference agree on it."""
@@ -135,15 +136,15 @@ def test_foreseen_approvals_lower_the_second_month_price(
 ) -> None:
     """China's antimony under licence from 2026-03 on the library's rising approval path,
     against the same first two months with the blocked share of month 2 for good: holders
-    who foresee the approvals draw their stock earlier, so the U.S. price of the licence's
-    second month is lower (the old rule, blind to the path, cleared both alike); the myopic
-    rule is the same for both in those months; stocks balance; the reference agrees."""
+    who foresee the approvals (``storage_path``) draw their stock earlier, so the U.S. price
+    of the licence's second month is lower (``storage``, blind to the path, clears both alike,
+    as does the myopic rule); stocks balance; the reference agrees under every rule."""
     model = build_model(bundled, "antimony")
     us = model.regions.index("USA")
     out = {}
     for name, approval in (("rising", RISING), ("staying", STAYING)):
         shocks = _shocks(bundled, model, _licence(bundled, approval))
-        for rule in ("myopic", "storage"):
+        for rule in ("myopic", "storage", "storage_path"):
             m = dataclasses.replace(model, stock_rule=rule)
             trace = run(m, shocks, reroute=reroute)
             check_balance(m, trace)
@@ -155,14 +156,20 @@ def test_foreseen_approvals_lower_the_second_month_price(
                     trace.shortfall[s], ref["shortfall"], rtol=1e-9, atol=1e-9
                 )
         if name == "rising":
-            _, rows, _ = release_policy(dataclasses.replace(model, stock_rule="storage"), shocks)
+            path_rule = dataclasses.replace(model, stock_rule="storage_path")
+            _, rows, _ = release_policy(path_rule, shocks)
             assert len(set(rows[0, 2:5].tolist())) == 3, "one policy per month of the path"
     first_two = slice(2, 4)
     np.testing.assert_array_equal(
         out[("rising", "myopic")].price_ratio[:, first_two, us],
         out[("staying", "myopic")].price_ratio[:, first_two, us],
     )
-    staying, rising = out[("staying", "storage")], out[("rising", "storage")]
+    # the path-blind rule clears both alike in those months
+    np.testing.assert_array_equal(
+        out[("rising", "storage")].price_ratio[:, first_two, us],
+        out[("staying", "storage")].price_ratio[:, first_two, us],
+    )
+    staying, rising = out[("staying", "storage_path")], out[("rising", "storage_path")]
     assert (staying.price_ratio[:, 3, us] > 1.01).all(), "the staying licence is held against"
     assert (rising.price_ratio[:, 3, us] < staying.price_ratio[:, 3, us] - 0.01).all()
     assert (rising.price_ratio[:, first_two, us] <= staying.price_ratio[:, first_two, us]).all()

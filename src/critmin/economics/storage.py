@@ -24,7 +24,8 @@ start is ``A + x``. The release is never more than the gap (holders do not sell 
 below P0: at ``h = 1`` the policy is exactly the myopic draw ``min(g, S)``) and never less
 than zero (nobody buys stock at a price expected to fall).
 
-**The regime's declared path.** A month whose gap the scenario declares to move (a licensing
+**The regime's declared path** (``stock_rule = "storage_path"``). A month whose gap the
+scenario declares to move (a licensing
 regime's approval path: ``critmin.simulate.shocks.Shocks.gap_path``, the blocked share of the
 active events in each of the next L months over this month's) is solved on that path: holders
 expect the gap ``g·r_k`` (at most 1) ``k`` months ahead while the disruption lasts, the last
@@ -54,8 +55,13 @@ import numpy as np
 
 #: The release rules of commercial stock (critmin.simulate.engine step 4): ``myopic`` draws
 #: the gap at P0 until the stock is gone (critmin.economics.market.stock_draw); ``storage``
-#: releases by the competitive-storage policy of this module.
-STOCK_RULES = ("myopic", "storage")
+#: releases by the competitive-storage policy of this module, the month's gap expected to last
+#: until the disruption ends; ``storage_path`` by the same policy solved along the gap path the
+#: active regimes declare (a licensing regime's approval path: below). ``storage_path`` is not
+#: the default: under the library's fitted path it clears the April 2025 regime's ex-China
+#: price at about x2.4 at most, below the "several times" of the calibration test
+#: (tests/simulate/test_calibration.py, docs/criticality.md §3).
+STOCK_RULES = ("myopic", "storage", "storage_path")
 DEFAULT_STOCK_RULE = "storage"
 
 #: Real cost of the money tied up in stock, per year: prices are constant dollars, so the rate

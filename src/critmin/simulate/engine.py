@@ -17,7 +17,8 @@ Per month and stage (METHODS §3, DESIGN §3):
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
    (the competitive-storage release of critmin.economics.storage: a tabulated policy of the
    month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``,
-   solved along the gap path the active regimes declare, ``Shocks.gap_path``; with
+   with ``stock_rule = "storage_path"`` solved along the gap path the active regimes declare,
+   ``Shocks.gap_path``; with
    ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
    critmin.economics.market.stock_draw); unmet demand is shortfall. The market clears each
    month on what it received, shipments + releases + stock drawn (one mechanism for a reserve
@@ -198,11 +199,11 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
 
 def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.ndarray, float]:
     """The stock release rule the kernel applies (critmin.economics.storage): the policy table
-    (one row per distinct end hazard below 1 of the scenario-months and, for a month whose gap
-    holders expect to move along a declared approval path, ``Shocks.gap_path``, per distinct
-    hazard and path), each scenario-month's row (-1: the myopic draw, for ``stock_rule =
-    "myopic"``, a month with nothing expected (hazard 1), or no stock), and the table's
-    largest stock in months of demand."""
+    (one row per distinct end hazard below 1 of the scenario-months and, under ``stock_rule =
+    "storage_path"``, for a month whose gap holders expect to move along a declared approval
+    path, ``Shocks.gap_path``, per distinct hazard and path), each scenario-month's row (-1:
+    the myopic draw, for ``stock_rule = "myopic"``, a month with nothing expected (hazard 1),
+    or no stock), and the table's largest stock in months of demand."""
     S, M = shocks.demand.shape[:2]
     rows = np.full((S, M), -1, dtype=np.int64)
     months_max = _months_max(model)
@@ -217,7 +218,7 @@ def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.nd
     # rounded so that the table rows repeat across chunks (cached); a month without a path
     # (or whose path stays at its gap) reads the stationary policy of its hazard
     keys = np.round(hazard[expected], 9)[:, None]
-    if shocks.gap_path is not None:
+    if model.stock_rule == "storage_path" and shocks.gap_path is not None:
         keys = np.concatenate([keys, np.round(shocks.gap_path[expected], 9)], axis=1)
     levels, index = np.unique(keys, axis=0, return_inverse=True)
     rows[expected] = index.reshape(-1)
@@ -274,7 +275,7 @@ def warm(model: ChainModel) -> None:
     it instead of each loading it again (about 0.4 s of CPU per process). Under the storage
     rule it also solves the open-regime release policy, the one most scenarios read."""
     run(model, Shocks.neutral(model, 1, 1))
-    if model.stock_rule == "storage" and model.region_stock_days > 0:
+    if model.stock_rule != "myopic" and model.region_stock_days > 0:
         _row(OPEN_REGIME_END_HAZARD, model.elasticity, model.price_cap, _months_max(model))
 
 
