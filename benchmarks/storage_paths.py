@@ -1,6 +1,7 @@
-"""Monthly price paths of the back-test episodes under the two stock release rules
-(critmin.economics.storage: ``myopic`` and ``storage``), with the end hazard the holders read
-each month (docs/criticality.md §3).
+"""Monthly price paths of the back-test episodes under the stock release rules
+(critmin.economics.storage: ``myopic``, ``storage`` and ``storage_path``), with the end hazard
+the holders read each month and the gap path they expect where a regime declares one
+(docs/criticality.md §3).
 
     python benchmarks/storage_paths.py [EPISODE ...]
 """
@@ -15,6 +16,7 @@ import numpy as np
 
 from critmin.chain import SupplyChain
 from critmin.economics.price import parents_of_dataset
+from critmin.economics.storage import STOCK_RULES
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.backtest import episodes
 from critmin.simulate.engine import run
@@ -38,11 +40,16 @@ def main(names: list[str]) -> None:
         print(f"{name} ({model.mineral}, {model.region_stock_days:.1f} days of consumer stock)")
         if hazard is not None:
             print("  end hazard " + " ".join(f"{h:.4f}" for h in hazard[0]))
-        for rule in ("myopic", "storage"):
+        if shocks.gap_path is not None:
+            for t, ratios in enumerate(shocks.gap_path[0]):
+                if (ratios != 1.0).any():
+                    ahead = " ".join(f"{r:.3f}" for r in ratios)
+                    print(f"  month {t + 1}: gap expected ahead, x this month's: {ahead}")
+        for rule in STOCK_RULES:
             trace = run(dataclasses.replace(model, stock_rule=rule), shocks)
             for r, region in enumerate(model.regions):
                 path = " ".join(f"{p:5.2f}" for p in trace.price_ratio[0, :, r])
-                print(f"  {rule:8s} {region}  {path}")
+                print(f"  {rule:12s} {region}  {path}")
 
 
 if __name__ == "__main__":

@@ -24,10 +24,24 @@ start is ``A + x``. The release is never more than the gap (holders do not sell 
 below P0: at ``h = 1`` the policy is exactly the myopic draw ``min(g, S)``) and never less
 than zero (nobody buys stock at a price expected to fall).
 
-Stated simplifications: the holders expect the gap of the current month to last until the
-disruption ends (they do not foresee the suppliers' response or a ramped approval path); the
-end hazard is constant (a disruption of declared duration ``d`` is read as a hazard ``1/d``);
-after the disruption stock is not rebuilt (as in the myopic rule).
+**The regime's declared path** (``stock_rule = "storage_path"``). A month whose gap the
+scenario declares to move (a licensing
+regime's approval path: ``critmin.simulate.shocks.Shocks.gap_path``, the blocked share of the
+active events in each of the next L months over this month's) is solved on that path: holders
+expect the gap ``g·r_k`` (at most 1) ``k`` months ahead while the disruption lasts, the last
+ratio for good. From month L on the policy is the stationary one at the path's last gap (read
+from this hazard's table by linear interpolation in the gap); the months before it are solved
+backward from it, one endogenous-grid step a month, down to this month's policy
+(:func:`path_release_table`), so ``E_t[P_{t+1}] = h·1 + (1 - h)·P_{t+1}(S - x)`` with
+``P_{t+1}`` the next month's price function on the path: the same arbitrage condition
+(Deaton & Laroque's eq. (5)), its expectation taken over a known deterministic state path and
+a constant hazard of ending rather than over a stationary state. A path that stays at the
+month's gap is the stationary policy; at ``h = 1`` the release is still the myopic draw.
+
+Stated simplifications: the holders expect the gap to move in proportion to the blocked share
+the scenario declares (they do not foresee the suppliers' response); events that have not
+started are not foreseen; the end hazard is constant (a disruption of declared duration ``d``
+is read as a hazard ``1/d``); after the disruption stock is not rebuilt (as in the myopic rule).
 
 The compiled solver and the kernel's lookup are in :mod:`critmin.economics.storage_kernel`
 (numba, loaded on first use).
@@ -41,8 +55,13 @@ import numpy as np
 
 #: The release rules of commercial stock (critmin.simulate.engine step 4): ``myopic`` draws
 #: the gap at P0 until the stock is gone (critmin.economics.market.stock_draw); ``storage``
-#: releases by the competitive-storage policy of this module.
-STOCK_RULES = ("myopic", "storage")
+#: releases by the competitive-storage policy of this module, the month's gap expected to last
+#: until the disruption ends; ``storage_path`` by the same policy solved along the gap path the
+#: active regimes declare (a licensing regime's approval path: below). ``storage_path`` is not
+#: the default: under the library's fitted path it clears the April 2025 regime's ex-China
+#: price at about x2.4 at most, below the "several times" of the calibration test
+#: (tests/simulate/test_calibration.py, docs/criticality.md §3).
+STOCK_RULES = ("myopic", "storage", "storage_path")
 DEFAULT_STOCK_RULE = "storage"
 
 #: Real cost of the money tied up in stock, per year: prices are constant dollars, so the rate
@@ -86,5 +105,33 @@ def release_table(
     h = np.ascontiguousarray(hazards, dtype=np.float64)
     out: np.ndarray = table(
         h, beta, float(elasticity), float(price_cap), float(s_max), GAP_POINTS, STOCK_POINTS
+    )
+    return out
+
+
+def path_release_table(
+    stationary: np.ndarray,
+    hazard: float,
+    ratios: np.ndarray,
+    elasticity: float,
+    price_cap: float,
+    s_max: float,
+    *,
+    beta: float = MONTHLY_DISCOUNT,
+) -> np.ndarray:
+    """The policy (GAP_POINTS gaps, STOCK_POINTS stocks) of a month whose gap holders expect
+    to move along a declared path, ``ratios[k]`` times this month's in month ``k + 1`` from
+    now (the last for good), from ``stationary``, that hazard's row of :func:`release_table`
+    (the module docstring: the regime's approval path)."""
+    from critmin.economics.storage_kernel import path_table  # noqa: PLC0415 (numba on first use)
+
+    out: np.ndarray = path_table(
+        np.ascontiguousarray(stationary, dtype=np.float64),
+        np.ascontiguousarray(ratios, dtype=np.float64),
+        float(hazard),
+        beta,
+        float(elasticity),
+        float(price_cap),
+        float(s_max),
     )
     return out

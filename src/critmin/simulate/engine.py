@@ -16,8 +16,10 @@ Per month and stage (METHODS §3, DESIGN §3):
    collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
    (the competitive-storage release of critmin.economics.storage: a tabulated policy of the
-   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``;
-   with ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
+   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``,
+   with ``stock_rule = "storage_path"`` solved along the gap path the active regimes declare,
+   ``Shocks.gap_path``; with
+   ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
    critmin.economics.market.stock_draw); unmet demand is shortfall. The market clears each
    month on what it received, shipments + releases + stock drawn (one mechanism for a reserve
    release and a commercial draw): the price moves through the demand elasticity on that
@@ -37,7 +39,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from critmin.economics.storage import OPEN_REGIME_END_HAZARD, STOCK_RULES, release_table
+from critmin.economics.storage import (
+    OPEN_REGIME_END_HAZARD,
+    STOCK_RULES,
+    path_release_table,
+    release_table,
+)
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -192,9 +199,11 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
 
 def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.ndarray, float]:
     """The stock release rule the kernel applies (critmin.economics.storage): the policy table
-    (one row per distinct end hazard below 1 of the scenario-months), each scenario-month's
-    row (-1: the myopic draw, for ``stock_rule = "myopic"``, a month with nothing expected
-    (hazard 1), or no stock), and the table's largest stock in months of demand."""
+    (one row per distinct end hazard below 1 of the scenario-months and, under ``stock_rule =
+    "storage_path"``, for a month whose gap holders expect to move along a declared approval
+    path, ``Shocks.gap_path``, per distinct hazard and path), each scenario-month's row (-1:
+    the myopic draw, for ``stock_rule = "myopic"``, a month with nothing expected (hazard 1),
+    or no stock), and the table's largest stock in months of demand."""
     S, M = shocks.demand.shape[:2]
     rows = np.full((S, M), -1, dtype=np.int64)
     months_max = _months_max(model)
@@ -206,13 +215,24 @@ def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.nd
     expected = hazard < 1.0
     if not expected.any():
         return np.zeros((1, 2, 2)), rows, months_max
-    # rounded so that the table rows repeat across chunks (cached)
-    levels, index = np.unique(np.round(hazard[expected], 9), return_inverse=True)
-    rows[expected] = index
+    # rounded so that the table rows repeat across chunks (cached); a month without a path
+    # (or whose path stays at its gap) reads the stationary policy of its hazard
+    keys = np.round(hazard[expected], 9)[:, None]
+    if model.stock_rule == "storage_path" and shocks.gap_path is not None:
+        keys = np.concatenate([keys, np.round(shocks.gap_path[expected], 9)], axis=1)
+    levels, index = np.unique(keys, axis=0, return_inverse=True)
+    rows[expected] = index.reshape(-1)
     table = np.stack(
-        [_row(float(h), model.elasticity, model.price_cap, months_max) for h in levels]
+        [
+            _path_row(float(k[0]), tuple(float(r) for r in k[1:]), *_market(model), months_max)
+            for k in levels
+        ]
     )
     return table, rows, months_max
+
+
+def _market(model: ChainModel) -> tuple[float, float]:
+    return float(model.elasticity), float(model.price_cap)
 
 
 def _months_max(model: ChainModel) -> float:
@@ -229,6 +249,25 @@ def _row(hazard: float, elasticity: float, price_cap: float, months_max: float) 
     return out
 
 
+@lru_cache(maxsize=4096)
+def _path_row(
+    hazard: float,
+    ratios: tuple[float, ...],
+    elasticity: float,
+    price_cap: float,
+    months_max: float,
+) -> np.ndarray:
+    """One hazard's policy along a declared gap path (``ratios``: next month's expected gap
+    over this month's, and so on; the last for good), from that hazard's stationary policy;
+    a path that stays at the month's gap (all ratios 1, or none) is the stationary policy."""
+    stationary = _row(hazard, elasticity, price_cap, months_max)
+    if all(r == 1.0 for r in ratios):
+        return stationary
+    return path_release_table(
+        stationary, hazard, np.array(ratios), elasticity, price_cap, months_max
+    )
+
+
 def warm(model: ChainModel) -> None:
     """Load the compiled kernel into this process now (from numba's on-disk cache; the first
     run of an installation compiles it) by running one neutral draw-month of ``model``: the
@@ -236,7 +275,7 @@ def warm(model: ChainModel) -> None:
     it instead of each loading it again (about 0.4 s of CPU per process). Under the storage
     rule it also solves the open-regime release policy, the one most scenarios read."""
     run(model, Shocks.neutral(model, 1, 1))
-    if model.stock_rule == "storage" and model.region_stock_days > 0:
+    if model.stock_rule != "myopic" and model.region_stock_days > 0:
         _row(OPEN_REGIME_END_HAZARD, model.elasticity, model.price_cap, _months_max(model))
 
 

@@ -156,7 +156,8 @@ class ChainModel:
     base_year: int = 0
     production_years: tuple[int, ...] = ()
     #: how consuming regions release commercial stock in a shortage (critmin.economics.storage:
-    #: ``myopic`` or ``storage``, the competitive-storage policy)
+    #: ``myopic``, ``storage``, the competitive-storage policy, or ``storage_path``, that
+    #: policy along the approval paths the scenario declares)
     stock_rule: str = DEFAULT_STOCK_RULE
     #: the stage whose output the U.S. region buys (data-src/manual/us_demand_stages.csv;
     #: "" = the last stage). Before the last stage the U.S. purchases go to the node

@@ -18,7 +18,15 @@ For S scenarios and M months:
   disruption ends the next month (critmin.economics.storage): 1 where no event is active, the
   hazard ``1/d`` of an event of (drawn) duration ``d`` months, the open-regime hazard
   (``OPEN_REGIME_END_HAZARD``) for an open-ended one (an in-force regime without a duration);
-  the smallest of the active events'; a hazard outage of drawn duration ``d``, ``1/d``.
+  the smallest of the active events'; a hazard outage of drawn duration ``d``, ``1/d``;
+- ``gap_path`` (S, M, L) or None: the gap stock holders expect in each of the next L months,
+  as a multiple of the month's (critmin.economics.storage), read from the declared paths of the
+  active events: the share of the flow they block, ``1 - prod(1 - b_e)`` over the active events
+  (a licensing regime ``b = coverage x (1 - approval rate)`` along its approval path, a ban its
+  coverage, an outage or a logistics cut its share, a demand surge ``1 - 1/factor``), in month
+  ``t + k`` over month ``t``, each event still in force (its end is the hazard's); 1 where
+  nothing blocks. L is the longest approval path less one (the rate after it persists); None
+  when no licensing regime with a path applies.
 ``ship`` (S, M, K-1, N, N) and ``ship_final`` (S, M, N, R) give the dense allowances on
 demand, for inspection and the per-scenario reference.
 """
@@ -58,6 +66,7 @@ class Shocks:
     stages: int  # K
     countries: int  # N
     end_hazard: np.ndarray | None = None  # (S, M); None = 1 everywhere (nothing expected)
+    gap_path: np.ndarray | None = None  # (S, M, L); None = the month's gap persists
 
     @classmethod
     def neutral(cls, model: ChainModel, scenarios: int, months: int) -> Shocks:
@@ -118,13 +127,15 @@ class Shocks:
             self.stages,
             self.countries,
             None if self.end_hazard is None else self.end_hazard[one],
+            None if self.gap_path is None else self.gap_path[one],
         )
 
     def as_tuple(self) -> tuple[np.ndarray, ...]:
         """Every stored array (the lanes in key order)."""
         lanes = tuple(self.lanes[key] for key in sorted(self.lanes))
         hazard = () if self.end_hazard is None else (self.end_hazard,)
-        return (self.avail, self.demand, self.release, *lanes, *hazard)
+        path = () if self.gap_path is None else (self.gap_path,)
+        return (self.avail, self.demand, self.release, *lanes, *hazard, *path)
 
 
 #: Spawn key of the event stream (above any chain index, so it is never a chain's stream).
@@ -218,11 +229,51 @@ def _end_hazard(duration: np.ndarray | None) -> np.ndarray | float:
     """Per scenario, the hazard (per month) with which stock holders expect the event's
     shortage to end (critmin.economics.storage): ``1/d`` for an event of (drawn) duration
     ``d`` months; an open-ended one (an in-force regime without a duration) ends at
-    ``OPEN_REGIME_END_HAZARD``, whatever its approval path (the path is the model's average
-    approval rate, not a date holders know: a regime in force stays in force)."""
+    ``OPEN_REGIME_END_HAZARD``, whatever its approval path (a regime in force stays in force;
+    the approval path moves the gap holders expect while it lasts: ``Shocks.gap_path``)."""
     if duration is None:
         return OPEN_REGIME_END_HAZARD
     out: np.ndarray = 1.0 / np.maximum(duration, 1)[:, None]
+    return out
+
+
+Blocked = Callable[[np.ndarray], np.ndarray]
+
+
+def _blocked(e: Event, name: str, value: Callable[[str, str, float], np.ndarray]) -> Blocked:
+    """The share of its flow an event blocks, as a function of the months since it started
+    ((S, X) -> (S, X)), as stock holders read its declaration (``Shocks.gap_path``)."""
+    if isinstance(e, ExportControl | ContentRule):
+        cover = 1.0
+        if isinstance(e, ExportControl):
+            cover = np.clip(value(name, "coverage", e.coverage), 0.0, 1.0)[:, None]
+        return lambda since: cover * (1.0 - _regime_rate(e, name, since, value))
+    if isinstance(e, Outage | Logistics):
+        share = np.clip(value(name, "share", e.share), 0.0, 1.0)[:, None]
+        return lambda since: np.broadcast_to(share, since.shape)
+    if isinstance(e, DemandSurge):
+        lift = np.clip(1.0 - 1.0 / value(name, "factor", e.factor), 0.0, 1.0)[:, None]
+        return lambda since: np.broadcast_to(lift, since.shape)
+    return lambda since: np.zeros(since.shape)
+
+
+def _gap_path(
+    blocking: list[tuple[np.ndarray, np.ndarray, Blocked]], horizon: int
+) -> np.ndarray | None:
+    """``Shocks.gap_path`` from each event's (active, since, blocked share) over ``horizon``
+    months ahead (None when 0)."""
+    if horizon <= 0 or not blocking:
+        return None
+    active, since, _ = blocking[0]
+    let_now = np.ones(since.shape)
+    let_ahead = np.ones((*since.shape, horizon))
+    for active, since, blocked in blocking:
+        let_now *= np.where(active, 1.0 - blocked(since), 1.0)
+        for k in range(horizon):
+            let_ahead[:, :, k] *= np.where(active, 1.0 - blocked(since + k + 1), 1.0)
+    now = (1.0 - let_now)[:, :, None]
+    safe = np.where(now > 1e-9, now, 1.0)
+    out: np.ndarray = np.where(now > 1e-9, (1.0 - let_ahead) / safe, 1.0)
     return out
 
 
@@ -273,6 +324,8 @@ def build_shocks(
     stage_of = {s: k for k, s in enumerate(model.stages)}
     region_of_country = model.region_index
     R = len(model.regions)
+    blocking: list[tuple[np.ndarray, np.ndarray, Blocked]] = []
+    horizon = 0
     for name, declared in scenario.events.items():
         if not applies(declared, model.mineral, parents):
             continue
@@ -293,6 +346,9 @@ def build_shocks(
         if not isinstance(e, Release) and out.end_hazard is not None:
             ends = _end_hazard(duration)
             out.end_hazard[:] = np.where(active, np.minimum(out.end_hazard, ends), out.end_hazard)
+            blocking.append((active, since, _blocked(e, name, value)))
+            if isinstance(e, ExportControl | ContentRule) and e.regime is Regime.LICENSING:
+                horizon = max(horizon, len(e.approval) - 1)
         if isinstance(e, ExportControl):
             _export_control(out, e, name, model, since, active, value, stage_of, region_of_country)
         elif isinstance(e, ContentRule):
@@ -333,6 +389,8 @@ def build_shocks(
             r = REGIONS.index(e.region)
             tonnes = value(name, "tonnes_per_month", e.tonnes_per_month)
             out.release[:, :, r] += np.where(active, tonnes[:, None], 0.0)
+    if out.end_hazard is not None:
+        out.gap_path = _gap_path(blocking, horizon)
     for h in scenario.hazards:
         _hazard(out, h, model, rng)
     inherit_hub_outages(out, model)
