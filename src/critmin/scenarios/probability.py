@@ -204,6 +204,8 @@ class Calibration:
     country_years: dict[str, float] = field(default_factory=dict)
     boost: dict[str, float] = field(default_factory=dict)
     time_label: str = ""
+    #: the maximised marginal log-likelihood of the pair counts (theta_c integrated out)
+    loglik: float = float("nan")
 
     def exposure_of(self, country: str) -> float:
         """E_c, years of exposure at the forecast year's rate (the window's length without a
@@ -319,6 +321,7 @@ def calibrate(
         start = np.log([1.0, 1.0])
         fit = minimize(_marginal, start, args=(n, expected, index), method="Nelder-Mead")
         a, b = (float(v) for v in np.exp(np.clip(fit.x, *np.log(SHAPE_BOUNDS))))
+    marginal = -_marginal(np.log([a, b]), n, expected, index)
     mass, theta = theta_cells(a)
     loglik = _country_loglik(n, expected, index, b, theta) + _log_mass(mass)[None, :]
     post = np.exp(loglik - logsumexp(loglik, axis=1, keepdims=True))
@@ -342,6 +345,7 @@ def calibrate(
         country_years=country_years,
         boost={} if time is None else dict(time.boost),
         time_label="" if time is None else time.describe(),
+        loglik=marginal,
     )
 
 

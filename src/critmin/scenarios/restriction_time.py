@@ -94,7 +94,9 @@ class TimeWeights:
 
 
 def event_years(record: pd.DataFrame) -> NDArray[np.int64]:
-    return record["start"].astype(str).str[:4].astype(int).to_numpy()
+    """The year of each recorded restriction (its ``start``, YYYY-MM)."""
+    years = record["start"].astype(str).str[:4].astype(int)
+    return np.asarray(years, dtype=np.int64)
 
 
 def annual_counts(record: pd.DataFrame, window: tuple[int, int]) -> NDArray[np.float64]:
@@ -219,14 +221,44 @@ def excitation_loglik(
     return total
 
 
-def excitation(record: pd.DataFrame, window: tuple[int, int]) -> TimeWeights:
-    """(c) the self-exciting term: kappa and the memory k fitted on ``window``."""
-    years = np.arange(window[0], window[1] + 1)
+def _event_years_of(record: pd.DataFrame, window: tuple[int, int]) -> dict[str, NDArray[np.int64]]:
     ev = event_years(record)
     inside = (ev >= window[0]) & (ev <= window[1])
     countries = record["country"].astype(str).to_numpy()[inside]
     ev = ev[inside]
-    of = {c: ev[countries == c] for c in sorted(set(countries))}
+    return {c: ev[countries == c] for c in sorted(set(countries))}
+
+
+def excitation_at(
+    record: pd.DataFrame, window: tuple[int, int], kappa: float, memory: int
+) -> TimeWeights:
+    """The self-exciting profile of given ``kappa`` and ``memory`` on ``window``'s record."""
+    years = np.arange(window[0], window[1] + 1)
+    of = _event_years_of(record, window)
+    x = recent_indicator(of, years, memory)
+    forecast = recent_indicator(of, np.array([window[1] + 1]), memory)
+    return TimeWeights(
+        "self-exciting",
+        window,
+        np.ones(len(years)),
+        country_weight={c: 1.0 + kappa * x[c] for c in of},
+        boost={c: 1.0 + kappa * float(forecast[c][0]) for c in of},
+        params={
+            "kappa": kappa,
+            "memory yr": float(memory),
+            "conditional loglik": excitation_loglik(kappa, of, years, memory),
+        },
+    )
+
+
+def excitation(record: pd.DataFrame, window: tuple[int, int]) -> TimeWeights:
+    """(c) the self-exciting term: kappa and the memory k fitted on ``window`` by the
+    conditional likelihood. With a covariate that feeds back from past counts that estimator is
+    biased toward 0 in a short record (the fixed-effects Poisson estimator assumes strictly
+    exogenous covariates; tests/scenarios/test_restriction_time.py measures the bias);
+    restriction_check also profiles the random-effects likelihood on its forward windows."""
+    years = np.arange(window[0], window[1] + 1)
+    of = _event_years_of(record, window)
     best = (0.0, MEMORIES[0], excitation_loglik(0.0, of, years, MEMORIES[0]))
     for k in MEMORIES:
         fit = minimize_scalar(
@@ -238,17 +270,7 @@ def excitation(record: pd.DataFrame, window: tuple[int, int]) -> TimeWeights:
         ll = excitation_loglik(kappa, of, years, k)
         if ll > best[2] + 1e-9:
             best = (kappa, k, ll)
-    kappa, k, ll = best
-    x = recent_indicator(of, years, k)
-    forecast = recent_indicator(of, np.array([window[1] + 1]), k)
-    return TimeWeights(
-        "self-exciting",
-        window,
-        np.ones(len(years)),
-        country_weight={c: 1.0 + kappa * x[c] for c in of},
-        boost={c: 1.0 + kappa * float(forecast[c][0]) for c in of},
-        params={"kappa": kappa, "memory yr": float(k), "conditional loglik": ll},
-    )
+    return excitation_at(record, window, best[0], best[1])
 
 
 #: The evaluated options, by the name restriction_check prints.
