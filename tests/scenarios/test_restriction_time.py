@@ -88,26 +88,40 @@ def test_recency_chooses_a_short_half_life_after_a_shift_and_a_long_one_without(
         assert (annual_counts(record, WINDOW) == counts).all()
 
 
-def test_excitation_recovers_a_known_kappa_and_memory() -> None:
-    """Fifty countries whose rate is 0.08 a year, times 1 + 3 in the 2 years after their own
-    restriction: the conditional likelihood finds k = 2 and kappa near 3."""
-    rng = np.random.default_rng(5)
-    kappa, memory = 3.0, 2
+def _draw_excited(
+    rng: np.random.Generator, kappa: float, memory: int, countries: int = 50
+) -> tuple[list[int], list[str]]:
+    """Countries whose rate is 0.08 a year, times 1 + kappa in the ``memory`` years after
+    their own restriction, drawn year by year."""
     years: list[int] = []
-    countries: list[str] = []
-    for c in range(50):
+    names: list[str] = []
+    for c in range(countries):
         own: list[int] = []
         for y in range(WINDOW[0], WINDOW[1] + 1):
             recent = any(1 <= y - e <= memory for e in own)
-            for _ in range(rng.poisson(0.08 * (1 + kappa * recent))):
-                own.append(y)
+            own += [y] * int(rng.poisson(0.08 * (1 + kappa * recent)))
         years += own
-        countries += [f"C{c:02d}"] * len(own)
-    fitted = excitation(_record(years, countries), WINDOW)
+        names += [f"C{c:02d}"] * len(own)
+    return years, names
+
+
+def test_excitation_recovers_a_known_memory_and_the_sign_of_kappa() -> None:
+    """kappa = 3, k = 2: the conditional likelihood finds k = 2 on every draw and kappa
+    between 0.5 and 1.1 times the truth on average (it is biased toward 0, the fixed-effects
+    estimator with a covariate fed by past counts: about -30% here, stated in its docstring);
+    without excitation it finds kappa near 0."""
+    rng = np.random.default_rng(5)
+    kappa, memory = 3.0, 2
     assert memory in MEMORIES
-    assert fitted.params["memory yr"] == memory
-    assert fitted.params["kappa"] == pytest.approx(kappa, rel=0.35)
+    fits = [excitation(_record(*_draw_excited(rng, kappa, memory)), WINDOW) for _ in range(10)]
+    assert all(f.params["memory yr"] == memory for f in fits)
+    mean = np.mean([f.params["kappa"] for f in fits])
+    assert 0.5 * kappa < mean < 1.1 * kappa
+    calm = [excitation(_record(*_draw_excited(rng, 0.0, memory)), WINDOW) for _ in range(10)]
+    assert np.mean([f.params["kappa"] for f in calm]) < 0.3
     # a country whose last restriction is in the window's last year is boosted in the next
+    years, countries = _draw_excited(np.random.default_rng(6), kappa, memory)
+    fitted = excitation(_record(years, countries), WINDOW)
     last = dict(zip(countries, years, strict=True))
     hot = [c for c, y in last.items() if y == WINDOW[1]]
     cold = [c for c, y in last.items() if y < WINDOW[1] - memory + 1]
