@@ -299,8 +299,8 @@ def main() -> None:  # pragma: no cover - prints the figures of the docs
     for fit in (FIT, SPLITS[1][0], WINDOW):
         for k in (1, 5):
             profile = excitation_profile(ds, shares, parents, fit, k)
-            shown = ", ".join(f"{kappa:g}: {ll:.2f}" for kappa, ll in profile.items())
-            print(f"  fit {fit}, k = {k}: {shown}")
+            grid = ", ".join(f"{kappa:g}: {ll:.2f}" for kappa, ll in profile.items())
+            print(f"  fit {fit}, k = {k}: {grid}")
     forward: dict[str, dict[str, float]] = {}
     for fit, test in SPLITS:
         oos = out_of_sample(ds, shares, parents, fit, test)
@@ -324,6 +324,15 @@ def main() -> None:  # pragma: no cover - prints the figures of the docs
         diff, se = paired_difference(loo, m) if m != "gamma_poisson" else (0.0, 0.0)
         splits = "  ".join(f"{k}: {v[m]:7.2f}" for k, v in forward.items())
         print(f"{m:18s} {splits}  LOO {loo[m].sum():7.2f}  {diff:+6.2f} +/- {se:.2f}")
+    print("\nwhat each option would give for 2026 (2010-2025 fit): restrictions a year, all pairs;")
+    print("annual probability of three pairs")
+    for option in (None, *OPTIONS):
+        rates = gamma_poisson_rates(ds, shares, parents, WINDOW, option=option)
+        three = ", ".join(
+            f"{c} {m} {100 * occurrence_probability(rates[(c, m)]):.2f}%"
+            for c, m in (("CHN", "gallium"), ("COD", "cobalt"), ("IDN", "nickel"))
+        )
+        print(f"  {option or 'gamma_poisson (default)'}: {sum(rates.values()):.2f}/yr; {three}")
     cal = calibrate(ds, shares, parents)
     print("\nannual probability of a new restriction (2010-2025 fit)")
     for c, m in RATES_SHOWN:
