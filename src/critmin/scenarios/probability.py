@@ -31,8 +31,10 @@ restrictions per year, is ``lambda_cm = mu_cm · theta_c · phi_cm``:
 
 The shapes ``a`` and ``b`` maximise the marginal (negative-binomial, theta_c integrated out)
 likelihood of all the counts: parametric empirical Bayes (Clayton & Kaldor 1987). Out-of-sample
-checks (fit on 2010-2019, predict 2020-2025; leave one episode out) are in
-critmin.scenarios.restriction_check and docs/criticality.md §5.
+checks (fit on 2010-2019, predict 2020-2025; fit on 2010-2021, predict 2022-2025; leave one
+episode out) are in critmin.scenarios.restriction_check and docs/criticality.md §5. The rate is
+stationary: a trend, recency weighting and a self-exciting term (``calibrate(..., time=...)``,
+critmin.scenarios.restriction_time) were evaluated there and not adopted.
 
 **Background outages** (accidents, strikes, weather, unrest) keep the library's order of
 magnitude (5% a year, ASSUMPTION) but differ by country in proportion to governance risk:

@@ -154,7 +154,7 @@ def trend_over(weights: TimeWeights, years: tuple[int, int]) -> float:
     sensitivity: the multi-year count an extrapolated trend implies)."""
     slope = weights.params["slope/yr"]
     t = np.arange(years[0], years[1] + 1)
-    return float(np.exp(slope * (t - years[0])).sum())
+    return float(np.exp(slope * (t - (weights.window[1] + 1))).sum())
 
 
 # --- (b) recency weighting --------------------------------------------------------------------
