@@ -138,7 +138,7 @@ def test_leave_one_episode_out_beats_the_pooled_formula(loo: pd.DataFrame) -> No
 def test_out_of_sample_fit_sees_only_its_window(
     bundled: SupplyChain, inputs: tuple[pd.DataFrame, dict[str, str]]
 ) -> None:
-    oos = out_of_sample(bundled.dataset, *inputs)
+    oos = out_of_sample(bundled.dataset, *inputs, methods=("pooled", "gamma_poisson"))
     assert oos.totals["observed"] == len(record_in(bundled.dataset, (2020, 2025)))
     early = calibrate(bundled.dataset, *inputs, window=(2010, 2019))
     assert early.events == len(record_in(bundled.dataset, (2010, 2019)))

@@ -31,8 +31,10 @@ restrictions per year, is ``lambda_cm = mu_cm · theta_c · phi_cm``:
 
 The shapes ``a`` and ``b`` maximise the marginal (negative-binomial, theta_c integrated out)
 likelihood of all the counts: parametric empirical Bayes (Clayton & Kaldor 1987). Out-of-sample
-checks (fit on 2010-2019, predict 2020-2025; leave one episode out) are in
-critmin.scenarios.restriction_check and docs/criticality.md §5.
+checks (fit on 2010-2019, predict 2020-2025; fit on 2010-2021, predict 2022-2025; leave one
+episode out) are in critmin.scenarios.restriction_check and docs/criticality.md §5. The rate is
+stationary: a trend, recency weighting and a self-exciting term (``calibrate(..., time=...)``,
+critmin.scenarios.restriction_time) were evaluated there and not adopted.
 
 **Background outages** (accidents, strikes, weather, unrest) keep the library's order of
 magnitude (5% a year, ASSUMPTION) but differ by country in proportion to governance risk:
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -60,6 +63,9 @@ from scipy.special import gammainc, logsumexp  # type: ignore[import-untyped]
 from critmin.data.load import Dataset
 from critmin.data.per_dataset import per_dataset
 from critmin.scenarios.gamma_poisson import SHAPE_BOUNDS, nb_loglik, posterior_mean
+
+if TYPE_CHECKING:
+    from critmin.scenarios.restriction_time import TimeWeights
 
 MAJOR_SHARE = 0.10
 WINDOW = (2010, 2025)
@@ -189,12 +195,24 @@ class Calibration:
     governance: dict[str, float] = field(default_factory=dict)
     shares: dict[tuple[str, str], float] = field(default_factory=dict)  # of each pair
     family: dict[tuple[str, str], str] = field(default_factory=dict)  # (c, child) -> parent
-    pair_events: dict[tuple[str, str], int] = field(default_factory=dict)  # n_cm
+    pair_events: dict[tuple[str, str], float] = field(default_factory=dict)  # n_cm
     #: theta_c's nodes and prior weights (theta_cells), and its posterior weights by country
     theta: NDArray[np.float64] = field(default_factory=lambda: np.ones(1))
     theta_prior: NDArray[np.float64] = field(default_factory=lambda: np.ones(1))
     country_posterior: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     window: tuple[int, int] = WINDOW
+    #: a time profile (critmin.scenarios.restriction_time; None: the stationary default): the
+    #: country's exposure in years at the forecast year's rate, and that year's factor
+    country_years: dict[str, float] = field(default_factory=dict)
+    boost: dict[str, float] = field(default_factory=dict)
+    time_label: str = ""
+    #: the maximised marginal log-likelihood of the pair counts (theta_c integrated out)
+    loglik: float = float("nan")
+
+    def exposure_of(self, country: str) -> float:
+        """E_c, years of exposure at the forecast year's rate (the window's length without a
+        time profile)."""
+        return self.country_years.get(country, float(self.years))
 
     def describe(self) -> str:
         return (
@@ -202,6 +220,7 @@ class Calibration:
             f"{self.alpha_se:.4f}/yr; country shape {self.country_shape:.3g}, pair shape "
             f"{self.pair_shape:.3g}; from {self.events} recorded export restrictions "
             f"{self.window[0]}-{self.window[1]} over {self.pairs} country-mineral pairs"
+            + (f"; {self.time_label}" if self.time_label else "")
         )
 
     def pair_of(self, country: str, mineral: str) -> tuple[str, str]:
@@ -226,8 +245,9 @@ class Calibration:
             return 0.0
         n = self.pair_events.get(self.pair_of(country, mineral), 0)
         weights = self.country_posterior.get(country, self.theta_prior)
-        given_theta = posterior_mean(mu * self.theta, self.pair_shape, n, self.years)
-        return float(weights @ given_theta)
+        exposure = self.exposure_of(country)
+        given_theta = posterior_mean(mu * self.theta, self.pair_shape, n, exposure)
+        return float(weights @ given_theta) * self.boost.get(country, 1.0)
 
 
 def _country_loglik(
@@ -263,9 +283,11 @@ def calibrate(
     parents: dict[str, str],
     window: tuple[int, int] = WINDOW,
     record: pd.DataFrame | None = None,
+    time: TimeWeights | None = None,
 ) -> Calibration:
     """Fit the Gamma-Poisson restriction model on the restrictions recorded in ``window``
-    (``record``: a record to use instead of the bundled one, e.g. with an episode held out)."""
+    (``record``: a record to use instead of the bundled one, e.g. with an episode held out;
+    ``time``: a fitted time profile, an evaluated option that is not the default)."""
     g = governance_risk(ds)
     record = record_in(ds, window) if record is None else record
     pairs = restriction_pairs(shares, parents)
@@ -278,23 +300,30 @@ def calibrate(
     }
     years = window[1] - window[0] + 1
     weight = np.array([g.get(c, 0.5) * s for (c, _), s in zip(keys, pairs["share"], strict=True)])
-    pair_events = dict.fromkeys(keys, 0)
-    for c, m in zip(record["country"], record["mineral"], strict=True):
-        key = (str(c), family.get((str(c), str(m)), str(m)))
-        pair_events[key] = pair_events.get(key, 0) + 1
-    n = np.array([pair_events[k] for k in keys], dtype=float)
-    events = int(n.sum())
-    exposure = float(weight.sum() * years)
-    alpha = events / exposure if exposure > 0 else 0.0
-    se = alpha / np.sqrt(events) if events > 0 else alpha
-    expected = alpha * weight * years  # mu_cm·E
     countries = sorted({c for c, _ in keys})
+    country_years = {} if time is None else {c: time.exposure(c) for c in countries}
+    pair_years = np.array([country_years.get(c, float(years)) for c, _ in keys])
+    pair_events: dict[tuple[str, str], float] = dict.fromkeys(keys, 0.0)
+    recorded = 0
+    for c, m, start in zip(record["country"], record["mineral"], record["start"], strict=True):
+        key = (str(c), family.get((str(c), str(m)), str(m)))
+        if key in known:
+            recorded += 1
+        w = 1.0 if time is None else time.event_weight(int(str(start)[:4]))
+        pair_events[key] = pair_events.get(key, 0.0) + w
+    n = np.array([pair_events[k] for k in keys], dtype=float)
+    events = recorded
+    exposure = float(weight @ pair_years)
+    alpha = float(n.sum()) / exposure if exposure > 0 else 0.0
+    se = alpha / np.sqrt(events) if events > 0 else alpha
+    expected = alpha * weight * pair_years  # mu_cm·E_c
     index = np.array([countries.index(c) for c, _ in keys], dtype=np.intp)
     a, b = SHAPE_BOUNDS[1], SHAPE_BOUNDS[1]
     if events > 0:
         start = np.log([1.0, 1.0])
         fit = minimize(_marginal, start, args=(n, expected, index), method="Nelder-Mead")
         a, b = (float(v) for v in np.exp(np.clip(fit.x, *np.log(SHAPE_BOUNDS))))
+    marginal = -_marginal(np.log([a, b]), n, expected, index)
     mass, theta = theta_cells(a)
     loglik = _country_loglik(n, expected, index, b, theta) + _log_mass(mass)[None, :]
     post = np.exp(loglik - logsumexp(loglik, axis=1, keepdims=True))
@@ -315,6 +344,10 @@ def calibrate(
         theta_prior=mass,
         country_posterior={c: post[i] for i, c in enumerate(countries)},
         window=window,
+        country_years=country_years,
+        boost={} if time is None else dict(time.boost),
+        time_label="" if time is None else time.describe(),
+        loglik=marginal,
     )
 
 
