@@ -22,10 +22,11 @@ from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.probability import occurrence_probability, rate_of_probability
 from critmin.scenarios.spec import Scenario, month_index
+from critmin.schema.vocabulary import REGIONS
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks, seed_streams
 from critmin.simulate.engine import run, warm
-from critmin.simulate.model import REGIONS, ChainModel, build_model
+from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.runner import to_periods
 from critmin.simulate.shocks import build_shocks
 

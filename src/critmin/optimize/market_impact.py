@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
+from critmin.economics.parameters import market_parameter
 
 CHINA = "CHN"
 
@@ -57,9 +58,11 @@ def ex_china_supply(chain: SupplyChain, mineral: str, stage: str) -> tuple[float
 
 
 def _param(chain: SupplyChain, mineral: str, name: str) -> float:
-    params = chain.dataset["market_parameters"]
-    hit = params[(params["mineral"] == mineral) & (params["parameter"] == name)]
-    return float(hit["value"].iloc[0]) if not hit.empty else float("nan")
+    """``name`` of ``mineral`` (critmin.economics.parameters.market_parameter); NaN without."""
+    try:
+        return market_parameter(chain.dataset["market_parameters"], mineral, name).value
+    except KeyError:
+        return float("nan")
 
 
 def impact(chain: SupplyChain, forms: pd.DataFrame, months_per_period: int) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from critmin.economics.price import year_at_base
 from critmin.outlook.capacity import Outlook, run_outlook
 from critmin.outlook.montecarlo import median_online
 from critmin.outlook.policy import Policy
+from critmin.schema.vocabulary import ASSUMPTION_SOURCE
 
 WORLD = "WLD"
 #: How far back demand is rebuilt for end-of-life flows, years before the first outlook year.
@@ -400,7 +401,7 @@ def recycling_sensitivity(
                     "high_t": moved[1],
                     "change_low": moved[0] / base - 1 if base > 0 else np.nan,
                     "change_high": moved[1] / base - 1 if base > 0 else np.nan,
-                    "row_marks_assumption": bool(row["source_id"] == "CRITMIN_ASSUMPTION")
+                    "row_marks_assumption": bool(row["source_id"] == ASSUMPTION_SOURCE)
                     or "ASSUMPTION" in str(row["note"]),
                     "source_id": row["source_id"],
                 }

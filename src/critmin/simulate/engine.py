@@ -38,10 +38,10 @@ from functools import lru_cache
 import numpy as np
 
 from critmin.economics.storage import OPEN_REGIME_END_HAZARD, STOCK_RULES, release_table
+from critmin.schema.vocabulary import DAYS_PER_MONTH
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
-DAYS_PER_MONTH = 365.25 / 12
 BALANCE_TOL = 1e-6
 
 

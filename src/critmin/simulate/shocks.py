@@ -45,8 +45,8 @@ from critmin.scenarios.spec import (
     Scenario,
     month_index,
 )
-from critmin.schema.vocabulary import OTHER_COUNTRIES
-from critmin.simulate.model import REGIONS, US_BUYER, ChainModel
+from critmin.schema.vocabulary import OTHER_COUNTRIES, REGIONS
+from critmin.simulate.model import US_BUYER, ChainModel
 
 
 @dataclass
