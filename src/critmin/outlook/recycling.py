@@ -65,13 +65,7 @@ def demand_history(
     per year (fitted on the longest run of years reported in one basis, since the growth rate
     does not depend on the basis)."""
     if stage == "consumption":
-        us = chain.dataset["us_supply"]
-        rows = us[
-            (us["mineral"] == mineral)
-            & (us["statistic"] == "consumption")
-            & (us["unit"] == "t")
-            & us["value"].notna()
-        ]
+        rows = chain.us_consumption(mineral)
         apparent = rows[rows["detail"].str.contains("pparent")]
         rows = apparent if not apparent.empty else rows
         series = rows.groupby("year")["value"].max().astype(float).sort_index()

@@ -817,16 +817,10 @@ def us_demand_t(chain: SupplyChain, mineral: str) -> tuple[float | None, str]:
     2025 control or tariff they carry the stock-building of the shock itself (rare earths
     27,000 t REO in 2025e against 9,010 t in 2024; imports of compounds 21,000 against 8,120 t).
     """
-    us = chain.dataset["us_supply"]
     want = base_year(mineral, shock_years_of(chain))
-    rows = us[
-        (us["mineral"] == mineral)
-        & (us["statistic"] == "consumption")
-        & (us["unit"] == "t")
-        & us["value"].notna()
-    ]
+    rows = chain.us_consumption(mineral)
     if rows.empty:
-        derived = _net_supply(us, mineral, want)
+        derived = _net_supply(chain.dataset["us_supply"], mineral, want)
         if derived is None:
             return None, ""
         return derived, (
