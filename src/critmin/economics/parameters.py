@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from critmin.schema.validate import is_true
 from critmin.schema.vocabulary import ASSUMPTION_SOURCE
 
 #: ``market_parameters.mineral`` of a row that holds for every mineral without its own (the
@@ -34,11 +35,6 @@ class MarketParameter:
         return self.source_id == ASSUMPTION_SOURCE
 
 
-def _flag(value: object) -> bool:
-    """A table's ``estimated`` cell as a bool (a bool, or the text true/false, 1/0)."""
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
-
-
 def market_parameter(params: pd.DataFrame, mineral: str, name: str) -> MarketParameter:
     """Parameter ``name`` of ``mineral`` from ``params`` (market_parameters): the mineral's row,
     else the ``all`` row; KeyError ``market_parameters has no <name> for <mineral>`` without
@@ -52,6 +48,6 @@ def market_parameter(params: pd.DataFrame, mineral: str, name: str) -> MarketPar
                 name=name,
                 value=float(row["value"]),
                 source_id=str(row["source_id"]),
-                estimated=_flag(row["estimated"]),
+                estimated=is_true(row["estimated"]),
             )
     raise KeyError(f"market_parameters has no {name} for {mineral}")

@@ -30,6 +30,7 @@ from critmin.data.load import Dataset
 from critmin.data.per_dataset import per_dataset
 from critmin.economics.parameters import market_parameter
 from critmin.scenarios.load import library_events
+from critmin.schema.validate import is_true
 from critmin.schema.vocabulary import USD_PER_T
 
 #: Latest year of actual (not estimated) USGS prices in the bundled release (MCS 2026).
@@ -103,7 +104,7 @@ def reference_prices(prices: pd.DataFrame, shocks: dict[str, int]) -> dict[str, 
     usable = usable[usable["value"].astype(float) > 0]
     usable["usd"] = usable["value"].astype(float) * usable["unit"].map(TO_USD_PER_T)
     if "estimated" in usable:
-        usable = usable[~usable["estimated"].astype(str).str.lower().isin(("true", "1"))]
+        usable = usable[~usable["estimated"].map(is_true).astype(bool)]
     out: dict[str, ReferencePrice] = {}
     for mineral, rows in usable.groupby("mineral"):
         m = str(mineral)

@@ -41,6 +41,7 @@ from critmin.optimize.ensemble import (
 )
 from critmin.optimize.plan import reserve_problem
 from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, Accounting, Risk
+from critmin.schema.validate import is_true
 from critmin.schema.vocabulary import (
     ASSUMPTION_SOURCE,
     MARKET_PARAMETER_NAMES,
@@ -67,7 +68,7 @@ FLAG = 0.25
 
 
 def _weak(source: str, estimated: Any) -> bool:
-    return source == ASSUMPTION_SOURCE or str(estimated).lower() == "true"
+    return source == ASSUMPTION_SOURCE or is_true(estimated)
 
 
 def moved_share(base: dict[str, float], case: dict[str, float], budget: float) -> float:
