@@ -22,6 +22,7 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.economics.parameters import market_parameter
+from critmin.schema.vocabulary import MONTHS_PER_YEAR
 
 CHINA = "CHN"
 
@@ -87,7 +88,9 @@ def impact(chain: SupplyChain, forms: pd.DataFrame, months_per_period: int) -> p
                 "lot": f"{m}:{f['form']}",
                 "cap_share": share if capped else np.nan,
                 "ex_china_t_per_year": supply,
-                "cap_t_per_period": share * supply * months_per_period / 12 if capped else np.nan,
+                "cap_t_per_period": share * supply * months_per_period / MONTHS_PER_YEAR
+                if capped
+                else np.nan,
                 "impact_slope": slope if capped else 0.0,
                 "note": f"{note}; slope 1/(e_s - e_d) = 1/({e_s:g} - ({e_d:g}))",
             }

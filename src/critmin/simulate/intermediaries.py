@@ -27,6 +27,7 @@ from critmin.schema.vocabulary import (
     IMPORT_FORM,
     IMPORT_TOTAL,
     INHERITED_SOURCES,
+    MONTHS_PER_YEAR,
     OTHER_COUNTRIES,
 )
 
@@ -71,8 +72,8 @@ def name_intermediaries(
             grown[-1, :n0, n] = flows[-1][:, o] * f
             grown[-1, :n0, o] -= flows[-1][:, o] * f
         notes.append(
-            f"{country} named out of OTH at the last stage: {amount * 12:,.4g} t/yr to the "
-            "U.S. (USGS import source; not in the production data)"
+            f"{country} named out of OTH at the last stage: {amount * MONTHS_PER_YEAR:,.4g} t/yr "
+            "to the U.S. (USGS import source; not in the production data)"
         )
     extra = np.array([region_index(c) for c, _ in picked], dtype=idx_region.dtype)
     return (
