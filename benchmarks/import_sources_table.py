@@ -143,9 +143,9 @@ def us_view(model: Any, us: int) -> Any:
 def main() -> None:
     from critmin.chain import SupplyChain
     from critmin.economics.price import base_year
-    from critmin.schema.vocabulary import INHERITED_SOURCES
+    from critmin.schema.vocabulary import INHERITED_SOURCES, REGIONS
     from critmin.simulate.intermediaries import import_forms, import_source_shares
-    from critmin.simulate.model import REGIONS, build_model, shock_years_of, trade_by_stage
+    from critmin.simulate.model import build_model, shock_years_of, trade_by_stage
 
     chain = SupplyChain.load()
     us = REGIONS.index("USA")

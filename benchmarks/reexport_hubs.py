@@ -22,8 +22,9 @@ def main() -> None:
     import numpy as np
 
     from critmin.chain import SupplyChain
+    from critmin.schema.vocabulary import REGIONS
     from critmin.simulate import hubs
-    from critmin.simulate.model import REGIONS, build_model, trade_by_stage
+    from critmin.simulate.model import build_model, trade_by_stage
 
     chain = SupplyChain.load()
     us = REGIONS.index("USA")

@@ -20,7 +20,8 @@ from critmin.optimize.eligibility import Eligibility
 from critmin.outlook.alliance import us_requirement
 from critmin.outlook.policy import AllianceAction
 from critmin.outlook.recycling import demand_history
-from critmin.simulate.model import REGIONS, build_model, us_demand_t
+from critmin.schema.vocabulary import REGIONS
+from critmin.simulate.model import build_model, us_demand_t
 
 BASE, LATEST = 2024, 2025
 #: cobalt's U.S. figures: (base year, latest year); the latest would pass the 0.9 rule

@@ -158,6 +158,8 @@ def test_criticality_usgs_csv_is_csv(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = run(*args, "csv")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
+    # the CSV's columns are the domain's (critmin.simulate.rank.RANK_COLUMNS), then the reason
+    assert list(rows[0]) == [*ranking.RANK_COLUMNS, "reason"]
     code, js, err = run(*args, "json")
     assert code == 0, err
     records = json.loads(js)

@@ -11,7 +11,7 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.data.load import bundled_dir, collect, load
 from critmin.schema.tables import TABLES
-from critmin.schema.validate import DataError, check_table
+from critmin.schema.validate import DataError, check_table, is_true
 
 
 def corrupt(folder: Path, table: str, row: int, column: str, value: str) -> Path:
@@ -83,6 +83,16 @@ def test_a_column_that_may_be_empty_may_be_left_out() -> None:
     required = next(c.name for c in table.columns if c.required)
     _, problems = check_table(table, frame.drop(columns=[required]), table.file)
     assert any(p.column == required and "missing" in p.rule for p in problems)
+
+
+def test_a_flag_reads_the_same_loaded_or_raw() -> None:
+    """One reading of a bool cell: a loaded flag (True, False, None), or a raw row's text as the
+    checker accepts it (true/1/yes, any case); anything else is not true."""
+    raw = pd.Series(["TRUE", "yes", "1", "false", "No", "0"])
+    assert [is_true(v) for v in raw] == [True, True, True, False, False, False]
+    loaded = (True, False, None, float("nan"), "")
+    assert [is_true(v) for v in loaded] == [True, False, False, False, False]
+    assert is_true(pd.Series([True]).to_numpy(dtype=bool)[0])  # a numpy bool
 
 
 def test_duplicate_key_is_refused(tmp_path: Path) -> None:

@@ -258,6 +258,18 @@ class SupplyChain:
         latest (estimated) year."""
         return base_year(mineral, self.shock_years())
 
+    def us_consumption(self, mineral: str) -> pd.DataFrame:
+        """The USGS U.S. consumption rows of ``mineral`` in metric tons with a value
+        (``us_supply``, every year and detail): what U.S. demand (critmin.simulate.model.
+        us_demand_t) and the recycling outlook's demand history read."""
+        us = self.dataset["us_supply"]
+        return us[
+            (us["mineral"] == mineral)
+            & (us["statistic"] == "consumption")
+            & (us["unit"] == "t")
+            & us["value"].notna()
+        ]
+
     def model_production(self) -> xr.Dataset:
         """``production``, ``unit``, ``basis`` and ``source`` as a chain model reads them: the
         chain's arrays, except that where the source of the mineral's U.S. tables (USGS MCS:

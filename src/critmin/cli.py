@@ -750,7 +750,7 @@ def _rank(
     import pandas as pd
     from rich.progress import Progress
 
-    from critmin.simulate.rank import rank, rank_records
+    from critmin.simulate.rank import RANK_COLUMNS, RANK_UNITS, rank, rank_records
 
     chain = recycled_chain(_chain(ctx), recycling_year, seed)
     n = runs or draws.DEFAULT_RUNS
@@ -772,17 +772,7 @@ def _rank(
     if fmt == "json":
         click.echo(json.dumps(records, indent=1))
         return
-    columns = [
-        "rank",
-        "mineral",
-        "expected_loss_usd",
-        "expected_loss_se_usd",
-        "p95_loss_usd",
-        "gdp_loss_usd",
-        "welfare_loss_usd",
-        "domestic_outage_loss_usd",
-        "on_us_list",
-    ]
+    columns = list(RANK_COLUMNS)
     if fmt == "csv":  # every row, ranked then unranked, each with its reason (USD/yr)
         table = pd.DataFrame(records)[[*columns, "reason"]]
         table["rank"] = table["rank"].astype("Int64")
@@ -798,14 +788,7 @@ def _rank(
         "table",
         f"Expected annual U.S. loss (GDP + terms of trade) from foreign disruptions, "
         f"{n} draws per scenario, seed {seed}",
-        {
-            "expected_loss_usd": "USD/yr",
-            "expected_loss_se_usd": "USD/yr (Monte Carlo SE)",
-            "p95_loss_usd": "USD/yr",
-            "gdp_loss_usd": "USD/yr",
-            "welfare_loss_usd": "USD/yr",
-            "domestic_outage_loss_usd": "USD/yr",
-        },
+        RANK_UNITS,
     )
     reasons = [r for r in records if r["rank"] is None]
     if reasons:

@@ -7,8 +7,9 @@ import numpy as np
 from critmin.chain import SupplyChain
 from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import parse_scenario
+from critmin.schema.vocabulary import REGIONS
 from critmin.simulate.engine import check_balance, run
-from critmin.simulate.model import REGIONS, build_model
+from critmin.simulate.model import build_model
 from critmin.simulate.shocks import build_shocks
 
 US = REGIONS.index("USA")

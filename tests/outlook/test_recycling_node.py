@@ -8,7 +8,8 @@ from critmin.chain import SupplyChain
 from critmin.outlook.capacity import run_outlook
 from critmin.outlook.policy import Policy
 from critmin.outlook.recycling import with_recycling, with_secondary
-from critmin.simulate.model import REGIONS, SECONDARY_NODE, build_model
+from critmin.schema.vocabulary import REGIONS
+from critmin.simulate.model import SECONDARY_NODE, build_model
 
 from .shortfall import mean_us_shortfall
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from critmin.simulate.engine import DAYS_PER_MONTH, release_policy
+from critmin.schema.vocabulary import DAYS_PER_MONTH
+from critmin.simulate.engine import release_policy
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 

@@ -17,10 +17,10 @@ from critmin.scenarios.probability import (
     rate_of_probability,
     restriction_rate,
 )
-from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES
+from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, REGIONS
 from critmin.simulate.disruptions import DisruptionSet, stage_shares
 from critmin.simulate.engine import run
-from critmin.simulate.model import REGIONS, build_model
+from critmin.simulate.model import build_model
 from critmin.simulate.rank import rank
 from critmin.simulate.shocks import build_shocks
 

@@ -9,12 +9,12 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.economics.price import base_year, parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario, parse_scenario
+from critmin.schema.vocabulary import REGIONS
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import import_source_shares
 from critmin.simulate.model import (
     POOL_BELOW,
-    REGIONS,
     ChainModel,
     build_model,
     shock_years_of,

@@ -9,8 +9,9 @@ import pytest
 
 from critmin.chain import SupplyChain
 from critmin.economics.price import base_year
+from critmin.schema.vocabulary import REGIONS
 from critmin.simulate.intermediaries import import_forms, import_source_shares
-from critmin.simulate.model import REGIONS, build_model, shock_years_of, trade_by_stage
+from critmin.simulate.model import build_model, shock_years_of, trade_by_stage
 
 USA = REGIONS.index("USA")
 TOL = 0.10  # the issue-9 check: each of USGS's top three sources within 10 points

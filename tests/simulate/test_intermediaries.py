@@ -8,9 +8,10 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
+from critmin.schema.vocabulary import REGIONS
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.intermediaries import name_intermediaries
-from critmin.simulate.model import REGIONS, build_model
+from critmin.simulate.model import build_model
 from critmin.simulate.shocks import build_shocks
 
 USA = REGIONS.index("USA")

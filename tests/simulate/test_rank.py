@@ -13,23 +13,27 @@ from scipy.stats import spearmanr
 from critmin.chain import SupplyChain
 from critmin.cli import main
 from critmin.economics.price import parents_of_dataset
-from critmin.simulate.rank import chain_of, rank, rank_records, simulated, universe
+from critmin.simulate.rank import (
+    RANK_COLUMNS,
+    RANK_UNITS,
+    chain_of,
+    rank,
+    rank_records,
+    simulated,
+    universe,
+)
 
-KEYS = {
-    "mineral",
-    "rank",
-    "expected_loss_usd",
-    "expected_loss_se_usd",
-    "p95_loss_usd",
-    "gdp_loss_usd",
-    "welfare_loss_usd",
-    "domestic_outage_loss_usd",
-    "on_us_list",
-}
+KEYS = set(RANK_COLUMNS)
 DOLLARS = [k for k in KEYS if k.endswith("_usd")]
 NOT_CRITICAL = {"gold", "salt", "lime", "cement", "sand_gravel_industrial", "sulfur"}
 ELEMENTS = {"samarium", "gadolinium", "terbium", "dysprosium", "lutetium", "yttrium"}
 ELEMENTS |= {"neodymium", "praseodymium", "rhodium", "iridium", "ruthenium"}
+
+
+def test_every_dollar_column_has_its_unit() -> None:
+    """The ranking's table names the unit of each of its dollar columns, and of nothing else."""
+    assert set(RANK_UNITS) == {k for k in RANK_COLUMNS if k.endswith("_usd")}
+    assert all(u.startswith("USD/yr") for u in RANK_UNITS.values())
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from critmin.chain import SupplyChain
 from critmin.data.build import Builder
 from critmin.economics.price import base_year, parents_of_dataset
 from critmin.schema.validate import DataError
+from critmin.schema.vocabulary import REGIONS
 from critmin.simulate.engine import check_balance, run
 from critmin.simulate.intermediaries import import_forms, import_source_shares
 from critmin.simulate.model import (
     POOL_BELOW,
-    REGIONS,
     US_BUYER,
     build_model,
     shock_years_of,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-BEA = "BEA_IO_2017"
-BRIDGE = "CRITMIN_BEA_BRIDGE"
+from critmin.schema.vocabulary import BEA_BRIDGE_SOURCE as BRIDGE
+from critmin.schema.vocabulary import BEA_SOURCE as BEA
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from critmin.metrics import governance as gov
 from critmin.scenarios.load import library_events
 from critmin.schema.tables import TABLES
 from critmin.schema.validate import DataError, Problem
+from critmin.schema.vocabulary import BACI_SOURCE as BACI
 from critmin.schema.vocabulary import (
     IMPORT_FORM,
     IMPORT_TOTAL,
@@ -38,12 +39,11 @@ from critmin.schema.vocabulary import (
     STAGE_ORDER,
     WORLD,
 )
+from critmin.schema.vocabulary import USGS_SOURCE as USGS
 
-USGS = "USGS_MCS2026_DR"
 WMD = "WMD_2026"
 WGI = "WB_WGI_2025"
 WGI6 = "WB_WGI6_2024"
-BACI = "CEPII_BACI_V202401b"
 #: A BACI partner counts as a U.S. import source from this share of U.S. imports (quantity) on
 BACI_PARTNER_MIN = 0.01
 EOL = "EU_CRM_2023_EOLRIR"

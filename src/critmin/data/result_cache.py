@@ -18,7 +18,6 @@ off.
 from __future__ import annotations
 
 import hashlib
-import pickle
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -78,16 +77,9 @@ def _entry(name: str) -> Path | None:
 
 
 def get(name: str | None) -> pd.DataFrame | None:
-    """The cached frame stored under ``name``, if any."""
-    entry = None if name is None else _entry(name)
-    if entry is None or not entry.is_file():
-        return None
-    try:
-        with entry.open("rb") as handle:
-            frame = pickle.load(handle)  # our own entry, in the user's cache
-    except Exception:  # a damaged entry: compute afresh and rewrite it
-        return None
-    return frame if isinstance(frame, pd.DataFrame) else None
+    """The cached frame stored under ``name``, if any (a damaged one: none, so the command
+    computes afresh and rewrites it)."""
+    return table_cache.read_entry(None if name is None else _entry(name))
 
 
 def put(name: str | None, frame: pd.DataFrame) -> None:

@@ -28,7 +28,7 @@ import math
 
 import pandas as pd
 
-from critmin.schema.validate import DataError, Problem
+from critmin.schema.validate import DataError, Problem, is_true
 
 PARAMETER = "commercial_stock_days"
 RULES_FILE = "data-src/mappings/us_stock_days.csv"
@@ -95,8 +95,7 @@ def stock_days(
             )
         )
         derived = any(
-            str(e).lower() == "true"
-            for e in used[used["detail"].isin(consumption)]["estimated"].tolist()
+            is_true(e) for e in used[used["detail"].isin(consumption)]["estimated"].tolist()
         )
         contiguous = years == list(range(years[0], years[-1] + 1))
         span = (

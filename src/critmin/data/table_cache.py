@@ -103,13 +103,18 @@ def mark_references_checked(paths: list[Path]) -> None:
 
 def get(name: str, path: Path) -> pd.DataFrame | None:
     """The cached checked frame of bundled table ``name`` read from ``path``, if any."""
-    entry = _entry(name, path)
+    return read_entry(_entry(name, path))
+
+
+def read_entry(entry: Path | None) -> pd.DataFrame | None:
+    """The frame pickled at ``entry`` (by :func:`write_entry`), or None where there is none,
+    or it is damaged or not a frame (the caller computes afresh and rewrites it)."""
     if entry is None or not entry.is_file():
         return None
     try:
         with entry.open("rb") as handle:
             frame = pickle.load(handle)  # our own entry, in the user's cache
-    except Exception:  # a damaged entry: check the table afresh and rewrite it
+    except Exception:  # a damaged entry
         return None
     return frame if isinstance(frame, pd.DataFrame) else None
 

@@ -49,7 +49,7 @@ import pandas as pd
 
 from critmin.data.load import Dataset
 from critmin.data.per_dataset import per_dataset
-from critmin.schema.vocabulary import WORLD
+from critmin.schema.vocabulary import MONTHS_PER_YEAR, WORLD
 
 OTHER_SECTOR = "other"
 USA = "USA"
@@ -156,13 +156,15 @@ class Exposure:
     def gdp_lost(self, short: np.ndarray, months: float = 1.0) -> np.ndarray:
         """U.S. GDP lost (USD) over ``months`` at a shortfall share ``short``."""
         lost = self.output_lost(short) * (self.output_usd * self.multiplier)
-        out: np.ndarray = lost.sum(axis=-1) * months / 12.0
+        out: np.ndarray = lost.sum(axis=-1) * months / MONTHS_PER_YEAR
         return out
 
     def leverage(self, short: float = 0.5) -> float:
         """GDP lost per dollar of mineral short, at a shortfall share ``short``."""
         dollars = short * self.value_usd
-        return float(self.gdp_lost(np.array(short), 12.0)) / dollars if dollars > 0 else 0.0
+        return (
+            float(self.gdp_lost(np.array(short), MONTHS_PER_YEAR)) / dollars if dollars > 0 else 0.0
+        )
 
     def describe(self, short: float = 0.5) -> str:
         top = np.argsort(-self.weight)[:3]

@@ -28,7 +28,9 @@ import pandas as pd
 
 from critmin.data.load import Dataset
 from critmin.data.per_dataset import per_dataset
+from critmin.economics.parameters import market_parameter
 from critmin.scenarios.load import library_events
+from critmin.schema.validate import is_true
 from critmin.schema.vocabulary import USD_PER_T
 
 #: Latest year of actual (not estimated) USGS prices in the bundled release (MCS 2026).
@@ -102,7 +104,7 @@ def reference_prices(prices: pd.DataFrame, shocks: dict[str, int]) -> dict[str, 
     usable = usable[usable["value"].astype(float) > 0]
     usable["usd"] = usable["value"].astype(float) * usable["unit"].map(TO_USD_PER_T)
     if "estimated" in usable:
-        usable = usable[~usable["estimated"].astype(str).str.lower().isin(("true", "1"))]
+        usable = usable[~usable["estimated"].map(is_true).astype(bool)]
     out: dict[str, ReferencePrice] = {}
     for mineral, rows in usable.groupby("mineral"):
         m = str(mineral)
@@ -145,12 +147,18 @@ class FormPrice:
 
 
 def basis_factor(params: pd.DataFrame, mineral: str) -> float:
-    """The mineral's ``price_to_basis_factor`` (market_parameters; the ``all`` row otherwise)."""
-    for key in (mineral, "all"):
-        rows = params[(params["mineral"] == key) & (params["parameter"] == BASIS_FACTOR)]
-        if not rows.empty:
-            return float(rows["value"].iloc[0])
-    raise KeyError(f"market_parameters has no {BASIS_FACTOR} for {mineral}")
+    """The mineral's ``price_to_basis_factor`` (market_parameters; the ``all`` row otherwise:
+    critmin.economics.parameters.market_parameter)."""
+    return market_parameter(params, mineral, BASIS_FACTOR).value
+
+
+def chain_price(ref: ReferencePrice | None, params: pd.DataFrame, mineral: str) -> float:
+    """The reference price of ``mineral`` in the chain's basis, USD per t of what its chain
+    counts: ``ref`` (its USGS reference price) x ``basis_factor``; NaN without a reference
+    price. One definition for the chain model's price and the reserve forms' prices."""
+    if ref is None:
+        return float("nan")
+    return ref.usd_per_t * basis_factor(params, mineral)
 
 
 def form_prices(
@@ -167,7 +175,7 @@ def form_prices(
         if ref is None:
             out[m, form] = FormPrice(m, form, float("nan"), mult, None, "no USGS price")
             continue
-        chain = ref.usd_per_t * basis_factor(params, m)
+        chain = chain_price(ref, params, m)
         other = row.get("price_of")
         if isinstance(other, str) and other and other in refs:
             mult = mult * refs[other].usd_per_t / chain

@@ -53,6 +53,8 @@ import math
 
 import numpy as np
 
+from critmin.schema.vocabulary import MONTHS_PER_YEAR
+
 #: The release rules of commercial stock (critmin.simulate.engine step 4): ``myopic`` draws
 #: the gap at P0 until the stock is gone (critmin.economics.market.stock_draw); ``storage``
 #: releases by the competitive-storage policy of this module, the month's gap expected to last
@@ -73,7 +75,7 @@ CAPITAL_COST_PER_YEAR = 0.02
 #: value per year. ASSUMPTION (CRITMIN_ASSUMPTION): no sourced figure for minor metals' stocks.
 STORAGE_COST_PER_YEAR = 0.03
 #: β, the holders' monthly discount including carrying cost: exp(-(capital + storage) / 12).
-MONTHLY_DISCOUNT = math.exp(-(CAPITAL_COST_PER_YEAR + STORAGE_COST_PER_YEAR) / 12.0)
+MONTHLY_DISCOUNT = math.exp(-(CAPITAL_COST_PER_YEAR + STORAGE_COST_PER_YEAR) / MONTHS_PER_YEAR)
 
 #: End hazard (per month) of an open-ended, in-force regime: the exponential maximum-likelihood
 #: rate of the library's export-control regimes (scenarios/library/events.yaml) that took

@@ -29,6 +29,7 @@ import xarray as xr
 from critmin.chain import SupplyChain
 from critmin.optimize.ensemble import PLAN_START
 from critmin.scenarios.spec import month_index
+from critmin.schema.vocabulary import MONTHS_PER_YEAR
 
 ALLIED = "allied"
 HOME = "USA"
@@ -155,7 +156,7 @@ class Conversion:
                 on = begins >= (month_index(s) if s else first)
                 out[i, on] += float(plant["capacity_t_per_year"])
         return xr.DataArray(
-            out * months_per_period / 12,
+            out * months_per_period / MONTHS_PER_YEAR,
             coords={"route": routes, "period": periods},
             dims=("route", "period"),
         )

@@ -22,10 +22,11 @@ from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, load_scenario
 from critmin.scenarios.probability import occurrence_probability, rate_of_probability
 from critmin.scenarios.spec import Scenario, month_index
+from critmin.schema.vocabulary import MONTHS_PER_YEAR, REGIONS
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.driver import Execution, Executor, map_chunks, seed_streams
 from critmin.simulate.engine import run, warm
-from critmin.simulate.model import REGIONS, ChainModel, build_model
+from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.runner import to_periods
 from critmin.simulate.shocks import build_shocks
 
@@ -92,7 +93,7 @@ def event_timing(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Whether each event happens in each draw, and when: once at most over the horizon, with
     the probability its annual rate implies (critmin.scenarios.probability)."""
-    years = months / 12
+    years = months / MONTHS_PER_YEAR
     first = month_index(scenario.start)
     out = {}
     for name, e in scenario.events.items():

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from critmin.chain import SupplyChain
+from critmin.economics.parameters import market_parameter
+from critmin.schema.vocabulary import MONTHS_PER_YEAR
 
 CHINA = "CHN"
 
@@ -57,9 +59,11 @@ def ex_china_supply(chain: SupplyChain, mineral: str, stage: str) -> tuple[float
 
 
 def _param(chain: SupplyChain, mineral: str, name: str) -> float:
-    params = chain.dataset["market_parameters"]
-    hit = params[(params["mineral"] == mineral) & (params["parameter"] == name)]
-    return float(hit["value"].iloc[0]) if not hit.empty else float("nan")
+    """``name`` of ``mineral`` (critmin.economics.parameters.market_parameter); NaN without."""
+    try:
+        return market_parameter(chain.dataset["market_parameters"], mineral, name).value
+    except KeyError:
+        return float("nan")
 
 
 def impact(chain: SupplyChain, forms: pd.DataFrame, months_per_period: int) -> pd.DataFrame:
@@ -84,7 +88,9 @@ def impact(chain: SupplyChain, forms: pd.DataFrame, months_per_period: int) -> p
                 "lot": f"{m}:{f['form']}",
                 "cap_share": share if capped else np.nan,
                 "ex_china_t_per_year": supply,
-                "cap_t_per_period": share * supply * months_per_period / 12 if capped else np.nan,
+                "cap_t_per_period": share * supply * months_per_period / MONTHS_PER_YEAR
+                if capped
+                else np.nan,
                 "impact_slope": slope if capped else 0.0,
                 "note": f"{note}; slope 1/(e_s - e_d) = 1/({e_s:g} - ({e_d:g}))",
             }

@@ -31,9 +31,9 @@ from critmin.optimize.problem import (
 from critmin.optimize.reduction import Reduction, report
 from critmin.optimize.weights import expect, weights
 from critmin.records import json_records
+from critmin.schema.vocabulary import DAYS_PER_MONTH, DAYS_PER_YEAR
 from critmin.simulate.model import reference_prices_of
 
-DAYS_PER_MONTH = 365.25 / 12
 COVER_DAYS = 60
 
 
@@ -106,7 +106,7 @@ def heuristic_stocks(
     )
     # net import reliance in the base year of the plan's prices and consumption
     nir = chain.us_nir_base().reindex(mineral=frame["mineral"].to_numpy()).fillna(0.0).to_numpy()
-    weight = nir * per_day * 365.25  # t/yr of imports net of exports
+    weight = nir * per_day * DAYS_PER_YEAR  # t/yr of imports net of exports
     spend = (weight * price).sum()
     nir_t = weight * (budget / spend) if spend > 0 else weight * 0
     cover = per_day * COVER_DAYS

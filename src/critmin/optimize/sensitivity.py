@@ -29,6 +29,7 @@ import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.economics.io import exposure as io_exposure
+from critmin.economics.parameters import market_parameter
 from critmin.economics.price import parents_of_dataset
 from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import (
@@ -40,9 +41,15 @@ from critmin.optimize.ensemble import (
 )
 from critmin.optimize.plan import reserve_problem
 from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, Accounting, Risk
-from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES
+from critmin.schema.validate import is_true
+from critmin.schema.vocabulary import (
+    ASSUMPTION_SOURCE,
+    MARKET_PARAMETER_NAMES,
+    MONTHS_PER_YEAR,
+    REGIONS,
+)
 from critmin.simulate.driver import Execution, map_chunks
-from critmin.simulate.model import MONTHS_PER_YEAR, REGIONS, ChainModel, build_model
+from critmin.simulate.model import ChainModel, build_model
 
 #: market_parameters rows the chain model reads and the reserve plan therefore depends on
 MARKET = MARKET_PARAMETER_NAMES
@@ -61,7 +68,7 @@ FLAG = 0.25
 
 
 def _weak(source: str, estimated: Any) -> bool:
-    return source == "CRITMIN_ASSUMPTION" or str(estimated).lower() == "true"
+    return source == ASSUMPTION_SOURCE or is_true(estimated)
 
 
 def moved_share(base: dict[str, float], case: dict[str, float], budget: float) -> float:
@@ -122,16 +129,10 @@ def scaled_model(model: ChainModel, chain: SupplyChain, name: str, f: float) -> 
     if name == "price_cap_ratio":  # a cap below the reference price means nothing
         return dataclasses.replace(model, price_cap=max(1.0, model.price_cap * f))
     params = chain.dataset["market_parameters"]
-    row = params[(params["mineral"] == model.mineral) & (params["parameter"] == name)]
-    substitution = float(
-        params[
-            (params["mineral"] == model.mineral)
-            & (params["parameter"] == "substitution_elasticity")
-        ]["value"].iloc[0]
-    )
+    substitution = market_parameter(params, model.mineral, "substitution_elasticity").value
     price = model.price_usd_t
     if name == "substitution_elasticity":
-        substitution = float(row["value"].iloc[0]) * f
+        substitution = substitution * f
     elif name == "price_to_basis_factor":
         price = price * f
     else:
@@ -248,9 +249,12 @@ def parameter_sensitivity(
     cases: list[tuple[str, str, float, str]] = []
     for m in held:
         for name in MARKET:
-            hit = params[(params["mineral"] == m) & (params["parameter"] == name)]
-            if not hit.empty and _weak(str(hit["source_id"].iloc[0]), hit["estimated"].iloc[0]):
-                cases.append((name, m, float(hit["value"].iloc[0]), "market_parameters"))
+            try:
+                p = market_parameter(params, m, name)
+            except KeyError:  # a parameter the mineral does not carry is not varied
+                continue
+            if _weak(p.source_id, p.estimated):
+                cases.append((name, m, p.value, "market_parameters"))
         mine = forms[forms["mineral"] == m]
         if not mine.empty and any(
             _weak(str(s), e) for s, e in zip(mine["source_id"], mine["estimated"], strict=True)

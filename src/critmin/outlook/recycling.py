@@ -33,6 +33,7 @@ from critmin.economics.price import year_at_base
 from critmin.outlook.capacity import Outlook, run_outlook
 from critmin.outlook.montecarlo import median_online
 from critmin.outlook.policy import Policy
+from critmin.schema.vocabulary import ASSUMPTION_SOURCE
 
 WORLD = "WLD"
 #: How far back demand is rebuilt for end-of-life flows, years before the first outlook year.
@@ -64,13 +65,7 @@ def demand_history(
     per year (fitted on the longest run of years reported in one basis, since the growth rate
     does not depend on the basis)."""
     if stage == "consumption":
-        us = chain.dataset["us_supply"]
-        rows = us[
-            (us["mineral"] == mineral)
-            & (us["statistic"] == "consumption")
-            & (us["unit"] == "t")
-            & us["value"].notna()
-        ]
+        rows = chain.us_consumption(mineral)
         apparent = rows[rows["detail"].str.contains("pparent")]
         rows = apparent if not apparent.empty else rows
         series = rows.groupby("year")["value"].max().astype(float).sort_index()
@@ -400,7 +395,7 @@ def recycling_sensitivity(
                     "high_t": moved[1],
                     "change_low": moved[0] / base - 1 if base > 0 else np.nan,
                     "change_high": moved[1] / base - 1 if base > 0 else np.nan,
-                    "row_marks_assumption": bool(row["source_id"] == "CRITMIN_ASSUMPTION")
+                    "row_marks_assumption": bool(row["source_id"] == ASSUMPTION_SOURCE)
                     or "ASSUMPTION" in str(row["note"]),
                     "source_id": row["source_id"],
                 }

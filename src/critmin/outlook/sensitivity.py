@@ -18,6 +18,7 @@ from critmin.chain import SupplyChain
 from critmin.outlook.montecarlo import online_fraction, sample
 from critmin.outlook.pipeline import build_pipeline
 from critmin.outlook.policy import Policy
+from critmin.schema.vocabulary import ASSUMPTION_SOURCE
 
 #: Fields of ``lead_times`` varied: the phase duration and the chance of passing it.
 FIELDS = ("duration", "pass_probability")
@@ -110,7 +111,7 @@ def lead_time_sensitivity(
                 year=year,
                 low_t=moved[0].reindex(here.index).to_numpy(),
                 high_t=moved[1].reindex(here.index).to_numpy(),
-                row_marks_assumption=assumed or row["source_id"] == "CRITMIN_ASSUMPTION",
+                row_marks_assumption=assumed or row["source_id"] == ASSUMPTION_SOURCE,
                 source_id=row["source_id"],
             )
             frames.append(frame)
@@ -172,7 +173,7 @@ def _assumed_pass(row: pd.Series) -> bool:
     """A row's pass probability is an assumption (a plant's guess, or critmin's split of the
     sourced mine product over the phases) when its note or source id says so."""
     note = str(row["note"]).lower()
-    return row["source_id"] == "CRITMIN_ASSUMPTION" or "assum" in note
+    return row["source_id"] == ASSUMPTION_SOURCE or "assum" in note
 
 
 def _completion_variants(

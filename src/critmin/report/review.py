@@ -43,6 +43,7 @@ from critmin.report.history import (
     what_changed,
 )
 from critmin.report.outlook import OutlookView, outlook_view
+from critmin.schema.vocabulary import BACI_SOURCE, BEA_SOURCE, USGS_SOURCE
 from critmin.simulate.backtest import backtest, backtest_records
 
 
@@ -296,8 +297,8 @@ def write_review(
     check = import_sources_crosscheck(chain.dataset)
     check = check[check["mineral"].isin(set(chain.dataset["chains"]["mineral"]))]
     sources = chain.dataset["sources"]
-    used = set(table["source_id"]) | {"USGS_MCS2026_DR", "CEPII_BACI_V202401b"}
-    used |= {str(b["source_id"]) for b in backtests} | ({"BEA_IO_2017"} if ranked else set())
+    used = set(table["source_id"]) | {USGS_SOURCE, BACI_SOURCE}
+    used |= {str(b["source_id"]) for b in backtests} | ({BEA_SOURCE} if ranked else set())
     used |= ahead.sources if ahead is not None else set()
     lines = summary_lines(table, views, mineral_count(chain))
     if ahead is not None:

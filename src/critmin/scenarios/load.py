@@ -28,8 +28,7 @@ from critmin.scenarios.spec import (
     Release,
     Scenario,
 )
-
-REGIONS = ("CHN", "USA", "ROW")
+from critmin.schema.vocabulary import REGIONS
 
 
 class ScenarioError(ValueError):

@@ -13,9 +13,18 @@ import pandas as pd
 
 from critmin.schema.tables import Column, Table
 
+#: The text of a true and a false cell of a ``bool`` column (any case).
 TRUE = frozenset({"true", "1", "yes"})
 FALSE = frozenset({"false", "0", "no"})
 MAX_PER_RULE = 20
+
+
+def is_true(value: object) -> bool:
+    """A ``bool`` cell (``estimated``, a list flag) as a bool: as loaded (True, False, or None
+    for empty) or as the text of a raw row (``TRUE``); one reading for every table's flag."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    return str(value).strip().lower() in TRUE
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,27 @@ ELIGIBILITY_KINDS: frozenset[str] = frozenset(
 OTHER_COUNTRIES = "OTH"
 WORLD = "WLD"
 
+#: The consuming regions of the disruption engine, in its array order: China, the United
+#: States and the rest of the world (critmin.simulate.model.region_of; a scenario's
+#: ``region``/``regions``, checked by critmin.scenarios.load).
+REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
+
+#: Calendar: months and days in a year (a mean Julian year), days in a mean month. One
+#: definition for the engine's stock cover, the reserve plan's days of cover and the security
+#: register's exposure years. (critmin.data.stock_days counts 365 days a year: see its note.)
+MONTHS_PER_YEAR = 12
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / MONTHS_PER_YEAR
+
+#: Source ids (data-src/sources_raw.csv, data-src/manual/sources_*.csv) the code itself cites,
+#: not a table row: the datasets the build reads and the engines name in a result's sources.
+USGS_SOURCE = "USGS_MCS2026_DR"
+BACI_SOURCE = "CEPII_BACI_V202401b"
+BEA_SOURCE = "BEA_IO_2017"
+BEA_BRIDGE_SOURCE = "CRITMIN_BEA_BRIDGE"
+#: The source id of a critmin default: a value no source gives (an ASSUMPTION).
+ASSUMPTION_SOURCE = "CRITMIN_ASSUMPTION"
+
 #: U.S. supply statistics (USGS salient statistics, normalised).
 US_STATISTICS: frozenset[str] = frozenset(
     {"production", "imports", "exports", "consumption", "stocks", "net_import_reliance"}

@@ -31,8 +31,8 @@ from critmin.scenarios.gamma_poisson import update
 from critmin.scenarios.hazards import with_register_hazards
 from critmin.scenarios.spec import Scenario
 from critmin.schema.tables import THREAT_TYPES
+from critmin.schema.vocabulary import DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.25
 #: Start of the default observation window of the register.
 DEFAULT_SINCE = date(2015, 1, 1)
 

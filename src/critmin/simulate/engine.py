@@ -45,10 +45,10 @@ from critmin.economics.storage import (
     path_release_table,
     release_table,
 )
+from critmin.schema.vocabulary import DAYS_PER_MONTH
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
-DAYS_PER_MONTH = 365.25 / 12
 BALANCE_TOL = 1e-6
 
 

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from critmin.data.build import BACI_PARTNER_MIN
+from critmin.schema.vocabulary import MONTHS_PER_YEAR
 
 #: iterations of the re-export attribution (hub-to-hub chains are short; the mix is stable to
 #: 1e-12 long before this)
@@ -216,8 +217,8 @@ def route_through_hubs(
             else "buying the form from its suppliers (no output of its own)"
         )
         notes.append(
-            f"{hub} a re-export hub at the last stage: {moved * 12:,.4g} t/yr to the U.S. "
-            f"(USGS import source, no output in the production data), {fed} "
+            f"{hub} a re-export hub at the last stage: {moved * MONTHS_PER_YEAR:,.4g} t/yr to the "
+            f"U.S. (USGS import source, no output in the production data), {fed} "
             f"(BACI import origins: {mix})"
         )
     # an origin whose whole U.S. flow went to hubs is left at 0 up to rounding: never below

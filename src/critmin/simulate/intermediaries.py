@@ -27,6 +27,7 @@ from critmin.schema.vocabulary import (
     IMPORT_FORM,
     IMPORT_TOTAL,
     INHERITED_SOURCES,
+    MONTHS_PER_YEAR,
     OTHER_COUNTRIES,
 )
 
@@ -86,7 +87,7 @@ def name_intermediaries(
             else "not in the production data"
         )
         notes.append(
-            f"{country} named out of OTH at the last stage: {amount * 12:,.4g} t/yr to the "
+            f"{country} named out of OTH at the last stage: {amount * MONTHS_PER_YEAR:,.4g} t/yr to the "
             f"U.S. (USGS import source; {where})"
         )
     extra = np.array([region_index(c) for c in new], dtype=idx_region.dtype)

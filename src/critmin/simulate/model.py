@@ -32,15 +32,26 @@ from critmin.data.per_dataset import per_dataset
 from critmin.economics.byproduct import host_tied
 from critmin.economics.io import Exposure
 from critmin.economics.io import exposure as io_exposure
+from critmin.economics.parameters import market_parameter
 from critmin.economics.price import (
     ReferencePrice,
     base_year,
+    chain_price,
     parents_of_dataset,
     reference_prices,
     year_at_base,
 )
 from critmin.economics.storage import DEFAULT_STOCK_RULE
-from critmin.schema.vocabulary import MARKET_PARAMETER_NAMES, OTHER_COUNTRIES
+from critmin.schema.vocabulary import (
+    BACI_SOURCE,
+    BEA_BRIDGE_SOURCE,
+    BEA_SOURCE,
+    MARKET_PARAMETER_NAMES,
+    MONTHS_PER_YEAR,
+    OTHER_COUNTRIES,
+    REGIONS,
+    USGS_SOURCE,
+)
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (
     import_forms,
@@ -49,8 +60,6 @@ from critmin.simulate.intermediaries import (
     unnamed_sources,
 )
 
-REGIONS: tuple[str, ...] = ("CHN", "USA", "ROW")
-MONTHS_PER_YEAR = 12
 TRADE_YEARS = (2021, 2024)
 POOLED_WEIGHT = 1e-3
 #: Default pooling threshold of a simulation (critmin.simulate.runner.RunConfig): countries
@@ -196,19 +205,12 @@ class ChainModel:
         return self.countries.index(iso3) if iso3 in self.countries else None
 
 
-def _param(ds_params: pd.DataFrame, mineral: str, name: str) -> tuple[float, str, bool]:
-    row = ds_params[(ds_params["mineral"] == mineral) & (ds_params["parameter"] == name)]
-    if row.empty:
-        raise KeyError(f"market_parameters has no {name} for {mineral}")
-    r = row.iloc[0]
-    return float(r["value"]), str(r["source_id"]), bool(r["estimated"])
-
-
 def _price(chain: SupplyChain, mineral: str) -> tuple[float, str]:
+    """The mineral's reference price in its chain's basis (critmin.economics.price.chain_price:
+    the USGS reference price x its ``price_to_basis_factor``) and the reference price's note."""
     ref = reference_prices_of(chain).get(mineral)
-    if ref is None:
-        return float("nan"), "no USGS price"
-    return ref.usd_per_t, ref.note
+    price = chain_price(ref, chain.dataset["market_parameters"], mineral)
+    return price, "no USGS price" if ref is None else ref.note
 
 
 @per_dataset
@@ -498,7 +500,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         if prior is None:
             assumptions.append(f"no BACI code for {use[k]}: home market plus pooled world market")
         else:
-            sources.add("CEPII_BACI_V202401b")
+            sources.add(BACI_SOURCE)
         if buyer and k > j:
             # the buyer passes its purchases on; the other producers trade as before
             flows[k, :-1, :-1] = _route(
@@ -514,7 +516,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     if prior_f is None:
         assumptions.append(f"no BACI code for {use[-1]}: home region plus pooled world market")
     else:
-        sources.add("CEPII_BACI_V202401b")
+        sources.add(BACI_SOURCE)
     home_f = np.zeros((N, R))
     home_f[np.arange(N), idx_region] = 1.0
     if buyer:
@@ -537,7 +539,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         flows[j] = _route_us_imports(
             flows[j], cap[j], cap[j + 1], us_sources, countries, nir, us_col=N - 1
         )
-        sources.add("USGS_MCS2026_DR")
+        sources.add(USGS_SOURCE)
         assumptions.append(
             f"U.S. imports routed by the USGS import-source shares (2021-24) at the {use[j]} "
             "stage, where U.S. demand buys"
@@ -559,7 +561,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         # a net exporter's gross imports are not in a net figure: its routing stays the prior's
         nir = None if at.net_exporter[0] or np.isnan(at[0]) else float(np.clip(at[0], 0.0, 1.0))
         final = _route_us_imports(final, cap[-1], demand, us_sources, countries, nir)
-        sources.add("USGS_MCS2026_DR")
+        sources.add(USGS_SOURCE)
         assumptions.append("U.S. imports routed by the USGS import-source shares (2021-24)")
         us_col = REGIONS.index("USA")
         before = len(countries)
@@ -575,7 +577,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
             lambda c: REGIONS.index(region_of(c)),
         )
         if hub_notes:
-            sources.add("CEPII_BACI_V202401b")
+            sources.add(BACI_SOURCE)
             assumptions += hub_notes
             named_nodes = tuple(via)
             N = len(countries)
@@ -631,21 +633,21 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
     params = ds["market_parameters"]
     values: dict[str, float] = {}
     for name in MARKET_PARAMETER_NAMES:
-        v, src, _ = _param(params, mineral, name)
-        values[name] = v
-        sources.add(src)
-        if src == "CRITMIN_ASSUMPTION":
-            assumptions.append(f"{name} = {v:g} (critmin default)")
+        p = market_parameter(params, mineral, name)
+        values[name] = p.value
+        sources.add(p.source_id)
+        if p.assumption:
+            assumptions.append(f"{name} = {p.value:g} (critmin default)")
     sectors, sector_share, sector_notes, sector_sources = _sectors(chain, mineral)
     assumptions += sector_notes
     sources |= sector_sources
+    # in the chain's basis: x its price_to_basis_factor (read above with its source)
     price, price_note = _price(chain, mineral)
-    price *= values["price_to_basis_factor"]
     exposure = None
     if not np.isfinite(price):
         assumptions.append("no USGS price: losses in dollars are not computed")
     else:
-        sources.add("USGS_MCS2026_DR")
+        sources.add(USGS_SOURCE)
         assumptions.append(f"reference price: {price_note}")
         us_t_year = float(demand[REGIONS.index("USA")] + secondary) * MONTHS_PER_YEAR
         exposure = io_exposure(
@@ -658,7 +660,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         if exposure is None:
             assumptions.append("no bridge to the BEA tables or no U.S. demand: no GDP figure")
         else:
-            sources |= {"BEA_IO_2017", "CRITMIN_BEA_BRIDGE"}
+            sources |= {BEA_SOURCE, BEA_BRIDGE_SOURCE}
     if secondary > 0:
         countries, cap, flows, final, content, idx_region, demand = add_secondary(
             countries, cap, flows, final, content, idx_region, demand, secondary
@@ -823,16 +825,10 @@ def us_demand_t(chain: SupplyChain, mineral: str) -> tuple[float | None, str]:
     2025 control or tariff they carry the stock-building of the shock itself (rare earths
     27,000 t REO in 2025e against 9,010 t in 2024; imports of compounds 21,000 against 8,120 t).
     """
-    us = chain.dataset["us_supply"]
     want = base_year(mineral, shock_years_of(chain))
-    rows = us[
-        (us["mineral"] == mineral)
-        & (us["statistic"] == "consumption")
-        & (us["unit"] == "t")
-        & us["value"].notna()
-    ]
+    rows = chain.us_consumption(mineral)
     if rows.empty:
-        derived = _net_supply(us, mineral, want)
+        derived = _net_supply(chain.dataset["us_supply"], mineral, want)
         if derived is None:
             return None, ""
         return derived, (

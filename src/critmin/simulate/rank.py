@@ -42,6 +42,7 @@ from critmin.economics.welfare import (
     terms_of_trade_transfer,
 )
 from critmin.scenarios.spec import Scenario
+from critmin.schema.vocabulary import MONTHS_PER_YEAR, REGIONS
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.draws import DEFAULT_RUNS
 from critmin.simulate.driver import Execution, Executor, map_chunks
@@ -55,8 +56,32 @@ from critmin.simulate.model import (
 )
 from critmin.simulate.shocks import build_shocks
 
-MONTHS = 12
-USA = 1  # index of the U.S. in REGIONS
+MONTHS = MONTHS_PER_YEAR  # the ranking simulates one year, month by month
+USA = REGIONS.index("USA")
+
+#: The headline fields of a rank record (rank_records), in the order the ranking's table shows
+#: them: ``critmin rank``'s table and CSV (the CSV adds ``reason``). One definition for the
+#: front ends and the tests; ``RANK_UNITS`` gives the unit of each dollar column.
+RANK_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "mineral",
+    "expected_loss_usd",
+    "expected_loss_se_usd",
+    "p95_loss_usd",
+    "gdp_loss_usd",
+    "welfare_loss_usd",
+    "domestic_outage_loss_usd",
+    "on_us_list",
+)
+#: Unit of each dollar column of ``RANK_COLUMNS``.
+RANK_UNITS: dict[str, str] = {
+    "expected_loss_usd": "USD/yr",
+    "expected_loss_se_usd": "USD/yr (Monte Carlo SE)",
+    "p95_loss_usd": "USD/yr",
+    "gdp_loss_usd": "USD/yr",
+    "welfare_loss_usd": "USD/yr",
+    "domestic_outage_loss_usd": "USD/yr",
+}
 
 
 @dataclass(frozen=True)

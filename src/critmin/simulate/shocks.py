@@ -53,8 +53,8 @@ from critmin.scenarios.spec import (
     Scenario,
     month_index,
 )
-from critmin.schema.vocabulary import OTHER_COUNTRIES
-from critmin.simulate.model import REGIONS, US_BUYER, ChainModel
+from critmin.schema.vocabulary import MONTHS_PER_YEAR, OTHER_COUNTRIES, REGIONS
+from critmin.simulate.model import US_BUYER, ChainModel
 
 
 @dataclass
@@ -553,7 +553,7 @@ def _hazard(out: Shocks, h: Hazard, model: ChainModel, rng: np.random.Generator)
     countries &= np.array([c != US_BUYER for c in model.countries])
     present = (model.capacity > 0) & stages[:, None] & countries[None, :]
     annual = np.array([h.country_probability.get(c, h.annual_probability) for c in model.countries])
-    p_month = (1.0 - (1.0 - annual) ** (1.0 / 12.0))[None, None, :]  # (1, 1, N)
+    p_month = (1.0 - (1.0 - annual) ** (1.0 / MONTHS_PER_YEAR))[None, None, :]  # (1, 1, N)
     remaining = np.zeros((S, K, N))
     length = np.ones((S, K, N))
     severity = np.zeros((S, K, N))

@@ -15,7 +15,7 @@ from critmin.metrics.concentration import select
 from critmin.records import json_records
 from critmin.report.colours import COUNTRY_COLOURS, PALETTE
 from critmin.report.numbers import num, pct
-from critmin.schema.vocabulary import OTHER_COUNTRIES
+from critmin.schema.vocabulary import BACI_SOURCE, OTHER_COUNTRIES
 from critmin.web.state import WebState
 
 TOP_N = 6
@@ -390,7 +390,7 @@ class Explorer:
                     "x": [_round(float(v) * 100) for v in b["share"]],
                     "marker": {"color": "#95a5a6"},
                     "hovertemplate": "%{y}: %{x:.1f}% of U.S. imports by value, 2021-24<br>"
-                    + _wrap(source_line(self.state, "CEPII_BACI_V202401b"))
+                    + _wrap(source_line(self.state, BACI_SOURCE))
                     + "<extra></extra>",
                 }
             )
