@@ -87,8 +87,8 @@ def name_intermediaries(
             else "not in the production data"
         )
         notes.append(
-            f"{country} named out of OTH at the last stage: {amount * MONTHS_PER_YEAR:,.4g} t/yr to the "
-            f"U.S. (USGS import source; {where})"
+            f"{country} named out of OTH at the last stage: {amount * MONTHS_PER_YEAR:,.4g} t/yr "
+            f"to the U.S. (USGS import source; {where})"
         )
     extra = np.array([region_index(c) for c in new], dtype=idx_region.dtype)
     return (
