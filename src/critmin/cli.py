@@ -8,7 +8,7 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -1117,10 +1117,7 @@ def optimize(
             click.echo(f"policy {p['name']}: {p['note']}")
     signed = [a["id"] for a in data["agreements"] if a["signed"]]
     click.echo(f"agreements signed: {', '.join(signed) or 'none'}")
-    click.echo(
-        f"marginal value of budget: {data['marginal_value_of_budget']:.2f} USD of loss "
-        "and holding cost avoided per extra USD"
-    )
+    click.echo(budget_sentence(data))
     for p in data["partners"]:
         if p["status"] == "refused":
             click.echo(f"partner refused: {p['reason']}")
@@ -1139,6 +1136,24 @@ def optimize(
             f"{r['objective_on_full_usd'] / 1e9:,.3f}B on every scenario; bound on the "
             f"objective error {r['error_bound_usd'] / 1e9:,.3f}B USD"
         )
+
+
+def budget_sentence(plan: dict[str, Any]) -> str:
+    """The plan's marginal value of budget in words, from its JSON: the USD of expected loss
+    (net of holding and capital cost, release revenue and terminal value) an extra USD of
+    budget avoids, or that the budget does not bind (the dual is 0 and the extra dollar
+    would not be spent)."""
+    spent, budget = float(plan["spent_usd"]), float(plan["budget_usd"])
+    if not plan["budget_binds"]:
+        return (
+            f"marginal value of budget: 0 USD per extra USD (the budget does not bind: "
+            f"{spent / budget if budget > 0 else 0.0:.1%} of it spent, dual 0)"
+        )
+    value = float(plan["marginal_value_of_budget"])
+    return (
+        f"marginal value of budget: {value:,.2f} USD of expected loss, net of holding cost, "
+        f"avoided per extra USD (the budget binds; net of that dollar, {value - 1:,.2f} USD)"
+    )
 
 
 @main.command("portfolio")
