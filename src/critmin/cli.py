@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from critmin.chain import SupplyChain
     from critmin.optimize.partners import Partner
+    from critmin.report import table_fit
 
 FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
 
@@ -108,7 +109,6 @@ def _emit(
         out.write(table_bytes(frame, "xlsx", sheet=title))
         out.flush()
     else:
-        from critmin.report import plain_table
         from critmin.report.numbers import SHARE_COLUMNS, header, is_money, sig
 
         shown = {
@@ -130,51 +130,55 @@ def _emit(
             ]
             for row in frame.itertuples(index=False)
         ]
-        columns = []
-        for i, col in enumerate(frame.columns):
-            numeric = frame[col].dtype.kind in "iuf"
-            longest = max((len(r[i]) for r in cells), default=1)
-            word = max(len(w) for w in header(str(col)).split())
-            columns.append(
-                plain_table.Column(
-                    header(str(col)),
-                    right=numeric,
-                    min_width=max(word, longest if numeric else min(longest, 12)),
-                    max_width=max(word, longest) if numeric else max(word, min(longest, 14)),
-                )
-            )
-        text = None
-        if _plain_output():  # rich's own layout, without rich (tests/test_plain_table.py)
-            text = plain_table.render(columns, cells, title, caption, TABLE_WIDTH)
-        if text is not None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            return
-        from rich import box
-        from rich.console import Console
-        from rich.table import Table
+        from critmin.report.table_fit import Field, fit
 
-        table = Table(
-            title=title,
-            caption=caption,
-            header_style="bold",
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-            collapse_padding=True,
+        fields = [
+            Field(str(col), header(str(col)), [r[i] for r in cells], frame[col].dtype.kind in "iuf")
+            for i, col in enumerate(frame.columns)
+        ]
+        for block in fit(fields, title, caption, TABLE_WIDTH):
+            _print_table(block)
+
+
+def _print_table(block: table_fit.Block) -> None:
+    """One table laid out by ``critmin.report.table_fit``: the plain renderer when rich
+    would print plain text, else rich (the two print the same characters)."""
+    from critmin.report import plain_table
+
+    text = None
+    if _plain_output():  # rich's own layout, without rich (tests/test_plain_table.py)
+        text = plain_table.render(
+            block.columns, block.rows, block.title, block.caption, TABLE_WIDTH
         )
-        for c in columns:
-            table.add_column(
-                c.header,
-                justify="right" if c.right else "left",
-                overflow="fold",
-                min_width=c.min_width,
-                max_width=c.max_width,
-            )
-        for r in cells:
-            table.add_row(*r)
-        console = Console()
-        console.width = TABLE_WIDTH
-        console.print(table)
+    if text is not None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=block.title,
+        caption=block.caption,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for c in block.columns:
+        table.add_column(
+            c.header,
+            justify="right" if c.right else "left",
+            overflow="fold",
+            min_width=c.min_width,
+            max_width=c.max_width,
+        )
+    for r in block.rows:
+        table.add_row(*r)
+    console = Console()
+    console.width = TABLE_WIDTH
+    console.print(table)
 
 
 def _plain_output() -> bool:
