@@ -142,7 +142,8 @@ def test_marginal_value_of_budget_is_zero_when_the_budget_does_not_bind() -> Non
         return Plan(budget, solved[budget], empty, empty, empty, empty, ens, Risk())
 
     slack = plan(1e12)
-    assert slack.solution.spent_usd < 1e12 / 2 and not slack.solution.budget_binds
+    assert slack.solution.spent_usd < 1e12 / 2
+    assert not slack.solution.budget_binds
     assert slack.marginal_value_of_budget == 0.0
     tight = plan(1000.0)
     assert tight.solution.budget_binds
@@ -160,7 +161,8 @@ def test_marginal_value_of_budget_is_zero_when_the_budget_does_not_bind() -> Non
             "marginal_value_of_budget": slack.marginal_value_of_budget,
         }
     )
-    assert "0 USD per extra USD" in line and "does not bind" in line
+    assert "0 USD per extra USD" in line
+    assert "does not bind" in line
     assert "1.00" not in line
     line = cli.budget_sentence(
         {
