@@ -109,15 +109,17 @@ def _emit(
         out.write(table_bytes(frame, "xlsx", sheet=title))
         out.flush()
     else:
-        from critmin.report.numbers import SHARE_COLUMNS, header, is_money, sig
+        from critmin.report.numbers import base, header, is_money, is_share, sig
 
+        # a unit named for a column also serves its statistics (capacity: capacity_p05, ...)
+        present = set(frame.columns) | {base(str(c)) for c in frame.columns}
         shown = {
             k: v
             for k, v in (units or {}).items()
-            if k not in SHARE_COLUMNS and not is_money(k) and k in frame.columns
+            if not is_share(k) and not is_money(k) and k in present
         }
         notes = [f"{header(k)}: {v}" for k, v in shown.items()]
-        if any(c in SHARE_COLUMNS for c in frame.columns):
+        if any(is_share(str(c)) for c in frame.columns):
             notes.append("shares in %")
         if any(is_money(c) for c in frame.columns):
             notes.append("dollars: US$ (K thousand, M million, B billion)")
@@ -1098,7 +1100,7 @@ def optimize(
             "expected_loss_avoided_usd",
             "avoided_loss_per_usd",
         ]
-    ]
+    ].rename(columns={"expected_loss_avoided_usd": "expected_loss_avoided_horizon_usd"})
     _emit(
         held,
         "table",
@@ -1109,12 +1111,18 @@ def optimize(
     )
     # a plan's losses are over its horizon, not per year (the JSON keeps its key)
     policies = pd.DataFrame(data["policies"]).rename(
-        columns={"expected_loss_usd": "expected_loss_horizon_usd"}
+        columns={
+            "expected_loss_usd": "expected_loss_horizon_usd",
+            "cvar_loss_usd": "cvar_loss_horizon_usd",
+            "total_cost_usd": "total_cost_horizon_usd",
+        }
     )
     _emit(
         policies.drop(columns="note"),
         "table",
-        f"Policies on the same scenarios, over {ens.periods} {period}s",
+        f"Policies on the same scenarios, over {ens.periods} {period}s "
+        f"(CVaR at alpha {data['risk']['alpha']:g})",
+        {"scale": "share of the (capped) defined stock the budget buys (1: all; -: not fitted)"},
     )
     for p in data["policies"]:
         if p["note"]:

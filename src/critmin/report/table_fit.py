@@ -2,15 +2,17 @@
 
 One mechanism for every command's table (``critmin.cli._emit``), in three steps:
 
-1. **One table.** Numbers and ids (text without spaces) never wrap: each such column is as
-   wide as its widest cell. Text may wrap, to no fewer columns than its longest word and a
-   third of its longest cell (at most ``MAX_LINES`` lines a cell). Headers wrap on spaces, so
-   a column is at least as wide as its header's longest word. Spare room goes to the text
-   columns, up to their widest cell.
+1. **One table.** Numbers never wrap: each such column is as wide as its widest cell. Ids
+   (text without spaces) do not either, up to ``ID_FOLD`` characters (a longer one folds).
+   Text wraps, to no fewer columns than its longest word (up to ``ID_FOLD``) and a
+   ``MAX_LINES``-th of its longest cell (up to ``TEXT_WRAP``). Headers wrap on spaces, so a
+   column is at least as wide as its header's longest word. Spare room goes to the columns
+   that wrap or fold, up to their widest cell.
 2. **Panels.** When the columns do not fit side by side even at those widths, they are split
    into consecutive tables ("part 1 of 3", ...), each repeating the row identifier: the
-   table's leading id columns (mineral, stage, year, ...; the first column when none is
-   one), with a row number ``#`` in front when those do not identify each row.
+   table's leading id columns (``KEY_COLUMNS``: mineral, stage, year, ...; the first column
+   when none is one), each unfolded while they leave half the width, with a row number ``#`` in
+   front when they do not identify each row. The caption follows the last part.
 3. **Records.** When even the identifier and one more column cannot share the width, each row
    is printed as a list of ``field value`` lines.
 
@@ -171,9 +173,11 @@ def fit(fields: Sequence[Field], title: str | None, caption: str | None, width: 
         return [_block(fields, widths, title, caption, width)]
     k = key_of([f.name for f in fields])
     key, rest = list(fields[:k]), list(fields[k:])
-    whole = [dataclasses.replace(f, fold=False) for f in key]
-    if table_width([f.widest() for f in whole]) <= width // 2:
-        key = whole  # the identifier unfolded, when it leaves half the width
+    # the identifier's columns unfolded, the narrowest first, while it leaves half the width
+    for i in sorted(range(len(key)), key=lambda i: key[i].widest()):
+        whole = [*key[:i], dataclasses.replace(key[i], fold=False), *key[i + 1 :]]
+        if table_width([f.narrowest() for f in whole]) <= width // 2:
+            key = whole
     keys = list(zip(*(f.cells for f in key), strict=True))
     if len(set(keys)) < len(keys) or not rest:
         n = len(fields[0].cells)
