@@ -154,3 +154,33 @@ def test_a_column_too_wide_for_any_panel_goes_to_records() -> None:
     assert [c.header for c in block.columns] == ["Field", "Value"]
     assert ["Id", "x" * 60] in block.rows
     assert ["Other", "4"] in block.rows
+
+
+def test_statistics_take_their_columns_unit_and_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``capacity_p05`` is noted with the unit given for ``capacity`` and ``china_share_p50``
+    reads as a share in %; a year held as a float reads 2028, not 2,028 (before: no unit note,
+    0.61, and 2,028)."""
+    frame = pd.DataFrame(
+        {
+            "mineral": ["cobalt", "lithium"],
+            "capacity_p05": [1200.0, 35000.0],
+            "china_share_p50": [0.61, 0.05],
+            "hhi_p50": [3877.0, 2100.0],
+            "announced_start": [2028.0, float("nan")],
+        }
+    )
+    monkeypatch.setattr(cli, "_plain_output", lambda: True)
+    cli._emit(frame, "table", "Statistics", {"capacity": "t/yr"})
+    out = capsys.readouterr().out
+    assert "Capacity: t/yr" in out
+    assert "shares in %" in out
+    assert "61%" in out.split()
+    assert "0.61" not in out
+    assert "2028" in out.split()
+    assert "2,028" not in out
+    assert "HHI" in out.split()
+    # csv and json keep the stored values
+    cli._emit(frame, "csv", "Statistics", {"capacity": "t/yr"})
+    assert capsys.readouterr().out == frame.to_csv(index=False)
