@@ -184,3 +184,18 @@ def test_statistics_take_their_columns_unit_and_format(
     # csv and json keep the stored values
     cli._emit(frame, "csv", "Statistics", {"capacity": "t/yr"})
     assert capsys.readouterr().out == frame.to_csv(index=False)
+
+
+def test_a_money_columns_period_is_noted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dollar column's note that says over what period (the horizon) is printed; before,
+    every money column's note was dropped for the generic dollars note. A bare "USD" adds
+    nothing to the dollars note and stays out."""
+    frame = pd.DataFrame({"id": ["a", "b"], "cost_usd": [2.5e6, 1e9], "price_usd": [1.0, 2.0]})
+    monkeypatch.setattr(cli, "_plain_output", lambda: True)
+    cli._emit(frame, "table", "Costs", {"cost_usd": "USD over the horizon", "price_usd": "USD"})
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Cost: USD over the horizon" in out
+    assert "Price: USD" not in out
+    assert "dollars: US$" in out

@@ -111,12 +111,14 @@ def _emit(
     else:
         from critmin.report.numbers import base, header, is_money, is_share, sig
 
-        # a unit named for a column also serves its statistics (capacity: capacity_p05, ...)
+        # a unit named for a column also serves its statistics (capacity: capacity_p05, ...);
+        # a money column's note is shown when it says more than the dollars note and the
+        # header do (over the horizon, a standard error), not for a bare USD or USD/yr
         present = set(frame.columns) | {base(str(c)) for c in frame.columns}
         shown = {
             k: v
             for k, v in (units or {}).items()
-            if not is_share(k) and not is_money(k) and k in present
+            if not is_share(k) and k in present and not (is_money(k) and v in ("USD", "USD/yr"))
         }
         notes = [f"{header(k)}: {v}" for k, v in shown.items()]
         if any(is_share(str(c)) for c in frame.columns):
@@ -1303,7 +1305,7 @@ def portfolio_cmd(
         "expected loss avoided per USD",
         {
             "cost_usd": "USD over the horizon (-: not priced)",
-            "avoided_usd": "expected loss avoided, USD",
+            "avoided_usd": "expected loss avoided over the horizon, USD",
             "avoided_per_dollar": f"USD avoided per USD (expected; tail = CVaR_{pf.TAIL_ALPHA:g})",
         },
     )
