@@ -8,7 +8,7 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from critmin.chain import SupplyChain
     from critmin.optimize.partners import Partner
+    from critmin.report import table_fit
 
 FORMATS = click.Choice(["table", "json", "csv", "xlsx"])
 
@@ -108,16 +109,19 @@ def _emit(
         out.write(table_bytes(frame, "xlsx", sheet=title))
         out.flush()
     else:
-        from critmin.report import plain_table
-        from critmin.report.numbers import SHARE_COLUMNS, header, is_money, sig
+        from critmin.report.numbers import base, header, is_money, is_share, sig
 
+        # a unit named for a column also serves its statistics (capacity: capacity_p05, ...);
+        # a money column's note is shown when it says more than the dollars note and the
+        # header do (over the horizon, a standard error), not for a bare USD or USD/yr
+        present = set(frame.columns) | {base(str(c)) for c in frame.columns}
         shown = {
             k: v
             for k, v in (units or {}).items()
-            if k not in SHARE_COLUMNS and not is_money(k) and k in frame.columns
+            if not is_share(k) and k in present and not (is_money(k) and v in ("USD", "USD/yr"))
         }
         notes = [f"{header(k)}: {v}" for k, v in shown.items()]
-        if any(c in SHARE_COLUMNS for c in frame.columns):
+        if any(is_share(str(c)) for c in frame.columns):
             notes.append("shares in %")
         if any(is_money(c) for c in frame.columns):
             notes.append("dollars: US$ (K thousand, M million, B billion)")
@@ -130,51 +134,55 @@ def _emit(
             ]
             for row in frame.itertuples(index=False)
         ]
-        columns = []
-        for i, col in enumerate(frame.columns):
-            numeric = frame[col].dtype.kind in "iuf"
-            longest = max((len(r[i]) for r in cells), default=1)
-            word = max(len(w) for w in header(str(col)).split())
-            columns.append(
-                plain_table.Column(
-                    header(str(col)),
-                    right=numeric,
-                    min_width=max(word, longest if numeric else min(longest, 12)),
-                    max_width=max(word, longest) if numeric else max(word, min(longest, 14)),
-                )
-            )
-        text = None
-        if _plain_output():  # rich's own layout, without rich (tests/test_plain_table.py)
-            text = plain_table.render(columns, cells, title, caption, TABLE_WIDTH)
-        if text is not None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            return
-        from rich import box
-        from rich.console import Console
-        from rich.table import Table
+        from critmin.report.table_fit import Field, fit
 
-        table = Table(
-            title=title,
-            caption=caption,
-            header_style="bold",
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-            collapse_padding=True,
+        fields = [
+            Field(str(col), header(str(col)), [r[i] for r in cells], frame[col].dtype.kind in "iuf")
+            for i, col in enumerate(frame.columns)
+        ]
+        for block in fit(fields, title, caption, TABLE_WIDTH):
+            _print_table(block)
+
+
+def _print_table(block: table_fit.Block) -> None:
+    """One table laid out by ``critmin.report.table_fit``: the plain renderer when rich
+    would print plain text, else rich (the two print the same characters)."""
+    from critmin.report import plain_table
+
+    text = None
+    if _plain_output():  # rich's own layout, without rich (tests/test_plain_table.py)
+        text = plain_table.render(
+            block.columns, block.rows, block.title, block.caption, TABLE_WIDTH
         )
-        for c in columns:
-            table.add_column(
-                c.header,
-                justify="right" if c.right else "left",
-                overflow="fold",
-                min_width=c.min_width,
-                max_width=c.max_width,
-            )
-        for r in cells:
-            table.add_row(*r)
-        console = Console()
-        console.width = TABLE_WIDTH
-        console.print(table)
+    if text is not None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=block.title,
+        caption=block.caption,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for c in block.columns:
+        table.add_column(
+            c.header,
+            justify="right" if c.right else "left",
+            overflow="fold",
+            min_width=c.min_width,
+            max_width=c.max_width,
+        )
+    for r in block.rows:
+        table.add_row(*r)
+    console = Console()
+    console.width = TABLE_WIDTH
+    console.print(table)
 
 
 def _plain_output() -> bool:
@@ -1077,7 +1085,7 @@ def optimize(
             "expected_loss_avoided_usd",
             "avoided_loss_per_usd",
         ]
-    ]
+    ].rename(columns={"expected_loss_avoided_usd": "expected_loss_avoided_horizon_usd"})
     _emit(
         held,
         "table",
@@ -1088,22 +1096,25 @@ def optimize(
     )
     # a plan's losses are over its horizon, not per year (the JSON keeps its key)
     policies = pd.DataFrame(data["policies"]).rename(
-        columns={"expected_loss_usd": "expected_loss_horizon_usd"}
+        columns={
+            "expected_loss_usd": "expected_loss_horizon_usd",
+            "cvar_loss_usd": "cvar_loss_horizon_usd",
+            "total_cost_usd": "total_cost_horizon_usd",
+        }
     )
     _emit(
         policies.drop(columns="note"),
         "table",
-        f"Policies on the same scenarios, over {ens.periods} {period}s",
+        f"Policies on the same scenarios, over {ens.periods} {period}s "
+        f"(CVaR at alpha {data['risk']['alpha']:g})",
+        {"scale": "share of the (capped) defined stock the budget buys (1: all; -: not fitted)"},
     )
     for p in data["policies"]:
         if p["note"]:
             click.echo(f"policy {p['name']}: {p['note']}")
     signed = [a["id"] for a in data["agreements"] if a["signed"]]
     click.echo(f"agreements signed: {', '.join(signed) or 'none'}")
-    click.echo(
-        f"marginal value of budget: {data['marginal_value_of_budget']:.2f} USD of loss "
-        "and holding cost avoided per extra USD"
-    )
+    click.echo(budget_sentence(data))
     for p in data["partners"]:
         if p["status"] == "refused":
             click.echo(f"partner refused: {p['reason']}")
@@ -1122,6 +1133,24 @@ def optimize(
             f"{r['objective_on_full_usd'] / 1e9:,.3f}B on every scenario; bound on the "
             f"objective error {r['error_bound_usd'] / 1e9:,.3f}B USD"
         )
+
+
+def budget_sentence(plan: dict[str, Any]) -> str:
+    """The plan's marginal value of budget in words, from its JSON: the USD of expected loss
+    (net of holding and capital cost, release revenue and terminal value) an extra USD of
+    budget avoids, or that the budget does not bind (the dual is 0 and the extra dollar
+    would not be spent)."""
+    spent, budget = float(plan["spent_usd"]), float(plan["budget_usd"])
+    if not plan["budget_binds"]:
+        return (
+            f"marginal value of budget: 0 USD per extra USD (the budget does not bind: "
+            f"{spent / budget if budget > 0 else 0.0:.1%} of it spent, dual 0)"
+        )
+    value = float(plan["marginal_value_of_budget"])
+    return (
+        f"marginal value of budget: {value:,.2f} USD of expected loss, net of holding cost, "
+        f"avoided per extra USD (the budget binds; net of that dollar, {value - 1:,.2f} USD)"
+    )
 
 
 @main.command("portfolio")
@@ -1259,7 +1288,7 @@ def portfolio_cmd(
         "expected loss avoided per USD",
         {
             "cost_usd": "USD over the horizon (-: not priced)",
-            "avoided_usd": "expected loss avoided, USD",
+            "avoided_usd": "expected loss avoided over the horizon, USD",
             "avoided_per_dollar": f"USD avoided per USD (expected; tail = CVaR_{pf.TAIL_ALPHA:g})",
         },
     )

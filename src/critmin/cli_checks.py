@@ -305,6 +305,13 @@ class Guarded(click.Group):
             raise
         except KeyboardInterrupt:
             fail("interrupted; nothing was written", 130)
+        except BrokenPipeError:
+            # the reader stopped (``critmin outlook | head``): no message, and none from
+            # the interpreter's flush at exit either; status 1, as rich's own handling of
+            # a broken pipe (Console.on_broken_pipe) and the Python documentation's recipe
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
         except MemoryError:
             fail("out of memory: use fewer --runs or a smaller horizon", 1)
         except Exception as exc:

@@ -14,6 +14,8 @@ import gzip
 import io
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -540,3 +542,27 @@ def test_an_actor_without_the_verbs_role_is_named_with_both_roles(tmp_path: Path
             "--quantity-t", "1"]  # fmt: skip
     says = run(args, tmp_path, single=True)
     assert "--actor 'ana' has the role analyst; `acquire` needs the role operator" in says
+
+
+def test_a_reader_that_stops_early_gets_no_internal_error() -> None:
+    """``critmin outlook --level chain | head -1``: the reader closes the pipe after a line
+    while the table (some 100 kB, in two parts, so two writes) is still being written. The
+    command ends quietly (status 1 as rich's own broken-pipe exit, or 0 when the last write
+    went through), never with "critmin: internal error: BrokenPipeError", which the two-part
+    table printed before ``Guarded`` caught the broken pipe."""
+    command = [sys.executable, "-c", "from critmin.cli import main; main()"]
+    with subprocess.Popen(
+        [*command, "outlook", "--level", "chain"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=120)
+    assert b"Outlook" in first, err
+    assert err == ""
+    assert proc.returncode in (0, 1)

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from critmin import cli
 from critmin.optimize.ensemble import Ensemble
 from critmin.optimize.floors import value_floor
+from critmin.optimize.plan import Plan
 from critmin.optimize.problem import Agreements, Infeasible, Lots, ReserveProblem, Risk
 
 from .fixtures import NO_AGREEMENTS
@@ -119,6 +121,59 @@ def test_budget_binds_and_its_dual_prices_the_next_dollar() -> None:
     slope = results[2].objective - results[1].objective
     assert slope == pytest.approx(results[1].budget_dual, rel=1e-3, abs=1e-6)
     assert results[1].budget_dual < 0
+
+
+def test_marginal_value_of_budget_is_zero_when_the_budget_does_not_bind() -> None:
+    """An extra dollar of a budget that does not bind is not spent: it avoids nothing (the old
+    plan reported 1 - dual = 1.00 for it). Of one that binds it avoids 1 - dual USD of loss,
+    net of its own cost -dual, as re-solving with the extra dollar shows."""
+    rng = np.random.default_rng(5)
+    ens = ensemble(rng.uniform(0, 100, (50, 4)), price=10.0, loss=100.0, months=3)
+    solved = {}
+    for budget in (1000.0, 1001.0, 1e12):
+        p = ReserveProblem(
+            ens, lots(ens, drawdown_per_month=0.2), Agreements(NO_AGREEMENTS), budget=budget
+        )
+        p.build()
+        solved[budget] = p.solve()
+
+    def plan(budget: float) -> Plan:
+        empty = pd.DataFrame()
+        return Plan(budget, solved[budget], empty, empty, empty, empty, ens, Risk())
+
+    slack = plan(1e12)
+    assert slack.solution.spent_usd < 1e12 / 2
+    assert not slack.solution.budget_binds
+    assert slack.marginal_value_of_budget == 0.0
+    tight = plan(1000.0)
+    assert tight.solution.budget_binds
+    # the extra dollar's avoided loss (net of holding cost), per dollar, from the two solves
+    a, b = solved[1000.0], solved[1001.0]
+    avoided = (a.objective - b.objective) + (b.spent_usd - a.spent_usd)
+    assert tight.marginal_value_of_budget == pytest.approx(avoided, rel=1e-3)
+    assert tight.marginal_value_of_budget > 1.0
+    # the CLI's sentence: 0 and "does not bind", or the value and "binds"
+    line = cli.budget_sentence(
+        {
+            "spent_usd": slack.solution.spent_usd,
+            "budget_usd": 1e12,
+            "budget_binds": slack.solution.budget_binds,
+            "marginal_value_of_budget": slack.marginal_value_of_budget,
+        }
+    )
+    assert "0 USD per extra USD" in line
+    assert "does not bind" in line
+    assert "1.00" not in line
+    line = cli.budget_sentence(
+        {
+            "spent_usd": tight.solution.spent_usd,
+            "budget_usd": 1000.0,
+            "budget_binds": True,
+            "marginal_value_of_budget": tight.marginal_value_of_budget,
+        }
+    )
+    assert f"{tight.marginal_value_of_budget:,.2f} USD of expected loss" in line
+    assert "the budget binds" in line
 
 
 def test_cvar_term_lowers_the_tail() -> None:

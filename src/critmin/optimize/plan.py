@@ -53,9 +53,13 @@ class Plan:
 
     @property
     def marginal_value_of_budget(self) -> float:
-        """Dollars of expected loss and holding cost avoided per extra dollar of budget:
-        1 - (dual of the budget constraint), since the extra dollar is itself spent."""
-        return 1.0 - self.solution.budget_dual
+        """USD by which an extra USD of budget lowers the expected loss and the holding and
+        capital cost, net of release revenue and terminal value: 1 - (dual of the budget
+        constraint) when the budget binds (the extra dollar is spent, and the objective, which
+        counts that dollar, falls by -dual); 0 when it does not (the dual is 0 and the extra
+        dollar would not be spent, so it avoids nothing)."""
+        s = self.solution
+        return 1.0 - s.budget_dual if s.budget_binds else 0.0
 
     def as_json(self) -> dict[str, Any]:
         s = self.solution
@@ -67,6 +71,7 @@ class Plan:
             "cvar_loss_usd": s.cvar_loss_usd,
             "marginal_value_of_budget": self.marginal_value_of_budget,
             "budget_dual": s.budget_dual,
+            "budget_binds": s.budget_binds,
             "holding_cost_usd": s.holding_usd,
             "capital_cost_usd": s.capital_usd,
             "market_impact_usd": s.impact_usd,
@@ -516,7 +521,7 @@ def _why(
     used = (sol.releases.sel(lot=lot["lot"]) > 1e-6).any("period")
     p_used = float(_expect(ens, used.astype(float)))
     limits = []
-    if sol.budget_dual < -1e-9:
+    if sol.budget_binds:
         limits.append("the budget binds")
     limits.extend(sol.limits.get(str(lot["lot"]), []))
     return (

@@ -325,6 +325,10 @@ class Infeasible(RuntimeError):
     """The model has no solution; the message names the conflicting constraints."""
 
 
+#: A budget dual closer to 0 than this (USD per USD) is a budget that does not bind.
+BINDING_DUAL = 1e-9
+
+
 @dataclass
 class Solution:
     """The solved plan as labelled arrays."""
@@ -352,6 +356,13 @@ class Solution:
     partner_funds: xr.DataArray | None = None  # (partner, lot) USD each partner paid
     support: xr.DataArray | None = None  # (project) support level, 0..1
     project_cost_usd: float = 0.0  # paid for project support (from the budget)
+
+    @property
+    def budget_binds(self) -> bool:
+        """Whether the budget constraint binds: its dual (USD of objective per USD of budget,
+        at most 0 for a minimisation) is below ``-BINDING_DUAL``. A budget that does not bind
+        has a dual of 0: an extra dollar would not be spent."""
+        return self.budget_dual < -BINDING_DUAL
 
     @property
     def total_cost_usd(self) -> float:

@@ -282,7 +282,12 @@ def _run(
             for r in frame.to_dict("records")
         ]
         frame = frame.drop(columns="why")
-    base._emit(frame, fmt, title, {"capacity": "t/yr (chain basis)", "share": "fraction"})
+    units = {
+        "capacity": "t/yr (chain basis)",
+        "total": "t/yr (chain basis, every country)",
+        "share": "fraction",
+    }
+    base._emit(frame, fmt, title, units)
     for note in notes:
         click.echo(note)
 

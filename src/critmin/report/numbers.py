@@ -46,8 +46,26 @@ HEADERS: dict[str, str] = {
     "usd": "Cost",
     "days_of_cover": "Days of cover",
     "expected_loss_avoided_usd": "Loss avoided",
+    "expected_loss_avoided_horizon_usd": "Loss avoided (horizon)",
+    "cvar_loss_horizon_usd": "CVaR loss (horizon)",
+    "total_cost_horizon_usd": "Total cost (horizon)",
     "avoided_loss_per_usd": "Avoided per $",
+    "sr": "Supply risk",
+    "ei": "Economic importance",
+    "eu_import_reliance": "EU import reliance",
+    "eol_rir": "EOL-RIR",
+    "online_p50": "Online (median year)",
 }
+
+#: Words written as acronyms in a header made from a column name (``hhi_p05`` -> ``HHI p05``).
+ACRONYMS = {"hhi": "HHI", "wgi": "WGI", "nir": "NIR", "us": "U.S.", "eu": "EU", "iea": "IEA"}
+
+#: Suffixes of a column holding a statistic of another column (``china_share_p05``): it is
+#: shown as that column is (a share in %).
+STATISTICS = ("_p05", "_p50", "_p95", "_mean")
+
+#: Columns holding calendar years (besides ``year`` and ``*_year``): never '2,025'.
+YEAR_COLUMNS = frozenset({"announced_start", "online_p50"})
 
 #: Columns holding fractions shown as percentages, and columns holding US dollars.
 SHARE_COLUMNS = frozenset(
@@ -60,15 +78,36 @@ SHARE_COLUMNS = frozenset(
         "us_nir",
         "expected_us_shortfall_share",
         "share",
+        "eu_import_reliance",
+        "eol_rir",
     }
 )
+
+
+def base(column: str) -> str:
+    """The column a statistic column summarises (``china_share_p05`` -> ``china_share``)."""
+    for suffix in STATISTICS:
+        if column.endswith(suffix):
+            return column[: -len(suffix)]
+    return column
+
+
+def is_share(column: str) -> bool:
+    """A column of fractions shown as percentages, or a statistic of one."""
+    return column in SHARE_COLUMNS or base(column) in SHARE_COLUMNS
+
+
+def is_year(column: str) -> bool:
+    """A column of calendar years."""
+    return column == "year" or column.endswith("_year") or column in YEAR_COLUMNS
 
 
 def header(column: str) -> str:
     """The human header of a column (``expected_loss_usd`` -> ``Expected loss/yr``)."""
     if column in HEADERS:
         return HEADERS[column]
-    text = column.replace("_usd", "").replace("_", " ").strip()
+    words = column.replace("_usd", "").replace("_", " ").split()
+    text = " ".join(ACRONYMS.get(w, w) for w in words)
     return text[:1].upper() + text[1:]
 
 
@@ -164,10 +203,12 @@ def cell(column: str, v: Any) -> str:
         return "-"
     if isinstance(v, bool):
         return "yes" if v else ""
-    if column in SHARE_COLUMNS and isinstance(v, int | float):
+    if is_share(column) and isinstance(v, int | float):
         return pct(v, 1 if abs(float(v)) < 0.1 else 0)
     if is_money(column) and isinstance(v, int | float):
         return usd(v)
+    if is_year(column) and isinstance(v, float):
+        return f"{v:.0f}"
     if isinstance(v, float):
         if v.is_integer() and abs(v) < 1e15:
             text = f"{v:,.0f}"
