@@ -19,6 +19,7 @@ is a plumbing check); an observation of 0 (exports that stopped) is shown, not s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -116,12 +117,15 @@ def _measure(model: ChainModel, trace: Trace, base: Trace, m: dict[str, Any]) ->
     raise ValueError(f"backtests.yaml: unknown measure kind {kind!r}")
 
 
-def backtest(chain: SupplyChain) -> list[Record]:
-    """Every episode's observations against the engine's figures."""
+def backtest(chain: SupplyChain, only: Collection[str] | None = None) -> list[Record]:
+    """Every episode's observations (or those of the episodes named in ``only``) against the
+    engine's figures."""
     parents = parents_of_dataset(chain.dataset)
     labels = Labels.of(chain.dataset)
     out: list[Record] = []
     for name, ep in episodes().items():
+        if only is not None and name not in only:
+            continue
         raw = {"name": name, **ep["scenario"]}
         scenario = parse_scenario(raw, f"backtests.yaml:{name}", labels)
         as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)

@@ -1,0 +1,141 @@
+"""Monthly path of the 2025 DRC cobalt back-test episode and what its modelled price rests on
+(docs/criticality.md §7; prints, never asserts).
+
+The episode (``cobalt-2025-drc``) on its 2024 chain: per month, the DRC's mine exports, the
+world's refining output and the rest of the world's receipts as shares of the baseline, the
+price by region and the rest of the world's shortfall, under the bundled parameters and under
+each variant named below (one parameter of cobalt's ``market_parameters`` replaced, the stock
+rule, or the end hazard the stock holders read). The back-test observation is the rest of the
+world's largest price ratio over the 8 months (observed x2.0, ECOFIN_CO_PRICE_2025).
+
+    python benchmarks/cobalt_2025_path.py            # bundled, then every variant
+    python benchmarks/cobalt_2025_path.py --brief    # one line per variant
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from critmin.chain import SupplyChain
+from critmin.data.load import Dataset, load
+from critmin.economics.price import parents_of_dataset
+from critmin.scenarios.load import Labels, parse_scenario
+from critmin.simulate.backtest import episodes
+from critmin.simulate.engine import run
+from critmin.simulate.model import build_model
+from critmin.simulate.shocks import Shocks, build_shocks
+
+EPISODE = "cobalt-2025-drc"
+MONTHS = 12
+#: (label, cobalt market parameters replaced, stock rule, end hazard while the ban lasts)
+VARIANTS: tuple[tuple[str, dict[str, float], str | None, float | None], ...] = (
+    ("bundled", {}, None, None),
+    ("plant stock 30 d (the assumption before)", {"supplier_stock_days": 30.0}, None, None),
+    ("plant stock 60 d", {"supplier_stock_days": 60.0}, None, None),
+    ("plant stock 80 d", {"supplier_stock_days": 80.0}, None, None),
+    (
+        "plant stock 0, all 231.6 d at consumers",
+        {"supplier_stock_days": 0.0, "commercial_stock_days": 231.6},
+        None,
+        None,
+    ),
+    (
+        "plant stock 0, all 231.6 d at consumers, h 1/4",
+        {"supplier_stock_days": 0.0, "commercial_stock_days": 231.6},
+        None,
+        0.25,
+    ),
+    (
+        "plant 30 d, demand elasticity -0.5",
+        {"supplier_stock_days": 30.0, "price_elasticity_demand": -0.5},
+        None,
+        None,
+    ),
+    (
+        "plant 30 d, demand elasticity -1.0",
+        {"supplier_stock_days": 30.0, "price_elasticity_demand": -1.0},
+        None,
+        None,
+    ),
+    (
+        "plant 30 d, spare capacity 0.5",
+        {"supplier_stock_days": 30.0, "spare_capacity": 0.5},
+        None,
+        None,
+    ),
+    ("plant 30 d, myopic stock rule", {"supplier_stock_days": 30.0}, "myopic", None),
+    ("plant 30 d, h 1/4 (the 4 months first announced)", {"supplier_stock_days": 30.0}, None, 0.25),
+    (
+        "plant 30 d, consumer stock 0",
+        {"supplier_stock_days": 30.0, "commercial_stock_days": 0.0},
+        None,
+        None,
+    ),
+)
+
+
+def _with(ds: Dataset, values: dict[str, float]) -> Dataset:
+    params = ds["market_parameters"].copy()
+    for name, value in values.items():
+        at = (params["mineral"] == "cobalt") & (params["parameter"] == name)
+        params.loc[at, "value"] = value
+    return Dataset({**ds.tables, "market_parameters": params}, ds.files, dict(ds._lazy))
+
+
+def path(values: dict[str, float], rule: str | None, hazard: float | None) -> list[str]:
+    ds = _with(load(), values)
+    chain = SupplyChain.from_dataset(ds)
+    ep = episodes()[EPISODE]
+    scenario = parse_scenario({"name": EPISODE, **ep["scenario"]}, EPISODE, Labels.of(ds))
+    as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
+    model = build_model(as_of, ep["mineral"], ep.get("stages"))
+    if rule is not None:
+        model = replace(model, stock_rule=rule)
+    shocks = build_shocks(
+        scenario, model, parents_of_dataset(ds), 1, MONTHS, np.random.default_rng(0)
+    )
+    if hazard is not None and shocks.end_hazard is not None:
+        h = shocks.end_hazard.copy()
+        h[h < 1.0] = hazard
+        shocks = replace(shocks, end_hazard=h)
+    trace = run(model, shocks)
+    base = run(model, Shocks.neutral(model, 1, MONTHS))
+    cod = model.countries.index("COD")
+    refining = model.stages.index("refining")
+    row = model.regions.index("ROW")
+    peak = float(trace.price_ratio[0, : int(ep["months"]), row].max())
+    lines = [
+        f"plant stock {model.node_stock_days:g} d, consumer stock {model.region_stock_days:g} d, "
+        f"demand elasticity {model.elasticity:g}, spare {model.spare:g}, rule {model.stock_rule}"
+        f"; ROW peak of {ep['months']} months x{peak:.2f}",
+        "month | DRC mine exports | world refining output | ROW receipts | "
+        + " | ".join(f"{r} price" for r in model.regions)
+        + " | ROW shortfall",
+    ]
+    for t in range(MONTHS):
+        out = trace.output[0, t, refining].sum() / base.output[0, t, refining].sum()
+        ex = trace.exports[0, t, 0, cod] / base.exports[0, t, 0, cod]
+        prices = " | ".join(f"{p:.2f}" for p in trace.price_ratio[0, t])
+        lines.append(
+            f"{t + 1:2d} | {ex:.2f} | {out:.3f} | "
+            f"{trace.receipts[0, t, row] / model.demand[row]:.3f} | {prices} | "
+            f"{trace.shortfall[0, t, row] / model.demand[row]:.3f}"
+        )
+    return lines
+
+
+def main(brief: bool) -> None:
+    for label, values, rule, hazard in VARIANTS:
+        lines = path(values, rule, hazard)
+        if brief:
+            print(f"{label}: {lines[0].split('; ')[-1]}")
+        else:
+            print(f"== {label}")
+            print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main("--brief" in sys.argv[1:])
