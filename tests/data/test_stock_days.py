@@ -167,7 +167,8 @@ def test_cobalt_plant_stock_is_sourced_and_within_the_reported_total(
     sources = set(ds["sources"]["id"])
     assert row["source_id"] != "CRITMIN_ASSUMPTION"
     assert row["source_id"] in sources
-    assert "REUTERS_SMM_CO_2025" in sources and "REUTERS_SMM_CO_2025" in str(row["note"])
+    assert "REUTERS_SMM_CO_2025" in sources
+    assert "REUTERS_SMM_CO_2025" in str(row["note"])
     assert str(row["estimated"]).lower() == "true"
     model = build_model(bundled_chain, "cobalt")
     assert model.node_stock_days == float(row["value"])

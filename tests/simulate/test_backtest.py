@@ -85,7 +85,7 @@ def _with_param(ds: Dataset, mineral: str, name: str, value: float) -> Dataset:
     assert at.sum() == 1
     params.loc[at, "value"] = value
     tables = {**ds.tables, "market_parameters": params}
-    return Dataset(tables, ds.files, {k: v for k, v in ds._lazy.items()})
+    return Dataset(tables, ds.files, dict(ds._lazy))
 
 
 def test_the_cobalt_episode_moves_with_the_sourced_plant_stock() -> None:
