@@ -8,10 +8,10 @@ they have (the 2010 rare-earth quota is replayed on 2018's chain, the bundled da
 year; each record names its years). The market parameters are today's. An observation
 marked ``in_sample`` was used to fit a parameter (the April 2025 approval path), is the
 scenario's own input (the 2010 quota), or missed and had a parameter sourced because it did
-(the 2025 cobalt suspension: cobalt's plant input stock), so it is shown and never scored. An episode may
-name the ``stages`` whose market it replays (the 2010 quota was a quota on oxides, and the price
-observed is an oxide price: that market is the chain up to separation, not the magnets a
-longer chain sells to consumers).
+(the 2025 cobalt suspension: cobalt's plant input stock), so it is shown and never scored.
+An episode may name the ``stages`` whose market it replays (the 2010 quota was a quota on
+oxides, and the price observed is an oxide price: that market is the chain up to separation,
+not the magnets a longer chain sells to consumers).
 
 Score (:func:`score`): the mean absolute log error ``|ln(modelled / observed)|`` over the
 observations with both figures positive, out-of-sample and in-sample apart (the in-sample one
