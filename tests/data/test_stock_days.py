@@ -143,12 +143,44 @@ def test_default_only_where_no_commercial_usgs_row_exists(ds: Dataset) -> None:
 
 def test_hand_entered_rows_and_the_supplier_default_are_kept(ds: Dataset) -> None:
     """Tungsten (USGS withholds its stocks) keeps its sourced row; supplier-side input stock
-    stays the labelled critmin assumption for every mineral."""
+    stays the labelled critmin assumption for every mineral but cobalt (sourced, below)."""
     assert _param(ds, "tungsten")["source_id"] == "ARGUS_JP_STOCK_2020"
     p = ds["market_parameters"]
     supplier = p[p["parameter"] == "supplier_stock_days"]
     assert set(supplier["mineral"]) == set(ds["minerals"]["id"])
-    assert set(supplier["source_id"]) == {"CRITMIN_ASSUMPTION"}
+    assert set(supplier[supplier["mineral"] != "cobalt"]["source_id"]) == {"CRITMIN_ASSUMPTION"}
+
+
+#: Benchmark Mineral Intelligence: cobalt held outside the DRC in 2025 Q2, months of global
+#: consumption (8-10; REUTERS_HOME_CO_2025), the lower end
+REPORTED_COBALT_STOCK_MONTHS = 8.0
+
+
+def test_cobalt_plant_stock_is_sourced_and_within_the_reported_total(
+    ds: Dataset, bundled_chain: SupplyChain
+) -> None:
+    """Cobalt's plant input stock is the sourced row (the ~90-day sea pipeline from the DRC to
+    China's refiners), marked estimated, its sources in the sources table; the stock the
+    engine starts the chain with (every plant's input stock plus the consumer regions')
+    is no more than the months of consumption BMI reported held outside the DRC."""
+    row = _param(ds, "cobalt", "supplier_stock_days")
+    sources = set(ds["sources"]["id"])
+    assert row["source_id"] != "CRITMIN_ASSUMPTION"
+    assert row["source_id"] in sources
+    assert "REUTERS_SMM_CO_2025" in sources
+    assert "REUTERS_SMM_CO_2025" in str(row["note"])
+    assert str(row["estimated"]).lower() == "true"
+    model = build_model(bundled_chain, "cobalt")
+    assert model.node_stock_days == float(row["value"])
+    per_month = 365.25 / 12
+    plant_t = sum(
+        float((model.flows[k - 1].sum(axis=0) * model.input_stocked).sum())
+        for k in range(1, model.K)
+    ) * (model.node_stock_days / per_month)
+    region_t = float(model.demand.sum()) * model.region_stock_days / per_month
+    months = (plant_t + region_t) / float(model.demand.sum())
+    assert months > model.node_stock_days / per_month  # the refiners' pipeline at least
+    assert months <= REPORTED_COBALT_STOCK_MONTHS
 
 
 def _usgs(rows: list[tuple[str, int, str, str, float]]) -> pd.DataFrame:

@@ -48,7 +48,10 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     produced[c] = a
                 else:
                     target = min(a, base_in[k][c])
-                    draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
+                    # the plant's input stock: the same release rule as the regions'
+                    draw = _release(
+                        received[c], target, stock[k][c], policy, int(rows[s, t]), months_max
+                    )
                     produced[c] = min(a, received[c] + draw)
                     stock[k][c] += received[c] - produced[c]
             flows = model.final if last else model.flows[k]

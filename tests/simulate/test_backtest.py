@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from critmin.chain import SupplyChain
 from critmin.cli import main
-from critmin.data.load import load
+from critmin.data.load import Dataset, load
 from critmin.simulate.backtest import Record, backtest, episodes, score
 
 BACKTEST_KEYS = {"episode", "quantity", "unit", "observed", "modelled", "source_id", "in_sample"}
@@ -76,3 +76,53 @@ def test_the_2010_quota_clears_the_oxide_market() -> None:
     assert abs(price.log_error) < np.log(1.5)
     quota = next(r for r in rows if r.in_sample)  # the scenario's input, reproduced
     assert quota.modelled == pytest.approx(quota.observed, abs=0.02)
+
+
+def _with_param(ds: Dataset, mineral: str, name: str, value: float) -> Dataset:
+    """A copy of ``ds`` whose ``market_parameters`` row (mineral, name) holds ``value``."""
+    params = ds["market_parameters"].copy()
+    at = (params["mineral"] == mineral) & (params["parameter"] == name)
+    assert at.sum() == 1
+    params.loc[at, "value"] = value
+    tables = {**ds.tables, "market_parameters": params}
+    return Dataset(tables, ds.files, dict(ds._lazy))
+
+
+def test_the_cobalt_episode_moves_with_the_sourced_plant_stock() -> None:
+    """The DRC's 2025 suspension: at the 30-day plant input stock (the critmin default) the
+    ex-China price runs to the choke price within 8 months; with cobalt's sourced 90 days (the
+    sea pipeline from the DRC to China's refiners, REUTERS_HOME_CO_2025) the stock lasts into
+    the eighth month and the price stays far lower. The observation is in-sample: the parameter
+    was sourced because this episode missed."""
+    ds = load()
+    params = ds["market_parameters"]
+
+    def value(mineral: str) -> float:
+        row = params[
+            (params["mineral"] == mineral) & (params["parameter"] == "supplier_stock_days")
+        ]
+        return float(row["value"].iloc[0])
+
+    sourced = value("cobalt")
+    default = float(
+        params[
+            (params["parameter"] == "supplier_stock_days")
+            & (params["source_id"] == "CRITMIN_ASSUMPTION")
+        ]["value"].iloc[0]
+    )
+    assert sourced > default
+    episode = ["cobalt-2025-drc"]
+    (now,) = backtest(SupplyChain.from_dataset(ds), episode)
+    (before,) = backtest(
+        SupplyChain.from_dataset(_with_param(ds, "cobalt", "supplier_stock_days", default)),
+        episode,
+    )
+    assert now.in_sample
+    assert before.modelled > 2.0 * now.modelled
+    assert abs(now.log_error) < abs(before.log_error)
+    # and more stock never raises the price it sets
+    (more,) = backtest(
+        SupplyChain.from_dataset(_with_param(ds, "cobalt", "supplier_stock_days", 2 * sourced)),
+        episode,
+    )
+    assert more.modelled <= now.modelled

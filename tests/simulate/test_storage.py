@@ -113,11 +113,13 @@ def test_the_open_regime_hazard_is_the_library_rate() -> None:
     assert pytest.approx(ended / exposure, rel=1e-12) == OPEN_REGIME_END_HAZARD
 
 
-def _control(bundled: SupplyChain, duration: int | None) -> object:
+def _control(
+    bundled: SupplyChain, duration: int | None, mineral: str = "antimony", country: str = "CHN"
+) -> object:
     event: dict[str, object] = {
         "kind": "export_control",
-        "country": "CHN",
-        "minerals": ["antimony"],
+        "country": country,
+        "minerals": [mineral],
         "stages": ["mining"],
         "regime": "ban",
         "start": "2026-03",
@@ -129,7 +131,8 @@ def _control(bundled: SupplyChain, duration: int | None) -> object:
 
 
 def _shocks(bundled: SupplyChain, model: ChainModel, duration: int | None) -> Shocks:
-    scenario = _control(bundled, duration)
+    country = "CHN" if model.mineral == "antimony" else "COD"
+    scenario = _control(bundled, duration, model.mineral, country)
     parents = parents_of_dataset(bundled.dataset)
     return build_shocks(scenario, model, parents, 2, 12, np.random.default_rng(1))  # type: ignore[arg-type]
 
@@ -181,3 +184,77 @@ def test_an_unknown_stock_rule_is_refused(bundled: SupplyChain) -> None:
     model = dataclasses.replace(build_model(bundled, "antimony"), stock_rule="hoard")
     with pytest.raises(ValueError, match="stock_rule"):
         run(model, _shocks(bundled, model, None))
+
+
+def _plants_only(bundled: SupplyChain) -> ChainModel:
+    """Cobalt (mining, refining, cathode) with its stock at the processing plants only (120
+    days of their input; no consumer stock), so that what the market sees in the first months
+    of a ban on the DRC's mine exports is the plants' stock."""
+    return dataclasses.replace(
+        build_model(bundled, "cobalt"), node_stock_days=120.0, region_stock_days=0.0
+    )
+
+
+@pytest.mark.parametrize("reroute", [True, False])
+def test_plant_input_stock_is_held_back_when_the_ban_is_expected_to_outlast_it(
+    bundled: SupplyChain, reroute: bool
+) -> None:
+    """The DRC's cobalt mine exports banned from 2026-03, open-ended: plants whose feed is cut
+    hold 120 days of input. Myopically they process it at P0 until it is gone; under the storage
+    rule they keep part of it back from the first month (the holders foresee the gap outlasting
+    the stock), so the price rises in the ban's first month and stock is still held at month
+    12. Nodes and regions balance, and the reference engine agrees under both rules."""
+    model = _plants_only(bundled)
+    shocks = _shocks(bundled, model, None)
+    us = model.regions.index("USA")
+    traces = {}
+    for rule in ("myopic", "storage"):
+        m = dataclasses.replace(model, stock_rule=rule)
+        trace = run(m, shocks, reroute=reroute)
+        check_balance(m, trace)
+        traces[rule] = trace
+        for s in range(2):
+            ref = run_one(m, shocks, s, reroute=reroute)
+            np.testing.assert_allclose(trace.price_ratio[s], ref["price_ratio"], rtol=1e-9)
+            np.testing.assert_allclose(trace.output[s], ref["output"], rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(trace.shortfall[s], ref["shortfall"], rtol=1e-9, atol=1e-9)
+    myopic, storage = traces["myopic"], traces["storage"]
+    processing = slice(1, model.K)
+    # the plants' stock covers the ban's first month at P0 (to rounding, without rerouting)
+    np.testing.assert_allclose(myopic.price_ratio[:, 2, us], 1.0, rtol=1e-9)
+    assert (storage.price_ratio[:, 2, us] > 1.01).all()
+    # less processed in the ban's first month, and less over the year (stock still held)
+    first = storage.output[:, 2, processing].sum(axis=(1, 2))
+    assert (first < myopic.output[:, 2, processing].sum(axis=(1, 2)) * 0.99).all()
+    year = storage.output[:, :, processing].sum(axis=(1, 2, 3))
+    assert (year < myopic.output[:, :, processing].sum(axis=(1, 2, 3))).all()
+
+
+def test_plant_stock_is_kept_back_more_the_longer_the_gap_is_expected_to_last(
+    bundled: SupplyChain,
+) -> None:
+    """The same ban declared for 2 months (h = 1/2) or open-ended (h = 0.0116): the higher the
+    price the plants expect next month, the less of their input stock they process now."""
+    model = _plants_only(bundled)
+    us = model.regions.index("USA")
+    short = run(model, _shocks(bundled, model, 2))
+    long = run(model, _shocks(bundled, model, None))
+    processing = slice(1, model.K)
+    assert (
+        long.output[:, 2, processing].sum(axis=(1, 2))
+        < short.output[:, 2, processing].sum(axis=(1, 2))
+    ).all()
+    assert (long.price_ratio[:, 2, us] > short.price_ratio[:, 2, us]).all()
+
+
+def test_at_an_end_hazard_of_one_plant_stocks_are_drawn_myopically(bundled: SupplyChain) -> None:
+    """h = 1 in every month (the disruption surely ends next month): the storage rule is the
+    myopic draw exactly, at the plants as at the regions."""
+    model = _plants_only(bundled)
+    shocks = _shocks(bundled, model, None)
+    assert shocks.end_hazard is not None
+    sure = dataclasses.replace(shocks, end_hazard=np.ones_like(shocks.end_hazard))
+    storage = run(model, sure)
+    myopic = run(dataclasses.replace(model, stock_rule="myopic"), shocks)
+    np.testing.assert_array_equal(storage.output, myopic.output)
+    np.testing.assert_array_equal(storage.price_ratio, myopic.price_ratio)

@@ -6,11 +6,12 @@ world production by stage and country, U.S. demand, net import reliance, import 
 the price in that year, or where the bundled data do not reach back so far, the earliest year
 they have (the 2010 rare-earth quota is replayed on 2018's chain, the bundled data's first
 year; each record names its years). The market parameters are today's. An observation
-marked ``in_sample`` was used to fit a parameter (the April 2025 approval path) or is the
-scenario's own input (the 2010 quota), so it is shown and never scored. An episode may
-name the ``stages`` whose market it replays (the 2010 quota was a quota on oxides, and the price
-observed is an oxide price: that market is the chain up to separation, not the magnets a
-longer chain sells to consumers).
+marked ``in_sample`` was used to fit a parameter (the April 2025 approval path), is the
+scenario's own input (the 2010 quota), or missed and had a parameter sourced because it did
+(the 2025 cobalt suspension: cobalt's plant input stock), so it is shown and never scored.
+An episode may name the ``stages`` whose market it replays (the 2010 quota was a quota on
+oxides, and the price observed is an oxide price: that market is the chain up to separation,
+not the magnets a longer chain sells to consumers).
 
 Score (:func:`score`): the mean absolute log error ``|ln(modelled / observed)|`` over the
 observations with both figures positive, out-of-sample and in-sample apart (the in-sample one
@@ -19,6 +20,7 @@ is a plumbing check); an observation of 0 (exports that stopped) is shown, not s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -116,12 +118,15 @@ def _measure(model: ChainModel, trace: Trace, base: Trace, m: dict[str, Any]) ->
     raise ValueError(f"backtests.yaml: unknown measure kind {kind!r}")
 
 
-def backtest(chain: SupplyChain) -> list[Record]:
-    """Every episode's observations against the engine's figures."""
+def backtest(chain: SupplyChain, only: Collection[str] | None = None) -> list[Record]:
+    """Every episode's observations (or those of the episodes named in ``only``) against the
+    engine's figures."""
     parents = parents_of_dataset(chain.dataset)
     labels = Labels.of(chain.dataset)
     out: list[Record] = []
     for name, ep in episodes().items():
+        if only is not None and name not in only:
+            continue
         raw = {"name": name, **ep["scenario"]}
         scenario = parse_scenario(raw, f"backtests.yaml:{name}", labels)
         as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)

@@ -2,8 +2,11 @@
 
 Per month and stage (METHODS §3, DESIGN §3):
 1. A node (stage k, country c) can produce capacity x availability. Stage 0 needs no input;
-   later stages use what reached them from stage k-1, drawing on input stock (commercial days
-   of cover) first when short; surplus input is stocked.
+   later stages use what reached them from stage k-1, drawing on their input stock
+   (``supplier_stock_days``) when short, by the same release rule as the regions' stock in
+   step 4 (read on the plant's own input gap and months of input stock; the myopic draw of the
+   gap up to the stock under ``stock_rule = "myopic"`` or a month with nothing expected);
+   surplus input is stocked.
 2. Output is shipped along the baseline flows, each scaled by the node's output ratio and by
    the shock's allowance (export controls, content rules, logistics). What may not leave
    stays unsold at the origin.
@@ -210,7 +213,7 @@ def release_policy(model: ChainModel, shocks: Shocks) -> tuple[np.ndarray, np.nd
     hazard = shocks.end_hazard
     if model.stock_rule not in STOCK_RULES:
         raise ValueError(f"stock_rule must be one of {STOCK_RULES}, got {model.stock_rule!r}")
-    if model.stock_rule == "myopic" or hazard is None or model.region_stock_days <= 0:
+    if model.stock_rule == "myopic" or hazard is None or not _stocked(model):
         return np.zeros((1, 2, 2)), rows, months_max
     expected = hazard < 1.0
     if not expected.any():
@@ -235,11 +238,18 @@ def _market(model: ChainModel) -> tuple[float, float]:
     return float(model.elasticity), float(model.price_cap)
 
 
+def _stocked(model: ChainModel) -> bool:
+    """Whether any holder (a consuming region or a processing plant) starts with stock."""
+    return model.region_stock_days > 0 or bool(np.any(np.asarray(model.node_stock_days) > 0))
+
+
 def _months_max(model: ChainModel) -> float:
-    """The policy table's largest stock, months of demand: twice the starting cover and a
-    month (the stock may pass its starting level in a surplus; beyond this the policy is read
-    at the grid's end, the release still bounded by the gap and the stock)."""
-    return float(np.ceil(2.0 * model.region_stock_days / DAYS_PER_MONTH + 1.0))
+    """The policy table's largest stock, months of demand (or of a plant's input): twice the
+    larger starting cover, the regions' or the plants', and a month (the stock may pass its
+    starting level in a surplus; beyond this the policy is read at the grid's end, the release
+    still bounded by the gap and the stock)."""
+    days = max(float(model.region_stock_days), float(np.max(model.node_stock_days)))
+    return float(np.ceil(2.0 * days / DAYS_PER_MONTH + 1.0))
 
 
 @lru_cache(maxsize=1024)
@@ -275,7 +285,7 @@ def warm(model: ChainModel) -> None:
     it instead of each loading it again (about 0.4 s of CPU per process). Under the storage
     rule it also solves the open-regime release policy, the one most scenarios read."""
     run(model, Shocks.neutral(model, 1, 1))
-    if model.stock_rule != "myopic" and model.region_stock_days > 0:
+    if model.stock_rule != "myopic" and _stocked(model):
         _row(OPEN_REGIME_END_HAZARD, model.elasticity, model.price_cap, _months_max(model))
 
 

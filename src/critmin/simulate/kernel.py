@@ -84,7 +84,8 @@ def step_all(
     lane_stage: Any,  # (L,) stage of each restricted lane
     lane_origin: Any,  # (L,)
     lane_vals: Any,  # (L, S, M, Dmax)
-    # the stock release rule: policy table (U, G, P) and each scenario-month's row (-1: myopic)
+    # the stock release rule (plants' input stock and regions' stock): policy table (U, G, P)
+    # and each scenario-month's row (-1: myopic)
     policy: Any,
     policy_row: Any,  # (S, M)
     stock_months_max: float,
@@ -131,6 +132,7 @@ def step_all(
         response = 0.0
         for t in range(M):
             answering = reroute and response != 0.0
+            row = policy_row[s, t]
             received[:] = 0.0
             received_r[:] = 0.0
             notional_r[:] = 0.0
@@ -145,9 +147,11 @@ def step_all(
                     else:
                         st = stock[k, n]
                         before[n] = st
-                        target = min(avail_cap, base_in[k, n]) - received[n]
-                        draw = min(max(target, 0.0), max(st, 0.0)) + received[n]
-                        produced[n] = min(avail_cap, draw)
+                        # the plant's input stock follows the same release rule as the
+                        # regions' (critmin.economics.storage), on its own input gap
+                        target = min(avail_cap, base_in[k, n])
+                        rel = stored(received[n], target, st, policy, row, stock_months_max)
+                        produced[n] = min(avail_cap, received[n] + rel)
                         stock[k, n] = st + (received[n] - produced[n])
                     ratio[n] = produced[n] / safe_cap[k, n]
                     ship_out[n] = ratio[n] * row_sum[k, n]
@@ -297,7 +301,6 @@ def step_all(
             # and consume; the market clears on what it received: shipments + releases + the
             # stock drawn
             paid = 0.0
-            row = policy_row[s, t]
             for r in range(R):
                 dem = demand0[r] * demand_mult[s, t, r]
                 rb = rstock[r]
