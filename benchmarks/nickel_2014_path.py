@@ -2,7 +2,7 @@
 Indonesian restriction (docs/criticality.md §7 and §10, GitHub issue #9).
 
 Part 1, the 2014 back-test episode (`nickel-2014-idn`) on the chain `critmin backtest`
-replays it on (as of 2013), at the episode's coverage and at 1.0, on the refined market (the
+replays it on (as of 2013), at the former coverage (0.68) and the library's (1.0), on the refined market (the
 episode's stages) and on the full chain: price ratio by region, month by month.
 
 Part 2, the rank's ensemble on today's chain (`critmin rank`: the same strata, draws, seed
@@ -56,7 +56,7 @@ def episode_paths(chain: SupplyChain) -> None:
     as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
     labels = Labels.of(chain.dataset)
     print(f"Part 1: {EPISODE} on the chain as of {as_of.as_of} (critmin backtest's)")
-    for coverage in (None, 1.0):
+    for coverage in (0.68, None):  # the former coverage, the library's
         raw = {"name": EPISODE, **ep["scenario"]}
         if coverage is not None:
             raw["events"] = {"ban": {**raw["events"]["ban"], "coverage": coverage}}
