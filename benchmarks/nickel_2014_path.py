@@ -2,8 +2,9 @@
 Indonesian restriction (docs/criticality.md §7 and §10, GitHub issue #9).
 
 Part 1, the 2014 back-test episode (`nickel-2014-idn`) on the chain `critmin backtest`
-replays it on (as of 2013), at the former coverage (0.68) and the library's (1.0), on the refined market (the
-episode's stages) and on the full chain: price ratio by region, month by month.
+replays it on (as of 2013), at the former coverage (0.68) and the library's (1.0), on the
+refined market (the episode's stages) and on the full chain: price ratio by region and the
+pooled world price, month by month.
 
 Part 2, the rank's ensemble on today's chain (`critmin rank`: the same strata, draws, seed
 and model): for each stratum (no event; each event alone at its annual probability), the
@@ -143,11 +144,7 @@ def monthly(chain: SupplyChain) -> None:
     model = build_model(chain, MINERAL)
     k_us = model.us_stage_index
     buyer = model.countries.index(US_BUYER)
-    sellers = [
-        (c, i)
-        for i, c in enumerate(model.countries)
-        if model.flows[k_us][i, buyer] > 0
-    ]
+    sellers = [(c, i) for i, c in enumerate(model.countries) if model.flows[k_us][i, buyer] > 0]
     base = {c: float(model.flows[k_us][i, buyer]) * 12 for c, i in sellers}
     print(
         "\nPart 3: a year of Indonesian restriction from month 1, today's chain; U.S. imports "
