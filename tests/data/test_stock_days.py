@@ -15,6 +15,7 @@ from critmin.data.load import Dataset, load
 from critmin.data.stock_days import stock_days
 from critmin.economics.price import base_year, shock_years_of_dataset
 from critmin.schema.validate import DataError
+from critmin.schema.vocabulary import DAYS_PER_MONTH, DAYS_PER_YEAR
 from critmin.simulate.model import build_model
 
 DAYS = "commercial_stock_days"
@@ -38,7 +39,7 @@ def _param(ds: Dataset, mineral: str, name: str = DAYS) -> pd.Series:
 def _cover(
     ds: Dataset, mineral: str, stocks: list[str] | None, consumption: str, keep_out: tuple = ()
 ) -> float:
-    """Mean yearend stocks / mean consumption x 365 over the pre-shock years 2021..base."""
+    """Mean yearend stocks / mean consumption x 365.25 over the pre-shock years 2021..base."""
     us = ds["us_supply"]
     mine = us[(us["mineral"] == mineral) & us["value"].notna()]
     base = base_year(mineral, shock_years_of_dataset(ds))
@@ -53,7 +54,7 @@ def _cover(
     assert years, mineral
     s = st[st["year"].isin(years)]["value"].sum() / len(years)
     c = cons[cons["year"].isin(years)]["value"].sum() / len(years)
-    return float(s / c * 365)
+    return float(s / c * DAYS_PER_YEAR)
 
 
 def test_cobalt_cover_recomputes_from_the_usgs_rows(ds: Dataset) -> None:
@@ -84,7 +85,7 @@ def _cover_all_years(ds: Dataset, mineral: str) -> float:
     m = us[(us["mineral"] == mineral) & (us["year"].astype(int) <= 2024)]
     s = m[m["statistic"] == "stocks"].groupby("year")["value"].sum()
     c = m[m["statistic"] == "consumption"].groupby("year")["value"].sum()
-    return float(s.mean() / c.mean() * 365)
+    return float(s.mean() / c.mean() * DAYS_PER_YEAR)
 
 
 def test_silver_leaves_treasury_and_comex_out(ds: Dataset) -> None:
@@ -109,7 +110,7 @@ def test_manganese_is_gross_weight_over_gross_weight(ds: Dataset) -> None:
         & mn["detail"].str.endswith(forms)
     ]
     assert len(st) == len(reported) == 12
-    want = st["value"].sum() / reported["value"].sum() * 365
+    want = st["value"].sum() / reported["value"].sum() * DAYS_PER_YEAR
     assert float(_param(ds, "manganese")["value"]) == pytest.approx(want, abs=0.05)
 
 
@@ -172,7 +173,7 @@ def test_cobalt_plant_stock_is_sourced_and_within_the_reported_total(
     assert str(row["estimated"]).lower() == "true"
     model = build_model(bundled_chain, "cobalt")
     assert model.node_stock_days == float(row["value"])
-    per_month = 365.25 / 12
+    per_month = DAYS_PER_MONTH
     plant_t = sum(
         float((model.flows[k - 1].sum(axis=0) * model.input_stocked).sum())
         for k in range(1, model.K)
@@ -233,7 +234,7 @@ def test_ratio_of_means_over_complete_pre_shock_years() -> None:
         ]
     )
     out, skipped = stock_days(_usgs(rows), rules, {"x": 2024, "y": 2024}, "SRC")
-    want = ((10 + 5 + 20 + 5 + 30 + 5) / 3) / ((100 + 300 + 200) / 3) * 365
+    want = ((10 + 5 + 20 + 5 + 30 + 5) / 3) / ((100 + 300 + 200) / 3) * DAYS_PER_YEAR
     assert float(out["value"].item()) == pytest.approx(want, abs=0.05)
     assert "over 2021, 2022, 2024 (base year 2024" in out["note"].item()
     assert out["source_id"].item() == "SRC"
@@ -264,7 +265,7 @@ def _editions() -> pd.DataFrame:
 
 def test_antimony_cover_recomputes_from_the_mcs2020_rows(ds: Dataset) -> None:
     """Antimony's U.S. yearend stocks are in MCS 2020 (2015-18; 2019e not entered), not in MCS
-    2026: mean stocks / mean apparent consumption of the same edition x 365, over the years up
+    2026: mean stocks / mean apparent consumption of the same edition x 365.25, over the years up
     to antimony's base year, recomputed from the hand-entered edition rows."""
     base = base_year("antimony", shock_years_of_dataset(ds))
     rows = _editions()
@@ -272,14 +273,16 @@ def test_antimony_cover_recomputes_from_the_mcs2020_rows(ds: Dataset) -> None:
     st = sb[sb["statistic"] == "stocks"].set_index("year")["value"].astype(float)
     co = sb[sb["statistic"] == "consumption"].set_index("year")["value"].astype(float)
     assert sorted(st.index) == sorted(co.index) == ["2015", "2016", "2017", "2018"]
-    want = st.mean() / co.mean() * 365
+    want = st.mean() / co.mean() * DAYS_PER_YEAR
     row = _param(ds, "antimony")
     assert float(row["value"]) == pytest.approx(want, abs=0.05)
     assert row["source_id"] == "USGS_MCS2020_SB" == sb["source_id"].unique().item()
     assert "2015-2018" in row["note"]
     # not the critmin default any more, and not the latest year alone (78 days)
     assert float(row["value"]) != 30.0
-    assert not math.isclose(float(row["value"]), st["2018"] / co["2018"] * 365, rel_tol=1e-3)
+    assert not math.isclose(
+        float(row["value"]), st["2018"] / co["2018"] * DAYS_PER_YEAR, rel_tol=1e-3
+    )
 
 
 def test_every_sourced_stock_row_cites_a_bundled_source(ds: Dataset) -> None:

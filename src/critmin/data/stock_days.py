@@ -1,7 +1,7 @@
 """U.S. commercial stock cover in days, per mineral, from the USGS salient statistics.
 
 ``commercial_stock_days`` (the consumer-region stocks the engine draws, critmin.economics.market.
-stock_draw) = mean yearend commercial stocks / mean U.S. consumption x 365, over the mineral's
+stock_draw) = mean yearend commercial stocks / mean U.S. consumption x 365.25, over the mineral's
 pre-shock years: the years of the release up to its base year (critmin.economics.price.
 base_year: 2024, or the year before the first library event naming the mineral), in which every
 stock and consumption row the rule names is reported. The 2025 figures of MCS 2026 are
@@ -29,10 +29,10 @@ import math
 import pandas as pd
 
 from critmin.schema.validate import DataError, Problem, is_true
+from critmin.schema.vocabulary import DAYS_PER_YEAR
 
 PARAMETER = "commercial_stock_days"
 RULES_FILE = "data-src/mappings/us_stock_days.csv"
-DAYS_PER_YEAR = 365.0
 
 
 def _details(cell: object) -> list[str]:
@@ -105,7 +105,7 @@ def stock_days(
         )
         note = (
             f"U.S. commercial stock cover derived by critmin from {edition}: mean yearend "
-            f"stocks {s:,.4g} t / mean consumption {c:,.4g} t/yr x 365, over {span} "
+            f"stocks {s:,.4g} t / mean consumption {c:,.4g} t/yr x {DAYS_PER_YEAR:g}, over {span} "
             f"(base year {base}; {left_out} and shock years left out). "
             f"Stocks: {'; '.join(stocks)}. Consumption: {'; '.join(consumption)}. "
             f"Basis: {rule['basis']}. {rule['note']}. "
