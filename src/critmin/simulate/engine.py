@@ -244,12 +244,19 @@ def _stocked(model: ChainModel) -> bool:
 
 
 def _months_max(model: ChainModel) -> float:
-    """The policy table's largest stock, months of demand (or of a plant's input): twice the
-    larger starting cover, the regions' or the plants', and a month (the stock may pass its
-    starting level in a surplus; beyond this the policy is read at the grid's end, the release
-    still bounded by the gap and the stock)."""
-    days = max(float(model.region_stock_days), float(np.max(model.node_stock_days)))
-    return float(np.ceil(2.0 * days / DAYS_PER_MONTH + 1.0))
+    """The policy table's largest stock, months of the chain's demand: twice the pooled
+    starting cover (every plant's input stock and every region's stock over the regions'
+    demand: the pool the policy reads) and a month (the stock may pass its starting level in
+    a surplus; beyond this the policy is read at the grid's end, the release still bounded by
+    the gap and the stock)."""
+    demand = float(np.sum(model.demand))
+    held = float(np.sum(model.demand)) * float(model.region_stock_days)
+    for k in range(1, model.K):
+        base_in = np.asarray(model.flows[k - 1]).sum(axis=0)
+        days = np.broadcast_to(np.asarray(model.node_stock_days, dtype=float), (model.K, model.N))
+        held += float(np.sum(base_in * days[k] * np.asarray(model.input_stocked)))
+    cover = held / DAYS_PER_MONTH / demand if demand > 0 else 0.0
+    return float(np.ceil(2.0 * cover + 1.0))
 
 
 @lru_cache(maxsize=1024)
