@@ -37,13 +37,27 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     total_demand = sum(model.demand)
     # the stock release rule: the engine's policy table (solved once), read here by hand
     policy, rows, months_max = release_policy(model, shocks)
+    # where each node's baseline output goes, by hand: shares of the last stage's shipments to
+    # the regions, then back through the stages
+    reach = [[[0.0] * R for _ in range(N)] for _ in range(K)]
+    for k in range(K - 1, -1, -1):
+        f = model.final if k == K - 1 else model.flows[k]
+        for o in range(N):
+            total = float(sum(f[o]))
+            if total <= 0:
+                continue
+            for r in range(R):
+                if k == K - 1:
+                    reach[k][o][r] = f[o][r] / total
+                else:
+                    reach[k][o][r] = sum(f[o][d] / total * reach[k + 1][d][r] for d in range(N))
     for t in range(M):
-        # the pooled release: a first pass without stock draws gives each holder's gap and
-        # the chain's; one policy (read by hand) covers all holders' stock; each holder then
-        # covers that share of its own first-pass gap
+        # the pooled release: a first pass without stock draws gives each holder's gap;
+        # each region's pool (its stock, the plants' stock by where their output goes) is
+        # released by one policy (read by hand); each holder covers that share of its own gap
         row = int(rows[s, t])
         pooled = row >= 0
-        cover = 1.0
+        cover_r = [1.0] * R
         saved = [list(x) for x in stock]
         gap0 = [[0.0] * N for _ in range(K)]
         gap0_r = [0.0] * R
@@ -51,15 +65,18 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             probe = pooled and p == 0
             if pooled and p == 1:
                 stock = [list(x) for x in saved]
-                demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(R)]
-                gap0_r = [max(demands[r] - received_r[r], 0.0) for r in range(R)]
-                held = sum(max(x, 0.0) for x in rstock)
-                held += sum(max(stock[k][c], 0.0) for k in range(1, K) for c in range(N))
-                gap = sum(gap0_r)
-                total = sum(demands)
-                # a gap below rounding is no gap (the pool's share is then 1)
-                if gap > GAP_TOL * total:
-                    cover = _release(total - gap, total, held, policy, row, months_max) / gap
+                for r in range(R):
+                    demand = model.demand[r] * shocks.demand[s, t, r]
+                    gap0_r[r] = max(demand - received_r[r], 0.0)
+                    pool = max(rstock[r], 0.0) + sum(
+                        reach[k][c][r] * max(stock[k][c], 0.0)
+                        for k in range(1, K)
+                        for c in range(N)
+                    )
+                    # a gap below rounding is no gap (the pool's share is then 1)
+                    if gap0_r[r] > GAP_TOL * demand:
+                        x = _release(demand - gap0_r[r], demand, pool, policy, row, months_max)
+                        cover_r[r] = x / gap0_r[r]
             received = [0.0] * N
             for k in range(K):
                 last = k == K - 1
@@ -78,7 +95,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                             gap0[k][c] = max(target - received[c], 0.0)
                             draw = 0.0
                         elif pooled:
-                            keep = (1.0 - cover) * gap0[k][c]
+                            keep = gap0[k][c] * sum(
+                                reach[k][c][r] * (1.0 - cover_r[r]) for r in range(R)
+                            )
                             draw = min(max(target - keep - received[c], 0.0), max(stock[k][c], 0.0))
                         else:
                             draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
@@ -139,7 +158,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
             if pooled:
-                keep = (1.0 - cover) * gap0_r[r]
+                keep = (1.0 - cover_r[r]) * gap0_r[r]
                 draw = min(max(demand - keep - received_r[r], 0.0), max(rstock[r], 0.0))
             else:
                 draw = min(max(demand - received_r[r], 0.0), max(rstock[r], 0.0))

@@ -176,6 +176,7 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         lane_vals,
         policy,
         policy_row,
+        np.ascontiguousarray(reach(model)),
         months_max,
         trace.output,
         trace.exports,
@@ -243,20 +244,35 @@ def _stocked(model: ChainModel) -> bool:
     return model.region_stock_days > 0 or bool(np.any(np.asarray(model.node_stock_days) > 0))
 
 
+def reach(model: ChainModel) -> np.ndarray:
+    """(K, N, R): the share of each node's baseline output that reaches each region through
+    the baseline flows (a row sums to 1 for a node that ships, 0 for one that does not): the
+    pooled release attributes a plant's input stock to the regions by it."""
+    K, N, R = model.K, model.N, len(model.regions)
+    out = np.zeros((K, N, R))
+    for k in range(K - 1, -1, -1):
+        f = np.asarray(model.final if k == K - 1 else model.flows[k], dtype=np.float64)
+        total = f.sum(axis=1)
+        share = np.divide(f, total[:, None], out=np.zeros_like(f), where=total[:, None] > 0)
+        out[k] = share if k == K - 1 else share @ out[k + 1]
+    return out
+
+
 def _months_max(model: ChainModel) -> float:
-    """The policy table's largest stock, months of the chain's demand: twice the pooled
-    starting cover (every plant's input stock and every region's stock over the regions'
-    demand: the pool the policy reads) and a month (the stock may pass its starting level in
-    a surplus; beyond this the policy is read at the grid's end, the release still bounded by
-    the gap and the stock)."""
-    demand = float(np.sum(model.demand))
-    held = float(np.sum(model.demand)) * float(model.region_stock_days)
+    """The policy table's largest stock, months of demand: twice the largest starting pool of
+    a region (its stock and the plants' input stock attributed to it by :func:`reach`, over
+    its demand) and a month (the stock may pass its starting level in a surplus; beyond this
+    the policy is read at the grid's end, the release still bounded by the gap and the
+    stock)."""
+    demand = np.asarray(model.demand, dtype=np.float64)
+    held = demand * float(model.region_stock_days)
+    share = reach(model)
+    days = np.broadcast_to(np.asarray(model.node_stock_days, dtype=float), (model.K, model.N))
     for k in range(1, model.K):
         base_in = np.asarray(model.flows[k - 1]).sum(axis=0)
-        days = np.broadcast_to(np.asarray(model.node_stock_days, dtype=float), (model.K, model.N))
-        held += float(np.sum(base_in * days[k] * np.asarray(model.input_stocked)))
-    cover = held / DAYS_PER_MONTH / demand if demand > 0 else 0.0
-    return float(np.ceil(2.0 * cover + 1.0))
+        held = held + (base_in * days[k] * np.asarray(model.input_stocked)) @ share[k]
+    cover = np.divide(held, demand, out=np.zeros_like(held), where=demand > 0) / DAYS_PER_MONTH
+    return float(np.ceil(2.0 * float(cover.max(initial=0.0)) + 1.0))
 
 
 @lru_cache(maxsize=1024)

@@ -90,6 +90,7 @@ def step_all(
     # and each scenario-month's row (-1: myopic)
     policy: Any,
     policy_row: Any,  # (S, M)
+    reach: Any,  # (K, N, R) share of a node's baseline output that reaches each region
     stock_months_max: float,
     # trace, scenario-major
     output: Any,  # (S, M, K, N)
@@ -128,6 +129,7 @@ def step_all(
     saved = np.empty((K, N))
     gap0 = np.zeros((K, N))
     gap0_r = np.zeros(R)
+    cover_r = np.ones(R)
     allow = np.empty((N, Dmax))
     shipped = np.empty((N, Dmax))
     want = np.empty((N, Dmax))
@@ -139,33 +141,30 @@ def step_all(
             answering = reroute and response != 0.0
             row = policy_row[s, t]
             # the pooled release (critmin.economics.storage): under a policy row, a first pass
-            # of the month without stock draws gives each holder's gap at P0 and the chain's;
-            # one policy then covers all holders' stock (plants' and regions', months of the
-            # chain's demand), and each holder covers that share of its own first-pass gap
+            # of the month without stock draws gives each holder's gap at P0; each region's
+            # pool (its stock and the plants' input stock, attributed by where the plants'
+            # output goes at baseline, months of its demand) is released by one policy against
+            # the region's gap, and each holder covers that share of its own first-pass gap (a
+            # plant: the mean of the regions' shares weighted by where its output goes)
             pooled = row >= 0
-            cover = 1.0
             if pooled:
                 saved[:, :] = stock
             for p in range(2 if pooled else 1):
                 probe = pooled and p == 0
                 if pooled and p == 1:
                     stock[:, :] = saved
-                    gap_sum = 0.0
-                    dem_sum = 0.0
-                    held = 0.0
                     for r in range(R):
                         dem = demand0[r] * demand_mult[s, t, r]
                         gap0_r[r] = max(dem - received_r[r], 0.0)
-                        gap_sum += gap0_r[r]
-                        dem_sum += dem
-                        held += max(rstock[r], 0.0)
-                    for k in range(1, K):
-                        for n in range(N):
-                            held += max(stock[k, n], 0.0)
-                    # a gap below rounding is no gap (the pool's share is then 1)
-                    if gap_sum > GAP_TOL * dem_sum:
-                        x = stored(dem_sum - gap_sum, dem_sum, held, policy, row, stock_months_max)
-                        cover = x / gap_sum
+                        held = max(rstock[r], 0.0)
+                        for k in range(1, K):
+                            for n in range(N):
+                                held += reach[k, n, r] * max(stock[k, n], 0.0)
+                        cover_r[r] = 1.0
+                        # a gap below rounding is no gap (the pool's share is then 1)
+                        if gap0_r[r] > GAP_TOL * dem:
+                            x = stored(dem - gap0_r[r], dem, held, policy, row, stock_months_max)
+                            cover_r[r] = x / gap0_r[r]
                 received[:] = 0.0
                 received_r[:] = 0.0
                 notional_r[:] = 0.0
@@ -188,7 +187,10 @@ def step_all(
                                 gap0[k, n] = max(target - received[n], 0.0)
                                 rel = 0.0
                             elif pooled:
-                                keep = (1.0 - cover) * gap0[k, n]
+                                held_back = 0.0
+                                for r in range(R):
+                                    held_back += reach[k, n, r] * (1.0 - cover_r[r])
+                                keep = held_back * gap0[k, n]
                                 rel = min(max(target - keep - received[n], 0.0), max(st, 0.0))
                             else:
                                 rel = drawn(received[n], target, st)
@@ -346,7 +348,7 @@ def step_all(
                 dem = demand0[r] * demand_mult[s, t, r]
                 rb = rstock[r]
                 if pooled:
-                    keep = (1.0 - cover) * gap0_r[r]
+                    keep = (1.0 - cover_r[r]) * gap0_r[r]
                     draw_r = min(max(dem - keep - received_r[r], 0.0), max(rb, 0.0))
                 else:
                     draw_r = drawn(received_r[r], dem, rb)
