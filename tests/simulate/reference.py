@@ -37,20 +37,6 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     total_demand = sum(model.demand)
     # the stock release rule: the engine's policy table (solved once), read here by hand
     policy, rows, months_max = release_policy(model, shocks)
-    # where each node's baseline output goes, by hand: shares of the last stage's shipments to
-    # the regions, then back through the stages
-    reach = [[[0.0] * R for _ in range(N)] for _ in range(K)]
-    for k in range(K - 1, -1, -1):
-        f = model.final if k == K - 1 else model.flows[k]
-        for o in range(N):
-            total = float(sum(f[o]))
-            if total <= 0:
-                continue
-            for r in range(R):
-                if k == K - 1:
-                    reach[k][o][r] = f[o][r] / total
-                else:
-                    reach[k][o][r] = sum(f[o][d] / total * reach[k + 1][d][r] for d in range(N))
     for t in range(M):
         # the pooled release: a first pass without stock draws gives each holder's gap;
         # each region's pool (its stock, the plants' stock by where their output goes) is
@@ -65,6 +51,24 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             probe = pooled and p == 0
             if pooled and p == 1:
                 stock = [list(x) for x in saved]
+                # where each plant's output can go this month, by hand: the baseline flows'
+                # shares along the allowed lanes, back from the regions through the stages
+                reach = [[[0.0] * R for _ in range(N)] for _ in range(K)]
+                for k in range(K - 1, 0, -1):
+                    f = model.final if k == K - 1 else model.flows[k]
+                    ok = shocks.ship_final[s, t] if k == K - 1 else shocks.ship[s, t, k]
+                    for o in range(N):
+                        out_t = float(sum(f[o]))
+                        if out_t <= 0:
+                            continue
+                        for r in range(R):
+                            if k == K - 1:
+                                reach[k][o][r] = f[o][r] * ok[o][r] / out_t
+                            else:
+                                reach[k][o][r] = sum(
+                                    f[o][d] * ok[o][d] / out_t * reach[k + 1][d][r]
+                                    for d in range(N)
+                                )
                 for r in range(R):
                     demand = model.demand[r] * shocks.demand[s, t, r]
                     gap0_r[r] = max(demand - received_r[r], 0.0)
@@ -95,9 +99,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                             gap0[k][c] = max(target - received[c], 0.0)
                             draw = 0.0
                         elif pooled:
-                            keep = gap0[k][c] * sum(
-                                reach[k][c][r] * (1.0 - cover_r[r]) for r in range(R)
-                            )
+                            weight = sum(reach[k][c])
+                            back = sum(reach[k][c][r] * (1.0 - cover_r[r]) for r in range(R))
+                            keep = back / weight * gap0[k][c] if weight > 0 else 0.0
                             draw = min(max(target - keep - received[c], 0.0), max(stock[k][c], 0.0))
                         else:
                             draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))

@@ -176,7 +176,6 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         lane_vals,
         policy,
         policy_row,
-        np.ascontiguousarray(reach(model)),
         months_max,
         trace.output,
         trace.exports,
@@ -247,7 +246,8 @@ def _stocked(model: ChainModel) -> bool:
 def reach(model: ChainModel) -> np.ndarray:
     """(K, N, R): the share of each node's baseline output that reaches each region through
     the baseline flows (a row sums to 1 for a node that ships, 0 for one that does not): the
-    pooled release attributes a plant's input stock to the regions by it."""
+    largest pool the policy table must reach (the kernel attributes a plant's input stock to the
+    regions the same way, along the lanes each month allows)."""
     K, N, R = model.K, model.N, len(model.regions)
     out = np.zeros((K, N, R))
     for k in range(K - 1, -1, -1):

@@ -90,7 +90,6 @@ def step_all(
     # and each scenario-month's row (-1: myopic)
     policy: Any,
     policy_row: Any,  # (S, M)
-    reach: Any,  # (K, N, R) share of a node's baseline output that reaches each region
     stock_months_max: float,
     # trace, scenario-major
     output: Any,  # (S, M, K, N)
@@ -130,6 +129,8 @@ def step_all(
     gap0 = np.zeros((K, N))
     gap0_r = np.zeros(R)
     cover_r = np.ones(R)
+    reach = np.zeros((K, N, R))
+    lane_allow = np.ones((K, N, Dmax))
     allow = np.empty((N, Dmax))
     shipped = np.empty((N, Dmax))
     want = np.empty((N, Dmax))
@@ -153,6 +154,23 @@ def step_all(
                 probe = pooled and p == 0
                 if pooled and p == 1:
                     stock[:, :] = saved
+                    # where each node's output can go this month: the baseline flows' shares
+                    # along the lanes the month allows, back from the regions through the stages
+                    for k in range(K - 1, 0, -1):
+                        last = k == K - 1
+                        for n in range(N):
+                            tot = row_sum[k, n]
+                            for r in range(R):
+                                v = 0.0
+                                if tot > 0.0:
+                                    if last:
+                                        v = flows[k, n, r] * lane_allow[k, n, r] / tot
+                                    else:
+                                        for d in range(N):
+                                            f = flows[k, n, d] * lane_allow[k, n, d]
+                                            if f != 0.0:
+                                                v += f / tot * reach[k + 1, d, r]
+                                reach[k, n, r] = v
                     for r in range(R):
                         dem = demand0[r] * demand_mult[s, t, r]
                         gap0_r[r] = max(dem - received_r[r], 0.0)
@@ -187,10 +205,13 @@ def step_all(
                                 gap0[k, n] = max(target - received[n], 0.0)
                                 rel = 0.0
                             elif pooled:
+                                # the regions' shares, weighted by where its output goes
                                 held_back = 0.0
+                                weight = 0.0
                                 for r in range(R):
                                     held_back += reach[k, n, r] * (1.0 - cover_r[r])
-                                keep = held_back * gap0[k, n]
+                                    weight += reach[k, n, r]
+                                keep = held_back / weight * gap0[k, n] if weight > 0.0 else 0.0
                                 rel = min(max(target - keep - received[n], 0.0), max(st, 0.0))
                             else:
                                 rel = drawn(received[n], target, st)
@@ -208,6 +229,10 @@ def step_all(
                                 if lane_vals[ell, s, t, d] != 1.0:
                                     restricted = True
                                     break
+                    if probe:
+                        for n in range(N):
+                            for d in range(D):
+                                lane_allow[k, n, d] = 1.0
                     # 2. shipments along the baseline flows
                     fell = False
                     if not restricted:
@@ -232,6 +257,10 @@ def step_all(
                                 o = lane_origin[ell]
                                 for d in range(D):
                                     allow[o, d] = lane_vals[ell, s, t, d]
+                        if probe:
+                            for n in range(N):
+                                for d in range(D):
+                                    lane_allow[k, n, d] = allow[n, d]
                         for d in range(D):
                             ship_in[d] = 0.0
                         for n in range(N):
