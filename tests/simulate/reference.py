@@ -37,6 +37,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     total_demand = sum(model.demand)
     # the stock release rule: the engine's policy table (solved once), read here by hand
     policy, rows, months_max = release_policy(model, shocks)
+    received_r = [0.0] * R
     for t in range(M):
         # the pooled release: a first pass without stock draws gives each holder's gap;
         # each region's pool (its stock, the plants' stock by where their output goes) is
@@ -147,7 +148,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         shipped[o][d] + extra[o][d] for d in range(D) if d != home[o]
                     )
                 if not last:
-                    received = [sum(shipped[o][d] + extra[o][d] for o in range(N)) for d in range(N)]
+                    received = [
+                        sum(shipped[o][d] + extra[o][d] for o in range(N)) for d in range(N)
+                    ]
                 else:
                     received_r = [
                         sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]

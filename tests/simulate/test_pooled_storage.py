@@ -114,6 +114,7 @@ def test_at_an_end_hazard_of_one_the_pool_is_the_myopic_draw(reroute: bool) -> N
     myopic = _run(dataclasses.replace(model, stock_rule="myopic"), shocks, reroute)
     np.testing.assert_array_equal(sure.price_ratio, myopic.price_ratio)
     np.testing.assert_array_equal(sure.output, myopic.output)
-    # the myopic draw holds the price at P0 while the 60 days last (60 days: just under 5 months at a 40% gap)
+    # the myopic draw holds the price at P0 while the 60 days last (just under 5 months at a
+    # 40% gap: a month is 30.4 days)
     np.testing.assert_allclose(myopic.price_ratio[0, CUT_FROM : CUT_FROM + 4, 0], 1.0)
     assert myopic.price_ratio[0, CUT_FROM + 4, 0] > 1.01
