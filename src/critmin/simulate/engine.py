@@ -3,10 +3,9 @@
 Per month and stage (METHODS §3, DESIGN §3):
 1. A node (stage k, country c) can produce capacity x availability. Stage 0 needs no input;
    later stages use what reached them from stage k-1, drawing on their input stock
-   (``supplier_stock_days``) when short, by the same release rule as the regions' stock in
-   step 4 (read on the plant's own input gap and months of input stock; the myopic draw of the
-   gap up to the stock under ``stock_rule = "myopic"`` or a month with nothing expected);
-   surplus input is stocked.
+   (``supplier_stock_days``) when short, by the pooled release of step 4 (the share of its own
+   input gap its regions' pools release; the myopic draw of the gap up to the stock under
+   ``stock_rule = "myopic"`` or a month with nothing expected); surplus input is stocked.
 2. Output is shipped along the baseline flows, each scaled by the node's output ratio and by
    the shock's allowance (export controls, content rules, logistics). What may not leave
    stays unsold at the origin.
@@ -18,8 +17,13 @@ Per month and stage (METHODS §3, DESIGN §3):
    set without their response (so the response lasts as long as the disruption, rather than
    collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
-   (the competitive-storage release of critmin.economics.storage: a tabulated policy of the
-   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``,
+   (the competitive-storage release of critmin.economics.storage, pooled: a first pass of the
+   month's steps 1-3 without stock draws gives each holder's gap at P0 and each region's; the
+   region's pool, its stock and the plants' input stock attributed to it by where their output
+   can go this month, is released by a tabulated policy of the region's gap, the pool in
+   months of its demand and the hazard that the disruption ends, ``Shocks.end_hazard``; each
+   holder then covers that share of its own first-pass gap, a plant the mean of its regions'
+   shares;
    with ``stock_rule = "storage_path"`` solved along the gap path the active regimes declare,
    ``Shocks.gap_path``; with
    ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
