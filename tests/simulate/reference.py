@@ -7,6 +7,7 @@ import numpy as np
 
 from critmin.schema.vocabulary import DAYS_PER_MONTH
 from critmin.simulate.engine import release_policy
+from critmin.simulate.kernel import GAP_TOL
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
@@ -19,9 +20,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     for k in range(1, K):
         for d in range(N):
             base_in[k][d] = sum(model.flows[k - 1][o][d] for o in range(N))
-    held = model.input_stocked  # the U.S. buyer node holds no input stock
+    stocked = model.input_stocked  # the U.S. buyer node holds no input stock
     stock = [
-        [base_in[k][c] * model.node_stock_days / DAYS_PER_MONTH * held[c] for c in range(N)]
+        [base_in[k][c] * model.node_stock_days / DAYS_PER_MONTH * stocked[c] for c in range(N)]
         for k in range(K)
     ]
     rstock = [model.demand[r] * model.region_stock_days / DAYS_PER_MONTH for r in range(R)]
@@ -36,79 +37,138 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     total_demand = sum(model.demand)
     # the stock release rule: the engine's policy table (solved once), read here by hand
     policy, rows, months_max = release_policy(model, shocks)
+    received_r = [0.0] * R
     for t in range(M):
-        received = [0.0] * N
-        for k in range(K):
-            last = k == K - 1
-            D = R if last else N
-            produced = [0.0] * N
-            for c in range(N):
-                a = cap[k][c] * shocks.avail[s, t, k, c]
-                if k == 0:
-                    produced[c] = a
-                else:
-                    target = min(a, base_in[k][c])
-                    # the plant's input stock: the same release rule as the regions'
-                    draw = _release(
-                        received[c], target, stock[k][c], policy, int(rows[s, t]), months_max
-                    )
-                    produced[c] = min(a, received[c] + draw)
-                    stock[k][c] += received[c] - produced[c]
-            flows = model.final if last else model.flows[k]
-            allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
-            shipped = [[0.0] * D for _ in range(N)]
-            lost = [[0.0] * D for _ in range(N)]
-            for o in range(N):
-                ratio = produced[o] / cap[k][o] if cap[k][o] > 0 else 0.0
-                for d in range(D):
-                    b = flows[o][d] * ratio
-                    shipped[o][d] = b * allow[o][d]
-                    lost[o][d] = b - shipped[o][d]
-            extra = [[0.0] * D for _ in range(N)]
-            if reroute:
-                # a by-product's host-tied output does not answer the price
-                tied = [0.0] * N if model.host_tied is None else list(model.host_tied[k])
-                room = [
-                    response * cap[k][o] * (1.0 - tied[o]) * shocks.avail[s, t, k, o]
-                    for o in range(N)
-                ]
-                if k > 0:
-                    room = [min(max(room[o], 0.0), max(stock[k][o], 0.0)) for o in range(N)]
-                for d in range(D):
-                    need = max(sum(flows[o][d] - shipped[o][d] for o in range(N)), 0.0)
-                    weights = [room[o] if allow[o][d] >= 1.0 - 1e-12 else 0.0 for o in range(N)]
-                    total = sum(weights)
+        # the pooled release: a first pass without stock draws gives each holder's gap;
+        # each region's pool (its stock, the plants' stock by where their output goes) is
+        # released by one policy (read by hand); each holder covers that share of its own gap
+        row = int(rows[s, t])
+        pooled = row >= 0
+        cover_r = [1.0] * R
+        saved = [list(x) for x in stock]
+        gap0 = [[0.0] * N for _ in range(K)]
+        gap0_r = [0.0] * R
+        for p in range(2 if pooled else 1):
+            probe = pooled and p == 0
+            if pooled and p == 1:
+                stock = [list(x) for x in saved]
+                # where each plant's output can go this month, by hand: the baseline flows'
+                # shares along the allowed lanes, back from the regions through the stages
+                reach = [[[0.0] * R for _ in range(N)] for _ in range(K)]
+                for k in range(K - 1, 0, -1):
+                    f = model.final if k == K - 1 else model.flows[k]
+                    ok = shocks.ship_final[s, t] if k == K - 1 else shocks.ship[s, t, k]
                     for o in range(N):
-                        extra[o][d] = need * weights[o] / total if total > 0 else 0.0
+                        out_t = float(sum(f[o]))
+                        if out_t <= 0:
+                            continue
+                        for r in range(R):
+                            if k == K - 1:
+                                reach[k][o][r] = f[o][r] * ok[o][r] / out_t
+                            else:
+                                reach[k][o][r] = sum(
+                                    f[o][d] * ok[o][d] / out_t * reach[k + 1][d][r]
+                                    for d in range(N)
+                                )
+                for r in range(R):
+                    demand = model.demand[r] * shocks.demand[s, t, r]
+                    gap0_r[r] = max(demand - received_r[r], 0.0)
+                    pool = max(rstock[r], 0.0) + sum(
+                        reach[k][c][r] * max(stock[k][c], 0.0)
+                        for k in range(1, K)
+                        for c in range(N)
+                    )
+                    # a gap below rounding is no gap (the pool's share is then 1)
+                    if gap0_r[r] > GAP_TOL * demand:
+                        x = _release(demand - gap0_r[r], demand, pool, policy, row, months_max)
+                        cover_r[r] = x / gap0_r[r]
+            received = [0.0] * N
+            for k in range(K):
+                last = k == K - 1
+                D = R if last else N
+                produced = [0.0] * N
+                for c in range(N):
+                    a = cap[k][c] * shocks.avail[s, t, k, c]
+                    if k == 0:
+                        produced[c] = a
+                    else:
+                        target = min(a, base_in[k][c])
+                        # the plant's input stock: nothing drawn in the first pass (its gap
+                        # recorded), then the pooled share of that gap; the myopic draw without
+                        # a policy row
+                        if probe:
+                            gap0[k][c] = max(target - received[c], 0.0)
+                            draw = 0.0
+                        elif pooled:
+                            weight = sum(reach[k][c])
+                            back = sum(reach[k][c][r] * (1.0 - cover_r[r]) for r in range(R))
+                            keep = back / weight * gap0[k][c] if weight > 0 else 0.0
+                            draw = min(max(target - keep - received[c], 0.0), max(stock[k][c], 0.0))
+                        else:
+                            draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
+                        produced[c] = min(a, received[c] + draw)
+                        stock[k][c] += received[c] - produced[c]
+                flows = model.final if last else model.flows[k]
+                allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
+                shipped = [[0.0] * D for _ in range(N)]
+                lost = [[0.0] * D for _ in range(N)]
                 for o in range(N):
-                    asked = sum(extra[o])
-                    if asked > room[o]:
-                        f = room[o] / asked
-                        extra[o] = [x * f for x in extra[o]]
+                    ratio = produced[o] / cap[k][o] if cap[k][o] > 0 else 0.0
+                    for d in range(D):
+                        b = flows[o][d] * ratio
+                        shipped[o][d] = b * allow[o][d]
+                        lost[o][d] = b - shipped[o][d]
+                extra = [[0.0] * D for _ in range(N)]
+                if reroute:
+                    # a by-product's host-tied output does not answer the price
+                    tied = [0.0] * N if model.host_tied is None else list(model.host_tied[k])
+                    room = [
+                        response * cap[k][o] * (1.0 - tied[o]) * shocks.avail[s, t, k, o]
+                        for o in range(N)
+                    ]
                     if k > 0:
-                        stock[k][o] -= sum(extra[o])
-            home = [model.region_index[o] for o in range(N)] if last else list(range(N))
-            for o in range(N):
-                out["output"][t, k, o] = produced[o] + sum(extra[o])
-                out["exports"][t, k, o] = sum(
-                    shipped[o][d] + extra[o][d] for d in range(D) if d != home[o]
-                )
-            if not last:
-                received = [sum(shipped[o][d] + extra[o][d] for o in range(N)) for d in range(N)]
-            else:
-                received_r = [
-                    sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
-                    for r in range(R)
-                ]
-                # the suppliers answer the flow scarcity: shipments without their response,
-                # releases and stock drawn
-                notional_r = [
-                    received_r[r] - shocks.release[s, t, r] - sum(extra[o][r] for o in range(N))
-                    for r in range(R)
-                ]
+                        room = [min(max(room[o], 0.0), max(stock[k][o], 0.0)) for o in range(N)]
+                    for d in range(D):
+                        need = max(sum(flows[o][d] - shipped[o][d] for o in range(N)), 0.0)
+                        weights = [room[o] if allow[o][d] >= 1.0 - 1e-12 else 0.0 for o in range(N)]
+                        total = sum(weights)
+                        for o in range(N):
+                            extra[o][d] = need * weights[o] / total if total > 0 else 0.0
+                    for o in range(N):
+                        asked = sum(extra[o])
+                        if asked > room[o]:
+                            f = room[o] / asked
+                            extra[o] = [x * f for x in extra[o]]
+                        if k > 0:
+                            stock[k][o] -= sum(extra[o])
+                home = [model.region_index[o] for o in range(N)] if last else list(range(N))
+                for o in range(N):
+                    out["output"][t, k, o] = produced[o] + sum(extra[o])
+                    out["exports"][t, k, o] = sum(
+                        shipped[o][d] + extra[o][d] for d in range(D) if d != home[o]
+                    )
+                if not last:
+                    received = [
+                        sum(shipped[o][d] + extra[o][d] for o in range(N)) for d in range(N)
+                    ]
+                else:
+                    received_r = [
+                        sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
+                        for r in range(R)
+                    ]
+                    # the suppliers answer the flow scarcity: shipments without their response,
+                    # releases and stock drawn
+                    notional_r = [
+                        received_r[r] - shocks.release[s, t, r] - sum(extra[o][r] for o in range(N))
+                        for r in range(R)
+                    ]
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
-            draw = _release(received_r[r], demand, rstock[r], policy, int(rows[s, t]), months_max)
+            if pooled:
+                keep = (1.0 - cover_r[r]) * gap0_r[r]
+                draw = min(max(demand - keep - received_r[r], 0.0), max(rstock[r], 0.0))
+            else:
+                draw = min(max(demand - received_r[r], 0.0), max(rstock[r], 0.0))
             consumed = min(demand, received_r[r] + draw)
             rstock[r] += received_r[r] - consumed
             out["shortfall"][t, r] = demand - consumed

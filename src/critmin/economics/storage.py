@@ -43,6 +43,17 @@ the scenario declares (they do not foresee the suppliers' response); events that
 started are not foreseen; the end hazard is constant (a disruption of declared duration ``d``
 is read as a hazard ``1/d``); after the disruption stock is not rebuilt (as in the myopic rule).
 
+**One pool per region** (the engine's steps 1 and 4, ``critmin.simulate.kernel``). The state
+the policy reads is the market's, not one holder's: a first pass of the month without stock
+draws gives each holder's gap at P0 (a plant's input gap, a region's gap); a region's pool is
+its consumers' stock plus the plants' input stock attributed to it by where their output can go
+this month (the baseline flows' shares along the lanes the month allows), in months of the
+region's demand; the policy at the region's gap and pool gives the share ``x / g`` of the gap
+that stock covers; each holder then covers that share of its own first-pass gap (a plant, the
+mean of its regions' shares weighted by where its output goes), drawing on its own stock. On a
+single route the release is then the same whichever holder holds the stock; at ``h = 1``
+(no policy row) every holder draws myopically.
+
 The compiled solver and the kernel's lookup are in :mod:`critmin.economics.storage_kernel`
 (numba, loaded on first use).
 """

@@ -3,10 +3,9 @@
 Per month and stage (METHODS §3, DESIGN §3):
 1. A node (stage k, country c) can produce capacity x availability. Stage 0 needs no input;
    later stages use what reached them from stage k-1, drawing on their input stock
-   (``supplier_stock_days``) when short, by the same release rule as the regions' stock in
-   step 4 (read on the plant's own input gap and months of input stock; the myopic draw of the
-   gap up to the stock under ``stock_rule = "myopic"`` or a month with nothing expected);
-   surplus input is stocked.
+   (``supplier_stock_days``) when short, by the pooled release of step 4 (the share of its own
+   input gap its regions' pools release; the myopic draw of the gap up to the stock under
+   ``stock_rule = "myopic"`` or a month with nothing expected); surplus input is stocked.
 2. Output is shipped along the baseline flows, each scaled by the node's output ratio and by
    the shock's allowance (export controls, content rules, logistics). What may not leave
    stays unsold at the origin.
@@ -18,8 +17,13 @@ Per month and stage (METHODS §3, DESIGN §3):
    set without their response (so the response lasts as long as the disruption, rather than
    collapsing the month after it worked).
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
-   (the competitive-storage release of critmin.economics.storage: a tabulated policy of the
-   month's gap, the stock left and the hazard that the disruption ends, ``Shocks.end_hazard``,
+   (the competitive-storage release of critmin.economics.storage, pooled: a first pass of the
+   month's steps 1-3 without stock draws gives each holder's gap at P0 and each region's; the
+   region's pool, its stock and the plants' input stock attributed to it by where their output
+   can go this month, is released by a tabulated policy of the region's gap, the pool in
+   months of its demand and the hazard that the disruption ends, ``Shocks.end_hazard``; each
+   holder then covers that share of its own first-pass gap, a plant the mean of its regions'
+   shares;
    with ``stock_rule = "storage_path"`` solved along the gap path the active regimes declare,
    ``Shocks.gap_path``; with
    ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:
@@ -243,13 +247,36 @@ def _stocked(model: ChainModel) -> bool:
     return model.region_stock_days > 0 or bool(np.any(np.asarray(model.node_stock_days) > 0))
 
 
+def reach(model: ChainModel) -> np.ndarray:
+    """(K, N, R): the share of each node's baseline output that reaches each region through
+    the baseline flows (a row sums to 1 for a node that ships, 0 for one that does not): the
+    largest pool the policy table must reach (the kernel attributes a plant's input stock to the
+    regions the same way, along the lanes each month allows)."""
+    K, N, R = model.K, model.N, len(model.regions)
+    out = np.zeros((K, N, R))
+    for k in range(K - 1, -1, -1):
+        f = np.asarray(model.final if k == K - 1 else model.flows[k], dtype=np.float64)
+        total = f.sum(axis=1)
+        share = np.divide(f, total[:, None], out=np.zeros_like(f), where=total[:, None] > 0)
+        out[k] = share if k == K - 1 else share @ out[k + 1]
+    return out
+
+
 def _months_max(model: ChainModel) -> float:
-    """The policy table's largest stock, months of demand (or of a plant's input): twice the
-    larger starting cover, the regions' or the plants', and a month (the stock may pass its
-    starting level in a surplus; beyond this the policy is read at the grid's end, the release
-    still bounded by the gap and the stock)."""
-    days = max(float(model.region_stock_days), float(np.max(model.node_stock_days)))
-    return float(np.ceil(2.0 * days / DAYS_PER_MONTH + 1.0))
+    """The policy table's largest stock, months of demand: twice the largest starting pool of
+    a region (its stock and the plants' input stock attributed to it by :func:`reach`, over
+    its demand) and a month (the stock may pass its starting level in a surplus; beyond this
+    the policy is read at the grid's end, the release still bounded by the gap and the
+    stock)."""
+    demand = np.asarray(model.demand, dtype=np.float64)
+    held = demand * float(model.region_stock_days)
+    share = reach(model)
+    days = np.broadcast_to(np.asarray(model.node_stock_days, dtype=float), (model.K, model.N))
+    for k in range(1, model.K):
+        base_in = np.asarray(model.flows[k - 1]).sum(axis=0)
+        held = held + (base_in * days[k] * np.asarray(model.input_stocked)) @ share[k]
+    cover = np.divide(held, demand, out=np.zeros_like(held), where=demand > 0) / DAYS_PER_MONTH
+    return float(np.ceil(2.0 * float(cover.max(initial=0.0)) + 1.0))
 
 
 @lru_cache(maxsize=1024)

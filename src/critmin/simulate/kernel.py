@@ -32,6 +32,8 @@ def jit(f: F) -> F:
 
 #: A supplier counts as allowed to ship a lane when its allowance is at least 1 - this.
 ALLOWED = 1e-12
+#: The pooled release reads a chain's gap below this share of its demand as no gap.
+GAP_TOL = 1e-9
 
 
 @jit
@@ -123,6 +125,12 @@ def step_all(
     wsum = np.empty(Dmax)
     received_r = np.empty(R)
     notional_r = np.empty(R)
+    saved = np.empty((K, N))
+    gap0 = np.zeros((K, N))
+    gap0_r = np.zeros(R)
+    cover_r = np.ones(R)
+    reach = np.zeros((K, N, R))
+    lane_allow = np.ones((K, N, Dmax))
     allow = np.empty((N, Dmax))
     shipped = np.empty((N, Dmax))
     want = np.empty((N, Dmax))
@@ -133,169 +141,233 @@ def step_all(
         for t in range(M):
             answering = reroute and response != 0.0
             row = policy_row[s, t]
-            received[:] = 0.0
-            received_r[:] = 0.0
-            notional_r[:] = 0.0
-            for k in range(K):
-                last = k == K - 1
-                D = R if last else N
-                # 1. production: capacity x availability, drawing on input stock when short
-                for n in range(N):
-                    avail_cap = cap[k, n] * avail[s, t, k, n]
-                    if k == 0:
-                        produced[n] = avail_cap
-                    else:
-                        st = stock[k, n]
-                        before[n] = st
-                        # the plant's input stock follows the same release rule as the
-                        # regions' (critmin.economics.storage), on its own input gap
-                        target = min(avail_cap, base_in[k, n])
-                        rel = stored(received[n], target, st, policy, row, stock_months_max)
-                        produced[n] = min(avail_cap, received[n] + rel)
-                        stock[k, n] = st + (received[n] - produced[n])
-                    ratio[n] = produced[n] / safe_cap[k, n]
-                    ship_out[n] = ratio[n] * row_sum[k, n]
-                    home_out[n] = ratio[n] * home_flow[k, n]
-                    unsold[n] = 0.0
-                # this scenario-month's restricted lanes out of this stage
-                restricted = False
-                for ell in range(L):
-                    if lane_stage[ell] == k:
-                        for d in range(D):
-                            if lane_vals[ell, s, t, d] != 1.0:
-                                restricted = True
-                                break
-                # 2. shipments along the baseline flows
-                fell = False
-                if not restricted:
-                    # what arrives is the baseline less what the nodes whose output fell
-                    # did not make
-                    for d in range(D):
-                        need[d] = 0.0
+            # the pooled release (critmin.economics.storage): under a policy row, a first pass
+            # of the month without stock draws gives each holder's gap at P0; each region's
+            # pool (its stock and the plants' input stock, attributed by where the plants'
+            # output goes at baseline, months of its demand) is released by one policy against
+            # the region's gap, and each holder covers that share of its own first-pass gap (a
+            # plant: the mean of the regions' shares weighted by where its output goes)
+            pooled = row >= 0
+            if pooled:
+                saved[:, :] = stock
+            for p in range(2 if pooled else 1):
+                probe = pooled and p == 0
+                if pooled and p == 1:
+                    stock[:, :] = saved
+                    # where each node's output can go this month: the baseline flows' shares
+                    # along the lanes the month allows, back from the regions through the stages
+                    for k in range(K - 1, 0, -1):
+                        last = k == K - 1
+                        for n in range(N):
+                            tot = row_sum[k, n]
+                            for r in range(R):
+                                v = 0.0
+                                if tot > 0.0:
+                                    if last:
+                                        v = flows[k, n, r] * lane_allow[k, n, r] / tot
+                                    else:
+                                        for d in range(N):
+                                            f = flows[k, n, d] * lane_allow[k, n, d]
+                                            if f != 0.0:
+                                                v += f / tot * reach[k + 1, d, r]
+                                reach[k, n, r] = v
+                    for r in range(R):
+                        dem = demand0[r] * demand_mult[s, t, r]
+                        gap0_r[r] = max(dem - received_r[r], 0.0)
+                        held = max(rstock[r], 0.0)
+                        for k in range(1, K):
+                            for n in range(N):
+                                held += reach[k, n, r] * max(stock[k, n], 0.0)
+                        cover_r[r] = 1.0
+                        # a gap below rounding is no gap (the pool's share is then 1)
+                        if gap0_r[r] > GAP_TOL * dem:
+                            x = stored(dem - gap0_r[r], dem, held, policy, row, stock_months_max)
+                            cover_r[r] = x / gap0_r[r]
+                received[:] = 0.0
+                received_r[:] = 0.0
+                notional_r[:] = 0.0
+                for k in range(K):
+                    last = k == K - 1
+                    D = R if last else N
+                    # 1. production: capacity x availability, drawing on input stock when short
                     for n in range(N):
-                        if cap[k, n] > 0 and ratio[n] < 1.0:
-                            fell = True
-                            lost = 1.0 - ratio[n]
-                            for d in range(D):
-                                need[d] += lost * flows[k, n, d]
-                    for d in range(D):
-                        ship_in[d] = col_sum[k, d] - need[d]
-                else:
-                    for n in range(N):
-                        for d in range(D):
-                            allow[n, d] = 1.0
+                        avail_cap = cap[k, n] * avail[s, t, k, n]
+                        if k == 0:
+                            produced[n] = avail_cap
+                        else:
+                            st = stock[k, n]
+                            before[n] = st
+                            # the plant's input stock: nothing drawn in the first pass (its gap
+                            # recorded), then the pooled share of that gap (the myopic draw
+                            # without a policy row)
+                            target = min(avail_cap, base_in[k, n])
+                            if probe:
+                                gap0[k, n] = max(target - received[n], 0.0)
+                                rel = 0.0
+                            elif pooled:
+                                # the regions' shares, weighted by where its output goes
+                                held_back = 0.0
+                                weight = 0.0
+                                for r in range(R):
+                                    held_back += reach[k, n, r] * (1.0 - cover_r[r])
+                                    weight += reach[k, n, r]
+                                keep = held_back / weight * gap0[k, n] if weight > 0.0 else 0.0
+                                rel = min(max(target - keep - received[n], 0.0), max(st, 0.0))
+                            else:
+                                rel = drawn(received[n], target, st)
+                            produced[n] = min(avail_cap, received[n] + rel)
+                            stock[k, n] = st + (received[n] - produced[n])
+                        ratio[n] = produced[n] / safe_cap[k, n]
+                        ship_out[n] = ratio[n] * row_sum[k, n]
+                        home_out[n] = ratio[n] * home_flow[k, n]
+                        unsold[n] = 0.0
+                    # this scenario-month's restricted lanes out of this stage
+                    restricted = False
                     for ell in range(L):
                         if lane_stage[ell] == k:
-                            o = lane_origin[ell]
                             for d in range(D):
-                                allow[o, d] = lane_vals[ell, s, t, d]
-                    for d in range(D):
-                        ship_in[d] = 0.0
-                    for n in range(N):
-                        out = 0.0
-                        for d in range(D):
-                            x = flows[k, n, d] * ratio[n] * allow[n, d]
-                            shipped[n, d] = x
-                            ship_in[d] += x
-                            out += x
-                        ship_out[n] = out
-                        home_out[n] = shipped[n, home_col[k, n]]
-                        unsold[n] = ratio[n] * row_sum[k, n] - out
-                    for d in range(D):
-                        need[d] = max(col_sum[k, d] - ship_in[d], 0.0)
-                # 3. rerouting: buyers seek what they lost from suppliers that may answer
-                rerouted = answering and (restricted or fell)
-                if rerouted:
-                    for n in range(N):
-                        r_n = room_cap[k, n] * response * avail[s, t, k, n]
-                        if k > 0:
-                            r_n = min(max(r_n, 0.0), max(stock[k, n], 0.0))
-                        room[n] = r_n
+                                if lane_vals[ell, s, t, d] != 1.0:
+                                    restricted = True
+                                    break
+                    if probe:
+                        for n in range(N):
+                            for d in range(D):
+                                lane_allow[k, n, d] = 1.0
+                    # 2. shipments along the baseline flows
+                    fell = False
                     if not restricted:
-                        # supplier n makes room_n x min(1, need / room) of the need, in
-                        # proportion to each destination's need
-                        rsum = 0.0
-                        for n in range(N):
-                            rsum += room[n]
-                        need_sum = 0.0
+                        # what arrives is the baseline less what the nodes whose output fell
+                        # did not make
                         for d in range(D):
-                            need_sum += need[d]
-                        den = max(rsum, need_sum)
-                        if den <= 0:
-                            den = 1.0
-                        csum = 0.0
+                            need[d] = 0.0
                         for n in range(N):
-                            coef[n] = room[n] / den
-                            made[n] = coef[n] * need_sum
-                            csum += coef[n]
-                            home_out[n] = home_out[n] + coef[n] * need[home_col[k, n]]
+                            if cap[k, n] > 0 and ratio[n] < 1.0:
+                                fell = True
+                                lost = 1.0 - ratio[n]
+                                for d in range(D):
+                                    need[d] += lost * flows[k, n, d]
                         for d in range(D):
-                            extra_in[d] = need[d] * csum
-                        if last:
+                            ship_in[d] = col_sum[k, d] - need[d]
+                    else:
+                        for n in range(N):
+                            for d in range(D):
+                                allow[n, d] = 1.0
+                        for ell in range(L):
+                            if lane_stage[ell] == k:
+                                o = lane_origin[ell]
+                                for d in range(D):
+                                    allow[o, d] = lane_vals[ell, s, t, d]
+                        if probe:
                             for n in range(N):
                                 for d in range(D):
-                                    want[n, d] = coef[n] * need[d]
-                    else:
+                                    lane_allow[k, n, d] = allow[n, d]
                         for d in range(D):
-                            wsum[d] = 0.0
+                            ship_in[d] = 0.0
                         for n in range(N):
+                            out = 0.0
                             for d in range(D):
-                                w = room[n] if allow[n, d] >= 1.0 - ALLOWED else 0.0
-                                want[n, d] = w
-                                wsum[d] += w
+                                x = flows[k, n, d] * ratio[n] * allow[n, d]
+                                shipped[n, d] = x
+                                ship_in[d] += x
+                                out += x
+                            ship_out[n] = out
+                            home_out[n] = shipped[n, home_col[k, n]]
+                            unsold[n] = ratio[n] * row_sum[k, n] - out
                         for d in range(D):
-                            if wsum[d] <= 0:
-                                wsum[d] = math.inf  # nobody may supply: no extra
+                            need[d] = max(col_sum[k, d] - ship_in[d], 0.0)
+                    # 3. rerouting: buyers seek what they lost from suppliers that may answer
+                    rerouted = answering and (restricted or fell)
+                    if rerouted:
                         for n in range(N):
-                            per_origin = 0.0
+                            r_n = room_cap[k, n] * response * avail[s, t, k, n]
+                            if k > 0:
+                                r_n = min(max(r_n, 0.0), max(stock[k, n], 0.0))
+                            room[n] = r_n
+                        if not restricted:
+                            # supplier n makes room_n x min(1, need / room) of the need, in
+                            # proportion to each destination's need
+                            rsum = 0.0
+                            for n in range(N):
+                                rsum += room[n]
+                            need_sum = 0.0
                             for d in range(D):
-                                w = want[n, d] / wsum[d] * need[d]
-                                want[n, d] = w
-                                per_origin += w
-                            scale[n] = room[n] / per_origin if per_origin > room[n] else 1.0
+                                need_sum += need[d]
+                            den = max(rsum, need_sum)
+                            if den <= 0:
+                                den = 1.0
+                            csum = 0.0
+                            for n in range(N):
+                                coef[n] = room[n] / den
+                                made[n] = coef[n] * need_sum
+                                csum += coef[n]
+                                home_out[n] = home_out[n] + coef[n] * need[home_col[k, n]]
+                            for d in range(D):
+                                extra_in[d] = need[d] * csum
+                            if last:
+                                for n in range(N):
+                                    for d in range(D):
+                                        want[n, d] = coef[n] * need[d]
+                        else:
+                            for d in range(D):
+                                wsum[d] = 0.0
+                            for n in range(N):
+                                for d in range(D):
+                                    w = room[n] if allow[n, d] >= 1.0 - ALLOWED else 0.0
+                                    want[n, d] = w
+                                    wsum[d] += w
+                            for d in range(D):
+                                if wsum[d] <= 0:
+                                    wsum[d] = math.inf  # nobody may supply: no extra
+                            for n in range(N):
+                                per_origin = 0.0
+                                for d in range(D):
+                                    w = want[n, d] / wsum[d] * need[d]
+                                    want[n, d] = w
+                                    per_origin += w
+                                scale[n] = room[n] / per_origin if per_origin > room[n] else 1.0
+                            for d in range(D):
+                                extra_in[d] = 0.0
+                            for n in range(N):
+                                m = 0.0
+                                for d in range(D):
+                                    w = want[n, d] * scale[n]
+                                    want[n, d] = w
+                                    m += w
+                                    extra_in[d] += w
+                                made[n] = m
+                                home_out[n] = home_out[n] + want[n, home_col[k, n]]
+                        for n in range(N):
+                            if k > 0:
+                                stock[k, n] -= made[n]
+                            ship_out[n] += made[n]
                         for d in range(D):
-                            extra_in[d] = 0.0
-                        for n in range(N):
-                            m = 0.0
-                            for d in range(D):
-                                w = want[n, d] * scale[n]
-                                want[n, d] = w
-                                m += w
-                                extra_in[d] += w
-                            made[n] = m
-                            home_out[n] = home_out[n] + want[n, home_col[k, n]]
+                            ship_in[d] += extra_in[d]
+                    # the trace
                     for n in range(N):
+                        total = produced[n] + made[n] if rerouted else produced[n]
+                        output[s, t, k, n] = total
+                        exports[s, t, k, n] = ship_out[n] - home_out[n]
                         if k > 0:
-                            stock[k, n] -= made[n]
-                        ship_out[n] += made[n]
-                    for d in range(D):
-                        ship_in[d] += extra_in[d]
-                # the trace
-                for n in range(N):
-                    total = produced[n] + made[n] if rerouted else produced[n]
-                    output[s, t, k, n] = total
-                    exports[s, t, k, n] = ship_out[n] - home_out[n]
-                    if k > 0:
-                        node_balance[s, t, k, n] = (
-                            before[n] - stock[k, n] + received[n] - ship_out[n] - unsold[n]
-                        )
+                            node_balance[s, t, k, n] = (
+                                before[n] - stock[k, n] + received[n] - ship_out[n] - unsold[n]
+                            )
+                        else:
+                            node_balance[s, t, k, n] = total - (ship_out[n] + unsold[n])
+                    if not last:
+                        for n in range(N):
+                            received[n] = ship_in[n]
                     else:
-                        node_balance[s, t, k, n] = total - (ship_out[n] + unsold[n])
-                if not last:
-                    for n in range(N):
-                        received[n] = ship_in[n]
-                else:
-                    for n in range(N):
+                        for n in range(N):
+                            for r in range(R):
+                                x = shipped[n, r] if restricted else ratio[n] * flows[k, n, r]
+                                if rerouted:
+                                    x += want[n, r]
+                                final[s, t, n, r] = x
                         for r in range(R):
-                            x = shipped[n, r] if restricted else ratio[n] * flows[k, n, r]
-                            if rerouted:
-                                x += want[n, r]
-                            final[s, t, n, r] = x
-                    for r in range(R):
-                        received_r[r] = ship_in[r] + release[s, t, r]
-                        # the flow scarcity the suppliers answer: shipments without their own
-                        # response and without the month's covers (releases, stock drawn)
-                        notional_r[r] = ship_in[r] - extra_in[r] if rerouted else ship_in[r]
+                            received_r[r] = ship_in[r] + release[s, t, r]
+                            # the flow scarcity the suppliers answer: shipments without their own
+                            # response and without the month's covers (releases, stock drawn)
+                            notional_r[r] = ship_in[r] - extra_in[r] if rerouted else ship_in[r]
             # 4. regions draw commercial stock when short (the release rule of
             # critmin.economics.storage: the myopic draw, or the competitive-storage policy)
             # and consume; the market clears on what it received: shipments + releases + the
@@ -304,7 +376,11 @@ def step_all(
             for r in range(R):
                 dem = demand0[r] * demand_mult[s, t, r]
                 rb = rstock[r]
-                draw_r = stored(received_r[r], dem, rb, policy, row, stock_months_max)
+                if pooled:
+                    keep = (1.0 - cover_r[r]) * gap0_r[r]
+                    draw_r = min(max(dem - keep - received_r[r], 0.0), max(rb, 0.0))
+                else:
+                    draw_r = drawn(received_r[r], dem, rb)
                 consumed = min(dem, received_r[r] + draw_r)
                 rstock[r] = rb + (received_r[r] - consumed)
                 receipts[s, t, r] = received_r[r]
