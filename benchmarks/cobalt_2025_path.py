@@ -88,7 +88,7 @@ def _with(ds: Dataset, values: dict[str, float]) -> Dataset:
     for name, value in values.items():
         at = (params["mineral"] == "cobalt") & (params["parameter"] == name)
         params.loc[at, "value"] = value
-    return Dataset({**ds.tables, "market_parameters": params}, ds.files, dict(ds._lazy))
+    return ds.with_table("market_parameters", params)
 
 
 def path(

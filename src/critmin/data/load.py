@@ -206,9 +206,14 @@ class Dataset:
         """A copy whose table ``name`` holds only the rows ``keep`` marks (e.g. what a worker
         needs of a large table); the other tables are shared, not copied."""
         frame = self[name]
+        return self.with_table(name, frame[keep(frame)])
+
+    def with_table(self, name: str, frame: pd.DataFrame) -> Dataset:
+        """A copy whose table ``name`` is ``frame`` (e.g. a parameter changed for a
+        sensitivity run); the other tables are shared, not copied."""
         lazy = {**self._lazy}
         tables = {**self.tables}
-        (tables if name in self.tables else lazy)[name] = frame[keep(frame)]
+        (tables if name in self.tables else lazy)[name] = frame
         return Dataset(tables, self.files, lazy)
 
     @property
