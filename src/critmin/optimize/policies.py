@@ -18,6 +18,10 @@ from critmin.optimize.problem import ReserveProblem
 
 #: bisection steps on the scale (2**-60: below any budget's rounding)
 STEPS = 60
+#: The share of the budget a scaled-down policy leaves unspent, so that the evaluation (which
+#: fixes the stock and gives the budget row no slack, critmin.optimize.plan._evaluate) is not
+#: made infeasible by the solver's rounding of a schedule that costs the budget exactly.
+FIT_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,11 @@ def fit(problem: ReserveProblem, stock: xr.DataArray) -> Fitted:
     budget = problem.budget
     scale = 1.0
     if cost > budget:
+        room = budget * (1.0 - FIT_MARGIN)
         lo, hi = 0.0, 1.0
         for _ in range(STEPS):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if least_cost(cells, held * mid).sum() <= budget else (lo, mid)
+            lo, hi = (mid, hi) if least_cost(cells, held * mid).sum() <= room else (lo, mid)
         scale = lo
         why = (
             f"${cost:,.0f} at the plan's purchase prices (market impact included) exceeds the "
