@@ -453,6 +453,7 @@ def _build(ctx: _Context, key: _Item) -> tuple[_Built, Pilot]:
     neutral = Shocks.neutral(model, 1, ctx.months)
     baseline = summarise(run(model, neutral, reroute=ctx.reroute), ctx.per)
     built = _Built(model, baseline, grids(model, baseline, ctx.per, ctx.horizon))
+    warm(model)  # what a process loads once (kernel, release policy) stays out of the pilot
     out, seconds = timed(_chunk, ctx, built, key)
     outs = [out]
     cut = key.cut
