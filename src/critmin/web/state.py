@@ -165,7 +165,7 @@ class WebState:
             from critmin.web.sensitivity import parameter_sensitivity
 
             result["parameter_sensitivity"] = parameter_sensitivity(
-                chain, ens, result, budget=DEFAULT_BUDGET, seed=seed
+                chain, ens, result, budget=DEFAULT_BUDGET, seed=seed, workers=workers
             )
         else:
             raise KeyError(name)
