@@ -172,6 +172,7 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         float(model.supply_elasticity),
         float(model.spare),
         reroute,
+        bool(model.world_market),
         c64(shocks.avail),
         c64(shocks.demand),
         c64(shocks.release),
