@@ -105,9 +105,7 @@ def _world_checks(model: ChainModel, shocks: Shocks, trace: Trace) -> None:
 
 
 @pytest.mark.parametrize("mineral", ["nickel", "copper"])
-def test_world_market_balances_and_shares_the_shortfall(
-    bundled: SupplyChain, mineral: str
-) -> None:
+def test_world_market_balances_and_shares_the_shortfall(bundled: SupplyChain, mineral: str) -> None:
     model = build_model(bundled, mineral)
     shocks = _china_refining_outage(bundled, model, 6, share=0.9)
     trace = run(model, shocks)
@@ -155,3 +153,18 @@ def test_one_region_clears_as_a_regional_market(bundled: SupplyChain) -> None:
         np.testing.assert_allclose(
             getattr(world, name), getattr(regional, name), rtol=1e-12, atol=1e-9, err_msg=name
         )
+
+
+def test_the_flag_alone_switches_the_clearing(bundled: SupplyChain) -> None:
+    """A mineral with no exchange contract runs the regional clearing exactly (the same bits
+    as with the flag cleared); declaring it a world market moves the U.S. price of China's
+    refining outage."""
+    model = build_model(bundled, "manganese")
+    shocks = _china_refining_outage(bundled, model, 4, share=0.9)
+    plain = run(model, shocks)
+    off = run(dataclasses.replace(model, world_market=False), shocks)
+    for name in plain.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(plain, name), getattr(off, name), name)
+    on = run(dataclasses.replace(model, world_market=True), shocks)
+    assert on.price_ratio[:, :, USA].max() > 1.0
+    _world_checks(model, shocks, on)

@@ -58,7 +58,9 @@ def response_share(price: float, elasticity: float, spare: float) -> float:
 
 
 @jit
-def pool_receipts(received_r: Any, demand0: Any, demand_mult: Any, s: int, t: int, out: Any) -> None:
+def pool_receipts(
+    received_r: Any, demand0: Any, demand_mult: Any, s: int, t: int, out: Any
+) -> None:
     """A world market's receipts after arbitrage: each region's demand share of the pooled
     receipts (what it received unchanged when no region has demand)."""
     R = demand0.shape[0]
