@@ -45,7 +45,9 @@ MINERAL = "nickel"
 
 def world_price(model: ChainModel, trace: Trace) -> np.ndarray:
     """(S, M) the price ratio one integrated market would clear at: the regions' receipts and
-    stock drawn pooled against their pooled demand (the engine clears each region on its own)."""
+    stock drawn pooled against their pooled demand: for a world-market mineral (nickel, since
+    branch worldprice) the engine's own price (critmin.simulate.kernel.clear_world); for a
+    regional one, what an integrated market would set."""
     supplied = np.maximum(trace.receipts, trace.consumption).sum(axis=2)
     ratio = supplied / model.demand.sum()
     out: np.ndarray = np.clip(ratio ** (1.0 / model.elasticity), 1.0 / model.price_cap, 1e9)

@@ -299,6 +299,7 @@ def small_world_tables() -> dict[str, pd.DataFrame]:
                     ("supply_elasticity", 0.3, "ratio"),
                     ("substitution_elasticity", 0.2, "ratio"),
                     ("price_to_basis_factor", 1, "ratio"),
+                    ("world_market", 0, "flag"),
                 )
             ]
         ),

@@ -70,9 +70,11 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                                     f[o][d] * ok[o][d] / out_t * reach[k + 1][d][r]
                                     for d in range(N)
                                 )
+                # a world market: each region's gap is its demand share of the pooled gap
+                got_r = _arbitraged(model, shocks, s, t, received_r)
                 for r in range(R):
                     demand = model.demand[r] * shocks.demand[s, t, r]
-                    gap0_r[r] = max(demand - received_r[r], 0.0)
+                    gap0_r[r] = max(demand - got_r[r], 0.0)
                     pool = max(rstock[r], 0.0) + sum(
                         reach[k][c][r] * max(stock[k][c], 0.0)
                         for k in range(1, K)
@@ -162,7 +164,35 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         received_r[r] - shocks.release[s, t, r] - sum(extra[o][r] for o in range(N))
                         for r in range(R)
                     ]
-        for r in range(R):
+        demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(R)]
+        world = model.world_market and sum(demands) > 0
+        if world:
+            # one world price: arbitrage gives each region its demand share of the pooled
+            # receipts; each draws its stock by the same rule against that share; what was
+            # received and drawn is consumed (or stocked) in proportion to demand, at one price
+            got_r = _arbitraged(model, shocks, s, t, received_r)
+            draws = []
+            for r in range(R):
+                if pooled:
+                    keep = (1.0 - cover_r[r]) * gap0_r[r]
+                    draw = min(max(demands[r] - keep - got_r[r], 0.0), max(rstock[r], 0.0))
+                else:
+                    draw = min(max(demands[r] - got_r[r], 0.0), max(rstock[r], 0.0))
+                draws.append(draw)
+            total = sum(demands)
+            have = sum(received_r) + sum(draws)
+            used = min(have, total)
+            ratio = max(sum(received_r), used) / total
+            price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
+            price = min(max(price, 1.0 / model.price_cap), model.price_cap)
+            for r in range(R):
+                share = demands[r] / total
+                before = rstock[r]
+                rstock[r] = before - draws[r] + (have - used) * share
+                out["shortfall"][t, r] = demands[r] - used * share
+                out["receipts"][t, r] = used * share + rstock[r] - before
+                out["price_ratio"][t, r] = price
+        for r in range(0 if world else R):
             demand = model.demand[r] * shocks.demand[s, t, r]
             if pooled:
                 keep = (1.0 - cover_r[r]) * gap0_r[r]
@@ -188,6 +218,16 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         lifted = max(world, 1.0) ** model.supply_elasticity - 1.0
         response = min(max(lifted, 0.0), model.spare)
     return out
+
+
+def _arbitraged(model: ChainModel, shocks: Shocks, s: int, t: int, received: list) -> list:
+    """A world market's receipts after arbitrage (each region's demand share of the pooled
+    receipts); a regional market's as received."""
+    demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(len(received))]
+    total = sum(demands)
+    if not model.world_market or total <= 0:
+        return list(received)
+    return [sum(received) * d / total for d in demands]
 
 
 def _release(

@@ -38,6 +38,7 @@ from critmin.schema.vocabulary import (
     STAGE_NAMES,
     STAGE_ORDER,
     WORLD,
+    WORLD_MARKET,
 )
 from critmin.schema.vocabulary import USGS_SOURCE as USGS
 
@@ -926,7 +927,9 @@ class Builder:
         the USGS stocks where no hand-entered row exists (:meth:`_stock_days`); rows for
         mineral ``all`` fill every other mineral lacking that parameter (and are marked as the
         critmin default in their note)."""
-        raw = _csv(self.src / "manual" / "market_parameters.csv")
+        path = self.src / "manual" / "market_parameters.csv"
+        raw = _csv(path)
+        _check_world_market(raw, str(path))
         specific = raw[raw["mineral"] != "all"]
         have = set(zip(specific["mineral"], specific["parameter"], strict=True))
         specific = pd.concat([specific, self._stock_days(have)], ignore_index=True)
@@ -1050,3 +1053,24 @@ def build(raw: Path, src: Path, out: Path) -> BuildLog:
             out.rename(backup)
         shutil.move(str(staging), str(out))
     return builder.log
+
+
+def _check_world_market(rows: pd.DataFrame, file: str) -> None:
+    """A ``world_market`` row (the mineral's declared market) is a flag: value 0 or 1, unit
+    ``flag``; DataError naming the row otherwise."""
+    bad: list[Problem] = []
+    for i, (name, value, unit) in enumerate(
+        zip(rows["parameter"], rows["value"], rows["unit"], strict=True), start=2
+    ):
+        if str(name) != WORLD_MARKET:
+            continue
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = float("nan")
+        if v not in (0.0, 1.0):
+            bad.append(Problem(file, i, "value", f"world_market is a flag (0 or 1), got {value!r}"))
+        if str(unit) != "flag":
+            bad.append(Problem(file, i, "unit", f"world_market's unit is 'flag', got {unit!r}"))
+    if bad:
+        raise DataError(bad)

@@ -368,7 +368,7 @@ TABLES: dict[str, Table] = {
                 Column("mineral", references="minerals.id"),
                 Column("parameter", allowed=MARKET_PARAMETERS),
                 Column("value", "float"),
-                Column("unit", allowed=frozenset({"ratio", "days", "fraction"})),
+                Column("unit", allowed=frozenset({"ratio", "days", "fraction", "flag"})),
                 _source(),
                 _estimated(),
                 _note(),

@@ -128,7 +128,13 @@ MARKET_PARAMETER_NAMES: tuple[str, ...] = (
     "substitution_elasticity",
     "price_to_basis_factor",
 )
-MARKET_PARAMETERS: frozenset[str] = frozenset(MARKET_PARAMETER_NAMES)
+#: The declared market of a mineral (market_parameters ``world_market``, unit ``flag``): 1 = one
+#: world price (an exchange-traded metal: the exchange's contract list is its source; engine
+#: step 4 clears its consuming regions jointly, critmin.simulate.kernel), 0 = each consuming
+#: region clears on what it receives. A flag, not a magnitude: the plan's sensitivity does not
+#: scale it (it is not in MARKET_PARAMETER_NAMES).
+WORLD_MARKET = "world_market"
+MARKET_PARAMETERS: frozenset[str] = frozenset((*MARKET_PARAMETER_NAMES, WORLD_MARKET))
 
 #: Kinds of reserve agreement a candidate can be.
 AGREEMENT_KINDS: frozenset[str] = frozenset({"offtake", "price_floor"})

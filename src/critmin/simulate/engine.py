@@ -33,6 +33,13 @@ Per month and stage (METHODS §3, DESIGN §3):
    supply against demand, capped at a choke multiple; a regional restriction gives a regional
    premium. The suppliers' response answers
    this price (stocks that cover a gap leave the price, and so the response, at rest).
+   A mineral with one world price (``ChainModel.world_market``: an exchange-traded metal,
+   market_parameters ``world_market``) clears its regions jointly instead: arbitrage gives
+   each region its demand share of the pooled shipments and releases, each draws its stock
+   by the same rule against that share, what was received and drawn is consumed in
+   proportion to demand, and one price clears the pooled supply against the pooled demand
+   (critmin.simulate.kernel.clear_world); ``receipts`` are then what a region received after
+   arbitrage, ``final`` the tonnes its lanes delivered.
 5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
    (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
 Conservation holds by construction and is checked (:func:`check_balance`). The monthly step runs
@@ -66,7 +73,8 @@ class Trace:
     output: np.ndarray  # (S, M, K, N) t produced
     exports: np.ndarray  # (S, M, K, N) t shipped out of the country (or its region, last stage)
     final: np.ndarray  # (S, M, N, R) t shipped to regions (incl. rerouted)
-    receipts: np.ndarray  # (S, M, R) t received (shipments + releases)
+    receipts: np.ndarray  # (S, M, R) t received (shipments + releases; after arbitrage in a
+    # world market)
     consumption: np.ndarray  # (S, M, R)
     shortfall: np.ndarray  # (S, M, R)
     price_ratio: np.ndarray  # (S, M, R)
@@ -172,6 +180,7 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         float(model.supply_elasticity),
         float(model.spare),
         reroute,
+        bool(model.world_market),
         c64(shocks.avail),
         c64(shocks.demand),
         c64(shocks.release),

@@ -58,6 +58,88 @@ def response_share(price: float, elasticity: float, spare: float) -> float:
 
 
 @jit
+def pool_receipts(
+    received_r: Any, demand0: Any, demand_mult: Any, s: int, t: int, out: Any
+) -> None:
+    """A world market's receipts after arbitrage: each region's demand share of the pooled
+    receipts (what it received unchanged when no region has demand)."""
+    R = demand0.shape[0]
+    total = 0.0
+    got = 0.0
+    for r in range(R):
+        total += demand0[r] * demand_mult[s, t, r]
+        got += received_r[r]
+    for r in range(R):
+        out[r] = got * (demand0[r] * demand_mult[s, t, r] / total) if total > 0 else received_r[r]
+
+
+@jit
+def clear_world(
+    s: int,
+    t: int,
+    demand0: Any,
+    demand_mult: Any,
+    received_r: Any,
+    rstock_before: Any,
+    rstock: Any,
+    pooled: bool,
+    cover_r: Any,
+    gap0_r: Any,
+    inv_elasticity: float,
+    price_cap: float,
+    market_r: Any,
+    draw_r: Any,
+    receipts: Any,
+    consumption: Any,
+    shortfall: Any,
+    price_ratio: Any,
+    region_balance: Any,
+) -> None:
+    """Step 4 for a world market (``ChainModel.world_market``): the regions clear jointly.
+    Arbitrage gives each region its demand share of the pooled receipts (shipments +
+    releases); each draws its stock by the same rule as a regional market against that share;
+    what was received and drawn is consumed in proportion to demand (a surplus is stocked in
+    the same proportion), and one price clears the pooled supply against the pooled demand.
+    Replaces the month's regional clearing (stocks from ``rstock_before``); nothing without
+    demand anywhere."""
+    R = demand0.shape[0]
+    total = 0.0
+    shipped = 0.0
+    for r in range(R):
+        total += demand0[r] * demand_mult[s, t, r]
+        shipped += received_r[r]
+    if total <= 0:
+        return
+    pool_receipts(received_r, demand0, demand_mult, s, t, market_r)
+    have = 0.0
+    for r in range(R):
+        dem = demand0[r] * demand_mult[s, t, r]
+        rb = rstock_before[r]
+        if pooled:
+            keep = (1.0 - cover_r[r]) * gap0_r[r]
+            draw_r[r] = min(max(dem - keep - market_r[r], 0.0), max(rb, 0.0))
+        else:
+            draw_r[r] = drawn(market_r[r], dem, rb)
+        have += market_r[r] + draw_r[r]
+    used = min(have, total)
+    # shipments + releases + the stock drawn, as a regional market clears
+    price = clearing_ratio(max(shipped, used), total, inv_elasticity, price_cap)
+    for r in range(R):
+        dem = demand0[r] * demand_mult[s, t, r]
+        w = dem / total
+        rb = rstock_before[r]
+        consumed = used * w
+        rstock[r] = rb - draw_r[r] + (have - used) * w
+        # what the region received after arbitrage: its stock change and what it consumed
+        got = consumed + (rstock[r] - rb)
+        receipts[s, t, r] = got
+        consumption[s, t, r] = consumed
+        shortfall[s, t, r] = dem - consumed
+        region_balance[s, t, r] = got + (rb - rstock[r]) - consumed
+        price_ratio[s, t, r] = price
+
+
+@jit
 def step_all(
     # model, per stage k: flows (K, N, Dmax) (D = N between stages, R to regions)
     cap: Any,
@@ -79,6 +161,7 @@ def step_all(
     supply_elasticity: float,
     spare: float,
     reroute: bool,
+    world: bool,  # one world price: step 4 clears the regions jointly (clear_world)
     # shocks
     avail: Any,  # (S, M, K, N)
     demand_mult: Any,  # (S, M, R)
@@ -129,6 +212,9 @@ def step_all(
     gap0 = np.zeros((K, N))
     gap0_r = np.zeros(R)
     cover_r = np.ones(R)
+    market_r = np.empty(R)
+    draw_w = np.empty(R)
+    rstock_before = np.empty(R)
     reach = np.zeros((K, N, R))
     lane_allow = np.ones((K, N, Dmax))
     allow = np.empty((N, Dmax))
@@ -171,9 +257,13 @@ def step_all(
                                             if f != 0.0:
                                                 v += f / tot * reach[k + 1, d, r]
                                 reach[k, n, r] = v
+                    # a world market's gap: each region's demand share of the pooled gap
+                    if world:
+                        pool_receipts(received_r, demand0, demand_mult, s, t, market_r)
                     for r in range(R):
                         dem = demand0[r] * demand_mult[s, t, r]
-                        gap0_r[r] = max(dem - received_r[r], 0.0)
+                        got_r = market_r[r] if world else received_r[r]
+                        gap0_r[r] = max(dem - got_r, 0.0)
                         held = max(rstock[r], 0.0)
                         for k in range(1, K):
                             for n in range(N):
@@ -373,6 +463,8 @@ def step_all(
             # and consume; the market clears on what it received: shipments + releases + the
             # stock drawn
             paid = 0.0
+            if world:
+                rstock_before[:] = rstock
             for r in range(R):
                 dem = demand0[r] * demand_mult[s, t, r]
                 rb = rstock[r]
@@ -395,3 +487,27 @@ def step_all(
                     paid += notional * weights[r]
             if has_weights:
                 response = response_share(paid, supply_elasticity, spare)
+            # a world market: the regions clear jointly instead (the suppliers' response
+            # above answers the regions' notional prices either way)
+            if world:
+                clear_world(
+                    s,
+                    t,
+                    demand0,
+                    demand_mult,
+                    received_r,
+                    rstock_before,
+                    rstock,
+                    pooled,
+                    cover_r,
+                    gap0_r,
+                    inv_elasticity,
+                    price_cap,
+                    market_r,
+                    draw_w,
+                    receipts,
+                    consumption,
+                    shortfall,
+                    price_ratio,
+                    region_balance,
+                )

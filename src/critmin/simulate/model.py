@@ -51,6 +51,7 @@ from critmin.schema.vocabulary import (
     OTHER_COUNTRIES,
     REGIONS,
     USGS_SOURCE,
+    WORLD_MARKET,
 )
 from critmin.simulate.hubs import hub_candidates, hub_origins, route_through_hubs
 from critmin.simulate.intermediaries import (
@@ -172,6 +173,10 @@ class ChainModel:
     #: "" = the last stage). Before the last stage the U.S. purchases go to the node
     #: :data:`US_BUYER`, which passes them on unchanged through the later stages
     us_stage: str = ""
+    #: one world price (market_parameters ``world_market`` = 1, an exchange-traded metal):
+    #: engine step 4 clears the consuming regions jointly (critmin.simulate.kernel); False:
+    #: each region clears on what it receives
+    world_market: bool = False
 
     @property
     def us_stage_index(self) -> int:
@@ -638,6 +643,13 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         sources.add(p.source_id)
         if p.assumption:
             assumptions.append(f"{name} = {p.value:g} (critmin default)")
+    market = market_parameter(params, mineral, WORLD_MARKET)
+    if market.value == 1.0:
+        sources.add(market.source_id)
+        assumptions.append(
+            "one world price (world_market): the consuming regions clear jointly, the "
+            "shortfall shared in proportion to demand"
+        )
     sectors, sector_share, sector_notes, sector_sources = _sectors(chain, mineral)
     assumptions += sector_notes
     sources |= sector_sources
@@ -711,6 +723,7 @@ def _build_model(chain: SupplyChain, mineral: str, stages: list[str] | None = No
         base_year=chain.base_year(mineral),
         production_years=tuple(year_of[s] for s in use),
         us_stage=use[j],
+        world_market=market.value == 1.0,
     )
 
 

@@ -1,0 +1,170 @@
+"""One world price for an exchange-traded metal (market_parameters ``world_market``): engine
+step 4 clears the consuming regions jointly (critmin.simulate.kernel.clear_world), so a
+disruption anywhere moves every region's price; every other mineral clears by region."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from critmin.chain import SupplyChain
+from critmin.data.build import _check_world_market
+from critmin.economics.parameters import market_parameter
+from critmin.economics.price import parents_of_dataset
+from critmin.schema.validate import DataError
+from critmin.schema.vocabulary import REGIONS, WORLD_MARKET
+from critmin.simulate.engine import Trace, check_balance, run
+from critmin.simulate.model import ChainModel, build_model
+from critmin.simulate.shocks import Shocks, build_shocks
+
+from .reference import run_one
+from .specs import outage
+
+USA = REGIONS.index("USA")
+CHN = REGIONS.index("CHN")
+#: LME contracts (data-src/manual/market_parameters.csv, sources LME_*)
+DECLARED = ("nickel", "copper", "cobalt", "aluminum", "zinc", "lead", "tin")
+
+
+def _china_refining_outage(
+    bundled: SupplyChain, model: ChainModel, draws: int, share: float = 0.5
+) -> Shocks:
+    """China's refining loses ``share`` of its output for six months from month 2."""
+    spec = outage(bundled, "CHN", model.mineral, "refining", share, 6, start="2026-02")
+    return build_shocks(
+        spec, model, parents_of_dataset(bundled.dataset), draws, 12, np.random.default_rng(3)
+    )
+
+
+def test_the_lme_metals_are_declared_world_markets_and_others_are_not(
+    bundled: SupplyChain,
+) -> None:
+    params = bundled.dataset["market_parameters"]
+    for mineral in DECLARED:
+        p = market_parameter(params, mineral, WORLD_MARKET)
+        assert p.value == 1.0, mineral
+        assert p.source_id.startswith("LME_"), mineral
+        assert build_model(bundled, mineral).world_market
+    for mineral in ("manganese", "lithium", "rare_earths", "gallium"):
+        assert market_parameter(params, mineral, WORLD_MARKET).value == 0.0
+        assert not build_model(bundled, mineral).world_market
+
+
+def test_a_world_market_flag_is_zero_or_one() -> None:
+    rows = pd.DataFrame(
+        {
+            "mineral": ["nickel", "copper", "zinc"],
+            "parameter": [WORLD_MARKET, WORLD_MARKET, WORLD_MARKET],
+            "value": [1, 0.5, 1],
+            "unit": ["flag", "flag", "ratio"],
+        }
+    )
+    with pytest.raises(DataError) as err:
+        _check_world_market(rows, "market_parameters.csv")
+    text = str(err.value)
+    assert "row 3, column 'value'" in text
+    assert "row 4, column 'unit'" in text
+    assert "row 2" not in text
+
+
+@pytest.mark.parametrize("rule", ["storage", "myopic"])
+@pytest.mark.parametrize("reroute", [True, False])
+def test_world_clearing_equals_the_reference(
+    bundled: SupplyChain, rule: str, reroute: bool
+) -> None:
+    model = build_model(bundled, "nickel")
+    assert model.world_market
+    model = dataclasses.replace(model, stock_rule=rule)
+    shocks = _china_refining_outage(bundled, model, 4, share=0.9)
+    trace = run(model, shocks, reroute=reroute)
+    assert trace.shortfall.sum() > 0  # the outage reaches the regions' markets
+    for s in range(4):
+        ref = run_one(model, shocks, s, reroute=reroute)
+        for name in ("shortfall", "price_ratio", "receipts", "exports", "output"):
+            np.testing.assert_allclose(
+                getattr(trace, name)[s], ref[name], rtol=1e-9, atol=1e-9, err_msg=name
+            )
+
+
+def _world_checks(model: ChainModel, shocks: Shocks, trace: Trace) -> None:
+    """Balances hold; arbitrage moves tonnes between regions without making any; one price;
+    each region consumes the same share of its demand."""
+    check_balance(model, trace)
+    shipped = trace.final.sum(axis=2) + shocks.release  # (S, M, R) what the lanes delivered
+    np.testing.assert_allclose(
+        trace.receipts.sum(axis=2), shipped.sum(axis=2), rtol=1e-12, atol=1e-9
+    )
+    prices = trace.price_ratio
+    np.testing.assert_array_equal(prices, np.broadcast_to(prices[:, :, :1], prices.shape))
+    demand = model.demand[None, None, :] * shocks.demand
+    served = trace.consumption / demand
+    np.testing.assert_allclose(served, np.broadcast_to(served[:, :, :1], served.shape), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mineral", ["nickel", "copper"])
+def test_world_market_balances_and_shares_the_shortfall(bundled: SupplyChain, mineral: str) -> None:
+    model = build_model(bundled, mineral)
+    shocks = _china_refining_outage(bundled, model, 6, share=0.9)
+    trace = run(model, shocks)
+    assert trace.shortfall[:, :, USA].sum() > 0  # the U.S. shares China's shortfall
+    _world_checks(model, shocks, trace)
+
+
+def test_china_refining_outage_raises_the_us_price_of_a_world_market_only(
+    bundled: SupplyChain,
+) -> None:
+    """China's refining outage: a world-market mineral's U.S. price rises with China's; the
+    same chain cleared by region, and a mineral with no exchange contract, leave the U.S.
+    price at 1.00."""
+    world = build_model(bundled, "nickel")
+    shocks = _china_refining_outage(bundled, world, 6, share=0.9)
+    got = run(world, shocks)
+    assert got.price_ratio[:, :, USA].max() > 1.01
+    regional = run(dataclasses.replace(world, world_market=False), shocks)
+    assert regional.price_ratio[:, :, CHN].max() > 1.01  # China's market is short
+    np.testing.assert_array_equal(regional.price_ratio[:, :, USA], 1.0)
+    manganese = build_model(bundled, "manganese")
+    assert not manganese.world_market
+    mn = run(manganese, _china_refining_outage(bundled, manganese, 6, share=0.9))
+    assert mn.price_ratio[:, :, CHN].max() > 1.01
+    np.testing.assert_array_equal(mn.price_ratio[:, :, USA], 1.0)
+
+
+def test_one_region_clears_as_a_regional_market(bundled: SupplyChain) -> None:
+    """With one consuming region the joint clearing is that region's own: the same numbers
+    as the regional clearing (to rounding)."""
+    model = build_model(bundled, "nickel")
+    one = dataclasses.replace(
+        model,
+        regions=("USA",),
+        demand=np.array([model.demand.sum()]),
+        final=model.final.sum(axis=1, keepdims=True),
+        region_index=np.zeros(model.N, dtype=int),
+    )
+    shocks = Shocks.neutral(one, 3, 12)
+    shocks.avail[:, 1:11, 1:, one.country_index("CHN")] = np.array([0.0, 0.3, 0.6])[:, None, None]
+    world = run(one, shocks)
+    assert world.shortfall.sum() > 0
+    regional = run(dataclasses.replace(one, world_market=False), shocks)
+    for name in ("shortfall", "price_ratio", "receipts", "consumption", "output"):
+        np.testing.assert_allclose(
+            getattr(world, name), getattr(regional, name), rtol=1e-12, atol=1e-9, err_msg=name
+        )
+
+
+def test_the_flag_alone_switches_the_clearing(bundled: SupplyChain) -> None:
+    """A mineral with no exchange contract runs the regional clearing exactly (the same bits
+    as with the flag cleared); declaring it a world market moves the U.S. price of China's
+    refining outage."""
+    model = build_model(bundled, "manganese")
+    shocks = _china_refining_outage(bundled, model, 4, share=0.9)
+    plain = run(model, shocks)
+    off = run(dataclasses.replace(model, world_market=False), shocks)
+    for name in plain.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(plain, name), getattr(off, name), name)
+    on = run(dataclasses.replace(model, world_market=True), shocks)
+    assert on.price_ratio[:, :, USA].max() > 1.0
+    _world_checks(model, shocks, on)
