@@ -156,12 +156,6 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
                         for r in range(R)
                     ]
-                    # the suppliers answer the flow scarcity: shipments without their response,
-                    # releases and stock drawn
-                    notional_r = [
-                        received_r[r] - shocks.release[s, t, r] - sum(extra[o][r] for o in range(N))
-                        for r in range(R)
-                    ]
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
             if pooled:
@@ -178,6 +172,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             ratio = supplied / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
+        # the suppliers answer the flow scarcity: what would reach the regions without any
+        # stock drawn (the plants' included) and without their response at any stage
+        notional_r = _notional(model, shocks, s, t)
         notional = []
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
@@ -188,6 +185,31 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         lifted = max(world, 1.0) ** model.supply_elasticity - 1.0
         response = min(max(lifted, 0.0), model.spare)
     return out
+
+
+def _notional(model: ChainModel, shocks: Shocks, s: int, t: int) -> list[float]:
+    """The month's receipts by region with no stock and no supply response, by hand: each
+    plant makes what its flow input allows, output ships along the allowed baseline flows."""
+    K, N, R = model.K, model.N, len(model.regions)
+    received = [0.0] * N
+    arrived = [0.0] * R
+    for k in range(K):
+        last = k == K - 1
+        flows = model.final if last else model.flows[k]
+        allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
+        D = R if last else N
+        into = [0.0] * D
+        for o in range(N):
+            a = model.capacity[k][o] * shocks.avail[s, t, k, o]
+            made = a if k == 0 else min(a, received[o])
+            ratio = made / model.capacity[k][o] if model.capacity[k][o] > 0 else 0.0
+            for d in range(D):
+                into[d] += flows[o][d] * ratio * allow[o][d]
+        if last:
+            arrived = into
+        else:
+            received = into
+    return arrived
 
 
 def _release(
