@@ -16,6 +16,11 @@ world's largest price ratio over the 8 months (observed x2.0, ECOFIN_CO_PRICE_20
 approval 0.439) on the bundled chain, the case the ranking carries, at the plant stock the data
 give, at the 30-day default and with 90 days at the refiners and 30 at the cathode makers (a
 per-stage stock the data do not carry: set on the model here, diagnosis only).
+
+Both also run the bundled case with no supply response at the processing plants (the mines
+alone answer the price: the plants' output marked host-tied, so it does not answer; diagnosis
+only): the response of an answering plant is drawn from its input stock outside the pooled
+release (docs/criticality.md §3), and this shows what that draw does to the path.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
 from critmin.simulate.backtest import episodes
 from critmin.simulate.engine import run
-from critmin.simulate.model import build_model
+from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.shocks import Shocks, build_shocks
 
 EPISODE = "cobalt-2025-drc"
@@ -91,11 +96,19 @@ def _with(ds: Dataset, values: dict[str, float]) -> Dataset:
     return ds.with_table("market_parameters", params)
 
 
+def _mines_alone(model: ChainModel) -> ChainModel:
+    """The model with the processing plants' output host-tied: only the mines answer."""
+    tied = np.zeros((model.K, model.N)) if model.host_tied is None else model.host_tied.copy()
+    tied[1:] = 1.0
+    return replace(model, host_tied=tied)
+
+
 def path(
     values: dict[str, float],
     rule: str | None,
     hazard: float | None,
     per_stage: np.ndarray | None = None,
+    mines_alone: bool = False,
 ) -> list[str]:
     ds = _with(load(), values)
     chain = SupplyChain.from_dataset(ds)
@@ -107,6 +120,8 @@ def path(
         model = replace(model, stock_rule=rule)
     if per_stage is not None:
         model = replace(model, node_stock_days=per_stage)
+    if mines_alone:
+        model = _mines_alone(model)
     shocks = build_shocks(
         scenario, model, parents_of_dataset(ds), 1, MONTHS, np.random.default_rng(0)
     )
@@ -152,12 +167,19 @@ def quota() -> None:
     scenario = parse_scenario(raw, "quota", Labels.of(ds))
     bundled = build_model(chain, "cobalt")
     per_stage = np.array([[0.0], [90.0], [30.0]])  # (K, 1): mining, refining, cathode
-    for label, days in (
-        (f"bundled {bundled.node_stock_days:g} d", bundled.node_stock_days),
-        ("30 d (default)", 30.0),
-        ("refining 90 d, cathode 30 d", per_stage),
+    for label, days, alone in (
+        (f"bundled {bundled.node_stock_days:g} d", bundled.node_stock_days, False),
+        ("30 d (default)", 30.0, False),
+        ("refining 90 d, cathode 30 d", per_stage, False),
+        (
+            f"bundled {bundled.node_stock_days:g} d, mines alone answer",
+            bundled.node_stock_days,
+            True,
+        ),
     ):
         model = replace(bundled, node_stock_days=days)
+        if alone:
+            model = _mines_alone(model)
         shocks = build_shocks(
             scenario, model, parents_of_dataset(ds), 1, MONTHS, np.random.default_rng(0)
         )
@@ -172,6 +194,7 @@ def main(brief: bool) -> None:
     # per-stage plant stock (the data carry one value for every stage): diagnosis only
     per_stage = np.array([[0.0], [90.0], [30.0]])
     runs.append(("refining 90 d, cathode 30 d (per stage)", path({}, None, None, per_stage)))
+    runs.append(("bundled, mines alone answer (diagnosis)", path({}, None, None, None, True)))
     for label, lines in runs:
         if brief:
             print(f"{label}: {lines[0].split('; ')[-1]}")

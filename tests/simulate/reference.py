@@ -158,12 +158,6 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         sum(shipped[o][r] + extra[o][r] for o in range(N)) + shocks.release[s, t, r]
                         for r in range(R)
                     ]
-                    # the suppliers answer the flow scarcity: shipments without their response,
-                    # releases and stock drawn
-                    notional_r = [
-                        received_r[r] - shocks.release[s, t, r] - sum(extra[o][r] for o in range(N))
-                        for r in range(R)
-                    ]
         demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(R)]
         world = model.world_market and sum(demands) > 0
         if world:
@@ -208,14 +202,17 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             ratio = supplied / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
+        # the suppliers answer the flow scarcity: what would reach the regions without any
+        # stock drawn (the plants' included) and without their response at any stage
+        notional_r = _notional(model, shocks, s, t)
         notional = []
         for r in range(R):
             demand = model.demand[r] * shocks.demand[s, t, r]
             ratio = notional_r[r] / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             notional.append(min(max(price, 1.0 / model.price_cap), model.price_cap))
-        world = sum(notional[r] * model.demand[r] / total_demand for r in range(R))
-        lifted = max(world, 1.0) ** model.supply_elasticity - 1.0
+        paid = sum(notional[r] * model.demand[r] / total_demand for r in range(R))
+        lifted = max(paid, 1.0) ** model.supply_elasticity - 1.0
         response = min(max(lifted, 0.0), model.spare)
     return out
 
@@ -228,6 +225,31 @@ def _arbitraged(model: ChainModel, shocks: Shocks, s: int, t: int, received: lis
     if not model.world_market or total <= 0:
         return list(received)
     return [sum(received) * d / total for d in demands]
+
+
+def _notional(model: ChainModel, shocks: Shocks, s: int, t: int) -> list[float]:
+    """The month's receipts by region with no stock and no supply response, by hand: each
+    plant makes what its flow input allows, output ships along the allowed baseline flows."""
+    K, N, R = model.K, model.N, len(model.regions)
+    received = [0.0] * N
+    arrived = [0.0] * R
+    for k in range(K):
+        last = k == K - 1
+        flows = model.final if last else model.flows[k]
+        allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
+        D = R if last else N
+        into = [0.0] * D
+        for o in range(N):
+            a = model.capacity[k][o] * shocks.avail[s, t, k, o]
+            made = a if k == 0 else min(a, received[o])
+            ratio = made / model.capacity[k][o] if model.capacity[k][o] > 0 else 0.0
+            for d in range(D):
+                into[d] += flows[o][d] * ratio * allow[o][d]
+        if last:
+            arrived = into
+        else:
+            received = into
+    return arrived
 
 
 def _release(

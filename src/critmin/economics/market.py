@@ -4,7 +4,9 @@ Demand ``D(P) = D0·(P/P0)^ε_d`` (ε_d < 0). Undisrupted suppliers respond to t
 ``S(P) = S0·(P/P0)^ε_s``, bounded by their spare capacity: the extra output a supplier offers
 is ``min(spare, (P/P0)^ε_s - 1)`` of its capacity. The response is to the previous month's
 price (partial adjustment: output cannot answer a price it has not yet seen), so the month a
-disruption starts has no response and the next months do.
+disruption starts has no response and the next months do; the price it answers is the one the
+month's flow would set without any stock drawn and without the response itself
+(critmin.simulate.engine, step 3).
 
 What the region's market receives in the month clears against demand: shipments (rerouted
 supply included), strategic-reserve releases, and the commercial stock drawn

@@ -13,9 +13,12 @@ Per month and stage (METHODS §3, DESIGN §3):
    that fell alike) from suppliers they may still buy from, in proportion to those suppliers'
    supply response: the share of capacity they add at last month's (demand-weighted) price
    under the supply elasticity, bounded by their spare capacity (critmin.economics.market),
-   drawn from their input stock. The price they answer is the one the month's scarcity would
-   set without their response (so the response lasts as long as the disruption, rather than
-   collapsing the month after it worked).
+   drawn from their input stock. The price they answer is the one the month's flow scarcity
+   would set: what would reach the regions without any stock drawn (the plants' input stock
+   included) and without their response at any stage, releases left out
+   (:func:`critmin.simulate.kernel.notional_receipts`), so the response lasts as long as the
+   disruption and is the same every month of a constant one, rather than collapsing the month
+   after it worked.
 4. Regions consume the last stage's shipments plus releases, draw commercial stock when short
    (the competitive-storage release of critmin.economics.storage, pooled: a first pass of the
    month's steps 1-3 without stock draws gives each holder's gap at P0 and each region's; the
@@ -31,8 +34,8 @@ Per month and stage (METHODS §3, DESIGN §3):
    month on what it received, shipments + releases + stock drawn (one mechanism for a reserve
    release and a commercial draw): the price moves through the demand elasticity on that
    supply against demand, capped at a choke multiple; a regional restriction gives a regional
-   premium. The suppliers' response answers
-   this price (stocks that cover a gap leave the price, and so the response, at rest).
+   premium. The suppliers' response does not answer this price but the stock-free one of
+   step 3 (stocks that cover a gap leave this price at rest, not the response).
    A mineral with one world price (``ChainModel.world_market``: an exchange-traded metal,
    market_parameters ``world_market``) clears its regions jointly instead: arbitrage gives
    each region its demand share of the pooled shipments and releases, each draws its stock

@@ -140,6 +140,80 @@ def clear_world(
 
 
 @jit
+def notional_receipts(
+    s: int,
+    t: int,
+    cap: Any,
+    safe_cap: Any,
+    flows: Any,
+    col_sum: Any,
+    avail: Any,
+    lane_stage: Any,
+    lane_origin: Any,
+    lane_vals: Any,
+    received: Any,  # (N,) scratch
+    ratio: Any,  # (N,) scratch
+    ship_in: Any,  # (Dmax,) scratch
+    need: Any,  # (Dmax,) scratch
+    allow: Any,  # (N, Dmax) scratch
+    out: Any,  # (R,) the regions' receipts
+) -> None:
+    """What reaches each region in scenario ``s``, month ``t``, without any stock and without
+    the suppliers' response: every plant makes what its flow input allows (no input stock
+    drawn), nobody reroutes, and output ships along the baseline flows the month allows. The
+    flow scarcity the suppliers' response answers (the month's shocks alone: the same in a
+    month the response or a stock draw covered as in one they did not)."""
+    K, N = cap.shape
+    R = out.shape[0]
+    L = lane_stage.shape[0]
+    for k in range(K):
+        last = k == K - 1
+        D = R if last else N
+        for n in range(N):
+            avail_cap = cap[k, n] * avail[s, t, k, n]
+            made = avail_cap if k == 0 else min(avail_cap, received[n])
+            ratio[n] = made / safe_cap[k, n]
+        restricted = False
+        for ell in range(L):
+            if lane_stage[ell] == k:
+                for d in range(D):
+                    if lane_vals[ell, s, t, d] != 1.0:
+                        restricted = True
+                        break
+        if not restricted:
+            # the baseline less what the nodes whose output fell did not make (step 2's sums)
+            for d in range(D):
+                need[d] = 0.0
+            for n in range(N):
+                if cap[k, n] > 0 and ratio[n] < 1.0:
+                    lost = 1.0 - ratio[n]
+                    for d in range(D):
+                        need[d] += lost * flows[k, n, d]
+            for d in range(D):
+                ship_in[d] = col_sum[k, d] - need[d]
+        else:
+            for n in range(N):
+                for d in range(D):
+                    allow[n, d] = 1.0
+            for ell in range(L):
+                if lane_stage[ell] == k:
+                    o = lane_origin[ell]
+                    for d in range(D):
+                        allow[o, d] = lane_vals[ell, s, t, d]
+            for d in range(D):
+                ship_in[d] = 0.0
+            for n in range(N):
+                for d in range(D):
+                    ship_in[d] += flows[k, n, d] * ratio[n] * allow[n, d]
+        if last:
+            for r in range(R):
+                out[r] = ship_in[r]
+        else:
+            for n in range(N):
+                received[n] = ship_in[n]
+
+
+@jit
 def step_all(
     # model, per stage k: flows (K, N, Dmax) (D = N between stages, R to regions)
     cap: Any,
@@ -208,6 +282,11 @@ def step_all(
     wsum = np.empty(Dmax)
     received_r = np.empty(R)
     notional_r = np.empty(R)
+    n_received = np.empty(N)
+    n_ratio = np.empty(N)
+    n_ship = np.empty(Dmax)
+    n_need = np.empty(Dmax)
+    n_allow = np.empty((N, Dmax))
     saved = np.empty((K, N))
     gap0 = np.zeros((K, N))
     gap0_r = np.zeros(R)
@@ -275,7 +354,6 @@ def step_all(
                             cover_r[r] = x / gap0_r[r]
                 received[:] = 0.0
                 received_r[:] = 0.0
-                notional_r[:] = 0.0
                 for k in range(K):
                     last = k == K - 1
                     D = R if last else N
@@ -455,9 +533,28 @@ def step_all(
                                 final[s, t, n, r] = x
                         for r in range(R):
                             received_r[r] = ship_in[r] + release[s, t, r]
-                            # the flow scarcity the suppliers answer: shipments without their own
-                            # response and without the month's covers (releases, stock drawn)
-                            notional_r[r] = ship_in[r] - extra_in[r] if rerouted else ship_in[r]
+            if has_weights and reroute:
+                # the flow scarcity the suppliers answer next month: what would reach the
+                # regions without any stock drawn (the plants' input stock included) and
+                # without the suppliers' own response at any stage, releases left out
+                notional_receipts(
+                    s,
+                    t,
+                    cap,
+                    safe_cap,
+                    flows,
+                    col_sum,
+                    avail,
+                    lane_stage,
+                    lane_origin,
+                    lane_vals,
+                    n_received,
+                    n_ratio,
+                    n_ship,
+                    n_need,
+                    n_allow,
+                    notional_r,
+                )
             # 4. regions draw commercial stock when short (the release rule of
             # critmin.economics.storage: the myopic draw, or the competitive-storage policy)
             # and consume; the market clears on what it received: shipments + releases + the
@@ -482,10 +579,10 @@ def step_all(
                 # received + draw, written so that a draw closing the gap clears at exactly 1
                 supplied = max(received_r[r], consumed)
                 price_ratio[s, t, r] = clearing_ratio(supplied, dem, inv_elasticity, price_cap)
-                if has_weights:
+                if has_weights and reroute:
                     notional = clearing_ratio(notional_r[r], dem, inv_elasticity, price_cap)
                     paid += notional * weights[r]
-            if has_weights:
+            if has_weights and reroute:
                 response = response_share(paid, supply_elasticity, spare)
             # a world market: the regions clear jointly instead (the suppliers' response
             # above answers the regions' notional prices either way)

@@ -1,0 +1,145 @@
+"""The suppliers' response answers the stock-free flow scarcity (engine step 3): what would
+reach the regions without any stock drawn, the plants' input stock included, and without the
+suppliers' own response at any stage. That scarcity is the month's shocks alone, so under a
+constant cut the response is constant, and the price path does not alternate month to month.
+
+Until 2026-12-03 the response answered last month's final shipments less the last stage's
+own response: the plants' input stock drawn upstream (by the pooled release and by the
+answering plants' rerouting) counted as flow, so a month of high price was followed by a full
+response, a notional price near 1, no response the month after, and a high price again (the
+DRC 2025 cobalt path: 1.86, 1.00, 2.18, 1.00, 1.84, ...).
+
+A path *alternates* when, while the cut is constant and from its second month on (the month
+the response first answers), the price falls from one month to the next by more than TOL:
+a constant cut with stocks running down never lowers the price."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from critmin.chain import SupplyChain
+from critmin.economics.price import parents_of_dataset
+from critmin.economics.storage import OPEN_REGIME_END_HAZARD
+from critmin.scenarios.load import Labels, parse_scenario
+from critmin.simulate.backtest import episodes
+from critmin.simulate.engine import Trace, check_balance, run
+from critmin.simulate.model import ChainModel, build_model
+from critmin.simulate.shocks import Shocks, build_shocks
+
+from .reference import run_one
+
+DEMAND = 100.0  # t per month
+MONTHS = 24
+CUT_FROM = 1
+#: the largest fall of the price from one month to the next read as no fall (price ratio)
+TOL = 0.01
+
+
+def _chain(stages: int, plant_days: float) -> ChainModel:
+    """Two parallel routes (AAA, BBB), each a mine, then a plant per later stage, half the
+    flow each, one consuming region with 30 days of stock; the suppliers answer the price
+    (supply elasticity 0.3, 10% spare)."""
+    K, N = stages, 2
+    flows = np.zeros((K - 1, N, N))
+    flows[:] = np.diag([DEMAND / 2, DEMAND / 2])
+    return ChainModel(
+        mineral="test",
+        stages=("mining", "refining", "cathode")[:K],
+        countries=("AAA", "BBB"),
+        capacity=np.full((K, N), DEMAND / 2),
+        flows=flows,
+        final=np.full((N, 1), DEMAND / 2),
+        demand=np.array([DEMAND]),
+        content=np.ones((K, N, N)),
+        node_stock_days=plant_days,
+        region_stock_days=30.0,
+        elasticity=-0.3,
+        spare=0.1,
+        price_cap=10.0,
+        price_usd_t=1.0,
+        unit="t",
+        world_t_per_year=12 * DEMAND,
+        regions=("ROW",),
+        sector_share=np.ones((1, 1)),
+        region_index=np.array([0, 0]),
+        supply_elasticity=0.3,
+    )
+
+
+def _cut(model: ChainModel, kept: float, hazard: float) -> Shocks:
+    """AAA's mine output falls to ``kept`` of its capacity from month CUT_FROM on, for good;
+    holders read the end hazard ``hazard`` in those months."""
+    shocks = Shocks.neutral(model, 1, MONTHS)
+    avail = shocks.avail.copy()
+    avail[:, CUT_FROM:, 0, 0] = kept
+    end = np.ones((1, MONTHS))
+    end[:, CUT_FROM:] = hazard
+    return dataclasses.replace(shocks, avail=avail, end_hazard=end)
+
+
+def _run(model: ChainModel, shocks: Shocks) -> Trace:
+    """The kernel's trace, balanced and equal to the per-scenario reference."""
+    trace = run(model, shocks)
+    check_balance(model, trace)
+    ref = run_one(model, shocks, 0)
+    for name in ("shortfall", "price_ratio", "receipts", "output", "exports"):
+        np.testing.assert_allclose(
+            getattr(trace, name)[0], ref[name], rtol=1e-9, atol=1e-9, err_msg=name
+        )
+    return trace
+
+
+def _falls(prices: np.ndarray) -> list[tuple[int, float]]:
+    """(month, fall) for every month-to-month fall larger than TOL."""
+    step = np.diff(prices)
+    return [(int(t) + 1, float(-step[t])) for t in np.flatnonzero(step < -TOL)]
+
+
+@pytest.mark.parametrize("plant_days", [30.0, 90.0])
+@pytest.mark.parametrize("hazard", [OPEN_REGIME_END_HAZARD, 1.0])
+def test_a_constant_cut_gives_a_path_without_alternation(plant_days: float, hazard: float) -> None:
+    """Three stages with input stock at the plants, AAA's mine cut to 20% for good: from the
+    cut's second month on the undisrupted mine's output (its response) is the same every month
+    and the price never falls (it stays or rises as the stocks run down)."""
+    model = _chain(3, plant_days)
+    trace = _run(model, _cut(model, 0.2, hazard))
+    answer = trace.output[0, CUT_FROM + 1 :, 0, 1]  # BBB's mine: capacity + its response
+    assert answer[0] > model.capacity[0, 1] * 1.01, "the undisrupted mine answers the price"
+    np.testing.assert_allclose(answer, answer[0], rtol=1e-12)
+    assert _falls(trace.price_ratio[0, CUT_FROM + 1 :, 0]) == []
+    # and the stock is drawn: short by less than the cut
+    assert trace.shortfall[0].sum() < 0.4 * DEMAND * (MONTHS - CUT_FROM)
+
+
+def test_one_stage_chain_answers_its_shipments_without_the_response() -> None:
+    """One stage (no plants, no input stock): the scarcity answered is the shipments without
+    the suppliers' response, as before; a 40% outage at AAA is answered from its second month
+    by the 10% spare of BBB, every month alike."""
+    model = _chain(1, 0.0)
+    trace = _run(model, _cut(model, 0.2, OPEN_REGIME_END_HAZARD))
+    answer = trace.output[0, CUT_FROM + 1 :, 0, 1]
+    np.testing.assert_allclose(answer, model.capacity[0, 1] * 1.1, rtol=1e-12)
+    assert _falls(trace.price_ratio[0, CUT_FROM + 1 :, 0]) == []
+
+
+def test_the_drc_2025_suspension_does_not_alternate(bundled: SupplyChain) -> None:
+    """The 2025 DRC cobalt episode on its 2024 chain (a constant ban for its 8 months): the
+    rest of the world's price never falls from month 2 to month 8 (it alternated 1.00, 2.18,
+    1.00, 1.84 before), and it is above P0 at the end."""
+    ep = episodes()["cobalt-2025-drc"]
+    scenario = parse_scenario({"name": "ep", **ep["scenario"]}, "ep", Labels.of(bundled.dataset))
+    as_of = dataclasses.replace(bundled, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
+    model = build_model(as_of, ep["mineral"], ep.get("stages"))
+    months = int(ep["months"])
+    shocks = build_shocks(
+        scenario, model, parents_of_dataset(bundled.dataset), 1, months, np.random.default_rng(0)
+    )
+    trace = run(model, shocks)
+    check_balance(model, trace)
+    row = model.regions.index("ROW")
+    prices = trace.price_ratio[0, :, row]
+    assert _falls(prices[1:]) == [], prices
+    assert prices[-1] > 1.3
