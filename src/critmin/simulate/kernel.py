@@ -131,9 +131,6 @@ def step_all(
     cover_r = np.ones(R)
     reach = np.zeros((K, N, R))
     lane_allow = np.ones((K, N, Dmax))
-    # the lane allowances reach was last formed from (it depends on nothing else that varies)
-    reach_allow = np.ones((K, N, Dmax))
-    reach_formed = False
     allow = np.empty((N, Dmax))
     shipped = np.empty((N, Dmax))
     want = np.empty((N, Dmax))
@@ -158,32 +155,22 @@ def step_all(
                 if pooled and p == 1:
                     stock[:, :] = saved
                     # where each node's output can go this month: the baseline flows' shares
-                    # along the lanes the month allows, back from the regions through the
-                    # stages; formed again only when an allowance differs from the last formed
-                    same = reach_formed
-                    for k in range(1, K):
+                    # along the lanes the month allows, back from the regions through the stages
+                    for k in range(K - 1, 0, -1):
+                        last = k == K - 1
                         for n in range(N):
-                            for d in range(Dmax):
-                                if lane_allow[k, n, d] != reach_allow[k, n, d]:
-                                    same = False
-                                reach_allow[k, n, d] = lane_allow[k, n, d]
-                    reach_formed = True
-                    if not same:
-                        for k in range(K - 1, 0, -1):
-                            last = k == K - 1
-                            for n in range(N):
-                                tot = row_sum[k, n]
-                                for r in range(R):
-                                    v = 0.0
-                                    if tot > 0.0:
-                                        if last:
-                                            v = flows[k, n, r] * lane_allow[k, n, r] / tot
-                                        else:
-                                            for d in range(N):
-                                                f = flows[k, n, d] * lane_allow[k, n, d]
-                                                if f != 0.0:
-                                                    v += f / tot * reach[k + 1, d, r]
-                                    reach[k, n, r] = v
+                            tot = row_sum[k, n]
+                            for r in range(R):
+                                v = 0.0
+                                if tot > 0.0:
+                                    if last:
+                                        v = flows[k, n, r] * lane_allow[k, n, r] / tot
+                                    else:
+                                        for d in range(N):
+                                            f = flows[k, n, d] * lane_allow[k, n, d]
+                                            if f != 0.0:
+                                                v += f / tot * reach[k + 1, d, r]
+                                reach[k, n, r] = v
                     for r in range(R):
                         dem = demand0[r] * demand_mult[s, t, r]
                         gap0_r[r] = max(dem - received_r[r], 0.0)
