@@ -92,6 +92,29 @@ def test_foreign_scope(everything: list[dict[str, object]]) -> None:
     assert {str(r["mineral"]) for r in everything} >= NOT_CRITICAL
 
 
+def test_no_loss_is_below_zero(everything: list[dict[str, object]]) -> None:
+    """Foreign disruptions leave the U.S. price at P0 or raise it: no loss, transfer or gain
+    is below 0. An undisrupted month once cleared a few ulps below P0 (a region's demand one
+    ulp under what the baseline delivers) and printed about -1e-7 USD/yr for copper and
+    zirconium (critmin.simulate.model.delivered)."""
+    keys = (
+        "expected_loss_usd",
+        "p95_loss_usd",
+        "gdp_loss_usd",
+        "consumer_surplus_lost_usd",
+        "producer_gain_usd",
+        "terms_of_trade_transfer_usd",
+        "domestic_outage_loss_usd",
+    )
+    below = [
+        (r["mineral"], k, r[k])
+        for r in everything
+        for k in keys
+        if r[k] is not None and float(r[k]) < 0.0  # type: ignore[arg-type]
+    ]
+    assert not below, below
+
+
 def test_default_top_20_is_on_a_us_list(default: list[dict[str, object]]) -> None:
     top = [r for r in default if r["rank"] is not None][:20]
     assert len(top) == 20
