@@ -15,7 +15,7 @@ from critmin.economics.storage import MONTHLY_DISCOUNT, OPEN_REGIME_END_HAZARD, 
 from critmin.economics.storage_kernel import solve_release, stored
 from critmin.scenarios.load import Labels, library_events, parse_scenario
 from critmin.scenarios.spec import month_index
-from critmin.simulate.engine import check_balance, run
+from critmin.simulate.engine import Trace, check_balance, run
 from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.shocks import Shocks, build_shocks
 
@@ -137,6 +137,23 @@ def _shocks(bundled: SupplyChain, model: ChainModel, duration: int | None) -> Sh
     return build_shocks(scenario, model, parents, 2, 12, np.random.default_rng(1))  # type: ignore[arg-type]
 
 
+def _both_rules(model: ChainModel, shocks: Shocks, reroute: bool) -> tuple[Trace, Trace]:
+    """`model` run under the myopic and the storage rule (in that order); each balances, and
+    the per-scenario reference agrees with the engine on both draws under each rule."""
+    traces = []
+    for rule in ("myopic", "storage"):
+        m = dataclasses.replace(model, stock_rule=rule)
+        trace = run(m, shocks, reroute=reroute)
+        check_balance(m, trace)
+        for s in range(2):
+            ref = run_one(m, shocks, s, reroute=reroute)
+            np.testing.assert_allclose(trace.price_ratio[s], ref["price_ratio"], rtol=1e-9)
+            np.testing.assert_allclose(trace.output[s], ref["output"], rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(trace.shortfall[s], ref["shortfall"], rtol=1e-9, atol=1e-9)
+        traces.append(trace)
+    return traces[0], traces[1]
+
+
 def test_the_end_hazard_reads_the_events_duration(bundled: SupplyChain) -> None:
     model = build_model(bundled, "antimony")
     open_ended = _shocks(bundled, model, None).end_hazard
@@ -157,19 +174,8 @@ def test_an_open_ended_ban_raises_the_price_from_its_first_month(
     stock: the myopic rule leaves the U.S. price at P0 in the ban's first month, the storage
     rule does not; stocks balance, and the reference engine agrees under both rules."""
     model = build_model(bundled, "antimony")
-    shocks = _shocks(bundled, model, None)
     us = model.regions.index("USA")
-    traces = {}
-    for rule in ("myopic", "storage"):
-        m = dataclasses.replace(model, stock_rule=rule)
-        trace = run(m, shocks, reroute=reroute)
-        check_balance(m, trace)
-        traces[rule] = trace
-        for s in range(2):
-            ref = run_one(m, shocks, s, reroute=reroute)
-            np.testing.assert_allclose(trace.price_ratio[s], ref["price_ratio"], rtol=1e-9)
-            np.testing.assert_allclose(trace.shortfall[s], ref["shortfall"], rtol=1e-9, atol=1e-9)
-    myopic, storage = traces["myopic"], traces["storage"]
+    myopic, storage = _both_rules(model, _shocks(bundled, model, None), reroute)
     assert (myopic.receipts[:, 2, us] < model.demand[us] * 0.99).all(), "the ban cuts receipts"
     assert (myopic.price_ratio[:, 2, us] == 1.0).all()
     assert (storage.price_ratio[:, 2, us] > 1.01).all()
@@ -205,20 +211,8 @@ def test_plant_input_stock_is_held_back_when_the_ban_is_expected_to_outlast_it(
     the stock), so the price rises in the ban's first month and stock is still held at month
     12. Nodes and regions balance, and the reference engine agrees under both rules."""
     model = _plants_only(bundled)
-    shocks = _shocks(bundled, model, None)
     us = model.regions.index("USA")
-    traces = {}
-    for rule in ("myopic", "storage"):
-        m = dataclasses.replace(model, stock_rule=rule)
-        trace = run(m, shocks, reroute=reroute)
-        check_balance(m, trace)
-        traces[rule] = trace
-        for s in range(2):
-            ref = run_one(m, shocks, s, reroute=reroute)
-            np.testing.assert_allclose(trace.price_ratio[s], ref["price_ratio"], rtol=1e-9)
-            np.testing.assert_allclose(trace.output[s], ref["output"], rtol=1e-9, atol=1e-9)
-            np.testing.assert_allclose(trace.shortfall[s], ref["shortfall"], rtol=1e-9, atol=1e-9)
-    myopic, storage = traces["myopic"], traces["storage"]
+    myopic, storage = _both_rules(model, _shocks(bundled, model, None), reroute)
     processing = slice(1, model.K)
     # the plants' stock covers the ban's first month at P0 (to rounding, without rerouting)
     np.testing.assert_allclose(myopic.price_ratio[:, 2, us], 1.0, rtol=1e-9)

@@ -203,7 +203,8 @@ def fit(fields: Sequence[Field], title: str | None, caption: str | None, width: 
 def _squeezed(key: Sequence[Field], panel: Sequence[Field], width: int) -> list[int] | None:
     """The widths of ``key`` and ``panel`` side by side; a panel of one column too wide even
     alone takes the room left by the key (its text wraps further, an id or number folds),
-    if that is at least its header's longest word. None when there is no such room."""
+    if that is at least its header's longest word and 8 characters. None when there is no
+    such room."""
     widths = _widths([*key, *panel], width, len(key))
     if widths is not None or len(panel) != 1:
         return widths
@@ -223,7 +224,8 @@ def _records(
     width: int,
 ) -> Block:
     """Each row as ``field value`` lines, the rows separated by a blank line: a two-column
-    table, the field names as wide as the longest, the values wrapping in the rest."""
+    table, the field names as wide as the longest (up to a third of the width, at least 8),
+    the values wrapping in the rest."""
     label = max(len(f.header) for f in fields)
     label = min(label, max(8, width // 3))
     value = width - table_width([label, 0])

@@ -1,8 +1,10 @@
 """The one ensemble driver: seeded streams, chunks of work, executors (in-process, a local
 process pool, Dask), each chunk reduced on its worker to what the caller needs.
 
-``simulate``, ``rank`` and ``build_ensemble`` all run through :func:`map_chunks`. The caller
-hands over a *context* (the chain models and scenario, shipped once per worker: a pool
+``rank``, ``build_ensemble`` and the plan's parameter sensitivity run through
+:func:`map_chunks`; ``simulate`` through :meth:`Session.map_built` (its chains built on the
+workers, then their chunks planned from each build's timed pilot). The caller hands over a
+*context* (the chain models and scenario, shipped once per worker: a pool
 initializer, a Dask broadcast scatter) and a list of *items* (what one chunk computes, seeds
 included). The worker function gets ``(context, item)`` and returns the chunk already reduced
 (summary statistics, per-draw losses, whatever the caller asked for), so only that travels

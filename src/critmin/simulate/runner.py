@@ -279,8 +279,9 @@ class _Context:
     chain: SupplyChain
     io: IOModel
     #: the first chain, built by the caller when it runs chunks itself or forks a local pool
-    #: (which inherits the kernel that build's neutral run loads); None on Dask, where every
-    #: chain is built on the workers (a build in the caller is serial time)
+    #: (which inherits what ``warm`` of it loads before the fork: the kernel, the release
+    #: policy); None on Dask, where every chain is built on the workers (a build in the caller
+    #: is serial time)
     first: ChainModel | None
     scenario: Scenario
     parents: dict[str, str]
@@ -542,7 +543,7 @@ def _simulate(
     # at once. Building inverts the IO matrix (LAPACK), whose last bits depend on the
     # process's BLAS threads, so workers use the caller's IO model and every executor gets
     # the same models. The first chain is built here only in-process or for a local pool
-    # (its neutral run loads the kernel the pool's processes inherit); on Dask a build here
+    # (warm() of it loads the kernel the pool's processes inherit); on Dask a build here
     # was serial time (36 ms of CPU per run under china-2025-10).
     parents = parents_of_dataset(chain.dataset)
     dask = config.executor is Executor.DASK

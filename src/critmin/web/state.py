@@ -198,8 +198,11 @@ def sensitivity(
     chain: SupplyChain, ens: Any, budget: float, base: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The plan re-solved on the same scenarios with one input changed at a time: the loss
-    per tonne short (a critmin assumption, 10 x price by default) halved and doubled, the
-    budget halved and raised by half, and a risk-averse objective (CVaR 95%, weight 0.5)."""
+    per tonne short (critmin.simulate.model.ChainModel.loss_per_t: U.S. GDP lost per tonne at
+    a 50% shortfall through the BEA input-output model, the reference price x the mineral's
+    leverage) halved and doubled, the budget halved and raised by half, and a risk-averse
+    objective (CVaR 95%, weight 0.5). The assumed parameters changed one at a time (+/-50%)
+    are critmin.optimize.sensitivity.parameter_sensitivity's, computed beside this."""
     import dataclasses
 
     from critmin.optimize.plan import optimise
