@@ -183,8 +183,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                 share = demands[r] / total
                 before = rstock[r]
                 rstock[r] = before - draws[r] + (have - used) * share
-                out["shortfall"][t, r] = demands[r] - used * share
-                out["receipts"][t, r] = used * share + rstock[r] - before
+                consumed = demands[r] if have >= total else used * share
+                out["shortfall"][t, r] = demands[r] - consumed
+                out["receipts"][t, r] = consumed + rstock[r] - before
                 out["price_ratio"][t, r] = price
         for r in range(0 if world else R):
             demand = model.demand[r] * shocks.demand[s, t, r]

@@ -80,7 +80,10 @@ def test_world_clearing_equals_the_reference(
     model = dataclasses.replace(model, stock_rule=rule)
     shocks = _china_refining_outage(bundled, model, 4, share=0.9)
     trace = run(model, shocks, reroute=reroute)
-    assert trace.shortfall.sum() > 0  # the outage reaches the regions' markets
+    # the outage reaches the regions' markets: the lanes deliver less than the demand (the
+    # stock may cover it, as the myopic rule does here)
+    demand = model.demand * shocks.demand
+    assert (trace.final.sum(axis=2) < demand * (1 - 1e-6)).any()
     for s in range(4):
         ref = run_one(model, shocks, s, reroute=reroute)
         for name in ("shortfall", "price_ratio", "receipts", "exports", "output"):

@@ -128,7 +128,9 @@ def clear_world(
         dem = demand0[r] * demand_mult[s, t, r]
         w = dem / total
         rb = rstock_before[r]
-        consumed = used * w
+        # a market that meets the pooled demand meets every region's exactly (no rounding
+        # of the demand shares leaves a few ulps short)
+        consumed = dem if have >= total else used * w
         rstock[r] = rb - draw_r[r] + (have - used) * w
         # what the region received after arbitrage: its stock change and what it consumed
         got = consumed + (rstock[r] - rb)
