@@ -87,6 +87,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                 last = k == K - 1
                 D = R if last else N
                 produced = [0.0] * N
+                spare_in = [0.0] * N  # the input a plant's response may use (pooled release)
                 for c in range(N):
                     a = cap[k][c] * shocks.avail[s, t, k, c]
                     if k == 0:
@@ -108,6 +109,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                             draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
                         produced[c] = min(a, received[c] + draw)
                         stock[k][c] += received[c] - produced[c]
+                        spare_in[c] = received[c] + draw - produced[c]
                 flows = model.final if last else model.flows[k]
                 allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
                 shipped = [[0.0] * D for _ in range(N)]
@@ -127,7 +129,10 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         for o in range(N)
                     ]
                     if k > 0:
-                        room = [min(max(room[o], 0.0), max(stock[k][o], 0.0)) for o in range(N)]
+                        # pooled: the response uses only the flow and the released stock
+                        # production left; myopic: any of its stock
+                        held = spare_in if pooled else stock[k]
+                        room = [min(max(room[o], 0.0), max(held[o], 0.0)) for o in range(N)]
                     for d in range(D):
                         need = max(sum(flows[o][d] - shipped[o][d] for o in range(N)), 0.0)
                         weights = [room[o] if allow[o][d] >= 1.0 - 1e-12 else 0.0 for o in range(N)]
