@@ -32,6 +32,11 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         "exports": np.zeros((M, K, N)),
         "receipts": np.zeros((M, R)),
         "output": np.zeros((M, K, N)),
+        # the plants' input stock and the regions' stock at the month's end, and the stock
+        # each plant's production drew (the pooled share of its gap; the myopic draw)
+        "stock": np.zeros((M, K, N)),
+        "region_stock": np.zeros((M, R)),
+        "released": np.zeros((M, K, N)),
     }
     response = 0.0
     total_demand = sum(model.demand)
@@ -108,6 +113,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         else:
                             draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
                         produced[c] = min(a, received[c] + draw)
+                        out["released"][t, k, c] = draw
                         stock[k][c] += received[c] - produced[c]
                         spare_in[c] = received[c] + draw - produced[c]
                 flows = model.final if last else model.flows[k]
@@ -172,11 +178,13 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             rstock[r] += received_r[r] - consumed
             out["shortfall"][t, r] = demand - consumed
             out["receipts"][t, r] = received_r[r]
+            out["region_stock"][t, r] = rstock[r]
             # the market clears on what it received, the stock drawn included
             supplied = received_r[r] + draw if consumed < demand else max(received_r[r], demand)
             ratio = supplied / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
+        out["stock"][t] = np.array(stock)
         # the suppliers answer the flow scarcity: what would reach the regions without any
         # stock drawn (the plants' included) and without their response at any stage
         notional_r = _notional(model, shocks, s, t)
