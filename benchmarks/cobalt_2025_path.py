@@ -19,8 +19,10 @@ per-stage stock the data do not carry: set on the model here, diagnosis only).
 
 Both also run the bundled case with no supply response at the processing plants (the mines
 alone answer the price: the plants' output marked host-tied, so it does not answer; diagnosis
-only): the response of an answering plant is drawn from its input stock outside the pooled
-release (docs/criticality.md §3), and this shows what that draw does to the path.
+only). Until 2026-12-03 an answering plant drew its response from its input stock outside the
+pooled release; it now uses only the flow and the stock the pool releases it
+(docs/criticality.md §3), and the bundled path equals this one: the row checks that the plants'
+response adds no stock draw.
 """
 
 from __future__ import annotations

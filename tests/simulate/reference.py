@@ -32,6 +32,11 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         "exports": np.zeros((M, K, N)),
         "receipts": np.zeros((M, R)),
         "output": np.zeros((M, K, N)),
+        # the plants' input stock and the regions' stock at the month's end, and the stock
+        # each plant's production drew (the pooled share of its gap; the myopic draw)
+        "stock": np.zeros((M, K, N)),
+        "region_stock": np.zeros((M, R)),
+        "released": np.zeros((M, K, N)),
     }
     response = 0.0
     total_demand = sum(model.demand)
@@ -89,6 +94,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                 last = k == K - 1
                 D = R if last else N
                 produced = [0.0] * N
+                spare_in = [0.0] * N  # the input a plant's response may use (pooled release)
                 for c in range(N):
                     a = cap[k][c] * shocks.avail[s, t, k, c]
                     if k == 0:
@@ -109,7 +115,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         else:
                             draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
                         produced[c] = min(a, received[c] + draw)
+                        out["released"][t, k, c] = draw
                         stock[k][c] += received[c] - produced[c]
+                        spare_in[c] = received[c] + draw - produced[c]
                 flows = model.final if last else model.flows[k]
                 allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
                 shipped = [[0.0] * D for _ in range(N)]
@@ -129,7 +137,10 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         for o in range(N)
                     ]
                     if k > 0:
-                        room = [min(max(room[o], 0.0), max(stock[k][o], 0.0)) for o in range(N)]
+                        # pooled: the response uses only the flow and the released stock
+                        # production left; myopic: any of its stock
+                        held = spare_in if pooled else stock[k]
+                        room = [min(max(room[o], 0.0), max(held[o], 0.0)) for o in range(N)]
                     for d in range(D):
                         need = max(sum(flows[o][d] - shipped[o][d] for o in range(N)), 0.0)
                         weights = [room[o] if allow[o][d] >= 1.0 - 1e-12 else 0.0 for o in range(N)]
@@ -198,11 +209,13 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             rstock[r] += received_r[r] - consumed
             out["shortfall"][t, r] = demand - consumed
             out["receipts"][t, r] = received_r[r]
+            out["region_stock"][t, r] = rstock[r]
             # the market clears on what it received, the stock drawn included
             supplied = received_r[r] + draw if consumed < demand else max(received_r[r], demand)
             ratio = supplied / demand if demand > 0 else 1.0
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             out["price_ratio"][t, r] = min(max(price, 1.0 / model.price_cap), model.price_cap)
+        out["stock"][t] = np.array(stock)
         # the suppliers answer the flow scarcity: what would reach the regions without any
         # stock drawn (the plants' included) and without their response at any stage
         notional_r = _notional(model, shocks, s, t)

@@ -276,6 +276,7 @@ def step_all(
     unsold = np.empty(N)
     room = np.empty(N)
     made = np.empty(N)
+    spare_in = np.empty(N)
     coef = np.empty(N)
     scale = np.empty(N)
     ship_in = np.empty(Dmax)
@@ -387,6 +388,9 @@ def step_all(
                                 rel = drawn(received[n], target, st)
                             produced[n] = min(avail_cap, received[n] + rel)
                             stock[k, n] = st + (received[n] - produced[n])
+                            # the input its response may use: under the pooled release, the
+                            # flow and the released stock production left (no other stock)
+                            spare_in[n] = received[n] + rel - produced[n]
                         ratio[n] = produced[n] / safe_cap[k, n]
                         ship_out[n] = ratio[n] * row_sum[k, n]
                         home_out[n] = ratio[n] * home_flow[k, n]
@@ -451,7 +455,8 @@ def step_all(
                         for n in range(N):
                             r_n = room_cap[k, n] * response * avail[s, t, k, n]
                             if k > 0:
-                                r_n = min(max(r_n, 0.0), max(stock[k, n], 0.0))
+                                held = spare_in[n] if pooled else stock[k, n]
+                                r_n = min(max(r_n, 0.0), max(held, 0.0))
                             room[n] = r_n
                         if not restricted:
                             # supplier n makes room_n x min(1, need / room) of the need, in
