@@ -226,6 +226,14 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             notional.append(min(max(price, 1.0 / model.price_cap), model.price_cap))
         paid = sum(notional[r] * model.demand[r] / total_demand for r in range(R))
+        demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(R)]
+        if model.world_market and sum(demands) > 0:
+            # one market: the world's notional price, pooled receipts against pooled demand
+            ratio = sum(notional_r) / sum(demands)
+            paid = min(
+                max(max(ratio, 1e-12) ** (1.0 / model.elasticity), 1.0 / model.price_cap),
+                model.price_cap,
+            )
         lifted = max(paid, 1.0) ** model.supply_elasticity - 1.0
         response = min(max(lifted, 0.0), model.spare)
     return out

@@ -590,9 +590,18 @@ def step_all(
                     notional = clearing_ratio(notional_r[r], dem, inv_elasticity, price_cap)
                     paid += notional * weights[r]
             if has_weights and reroute:
+                if world:
+                    # one market: the suppliers answer the world's notional price, the pooled
+                    # stock-free receipts against the pooled demand
+                    world_got = 0.0
+                    world_dem = 0.0
+                    for r in range(R):
+                        world_got += notional_r[r]
+                        world_dem += demand0[r] * demand_mult[s, t, r]
+                    if world_dem > 0:
+                        paid = clearing_ratio(world_got, world_dem, inv_elasticity, price_cap)
                 response = response_share(paid, supply_elasticity, spare)
-            # a world market: the regions clear jointly instead (the suppliers' response
-            # above answers the regions' notional prices either way)
+            # a world market: the regions clear jointly instead
             if world:
                 clear_world(
                     s,
