@@ -37,6 +37,8 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         "stock": np.zeros((M, K, N)),
         "region_stock": np.zeros((M, R)),
         "released": np.zeros((M, K, N)),
+        # the pooled policy's release per region, cover_r x gap0_r (0 without a policy row)
+        "pool_release": np.zeros((M, R)),
     }
     response = 0.0
     total_demand = sum(model.demand)
@@ -96,6 +98,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     if gap0_r[r] > GAP_TOL * demand:
                         x = _release(demand - gap0_r[r], demand, pool, policy, row, months_max)
                         cover_r[r] = x / gap0_r[r]
+                        out["pool_release"][t, r] = x
             received = [0.0] * N
             for k in range(K):
                 last = k == K - 1

@@ -172,3 +172,37 @@ def test_with_the_suppliers_answering_the_path_does_not_depend_on_where_the_stoc
         np.testing.assert_allclose(
             prices[:months], first[:months], rtol=1e-9, err_msg=f"plants {plant_days} d"
         )
+
+
+
+@pytest.mark.parametrize(
+    ("stages", "plant_days", "kept"), [(2, 30.0, 0.2), (2, 90.0, 0.2), (3, 30.0, 0.2), (3, 30.0, 0.5)]
+)
+def test_an_undisrupted_plants_stock_is_released_once_the_consumers_run_out(
+    stages: int, plant_days: float, kept: float
+) -> None:
+    """10 days of stock at the consumers (so that they run out within the 24 months): once
+    their stock is gone, the part of the pooled release the holders with a gap cannot cover is
+    offered to the response of the plants without a gap of their own (route BBB), so their
+    stock, counted in the pool, is drawn while it lasts. Before, it stayed intact for the whole
+    cut (no rule released it). And every month the stock drawn in all (the consumers' and every
+    plant's, net) stays within the policy's release to the region."""
+    model = dataclasses.replace(_chain(stages, plant_days), region_stock_days=10.0)
+    shocks = _cut(model, kept, OPEN_REGIME_END_HAZARD)
+    _run(model, shocks)
+    ref = run_one(model, shocks, 0)
+    consumers = ref["region_stock"][:, 0]
+    undisrupted = ref["stock"][:, 1:, 1].sum(axis=1)  # BBB's plants, end of each month
+    # the months that start with the consumers' stock gone and BBB's plants holding stock
+    after = [
+        t
+        for t in range(CUT_FROM + 1, consumers.shape[0])
+        if consumers[t - 1] <= POOL_MIN * DEMAND and undisrupted[t - 1] > POOL_MIN * DEMAND
+    ]
+    assert after, "the consumers run out while BBB's plants still hold stock"
+    drawn = undisrupted[after[0] - 1] - undisrupted[after[-1]]
+    assert drawn > POOL_MIN * DEMAND, f"BBB's plants drew {drawn:.3g} t"
+    # the stock drawn in a month, all holders together, is at most the pooled release
+    held = consumers + ref["stock"][:, 1:].sum(axis=(1, 2))
+    excess = (held[:-1] - held[1:]) - ref["pool_release"][1:, 0]
+    assert float(excess.max()) <= EPS, f"{float(excess.max()):.3g} t drawn beyond the release"
