@@ -56,6 +56,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         gap0 = [[0.0] * N for _ in range(K)]
         gap0_r = [0.0] * R
         offered = [[0.0] * N for _ in range(K)]
+        reach: list = []
         for p in range(3 if pooled else 1):
             probe = pooled and p == 0
             if p == 2:

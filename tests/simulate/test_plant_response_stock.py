@@ -94,7 +94,8 @@ def test_a_plant_draws_no_more_stock_than_the_pool_releases_it(
     stages: int, plant_days: float, kept: float
 ) -> None:
     """Every month, each plant's input stock falls by no more than the pooled policy's release
-    to it (its share of its first-pass gap, what its production drew): its response takes
+    to it (its share of its first-pass gap, what its production drew, plus, for a plant
+    without a gap, the uncovered release offered to its response): its response takes
     nothing more from its stock. Before, the plant that lost its feed answered its own lost
     output from its stock, on top of the release."""
     model = _chain(stages, plant_days)
@@ -149,9 +150,10 @@ def test_with_the_suppliers_answering_the_path_does_not_depend_on_where_the_stoc
     consumers, or split between the plants (each holds its input's days, node_stock_days) and
     the consumers. The policy prices one pool, so the price path is the same to 1e-9 in every
     month in which no holder that started with stock has run out (after that, an undisrupted
-    plant's stock, counted in the pool but drawn only against its own gap, is stuck: a stated
-    simplification). Before, the answering plants drew their stock outside the pool, and the
-    layouts with plant stock fell to P0 where the consumers' layout did not."""
+    plant's stock, counted in the pool, is drawn only through its response, at most its spare
+    capacity a month: a stated simplification). Before, the answering plants drew their stock
+    outside the pool, and the layouts with plant stock fell to P0 where the consumers' layout
+    did not."""
     layouts = [(0.0, 60.0), (10.0, 40.0), (15.0, 30.0), (20.0, 20.0), (30.0, 0.0)]
     paths = []
     for plant_days, region_days in layouts:
@@ -174,10 +176,11 @@ def test_with_the_suppliers_answering_the_path_does_not_depend_on_where_the_stoc
         )
 
 
+#: cases in which the consumers' 10 days run out within the horizon
+SHORT_CASES = [(2, 30.0, 0.2), (2, 90.0, 0.2), (3, 30.0, 0.2), (3, 30.0, 0.5)]
 
-@pytest.mark.parametrize(
-    ("stages", "plant_days", "kept"), [(2, 30.0, 0.2), (2, 90.0, 0.2), (3, 30.0, 0.2), (3, 30.0, 0.5)]
-)
+
+@pytest.mark.parametrize(("stages", "plant_days", "kept"), SHORT_CASES)
 def test_an_undisrupted_plants_stock_is_released_once_the_consumers_run_out(
     stages: int, plant_days: float, kept: float
 ) -> None:
