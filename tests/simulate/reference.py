@@ -37,6 +37,8 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         "stock": np.zeros((M, K, N)),
         "region_stock": np.zeros((M, R)),
         "released": np.zeros((M, K, N)),
+        # the pooled policy's release per region, cover_r x gap0_r (0 without a policy row)
+        "pool_release": np.zeros((M, R)),
     }
     response = 0.0
     total_demand = sum(model.demand)
@@ -53,8 +55,18 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         saved = [list(x) for x in stock]
         gap0 = [[0.0] * N for _ in range(K)]
         gap0_r = [0.0] * R
-        for p in range(2 if pooled else 1):
+        offered = [[0.0] * N for _ in range(K)]
+        reach: list = []
+        for p in range(3 if pooled else 1):
             probe = pooled and p == 0
+            if p == 2:
+                # the third pass, when part of a region's release is left uncovered and an
+                # undisrupted plant's response may draw it: that part, shared by their stock
+                offered = _offered(model, shocks, s, t, received_r, rstock, gap0_r, cover_r)
+                offered = _offered_plants(model, offered, gap0, base_in, reach, saved)
+                if not (reroute and response != 0.0 and any(x > 0 for o in offered for x in o)):
+                    break
+                stock = [list(x) for x in saved]
             if pooled and p == 1:
                 stock = [list(x) for x in saved]
                 # where each plant's output can go this month, by hand: the baseline flows'
@@ -89,6 +101,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                     if gap0_r[r] > GAP_TOL * demand:
                         x = _release(demand - gap0_r[r], demand, pool, policy, row, months_max)
                         cover_r[r] = x / gap0_r[r]
+                        out["pool_release"][t, r] = x
             received = [0.0] * N
             for k in range(K):
                 last = k == K - 1
@@ -115,9 +128,11 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         else:
                             draw = min(max(target - received[c], 0.0), max(stock[k][c], 0.0))
                         produced[c] = min(a, received[c] + draw)
-                        out["released"][t, k, c] = draw
+                        # the stock released to it: its production's draw, and what the
+                        # third pass offers an undisrupted plant's response
+                        out["released"][t, k, c] = draw + offered[k][c]
                         stock[k][c] += received[c] - produced[c]
-                        spare_in[c] = received[c] + draw - produced[c]
+                        spare_in[c] = received[c] + draw - produced[c] + offered[k][c]
                 flows = model.final if last else model.flows[k]
                 allow = shocks.ship_final[s, t] if last else shocks.ship[s, t, k]
                 shipped = [[0.0] * D for _ in range(N)]
@@ -247,6 +262,65 @@ def _arbitraged(model: ChainModel, shocks: Shocks, s: int, t: int, received: lis
     if not model.world_market or total <= 0:
         return list(received)
     return [sum(received) * d / total for d in demands]
+
+
+def _offered(
+    model: ChainModel,
+    shocks: Shocks,
+    s: int,
+    t: int,
+    received_r: list[float],
+    rstock: list[float],
+    gap0_r: list[float],
+    cover_r: list[float],
+) -> list[float]:
+    """Per region, the pooled release ``cover_r * gap0_r`` the second pass left uncovered:
+    its target less what arrived and the consumers' stock."""
+    left = []
+    for r in range(len(model.regions)):
+        demand = model.demand[r] * shocks.demand[s, t, r]
+        rem = 0.0
+        if gap0_r[r] > GAP_TOL * demand:
+            target = demand - (1.0 - cover_r[r]) * gap0_r[r]
+            rem = target - received_r[r] - max(rstock[r], 0.0)
+            if rem <= GAP_TOL * demand:
+                rem = 0.0
+        left.append(rem)
+    return left
+
+
+def _offered_plants(
+    model: ChainModel,
+    left: list[float],
+    gap0: list[list[float]],
+    base_in: list[list[float]],
+    reach: list,
+    held: list[list[float]],
+) -> list[list[float]]:
+    """Each undisrupted plant's (no first-pass gap) share of the regions' uncovered release,
+    in proportion to its stock reaching each region, up to that stock."""
+    K, N = model.K, model.N
+    undisrupted = [
+        [k > 0 and gap0[k][c] <= GAP_TOL * base_in[k][c] for c in range(N)] for k in range(K)
+    ]
+    offered = [[0.0] * N for _ in range(K)]
+    for r, rem in enumerate(left):
+        if rem <= 0.0:
+            continue
+        h = sum(
+            reach[k][c][r] * max(held[k][c], 0.0)
+            for k in range(K)
+            for c in range(N)
+            if undisrupted[k][c]
+        )
+        if h <= 0.0:
+            continue
+        f = min(rem, h) / h
+        for k in range(K):
+            for c in range(N):
+                if undisrupted[k][c]:
+                    offered[k][c] += f * reach[k][c][r] * max(held[k][c], 0.0)
+    return offered
 
 
 def _notional(model: ChainModel, shocks: Shocks, s: int, t: int) -> list[float]:

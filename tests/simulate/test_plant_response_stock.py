@@ -94,7 +94,8 @@ def test_a_plant_draws_no_more_stock_than_the_pool_releases_it(
     stages: int, plant_days: float, kept: float
 ) -> None:
     """Every month, each plant's input stock falls by no more than the pooled policy's release
-    to it (its share of its first-pass gap, what its production drew): its response takes
+    to it (its share of its first-pass gap, what its production drew, plus, for a plant
+    without a gap, the uncovered release offered to its response): its response takes
     nothing more from its stock. Before, the plant that lost its feed answered its own lost
     output from its stock, on top of the release."""
     model = _chain(stages, plant_days)
@@ -149,9 +150,10 @@ def test_with_the_suppliers_answering_the_path_does_not_depend_on_where_the_stoc
     consumers, or split between the plants (each holds its input's days, node_stock_days) and
     the consumers. The policy prices one pool, so the price path is the same to 1e-9 in every
     month in which no holder that started with stock has run out (after that, an undisrupted
-    plant's stock, counted in the pool but drawn only against its own gap, is stuck: a stated
-    simplification). Before, the answering plants drew their stock outside the pool, and the
-    layouts with plant stock fell to P0 where the consumers' layout did not."""
+    plant's stock, counted in the pool, is drawn only through its response, at most its spare
+    capacity a month: a stated simplification). Before, the answering plants drew their stock
+    outside the pool, and the layouts with plant stock fell to P0 where the consumers' layout
+    did not."""
     layouts = [(0.0, 60.0), (10.0, 40.0), (15.0, 30.0), (20.0, 20.0), (30.0, 0.0)]
     paths = []
     for plant_days, region_days in layouts:
@@ -172,3 +174,38 @@ def test_with_the_suppliers_answering_the_path_does_not_depend_on_where_the_stoc
         np.testing.assert_allclose(
             prices[:months], first[:months], rtol=1e-9, err_msg=f"plants {plant_days} d"
         )
+
+
+#: cases in which the consumers' 10 days run out within the horizon
+SHORT_CASES = [(2, 30.0, 0.2), (2, 90.0, 0.2), (3, 30.0, 0.2), (3, 30.0, 0.5)]
+
+
+@pytest.mark.parametrize(("stages", "plant_days", "kept"), SHORT_CASES)
+def test_an_undisrupted_plants_stock_is_released_once_the_consumers_run_out(
+    stages: int, plant_days: float, kept: float
+) -> None:
+    """10 days of stock at the consumers (so that they run out within the 24 months): once
+    their stock is gone, the part of the pooled release the holders with a gap cannot cover is
+    offered to the response of the plants without a gap of their own (route BBB), so their
+    stock, counted in the pool, is drawn while it lasts. Before, it stayed intact for the whole
+    cut (no rule released it). And every month the stock drawn in all (the consumers' and every
+    plant's, net) stays within the policy's release to the region."""
+    model = dataclasses.replace(_chain(stages, plant_days), region_stock_days=10.0)
+    shocks = _cut(model, kept, OPEN_REGIME_END_HAZARD)
+    _run(model, shocks)
+    ref = run_one(model, shocks, 0)
+    consumers = ref["region_stock"][:, 0]
+    undisrupted = ref["stock"][:, 1:, 1].sum(axis=1)  # BBB's plants, end of each month
+    # the months that start with the consumers' stock gone and BBB's plants holding stock
+    after = [
+        t
+        for t in range(CUT_FROM + 1, consumers.shape[0])
+        if consumers[t - 1] <= POOL_MIN * DEMAND and undisrupted[t - 1] > POOL_MIN * DEMAND
+    ]
+    assert after, "the consumers run out while BBB's plants still hold stock"
+    drawn = undisrupted[after[0] - 1] - undisrupted[after[-1]]
+    assert drawn > POOL_MIN * DEMAND, f"BBB's plants drew {drawn:.3g} t"
+    # the stock drawn in a month, all holders together, is at most the pooled release
+    held = consumers + ref["stock"][:, 1:].sum(axis=(1, 2))
+    excess = (held[:-1] - held[1:]) - ref["pool_release"][1:, 0]
+    assert float(excess.max()) <= EPS, f"{float(excess.max()):.3g} t drawn beyond the release"

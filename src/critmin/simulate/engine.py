@@ -26,7 +26,11 @@ Per month and stage (METHODS §3, DESIGN §3):
    can go this month, is released by a tabulated policy of the region's gap, the pool in
    months of its demand and the hazard that the disruption ends, ``Shocks.end_hazard``; each
    holder then covers that share of its own first-pass gap, a plant the mean of its regions'
-   shares;
+   shares; a plant's response (step 3) uses only its flow and its released stock, and the
+   part of a region's release the holders with a gap leave uncovered (the consumers' stock
+   short) is offered, in a third pass, to the response of the plants without a gap of their
+   own, in proportion to their stock reaching the region
+   (:func:`critmin.simulate.kernel.offer_uncovered`);
    with ``stock_rule = "storage_path"`` solved along the gap path the active regimes declare,
    ``Shocks.gap_path``; with
    ``stock_rule = "myopic"`` the gap at the reference price, up to the stock left:

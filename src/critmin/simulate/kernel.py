@@ -216,6 +216,52 @@ def notional_receipts(
 
 
 @jit
+def offer_uncovered(
+    demand0: Any,  # (R,)
+    demand_mult: Any,  # (R,) the month's
+    received_r: Any,  # (R,) the second pass's receipts
+    rstock: Any,  # (R,) the consumers' stock at the month's start
+    gap0_r: Any,  # (R,) the first pass's gaps
+    cover_r: Any,  # (R,) the pooled shares
+    gap0: Any,  # (K, N) the plants' first-pass gaps
+    base_in: Any,  # (K, N)
+    reach: Any,  # (K, N, R)
+    held: Any,  # (K, N) the plants' stock at the month's start
+    offered: Any,  # (K, N) out
+) -> bool:
+    """The stock offered to each undisrupted plant's response (a plant without a first-pass
+    gap): per region, the pooled release ``x_r = cover_r * gap0_r`` less what the second pass
+    delivered and the consumers' stock can still add, up to the undisrupted plants' stock
+    reaching the region, shared in proportion to it. True when anything is offered."""
+    K, N = base_in.shape
+    R = demand0.shape[0]
+    offered[:, :] = 0.0
+    any_offer = False
+    for r in range(R):
+        dem = demand0[r] * demand_mult[r]
+        if gap0_r[r] <= GAP_TOL * dem:
+            continue
+        target = dem - (1.0 - cover_r[r]) * gap0_r[r]
+        rem = target - received_r[r] - max(rstock[r], 0.0)
+        if rem <= GAP_TOL * dem:
+            continue
+        h = 0.0
+        for k in range(1, K):
+            for n in range(N):
+                if gap0[k, n] <= GAP_TOL * base_in[k, n]:
+                    h += reach[k, n, r] * max(held[k, n], 0.0)
+        if h <= 0.0:
+            continue
+        f = min(rem, h) / h
+        for k in range(1, K):
+            for n in range(N):
+                if gap0[k, n] <= GAP_TOL * base_in[k, n]:
+                    offered[k, n] += f * reach[k, n, r] * max(held[k, n], 0.0)
+        any_offer = True
+    return any_offer
+
+
+@jit
 def step_all(
     # model, per stage k: flows (K, N, Dmax) (D = N between stages, R to regions)
     cap: Any,
@@ -297,6 +343,7 @@ def step_all(
     market_r = np.empty(R)
     draw_w = np.empty(R)
     rstock_before = np.empty(R)
+    offered = np.zeros((K, N))
     reach = np.zeros((K, N, R))
     lane_allow = np.ones((K, N, Dmax))
     allow = np.empty((N, Dmax))
@@ -318,8 +365,16 @@ def step_all(
             pooled = row >= 0
             if pooled:
                 saved[:, :] = stock
-            for p in range(2 if pooled else 1):
+                offered[:, :] = 0.0
+            third = False
+            for p in range(3 if pooled else 1):
                 probe = pooled and p == 0
+                if p == 2:
+                    # the third pass: only when the second left part of a region's release
+                    # uncovered and an undisrupted plant's response may draw it
+                    if not third:
+                        break
+                    stock[:, :] = saved
                 if pooled and p == 1:
                     stock[:, :] = saved
                     # where each node's output can go this month: the baseline flows' shares
@@ -390,7 +445,9 @@ def step_all(
                             stock[k, n] = st + (received[n] - produced[n])
                             # the input its response may use: under the pooled release, the
                             # flow and the released stock production left (no other stock)
-                            spare_in[n] = received[n] + rel - produced[n]
+                            # (an undisrupted plant: plus the stock offered to it in the
+                            # third pass, its share of the region's uncovered release)
+                            spare_in[n] = received[n] + rel - produced[n] + offered[k, n]
                         ratio[n] = produced[n] / safe_cap[k, n]
                         ship_out[n] = ratio[n] * row_sum[k, n]
                         home_out[n] = ratio[n] * home_flow[k, n]
@@ -540,6 +597,24 @@ def step_all(
                                 final[s, t, n, r] = x
                         for r in range(R):
                             received_r[r] = ship_in[r] + release[s, t, r]
+                if pooled and p == 1 and answering:
+                    # the part of each region's pooled release the holders with a gap did not
+                    # cover (the consumers' stock short), offered to the response of the
+                    # undisrupted plants (no first-pass gap) in proportion to their stock
+                    # reaching the region: stock drawn per region stays within the release
+                    third = offer_uncovered(
+                        demand0,
+                        demand_mult[s, t],
+                        received_r,
+                        rstock,
+                        gap0_r,
+                        cover_r,
+                        gap0,
+                        base_in,
+                        reach,
+                        saved,
+                        offered,
+                    )
             if has_weights and reroute:
                 # the flow scarcity the suppliers answer next month: what would reach the
                 # regions without any stock drawn (the plants' input stock included) and
