@@ -126,12 +126,13 @@ def test_drc_regime_gives_us_cobalt_a_loss(
         return {k: v for k, v in library_events().items() if k not in DRC}
 
     monkeypatch.setattr(disruptions, "library_events", without)
-    # without the DRC's own regime its restriction borrows the 3-month magnet path: the loss
-    # comes mostly from the DRC regime's shape. (Under the myopic plant draw the stocks absorbed
-    # the borrowed path, under a tenth of the loss; since the plants' input stock follows the
-    # storage rule they hold it back against that open-ended path too, whose return to full
-    # approval in month 4 holders do not foresee (docs/criticality.md §3): 0.43 of the loss.)
-    assert _cobalt_loss(thin) < 0.5 * with_drc
+    # without the DRC's own regime its restriction borrows the 3-month magnet path, and the
+    # loss is smaller: the regime's shape (its open-ended quota) adds to it. Measured share of
+    # the loss the borrowed path gives: under the myopic plant draw under a tenth; plant stock
+    # under the storage rule 0.43; since a responding plant draws only what the pool releases
+    # and one world price clears cobalt (docs/criticality.md §3), 0.68, the stock-free response
+    # answering the borrowed path's cut as well.
+    assert _cobalt_loss(thin) < 0.8 * with_drc
 
 
 def test_chinese_restrictions_keep_the_fitted_path(
