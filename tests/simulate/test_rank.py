@@ -18,7 +18,6 @@ from critmin.simulate import rank as rank_module
 from critmin.simulate.rank import (
     RANK_COLUMNS,
     RANK_UNITS,
-    at_reference,
     chain_of,
     rank,
     rank_records,
@@ -118,20 +117,13 @@ def test_no_loss_is_below_zero(everything: list[dict[str, object]]) -> None:
     assert not below, below
 
 
-def test_only_rounding_is_read_as_the_reference_price() -> None:
-    r = np.array([1.0 - 8e-16, 1.0 + 4e-16, 1.0 + 1e-9, 1.0 - 1e-9, 0.999, 2.5])
-    np.testing.assert_array_equal(
-        at_reference(r, 20, -0.3), [1.0, 1.0, 1.0 + 1e-9, 1.0 - 1e-9, 0.999, 2.5]
-    )
-
-
 def test_no_draw_pays_foreign_sellers_less_than_nothing(
     bundled: SupplyChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A month that rerouting covers in full is supplied within rounding of its demand; it
-    clears at P0 for the loss (critmin.simulate.rank.at_reference), so no draw's transfer
-    abroad is below 0. Under seed 1 gypsum, fluorspar and barite each had U.S. months priced at
-    1 - 8e-16, and draws with a negative transfer."""
+    """A month that rerouting covers in full is supplied exactly its demand and clears at P0
+    (critmin.simulate.kernel, step 3), so no draw's transfer abroad is below 0. Under seed 1
+    gypsum, fluorspar and barite each had months priced at 1 - 8e-16 (receipts 1 ulp above
+    the demand), and draws with a negative transfer."""
     seen: list[float] = []
     real = rank_module._year
 

@@ -328,6 +328,7 @@ def step_all(
     ship_in = np.empty(Dmax)
     need = np.empty(Dmax)
     extra_in = np.empty(Dmax)
+    covered = np.zeros(Dmax, dtype=np.bool_)
     wsum = np.empty(Dmax)
     received_r = np.empty(R)
     notional_r = np.empty(R)
@@ -533,8 +534,13 @@ def step_all(
                                 made[n] = coef[n] * need_sum
                                 csum += coef[n]
                                 home_out[n] = home_out[n] + coef[n] * need[home_col[k, n]]
+                            # a full cover (the suppliers' room at least the need) delivers
+                            # the baseline exactly: the coefficients sum to 1 only to rounding,
+                            # and the baseline less the need plus the need is not the baseline
+                            full = rsum >= need_sum
                             for d in range(D):
-                                extra_in[d] = need[d] * csum
+                                extra_in[d] = need[d] if full else need[d] * csum
+                                covered[d] = full and need[d] > 0.0
                             if last:
                                 for n in range(N):
                                     for d in range(D):
@@ -557,8 +563,16 @@ def step_all(
                                     want[n, d] = w
                                     per_origin += w
                                 scale[n] = room[n] / per_origin if per_origin > room[n] else 1.0
+                            # a destination every supplier answers in full (none of them
+                            # asked beyond its room) gets its baseline exactly
                             for d in range(D):
                                 extra_in[d] = 0.0
+                                covered[d] = need[d] > 0.0 and wsum[d] < math.inf
+                            for n in range(N):
+                                if scale[n] < 1.0:
+                                    for d in range(D):
+                                        if want[n, d] > 0.0:
+                                            covered[d] = False
                             for n in range(N):
                                 m = 0.0
                                 for d in range(D):
@@ -573,7 +587,10 @@ def step_all(
                                 stock[k, n] -= made[n]
                             ship_out[n] += made[n]
                         for d in range(D):
-                            ship_in[d] += extra_in[d]
+                            if covered[d]:
+                                ship_in[d] = col_sum[k, d]
+                            else:
+                                ship_in[d] += extra_in[d]
                     # the trace
                     for n in range(N):
                         total = produced[n] + made[n] if rerouted else produced[n]

@@ -141,25 +141,6 @@ class _Job:
     seed: int
 
 
-def at_reference(r: np.ndarray, nodes: int, elasticity: float) -> np.ndarray:
-    """The month's price ratio ``r``, read as exactly 1 where it is within the rounding of the
-    supply it clears on. A region's supply is formed from at most ``2·nodes + 5`` terms
-    (shipments from each node, or the baseline less what fell; the rerouted extra and its
-    coefficients; a release); as for a sum of n non-negative terms, its relative rounding error
-    is taken as at most ``gamma_n = n·u / (1 - n·u)``, u the unit roundoff (Higham 2002,
-    *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1 and ch. 4; the baseline
-    less what fell errs relative to the baseline, the supply of a month covered in full), and
-    through the demand curve
-    ``r = x^(1/ε)`` at most ``gamma_n / |ε|`` in the price, plus the power's own rounding (2u).
-    A month rerouting covers in full came out 1 ulp above its demand and priced at
-    1 - 8e-16: a negative transfer abroad of about -1e-7 USD a year."""
-    n = 2 * nodes + 5
-    u = float(np.finfo(np.float64).eps) / 2
-    bound = n * u / (1 - n * u) / abs(elasticity) + 2 * u
-    out: np.ndarray = np.where(np.abs(r - 1.0) <= bound, 1.0, r)
-    return out
-
-
 def _year(
     job: _Job, scenario: Scenario, rng: np.random.Generator
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -170,7 +151,8 @@ def _year(
     short = np.divide(
         trace.shortfall[:, :, USA], base, out=np.zeros((job.runs, MONTHS)), where=base > 0
     )  # (S, M) share of U.S. demand unmet
-    r = at_reference(trace.price_ratio[:, :, USA], model.N, model.elasticity)
+    # a month rerouting covers in full clears at exactly 1 in the engine (kernel step 3)
+    r = trace.price_ratio[:, :, USA]
     us_idx = model.country_index("USA")
     home = trace.final[:, :, us_idx, USA] / base if us_idx is not None and base > 0 else 0.0 * r
     buyer = model.country_index(US_BUYER)
