@@ -39,6 +39,12 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         "released": np.zeros((M, K, N)),
         # the pooled policy's release per region, cover_r x gap0_r (0 without a policy row)
         "pool_release": np.zeros((M, R)),
+        # what the pooled policy lets each region consume: its demand less the part of its gap
+        # the policy keeps back (the demand without a policy row)
+        "pool_target": np.zeros((M, R)),
+        # the part of each region's pooled release the third pass offers the undisrupted
+        # plants' response (before it is shared by their stock)
+        "uncovered": np.zeros((M, R)),
     }
     response = 0.0
     total_demand = sum(model.demand)
@@ -62,8 +68,11 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             if p == 2:
                 # the third pass, when part of a region's release is left uncovered and an
                 # undisrupted plant's response may draw it: that part, shared by their stock
-                offered = _offered(model, shocks, s, t, received_r, rstock, gap0_r, cover_r)
-                offered = _offered_plants(model, offered, gap0, base_in, reach, saved)
+                # (a world market: against each region's share of the pooled receipts)
+                got_r = _arbitraged(model, shocks, s, t, received_r)
+                left = _offered(model, shocks, s, t, got_r, rstock, gap0_r, cover_r)
+                out["uncovered"][t] = left
+                offered = _offered_plants(model, left, gap0, base_in, reach, saved)
                 if not (reroute and response != 0.0 and any(x > 0 for o in offered for x in o)):
                     break
                 stock = [list(x) for x in saved]
@@ -185,6 +194,8 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                         for r in range(R)
                     ]
         demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(R)]
+        for r in range(R):
+            out["pool_target"][t, r] = demands[r] - (1.0 - cover_r[r]) * gap0_r[r]
         world = model.world_market and sum(demands) > 0
         if world:
             # one world price: arbitrage gives each region its demand share of the pooled

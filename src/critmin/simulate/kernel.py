@@ -219,7 +219,7 @@ def notional_receipts(
 def offer_uncovered(
     demand0: Any,  # (R,)
     demand_mult: Any,  # (R,) the month's
-    received_r: Any,  # (R,) the second pass's receipts
+    received_r: Any,  # (R,) the second pass's receipts (a world market's: after arbitrage)
     rstock: Any,  # (R,) the consumers' stock at the month's start
     gap0_r: Any,  # (R,) the first pass's gaps
     cover_r: Any,  # (R,) the pooled shares
@@ -331,6 +331,7 @@ def step_all(
     covered = np.zeros(Dmax, dtype=np.bool_)
     wsum = np.empty(Dmax)
     received_r = np.empty(R)
+    offer_r = np.empty(R)
     notional_r = np.empty(R)
     n_received = np.empty(N)
     n_ratio = np.empty(N)
@@ -619,10 +620,16 @@ def step_all(
                     # cover (the consumers' stock short), offered to the response of the
                     # undisrupted plants (no first-pass gap) in proportion to their stock
                     # reaching the region: stock drawn per region stays within the release
+                    # (a world market: against the region's share of the pooled receipts,
+                    # what it clears on, as its gap was)
+                    if world:
+                        pool_receipts(received_r, demand0, demand_mult, s, t, offer_r)
+                    else:
+                        offer_r[:] = received_r
                     third = offer_uncovered(
                         demand0,
                         demand_mult[s, t],
-                        received_r,
+                        offer_r,
                         rstock,
                         gap0_r,
                         cover_r,
