@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
+from critmin.optimize import sensitivity
 from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble, build_ensemble
 from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, ReserveProblem
@@ -163,8 +164,6 @@ def test_the_sensitivity_rows_are_the_same_with_and_without_splicing(
 
 
 def test_the_base_is_built_once_per_run_and_forgotten(bundled: SupplyChain, ens: Ensemble) -> None:
-    from critmin.optimize import sensitivity
-
     forms = bundled.dataset
     ctx = _Cases(
         "t",
