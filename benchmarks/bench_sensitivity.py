@@ -1,5 +1,6 @@
 """Benchmark: the review's reserve sensitivity (every assumed parameter at x0.5 and x1.5,
-re-solved) on one process and on the ensemble driver's local pool (prints, never asserts).
+re-solved) on one process and on the ensemble driver's local pool, and with and without
+splicing (critmin.optimize.splice: ``--splice both``) (prints, never asserts).
 
 The same ensemble and plan as `critmin review` (report.disruption.reserve_plan: the default
 budget, 200 draws, seed 0); each worker count runs the whole sensitivity once, in the order
@@ -77,12 +78,15 @@ def main() -> None:
             f"(load before {before}, after {load()})",
             flush=True,
         )
+    same = all(shares == runs[0][2] for _, _, shares in runs)
     if cpus[True] and cpus[False]:
         off, on = statistics.median(cpus[False]), statistics.median(cpus[True])
-        print(f"splice on vs off: {off / on:.2f}x less CPU (median {on:.1f} s vs {off:.1f} s)")
+        print(
+            f"splice on vs off: {off / on:.2f}x less CPU (median {on:.1f} s vs {off:.1f} s); "
+            f"rows identical in every run: {same}"
+        )
     base = args.workers[0]
     walls = {w: statistics.median(t for n, t, _ in runs if n == w) for w in set(args.workers)}
-    same = all(shares == runs[0][2] for _, _, shares in runs)
     for workers in sorted(walls):
         if workers != base:
             print(
