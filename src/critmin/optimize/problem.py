@@ -401,8 +401,15 @@ class ReserveProblem:
     projects: Projects = field(default_factory=Projects.none)
     #: instruments left out (lot names, agreement and project ids): their level is held at 0
     exclude: frozenset[str] = frozenset()
+    #: build the second stage of these blocks only (Block.mineral; critmin.optimize.splice
+    #: takes the others from a built programme whose blocks read the same data); None: all
+    only: frozenset[str] | None = None
     model: linopy.Model = field(init=False)
     blocks: list[Block] = field(init=False, default_factory=list)
+    #: after build: (variable, constraint) labels the first stage ends at, and per block built
+    #: (by Block.mineral) its [start, end) of variable and of constraint labels
+    first_stage: tuple[int, int] = field(init=False, default=(0, 0))
+    spans: dict[str, tuple[int, int, int, int]] = field(init=False, default_factory=dict)
 
     def paths(self) -> Conversion:
         """The conversion in force: as given, or every lot meeting its mineral's shortfall."""
@@ -627,10 +634,16 @@ class ReserveProblem:
         if support is not None:
             objective = objective + support
         self.blocks = self.stage_two()
+        self.first_stage, self.spans = (m._xCounter, m._cCounter), {}
         loss = None
         for block in self.blocks:
+            if self.only is not None and block.mineral not in self.only:
+                continue
+            start = (m._xCounter, m._cCounter)
             loss, expected = self.part(block).recourse(m, block, bought, v, y, reserved)
             objective = objective + expected
+            if block.mineral is not None:
+                self.spans[block.mineral] = (start[0], m._xCounter, start[1], m._cCounter)
         if self.risk.weight > 0 and loss is not None:  # one block: every scenario
             scen = ens.shortfall.scenario.to_index()
             w = weights(ens)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from critmin.chain import SupplyChain
 from critmin.economics.io import exposure as io_exposure
@@ -40,7 +41,8 @@ from critmin.optimize.ensemble import (
     seed_streams,
 )
 from critmin.optimize.plan import reserve_problem
-from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, Accounting, Risk
+from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, Accounting, ReserveProblem, Risk
+from critmin.optimize.splice import Built, solve_spliced
 from critmin.schema.validate import is_true
 from critmin.schema.vocabulary import (
     ASSUMPTION_SOURCE,
@@ -80,7 +82,7 @@ def moved_share(base: dict[str, float], case: dict[str, float], budget: float) -
     return float(max(delta[delta > 0].sum(), -delta[delta < 0].sum()) / budget)
 
 
-def spend_by_lot(
+def case_problem(
     chain: SupplyChain,
     forms: pd.DataFrame,
     ens: Ensemble,
@@ -89,12 +91,10 @@ def spend_by_lot(
     capital: float = CAPITAL_COST_PER_YEAR,
     needs: pd.DataFrame | None = None,
     conversions: pd.DataFrame | None = None,
-) -> dict[str, float]:
-    """Dollars the reserve problem spends per lot (USD by lot id), risk-neutral as planned,
-    on ``ens`` with the reserve forms ``forms`` (and, where given, ``needs`` and
-    ``conversions`` in place of the bundled reserve_needs and reserve_conversions): the
-    measure every sensitivity case compares (``moved_share``). Only the purchase problem is
-    solved, not the comparison policies ``optimise`` adds."""
+) -> ReserveProblem:
+    """The reserve problem every sensitivity case solves (not yet built): risk-neutral as
+    planned, on ``ens`` with the reserve forms ``forms`` (and, where given, ``needs`` and
+    ``conversions`` in place of the bundled reserve_needs and reserve_conversions)."""
     problem, _ = reserve_problem(
         chain,
         ens,
@@ -106,11 +106,48 @@ def spend_by_lot(
         needs=needs,
         conversions=conversions,
     )
-    problem.build()
-    sol = problem.solve()
-    usd = sol.spent_by_lot
-    assert usd is not None
+    return problem
+
+
+def _by_lot(usd: xr.DataArray) -> dict[str, float]:
     return {str(k): float(v) for k, v in zip(usd.lot.values, usd.values, strict=True)}
+
+
+def spend_of(problem: ReserveProblem, base: Built | None = None) -> dict[str, float]:
+    """Dollars ``problem`` spends per lot (USD by lot id): the measure every sensitivity case
+    compares (``moved_share``). Only the purchase problem is solved, not the comparison
+    policies ``optimise`` adds. With ``base`` (a built programme), only the blocks whose data
+    differ from its are rebuilt (critmin.optimize.splice: the same LP, so the same plan);
+    without, or when the programme cannot be spliced, it is built and solved in full."""
+    spliced = solve_spliced(base, problem) if base is not None else None
+    if spliced is None:
+        problem.build()
+        usd = problem.solve().spent_by_lot
+        assert usd is not None
+        return _by_lot(usd)
+    case = spliced.problem
+    # as ReserveProblem.read: the expected price x impact multiplier x tonnes bought
+    b = spliced.solution("purchase").clip(min=0.0)
+    _, mult = case.lots.tranches()
+    price = case.lots.expected_price(case.ensemble)
+    return _by_lot((price * mult * b).sum(("tranche", "period")))
+
+
+def spend_by_lot(
+    chain: SupplyChain,
+    forms: pd.DataFrame,
+    ens: Ensemble,
+    budget: float,
+    eligibility: Eligibility | None,
+    capital: float = CAPITAL_COST_PER_YEAR,
+    needs: pd.DataFrame | None = None,
+    conversions: pd.DataFrame | None = None,
+    base: Built | None = None,
+) -> dict[str, float]:
+    """Dollars the reserve problem spends per lot (USD by lot id), risk-neutral as planned
+    (``case_problem``, ``spend_of``)."""
+    problem = case_problem(chain, forms, ens, budget, eligibility, capital, needs, conversions)
+    return spend_of(problem, base)
 
 
 def scaled_model(model: ChainModel, chain: SupplyChain, name: str, f: float) -> ChainModel:
@@ -232,6 +269,7 @@ def parameter_sensitivity(
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
     parameters: Collection[str] | None = None,
+    splice: bool = True,
 ) -> list[dict[str, Any]]:
     """One row per (assumed parameter, held mineral): ``budget_share_moved``, the larger share
     of the budget that moves at x0.5 and x1.5 (also ``moved_share``, the name the web page
@@ -239,7 +277,10 @@ def parameter_sensitivity(
     passed are listed as not re-solved (share and flag None). The re-solves are independent
     and run on the ensemble driver's local pool of ``workers`` processes (1: here); each
     re-solve is deterministic, so the rows do not depend on ``workers``. ``parameters`` keeps
-    the cases of those parameter names only (None: every one)."""
+    the cases of those parameter names only (None: every one). ``splice`` (default) rebuilds
+    for each case only the blocks of the programme whose data it changes, from a base built
+    once per process (critmin.optimize.splice: the same LP as a full build); False builds
+    every case in full."""
     started = time.monotonic()
     held = sorted({h["mineral"] for h in base["holdings"] if h["tonnes"] > 1e-6})
     params = chain.dataset["market_parameters"]
@@ -294,6 +335,7 @@ def parameter_sensitivity(
         conversions,
         resim,
         time.time() + (time_limit - (time.monotonic() - started)),
+        splice,
     )
     # the base plan, then each case at x0.5 and x1.5: every re-solve is independent
     items: list[_Item | None] = [None]
@@ -344,6 +386,7 @@ class _Cases:
     conversions: pd.DataFrame
     resim: Resimulator | None
     deadline: float  # time.time() after which a case is left unsolved
+    splice: bool = True  # rebuild only the blocks a case changes (critmin.optimize.splice)
 
 
 #: Chain models built on this process, by (run token, mineral): a mineral's seven market
@@ -351,16 +394,34 @@ class _Cases:
 _MODELS: dict[tuple[str, str], ChainModel] = {}
 
 
+#: The base programme built on this process, by run token: each case rebuilds only the
+#: blocks whose data differ from it (critmin.optimize.splice).
+_BASE: dict[str, Built] = {}
+
+
 def _forget(token: str) -> None:
     for key in [k for k in _MODELS if k[0] == token]:
         del _MODELS[key]
+    _BASE.pop(token, None)
+
+
+def _base(ctx: _Cases) -> Built:
+    built = _BASE.get(ctx.token)
+    if built is None:
+        problem = case_problem(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
+        built = _BASE[ctx.token] = Built.of(problem)
+    return built
 
 
 def _solve_case(ctx: _Cases, item: _Item | None) -> dict[str, float] | None:
     """Dollars per lot of the plan with one parameter scaled (None: the base plan); None when
     the deadline has passed before the case starts."""
     if item is None:
-        return spend_by_lot(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
+        if not ctx.splice:
+            return spend_by_lot(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
+        usd = _base(ctx).problem.solve().spent_by_lot
+        assert usd is not None
+        return _by_lot(usd)
     if time.time() > ctx.deadline:
         return None
     name, m, table, f = item
@@ -384,6 +445,7 @@ def _solve_case(ctx: _Cases, item: _Item | None) -> dict[str, float] | None:
         forms.loc[pick, name] = (forms.loc[pick, name].astype(float) * f).clip(upper=1.0)
     else:
         capital = CAPITAL_COST_PER_YEAR * f
-    return spend_by_lot(
+    problem = case_problem(
         ctx.chain, forms, e, ctx.budget, ctx.eligibility, capital, needs_case, conv_case
     )
+    return spend_of(problem, _base(ctx) if ctx.splice else None)
