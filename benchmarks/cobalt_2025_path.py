@@ -36,7 +36,7 @@ from critmin.chain import SupplyChain
 from critmin.data.load import Dataset, load
 from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
-from critmin.simulate.backtest import episodes
+from critmin.simulate.backtest import episode_inputs
 from critmin.simulate.engine import run
 from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.shocks import Shocks, build_shocks
@@ -112,41 +112,36 @@ def path(
     per_stage: np.ndarray | None = None,
     mines_alone: bool = False,
 ) -> list[str]:
-    ds = _with(load(), values)
-    chain = SupplyChain.from_dataset(ds)
-    ep = episodes()[EPISODE]
-    scenario = parse_scenario({"name": EPISODE, **ep["scenario"]}, EPISODE, Labels.of(ds))
-    as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
-    model = build_model(as_of, ep["mineral"], ep.get("stages"))
+    ep = episode_inputs(SupplyChain.from_dataset(_with(load(), values)), EPISODE)
+    # the shocks read none of what is replaced below (the stock rule, the plants' stock days,
+    # which output is host-tied)
+    model, shocks = ep.model, ep.shocks
     if rule is not None:
         model = replace(model, stock_rule=rule)
     if per_stage is not None:
         model = replace(model, node_stock_days=per_stage)
     if mines_alone:
         model = _mines_alone(model)
-    shocks = build_shocks(
-        scenario, model, parents_of_dataset(ds), 1, MONTHS, np.random.default_rng(0)
-    )
     if hazard is not None and shocks.end_hazard is not None:
         h = shocks.end_hazard.copy()
         h[h < 1.0] = hazard
         shocks = replace(shocks, end_hazard=h)
     trace = run(model, shocks)
-    base = run(model, Shocks.neutral(model, 1, MONTHS))
+    base = run(model, Shocks.neutral(model, 1, ep.months))
     cod = model.countries.index("COD")
     refining = model.stages.index("refining")
     row = model.regions.index("ROW")
-    peak = float(trace.price_ratio[0, : int(ep["months"]), row].max())
+    peak = float(trace.price_ratio[0, : ep.span, row].max())
     lines = [
         f"plant stock {np.ravel(model.node_stock_days).tolist()} d, "
         f"consumer stock {model.region_stock_days:g} d, "
         f"demand elasticity {model.elasticity:g}, spare {model.spare:g}, rule {model.stock_rule}"
-        f"; ROW peak of {ep['months']} months x{peak:.2f}",
+        f"; ROW peak of {ep.span} months x{peak:.2f}",
         "month | DRC mine exports | world refining output | ROW receipts | "
         + " | ".join(f"{r} price" for r in model.regions)
         + " | ROW shortfall",
     ]
-    for t in range(MONTHS):
+    for t in range(ep.months):
         out = trace.output[0, t, refining].sum() / base.output[0, t, refining].sum()
         ex = trace.exports[0, t, 0, cod] / base.exports[0, t, 0, cod]
         prices = " | ".join(f"{p:.2f}" for p in trace.price_ratio[0, t])

@@ -23,7 +23,6 @@ U.S.'s refiners (Canada, Norway, Australia, Brazil, the pooled others).
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 import numpy as np
 
@@ -31,8 +30,8 @@ from critmin.chain import SupplyChain
 from critmin.economics.price import parents_of_dataset
 from critmin.economics.welfare import terms_of_trade_transfer
 from critmin.scenarios.load import Labels, parse_scenario
-from critmin.scenarios.spec import Scenario
-from critmin.simulate.backtest import episodes
+from critmin.scenarios.spec import ExportControl, Scenario
+from critmin.simulate.backtest import episode_inputs, episodes
 from critmin.simulate.disruptions import DisruptionSet
 from critmin.simulate.engine import Trace, run
 from critmin.simulate.model import US_BUYER, ChainModel, build_model
@@ -51,26 +50,27 @@ def world_price(model: ChainModel, trace: Trace) -> np.ndarray:
     supplied = np.maximum(trace.receipts, trace.consumption).sum(axis=2)
     ratio = supplied / model.demand.sum()
     out: np.ndarray = np.clip(ratio ** (1.0 / model.elasticity), 1.0 / model.price_cap, 1e9)
-    return np.minimum(out, model.price_cap)
+    capped: np.ndarray = np.minimum(out, model.price_cap)
+    return capped
 
 
 def episode_paths(chain: SupplyChain) -> None:
     ep = episodes()[EPISODE]
-    as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
-    labels = Labels.of(chain.dataset)
-    print(f"Part 1: {EPISODE} on the chain as of {as_of.as_of} (critmin backtest's)")
+    print(
+        f"Part 1: {EPISODE} on the chain as of "
+        f"{episode_inputs(chain, EPISODE).chain.as_of} (critmin backtest's)"
+    )
     for coverage in (0.68, None):  # the former coverage, the library's
-        raw = {"name": EPISODE, **ep["scenario"]}
+        raw = dict(ep["scenario"])
         if coverage is not None:
             raw["events"] = {"ban": {**raw["events"]["ban"], "coverage": coverage}}
-        scenario = parse_scenario(raw, EPISODE, labels)
-        cov = next(iter(scenario.events.values())).coverage
         for stages in (ep["stages"], None):
-            model = build_model(as_of, ep["mineral"], stages)
-            shocks = build_shocks(
-                scenario, model, parents_of_dataset(chain.dataset), 1, 12, np.random.default_rng(0)
-            )
-            trace = run(model, shocks)
+            inputs = episode_inputs(chain, EPISODE, scenario=raw, stages=stages)
+            model = inputs.model
+            ban = next(iter(inputs.scenario.events.values()))
+            assert isinstance(ban, ExportControl)
+            cov = ban.coverage
+            trace = run(model, inputs.shocks)
             market = "+".join(stages) if stages else "full chain"
             for r, region in enumerate(model.regions):
                 path = " ".join(f"{x:.2f}" for x in trace.price_ratio[0, :, r])

@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import replace
-
-import numpy as np
 
 from critmin.chain import SupplyChain
-from critmin.economics.price import parents_of_dataset
 from critmin.economics.storage import STOCK_RULES
-from critmin.scenarios.load import Labels, parse_scenario
-from critmin.simulate.backtest import episodes
+from critmin.simulate.backtest import episode_inputs, episodes
 from critmin.simulate.engine import run
-from critmin.simulate.model import build_model
-from critmin.simulate.shocks import build_shocks
 
 
 def main(names: list[str]) -> None:
     chain = SupplyChain.load()
-    parents = parents_of_dataset(chain.dataset)
-    labels = Labels.of(chain.dataset)
-    for name, ep in episodes().items():
+    for name in episodes():
         if names and name not in names:
             continue
-        scenario = parse_scenario({"name": name, **ep["scenario"]}, name, labels)
-        as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
-        model = build_model(as_of, ep["mineral"], ep.get("stages"))
-        months = max(int(ep["months"]), 12)
-        shocks = build_shocks(scenario, model, parents, 1, months, np.random.default_rng(0))
+        inputs = episode_inputs(chain, name)
+        model, shocks = inputs.model, inputs.shocks
         hazard = shocks.end_hazard
         print(f"{name} ({model.mineral}, {model.region_stock_days:.1f} days of consumer stock)")
         if hazard is not None:

@@ -5,8 +5,6 @@ its record (docs/criticality.md §5)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -19,7 +17,7 @@ from critmin.scenarios.probability import (
     occurrence_probability,
     restriction_rate,
 )
-from critmin.simulate.backtest import episodes
+from critmin.simulate.backtest import episode_inputs, episodes
 from critmin.simulate.disruptions import FITTED_PATH, DisruptionSet
 from critmin.simulate.model import build_model
 from critmin.simulate.shocks import build_shocks
@@ -81,7 +79,7 @@ def test_ore_ban_cuts_indonesian_mining_exports_only(bundled: SupplyChain) -> No
     # 36 months, every mining-stage export: the 2013 cut (19% of world mine output) is more
     # than Indonesia's modelled mining exports on the back-test's chain (as of 2013)
     assert np.allclose(lane[:36][:, abroad], 0.0)
-    replay = build_model(replace(bundled, as_of=2013), "nickel")
+    replay = episode_inputs(bundled, "nickel-2014-idn").model
     mine = replay.capacity[k]
     i = replay.countries.index("IDN")
     exports = replay.flows[k][i].sum() - replay.flows[k][i, i]

@@ -27,13 +27,9 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.economics.price import parents_of_dataset
 from critmin.economics.storage import OPEN_REGIME_END_HAZARD
-from critmin.scenarios.load import Labels, parse_scenario
-from critmin.simulate.backtest import episodes
+from critmin.simulate.backtest import episode_inputs
 from critmin.simulate.engine import check_balance, run
-from critmin.simulate.model import build_model
-from critmin.simulate.shocks import build_shocks
 
 from .reference import run_one
 from .test_response_scarcity import CUT_FROM, DEMAND, _chain, _cut, _run
@@ -128,17 +124,11 @@ def test_the_drc_2025_suspension_stays_scarce_every_month(bundled: SupplyChain) 
     the ban's 8 months, 90 days of input stock at the plants): the rest of the world's price is
     above P0 in every month of the ban; before, the refiners' response drawn from their own
     stock held it at P0 in months 2-4 (1.86, 1.00, 1.00, 1.00, 1.20, ...)."""
-    ep = episodes()["cobalt-2025-drc"]
-    scenario = parse_scenario({"name": "ep", **ep["scenario"]}, "ep", Labels.of(bundled.dataset))
-    as_of = dataclasses.replace(bundled, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
-    model = build_model(as_of, ep["mineral"], ep.get("stages"))
-    months = int(ep["months"])
-    shocks = build_shocks(
-        scenario, model, parents_of_dataset(bundled.dataset), 1, months, np.random.default_rng(0)
-    )
-    trace = run(model, shocks)
+    ep = episode_inputs(bundled, "cobalt-2025-drc")
+    model = ep.model
+    trace = run(model, ep.shocks)
     check_balance(model, trace)
-    prices = trace.price_ratio[0, :, model.regions.index("ROW")]
+    prices = trace.price_ratio[0, : ep.span, model.regions.index("ROW")]  # the ban's months
     assert (prices > 1.0 + TOL).all(), np.round(prices, 3)
 
 

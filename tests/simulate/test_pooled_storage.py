@@ -13,13 +13,11 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.economics.price import parents_of_dataset
 from critmin.economics.storage import OPEN_REGIME_END_HAZARD
-from critmin.scenarios.load import Labels, parse_scenario
-from critmin.simulate.backtest import episodes
+from critmin.simulate.backtest import episode_inputs
 from critmin.simulate.engine import Trace, check_balance, release_policy, run
-from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.shocks import Shocks, build_shocks
+from critmin.simulate.model import ChainModel
+from critmin.simulate.shocks import Shocks
 
 from .reference import run_one
 
@@ -132,15 +130,10 @@ def test_the_drc_2025_suspension_raises_the_price_from_its_first_month(
     own gap left the rest of the world's price at P0 in the first month (the refiners held
     back, the holders downstream filled the smaller gap at P0); pooled, the region's holders
     hold back together, so the price rises from the first month, and by less than the cap."""
-    ep = episodes()["cobalt-2025-drc"]
-    scenario = parse_scenario({"name": "ep", **ep["scenario"]}, "ep", Labels.of(bundled.dataset))
-    as_of = dataclasses.replace(bundled, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
-    model = build_model(as_of, ep["mineral"], ep.get("stages"))
-    shocks = build_shocks(
-        scenario, model, parents_of_dataset(bundled.dataset), 1, 8, np.random.default_rng(0)
-    )
-    trace = run(model, shocks)
+    ep = episode_inputs(bundled, "cobalt-2025-drc")
+    model = ep.model
+    trace = run(model, ep.shocks)
     check_balance(model, trace)
     row = model.regions.index("ROW")
     assert trace.price_ratio[0, 0, row] > 1.3
-    assert trace.price_ratio[0, :, row].max() < 0.5 * model.price_cap
+    assert trace.price_ratio[0, : ep.span, row].max() < 0.5 * model.price_cap

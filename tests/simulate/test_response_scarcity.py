@@ -21,13 +21,11 @@ import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
-from critmin.economics.price import parents_of_dataset
 from critmin.economics.storage import OPEN_REGIME_END_HAZARD
-from critmin.scenarios.load import Labels, parse_scenario
-from critmin.simulate.backtest import episodes
+from critmin.simulate.backtest import episode_inputs
 from critmin.simulate.engine import Trace, check_balance, run
-from critmin.simulate.model import ChainModel, build_model
-from critmin.simulate.shocks import Shocks, build_shocks
+from critmin.simulate.model import ChainModel
+from critmin.simulate.shocks import Shocks
 
 from .reference import run_one
 
@@ -129,17 +127,11 @@ def test_the_drc_2025_suspension_does_not_alternate(bundled: SupplyChain) -> Non
     """The 2025 DRC cobalt episode on its 2024 chain (a constant ban for its 8 months): the
     rest of the world's price never falls from month 2 to month 8 (it alternated 1.00, 2.18,
     1.00, 1.84 before), and it is above P0 at the end."""
-    ep = episodes()["cobalt-2025-drc"]
-    scenario = parse_scenario({"name": "ep", **ep["scenario"]}, "ep", Labels.of(bundled.dataset))
-    as_of = dataclasses.replace(bundled, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
-    model = build_model(as_of, ep["mineral"], ep.get("stages"))
-    months = int(ep["months"])
-    shocks = build_shocks(
-        scenario, model, parents_of_dataset(bundled.dataset), 1, months, np.random.default_rng(0)
-    )
-    trace = run(model, shocks)
+    ep = episode_inputs(bundled, "cobalt-2025-drc")
+    model = ep.model
+    trace = run(model, ep.shocks)
     check_balance(model, trace)
     row = model.regions.index("ROW")
-    prices = trace.price_ratio[0, :, row]
+    prices = trace.price_ratio[0, : ep.span, row]  # the ban's months
     assert _falls(prices[1:]) == [], prices
     assert prices[-1] > 1.3

@@ -32,6 +32,7 @@ import yaml
 from critmin.chain import SupplyChain
 from critmin.economics.price import parents_of_dataset
 from critmin.scenarios.load import Labels, parse_scenario
+from critmin.scenarios.spec import Scenario
 from critmin.simulate.engine import Trace, run
 from critmin.simulate.model import ChainModel, build_model
 from critmin.simulate.shocks import Shocks, build_shocks
@@ -97,6 +98,44 @@ def episodes() -> dict[str, dict[str, Any]]:
     return data
 
 
+#: the shortest run of an episode, months (an episode's own span may be shorter)
+MIN_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class EpisodeInputs:
+    """What one back-test episode runs on (``episode_inputs``)."""
+
+    #: the chain as of the year before the episode starts
+    chain: SupplyChain
+    scenario: Scenario
+    model: ChainModel
+    #: one draw (seed 0) of the episode's scenario over ``months``
+    shocks: Shocks
+    #: the months run: the episode's own span, at least MIN_MONTHS
+    months: int
+    #: the episode's own span, months (backtests.yaml ``months``)
+    span: int
+
+
+def episode_inputs(chain: SupplyChain, name: str, **changes: Any) -> EpisodeInputs:
+    """The chain model and shocks ``critmin backtest`` replays episode ``name`` on: the chain
+    as of the year before the episode's start, the episode's mineral and ``stages`` (all
+    stages where it names none), one draw of its scenario with seed 0. ``changes`` replace
+    fields of the episode's record in backtests.yaml (``scenario``; ``stages``, None for the
+    whole chain), for a diagnosis beside the back-test's own run."""
+    ep = {**episodes()[name], **changes}
+    raw = {"name": name, **ep["scenario"]}
+    scenario = parse_scenario(raw, f"backtests.yaml:{name}", Labels.of(chain.dataset))
+    as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
+    model = build_model(as_of, ep["mineral"], ep.get("stages"))
+    span = int(ep["months"])
+    months = max(span, MIN_MONTHS)
+    parents = parents_of_dataset(chain.dataset)
+    shocks = build_shocks(scenario, model, parents, 1, months, np.random.default_rng(0))
+    return EpisodeInputs(as_of, scenario, model, shocks, months, span)
+
+
 def _measure(model: ChainModel, trace: Trace, base: Trace, m: dict[str, Any]) -> float:
     kind = m["kind"]
     if kind in ("exports", "exports_to"):
@@ -121,23 +160,17 @@ def _measure(model: ChainModel, trace: Trace, base: Trace, m: dict[str, Any]) ->
 def backtest(chain: SupplyChain, only: Collection[str] | None = None) -> list[Record]:
     """Every episode's observations (or those of the episodes named in ``only``) against the
     engine's figures."""
-    parents = parents_of_dataset(chain.dataset)
-    labels = Labels.of(chain.dataset)
     out: list[Record] = []
     for name, ep in episodes().items():
         if only is not None and name not in only:
             continue
-        raw = {"name": name, **ep["scenario"]}
-        scenario = parse_scenario(raw, f"backtests.yaml:{name}", labels)
-        as_of = replace(chain, as_of=int(str(ep["scenario"]["start"])[:4]) - 1)
-        model = build_model(as_of, ep["mineral"], ep.get("stages"))
+        inputs = episode_inputs(chain, name)
+        model = inputs.model
         years = ", ".join(
             f"{s} {y}" for s, y in zip(model.stages, model.production_years, strict=True)
         )
-        months = max(int(ep["months"]), 12)
-        shocks = build_shocks(scenario, model, parents, 1, months, np.random.default_rng(0))
-        trace = run(model, shocks)
-        base = run(model, Shocks.neutral(model, 1, months))
+        trace = run(model, inputs.shocks)
+        base = run(model, Shocks.neutral(model, 1, inputs.months))
         for obs in ep["observations"]:
             out.append(
                 Record(

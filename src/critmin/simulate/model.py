@@ -145,7 +145,10 @@ class ChainModel:
     final: np.ndarray  # (N, R) t per month from last-stage producers to regions
     demand: np.ndarray  # (R,) t per month
     content: np.ndarray  # (K, N, N): share of c's stage-k output originating in mine country o
-    node_stock_days: float  # supplier_stock_days: input stock of each processing-stage node
+    #: supplier_stock_days: input stock of each processing-stage node, days; one figure for
+    #: every plant, or an array that broadcasts to (K, N) (per stage: a diagnosis, the data
+    #: carry one figure)
+    node_stock_days: float | np.ndarray
     region_stock_days: float  # commercial_stock_days: consumer stock of each consuming region
     elasticity: float
     spare: float
