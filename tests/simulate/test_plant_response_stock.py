@@ -32,7 +32,7 @@ from critmin.simulate.backtest import episode_inputs
 from critmin.simulate.engine import check_balance, run
 
 from .reference import run_one
-from .test_response_scarcity import CUT_FROM, DEMAND, _chain, _cut, _run
+from .synthetic import CUT_FROM, DEMAND, answering_routes, checked_run, cut
 
 #: the price ratio above which a month is scarce
 TOL = 0.01
@@ -69,9 +69,9 @@ def test_a_constant_cut_does_not_return_to_p0_while_stock_remains(
     and 30 days at the consumers, the suppliers answering the price: once the price has risen,
     it stays above P0 as long as the pool holds stock (the policy holds stock back against an
     open-ended cut the 10% spare cannot make up); before, it fell to P0 for months."""
-    model = _chain(stages, plant_days)
-    shocks = _cut(model, kept, OPEN_REGIME_END_HAZARD)
-    trace = _run(model, shocks)
+    model = answering_routes(stages, plant_days)
+    shocks = cut(model, kept, OPEN_REGIME_END_HAZARD)
+    trace = checked_run(model, shocks)
     ref = run_one(model, shocks, 0)
     # the pool at the start of each month (the end of the month before)
     pool = np.empty(shocks.demand.shape[1])
@@ -94,9 +94,9 @@ def test_a_plant_draws_no_more_stock_than_the_pool_releases_it(
     without a gap, the uncovered release offered to its response): its response takes
     nothing more from its stock. Before, the plant that lost its feed answered its own lost
     output from its stock, on top of the release."""
-    model = _chain(stages, plant_days)
-    shocks = _cut(model, kept, OPEN_REGIME_END_HAZARD)
-    _run(model, shocks)
+    model = answering_routes(stages, plant_days)
+    shocks = cut(model, kept, OPEN_REGIME_END_HAZARD)
+    checked_run(model, shocks)
     ref = run_one(model, shocks, 0)
     fall = ref["stock"][:-1] - ref["stock"][1:]  # months 1.. M-1
     excess = fall - ref["released"][1:]
@@ -110,9 +110,9 @@ def test_without_a_policy_row_the_response_still_draws_the_plants_stock() -> Non
     """At an end hazard of 1 (nothing expected, no policy row) every holder draws its gap at
     P0 (the myopic rule), and a responding plant may draw any of its stock, as before: the
     plant's stock falls by more than its production's draw in some month of the cut."""
-    model = _chain(3, 90.0)
-    shocks = _cut(model, 0.2, 1.0)
-    _run(model, shocks)
+    model = answering_routes(3, 90.0)
+    shocks = cut(model, 0.2, 1.0)
+    checked_run(model, shocks)
     ref = run_one(model, shocks, 0)
     fall = ref["stock"][:-1] - ref["stock"][1:]
     excess = fall - ref["released"][1:]
@@ -147,9 +147,9 @@ def test_with_the_suppliers_answering_the_path_does_not_depend_on_where_the_stoc
     layouts = [(0.0, 60.0), (10.0, 40.0), (15.0, 30.0), (20.0, 20.0), (30.0, 0.0)]
     paths = []
     for plant_days, region_days in layouts:
-        model = dataclasses.replace(_chain(3, plant_days), region_stock_days=region_days)
-        shocks = _cut(model, kept, OPEN_REGIME_END_HAZARD)
-        trace = _run(model, shocks)
+        model = dataclasses.replace(answering_routes(3, plant_days), region_stock_days=region_days)
+        shocks = cut(model, kept, OPEN_REGIME_END_HAZARD)
+        trace = checked_run(model, shocks)
         ref = run_one(model, shocks, 0)
         # the stock that can be drawn, at the end of each month: the consumers' and the cut
         # route's plants' (AAA, node 0)
@@ -180,9 +180,9 @@ def test_an_undisrupted_plants_stock_is_released_once_the_consumers_run_out(
     stock, counted in the pool, is drawn while it lasts. Before, it stayed intact for the whole
     cut (no rule released it). And every month the stock drawn in all (the consumers' and every
     plant's, net) stays within the policy's release to the region."""
-    model = dataclasses.replace(_chain(stages, plant_days), region_stock_days=10.0)
-    shocks = _cut(model, kept, OPEN_REGIME_END_HAZARD)
-    _run(model, shocks)
+    model = dataclasses.replace(answering_routes(stages, plant_days), region_stock_days=10.0)
+    shocks = cut(model, kept, OPEN_REGIME_END_HAZARD)
+    checked_run(model, shocks)
     ref = run_one(model, shocks, 0)
     consumers = ref["region_stock"][:, 0]
     undisrupted = ref["stock"][:, 1:, 1].sum(axis=1)  # BBB's plants, end of each month

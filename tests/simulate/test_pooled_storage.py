@@ -15,13 +15,12 @@ import pytest
 from critmin.chain import SupplyChain
 from critmin.economics.storage import OPEN_REGIME_END_HAZARD
 from critmin.simulate.backtest import episode_inputs
-from critmin.simulate.engine import Trace, check_balance, release_policy, run
+from critmin.simulate.engine import check_balance, release_policy, run
 from critmin.simulate.model import ChainModel
 from critmin.simulate.shocks import Shocks
 
-from .reference import run_one
+from .synthetic import DEMAND, checked_run, cut, routes
 
-DEMAND = 100.0  # t per month
 MONTHS = 12
 CUT_FROM = 2
 
@@ -29,50 +28,13 @@ CUT_FROM = 2
 def _route(plant_days: float, region_days: float) -> ChainModel:
     """One route: a mine, a refinery, a cathode plant (one node each), one consuming region;
     every flow at DEMAND t per month; no supply response."""
-    K, N = 3, 1
-    return ChainModel(
-        mineral="test",
-        stages=("mining", "refining", "cathode"),
-        countries=("AAA",),
-        capacity=np.full((K, N), DEMAND),
-        flows=np.full((K - 1, N, N), DEMAND),
-        final=np.full((N, 1), DEMAND),
-        demand=np.array([DEMAND]),
-        content=np.ones((K, N, N)),
-        node_stock_days=plant_days,
-        region_stock_days=region_days,
-        elasticity=-0.3,
-        spare=0.0,
-        price_cap=10.0,
-        price_usd_t=1.0,
-        unit="t",
-        world_t_per_year=12 * DEMAND,
-        regions=("ROW",),
-        sector_share=np.ones((1, 1)),
-        region_index=np.array([0]),
-    )
+    return routes(1, 3, plant_days, region_days)
 
 
 def _cut(model: ChainModel, kept: float, hazard: float) -> Shocks:
     """The mine's output falls to ``kept`` of its capacity from month CUT_FROM on, the end
     hazard holders read ``hazard`` in those months (1 before)."""
-    shocks = Shocks.neutral(model, 1, MONTHS)
-    avail = shocks.avail.copy()
-    avail[:, CUT_FROM:, 0, :] = kept
-    end = np.ones((1, MONTHS))
-    end[:, CUT_FROM:] = hazard
-    return dataclasses.replace(shocks, avail=avail, end_hazard=end)
-
-
-def _run(model: ChainModel, shocks: Shocks, reroute: bool = False) -> Trace:
-    trace = run(model, shocks, reroute=reroute)
-    check_balance(model, trace)
-    ref = run_one(model, shocks, 0, reroute=reroute)
-    for name in ("shortfall", "price_ratio", "receipts", "output"):
-        np.testing.assert_allclose(
-            getattr(trace, name)[0], ref[name], rtol=1e-9, atol=1e-9, err_msg=name
-        )
-    return trace
+    return cut(model, kept, hazard, months=MONTHS, cut_from=CUT_FROM)
 
 
 @pytest.mark.parametrize("hazard", [OPEN_REGIME_END_HAZARD, 1.0 / 6.0])
@@ -82,7 +44,10 @@ def test_the_release_does_not_depend_on_which_holder_holds_the_stock(hazard: flo
     pool and the gap are the same; each holder covers the same share of the same gap)."""
     # (refinery and cathode plant days: node_stock_days is one figure for all plants)
     layouts = [(30.0, 0.0), (0.0, 60.0), (15.0, 30.0), (10.0, 40.0)]
-    traces = [_run(_route(p, r), _cut(_route(p, r), 0.6, hazard)) for p, r in layouts]
+    traces = [
+        checked_run(_route(p, r), _cut(_route(p, r), 0.6, hazard), reroute=False)
+        for p, r in layouts
+    ]
     first = traces[0]
     assert (first.price_ratio[0, CUT_FROM] > 1.01).all(), "the policy holds some stock back"
     assert first.shortfall[0].sum() > 0
@@ -97,7 +62,7 @@ def test_a_feed_cut_upstream_is_held_against_downstream_too() -> None:
     the whole chain's stock against the whole gap, so the price rises in the cut's first month:
     held-back refinery stock is not made up at P0 by the holders downstream."""
     model = _route(90.0, 52.0)
-    trace = _run(model, _cut(model, 0.22, OPEN_REGIME_END_HAZARD))
+    trace = checked_run(model, _cut(model, 0.22, OPEN_REGIME_END_HAZARD), reroute=False)
     assert trace.price_ratio[0, CUT_FROM, 0] > 1.3
     # short in every month of the cut, but by less than the cut (stock is released)
     assert trace.shortfall[0, CUT_FROM:, 0].min() > 0
@@ -112,8 +77,8 @@ def test_at_an_end_hazard_of_one_the_pool_is_the_myopic_draw(reroute: bool) -> N
     shocks = _cut(model, 0.6, 1.0)
     _, rows, _ = release_policy(model, shocks)
     assert (rows < 0).all()
-    sure = _run(model, shocks, reroute)
-    myopic = _run(dataclasses.replace(model, stock_rule="myopic"), shocks, reroute)
+    sure = checked_run(model, shocks, reroute=reroute)
+    myopic = checked_run(dataclasses.replace(model, stock_rule="myopic"), shocks, reroute=reroute)
     np.testing.assert_array_equal(sure.price_ratio, myopic.price_ratio)
     np.testing.assert_array_equal(sure.output, myopic.output)
     # the myopic draw holds the price at P0 while the 60 days last (just under 5 months at a

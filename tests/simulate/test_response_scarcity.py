@@ -15,79 +15,18 @@ a constant cut with stocks running down never lowers the price."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 from critmin.chain import SupplyChain
 from critmin.economics.storage import OPEN_REGIME_END_HAZARD
 from critmin.simulate.backtest import episode_inputs
-from critmin.simulate.engine import Trace, check_balance, run
-from critmin.simulate.model import ChainModel
-from critmin.simulate.shocks import Shocks
+from critmin.simulate.engine import check_balance, run
 
-from .reference import run_one
+from .synthetic import CUT_FROM, DEMAND, MONTHS, answering_routes, checked_run, cut
 
-DEMAND = 100.0  # t per month
-MONTHS = 24
-CUT_FROM = 1
 #: the largest fall of the price from one month to the next read as no fall (price ratio)
 TOL = 0.01
-
-
-def _chain(stages: int, plant_days: float) -> ChainModel:
-    """Two parallel routes (AAA, BBB), each a mine, then a plant per later stage, half the
-    flow each, one consuming region with 30 days of stock; the suppliers answer the price
-    (supply elasticity 0.3, 10% spare)."""
-    K, N = stages, 2
-    flows = np.zeros((K - 1, N, N))
-    flows[:] = np.diag([DEMAND / 2, DEMAND / 2])
-    return ChainModel(
-        mineral="test",
-        stages=("mining", "refining", "cathode")[:K],
-        countries=("AAA", "BBB"),
-        capacity=np.full((K, N), DEMAND / 2),
-        flows=flows,
-        final=np.full((N, 1), DEMAND / 2),
-        demand=np.array([DEMAND]),
-        content=np.ones((K, N, N)),
-        node_stock_days=plant_days,
-        region_stock_days=30.0,
-        elasticity=-0.3,
-        spare=0.1,
-        price_cap=10.0,
-        price_usd_t=1.0,
-        unit="t",
-        world_t_per_year=12 * DEMAND,
-        regions=("ROW",),
-        sector_share=np.ones((1, 1)),
-        region_index=np.array([0, 0]),
-        supply_elasticity=0.3,
-    )
-
-
-def _cut(model: ChainModel, kept: float, hazard: float) -> Shocks:
-    """AAA's mine output falls to ``kept`` of its capacity from month CUT_FROM on, for good;
-    holders read the end hazard ``hazard`` in those months."""
-    shocks = Shocks.neutral(model, 1, MONTHS)
-    avail = shocks.avail.copy()
-    avail[:, CUT_FROM:, 0, 0] = kept
-    end = np.ones((1, MONTHS))
-    end[:, CUT_FROM:] = hazard
-    return dataclasses.replace(shocks, avail=avail, end_hazard=end)
-
-
-def _run(model: ChainModel, shocks: Shocks) -> Trace:
-    """The kernel's trace, balanced and equal to the per-scenario reference."""
-    trace = run(model, shocks)
-    check_balance(model, trace)
-    ref = run_one(model, shocks, 0)
-    for name in ("shortfall", "price_ratio", "receipts", "output", "exports"):
-        np.testing.assert_allclose(
-            getattr(trace, name)[0], ref[name], rtol=1e-9, atol=1e-9, err_msg=name
-        )
-    return trace
 
 
 def _falls(prices: np.ndarray) -> list[tuple[int, float]]:
@@ -102,8 +41,8 @@ def test_a_constant_cut_gives_a_path_without_alternation(plant_days: float, haza
     """Three stages with input stock at the plants, AAA's mine cut to 20% for good: from the
     cut's second month on the undisrupted mine's output (its response) is the same every month
     and the price never falls (it stays or rises as the stocks run down)."""
-    model = _chain(3, plant_days)
-    trace = _run(model, _cut(model, 0.2, hazard))
+    model = answering_routes(3, plant_days)
+    trace = checked_run(model, cut(model, 0.2, hazard))
     answer = trace.output[0, CUT_FROM + 1 :, 0, 1]  # BBB's mine: capacity + its response
     assert answer[0] > model.capacity[0, 1] * 1.01, "the undisrupted mine answers the price"
     np.testing.assert_allclose(answer, answer[0], rtol=1e-12)
@@ -116,8 +55,8 @@ def test_one_stage_chain_answers_its_shipments_without_the_response() -> None:
     """One stage (no plants, no input stock): the scarcity answered is the shipments without
     the suppliers' response, as before; a 40% outage at AAA is answered from its second month
     by the 10% spare of BBB, every month alike."""
-    model = _chain(1, 0.0)
-    trace = _run(model, _cut(model, 0.2, OPEN_REGIME_END_HAZARD))
+    model = answering_routes(1, 0.0)
+    trace = checked_run(model, cut(model, 0.2, OPEN_REGIME_END_HAZARD))
     answer = trace.output[0, CUT_FROM + 1 :, 0, 1]
     np.testing.assert_allclose(answer, model.capacity[0, 1] * 1.1, rtol=1e-12)
     assert _falls(trace.price_ratio[0, CUT_FROM + 1 :, 0]) == []
