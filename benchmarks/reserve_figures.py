@@ -76,14 +76,14 @@ def plan() -> None:
 
 def caps() -> None:
     from critmin.optimize.eligibility import Eligibility
-    from critmin.optimize.sensitivity import moved_share, spend_by_lot
+    from critmin.optimize.sensitivity import CaseInputs, moved_share, spend_by_lot
 
     chain, forms, ens = _ensemble(Eligibility.of, 500)
     base: dict[str, float] | None = None
     for share in [0.05, 0.025, 0.075, 0.10, 0.20]:
         f = forms.copy()
         f["purchase_cap_share"] = share
-        spend = spend_by_lot(chain, f, ens, BUDGET, None)
+        spend = spend_by_lot(CaseInputs(chain, f, ens, BUDGET, None))
         base = spend if base is None else base
         lots = sorted(((v, k) for k, v in spend.items() if v > 1e3), reverse=True)
         print(
@@ -96,17 +96,23 @@ def caps() -> None:
 
 def copper() -> None:
     from critmin.optimize.eligibility import Eligibility
-    from critmin.optimize.sensitivity import Resimulator, moved_share, scaled_model, spend_by_lot
+    from critmin.optimize.sensitivity import (
+        CaseInputs,
+        Resimulator,
+        moved_share,
+        scaled_model,
+        spend_by_lot,
+    )
     from critmin.simulate.model import build_model
 
     rule = Eligibility.parse("all")
     chain, forms, ens = _ensemble(lambda _: rule, 200)
-    base = spend_by_lot(chain, forms, ens, BUDGET, rule)
+    base = spend_by_lot(CaseInputs(chain, forms, ens, BUDGET, rule))
     model = build_model(chain, "copper")
     moved = Resimulator(chain, ens, 0).ensemble(
         scaled_model(model, chain, "commercial_stock_days", 15.0)
     )
-    case = spend_by_lot(chain, forms, moved, BUDGET, rule)
+    case = spend_by_lot(CaseInputs(chain, forms, moved, BUDGET, rule))
 
     def cu(spend: dict[str, float]) -> float:
         return sum(v for k, v in spend.items() if k.startswith("copper"))
@@ -145,11 +151,17 @@ def stockdays() -> None:
             f"  {r['parameter']:22s} {r['mineral']:14s} {r['value']:g} days: moved "
             f"{100 * r['moved_share_low']:.1f}% at x0.5, {100 * r['moved_share_high']:.1f}% at x1.5"
         )
-    from critmin.optimize.sensitivity import Resimulator, moved_share, scaled_model, spend_by_lot
+    from critmin.optimize.sensitivity import (
+        CaseInputs,
+        Resimulator,
+        moved_share,
+        scaled_model,
+        spend_by_lot,
+    )
     from critmin.simulate.model import build_model
 
     forms = chain.dataset["reserve_forms"]
-    base = spend_by_lot(chain, forms, ens, BUDGET, rule)
+    base = spend_by_lot(CaseInputs(chain, forms, ens, BUDGET, rule))
     resim = Resimulator(chain, ens, 0)
     print("both together:")
     for m in sorted({r["mineral"] for r in rows}):
@@ -158,7 +170,7 @@ def stockdays() -> None:
         for f in (0.5, 1.5):
             both = scaled_model(model, chain, "commercial_stock_days", f)
             both = scaled_model(both, chain, "supplier_stock_days", f)
-            case = spend_by_lot(chain, forms, resim.ensemble(both), BUDGET, rule)
+            case = spend_by_lot(CaseInputs(chain, forms, resim.ensemble(both), BUDGET, rule))
             moved.append(100 * moved_share(base, case, BUDGET))
         print(
             f"  {m:14s} (region {model.region_stock_days:g}, plants {model.node_stock_days:g} "

@@ -17,10 +17,10 @@ from critmin.optimize.eligibility import Eligibility
 from critmin.optimize.ensemble import Ensemble, build_ensemble
 from critmin.optimize.problem import CAPITAL_COST_PER_YEAR, ReserveProblem
 from critmin.optimize.sensitivity import (
+    CaseInputs,
     Resimulator,
     _Cases,
     _forget,
-    case_problem,
     parameter_sensitivity,
     scaled_conversions,
     scaled_model,
@@ -41,14 +41,14 @@ def ens(bundled: SupplyChain) -> Ensemble:
 
 def _problem(chain: SupplyChain, ens: Ensemble, **kw: object) -> ReserveProblem:
     forms = kw.pop("forms", chain.dataset["reserve_forms"])
-    return case_problem(
+    return CaseInputs(
         chain,
         forms,
         ens,
         2e8,
         Eligibility.parse(RULE),
         **kw,  # type: ignore[arg-type]
-    )
+    ).problem()
 
 
 def _cases(chain: SupplyChain, ens: Ensemble) -> dict[str, ReserveProblem]:

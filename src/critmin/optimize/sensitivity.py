@@ -82,31 +82,36 @@ def moved_share(base: dict[str, float], case: dict[str, float], budget: float) -
     return float(max(delta[delta > 0].sum(), -delta[delta < 0].sum()) / budget)
 
 
-def case_problem(
-    chain: SupplyChain,
-    forms: pd.DataFrame,
-    ens: Ensemble,
-    budget: float,
-    eligibility: Eligibility | None,
-    capital: float = CAPITAL_COST_PER_YEAR,
-    needs: pd.DataFrame | None = None,
-    conversions: pd.DataFrame | None = None,
-) -> ReserveProblem:
-    """The reserve problem every sensitivity case solves (not yet built): risk-neutral as
-    planned, on ``ens`` with the reserve forms ``forms`` (and, where given, ``needs`` and
-    ``conversions`` in place of the bundled reserve_needs and reserve_conversions)."""
-    problem, _ = reserve_problem(
-        chain,
-        ens,
-        budget=budget,
-        risk=Risk(),
-        eligibility=eligibility,
-        accounting=Accounting.full(capital),
-        forms=forms,
-        needs=needs,
-        conversions=conversions,
-    )
-    return problem
+@dataclass(frozen=True)
+class CaseInputs:
+    """What one sensitivity case's reserve problem reads: risk-neutral as planned, on ``ens``
+    with the reserve forms ``forms`` and the cost of capital ``capital`` (and, where given,
+    ``needs`` and ``conversions`` in place of the bundled reserve_needs and
+    reserve_conversions)."""
+
+    chain: SupplyChain
+    forms: pd.DataFrame
+    ens: Ensemble
+    budget: float
+    eligibility: Eligibility | None
+    capital: float = CAPITAL_COST_PER_YEAR
+    needs: pd.DataFrame | None = None
+    conversions: pd.DataFrame | None = None
+
+    def problem(self) -> ReserveProblem:
+        """The reserve problem the case solves (not yet built)."""
+        problem, _ = reserve_problem(
+            self.chain,
+            self.ens,
+            budget=self.budget,
+            risk=Risk(),
+            eligibility=self.eligibility,
+            accounting=Accounting.full(self.capital),
+            forms=self.forms,
+            needs=self.needs,
+            conversions=self.conversions,
+        )
+        return problem
 
 
 def _by_lot(usd: xr.DataArray) -> dict[str, float]:
@@ -133,21 +138,10 @@ def spend_of(problem: ReserveProblem, base: Built | None = None) -> dict[str, fl
     return _by_lot((price * mult * b).sum(("tranche", "period")))
 
 
-def spend_by_lot(
-    chain: SupplyChain,
-    forms: pd.DataFrame,
-    ens: Ensemble,
-    budget: float,
-    eligibility: Eligibility | None,
-    capital: float = CAPITAL_COST_PER_YEAR,
-    needs: pd.DataFrame | None = None,
-    conversions: pd.DataFrame | None = None,
-    base: Built | None = None,
-) -> dict[str, float]:
-    """Dollars the reserve problem spends per lot (USD by lot id), risk-neutral as planned
-    (``case_problem``, ``spend_of``)."""
-    problem = case_problem(chain, forms, ens, budget, eligibility, capital, needs, conversions)
-    return spend_of(problem, base)
+def spend_by_lot(case: CaseInputs, base: Built | None = None) -> dict[str, float]:
+    """Dollars the reserve problem of ``case`` spends per lot (USD by lot id), risk-neutral as
+    planned (``CaseInputs.problem``, ``spend_of``; spliced on ``base`` where given)."""
+    return spend_of(case.problem(), base)
 
 
 def scaled_model(model: ChainModel, chain: SupplyChain, name: str, f: float) -> ChainModel:
@@ -388,6 +382,11 @@ class _Cases:
     deadline: float  # time.time() after which a case is left unsolved
     splice: bool = True  # rebuild only the blocks a case changes (critmin.optimize.splice)
 
+    @property
+    def base_case(self) -> CaseInputs:
+        """The base plan's inputs; each case replaces what it changes."""
+        return CaseInputs(self.chain, self.forms, self.ens, self.budget, self.eligibility)
+
 
 #: Chain models built on this process, by (run token, mineral): a mineral's seven market
 #: parameters re-simulate from one model.
@@ -408,8 +407,7 @@ def _forget(token: str) -> None:
 def _base(ctx: _Cases) -> Built:
     built = _BASE.get(ctx.token)
     if built is None:
-        problem = case_problem(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
-        built = _BASE[ctx.token] = Built.of(problem)
+        built = _BASE[ctx.token] = Built.of(ctx.base_case.problem())
     return built
 
 
@@ -418,7 +416,7 @@ def _solve_case(ctx: _Cases, item: _Item | None) -> dict[str, float] | None:
     the deadline has passed before the case starts."""
     if item is None:
         if not ctx.splice:
-            return spend_by_lot(ctx.chain, ctx.forms, ctx.ens, ctx.budget, ctx.eligibility)
+            return spend_by_lot(ctx.base_case)
         usd = _base(ctx).problem.solve().spent_by_lot
         assert usd is not None
         return _by_lot(usd)
@@ -445,7 +443,12 @@ def _solve_case(ctx: _Cases, item: _Item | None) -> dict[str, float] | None:
         forms.loc[pick, name] = (forms.loc[pick, name].astype(float) * f).clip(upper=1.0)
     else:
         capital = CAPITAL_COST_PER_YEAR * f
-    problem = case_problem(
-        ctx.chain, forms, e, ctx.budget, ctx.eligibility, capital, needs_case, conv_case
+    case = dataclasses.replace(
+        ctx.base_case,
+        forms=forms,
+        ens=e,
+        capital=capital,
+        needs=needs_case,
+        conversions=conv_case,
     )
-    return spend_of(problem, _base(ctx) if ctx.splice else None)
+    return spend_by_lot(case, _base(ctx) if ctx.splice else None)
