@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from critmin.chain import SupplyChain
 from critmin.data.load import Dataset
@@ -27,6 +28,11 @@ from critmin.simulate.shocks import build_shocks
 
 EPISODE = "antimony-2024-controls"
 MONTHS = 12
+#: China's exports of antimony products, September-December 2024, over their January-August
+#: monthly mean (29,379 t / 8): October 190 t (REUTERS_SB_OCT2024), November 808 t and
+#: December 1,721 t (REUTERS_SB_DEC2024); September's 6,533 t was the rush before the
+#: licence of the 15th, left at the library's 0.5 (a what-if, not the library's path)
+CUSTOMS = [0.5, 190 / 3672.375, 808 / 3672.375, 1721 / 3672.375]
 
 
 def _chain(ds: Dataset | None = None) -> SupplyChain:
@@ -64,38 +70,69 @@ def _measures(model: ChainModel, trace: Trace) -> tuple[float, float, float]:
     return float(p[:, usa].mean()), float(p[11, row]), float(p[11, usa])
 
 
+def _china_consumes(ds: Dataset, share: float) -> Dataset:
+    """A copy of ``ds`` with China's consumption share of antimony set to ``share`` (the
+    bundled data have none: the model takes China's share of mine output, an assumption)."""
+    dem = ds["demand_shares"]
+    row = pd.DataFrame(
+        [
+            {
+                "mineral": "antimony",
+                "region": "CHN",
+                "share": share,
+                "year": 2023,
+                "basis": "what-if",
+                "source_id": "CRITMIN_ASSUMPTION",
+                "estimated": True,
+                "note": "",
+            }
+        ]
+    )
+    dem = pd.concat([dem[dem["mineral"] != "antimony"], row], ignore_index=True)
+    return Dataset({**ds.tables, "demand_shares": dem}, ds.files, dict(ds._lazy))
+
+
 def _refined_in_china(ds: Dataset, countries: tuple[str, ...]) -> Dataset:
     """A copy of ``ds`` whose 2023 antimony mine output of ``countries`` is China's: a crude
     stand-in for the refining stage the chain lacks (their ore refined in China and sold as
-    China's oxide and metal). A what-if, no sourced split."""
+    China's oxide and metal), China's consumption held at its bundled share (41,000 t of
+    117,433 t). A what-if, no sourced split."""
     prod = ds["production"].copy()
     sel = (prod["mineral"] == "antimony") & (prod["stage"] == "mining") & (prod["year"] == 2023)
+    world = prod.loc[sel & (prod["source_id"] == "WMD_2026"), "value"].astype(float).sum()
+    china = sel & (prod["country"] == "CHN")
+    consumed = float(prod.loc[china & (prod["source_id"] == "WMD_2026"), "value"].iloc[0]) / world
     moved = prod.loc[sel & prod["country"].isin(countries), "value"].astype(float).sum()
     prod.loc[sel & prod["country"].isin(countries), "value"] = 0.0
-    china = sel & (prod["country"] == "CHN")
     prod.loc[china, "value"] = prod.loc[china, "value"].astype(float) + moved
-    tables = {**ds.tables, "production": prod}
-    return Dataset(tables, ds.files, dict(ds._lazy))
+    out = Dataset({**ds.tables, "production": prod}, ds.files, dict(ds._lazy))
+    return _china_consumes(out, consumed)
 
 
 def main() -> None:
     np.set_printoptions(precision=3, suppress=True, linewidth=160)
     chain = _chain()
     model, trace = _run(chain)
-    print(f"stages {model.stages}, production years {model.production_years}, "
-          f"base year {model.base_year}, U.S. stage {model.us_stage or model.stages[-1]}")
+    print(
+        f"stages {model.stages}, production years {model.production_years}, "
+        f"base year {model.base_year}, U.S. stage {model.us_stage or model.stages[-1]}"
+    )
     world = model.capacity[0].sum()
     chn = model.countries.index("CHN")
-    print(f"China's share of world mine output (bundled, {model.production_years[0]}): "
-          f"{model.capacity[0, chn] / world:.3f} of {world * 12:,.0f} t a year")
+    print(
+        f"China's share of world mine output (bundled, {model.production_years[0]}): "
+        f"{model.capacity[0, chn] / world:.3f} of {world * 12:,.0f} t a year"
+    )
     for r, region in enumerate(model.regions):
         col = model.final[:, r]
         top = sorted(zip(model.countries, col / col.sum(), strict=True), key=lambda x: -x[1])
         shares = ", ".join(f"{c} {s:.3f}" for c, s in top[:6] if s > 0.005)
         print(f"{region}: {col.sum() * 12:,.0f} t a year; receipts by origin node: {shares}")
-    print(f"stock days (consumers) {model.region_stock_days}, elasticity {model.elasticity}, "
-          f"spare {model.spare}, supply elasticity {model.supply_elasticity}, "
-          f"cap {model.price_cap}, stock rule {model.stock_rule}, world price {model.world_market}")
+    print(
+        f"stock days (consumers) {model.region_stock_days}, elasticity {model.elasticity}, "
+        f"spare {model.spare}, supply elasticity {model.supply_elasticity}, "
+        f"cap {model.price_cap}, stock rule {model.stock_rule}, world price {model.world_market}"
+    )
     base = _run(chain, approval=None)[1]
     for r, region in enumerate(model.regions):
         print(f"{region} price ratio by month: {trace.price_ratio[0, :, r]}")
@@ -122,13 +159,29 @@ def main() -> None:
     add("one world price", lambda m: replace(m, world_market=True))
     # October 2024: 190 t of antimony products exported against 6,533 t in September
     # (REUTERS_SB_OCT2024): 0.03 of the month before, held to December (no sourced figure)
-    rows.append(("approvals 0.5, 0.03, 0.03, 0.03", _measures(*_run(chain, approval=[0.5, 0.03]))))
     rows.append(("approvals 0 (a ban from Sep)", _measures(*_run(chain, approval=[0.0]))))
+    rows.append(("approvals as customs recorded", _measures(*_run(chain, approval=CUSTOMS))))
+    for share in (0.2, 0.5):
+        rows.append(
+            (
+                f"China consumes {share:g} of world",
+                _measures(*_run(_chain(_china_consumes(chain.dataset, share)))),
+            )
+        )
     for moved in (("RUS",), ("RUS", "TJK"), ("RUS", "TJK", "MMR", "BOL")):
         ds = _refined_in_china(chain.dataset, moved)
         m2, t2 = _run(_chain(ds))
         share = m2.capacity[0, m2.countries.index("CHN")] / m2.capacity[0].sum()
-        rows.append((f"{'+'.join(moved)} ore sold as China's (China {share:.2f})", _measures(m2, t2)))
+        rows.append(
+            (f"{'+'.join(moved)} ore sold as China's (China {share:.2f})", _measures(m2, t2))
+        )
+    ds = _refined_in_china(chain.dataset, ("RUS", "TJK"))
+    rows.append(
+        (
+            "RUS+TJK as China's and approvals as customs recorded",
+            _measures(*_run(_chain(ds), approval=CUSTOMS)),
+        )
+    )
     print()
     print("run | U.S. mean 2024 (obs. 1.865 until 2026-12-03) | ROW Dec (obs. 1.81) | U.S. Dec")
     for label, (a, b, c) in rows:
