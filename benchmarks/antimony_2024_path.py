@@ -89,7 +89,7 @@ def _china_consumes(ds: Dataset, share: float) -> Dataset:
         ]
     )
     dem = pd.concat([dem[dem["mineral"] != "antimony"], row], ignore_index=True)
-    return Dataset({**ds.tables, "demand_shares": dem}, ds.files, dict(ds._lazy))
+    return ds.with_table("demand_shares", dem)
 
 
 def _refined_in_china(ds: Dataset, countries: tuple[str, ...]) -> Dataset:
@@ -105,7 +105,7 @@ def _refined_in_china(ds: Dataset, countries: tuple[str, ...]) -> Dataset:
     moved = prod.loc[sel & prod["country"].isin(countries), "value"].astype(float).sum()
     prod.loc[sel & prod["country"].isin(countries), "value"] = 0.0
     prod.loc[china, "value"] = prod.loc[china, "value"].astype(float) + moved
-    out = Dataset({**ds.tables, "production": prod}, ds.files, dict(ds._lazy))
+    out = ds.with_table("production", prod)
     return _china_consumes(out, consumed)
 
 
@@ -133,11 +133,9 @@ def main() -> None:
         f"spare {model.spare}, supply elasticity {model.supply_elasticity}, "
         f"cap {model.price_cap}, stock rule {model.stock_rule}, world price {model.world_market}"
     )
-    base = _run(chain, approval=None)[1]
     for r, region in enumerate(model.regions):
         print(f"{region} price ratio by month: {trace.price_ratio[0, :, r]}")
         print(f"{region} receipts / demand:    {trace.receipts[0, :, r] / model.demand[r]}")
-    del base
 
     rows: list[tuple[str, tuple[float, float, float]]] = [("base", _measures(model, trace))]
 
