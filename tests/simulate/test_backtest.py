@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from critmin.chain import SupplyChain
 from critmin.cli import main
 from critmin.data.load import Dataset, load
+from critmin.scenarios.load import Labels, parse_scenario
+from critmin.scenarios.spec import month_index
 from critmin.simulate.backtest import Record, backtest, episodes, score
 
 BACKTEST_KEYS = {"episode", "quantity", "unit", "observed", "modelled", "source_id", "in_sample"}
@@ -64,6 +66,26 @@ def test_scores_keep_fitted_observations_apart() -> None:
     assert (out.scored, out.unscored) == (1, 1)  # an observed 0 is shown, not scored
     assert fitted.mean_abs_log_error == 0.0
     assert "plumbing" in fitted.describe()
+
+
+def test_no_price_mean_averages_months_before_the_episode_acts() -> None:
+    """An averaged price is compared with what the episode's measure caused: its months start
+    no earlier than the episode's first event. The 2024 antimony observation averaged all of
+    2024 against 2023 (x1.865) while the licence started in September, and the price had risen
+    x1.82 before the announcement (REUTERS_SB_AUG2024), a rise no event of the scenario
+    carries (docs/criticality.md section 7)."""
+    labels = Labels.of(load())
+    checked = 0
+    for name, ep in episodes().items():
+        scenario = parse_scenario({"name": name, **ep["scenario"]}, name, labels)
+        first = min(month_index(e.start) for e in scenario.events.values())
+        acts = first - month_index(scenario.start) + 1  # the month (1-based) it first acts in
+        for obs in ep["observations"]:
+            m = obs["measure"]
+            if m["kind"] == "price_mean":
+                checked += 1
+                assert int(m["from"]) >= acts, (name, obs["quantity"], acts)
+    assert checked
 
 
 def test_the_2010_quota_clears_the_oxide_market() -> None:
