@@ -3,6 +3,7 @@ draw fan charts by calendar month, compare two runs, save the scenario as YAML."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -309,9 +310,9 @@ def router(web: Web) -> APIRouter:
             period=Period.MONTH,
             horizon=req.horizon,
             workers=state.settings.workers,
-            # unset: RunConfig's own default (one definition, as the CLI's)
-            **({} if req.keep_paths is None else {"keep_paths": req.keep_paths}),
         )
+        if req.keep_paths is not None:  # unset: RunConfig's own default, as the CLI's
+            config = dataclasses.replace(config, keep_paths=req.keep_paths)
         chain = state.chain()
         if config.keep_paths:  # held in memory (float64) until the server stops
             from critmin.simulate.runner import paths_bytes
