@@ -29,7 +29,10 @@ class Site:
         return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
 
     def wait_for(self, name: str, timeout: float = 900) -> None:
-        """Wait until the background analysis ``name`` (rank, plan) has finished."""
+        """Wait until the background analysis ``name`` (rank, plan) has finished. The plan
+        job (10 draws, 2 workers, its parameter sensitivity spliced) measured 535 s wall,
+        247 s CPU at load 3.4-8.7 on 3 Dec 2026 (docs/performance.md): 900 s is 1.7x that,
+        kept (not lowered)."""
         job = self.web.state.analysis(name)
         end = time.time() + timeout
         while job.status == "running" and time.time() < end:
