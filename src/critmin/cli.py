@@ -590,7 +590,6 @@ def simulate(
         scheduler=scheduler,
         workers=workers,
         reroute=not no_reroute,
-        keep_paths=False,
     )
     if pool_below is not None:
         config = dataclasses.replace(config, pool_below=pool_below)

@@ -46,7 +46,9 @@ def _window(ds, stage: str) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 def test_shared_event_has_the_same_draws_in_every_chain(bundled: SupplyChain) -> None:
     spec = parse_scenario(SHARED, "shared", Labels.of(bundled.dataset))
-    run = simulate(bundled, spec, RunConfig(runs=400, seed=3, horizon=18, workers=1))
+    run = simulate(
+        bundled, spec, RunConfig(runs=400, seed=3, horizon=18, workers=1, keep_paths=True)
+    )
     rare, graphite = (run.minerals[m].results for m in ("rare_earths", "graphite"))
     a, b = _window(rare, "mining"), _window(graphite, "mining")
     # the ban bites in both chains, with varying timing across draws
@@ -60,5 +62,7 @@ def test_shared_event_has_the_same_draws_in_every_chain(bundled: SupplyChain) ->
     alone = parse_scenario(
         SHARED | {"minerals": ["graphite"]}, "shared", Labels.of(bundled.dataset)
     )
-    solo = simulate(bundled, alone, RunConfig(runs=400, seed=3, horizon=18, workers=1))
+    solo = simulate(
+        bundled, alone, RunConfig(runs=400, seed=3, horizon=18, workers=1, keep_paths=True)
+    )
     np.testing.assert_array_equal(_window(solo.minerals["graphite"].results, "mining"), b)

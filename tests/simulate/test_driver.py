@@ -218,7 +218,14 @@ def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
 def test_same_seed_same_numbers_in_process_pool_and_local_cluster(
     bundled: SupplyChain, october: Scenario
 ) -> None:
-    base = {"runs": 90, "seed": 21, "horizon": 12, "chunk": 15, "period": Period.MONTH}
+    base = {
+        "runs": 90,
+        "seed": 21,
+        "horizon": 12,
+        "chunk": 15,
+        "period": Period.MONTH,
+        "keep_paths": True,
+    }
     # 14 chains: each chain's 6 blocks fit one chunk, so its build runs them all (one task
     # per chain); one chain: its blocks are cut into chunks that run on the built chain
     one_chain = october.model_copy(update={"minerals": ["rare_earths"]})
@@ -240,7 +247,14 @@ def test_a_kept_dask_cluster_keeps_the_context_between_runs(
 ) -> None:
     """Two runs on one LocalCluster: each worker unpickles the context once and keeps it
     under the SHA-256 of its pickle (the same for both runs), and the numbers agree."""
-    base = {"runs": 30, "seed": 5, "horizon": 6, "chunk": 15, "executor": Executor.DASK}
+    base = {
+        "runs": 30,
+        "seed": 5,
+        "horizon": 6,
+        "chunk": 15,
+        "executor": Executor.DASK,
+        "keep_paths": True,
+    }
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
         Client(cluster) as client,

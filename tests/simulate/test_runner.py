@@ -33,7 +33,14 @@ def arrays(result) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
 
 
 def test_same_seed_same_numbers_on_local_pool_and_dask(bundled, october) -> None:  # type: ignore[no-untyped-def]
-    base = {"runs": 40, "seed": 99, "horizon": 12, "chunk": 10, "period": Period.MONTH}
+    base = {
+        "runs": 40,
+        "seed": 99,
+        "horizon": 12,
+        "chunk": 10,
+        "period": Period.MONTH,
+        "keep_paths": True,
+    }
     local = simulate(bundled, october, RunConfig(**base, workers=2))
     inproc = simulate(bundled, october, RunConfig(**base, workers=1))
     dask = simulate(bundled, october, RunConfig(**base, workers=2, executor=Executor.DASK))
@@ -47,9 +54,13 @@ def test_same_seed_same_numbers_on_local_pool_and_dask(bundled, october) -> None
 
 
 def test_quarters_aggregate_months(bundled, october) -> None:  # type: ignore[no-untyped-def]
-    months = simulate(bundled, october, RunConfig(runs=20, seed=5, horizon=12, workers=1))
+    months = simulate(
+        bundled, october, RunConfig(runs=20, seed=5, horizon=12, workers=1, keep_paths=True)
+    )
     quarters = simulate(
-        bundled, october, RunConfig(runs=20, seed=5, horizon=4, period=Period.QUARTER, workers=1)
+        bundled,
+        october,
+        RunConfig(runs=20, seed=5, horizon=4, period=Period.QUARTER, workers=1, keep_paths=True),
     )
     m = months.minerals["rare_earths"].results["shortfall"]
     q = quarters.minerals["rare_earths"].results["shortfall"]

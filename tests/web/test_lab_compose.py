@@ -38,7 +38,7 @@ def test_a_scaled_approval_path_runs_and_approves_more(bundled: SupplyChain) -> 
     (u,) = scaled.uncertainties
     assert u.target == f"{EVENT}.scale"
     assert u.distribution.values == [3.0]
-    config = RunConfig(runs=10, seed=0, period=Period.MONTH, horizon=6, workers=1)
+    config = RunConfig(runs=10, seed=0, period=Period.MONTH, horizon=6, workers=1, keep_paths=True)
     short = [
         float(simulate(bundled, spec, config).minerals["rare_earths"].results["shortfall"].sum())
         for spec in (plain, scaled)

@@ -46,7 +46,9 @@ def scenario_views(
     labels = Labels.of(chain.dataset)
     for name in SCENARIOS:
         spec = load_scenario(name, labels)
-        config = RunConfig(runs=runs, seed=seed, period=Period.MONTH, horizon=horizon)
+        config = RunConfig(
+            runs=runs, seed=seed, period=Period.MONTH, horizon=horizon, keep_paths=True
+        )
         result = simulate(chain, spec, config)
         charts, table, notes = [], [], {}
         for mineral, mr in result.minerals.items():

@@ -88,7 +88,10 @@ class RunConfig:
     workers: int = 2
     chunk: int = CHUNK  # draws per seeded block
     reroute: bool = True
-    keep_paths: bool = True  # per-draw paths in ``MineralResult.results``
+    #: per-draw paths in ``MineralResult.results``; by default summaries only (issue #15):
+    #: the one default of every front end (the CLI's simulate, the API's lab runs), and a
+    #: library caller that reads ``results`` asks for them
+    keep_paths: bool = False
     paths_dir: Path | None = None  # write per-draw paths here, chunk by chunk
     #: countries below this share of a stage's world output are pooled into its "other
     #: countries" node (critmin.simulate.model.pool_model); 0 keeps every country

@@ -3,6 +3,7 @@ draw fan charts by calendar month, compare two runs, save the scenario as YAML."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from critmin.simulate.runner import RunResult
+    from critmin.simulate.stream import Summary
     from critmin.web.app import Web
     from critmin.web.jobs import Progress
 
@@ -26,6 +28,8 @@ MAX_RUNS = 5000
 #: Lab runs computing at once: the lab is open to every visitor (no token), so a further run
 #: is refused (429) until one finishes rather than queued without bound on a small server.
 MAX_RUNNING = 2
+#: Most bytes of per-draw paths a lab run may hold in memory when it keeps them (float64).
+MAX_PATH_BYTES = 512 * 2**20
 
 
 class LabRequest(BaseModel):
@@ -41,6 +45,10 @@ class LabRequest(BaseModel):
     #: per event, a factor on its approval path (an export control or content rule under
     #: licensing): the scenario's ``EVENT.scale`` uncertainty, fixed at that value
     scale: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
+    #: keep every draw's paths (downloadable as netCDF, ``/web/lab/<job>/<mineral>.nc``);
+    #: unset, the domain's default (critmin.simulate.runner.RunConfig.keep_paths: summaries
+    #: only, as `critmin simulate` without --keep-paths)
+    keep_paths: bool | None = None
 
 
 def compose(req: LabRequest) -> dict[str, Any]:
@@ -81,12 +89,23 @@ def compose(req: LabRequest) -> dict[str, Any]:
     return out
 
 
-def _band(arr: xr.DataArray) -> tuple[list[float | None], ...]:
-    """p05, p50, p95 over the draws; a period without a baseline (a region that receives
-    nothing at this stage: the ratio is undefined) is a gap (``None``), not NaN."""
-    defined = arr.notnull().any("scenario")
-    q = arr.fillna(0.0).quantile([0.05, 0.5, 0.95], dim="scenario").where(defined).values
-    return tuple([None if math.isnan(v) else round(float(v), 4) for v in row] for row in q)
+def _band(summary: Summary, name: str, region: str) -> tuple[list[float | None], ...]:
+    """p05, p50, p95 over the draws of ``name`` (per period) divided by its cell's scale (the
+    baseline receipts for supply; 1 for the price ratio), from the run's streamed histogram
+    (critmin.simulate.stream: within half a grid step of the sample quantile). A period
+    without a baseline (a region that receives nothing at this stage: the ratio is undefined)
+    is a gap (``None``), not NaN."""
+    return tuple(
+        [_num(v, 4) for v in summary.ratio(name, q).sel(region=region).values]
+        for q in (0.05, 0.5, 0.95)
+    )
+
+
+def _num(v: Any, digits: int | None = None) -> float | None:
+    f = float(v)
+    if math.isnan(f) or math.isinf(f):
+        return None
+    return f if digits is None else round(f, digits)
 
 
 def _defined(band: tuple[list[float | None], ...]) -> bool:
@@ -160,29 +179,34 @@ def _alpha(hex_colour: str) -> str:
 
 
 def summarise(result: RunResult, raw: dict[str, Any]) -> dict[str, Any]:
-    """Fan charts and a loss table for a finished run (computed in the job, not per request)."""
-    import numpy as np
-
+    """Fan charts and a loss table for a finished run (computed in the job, not per request),
+    from the streamed summaries, so they do not need the per-draw paths; the paths, when the
+    request kept them, are held beside (``paths``) for download."""
     spec, config = result.scenario, result.config
     figures, table = [], []
+    paths: dict[str, xr.Dataset] = {}
     for mineral, mr in result.minerals.items():
-        res, base = mr.results, mr.baseline
-        dates = month_dates(spec.start, res.sizes["period"], config.months_per_period)
-        b = base["receipts"].isel(scenario=0, drop=True)
-        supply = res["receipts"] / b.where(b > 0)
-        regions = [str(r) for r in res.region.values]
+        summ = mr.summary
+        if summ is None:  # pragma: no cover - simulate always summarises
+            raise ValueError(f"{mineral}: no streamed summary")
+        if config.keep_paths:
+            paths[mineral] = mr.results.assign(
+                {f"baseline_{k}": v.isel(scenario=0, drop=True) for k, v in mr.baseline.items()}
+            )
+        dates = month_dates(spec.start, config.horizon, config.months_per_period)
+        regions = [str(r) for r in summ.grids["receipts"].coords["region"]]
         figures.append(
             fan(
                 f"{mineral}: supply to each region (÷ baseline)",
                 dates,
-                {r: band for r in regions if _defined(band := _band(supply.sel(region=r)))},
+                {r: band for r in regions if _defined(band := _band(summ, "receipts", r))},
                 "ratio to baseline",
             )
         )
         price = fan(
             f"{mineral}: price (÷ baseline)",
             dates,
-            {r: _band(res["price_ratio"].sel(region=r)) for r in regions},
+            {r: _band(summ, "price_ratio", r) for r in regions},
             "ratio to baseline",
         )
         cap = float(mr.model.price_cap)
@@ -210,21 +234,22 @@ def summarise(result: RunResult, raw: dict[str, Any]) -> dict[str, Any]:
                 }
             ]
         figures.append(price)
-        short = res["shortfall"].sum("period")
-        loss = res["loss_usd"].sum("period")
+        short = {q: summ.quantile("shortfall_total", q) for q in (0.5, 0.95)}
+        loss = {q: summ.quantile("loss_total", q) for q in (0.5, 0.95)}
+        mean, sd = summ.mean("loss_total"), summ.sd("loss_total")
+        draws = max(summ.draws, 1)
         for r in regions:
-            lr = loss.sel(region=r)
             table.append(
                 {
                     "mineral": mineral,
                     "region": r,
                     "unit": mr.model.unit,
-                    "shortfall_p50": float(short.sel(region=r).median()),
-                    "shortfall_p95": float(short.sel(region=r).quantile(0.95)),
-                    "loss_mean_usd": float(lr.mean()),
-                    "loss_se_usd": float(lr.std() / np.sqrt(lr.sizes["scenario"])),
-                    "loss_p50_usd": float(lr.median()),
-                    "loss_p95_usd": float(lr.quantile(0.95)),
+                    "shortfall_p50": _num(short[0.5].sel(region=r)),
+                    "shortfall_p95": _num(short[0.95].sel(region=r)),
+                    "loss_mean_usd": _num(mean.sel(region=r)),
+                    "loss_se_usd": _num(sd.sel(region=r) / math.sqrt(draws)),
+                    "loss_p50_usd": _num(loss[0.5].sel(region=r)),
+                    "loss_p95_usd": _num(loss[0.95].sel(region=r)),
                 }
             )
     return {
@@ -236,6 +261,8 @@ def summarise(result: RunResult, raw: dict[str, Any]) -> dict[str, Any]:
         "horizon": config.horizon,
         "figures": figures,
         "table": table,
+        "keep_paths": config.keep_paths,
+        "paths": paths,
     }
 
 
@@ -284,7 +311,20 @@ def router(web: Web) -> APIRouter:
             horizon=req.horizon,
             workers=state.settings.workers,
         )
+        if req.keep_paths is not None:  # unset: RunConfig's own default, as the CLI's
+            config = dataclasses.replace(config, keep_paths=req.keep_paths)
         chain = state.chain()
+        if config.keep_paths:  # held in memory (float64) until the server stops
+            from critmin.simulate.runner import paths_bytes
+
+            need = 2 * paths_bytes(chain, spec, config)
+            if need > MAX_PATH_BYTES:
+                raise HTTPException(
+                    422,
+                    f"keep_paths: the paths of {req.runs:,} draws x {req.horizon} months need "
+                    f"about {need / 2**20:,.0f} MiB (at most {MAX_PATH_BYTES // 2**20} MiB); "
+                    "ask for fewer draws or months, or use `critmin simulate --keep-paths`",
+                )
 
         def work(progress: Progress) -> dict[str, Any]:
             return summarise(simulate(chain, spec, config, progress), raw)
@@ -310,7 +350,8 @@ def router(web: Web) -> APIRouter:
 
     @r.get("/web/lab/{job_id}.json")
     def result(job_id: str) -> dict[str, Any]:
-        out = finished(job_id)
+        out = {k: v for k, v in finished(job_id).items() if k != "paths"}
+        out["paths"] = [f"/web/lab/{job_id}/{m}.nc" for m in finished(job_id)["paths"]]
         rows = [
             {
                 **row,
@@ -321,6 +362,19 @@ def router(web: Web) -> APIRouter:
             for row in out["table"]
         ]
         return {**out, "table": rows, "id": job_id}
+
+    @r.get("/web/lab/{job_id}/{mineral}.nc")
+    def paths(job_id: str, mineral: str) -> Response:
+        """A chain's per-draw paths (with its baseline), when the run kept them."""
+        kept = finished(job_id)["paths"]
+        if mineral not in kept:
+            why = "no chain" if kept else "no paths kept (run it with keep_paths)"
+            raise HTTPException(404, f"lab run {job_id}: {why} {mineral!r}")
+        return Response(
+            kept[mineral].to_netcdf(engine="scipy"),
+            media_type="application/x-netcdf",
+            headers={"Content-Disposition": f'attachment; filename="{mineral}.nc"'},
+        )
 
     @r.get("/web/lab/{job_id}.yaml")
     def save(job_id: str) -> Response:
