@@ -209,8 +209,8 @@ def supply(ens: Ensemble, row: pd.Series) -> np.ndarray:
     if row["instrument"] == STOCK:
         # released up to the U.S. shortfall, as the programme's release cap allows
         # (critmin.optimize.problem); for a world market a tonne covers a pooled tonne
-        short = ens.us_shortfall().sel(mineral=row["mineral"]).transpose("scenario", "period")
-        short = short.values
+        us = ens.us_shortfall().sel(mineral=row["mineral"])
+        short = us.transpose("scenario", "period").values
         x = float(row["size"])
         cap = float(row["drawdown_per_period"]) * x
         left = np.full(short.shape[0], x)
