@@ -137,7 +137,9 @@ def test_a_regional_market_is_credited_one_for_one_and_unchanged(bundled: Supply
     assert us_share(model) == 1.0
     short = np.arange(6.0).reshape(2, 3) * 17.3
     out, loss_t, share = pooled(model, short)
-    assert out is short and loss_t == model.loss_per_t and share == 1.0
+    assert out is short
+    assert loss_t == model.loss_per_t
+    assert share == 1.0
 
     ens = _one_period(model, 500.0, model.price_usd_t)
     stated = dataclasses.replace(ens, us_share=None)
