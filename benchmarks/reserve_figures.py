@@ -58,10 +58,12 @@ def plan() -> None:
         f"${sol.terminal_value_usd / 1e6:.1f}M"
     )
     ratio = ens.price / ens.base_price
+    # U.S. tonnes (a world market's ensemble shortfall is pooled: critmin.optimize.ensemble)
+    us_short = ens.us_shortfall() if hasattr(ens, "us_shortfall") else ens.shortfall
     for m in ens.price.mineral.values:
         print(
             f"  {m}: mean price ratio {float(ratio.sel(mineral=m).mean()):.3f}, mean shortfall "
-            f"{float(ens.shortfall.sel(mineral=m).mean()):.2f} t a period"
+            f"{float(us_short.sel(mineral=m).mean()):.2f} t a period (U.S.)"
         )
     assert sol.spent_by_lot is not None
     assert sol.purchases is not None

@@ -1070,7 +1070,7 @@ def optimize(
     if out is not None:
         with checks.staged_dir(out) as staged:
             (staged / "plan.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
-            ens.shortfall.to_dataset(name="us_shortfall_t").assign(
+            ens.us_shortfall().to_dataset(name="us_shortfall_t").assign(
                 us_price_usd_t=ens.price
             ).to_netcdf(staged / "ensemble.nc", engine="scipy")
     held = pd.DataFrame(data["holdings"])

@@ -106,6 +106,7 @@ def group_cases(ens: Ensemble) -> list[Block]:
             base_price=ens.base_price.sel(mineral=one),
             loss_per_t=ens.loss_per_t.sel(mineral=one),
             consumption=ens.consumption.sel(mineral=one),
+            us_share=None if ens.us_share is None else ens.us_share.sel(mineral=one),
             weight=mass,
             mean_price=mean.sel(mineral=one),
         )

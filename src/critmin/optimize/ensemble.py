@@ -1,5 +1,16 @@
 """The scenario ensemble the reserve is sized against: U.S. shortfall and price paths per chain.
 
+A tonne the reserve adds (a release, an agreement's delivery, a project's output, a conversion
+route's product) is credited against ``Ensemble.shortfall`` one for one. For a mineral with one
+world price (``ChainModel.world_market``: market_parameters ``world_market`` = 1) the engine
+clears the regions jointly (critmin.simulate.kernel ``clear_world``): arbitrage gives each
+region its demand share of the pooled receipts, so only the U.S. share of a tonne added
+anywhere reaches U.S. consumers. Its ``shortfall`` is therefore in pooled tonnes, the U.S.
+shortfall over the U.S. share, and its ``loss_per_t`` the U.S. loss per tonne times the share:
+the dollar loss is the engine's, and an added tonne covers one pooled tonne, i.e. ``us_share``
+of a U.S. tonne. The share is ``us_share(model)``: the U.S. baseline demand over the regions'
+(``ChainModel.demand``, the numbers ``clear_world`` pools); 1 for a regional market.
+
 By default, the planning ensemble: the foreign disruptions `critmin rank` draws from (one event
 set, critmin.simulate.disruptions), each happening at most once over the horizon with the
 probability 1 - exp(-rate x years) its annual rate implies, at a uniformly drawn month.
@@ -44,14 +55,38 @@ PLAN_START = "2026-01"
 CHUNK = 250
 
 
+def us_share(model: ChainModel) -> float:
+    """The fraction of a tonne added to the mineral's market that reaches U.S. consumers: 1 for
+    a regional market; for a world market (``model.world_market``) the U.S. share of the
+    regions' baseline demand (``model.demand``, what critmin.simulate.kernel ``clear_world``
+    pools in a month without a demand shock)."""
+    if not model.world_market:
+        return 1.0
+    demand = np.asarray(model.demand, dtype=float)
+    total = float(demand.sum())
+    return float(demand[USA]) / total if total > 0 else 1.0
+
+
+def pooled(model: ChainModel, us_short: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The chain's U.S. shortfall (t) as the reserve covers it: (shortfall, loss per t, share),
+    in pooled tonnes for a world market (U.S. shortfall / share, U.S. loss per t x share: the
+    same dollar loss), unchanged for a regional one (module docstring)."""
+    share = us_share(model)
+    if share == 1.0:
+        return us_short, float(model.loss_per_t), share
+    return us_short / share, float(model.loss_per_t) * share, share
+
+
 @dataclass(frozen=True)
 class Ensemble:
-    """Per scenario, period and mineral: U.S. shortfall (t) and U.S. price (USD/t)."""
+    """Per scenario, period and mineral: the shortfall a tonne added to the U.S. market
+    covers (t; the U.S. shortfall, or for a world market the pooled shortfall, U.S. shortfall /
+    ``us_share``: module docstring) and U.S. price (USD/t)."""
 
     shortfall: xr.DataArray  # (scenario, period, mineral)
     price: xr.DataArray  # (scenario, period, mineral)
     base_price: xr.DataArray  # (mineral) USD/t
-    loss_per_t: xr.DataArray  # (mineral) USD/t
+    loss_per_t: xr.DataArray  # (mineral) USD per t of ``shortfall`` (U.S. loss per t x share)
     consumption: xr.DataArray  # (mineral) U.S. baseline demand, t per period
     months_per_period: int
     units: dict[str, str] = field(default_factory=dict)
@@ -62,6 +97,10 @@ class Ensemble:
     #: (period, mineral) USD/t: the expected price of the ensemble a reduced one was drawn
     #: from, so that first-stage costs stay those of the full distribution; None = from ``price``
     mean_price: xr.DataArray | None = None
+    #: (mineral) the fraction of an added tonne that reaches U.S. consumers (``us_share``: the
+    #: U.S. share of pooled baseline demand for a world market, 1 for a regional one); the
+    #: ``shortfall`` is the U.S. shortfall over it. None = 1 for every mineral
+    us_share: xr.DataArray | None = None
 
     @property
     def scenarios(self) -> int:
@@ -78,6 +117,16 @@ class Ensemble:
     def loss(self) -> xr.DataArray:
         """Loss without any reserve, USD, by (scenario, period, mineral)."""
         return self.shortfall * self.loss_per_t
+
+    def reach(self) -> xr.DataArray:
+        """(mineral) the fraction of an added tonne that reaches U.S. consumers (1: all)."""
+        if self.us_share is None:
+            return xr.ones_like(self.loss_per_t)
+        return self.us_share
+
+    def us_shortfall(self) -> xr.DataArray:
+        """The U.S. shortfall, t, by (scenario, period, mineral): ``shortfall`` x the reach."""
+        return self.shortfall * self.reach()
 
 
 def planning_scenario(chain: SupplyChain, minerals: Sequence[str]) -> Scenario:
@@ -191,7 +240,7 @@ def build_ensemble(
     streams = seed_streams(seed, len(specs), len(use))
     short = np.zeros((runs, horizon, len(use)))
     price = np.ones((runs, horizon, len(use)))
-    base_price, loss, cons, units, notes = [], [], [], {}, {}
+    base_price, loss, cons, share, units, notes = [], [], [], [], {}, {}
     models = {m: build_model(chain, m) for m in use}
     items: list[_Item] = []
     offsets: list[int] = []
@@ -214,10 +263,12 @@ def build_ensemble(
         j = use.index(item.mineral)
         short[lo : lo + item.runs, :, j] = s
         price[lo : lo + item.runs, :, j] = p
-    for m in use:
+    for j, m in enumerate(use):
         model = models[m]
+        short[:, :, j], loss_t, reach = pooled(model, short[:, :, j])
         base_price.append(model.price_usd_t)
-        loss.append(model.loss_per_t)
+        loss.append(loss_t)
+        share.append(reach)
         cons.append(model.demand[USA] * months_per_period)
         units[m] = model.unit
         notes[m] = list(model.assumptions)
@@ -230,6 +281,7 @@ def build_ensemble(
         loss_per_t=xr.DataArray(np.asarray(loss), coords={"mineral": use}, dims="mineral"),
         consumption=xr.DataArray(np.asarray(cons), coords={"mineral": use}, dims="mineral"),
         months_per_period=months_per_period,
+        us_share=xr.DataArray(np.asarray(share), coords={"mineral": use}, dims="mineral"),
         units=units,
         assumptions=notes,
         description=", ".join(s.name for s in specs),

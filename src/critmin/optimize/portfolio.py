@@ -8,12 +8,16 @@ Instruments: the plan's stockpile lots, the candidate offtakes and price floors
 (``reserve_candidates``), and the outlook's instruments (``critmin.outlook.instruments``):
 domestic projects (U.S.), partner joint ventures (projects abroad), recycling plants and partner
 commitments. Each is valued alone against the ensemble without any reserve: its supply is added
-to its mineral's U.S. shortfall, scenario by scenario and period by period, and the loss is
+to its mineral's shortfall, scenario by scenario and period by period, and the loss is
 recomputed with the same loss per tonne, ``loss = loss_per_t x max(0, shortfall - supply)``.
+For a world-priced mineral the shortfall is in pooled tonnes and the loss per tonne is the
+U.S. share's (critmin.optimize.ensemble): a tonne added anywhere covers the U.S. share of a
+tonne of U.S. shortfall, as the engine's world clearing gives it.
 
-* A stockpile lot releases, in each scenario, as much as the shortfall needs, within its
-  drawdown rate and what is left (for one lot alone, the optimal release); it delivers from the
-  first period. Cost: purchase + holding over the horizon (as the LP counts it).
+* A stockpile lot releases, in each scenario, as much as the shortfall needs (at most the U.S.
+  shortfall, the programme's release cap), within its drawdown rate and what is left (for one
+  lot alone, the optimal release); it delivers from the first period. Cost: purchase + holding
+  over the horizon (as the LP counts it).
 * An offtake delivers its volume from its lead time for its tenor; cost: the expected
   (contract - market price) on the delivered tonnes (negative when the contract is cheaper).
 * A price floor keeps a producer of its volume running: without it, the producer stops the first
@@ -203,6 +207,10 @@ def supply(ens: Ensemble, row: pd.Series) -> np.ndarray:
     """t an instrument delivers to its mineral by (scenario, period), if it is completed."""
     short = ens.shortfall.sel(mineral=row["mineral"]).transpose("scenario", "period").values
     if row["instrument"] == STOCK:
+        # released up to the U.S. shortfall, as the programme's release cap allows
+        # (critmin.optimize.problem); for a world market a tonne covers a pooled tonne
+        us = ens.us_shortfall().sel(mineral=row["mineral"])
+        short = us.transpose("scenario", "period").values
         x = float(row["size"])
         cap = float(row["drawdown_per_period"]) * x
         left = np.full(short.shape[0], x)

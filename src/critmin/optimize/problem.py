@@ -5,9 +5,12 @@ tranche, volume ``v`` per candidate agreement and support ``y`` (0..1) per price
 (critmin.optimize.projects, paid from the budget); ``stock`` is the total bought. Second stage
 (per scenario and period): releases ``r`` limited by the stock bought so far and by the
 drawdown rate, deliveries of the agreements that are active and of the projects supported,
-unmet shortfall ``u`` priced at the loss per tonne. A risk-neutral second stage is built per
-mineral on cases of identical scenarios (critmin.optimize.cases: exact, and much smaller); with
-the CVaR, on every scenario; either way the solution is read back on every scenario.
+unmet shortfall ``u`` priced at the loss per tonne. Every tonne added (release, delivery, project
+output) covers one tonne of ``Ensemble.shortfall``: for a world-priced mineral that is a pooled
+tonne, of which the U.S. share reaches U.S. consumers (critmin.optimize.ensemble); a release
+is sold at the scenario's price only up to the U.S. shortfall. A risk-neutral second stage is
+built per mineral on cases of identical scenarios (critmin.optimize.cases: exact, and much
+smaller); with the CVaR, on every scenario; either way the solution is read back on every scenario.
 Objective (docs/reserve.md): purchases at the expected market price of their quarter, raised
 by market impact, + carrying cost (storage, insurance, degradation, capital) until sold or the
 horizon ends - release revenue at the scenario's disrupted price - the terminal value of the
@@ -762,9 +765,15 @@ class ReserveProblem:
                 term = (part * incidence.sel(lot=group)).sum("lot")
                 supplied = term if supplied is None else supplied + term
             if self.accounting.release_revenue and supplied is not None:
-                # sold releases earn revenue: never release more than the market lacks
+                # sold releases earn revenue: never release more than the market lacks, and
+                # at the price path taken as given only while the release is small against
+                # it: for a world market, at most the U.S. shortfall (the U.S. share of the
+                # pooled shortfall a tonne covers; critmin.optimize.ensemble), 1 elsewhere
                 served = incidence.sum("lot") > 0  # (need) some lot can release into it
-                m.add_constraints(supplied <= short, name=f"release_cap{tag}", mask=need & served)
+                lacks = short
+                if ens.us_share is not None and bool((ens.us_share != 1.0).any()):
+                    lacks = xr.dot(ens.us_shortfall(), share, dim="mineral")
+                m.add_constraints(supplied <= lacks, name=f"release_cap{tag}", mask=need & served)
                 expected = expected - (self.unit_costs(ens)["release"] * w * r).sum()
             caps = conv.capacity_by_period(ens.months_per_period, per)  # plants count from start
             for route in caps.route.values:

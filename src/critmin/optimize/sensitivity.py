@@ -38,6 +38,7 @@ from critmin.optimize.ensemble import (
     chain_run,
     event_timing,
     planning_scenario,
+    pooled,
     seed_streams,
 )
 from critmin.optimize.plan import reserve_problem
@@ -238,6 +239,7 @@ class Resimulator:
             np.random.default_rng(self.chain_seeds[j]),
             self.timing,
         )
+        short, loss_t, reach = pooled(model, short)  # as build_ensemble counts it
         shortfall = self.ens.shortfall.copy()
         shortfall.loc[{"mineral": m}] = short
         base_price = self.ens.base_price.copy()
@@ -245,9 +247,18 @@ class Resimulator:
         price = self.ens.price.copy()
         price.loc[{"mineral": m}] = ratio * model.price_usd_t
         loss = self.ens.loss_per_t.copy()
-        loss.loc[{"mineral": m}] = model.loss_per_t
+        loss.loc[{"mineral": m}] = loss_t
+        share = self.ens.us_share
+        if share is not None or reach != 1.0:
+            share = self.ens.reach().copy()
+            share.loc[{"mineral": m}] = reach
         return dataclasses.replace(
-            self.ens, shortfall=shortfall, price=price, base_price=base_price, loss_per_t=loss
+            self.ens,
+            shortfall=shortfall,
+            price=price,
+            base_price=base_price,
+            loss_per_t=loss,
+            us_share=share,
         )
 
 
