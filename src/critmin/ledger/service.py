@@ -455,7 +455,12 @@ class Ledger:
 
     def read(self, fn: Callable[[State], T]) -> T:
         """Run ``fn`` on the current state (caught up with the database) under the lock."""
-        with self._lock, self.engine.connect() as conn, conn.begin(), Batch(conn) as batch:
+        with (
+            self._lock,
+            self.engine.connect() as conn,
+            conn.begin(),
+            Batch(conn, pipelined=False) as batch,
+        ):
             return fn(self._catch_up(batch))
 
     def replay(self) -> State:

@@ -127,10 +127,13 @@ class Batch:
     down one pipeline (a result's first read, and the end of the batch, each wait for one
     round trip), elsewhere one by one as they are sent."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, pipelined: bool = True) -> None:
+        """``pipelined=False``: one by one on every backend (a read that sends one
+        statement gains nothing from a pipeline, whose end costs a round trip of its own)."""
         self._conn = conn
         self._raw: Any = conn.connection.dbapi_connection
-        self._pipelined = conn.dialect.name == "postgresql"
+        self._postgres = conn.dialect.name == "postgresql"
+        self._pipelined = pipelined and self._postgres
         self._pipeline: Any = None
         self._cursors: list[Any] = []
 
@@ -140,8 +143,10 @@ class Batch:
                 pipeline = self._raw.pipeline()
                 pipeline.__enter__()
                 self._pipeline = pipeline
-                if self._raw.autocommit:  # (the appends' connection) the driver sends no
-                    self._plain("BEGIN")  # BEGIN of its own, which would cost a round trip
+        if self._postgres and self._raw.autocommit:
+            # the appends' connection: psycopg sends no BEGIN of its own (which, in a
+            # pipeline, would wait for its answer), so it goes down with the first reads
+            self._plain("BEGIN")
         return self
 
     def __exit__(
