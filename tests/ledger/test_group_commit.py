@@ -355,3 +355,33 @@ def test_batched_groups_lose_reorder_and_mischain_nothing(world: Ledger) -> None
     assert all(held(world, f"b{i}x") == Decimal("1.25") for i in range(threads_n))
     report = verify(world)
     assert report.ok, report.problems
+
+
+def test_a_postgresql_group_costs_two_round_trips(world: Ledger, tmp_path: Any) -> None:
+    """PostgreSQL: a group of eight appends waits for the server twice (its reads, then its
+    rows with the COMMIT, each down one pipeline), counted in libpq's trace of the appends'
+    connection as the turns from what the client sends to what the server answers."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("round trips are PostgreSQL's")
+    add_user(world.engine, "operator", Role.OPERATOR)
+    world.submit(acquisition("rt", "1"), "operator", "rt-warm")  # the appends' connection
+    assert world._conn is not None
+    raw: Any = world._conn.connection.dbapi_connection
+    log = tmp_path / "libpq.trace"
+    head = world.head()
+    with log.open("w") as out:
+        raw.pgconn.trace(out.fileno())
+        try:
+            got = queued(world, [(acquisition("rt", "1"), f"rt-{i}") for i in range(8)])
+        finally:
+            raw.pgconn.untrace()
+    assert all(isinstance(r, Receipt) for r in got)
+    assert world.head() == head + 8
+    sides = [
+        side
+        for line in log.read_text().splitlines()
+        for side in line.split("\t")[:2]
+        if side in ("F", "B")
+    ]
+    turns = sum(1 for sent, answered in itertools.pairwise(sides) if (sent, answered) == ("F", "B"))
+    assert turns == 2, sides
