@@ -305,8 +305,9 @@ class Ledger:
                     else:
                         outcomes.append((receipt, None))
                 if rows:
-                    batch.send(sql.insert_event, rows)
-                    batch.send(
+                    sql.send_rows(batch, sql.insert_event, rows)
+                    sql.send_rows(
+                        batch,
                         sql.upsert_projection,
                         [
                             {"kind": kind.value, "key": key, "data": state.row(kind, key)}
