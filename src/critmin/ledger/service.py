@@ -305,9 +305,8 @@ class Ledger:
                     else:
                         outcomes.append((receipt, None))
                 if rows:
-                    sql.send_rows(batch, sql.insert_event, rows)
-                    sql.send_rows(
-                        batch,
+                    batch.send(sql.insert_event, rows)
+                    batch.send(
                         sql.upsert_projection,
                         [
                             {"kind": kind.value, "key": key, "data": state.row(kind, key)}

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, Table, any_, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, String, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
@@ -75,41 +75,18 @@ class Statements:
         self.lock: Compiled | None = None
         if engine.dialect.name == "postgresql":
             self.lock = Compiled(select(func.pg_advisory_xact_lock(bindparam("k"))), engine)
-        # a group's rows: PostgreSQL takes them as one array per column in one statement
-        # (one Bind and Execute a group, not one a row); SQLite, in-process, row by row
-        self.columnar = engine.dialect.name == "postgresql"
-        if self.columnar:
-            self.insert_event = Compiled(text(_unnest(e, engine)), engine)
-            self.upsert_projection = Compiled(
-                text(
-                    _unnest(p, engine)
-                    + " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data"
-                ),
-                engine,
-            )
-        else:
-            self.insert_event = Compiled(e.insert(), engine)
-            upsert = sqlite.insert(p)
-            self.upsert_projection = Compiled(
-                upsert.on_conflict_do_update(
-                    index_elements=[p.c.kind, p.c.key], set_={"data": upsert.excluded.data}
-                ),
-                engine,
-            )
+        self.insert_event = Compiled(e.insert(), engine)
+        upsert = (sqlite if engine.dialect.name == "sqlite" else postgresql).insert(p)
+        self.upsert_projection = Compiled(
+            upsert.on_conflict_do_update(
+                index_elements=[p.c.kind, p.c.key], set_={"data": upsert.excluded.data}
+            ),
+            engine,
+        )
         self.user_by_token = Compiled(
             select(u).where(u.c.token_hash == bindparam("token"), u.c.revoked_at.is_(None)),
             engine,
         )
-
-    def send_rows(
-        self, batch: Batch, statement: Compiled, rows: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """Send ``rows`` to one of the row-writing statements (``insert_event``,
-        ``upsert_projection``): as columns on PostgreSQL, else row by row."""
-        if self.columnar:
-            batch.send(statement, {k: [row[k] for row in rows] for k in rows[0]})
-        else:
-            batch.send(statement, rows)
 
     @staticmethod
     def lookup(engine: Engine, statement: Compiled, values: Mapping[str, Any]) -> Any | None:
@@ -252,15 +229,3 @@ class _Translate:
             connection_invalidated=lost,
             dialect=dialect,
         ) from error
-
-
-def _unnest(table: Table, engine: Engine) -> str:
-    """PostgreSQL: ``INSERT`` of one row per element of one array parameter per column. The
-    arrays are of the columns' types without their lengths (an explicit cast to
-    ``VARCHAR(n)`` would cut a longer value; the insert refuses it, as a plain one does)."""
-    names = [c.name for c in table.columns]
-    arrays = ", ".join(
-        f"CAST(:{c.name} AS {type(c.type)().compile(dialect=engine.dialect)}[])"
-        for c in table.columns
-    )
-    return f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
