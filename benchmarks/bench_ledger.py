@@ -108,7 +108,7 @@ def plain_sqlite(seconds: float) -> Rate:
 BODY = {
     "lot_id": "lot-0",
     "mineral": "cobalt",
-    "form": "cathode",
+    "form": "metal",
     "quantity_t": "0.001",
     "location": "depot",
     "price_usd_per_t": "30000",

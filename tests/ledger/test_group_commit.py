@@ -3,6 +3,7 @@ transaction, each admitted, checked and chained on its own; a refusal or a fault
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from decimal import Decimal
@@ -286,3 +287,101 @@ def test_a_token_is_checked_in_the_transaction_and_a_dead_one_fails_alone(
     assert world.head() == head + 2
     report = verify(world)
     assert report.ok, report.problems
+
+
+def test_batched_groups_lose_reorder_and_mischain_nothing(world: Ledger) -> None:
+    """Six threads queue 25 commands each on the writer thread (an acquisition, and every
+    fifth a transfer out of the lot the thread just bought into, which is refused unless its
+    acquisition was applied first), held back until groups of many have formed: every command
+    is answered once, and what a second connection reads back is exactly the receipts, in
+    one gapless chain, each thread's commands in the order it sent them."""
+    threads_n, per = 6, 25
+    head = world.head()
+    sizes: list[int] = []
+    append = world._append_group
+
+    def counted(group: list[Any]) -> None:
+        sizes.append(len(group))
+        append(group)
+
+    world._append_group = counted  # type: ignore[method-assign]
+    got: dict[tuple[int, int], Receipt | BaseException | None] = {}
+    lock = threading.Lock()
+    queued_first = threading.Barrier(threads_n + 1)
+
+    def notify(at: tuple[int, int]) -> Any:
+        def done(receipt: Receipt | None, error: BaseException | None) -> None:
+            with lock:
+                assert at not in got
+                got[at] = error if error is not None else receipt
+
+        return done
+
+    def client(i: int) -> None:
+        for j in range(per):
+            payload: ev.Payload = acquisition(f"b{i}", "0.5")
+            if j % 5 == 4:
+                payload = ev.Transfer(
+                    lot_id=f"b{i}", quantity_t=Decimal("0.25"), to_lot_id=f"b{i}x", to_location="d"
+                )
+            world.submit_later(payload, "operator", f"b{i}-{j}", notify((i, j)))
+            if j == 9:
+                queued_first.wait(30)
+
+    clients = [threading.Thread(target=client, args=(i,)) for i in range(threads_n)]
+    with world._lock:  # the writer waits: the first ten of each thread queue up
+        for t in clients:
+            t.start()
+        queued_first.wait(30)
+    for t in clients:
+        t.join(60)
+    world.dispose()
+    assert len(got) == threads_n * per
+    receipts = {at: r for at, r in got.items() if isinstance(r, Receipt)}
+    assert len(receipts) == threads_n * per, [r for r in got.values() if not isinstance(r, Receipt)]
+    assert max(sizes) >= threads_n  # the batched path did run, with many in a group
+    stored = list(world.events(after=head))
+    assert [e.seq for e in stored] == list(range(head + 1, head + 1 + threads_n * per))
+    by_key = {e.key: e for e in stored}
+    for (i, j), receipt in receipts.items():
+        assert not receipt.replayed
+        assert by_key[f"operator/b{i}-{j}"] == receipt.event
+    for i in range(threads_n):
+        seqs = [receipts[(i, j)].event.seq for j in range(per)]
+        assert seqs == sorted(seqs)
+    for before, after in itertools.pairwise(stored):
+        assert after.prev_hash == before.hash
+    assert all(held(world, f"b{i}") == Decimal("8.75") for i in range(threads_n))
+    assert all(held(world, f"b{i}x") == Decimal("1.25") for i in range(threads_n))
+    report = verify(world)
+    assert report.ok, report.problems
+
+
+def test_a_postgresql_group_costs_two_round_trips(world: Ledger, tmp_path: Any) -> None:
+    """PostgreSQL: a group of eight appends waits for the server twice (its reads, then its
+    rows with the COMMIT, each down one pipeline), counted in libpq's trace of the appends'
+    connection as the turns from what the client sends to what the server answers."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("round trips are PostgreSQL's")
+    add_user(world.engine, "operator", Role.OPERATOR)
+    world.submit(acquisition("rt", "1"), "operator", "rt-warm")  # the appends' connection
+    assert world._conn is not None
+    raw: Any = world._conn.connection.dbapi_connection
+    log = tmp_path / "libpq.trace"
+    head = world.head()
+    with log.open("w") as out:
+        raw.pgconn.trace(out.fileno())
+        try:
+            got = queued(world, [(acquisition("rt", "1"), f"rt-{i}") for i in range(8)])
+        finally:
+            raw.pgconn.untrace()
+    assert all(isinstance(r, Receipt) for r in got)
+    assert world.head() == head + 8
+    sides = [
+        side
+        for line in log.read_text().splitlines()
+        for side in line.split("\t")[:2]
+        if side in ("F", "B")
+    ]
+    turns = sum(1 for sent, answered in itertools.pairwise(sides) if (sent, answered) == ("F", "B"))
+    assert turns == 2, sides

@@ -44,14 +44,14 @@ from critmin.ledger.errors import (
 )
 from critmin.ledger.reference import Reference, bundled
 from critmin.ledger.state import State, apply, canonical
-from critmin.ledger.statements import Statements
+from critmin.ledger.statements import Batch, Result, Statements
 from critmin.ledger.store import (
+    ADVISORY_KEY,
     KEY_LENGTH,
     WRITE,
     check_schema,
     database_url,
     events_table,
-    lock_for_write,
     make_engine,
     migrate,
     projections_table,
@@ -271,15 +271,27 @@ class Ledger:
                         continue
 
     def _append_group(self, group: list[_Pending]) -> None:
+        """One transaction for ``group``: the reads it needs (the lock, events appended
+        elsewhere, the group's tokens and idempotency keys) sent together, then each command
+        checked and chained in order, then its rows and the ``COMMIT`` sent together (on
+        PostgreSQL two round trips in all, ``statements.Batch``)."""
         sql = self._sql
         outcomes: list[tuple[Receipt | None, BaseException | None]] = []
         try:
             conn = self._write_connection()
-            with conn.begin():
-                lock_for_write(conn)
-                state = self._catch_up(conn)
-                live = self._live_tokens(conn, group)
-                seen = self._stored(conn, [one.key for one in group])
+            with conn.begin(), Batch(conn) as batch:
+                if sql.lock is not None:
+                    batch.send(sql.lock, {"k": ADVISORY_KEY})
+                head = batch.send(sql.events_from, {"seq": self._state.seq if self._state else 0})
+                tokens = self._send_tokens(batch, group)
+                stored = self._send_stored(batch, [one.key for one in group])
+                state = self._catch_up(batch, head)
+                live = {(d, row.name) for d, sent in tokens for row in sent.rows()}
+                seen = {
+                    r.idempotency_key: (parse_row(r), r.request_digest)
+                    for sent in stored
+                    for r in sent.rows()
+                }
                 rows: list[dict[str, Any]] = []
                 touched: set[tuple[Projection, str]] = set()
                 for one in group:
@@ -293,18 +305,18 @@ class Ledger:
                     else:
                         outcomes.append((receipt, None))
                 if rows:
-                    sql.run(conn, sql.insert_event, rows)
-                    sql.run(
-                        conn,
+                    batch.send(sql.insert_event, rows)
+                    batch.send(
                         sql.upsert_projection,
                         [
                             {"kind": kind.value, "key": key, "data": state.row(kind, key)}
                             for kind, key in sorted(touched)
                         ],
                     )
+                batch.commit()
         except DBAPIError as exc:
             self._state = None  # the transaction may not have committed: rebuild next time
-            self._drop_connection()
+            self._drop_connection(lost=exc.connection_invalidated)
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 raise  # retried as a group
             if len(group) > 1:
@@ -328,13 +340,19 @@ class Ledger:
         the writer lock): no pool check-out and liveness ping per group. After any error it is
         dropped, and the next group checks a fresh (pinged) one out."""
         if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = self.engine.connect().execution_options(**{WRITE: True})
+            options: dict[str, Any] = {WRITE: True}
+            if self.engine.dialect.name == "postgresql":
+                # BEGIN and COMMIT are sent down the group's pipeline (``statements.Batch``)
+                options["isolation_level"] = "AUTOCOMMIT"
+            self._conn = self.engine.connect().execution_options(**options)
         return self._conn
 
-    def _drop_connection(self) -> None:
+    def _drop_connection(self, lost: bool = False) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
+                if lost and not conn.invalidated:
+                    conn.invalidate()  # not back to the pool
                 conn.close()
             except SQLAlchemyError:  # already broken: the pool discards it
                 return
@@ -361,26 +379,17 @@ class Ledger:
         seen[one.key] = (event, one.request)
         return Receipt(event, replayed=False)
 
-    def _live_tokens(self, conn: Connection, group: list[_Pending]) -> set[tuple[str, str]]:
-        """(token hash, user name) of the group's tokens that are live in this transaction."""
-        sql = self._sql
-        digests = {one.token for one in group if one.token is not None}
-        return {
-            (digest, row.name)
-            for digest in sorted(digests)
-            for row in sql.run(conn, sql.user_by_token, {"token": digest})
-        }
+    def _send_tokens(self, batch: Batch, group: list[_Pending]) -> list[tuple[str, Result]]:
+        """Ask for the live user of each of the group's token hashes (one read per hash)."""
+        digests = sorted({one.token for one in group if one.token is not None})
+        return [(d, batch.send(self._sql.user_by_token, {"token": d})) for d in digests]
 
-    def _stored(self, conn: Connection, keys: list[str]) -> dict[str, tuple[ev.Event, str]]:
-        """The events already stored under ``keys``, with their request digests."""
+    def _send_stored(self, batch: Batch, keys: list[str]) -> list[Result]:
+        """Ask for the events already stored under ``keys`` (with their request digests)."""
         sql = self._sql
         if sql.events_by_keys is not None:
-            rows = sql.run(conn, sql.events_by_keys, {"keys": sorted(set(keys))})
-        else:
-            rows = [
-                r for k in dict.fromkeys(keys) for r in sql.run(conn, sql.event_by_key, {"key": k})
-            ]
-        return {r.idempotency_key: (parse_row(r), r.request_digest) for r in rows}
+            return [batch.send(sql.events_by_keys, {"keys": sorted(set(keys))})]
+        return [batch.send(sql.event_by_key, {"key": k}) for k in dict.fromkeys(keys)]
 
     @staticmethod
     def _event(state: State, payload: ev.Payload, actor: str, key: str, at: str) -> ev.Event:
@@ -397,17 +406,20 @@ class Ledger:
         h = event_hash(seq, event_id, key, t.value, actor, at, state.head, body)
         return ev.Event(seq, event_id, key, t, payload, actor, at, state.head, h), body
 
-    def _catch_up(self, conn: Connection) -> State:
-        """The state as of the database's head, applying events appended elsewhere."""
+    def _catch_up(self, batch: Batch, sent: Result | None = None) -> State:
+        """The state as of the database's head, applying events appended elsewhere;
+        ``sent``: the events from the state's head, already asked for in ``batch``."""
         state = self._state or State()
         sql = self._sql
-        rows = sql.run(conn, sql.events_from, {"seq": state.seq})
+        if sent is None:
+            sent = batch.send(sql.events_from, {"seq": state.seq})
+        rows = sent.rows()
         if state.seq:
             if rows and rows[0].seq == state.seq and rows[0].hash == state.head:
                 rows = rows[1:]
             else:  # the database is not the one this state came from
                 state = State()
-                rows = sql.run(conn, sql.events_from, {"seq": 0})
+                rows = batch.send(sql.events_from, {"seq": 0}).rows()
         for row in rows:
             apply(state, parse_row(row))
         self._state = state
@@ -443,8 +455,13 @@ class Ledger:
 
     def read(self, fn: Callable[[State], T]) -> T:
         """Run ``fn`` on the current state (caught up with the database) under the lock."""
-        with self._lock, self.engine.connect() as conn, conn.begin():
-            return fn(self._catch_up(conn))
+        with (
+            self._lock,
+            self.engine.connect() as conn,
+            conn.begin(),
+            Batch(conn, pipelined=False) as batch,
+        ):
+            return fn(self._catch_up(batch))
 
     def replay(self) -> State:
         """A fresh state folded from the whole log (the projections must equal it)."""
