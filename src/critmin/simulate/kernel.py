@@ -30,6 +30,14 @@ def jit(f: F) -> F:
     return cast(F, njit(cache=True, nogil=True)(f))
 
 
+def jit_leaf(f: F) -> F:
+    """:func:`jit` without numba's reference counting (NRT) in the function: for a helper
+    that allocates no array and is called per stage or per scenario-month with many arrays,
+    whose reference counting would cost more than its work (``ship_stage`` and
+    ``notional_receipts`` counted per call: the kernel about 40% slower on cobalt)."""
+    return cast(F, njit(cache=True, nogil=True, _nrt=False)(f))
+
+
 #: A supplier counts as allowed to ship a lane when its allowance is at least 1 - this.
 ALLOWED = 1e-12
 #: The pooled release reads a chain's gap below this share of its demand as no gap.
@@ -138,7 +146,7 @@ def clear_world(
     return total
 
 
-@jit
+@jit_leaf
 def ship_stage(
     k: int,
     D: int,  # destinations: the next stage's nodes, or the regions from the last stage
@@ -212,7 +220,7 @@ def ship_stage(
     return restricted, fell
 
 
-@jit
+@jit_leaf
 def notional_receipts(
     s: int,
     t: int,
