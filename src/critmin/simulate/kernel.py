@@ -34,8 +34,11 @@ def jit_leaf(f: F) -> F:
     """:func:`jit` without numba's reference counting (NRT) in the function: for a helper
     that allocates no array and is called per stage or per scenario-month with many arrays,
     whose reference counting would cost more than its work (``ship_stage`` and
-    ``notional_receipts`` counted per call: the kernel about 40% slower on cobalt)."""
-    return cast(F, njit(cache=True, nogil=True, _nrt=False)(f))
+    ``notional_receipts`` counted per call: the kernel about 40% slower on cobalt).
+    ``_nrt`` is numba's own target option (``numba.core.options.TargetOptions``), private:
+    not in its type stubs, passed here untyped."""
+    private: dict[str, Any] = {"_nrt": False}
+    return cast(F, njit(cache=True, nogil=True, **private)(f))
 
 
 #: A supplier counts as allowed to ship a lane when its allowance is at least 1 - this.
