@@ -30,6 +30,17 @@ def jit(f: F) -> F:
     return cast(F, njit(cache=True, nogil=True)(f))
 
 
+def jit_leaf(f: F) -> F:
+    """:func:`jit` without numba's reference counting (NRT) in the function: for a helper
+    that allocates no array and is called per stage or per scenario-month with many arrays,
+    whose reference counting would cost more than its work (with it, the kernel took about
+    1.5x the CPU time on cobalt's background scenario, 2,000 draws x 12 months, 2026-12-03).
+    ``_nrt`` is numba's own target option (``numba.core.options.TargetOptions``), private:
+    not in its type stubs, passed here untyped."""
+    private: dict[str, Any] = {"_nrt": False}
+    return cast(F, njit(cache=True, nogil=True, **private)(f))
+
+
 #: A supplier counts as allowed to ship a lane when its allowance is at least 1 - this.
 ALLOWED = 1e-12
 #: The pooled release reads a chain's gap below this share of its demand as no gap.
@@ -60,9 +71,10 @@ def response_share(price: float, elasticity: float, spare: float) -> float:
 @jit
 def pool_receipts(
     received_r: Any, demand0: Any, demand_mult: Any, s: int, t: int, out: Any
-) -> None:
+) -> tuple[float, float]:
     """A world market's receipts after arbitrage: each region's demand share of the pooled
-    receipts (what it received unchanged when no region has demand)."""
+    receipts (what it received unchanged when no region has demand). Returns the pooled
+    demand and the pooled receipts."""
     R = demand0.shape[0]
     total = 0.0
     got = 0.0
@@ -71,6 +83,7 @@ def pool_receipts(
         got += received_r[r]
     for r in range(R):
         out[r] = got * (demand0[r] * demand_mult[s, t, r] / total) if total > 0 else received_r[r]
+    return total, got
 
 
 @jit
@@ -80,7 +93,6 @@ def clear_world(
     demand0: Any,
     demand_mult: Any,
     received_r: Any,
-    rstock_before: Any,
     rstock: Any,
     pooled: bool,
     cover_r: Any,
@@ -94,27 +106,22 @@ def clear_world(
     shortfall: Any,
     price_ratio: Any,
     region_balance: Any,
-) -> None:
+) -> float:
     """Step 4 for a world market (``ChainModel.world_market``): the regions clear jointly.
     Arbitrage gives each region its demand share of the pooled receipts (shipments +
     releases); each draws its stock by the same rule as a regional market against that share;
     what was received and drawn is consumed in proportion to demand (a surplus is stocked in
     the same proportion), and one price clears the pooled supply against the pooled demand.
-    Replaces the month's regional clearing (stocks from ``rstock_before``); nothing without
-    demand anywhere."""
+    Returns the pooled demand; without demand anywhere (not above 0) writes nothing (the
+    regions then clear as regional markets)."""
     R = demand0.shape[0]
-    total = 0.0
-    shipped = 0.0
-    for r in range(R):
-        total += demand0[r] * demand_mult[s, t, r]
-        shipped += received_r[r]
-    if total <= 0:
-        return
-    pool_receipts(received_r, demand0, demand_mult, s, t, market_r)
+    total, shipped = pool_receipts(received_r, demand0, demand_mult, s, t, market_r)
+    if not total > 0:
+        return total
     have = 0.0
     for r in range(R):
         dem = demand0[r] * demand_mult[s, t, r]
-        rb = rstock_before[r]
+        rb = rstock[r]
         if pooled:
             keep = (1.0 - cover_r[r]) * gap0_r[r]
             draw_r[r] = min(max(dem - keep - market_r[r], 0.0), max(rb, 0.0))
@@ -127,7 +134,7 @@ def clear_world(
     for r in range(R):
         dem = demand0[r] * demand_mult[s, t, r]
         w = dem / total
-        rb = rstock_before[r]
+        rb = rstock[r]
         # a market that meets the pooled demand meets every region's exactly (no rounding
         # of the demand shares leaves a few ulps short)
         consumed = dem if have >= total else used * w
@@ -139,16 +146,93 @@ def clear_world(
         shortfall[s, t, r] = dem - consumed
         region_balance[s, t, r] = got + (rb - rstock[r]) - consumed
         price_ratio[s, t, r] = price
+    return total
 
 
-@jit
+@jit_leaf
+def ship_stage(
+    k: int,
+    D: int,  # destinations: the next stage's nodes, or the regions from the last stage
+    s: int,
+    t: int,
+    cap: Any,
+    flows: Any,
+    row_sum: Any,
+    col_sum: Any,
+    home_col: Any,
+    lane_stage: Any,
+    lane_origin: Any,
+    lane_vals: Any,
+    ratio: Any,  # (N,) each node's output over its capacity
+    allow: Any,  # (N, Dmax) out: the lanes' allowances (a restricted stage)
+    shipped: Any,  # (N, Dmax) out: what each node ships each destination (a restricted stage)
+    ship_in: Any,  # (Dmax,) out: what arrives at each destination
+    need: Any,  # (Dmax,) out: what each destination lacks of its baseline
+    ship_out: Any,  # (N,) out: what each node ships (a restricted stage)
+    home_out: Any,  # (N,) out: what each node ships home (a restricted stage)
+    unsold: Any,  # (N,) out: what each node made and may not ship (a restricted stage)
+) -> tuple[bool, bool]:
+    """Step 2 at stage ``k`` of scenario ``s``, month ``t``: output ships along the baseline
+    flows the month allows. Returns whether a lane out of the stage is restricted this month
+    and (unrestricted) whether a node's output fell below its capacity."""
+    N = ratio.shape[0]
+    L = lane_stage.shape[0]
+    restricted = False
+    for ell in range(L):
+        if lane_stage[ell] == k:
+            for d in range(D):
+                if lane_vals[ell, s, t, d] != 1.0:
+                    restricted = True
+                    break
+    fell = False
+    if not restricted:
+        # what arrives is the baseline less what the nodes whose output fell did not make
+        for d in range(D):
+            need[d] = 0.0
+        for n in range(N):
+            if cap[k, n] > 0 and ratio[n] < 1.0:
+                fell = True
+                lost = 1.0 - ratio[n]
+                for d in range(D):
+                    need[d] += lost * flows[k, n, d]
+        for d in range(D):
+            ship_in[d] = col_sum[k, d] - need[d]
+    else:
+        for n in range(N):
+            for d in range(D):
+                allow[n, d] = 1.0
+        for ell in range(L):
+            if lane_stage[ell] == k:
+                o = lane_origin[ell]
+                for d in range(D):
+                    allow[o, d] = lane_vals[ell, s, t, d]
+        for d in range(D):
+            ship_in[d] = 0.0
+        for n in range(N):
+            out = 0.0
+            for d in range(D):
+                x = flows[k, n, d] * ratio[n] * allow[n, d]
+                shipped[n, d] = x
+                ship_in[d] += x
+                out += x
+            ship_out[n] = out
+            home_out[n] = shipped[n, home_col[k, n]]
+            unsold[n] = ratio[n] * row_sum[k, n] - out
+        for d in range(D):
+            need[d] = max(col_sum[k, d] - ship_in[d], 0.0)
+    return restricted, fell
+
+
+@jit_leaf
 def notional_receipts(
     s: int,
     t: int,
     cap: Any,
     safe_cap: Any,
     flows: Any,
+    row_sum: Any,
     col_sum: Any,
+    home_col: Any,
     avail: Any,
     lane_stage: Any,
     lane_origin: Any,
@@ -158,16 +242,20 @@ def notional_receipts(
     ship_in: Any,  # (Dmax,) scratch
     need: Any,  # (Dmax,) scratch
     allow: Any,  # (N, Dmax) scratch
+    shipped: Any,  # (N, Dmax) scratch
+    ship_out: Any,  # (N,) scratch
+    home_out: Any,  # (N,) scratch
+    unsold: Any,  # (N,) scratch
     out: Any,  # (R,) the regions' receipts
 ) -> None:
     """What reaches each region in scenario ``s``, month ``t``, without any stock and without
     the suppliers' response: every plant makes what its flow input allows (no input stock
-    drawn), nobody reroutes, and output ships along the baseline flows the month allows. The
-    flow scarcity the suppliers' response answers (the month's shocks alone: the same in a
-    month the response or a stock draw covered as in one they did not)."""
+    drawn), nobody reroutes, and output ships along the baseline flows the month allows
+    (:func:`ship_stage`, step 2). The flow scarcity the suppliers' response answers (the
+    month's shocks alone: the same in a month the response or a stock draw covered as in one
+    they did not)."""
     K, N = cap.shape
     R = out.shape[0]
-    L = lane_stage.shape[0]
     for k in range(K):
         last = k == K - 1
         D = R if last else N
@@ -175,38 +263,28 @@ def notional_receipts(
             avail_cap = cap[k, n] * avail[s, t, k, n]
             made = avail_cap if k == 0 else min(avail_cap, received[n])
             ratio[n] = made / safe_cap[k, n]
-        restricted = False
-        for ell in range(L):
-            if lane_stage[ell] == k:
-                for d in range(D):
-                    if lane_vals[ell, s, t, d] != 1.0:
-                        restricted = True
-                        break
-        if not restricted:
-            # the baseline less what the nodes whose output fell did not make (step 2's sums)
-            for d in range(D):
-                need[d] = 0.0
-            for n in range(N):
-                if cap[k, n] > 0 and ratio[n] < 1.0:
-                    lost = 1.0 - ratio[n]
-                    for d in range(D):
-                        need[d] += lost * flows[k, n, d]
-            for d in range(D):
-                ship_in[d] = col_sum[k, d] - need[d]
-        else:
-            for n in range(N):
-                for d in range(D):
-                    allow[n, d] = 1.0
-            for ell in range(L):
-                if lane_stage[ell] == k:
-                    o = lane_origin[ell]
-                    for d in range(D):
-                        allow[o, d] = lane_vals[ell, s, t, d]
-            for d in range(D):
-                ship_in[d] = 0.0
-            for n in range(N):
-                for d in range(D):
-                    ship_in[d] += flows[k, n, d] * ratio[n] * allow[n, d]
+        ship_stage(
+            k,
+            D,
+            s,
+            t,
+            cap,
+            flows,
+            row_sum,
+            col_sum,
+            home_col,
+            lane_stage,
+            lane_origin,
+            lane_vals,
+            ratio,
+            allow,
+            shipped,
+            ship_in,
+            need,
+            ship_out,
+            home_out,
+            unsold,
+        )
         if last:
             for r in range(R):
                 out[r] = ship_in[r]
@@ -309,7 +387,6 @@ def step_all(
 ) -> None:
     S, M, K, N = avail.shape
     R = demand0.shape[0]
-    L = lane_stage.shape[0]
     Dmax = flows.shape[2]
     stock = np.empty((K, N))
     rstock = np.empty(R)
@@ -333,18 +410,12 @@ def step_all(
     received_r = np.empty(R)
     offer_r = np.empty(R)
     notional_r = np.empty(R)
-    n_received = np.empty(N)
-    n_ratio = np.empty(N)
-    n_ship = np.empty(Dmax)
-    n_need = np.empty(Dmax)
-    n_allow = np.empty((N, Dmax))
     saved = np.empty((K, N))
     gap0 = np.zeros((K, N))
     gap0_r = np.zeros(R)
     cover_r = np.ones(R)
     market_r = np.empty(R)
     draw_w = np.empty(R)
-    rstock_before = np.empty(R)
     offered = np.zeros((K, N))
     reach = np.zeros((K, N, R))
     lane_allow = np.ones((K, N, Dmax))
@@ -454,60 +525,34 @@ def step_all(
                         ship_out[n] = ratio[n] * row_sum[k, n]
                         home_out[n] = ratio[n] * home_flow[k, n]
                         unsold[n] = 0.0
-                    # this scenario-month's restricted lanes out of this stage
-                    restricted = False
-                    for ell in range(L):
-                        if lane_stage[ell] == k:
-                            for d in range(D):
-                                if lane_vals[ell, s, t, d] != 1.0:
-                                    restricted = True
-                                    break
-                    if probe:
-                        for n in range(N):
-                            for d in range(D):
-                                lane_allow[k, n, d] = 1.0
                     # 2. shipments along the baseline flows
-                    fell = False
-                    if not restricted:
-                        # what arrives is the baseline less what the nodes whose output fell
-                        # did not make
-                        for d in range(D):
-                            need[d] = 0.0
-                        for n in range(N):
-                            if cap[k, n] > 0 and ratio[n] < 1.0:
-                                fell = True
-                                lost = 1.0 - ratio[n]
-                                for d in range(D):
-                                    need[d] += lost * flows[k, n, d]
-                        for d in range(D):
-                            ship_in[d] = col_sum[k, d] - need[d]
-                    else:
+                    restricted, fell = ship_stage(
+                        k,
+                        D,
+                        s,
+                        t,
+                        cap,
+                        flows,
+                        row_sum,
+                        col_sum,
+                        home_col,
+                        lane_stage,
+                        lane_origin,
+                        lane_vals,
+                        ratio,
+                        allow,
+                        shipped,
+                        ship_in,
+                        need,
+                        ship_out,
+                        home_out,
+                        unsold,
+                    )
+                    if probe:
+                        # the lanes the month allows out of this stage (the pooled reach)
                         for n in range(N):
                             for d in range(D):
-                                allow[n, d] = 1.0
-                        for ell in range(L):
-                            if lane_stage[ell] == k:
-                                o = lane_origin[ell]
-                                for d in range(D):
-                                    allow[o, d] = lane_vals[ell, s, t, d]
-                        if probe:
-                            for n in range(N):
-                                for d in range(D):
-                                    lane_allow[k, n, d] = allow[n, d]
-                        for d in range(D):
-                            ship_in[d] = 0.0
-                        for n in range(N):
-                            out = 0.0
-                            for d in range(D):
-                                x = flows[k, n, d] * ratio[n] * allow[n, d]
-                                shipped[n, d] = x
-                                ship_in[d] += x
-                                out += x
-                            ship_out[n] = out
-                            home_out[n] = shipped[n, home_col[k, n]]
-                            unsold[n] = ratio[n] * row_sum[k, n] - out
-                        for d in range(D):
-                            need[d] = max(col_sum[k, d] - ship_in[d], 0.0)
+                                lane_allow[k, n, d] = allow[n, d] if restricted else 1.0
                     # 3. rerouting: buyers seek what they lost from suppliers that may answer
                     rerouted = answering and (restricted or fell)
                     if rerouted:
@@ -643,72 +688,43 @@ def step_all(
                 # the flow scarcity the suppliers answer next month: what would reach the
                 # regions without any stock drawn (the plants' input stock included) and
                 # without the suppliers' own response at any stage, releases left out
+                # (in the passes' scratch: their last stage is done)
                 notional_receipts(
                     s,
                     t,
                     cap,
                     safe_cap,
                     flows,
+                    row_sum,
                     col_sum,
+                    home_col,
                     avail,
                     lane_stage,
                     lane_origin,
                     lane_vals,
-                    n_received,
-                    n_ratio,
-                    n_ship,
-                    n_need,
-                    n_allow,
+                    received,
+                    ratio,
+                    ship_in,
+                    need,
+                    allow,
+                    shipped,
+                    ship_out,
+                    home_out,
+                    unsold,
                     notional_r,
                 )
             # 4. regions draw commercial stock when short (the release rule of
             # critmin.economics.storage: the myopic draw, or the competitive-storage policy)
             # and consume; the market clears on what it received: shipments + releases + the
-            # stock drawn
-            paid = 0.0
+            # stock drawn (a world market: the regions jointly, at one price)
+            world_dem = 0.0
             if world:
-                rstock_before[:] = rstock
-            for r in range(R):
-                dem = demand0[r] * demand_mult[s, t, r]
-                rb = rstock[r]
-                if pooled:
-                    keep = (1.0 - cover_r[r]) * gap0_r[r]
-                    draw_r = min(max(dem - keep - received_r[r], 0.0), max(rb, 0.0))
-                else:
-                    draw_r = drawn(received_r[r], dem, rb)
-                consumed = min(dem, received_r[r] + draw_r)
-                rstock[r] = rb + (received_r[r] - consumed)
-                receipts[s, t, r] = received_r[r]
-                consumption[s, t, r] = consumed
-                shortfall[s, t, r] = dem - consumed
-                region_balance[s, t, r] = received_r[r] + (rb - rstock[r]) - consumed
-                # received + draw, written so that a draw closing the gap clears at exactly 1
-                supplied = max(received_r[r], consumed)
-                price_ratio[s, t, r] = clearing_ratio(supplied, dem, inv_elasticity, price_cap)
-                if has_weights and reroute:
-                    notional = clearing_ratio(notional_r[r], dem, inv_elasticity, price_cap)
-                    paid += notional * weights[r]
-            if has_weights and reroute:
-                if world:
-                    # one market: the suppliers answer the world's notional price, the pooled
-                    # stock-free receipts against the pooled demand
-                    world_got = 0.0
-                    world_dem = 0.0
-                    for r in range(R):
-                        world_got += notional_r[r]
-                        world_dem += demand0[r] * demand_mult[s, t, r]
-                    if world_dem > 0:
-                        paid = clearing_ratio(world_got, world_dem, inv_elasticity, price_cap)
-                response = response_share(paid, supply_elasticity, spare)
-            # a world market: the regions clear jointly instead
-            if world:
-                clear_world(
+                world_dem = clear_world(
                     s,
                     t,
                     demand0,
                     demand_mult,
                     received_r,
-                    rstock_before,
                     rstock,
                     pooled,
                     cover_r,
@@ -723,3 +739,35 @@ def step_all(
                     price_ratio,
                     region_balance,
                 )
+            cleared = world_dem > 0
+            paid = 0.0
+            if not cleared:
+                for r in range(R):
+                    dem = demand0[r] * demand_mult[s, t, r]
+                    rb = rstock[r]
+                    if pooled:
+                        keep = (1.0 - cover_r[r]) * gap0_r[r]
+                        draw_r = min(max(dem - keep - received_r[r], 0.0), max(rb, 0.0))
+                    else:
+                        draw_r = drawn(received_r[r], dem, rb)
+                    consumed = min(dem, received_r[r] + draw_r)
+                    rstock[r] = rb + (received_r[r] - consumed)
+                    receipts[s, t, r] = received_r[r]
+                    consumption[s, t, r] = consumed
+                    shortfall[s, t, r] = dem - consumed
+                    region_balance[s, t, r] = received_r[r] + (rb - rstock[r]) - consumed
+                    # received + draw, written so that a draw closing the gap clears at exactly 1
+                    supplied = max(received_r[r], consumed)
+                    price_ratio[s, t, r] = clearing_ratio(supplied, dem, inv_elasticity, price_cap)
+                    if has_weights and reroute:
+                        notional = clearing_ratio(notional_r[r], dem, inv_elasticity, price_cap)
+                        paid += notional * weights[r]
+            if has_weights and reroute:
+                if cleared:
+                    # one market: the suppliers answer the world's notional price, the pooled
+                    # stock-free receipts against the pooled demand
+                    world_got = 0.0
+                    for r in range(R):
+                        world_got += notional_r[r]
+                    paid = clearing_ratio(world_got, world_dem, inv_elasticity, price_cap)
+                response = response_share(paid, supply_elasticity, spare)
