@@ -322,8 +322,9 @@ def test_without_the_ban_the_world_clears_as_one(bundled: SupplyChain) -> None:
 def test_a_non_region_countrys_ban_keeps_one_world_price(bundled: SupplyChain) -> None:
     """The DRC (in the rest of the world) bans its refined-copper exports: its withheld
     tonnes reach the world through the other rest-of-world countries' trade, so the three
-    regions keep one price, raised for all (a guard: it holds on the code before the rule
-    too; China's own ban is what takes a region out)."""
+    regions keep one price, raised for all. The same ban by China, a region's own country,
+    splits it: China's price below the others' (it ships the others 2 t/month of refined
+    copper at baseline)."""
     # no stock to cover the lost tonnes: the price moves
     model = dataclasses.replace(
         build_model(bundled, "copper"), region_stock_days=0.0, node_stock_days=0.0
@@ -334,3 +335,8 @@ def test_a_non_region_countrys_ban_keeps_one_world_price(bundled: SupplyChain) -
     trace = run(model, shocks)
     assert (trace.price_ratio[:, CONTROL] > 1.0).any()
     _world_checks(model, shocks, trace)
+    china = _export_control(bundled, model, "CHN", "refining", 3)
+    split = run(model, china).price_ratio[:, CONTROL]
+    assert (split[:, :, CHN] < split[:, :, USA]).any()
+    assert (split[:, :, CHN] <= 1.0).all()
+    np.testing.assert_array_equal(split[:, :, USA], split[:, :, ROW])
