@@ -266,7 +266,8 @@ def test_a_chinese_export_ban_takes_china_out_of_the_world_market(
     China's 2024 antimony controls, REUTERS_SB_DEC2024). Before, the one world price rose
     for China too (x2.56 in month 3, as if its consumers shared what it withheld)."""
     model = build_model(bundled, "cobalt")
-    assert model.world_market and model.stages[-1] == "cathode"
+    assert model.world_market
+    assert model.stages[-1] == "cathode"
     shocks = _export_control(bundled, model, "CHN", "cathode", 4)
     trace = run(model, shocks)
     _segmented_checks(model, shocks, trace)
@@ -309,7 +310,8 @@ def test_without_the_ban_the_world_clears_as_one(bundled: SupplyChain) -> None:
     rule too.)"""
     model = build_model(bundled, "cobalt")
     banned = _export_control(bundled, model, "CHN", "cathode", 2)
-    lifted = dataclasses.replace(banned, lanes={k: np.ones_like(v) for k, v in banned.lanes.items()})
+    allowed = {key: np.ones_like(lane) for key, lane in banned.lanes.items()}
+    lifted = dataclasses.replace(banned, lanes=allowed)
     assert lifted.lanes
     none = dataclasses.replace(banned, lanes={})
     a, b = run(model, lifted), run(model, none)

@@ -482,9 +482,10 @@ def step_all(
             row = policy_row[s, t]
             # a world market's arbitrage this month: the regions it joins (one left alone
             # joins nothing: every region clears as a regional market)
-            world_t = world and world_pool(
-                s, t, K, lane_stage, lane_origin, lane_vals, own_region, inpool
-            ) > 1
+            world_t = (
+                world
+                and world_pool(s, t, K, lane_stage, lane_origin, lane_vals, own_region, inpool) > 1
+            )
             # the pooled release (critmin.economics.storage): under a policy row, a first pass
             # of the month without stock draws gives each holder's gap at P0; each region's
             # pool (its stock and the plants' input stock, attributed by where the plants'
