@@ -279,8 +279,8 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
 def _world_pool(model: ChainModel, shocks: Shocks, s: int, t: int) -> list[int]:
     """The regions a world market's arbitrage joins this month: all but a region whose own
     country (CHN, USA) ships less than in full to another region at the last stage (an
-    export control: a ban or a partial licence approval). Fewer than two: none (each region
-    clears by itself); a regional market: none."""
+    export control: a ban or a partial licence approval). Fewer than two left by a control:
+    none (each region clears by itself); a regional market: none."""
     if not model.world_market:
         return []
     allowed = shocks.ship_final[s, t]  # (N, R)
@@ -295,7 +295,7 @@ def _world_pool(model: ChainModel, shocks: Shocks, s: int, t: int) -> list[int]:
         )
         if not restricted:
             out.append(r)
-    return out if len(out) > 1 else []
+    return out if len(out) > 1 or len(out) == len(model.regions) else []
 
 
 def _arbitraged(

@@ -74,7 +74,7 @@ def world_pool(
     exports at the pooled stage, the last one (a lane to another region allowed less than in
     full: a ban, or a licence regime's partial approval, whose cap on exports binds). Such a
     region clears on its own receipts; a restriction upstream, or by a country that is not a
-    region, leaves the arbitrage whole."""
+    region, leaves the arbitrage whole. (A model of one region pools it alone.)"""
     R = inpool.shape[0]
     for r in range(R):
         inpool[r] = True
@@ -480,12 +480,12 @@ def step_all(
         for t in range(M):
             answering = reroute and response != 0.0
             row = policy_row[s, t]
-            # a world market's arbitrage this month: the regions it joins (one left alone
-            # joins nothing: every region clears as a regional market)
-            world_t = (
-                world
-                and world_pool(s, t, K, lane_stage, lane_origin, lane_vals, own_region, inpool) > 1
-            )
+            # a world market's arbitrage this month: the regions it joins (one left alone by
+            # the others' controls joins nothing: every region clears as a regional market)
+            world_t = False
+            if world:
+                joined = world_pool(s, t, K, lane_stage, lane_origin, lane_vals, own_region, inpool)
+                world_t = joined > 1 or joined == R
             # the pooled release (critmin.economics.storage): under a policy row, a first pass
             # of the month without stock draws gives each holder's gap at P0; each region's
             # pool (its stock and the plants' input stock, attributed by where the plants'
