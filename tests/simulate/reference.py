@@ -52,6 +52,8 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
     policy, rows, months_max = release_policy(model, shocks)
     received_r = [0.0] * R
     for t in range(M):
+        # a world market: the regions the month's arbitrage joins (none: regional clearing)
+        joined = _world_pool(model, shocks, s, t)
         # the pooled release: a first pass without stock draws gives each holder's gap;
         # each region's pool (its stock, the plants' stock by where their output goes) is
         # released by one policy (read by hand); each holder covers that share of its own gap
@@ -69,7 +71,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                 # the third pass, when part of a region's release is left uncovered and an
                 # undisrupted plant's response may draw it: that part, shared by their stock
                 # (a world market: against each region's share of the pooled receipts)
-                got_r = _arbitraged(model, shocks, s, t, received_r)
+                got_r = _arbitraged(model, shocks, s, t, received_r, joined)
                 left = _offered(model, shocks, s, t, got_r, rstock, gap0_r, cover_r)
                 out["uncovered"][t] = left
                 offered = _offered_plants(model, left, gap0, base_in, reach, saved)
@@ -97,7 +99,7 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                                     for d in range(N)
                                 )
                 # a world market: each region's gap is its demand share of the pooled gap
-                got_r = _arbitraged(model, shocks, s, t, received_r)
+                got_r = _arbitraged(model, shocks, s, t, received_r, joined)
                 for r in range(R):
                     demand = model.demand[r] * shocks.demand[s, t, r]
                     gap0_r[r] = max(demand - got_r[r], 0.0)
@@ -196,27 +198,29 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
         demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(R)]
         for r in range(R):
             out["pool_target"][t, r] = demands[r] - (1.0 - cover_r[r]) * gap0_r[r]
-        world = model.world_market and sum(demands) > 0
+        world = sum(demands[r] for r in joined) > 0
         if world:
-            # one world price: arbitrage gives each region its demand share of the pooled
-            # receipts; each draws its stock by the same rule against that share; what was
-            # received and drawn is consumed (or stocked) in proportion to demand, at one price
-            got_r = _arbitraged(model, shocks, s, t, received_r)
-            draws = []
-            for r in range(R):
+            # one world price among the pooled regions: arbitrage gives each its demand share
+            # of their pooled receipts; each draws its stock by the same rule against that
+            # share; what was received and drawn is consumed (or stocked) in proportion to
+            # demand, at one price
+            got_r = _arbitraged(model, shocks, s, t, received_r, joined)
+            draws = {}
+            for r in joined:
                 if pooled:
                     keep = (1.0 - cover_r[r]) * gap0_r[r]
                     draw = min(max(demands[r] - keep - got_r[r], 0.0), max(rstock[r], 0.0))
                 else:
                     draw = min(max(demands[r] - got_r[r], 0.0), max(rstock[r], 0.0))
-                draws.append(draw)
-            total = sum(demands)
-            have = sum(received_r) + sum(draws)
+                draws[r] = draw
+            total = sum(demands[r] for r in joined)
+            arrived = sum(received_r[r] for r in joined)
+            have = arrived + sum(draws.values())
             used = min(have, total)
-            ratio = max(sum(received_r), used) / total
+            ratio = max(arrived, used) / total
             price = max(ratio, 1e-12) ** (1.0 / model.elasticity)
             price = min(max(price, 1.0 / model.price_cap), model.price_cap)
-            for r in range(R):
+            for r in joined:
                 share = demands[r] / total
                 before = rstock[r]
                 rstock[r] = before - draws[r] + (have - used) * share
@@ -224,7 +228,9 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
                 out["shortfall"][t, r] = demands[r] - consumed
                 out["receipts"][t, r] = consumed + rstock[r] - before
                 out["price_ratio"][t, r] = price
-        for r in range(0 if world else R):
+        for r in range(R):
+            if world and r in joined:
+                continue
             demand = model.demand[r] * shocks.demand[s, t, r]
             if pooled:
                 keep = (1.0 - cover_r[r]) * gap0_r[r]
@@ -253,26 +259,57 @@ def run_one(model: ChainModel, shocks: Shocks, s: int, *, reroute: bool = True) 
             notional.append(min(max(price, 1.0 / model.price_cap), model.price_cap))
         paid = sum(notional[r] * model.demand[r] / total_demand for r in range(R))
         demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(R)]
-        if model.world_market and sum(demands) > 0:
+        if world:
             # one market: the world's notional price, pooled receipts against pooled demand
-            ratio = sum(notional_r) / sum(demands)
-            paid = min(
+            # (a region outside the pool answers its own price, by its weight as above)
+            ratio = sum(notional_r[r] for r in joined) / sum(demands[r] for r in joined)
+            price = min(
                 max(max(ratio, 1e-12) ** (1.0 / model.elasticity), 1.0 / model.price_cap),
                 model.price_cap,
+            )
+            paid = sum(
+                (price if r in joined else notional[r]) * model.demand[r] / total_demand
+                for r in range(R)
             )
         lifted = max(paid, 1.0) ** model.supply_elasticity - 1.0
         response = min(max(lifted, 0.0), model.spare)
     return out
 
 
-def _arbitraged(model: ChainModel, shocks: Shocks, s: int, t: int, received: list) -> list:
-    """A world market's receipts after arbitrage (each region's demand share of the pooled
-    receipts); a regional market's as received."""
+def _world_pool(model: ChainModel, shocks: Shocks, s: int, t: int) -> list[int]:
+    """The regions a world market's arbitrage joins this month: all but a region whose own
+    country (CHN, USA) ships less than in full to another region at the last stage (an
+    export control: a ban or a partial licence approval). Fewer than two left by a control:
+    none (each region clears by itself); a regional market: none."""
+    if not model.world_market:
+        return []
+    allowed = shocks.ship_final[s, t]  # (N, R)
+    out = []
+    for r, region in enumerate(model.regions):
+        restricted = any(
+            allowed[c][d] < 1.0 - 1e-12
+            for c, country in enumerate(model.countries)
+            if country == region
+            for d in range(len(model.regions))
+            if d != r
+        )
+        if not restricted:
+            out.append(r)
+    return out if len(out) > 1 or len(out) == len(model.regions) else []
+
+
+def _arbitraged(
+    model: ChainModel, shocks: Shocks, s: int, t: int, received: list, pool: list[int]
+) -> list:
+    """A world market's receipts after arbitrage (each pooled region's demand share of the
+    pooled regions' receipts); a region outside the pool's, and a regional market's, as
+    received."""
     demands = [model.demand[r] * shocks.demand[s, t, r] for r in range(len(received))]
-    total = sum(demands)
-    if not model.world_market or total <= 0:
+    total = sum(demands[r] for r in pool)
+    if total <= 0:
         return list(received)
-    return [sum(received) * d / total for d in demands]
+    got = sum(received[r] for r in pool)
+    return [got * demands[r] / total if r in pool else received[r] for r in range(len(received))]
 
 
 def _offered(

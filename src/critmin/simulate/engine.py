@@ -46,7 +46,10 @@ Per month and stage (METHODS §3, DESIGN §3):
    by the same rule against that share, what was received and drawn is consumed in
    proportion to demand, and one price clears the pooled supply against the pooled demand
    (critmin.simulate.kernel.clear_world); ``receipts`` are then what a region received after
-   arbitrage, ``final`` the tonnes its lanes delivered.
+   arbitrage, ``final`` the tonnes its lanes delivered. In a month when a region's own country
+   (CHN, USA) restricts its exports at the last stage (a ban, or a licence regime's partial
+   approval), that region takes no part in the arbitrage: it clears on its own receipts, the
+   others pool among themselves (critmin.simulate.kernel.world_pool).
 5. Loss: U.S. GDP lost at the month's U.S. shortfall share through the BEA input-output model
    (critmin.economics.io); welfare terms follow from the price path (critmin.economics.welfare).
 Conservation holds by construction and is checked (:func:`check_balance`). The monthly step runs
@@ -149,6 +152,12 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         lane_vals[i, :, :, : lane.shape[2]] = lane
     lane_stage = np.array([k for k, _ in keys], dtype=np.int64)
     lane_origin = np.array([o for _, o in keys], dtype=np.int64)
+    # the region each node's country is (CHN, USA; -1 for every other): its export control at
+    # the last stage takes its region out of a world market's arbitrage (kernel.world_pool)
+    own_region = np.array(
+        [model.regions.index(c) if c in model.regions else -1 for c in model.countries],
+        dtype=np.int64,
+    )
     trace = Trace(
         output=np.empty((S, M, K, N)),
         exports=np.empty((S, M, K, N)),
@@ -188,6 +197,7 @@ def run(model: ChainModel, shocks: Shocks, *, reroute: bool = True) -> Trace:
         float(model.spare),
         reroute,
         bool(model.world_market),
+        own_region,
         c64(shocks.avail),
         c64(shocks.demand),
         c64(shocks.release),

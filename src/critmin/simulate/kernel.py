@@ -69,20 +69,63 @@ def response_share(price: float, elasticity: float, spare: float) -> float:
 
 
 @jit
+def world_pool(
+    s: int,
+    t: int,
+    K: int,
+    lane_stage: Any,
+    lane_origin: Any,
+    lane_vals: Any,
+    own_region: Any,
+    inpool: Any,
+) -> int:
+    """The regions a world market's arbitrage joins in scenario ``s``, month ``t`` (written to
+    ``inpool``; returns how many): every region but one whose own country (``own_region``:
+    the region's index for the node that is the region, CHN or USA, else -1) restricts its
+    exports at the pooled stage, the last one (a lane to another region allowed less than in
+    full: a ban, or a licence regime's partial approval, whose cap on exports binds). Such a
+    region clears on its own receipts; a restriction upstream, or by a country that is not a
+    region, leaves the arbitrage whole. (A model of one region pools it alone.)"""
+    R = inpool.shape[0]
+    for r in range(R):
+        inpool[r] = True
+    for ell in range(lane_stage.shape[0]):
+        if lane_stage[ell] != K - 1:
+            continue
+        r = own_region[lane_origin[ell]]
+        if r < 0:
+            continue
+        for d in range(R):
+            if d != r and lane_vals[ell, s, t, d] < 1.0 - ALLOWED:
+                inpool[r] = False
+                break
+    n = 0
+    for r in range(R):
+        if inpool[r]:
+            n += 1
+    return n
+
+
+@jit
 def pool_receipts(
-    received_r: Any, demand0: Any, demand_mult: Any, s: int, t: int, out: Any
+    received_r: Any, demand0: Any, demand_mult: Any, s: int, t: int, inpool: Any, out: Any
 ) -> tuple[float, float]:
-    """A world market's receipts after arbitrage: each region's demand share of the pooled
-    receipts (what it received unchanged when no region has demand). Returns the pooled
-    demand and the pooled receipts."""
+    """A world market's receipts after arbitrage: each pooled region's (``inpool``) demand
+    share of the pooled receipts (what it received unchanged when no pooled region has
+    demand, and for a region outside the pool). Returns the pooled demand and the pooled
+    receipts."""
     R = demand0.shape[0]
     total = 0.0
     got = 0.0
     for r in range(R):
-        total += demand0[r] * demand_mult[s, t, r]
-        got += received_r[r]
+        if inpool[r]:
+            total += demand0[r] * demand_mult[s, t, r]
+            got += received_r[r]
     for r in range(R):
-        out[r] = got * (demand0[r] * demand_mult[s, t, r] / total) if total > 0 else received_r[r]
+        if inpool[r] and total > 0:
+            out[r] = got * (demand0[r] * demand_mult[s, t, r] / total)
+        else:
+            out[r] = received_r[r]
     return total, got
 
 
@@ -94,6 +137,7 @@ def clear_world(
     demand_mult: Any,
     received_r: Any,
     rstock: Any,
+    inpool: Any,
     pooled: bool,
     cover_r: Any,
     gap0_r: Any,
@@ -107,19 +151,33 @@ def clear_world(
     price_ratio: Any,
     region_balance: Any,
 ) -> float:
-    """Step 4 for a world market (``ChainModel.world_market``): the regions clear jointly.
-    Arbitrage gives each region its demand share of the pooled receipts (shipments +
-    releases); each draws its stock by the same rule as a regional market against that share;
-    what was received and drawn is consumed in proportion to demand (a surplus is stocked in
-    the same proportion), and one price clears the pooled supply against the pooled demand.
-    Returns the pooled demand; without demand anywhere (not above 0) writes nothing (the
+    """Step 4 for a world market (``ChainModel.world_market``): the pooled regions
+    (``inpool``, :func:`world_pool`) clear jointly. Arbitrage gives each its demand share of
+    the pooled receipts (shipments + releases); each draws its stock by the same rule as a
+    regional market against that share; what was received and drawn is consumed in
+    proportion to demand (a surplus is stocked in the same proportion), and one price clears
+    the pooled supply against the pooled demand.
+
+    A region whose own country restricts its exports at the pooled stage that month takes no
+    part: an export control forbids exactly the arbitrage that would give its consumers a
+    share of the tonnes it withholds and the others a share of its own, so it clears on its
+    own receipts by the regional rule (the caller's), and the other regions pool among
+    themselves. Under China's antimony export controls of 2024 one market became two: Chinese
+    domestic prices down 10.5% and European prices up 57.3% since the restriction took
+    effect (Reuters, 20 January 2025, citing Argus: source REUTERS_SB_DEC2024; the domestic
+    ingot price down 11.5% and European prices at records by 20 November 2024:
+    REUTERS_SB_OCT2024).
+
+    Returns the pooled demand; without demand in the pool (not above 0) writes nothing (the
     regions then clear as regional markets)."""
     R = demand0.shape[0]
-    total, shipped = pool_receipts(received_r, demand0, demand_mult, s, t, market_r)
+    total, shipped = pool_receipts(received_r, demand0, demand_mult, s, t, inpool, market_r)
     if not total > 0:
         return total
     have = 0.0
     for r in range(R):
+        if not inpool[r]:
+            continue
         dem = demand0[r] * demand_mult[s, t, r]
         rb = rstock[r]
         if pooled:
@@ -132,6 +190,8 @@ def clear_world(
     # shipments + releases + the stock drawn, as a regional market clears
     price = clearing_ratio(max(shipped, used), total, inv_elasticity, price_cap)
     for r in range(R):
+        if not inpool[r]:
+            continue
         dem = demand0[r] * demand_mult[s, t, r]
         w = dem / total
         rb = rstock[r]
@@ -362,6 +422,7 @@ def step_all(
     spare: float,
     reroute: bool,
     world: bool,  # one world price: step 4 clears the regions jointly (clear_world)
+    own_region: Any,  # (N,) the region a node's country is (CHN, USA), else -1 (world_pool)
     # shocks
     avail: Any,  # (S, M, K, N)
     demand_mult: Any,  # (S, M, R)
@@ -416,6 +477,7 @@ def step_all(
     cover_r = np.ones(R)
     market_r = np.empty(R)
     draw_w = np.empty(R)
+    inpool = np.ones(R, dtype=np.bool_)
     offered = np.zeros((K, N))
     reach = np.zeros((K, N, R))
     lane_allow = np.ones((K, N, Dmax))
@@ -429,6 +491,12 @@ def step_all(
         for t in range(M):
             answering = reroute and response != 0.0
             row = policy_row[s, t]
+            # a world market's arbitrage this month: the regions it joins (one left alone by
+            # the others' controls joins nothing: every region clears as a regional market)
+            world_t = False
+            if world:
+                joined = world_pool(s, t, K, lane_stage, lane_origin, lane_vals, own_region, inpool)
+                world_t = joined > 1 or joined == R
             # the pooled release (critmin.economics.storage): under a policy row, a first pass
             # of the month without stock draws gives each holder's gap at P0; each region's
             # pool (its stock and the plants' input stock, attributed by where the plants'
@@ -468,11 +536,11 @@ def step_all(
                                                 v += f / tot * reach[k + 1, d, r]
                                 reach[k, n, r] = v
                     # a world market's gap: each region's demand share of the pooled gap
-                    if world:
-                        pool_receipts(received_r, demand0, demand_mult, s, t, market_r)
+                    if world_t:
+                        pool_receipts(received_r, demand0, demand_mult, s, t, inpool, market_r)
                     for r in range(R):
                         dem = demand0[r] * demand_mult[s, t, r]
-                        got_r = market_r[r] if world else received_r[r]
+                        got_r = market_r[r] if world_t else received_r[r]
                         gap0_r[r] = max(dem - got_r, 0.0)
                         held = max(rstock[r], 0.0)
                         for k in range(1, K):
@@ -667,8 +735,8 @@ def step_all(
                     # reaching the region: stock drawn per region stays within the release
                     # (a world market: against the region's share of the pooled receipts,
                     # what it clears on, as its gap was)
-                    if world:
-                        pool_receipts(received_r, demand0, demand_mult, s, t, offer_r)
+                    if world_t:
+                        pool_receipts(received_r, demand0, demand_mult, s, t, inpool, offer_r)
                     else:
                         offer_r[:] = received_r
                     third = offer_uncovered(
@@ -718,7 +786,7 @@ def step_all(
             # and consume; the market clears on what it received: shipments + releases + the
             # stock drawn (a world market: the regions jointly, at one price)
             world_dem = 0.0
-            if world:
+            if world_t:
                 world_dem = clear_world(
                     s,
                     t,
@@ -726,6 +794,7 @@ def step_all(
                     demand_mult,
                     received_r,
                     rstock,
+                    inpool,
                     pooled,
                     cover_r,
                     gap0_r,
@@ -741,8 +810,9 @@ def step_all(
                 )
             cleared = world_dem > 0
             paid = 0.0
-            if not cleared:
-                for r in range(R):
+            # the regions outside the world clearing (all of them without it)
+            for r in range(R):
+                if not (cleared and inpool[r]):
                     dem = demand0[r] * demand_mult[s, t, r]
                     rb = rstock[r]
                     if pooled:
@@ -765,9 +835,17 @@ def step_all(
             if has_weights and reroute:
                 if cleared:
                     # one market: the suppliers answer the world's notional price, the pooled
-                    # stock-free receipts against the pooled demand
+                    # stock-free receipts against the pooled demand (a region outside the
+                    # pool: its own, weighted by its demand as the regional markets' are)
                     world_got = 0.0
+                    pooled_w = 0.0
+                    whole = True
                     for r in range(R):
-                        world_got += notional_r[r]
-                    paid = clearing_ratio(world_got, world_dem, inv_elasticity, price_cap)
+                        if inpool[r]:
+                            world_got += notional_r[r]
+                            pooled_w += weights[r]
+                        else:
+                            whole = False
+                    world_p = clearing_ratio(world_got, world_dem, inv_elasticity, price_cap)
+                    paid = world_p if whole else paid + world_p * pooled_w
                 response = response_share(paid, supply_elasticity, spare)
