@@ -158,9 +158,7 @@ def _ship_exactly(row: np.ndarray, target: float) -> None:
     raise ArithmeticError(f"cannot make a row of flows sum to {target!r}")
 
 
-def close_flows(
-    flows: np.ndarray, final: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def close_flows(flows: np.ndarray, final: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(capacity, flows, final): the baseline flows closed so that every plant ships what it
     receives, bit for bit, and the capacities are what each node ships. The fit meets one
     stage's column sums (a plant's input) to a few ulps but the next stage's row sums (its
