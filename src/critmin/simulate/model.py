@@ -164,9 +164,9 @@ def close_flows(flows: np.ndarray, final: np.ndarray) -> tuple[np.ndarray, np.nd
     stage's column sums (a plant's input) to a few ulps but the next stage's row sums (its
     output) only to RAS's tolerance (relative 1e-12, absolute 1e-9 t/month: 4.8e-9 t a month
     at China's lithium cells plant); the engine's plant makes at most what it receives, so a
-    plant short of its capacity by that residual shipped a few ulps less than its baseline
-    once its input stock had been drawn, a shortfall of ~1e-13 in months after a disruption
-    (10 chains). Going down the stages, each plant's row of outgoing flows is scaled to its
+    region received a few ulps less than its demand every month: the consumers' stock filled
+    the gap until an outage emptied it, and the months after recorded it as a shortfall
+    priced at up to 1 + 1.7e-12 (9 chains). Going down the stages, each plant's row of outgoing flows is scaled to its
     incoming column sum (every stage passes the same content on, the model's assumption) and
     the rounding left goes to its largest flow (:func:`_ship_exactly`); the last stage's
     column sums are then the regions' demand (:func:`delivered`). A plant that receives
