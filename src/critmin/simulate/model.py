@@ -166,11 +166,12 @@ def close_flows(flows: np.ndarray, final: np.ndarray) -> tuple[np.ndarray, np.nd
     at China's lithium cells plant); the engine's plant makes at most what it receives, so a
     region received a few ulps less than its demand every month: the consumers' stock filled
     the gap until an outage emptied it, and the months after recorded it as a shortfall
-    priced at up to 1 + 1.7e-12 (9 chains). Going down the stages, each plant's row of outgoing flows is scaled to its
-    incoming column sum (every stage passes the same content on, the model's assumption) and
-    the rounding left goes to its largest flow (:func:`_ship_exactly`); the last stage's
-    column sums are then the regions' demand (:func:`delivered`). A plant that receives
-    nothing or ships nothing keeps its row."""
+    priced at up to 1 + 1.7e-12 (9 chains). Going down the stages, each plant's row of
+    outgoing flows is scaled to its incoming column sum (every stage passes the same content
+    on, the model's assumption) and the rounding left goes to its largest flow
+    (:func:`_ship_exactly`); the last stage's column sums are then the regions' demand
+    (:func:`delivered`). A plant that receives nothing or ships nothing keeps its row (none
+    on the bundled chains)."""
     flows = flows.copy()
     final = final.copy()
     K = flows.shape[0] + 1
