@@ -74,7 +74,7 @@ def test_every_chain_clears_at_the_reference_price_without_a_disruption(
             not (trace.price_ratio == 1.0).all()
             or not (trace.shortfall == 0.0).all()
             or not (trace.output == model.capacity).all()
-            or not (trace.receipts == model.demand).all()
+            or not (trace.final.sum(axis=2) == model.demand).all()
         ):
             off.append((mineral, float(np.abs(trace.price_ratio - 1.0).max())))
     assert not off, off
