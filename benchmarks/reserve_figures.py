@@ -17,7 +17,8 @@ own ensemble ($2.5B, seed 0, horizon 20 quarters, the risk-neutral purchase prob
 - ``revenue`` (500 draws, default rule): the plan's release revenue at the scenario's price (the
   optimiser's: it takes the price path as given) against the reference price (where a release
   fills the U.S. gap, the market clears back towards it), per lot; then the plan re-solved with
-  releases credited at the reference price.
+  releases and the stock left credited at the reference price (``critmin optimize
+  --release-price reference``).
 
 Asserts nothing. Run:
 ``.venv/bin/python benchmarks/reserve_figures.py plan|caps|copper|stockdays|revenue``.
@@ -185,7 +186,7 @@ def revenue() -> None:
 
     from critmin.optimize.eligibility import Eligibility
     from critmin.optimize.plan import reserve_problem
-    from critmin.optimize.problem import ReserveProblem, Risk
+    from critmin.optimize.problem import Accounting, Risk
 
     chain, _, ens = _ensemble(Eligibility.of, 500)
     problem, _ = reserve_problem(chain, ens, budget=BUDGET, risk=Risk())
@@ -215,24 +216,21 @@ def revenue() -> None:
         f"total: ${float(at_market.sum()) / 1e6:.1f}M at the scenario price, "
         f"${float(at_ref.sum()) / 1e6:.1f}M at the reference price"
     )
-    original = ReserveProblem.unit_costs
-
-    def at_reference(self: ReserveProblem, e: Any = None) -> dict[str, xr.DataArray]:
-        out = original(self, e)
-        price = self.lots.market_price(e if e is not None else self.ensemble)
-        out["release"] = out["release"] - price + self.lots.column("price_usd_t")
-        return out
-
-    ReserveProblem.unit_costs = at_reference  # type: ignore[method-assign]
-    try:
-        again, _ = reserve_problem(chain, ens, budget=BUDGET, risk=Risk())
-        again.build()
-        low = again.solve()
-    finally:
-        ReserveProblem.unit_costs = original  # type: ignore[method-assign]
+    again, _ = reserve_problem(
+        chain,
+        ens,
+        budget=BUDGET,
+        risk=Risk(),
+        accounting=Accounting.full(release_price="reference"),
+    )
+    again.build()
+    low = again.solve()
     assert sol.spent_by_lot is not None
     assert low.spent_by_lot is not None
-    print(f"releases credited at the reference price: spent ${low.spent_usd / 1e6:.1f}M")
+    print(
+        "releases and stock left credited at the reference price (--release-price reference): "
+        f"spent ${low.spent_usd / 1e6:.1f}M"
+    )
     for lot in lots.index:
         a, b = float(sol.spent_by_lot.sel(lot=lot)), float(low.spent_by_lot.sel(lot=lot))
         if max(a, b) > 1e5:

@@ -892,6 +892,15 @@ def _ledger_funds(url: str) -> float:
     "nir>=X, restriction>=YYYY-MM, listed=NAME NAME, all (any one admits a mineral).",
 )
 @click.option(
+    "--release-price",
+    type=click.Choice(["market", "reference"]),
+    default="market",
+    show_default=True,
+    help="What a sold release earns: the scenario's market price, or the reference price "
+    "(a reserve that does not profit from the shortage holds a lot only for the loss it "
+    "avoids; docs/reserve.md).",
+)
+@click.option(
     "--sensitivity-seconds",
     type=checks.FiniteFloat(0, 86400),
     default=300.0,
@@ -938,6 +947,7 @@ def optimize(
     horizon: int,
     risk: str | None,
     eligibility: str | None,
+    release_price: str,
     sensitivity_seconds: float,
     reduce_to: int | None,
     reduce_method: str,
@@ -960,7 +970,7 @@ def optimize(
     from critmin.optimize.eligibility import Eligibility
     from critmin.optimize.ensemble import build_ensemble
     from critmin.optimize.plan import optimise, reduction_report
-    from critmin.optimize.problem import Infeasible, Risk
+    from critmin.optimize.problem import Accounting, Infeasible, Risk
     from critmin.optimize.reduction import reduce_ensemble
     from critmin.scenarios.load import Labels, ScenarioError, load_scenario
 
@@ -1022,6 +1032,7 @@ def optimize(
             reduction = reduce_ensemble(ens, reduce_to, method=reduce_method, seed=seed)
             planned = reduction.ensemble
         bar.update(task, description="optimising", total=None)
+        accounting = Accounting.full(release_price=release_price)
         try:
             plan = optimise(
                 chain,
@@ -1029,13 +1040,14 @@ def optimize(
                 budget=budget + partner_funds,
                 risk=risk_spec,
                 eligibility=rule,
+                accounting=accounting,
                 partners=partners,
                 progress=lambda msg: bar.update(task, description=msg),
             )
             if reduce_to is not None:
                 bar.update(task, description="evaluating the plan on every scenario")
                 reduced_report = reduction_report(
-                    chain, ens, reduction, plan, risk_spec, rule, partners
+                    chain, ens, reduction, plan, risk_spec, rule, partners, accounting
                 )
         except Infeasible as exc:
             _fail(str(exc))
@@ -1062,6 +1074,7 @@ def optimize(
                 time_limit=sensitivity_seconds,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
                 workers=min(workers, checks.cores()),
+                release_price=release_price,
             )
     if reduce_to is not None:
         data["reduction"] = reduced_report

@@ -50,6 +50,8 @@ class Plan:
     lots: Lots | None = None
     partners: list[dict[str, Any]] | None = None
     routes: list[dict[str, Any]] | None = None
+    #: what a sold release earns (Accounting.release_price)
+    release_price: str = "market"
 
     @property
     def marginal_value_of_budget(self) -> float:
@@ -76,6 +78,7 @@ class Plan:
             "capital_cost_usd": s.capital_usd,
             "market_impact_usd": s.impact_usd,
             "release_revenue_usd": s.release_revenue_usd,
+            "release_price": self.release_price,
             "terminal_value_usd": s.terminal_value_usd,
             "total_cost_usd": s.total_cost_usd,
             "risk": {"alpha": self.risk.alpha, "lambda": self.risk.weight},
@@ -351,6 +354,7 @@ def optimise(
         lots,
         _partners(problem, sol, refused),
         conversion_routes(conversion, ens),
+        problem.accounting.release_price,
     )
 
 
@@ -432,6 +436,7 @@ def reduction_report(
     risk: Risk,
     eligibility: Eligibility,
     partners: list[Partner],
+    accounting: Accounting | None = None,
 ) -> dict[str, float | int | str | None]:
     """The reduction's error: its bound, and the reduced plan's objective on every scenario
     (the plan's own programme on the full ensemble, first stage fixed, releases re-optimised)."""
@@ -442,6 +447,7 @@ def reduction_report(
         budget=plan.budget_usd,
         risk=risk,
         eligibility=eligibility,
+        accounting=accounting,
         partners=tuple(accepted),
     )
     check = replace(problem, fixed_stock=plan.solution.stock, fixed_volume=plan.solution.volume)

@@ -15,7 +15,8 @@ Objective (docs/reserve.md): purchases at the expected market price of their qua
 by market impact, + carrying cost (storage, insurance, degradation, capital) until sold or the
 horizon ends - release revenue at the scenario's disrupted price - the terminal value of the
 stock left (the horizon-end price) + agreements' and project support's cost + expected loss
-(+ lambda CVaR).
+(+ lambda CVaR). With ``Accounting.release_price`` = "reference" both the releases and the
+stock left are valued at the reference price (a reserve that does not trade on a shortage).
 Expectations and the CVaR weigh scenarios by ``Ensemble.weight`` (uniform when None).
 
 Build, then solve, then read back: :meth:`ReserveProblem.build` returns the linopy model (a
@@ -120,6 +121,23 @@ class Lots:
             "price_multiplier"
         )
         return out
+
+    def sale_price(self, ens: Ensemble, release_price: str) -> xr.DataArray:
+        """(scenario, period, lot) what a tonne the reserve sells earns: the market price, or
+        the lot's reference price in every scenario and period (Accounting.release_price)."""
+        market = self.market_price(ens)
+        if release_price == "market":
+            return market
+        out: xr.DataArray = xr.zeros_like(market) + self.column("price_usd_t")
+        return out
+
+    def horizon_value(self, ens: Ensemble, release_price: str) -> xr.DataArray:
+        """(lot) the expected price of a tonne left at the horizon (the terminal value a
+        purchase is credited with): the last period's expected price, or the reference."""
+        if release_price == "market":
+            out: xr.DataArray = self.expected_price(ens).isel(period=-1, drop=True)
+            return out
+        return self.column("price_usd_t")
 
     def expected_price(self, ens: Ensemble) -> xr.DataArray:
         """(period, lot) the lot's expected price: the first-stage purchase price. A reduced
@@ -289,6 +307,10 @@ class Risk:
 CAPITAL_COST_PER_YEAR = storage.CAPITAL_COST_PER_YEAR
 
 
+#: The prices a sold release can be credited at (Accounting.release_price).
+RELEASE_PRICES = ("market", "reference")
+
+
 @dataclass(frozen=True)
 class Accounting:
     """What the fund's cash flows include besides purchases, holding and loss.
@@ -297,12 +319,25 @@ class Accounting:
     value: the newsvendor); :meth:`full` is the plan's accounting (docs/reserve.md)."""
 
     capital_per_year: float = 0.0  # cost of capital, fraction of purchase value per year
-    release_revenue: bool = False  # releases are sold at the scenario's market price
-    terminal_value: bool = False  # stock left at the horizon is worth its market price then
+    release_revenue: bool = False  # releases are sold (at ``release_price``)
+    terminal_value: bool = False  # stock left at the horizon is worth its price then
+    #: the price of what the reserve sells, a release or the stock left at the horizon:
+    #: "market", the scenario's price (the plan's default), or "reference", the lot's
+    #: pre-shock reference price: a reserve that does not profit from the shortage it
+    #: answers, so it holds a lot only for the loss it avoids (docs/reserve.md)
+    release_price: str = "market"
+
+    def __post_init__(self) -> None:
+        if self.release_price not in RELEASE_PRICES:
+            raise ValueError(
+                f"release price {self.release_price!r}: expected one of {', '.join(RELEASE_PRICES)}"
+            )
 
     @classmethod
-    def full(cls, capital_per_year: float = CAPITAL_COST_PER_YEAR) -> Accounting:
-        return cls(capital_per_year, True, True)
+    def full(
+        cls, capital_per_year: float = CAPITAL_COST_PER_YEAR, release_price: str = "market"
+    ) -> Accounting:
+        return cls(capital_per_year, True, True, release_price)
 
 
 @contextlib.contextmanager
@@ -539,7 +574,7 @@ class ReserveProblem:
         rate = lots.column("holding_per_year") + acc.capital_per_year
         buy = expected * mult + lots.column("price_usd_t") * rate * self.carry_years()
         if acc.terminal_value:
-            buy = buy - expected.isel(period=-1, drop=True)
+            buy = buy - lots.horizon_value(ens, acc.release_price)
         out: xr.DataArray = buy.transpose("lot", "tranche", "period")
         return out
 
@@ -557,14 +592,15 @@ class ReserveProblem:
         base = lots.column("price_usd_t")
         rate = lots.column("holding_per_year") + acc.capital_per_year
         years = self.carry_years()
-        terminal = market.isel(period=-1, drop=True)  # (scenario, lot)
+        sold = lots.sale_price(ens, acc.release_price)
+        terminal = sold.isel(period=-1, drop=True)  # (scenario, lot)
         buy = expected * mult + base * rate * years
         release = xr.zeros_like(market)
         if acc.terminal_value:
-            buy = buy - expected.isel(period=-1, drop=True)
+            buy = buy - lots.horizon_value(ens, acc.release_price)
         if acc.release_revenue:
             after = years - 1.0 / ens.periods_per_year  # from the end of the period
-            release = market + base * rate * after - (terminal if acc.terminal_value else 0.0)
+            release = sold + base * rate * after - (terminal if acc.terminal_value else 0.0)
         return {"buy": buy.transpose("lot", "tranche", "period"), "release": release}
 
     def build(self) -> linopy.Model:
@@ -886,7 +922,6 @@ class ReserveProblem:
             "scenario", "period", "mineral"
         )
         r = stage["release"]
-        market = lots.market_price(ens)
         price = lots.expected_price(ens)
         size, mult = lots.tranches()
         base = lots.column("price_usd_t")
@@ -899,9 +934,10 @@ class ReserveProblem:
         capital = float((base * acc.capital_per_year * held).sum())
         spent = float((price * mult * b).sum())
         agreement_cost = float((self.agreements.unit_cost(ens) * v).sum()) if v.size else 0.0
-        revenue = float(expect((market * r).sum(("period", "lot")), w))
+        sold = lots.sale_price(ens, acc.release_price)
+        revenue = float(expect((sold * r).sum(("period", "lot")), w))
         left = x - r.sum("period")  # (scenario, lot)
-        terminal = float(expect((market.isel(period=-1, drop=True) * left).sum("lot"), w))
+        terminal = float(expect((sold.isel(period=-1, drop=True) * left).sum("lot"), w))
         limits: dict[str, list[str]] = {}
         for lot in lots.index:
             why = []

@@ -98,6 +98,7 @@ class CaseInputs:
     capital: float = CAPITAL_COST_PER_YEAR
     needs: pd.DataFrame | None = None
     conversions: pd.DataFrame | None = None
+    release_price: str = "market"  # what a sold release earns (Accounting.release_price)
 
     def problem(self) -> ReserveProblem:
         """The reserve problem the case solves (not yet built)."""
@@ -107,7 +108,7 @@ class CaseInputs:
             budget=self.budget,
             risk=Risk(),
             eligibility=self.eligibility,
-            accounting=Accounting.full(self.capital),
+            accounting=Accounting.full(self.capital, self.release_price),
             forms=self.forms,
             needs=self.needs,
             conversions=self.conversions,
@@ -275,6 +276,7 @@ def parameter_sensitivity(
     workers: int = 1,
     parameters: Collection[str] | None = None,
     splice: bool = True,
+    release_price: str = "market",
 ) -> list[dict[str, Any]]:
     """One row per (assumed parameter, held mineral): ``budget_share_moved``, the larger share
     of the budget that moves at x0.5 and x1.5 (also ``moved_share``, the name the web page
@@ -285,7 +287,7 @@ def parameter_sensitivity(
     the cases of those parameter names only (None: every one). ``splice`` (default) rebuilds
     for each case only the blocks of the programme whose data it changes, from a base built
     once per process (critmin.optimize.splice: the same LP as a full build); False builds
-    every case in full."""
+    every case in full. ``release_price`` is the base plan's (Accounting.release_price)."""
     started = time.monotonic()
     held = sorted({h["mineral"] for h in base["holdings"] if h["tonnes"] > 1e-6})
     params = chain.dataset["market_parameters"]
@@ -341,6 +343,7 @@ def parameter_sensitivity(
         resim,
         time.time() + (time_limit - (time.monotonic() - started)),
         splice,
+        release_price,
     )
     # the base plan, then each case at x0.5 and x1.5: every re-solve is independent
     items: list[_Item | None] = [None]
@@ -392,11 +395,19 @@ class _Cases:
     resim: Resimulator | None
     deadline: float  # time.time() after which a case is left unsolved
     splice: bool = True  # rebuild only the blocks a case changes (critmin.optimize.splice)
+    release_price: str = "market"  # what a sold release earns (Accounting.release_price)
 
     @property
     def base_case(self) -> CaseInputs:
         """The base plan's inputs; each case replaces what it changes."""
-        return CaseInputs(self.chain, self.forms, self.ens, self.budget, self.eligibility)
+        return CaseInputs(
+            self.chain,
+            self.forms,
+            self.ens,
+            self.budget,
+            self.eligibility,
+            release_price=self.release_price,
+        )
 
 
 #: Chain models built on this process, by (run token, mineral): a mineral's seven market
