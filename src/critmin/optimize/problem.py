@@ -131,11 +131,12 @@ class Lots:
         out: xr.DataArray = xr.zeros_like(market) + self.column("price_usd_t")
         return out
 
-    def horizon_value(self, ens: Ensemble, release_price: str) -> xr.DataArray:
+    def horizon_value(self, expected: xr.DataArray, release_price: str) -> xr.DataArray:
         """(lot) the expected price of a tonne left at the horizon (the terminal value a
-        purchase is credited with): the last period's expected price, or the reference."""
+        purchase is credited with): the last period of ``expected`` (:meth:`expected_price`,
+        which the caller holds), or the reference."""
         if release_price == "market":
-            out: xr.DataArray = self.expected_price(ens).isel(period=-1, drop=True)
+            out: xr.DataArray = expected.isel(period=-1, drop=True)
             return out
         return self.column("price_usd_t")
 
@@ -574,7 +575,7 @@ class ReserveProblem:
         rate = lots.column("holding_per_year") + acc.capital_per_year
         buy = expected * mult + lots.column("price_usd_t") * rate * self.carry_years()
         if acc.terminal_value:
-            buy = buy - lots.horizon_value(ens, acc.release_price)
+            buy = buy - lots.horizon_value(expected, acc.release_price)
         out: xr.DataArray = buy.transpose("lot", "tranche", "period")
         return out
 
@@ -597,7 +598,7 @@ class ReserveProblem:
         buy = expected * mult + base * rate * years
         release = xr.zeros_like(market)
         if acc.terminal_value:
-            buy = buy - lots.horizon_value(ens, acc.release_price)
+            buy = buy - lots.horizon_value(expected, acc.release_price)
         if acc.release_revenue:
             after = years - 1.0 / ens.periods_per_year  # from the end of the period
             release = sold + base * rate * after - (terminal if acc.terminal_value else 0.0)
